@@ -1,0 +1,48 @@
+# Environment of the local stack (sourced by scripts/*.sh). Dev-only values: never use these
+# keys anywhere real.
+export AWS_ACCESS_KEY_ID=testing
+export AWS_SECRET_ACCESS_KEY=testing
+export AWS_SESSION_TOKEN=testing
+export AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+export MOTO_PORT="${MOTO_PORT:-4566}"
+export WATCH_PORT="${WATCH_PORT:-9000}"
+export AWS_ENDPOINT_URL="http://127.0.0.1:${MOTO_PORT}"
+export TABLE_NAME="${TABLE_NAME:-payments-local}"
+export CODE_HASH_KEYS="dev1:ZGV2LW9ubHktY29kZS1oYXNoLWtleS1ub3QtcHJvZCE="
+export CARD_ENCRYPTION_KEYS="dev1:ZGV2LW9ubHktY2FyZC1lbmNyeXB0aW9uLWtleS0hISE="
+export LOG_FORMAT="${LOG_FORMAT:-text}"
+export PATH="$PWD/.venv/bin:$PATH"
+
+# Variables the functions get under `cargo lambda watch`.
+watch_env_args() {
+  local v
+  for v in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION AWS_EC2_METADATA_DISABLED \
+           AWS_ENDPOINT_URL TABLE_NAME CODE_HASH_KEYS CARD_ENCRYPTION_KEYS LOG_FORMAT; do
+    printf -- '--env-var\n%s=%s\n' "$v" "${!v}"
+  done
+}
+
+# Waits until something listens on 127.0.0.1:$1 (up to $2 seconds).
+wait_for_port() {
+  local port=$1 limit=${2:-60} i
+  for ((i = 0; i < limit * 10; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "nothing listens on 127.0.0.1:$port after ${limit}s" >&2
+  return 1
+}
+
+start_moto() {
+  python scripts/moto_server.py "$MOTO_PORT" &
+  wait_for_port "$MOTO_PORT" 60
+}
+
+start_watch() {
+  local args
+  mapfile -t args < <(watch_env_args)
+  cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" --concurrency 4 "${args[@]}" &
+  wait_for_port "$WATCH_PORT" 300
+}

@@ -1,0 +1,172 @@
+//! Item shapes in the table and their mapping to and from the domain.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    CardBrand, CodeHash, Currency, Expiry, Identifier, MethodId, MethodSummary, Money, Payment, PaymentId,
+    PaymentStatus, Phone, Verification,
+};
+use crate::ports::{SavedMethod, StoreError};
+
+pub(super) const PAYMENT_SK: &str = "PAYMENT";
+pub(super) const METHOD_SK_PREFIX: &str = "PM#";
+
+pub(super) fn payment_pk(id: &PaymentId) -> String {
+    format!("PAY#{id}")
+}
+
+pub(super) fn user_pk(user_id: &Identifier) -> String {
+    format!("USER#{user_id}")
+}
+
+pub(super) fn method_sk(id: &MethodId) -> String {
+    format!("{METHOD_SK_PREFIX}{id}")
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct PaymentItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    /// Per-user history, newest first (`gsi1`).
+    pub gsi1pk: String,
+    pub gsi1sk: String,
+    pub payment_id: String,
+    pub status: String,
+    pub user_id: String,
+    pub merchant_id: String,
+    pub order_id: String,
+    pub amount: u64,
+    pub currency: String,
+    pub payment_method_id: String,
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: u8,
+    pub exp_year: u16,
+    pub phone: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_card: Option<String>,
+    pub fingerprint: String,
+    pub save_card: bool,
+    pub code_key_id: String,
+    pub code_mac: String,
+    pub code_expires_at: i64,
+    pub attempts_remaining: u8,
+    pub sends: u8,
+    pub last_sent_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_code: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub expires_at: i64,
+    pub version: u64,
+}
+
+impl PaymentItem {
+    /// The item as it is to be stored, at `version`.
+    pub fn from_payment(p: &Payment, version: u64) -> Self {
+        Self {
+            pk: payment_pk(&p.id),
+            sk: PAYMENT_SK.into(),
+            entity: "payment".into(),
+            gsi1pk: user_pk(&p.user_id),
+            gsi1sk: format!("PAY#{:012}#{}", p.created_at, p.id),
+            payment_id: p.id.to_string(),
+            status: p.status.as_str().into(),
+            user_id: p.user_id.to_string(),
+            merchant_id: p.merchant_id.to_string(),
+            order_id: p.order_id.to_string(),
+            amount: p.money.minor,
+            currency: p.money.currency.code().into(),
+            payment_method_id: p.method.id.to_string(),
+            brand: p.method.brand.as_str().into(),
+            last4: p.method.last4.clone(),
+            exp_month: p.method.expiry.month,
+            exp_year: p.method.expiry.year,
+            phone: p.phone.expose().into(),
+            sealed_card: p.sealed_card.clone(),
+            fingerprint: p.fingerprint.clone(),
+            save_card: p.save_card,
+            code_key_id: p.verification.code_hash.key_id.clone(),
+            code_mac: p.verification.code_hash.mac_hex.clone(),
+            code_expires_at: p.verification.expires_at,
+            attempts_remaining: p.verification.attempts_remaining,
+            sends: p.verification.sends,
+            last_sent_at: p.verification.last_sent_at,
+            failure_code: p.failure_code.clone(),
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            expires_at: p.expires_at,
+            version,
+        }
+    }
+
+    pub fn into_payment(self) -> Result<Payment, StoreError> {
+        let bad = |what: &str| StoreError::Corrupt(format!("payment {}: bad {what}", self.payment_id));
+        let currency = Currency::parse("currency", &self.currency).map_err(|_| bad("currency"))?;
+        Ok(Payment {
+            id: PaymentId::parse(&self.payment_id).ok_or_else(|| bad("payment_id"))?,
+            status: PaymentStatus::parse(&self.status).ok_or_else(|| bad("status"))?,
+            user_id: Identifier::parse("user_id", &self.user_id).map_err(|_| bad("user_id"))?,
+            merchant_id: Identifier::parse("merchant_id", &self.merchant_id).map_err(|_| bad("merchant_id"))?,
+            order_id: Identifier::parse("order_id", &self.order_id).map_err(|_| bad("order_id"))?,
+            money: Money { minor: self.amount, currency },
+            method: MethodSummary {
+                id: MethodId::parse(&self.payment_method_id).ok_or_else(|| bad("payment_method_id"))?,
+                brand: CardBrand::parse(&self.brand),
+                last4: self.last4.clone(),
+                expiry: Expiry { month: self.exp_month, year: self.exp_year },
+            },
+            phone: Phone::from_stored(&self.phone).map_err(|_| bad("phone"))?,
+            verification: Verification {
+                code_hash: CodeHash { key_id: self.code_key_id.clone(), mac_hex: self.code_mac.clone() },
+                expires_at: self.code_expires_at,
+                attempts_remaining: self.attempts_remaining,
+                sends: self.sends,
+                last_sent_at: self.last_sent_at,
+            },
+            sealed_card: self.sealed_card,
+            fingerprint: self.fingerprint,
+            save_card: self.save_card,
+            failure_code: self.failure_code,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            expires_at: self.expires_at,
+            version: self.version,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct MethodItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    pub payment_method_id: String,
+    pub user_id: String,
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: u8,
+    pub exp_year: u16,
+    pub fingerprint: String,
+    pub sealed_card: String,
+    pub phone: String,
+    pub saved_at: i64,
+}
+
+impl MethodItem {
+    pub fn into_method(self) -> Result<SavedMethod, StoreError> {
+        let bad = |what: &str| StoreError::Corrupt(format!("payment method {}: bad {what}", self.payment_method_id));
+        Ok(SavedMethod {
+            id: MethodId::parse(&self.payment_method_id).ok_or_else(|| bad("payment_method_id"))?,
+            user_id: Identifier::parse("user_id", &self.user_id).map_err(|_| bad("user_id"))?,
+            brand: CardBrand::parse(&self.brand),
+            last4: self.last4,
+            expiry: Expiry { month: self.exp_month, year: self.exp_year },
+            fingerprint: self.fingerprint,
+            sealed_card: self.sealed_card,
+            phone: Phone::from_stored(&self.phone).map_err(|_| bad("phone"))?,
+            saved_at: self.saved_at,
+        })
+    }
+}

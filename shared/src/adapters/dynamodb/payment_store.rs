@@ -1,0 +1,184 @@
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::Client;
+
+use super::error::{corrupt, store_error};
+use super::items::{method_sk, payment_pk, user_pk, MethodItem, PaymentItem, METHOD_SK_PREFIX, PAYMENT_SK};
+use crate::domain::{Identifier, MethodId, Payment, PaymentId};
+use crate::ports::{PaymentStore, SavedMethod, StoreError};
+
+type Item = HashMap<String, AttributeValue>;
+
+pub struct DynamoPaymentStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoPaymentStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    fn payment_item(payment: &Payment, version: u64) -> Result<Item, StoreError> {
+        serde_dynamo::to_item(PaymentItem::from_payment(payment, version)).map_err(corrupt)
+    }
+
+    /// Upserts a saved method. An existing one keeps the phone it is bound to (and its
+    /// ciphertext): a later payment can never redirect an earlier card's codes.
+    fn save_method_update(&self, m: &SavedMethod) -> Result<Update, StoreError> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let n = |v: i64| AttributeValue::N(v.to_string());
+        Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&user_pk(&m.user_id)))
+            .key("sk", s(&method_sk(&m.id)))
+            .update_expression(
+                "SET entity = :entity, payment_method_id = :id, user_id = :user, brand = :brand, last4 = :last4, \
+                 exp_month = :month, exp_year = :year, fingerprint = :fp, saved_at = :now, \
+                 phone = if_not_exists(phone, :phone), sealed_card = if_not_exists(sealed_card, :card), \
+                 created_at = if_not_exists(created_at, :now)",
+            )
+            .expression_attribute_values(":entity", s("payment_method"))
+            .expression_attribute_values(":id", s(m.id.as_str()))
+            .expression_attribute_values(":user", s(m.user_id.as_str()))
+            .expression_attribute_values(":brand", s(m.brand.as_str()))
+            .expression_attribute_values(":last4", s(&m.last4))
+            .expression_attribute_values(":month", n(m.expiry.month.into()))
+            .expression_attribute_values(":year", n(m.expiry.year.into()))
+            .expression_attribute_values(":fp", s(&m.fingerprint))
+            .expression_attribute_values(":now", n(m.saved_at))
+            .expression_attribute_values(":phone", s(m.phone.expose()))
+            .expression_attribute_values(":card", s(&m.sealed_card))
+            .build()
+            .map_err(corrupt)
+    }
+
+    async fn update_with_method(&self, payment: &Payment, method: &SavedMethod) -> Result<(), StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(Self::payment_item(payment, payment.version + 1)?))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", AttributeValue::N(payment.version.to_string()))
+            .build()
+            .map_err(corrupt)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(self.save_method_update(method)?).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let lost_condition = match err.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+                        e.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+                    }
+                    _ => false,
+                };
+                if lost_condition {
+                    Err(StoreError::Conflict)
+                } else {
+                    Err(StoreError::Unavailable(DisplayErrorContext(err).to_string()))
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl PaymentStore for DynamoPaymentStore {
+    async fn insert(&self, payment: &Payment) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::payment_item(payment, payment.version)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(payment_pk(id)))
+            .key("sk", AttributeValue::S(PAYMENT_SK.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        out.item
+            .map(|item| serde_dynamo::from_item::<_, PaymentItem>(item).map_err(corrupt)?.into_payment())
+            .transpose()
+    }
+
+    async fn update(&self, payment: &Payment, save: Option<&SavedMethod>) -> Result<(), StoreError> {
+        if let Some(method) = save {
+            return self.update_with_method(payment, method).await;
+        }
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::payment_item(payment, payment.version + 1)?))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", AttributeValue::N(payment.version.to_string()))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn find_method(&self, user_id: &Identifier, id: Option<&MethodId>) -> Result<Option<SavedMethod>, StoreError> {
+        let to_method = |item: Item| serde_dynamo::from_item::<_, MethodItem>(item).map_err(corrupt)?.into_method();
+        if let Some(id) = id {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(user_pk(user_id)))
+                .key("sk", AttributeValue::S(method_sk(id)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(store_error)?;
+            return out.item.map(to_method).transpose();
+        }
+        // A user has a handful of cards: read them all (one page in practice) and take the
+        // most recently saved.
+        let mut newest: Option<SavedMethod> = None;
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", AttributeValue::S(user_pk(user_id)))
+                .expression_attribute_values(":prefix", AttributeValue::S(METHOD_SK_PREFIX.into()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in out.items.unwrap_or_default() {
+                let m = to_method(item)?;
+                if newest.as_ref().is_none_or(|n| m.saved_at >= n.saved_at) {
+                    newest = Some(m);
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(newest);
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! The table's shape, for local stacks and tests (template.yaml declares the same for AWS).
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_dynamodb::Client;
+
+pub fn client(aws: &aws_config::SdkConfig) -> Client {
+    Client::new(aws)
+}
+
+fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, String> {
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(|e| e.to_string())
+}
+
+fn string_attr(name: &str) -> Result<AttributeDefinition, String> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Creates the table with TTL on `ttl`; a table that already exists is left as it is.
+pub async fn create_table(client: &Client, name: &str) -> Result<(), String> {
+    let gsi = GlobalSecondaryIndex::builder()
+        .index_name("gsi1")
+        .key_schema(key("gsi1pk", KeyType::Hash)?)
+        .key_schema(key("gsi1sk", KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let created = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .attribute_definitions(string_attr("pk")?)
+        .attribute_definitions(string_attr("sk")?)
+        .attribute_definitions(string_attr("gsi1pk")?)
+        .attribute_definitions(string_attr("gsi1sk")?)
+        .global_secondary_indexes(gsi)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("ResourceInUseException") => return Ok(()),
+        Err(e) => return Err(DisplayErrorContext(e).to_string()),
+    }
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder().attribute_name("ttl").enabled(true).build().map_err(|e| e.to_string())?,
+        )
+        .send()
+        .await
+        .map_err(|e| DisplayErrorContext(e).to_string())?;
+    Ok(())
+}

@@ -1,0 +1,150 @@
+//! In-memory ports with the same conditional semantics as the DynamoDB adapter, for fast
+//! use-case tests and in-process benchmarks.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::domain::{Identifier, MethodId, Payment, PaymentId, Phone};
+use crate::ports::{
+    Claim, CodeSender, IdempotencyStore, PaymentStore, SavedMethod, SendError, SmsText, StoreError, StoredResponse,
+};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned lock only means a test panicked elsewhere; the data is still usable.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[derive(Default)]
+pub struct MemoryPaymentStore {
+    payments: Mutex<HashMap<String, Payment>>,
+    methods: Mutex<HashMap<(String, String), SavedMethod>>,
+}
+
+impl MemoryPaymentStore {
+    pub fn saved_methods(&self) -> Vec<SavedMethod> {
+        lock(&self.methods).values().cloned().collect()
+    }
+}
+
+#[async_trait]
+impl PaymentStore for MemoryPaymentStore {
+    async fn insert(&self, payment: &Payment) -> Result<(), StoreError> {
+        let mut map = lock(&self.payments);
+        if map.contains_key(payment.id.as_str()) {
+            return Err(StoreError::Conflict);
+        }
+        map.insert(payment.id.as_str().to_owned(), payment.clone());
+        Ok(())
+    }
+
+    async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
+        Ok(lock(&self.payments).get(id.as_str()).cloned())
+    }
+
+    async fn update(&self, payment: &Payment, save: Option<&SavedMethod>) -> Result<(), StoreError> {
+        let mut map = lock(&self.payments);
+        let current = map.get_mut(payment.id.as_str()).ok_or(StoreError::Conflict)?;
+        if current.version != payment.version {
+            return Err(StoreError::Conflict);
+        }
+        *current = Payment { version: payment.version + 1, ..payment.clone() };
+        if let Some(m) = save {
+            let mut methods = lock(&self.methods);
+            let key = (m.user_id.as_str().to_owned(), m.id.as_str().to_owned());
+            let bound: Option<(Phone, String)> = methods.get(&key).map(|old| (old.phone.clone(), old.sealed_card.clone()));
+            let mut new = m.clone();
+            if let Some((phone, sealed)) = bound {
+                new.phone = phone;
+                new.sealed_card = sealed;
+            }
+            methods.insert(key, new);
+        }
+        Ok(())
+    }
+
+    async fn find_method(&self, user_id: &Identifier, id: Option<&MethodId>) -> Result<Option<SavedMethod>, StoreError> {
+        let methods = lock(&self.methods);
+        let mine = methods.values().filter(|m| &m.user_id == user_id);
+        Ok(match id {
+            Some(id) => mine.filter(|m| &m.id == id).cloned().next(),
+            None => mine.max_by_key(|m| m.saved_at).cloned(),
+        })
+    }
+}
+
+struct IdemEntry {
+    fingerprint: String,
+    token: String,
+    lock_until: i64,
+    response: Option<StoredResponse>,
+}
+
+#[derive(Default)]
+pub struct MemoryIdempotencyStore {
+    entries: Mutex<HashMap<String, IdemEntry>>,
+}
+
+#[async_trait]
+impl IdempotencyStore for MemoryIdempotencyStore {
+    async fn claim(&self, key: &str, fingerprint: &str, now: i64, lock_until: i64) -> Result<Claim, StoreError> {
+        let mut map = lock(&self.entries);
+        if let Some(e) = map.get(key) {
+            if e.fingerprint != fingerprint {
+                return Ok(Claim::KeyReused);
+            }
+            if let Some(r) = &e.response {
+                return Ok(Claim::Replay(r.clone()));
+            }
+            if e.lock_until >= now {
+                return Ok(Claim::InProgress);
+            }
+        }
+        let token = ulid::Ulid::new().to_string();
+        map.insert(
+            key.to_owned(),
+            IdemEntry { fingerprint: fingerprint.to_owned(), token: token.clone(), lock_until, response: None },
+        );
+        Ok(Claim::Acquired { token })
+    }
+
+    async fn complete(&self, key: &str, token: &str, response: &StoredResponse, _now: i64) -> Result<(), StoreError> {
+        match lock(&self.entries).get_mut(key) {
+            Some(e) if e.token == token => {
+                e.response = Some(response.clone());
+                Ok(())
+            }
+            _ => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn release(&self, key: &str, token: &str) -> Result<(), StoreError> {
+        let mut map = lock(&self.entries);
+        if map.get(key).is_some_and(|e| e.token == token) {
+            map.remove(key);
+        }
+        Ok(())
+    }
+}
+
+/// Records every SMS instead of sending it.
+#[derive(Default)]
+pub struct MemoryCodeSender {
+    sent: Mutex<Vec<(String, String)>>,
+}
+
+impl MemoryCodeSender {
+    /// (phone, text) of every message, oldest first.
+    pub fn sent(&self) -> Vec<(String, String)> {
+        lock(&self.sent).clone()
+    }
+}
+
+#[async_trait]
+impl CodeSender for MemoryCodeSender {
+    async fn send(&self, to: &Phone, text: &SmsText) -> Result<(), SendError> {
+        lock(&self.sent).push((to.expose().to_owned(), text.0.clone()));
+        Ok(())
+    }
+}

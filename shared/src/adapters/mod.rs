@@ -1,0 +1,8 @@
+//! Implementations of the ports: AWS (DynamoDB, SNS), the sandbox acquirer, the system clock,
+//! and in-memory stores for fast tests.
+
+pub mod clock;
+pub mod dynamodb;
+pub mod memory;
+pub mod sandbox_acquirer;
+pub mod sns;

@@ -1,0 +1,40 @@
+//! Cold start: configuration, AWS clients and adapters, built once per Lambda instance.
+
+use std::sync::Arc;
+
+use crate::adapters::clock::SystemClock;
+use crate::adapters::dynamodb::{DynamoIdempotencyStore, DynamoPaymentStore};
+use crate::adapters::sandbox_acquirer::SandboxAcquirer;
+use crate::adapters::sns::SnsCodeSender;
+use crate::config::{Config, ConfigError};
+use crate::secrets::{CardVault, CodeHasher};
+use crate::usecases::Services;
+
+/// Services over DynamoDB, SNS and the sandbox acquirer, with the given AWS configuration
+/// (the SDK honours `AWS_ENDPOINT_URL`, which points local runs at moto).
+pub fn aws_services(config: &Config, aws: &aws_config::SdkConfig) -> Services {
+    let dynamo = aws_sdk_dynamodb::Client::new(aws);
+    let sns = aws_sdk_sns::Client::new(aws);
+    Services {
+        payments: Arc::new(DynamoPaymentStore::new(dynamo.clone(), &config.table_name)),
+        idempotency: Arc::new(DynamoIdempotencyStore::new(dynamo, &config.table_name)),
+        sms: Arc::new(SnsCodeSender::new(sns, config.sms_sender_id.clone())),
+        acquirer: Arc::new(SandboxAcquirer),
+        clock: Arc::new(SystemClock),
+        hasher: CodeHasher::new(config.code_hash_keys.clone()),
+        vault: CardVault::new(config.card_keys.clone()),
+    }
+}
+
+/// Everything a function needs, from the environment.
+pub async fn services_from_env() -> Result<Services, ConfigError> {
+    let config = Config::from_env()?;
+    let aws = aws_config().await;
+    tracing::info!(table = %config.table_name, "cold start: services ready");
+    Ok(aws_services(&config, &aws))
+}
+
+/// The AWS configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`).
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}

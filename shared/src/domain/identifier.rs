@@ -1,0 +1,84 @@
+use std::fmt;
+
+use super::FieldError;
+
+/// A caller-chosen id (`user_id`, `merchant_id`, `order_id`): 1–64 of `A-Z a-z 0-9 _ . : -`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Identifier(String);
+
+impl Identifier {
+    pub fn parse(param: &str, value: &str) -> Result<Self, FieldError> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-');
+        if value.is_empty() || value.len() > 64 || !value.chars().all(allowed) {
+            return Err(FieldError::new(
+                "invalid_identifier",
+                param,
+                format!("{param} must be 1-64 characters of A-Z a-z 0-9 _ . : -"),
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Identifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Generates the id types the platform mints itself: a prefix and a time-ordered ULID.
+macro_rules! minted_id {
+    ($name:ident, $prefix:literal) => {
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn new() -> Self {
+                Self(format!("{}{}", $prefix, ulid::Ulid::new().to_string().to_ascii_lowercase()))
+            }
+
+            /// Accepts only ids of our own shape, so a malformed path never reaches storage.
+            pub fn parse(value: &str) -> Option<Self> {
+                let rest = value.strip_prefix($prefix)?;
+                let ok = !rest.is_empty()
+                    && rest.len() <= 64
+                    && rest.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+                ok.then(|| Self(value.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+minted_id!(PaymentId, "pay_");
+minted_id!(MethodId, "pm_");
+
+impl MethodId {
+    /// Saved methods are keyed by the card's keyed fingerprint, so saving the same card twice
+    /// for a user updates one method instead of piling up copies.
+    pub fn from_fingerprint(fingerprint_hex: &str) -> Self {
+        let short: String = fingerprint_hex.chars().take(26).collect();
+        Self(format!("{}{}", Self::PREFIX, short))
+    }
+}

@@ -1,0 +1,20 @@
+//! Pure domain: values that validate themselves and the payment state machine. No I/O here.
+
+pub mod card;
+pub mod code;
+pub mod field_error;
+pub mod identifier;
+pub mod money;
+pub mod payment;
+pub mod phone;
+
+pub use card::{year_month, CardBrand, CardNumber, Cvc, Expiry};
+pub use code::{CodeHash, VerificationCode};
+pub use field_error::FieldError;
+pub use identifier::{Identifier, MethodId, PaymentId};
+pub use money::{Currency, Money};
+pub use payment::{
+    CodeCheck, MethodSummary, Payment, PaymentStatus, ResendRefusal, Verification, CODE_TTL_SECS, MAX_ATTEMPTS,
+    MAX_SENDS, PAYMENT_TTL_SECS, RESEND_COOLDOWN_SECS,
+};
+pub use phone::Phone;

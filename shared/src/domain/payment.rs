@@ -1,0 +1,210 @@
+//! The payment record and its state machine:
+//! `requires_verification` → `succeeded` | `failed` (with `failure_code`) | `expired`.
+//! Methods here only decide and mutate in memory; use cases persist the result with a
+//! version-checked write, so two concurrent transitions can never both land.
+
+use super::card::{CardBrand, Expiry};
+use super::code::CodeHash;
+use super::{Identifier, MethodId, Money, PaymentId, Phone};
+
+/// A code is valid for five minutes.
+pub const CODE_TTL_SECS: i64 = 5 * 60;
+/// Wrong codes allowed per payment; the last one fails the payment.
+pub const MAX_ATTEMPTS: u8 = 5;
+/// Codes sent per payment, the first one included.
+pub const MAX_SENDS: u8 = 5;
+/// Shortest gap between two sends to one payment.
+pub const RESEND_COOLDOWN_SECS: i64 = 30;
+/// A payment nobody completes expires after this long.
+pub const PAYMENT_TTL_SECS: i64 = 30 * 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentStatus {
+    RequiresVerification,
+    Succeeded,
+    Failed,
+    Expired,
+}
+
+impl PaymentStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::RequiresVerification => "requires_verification",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::RequiresVerification, Self::Succeeded, Self::Failed, Self::Expired]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// What a payment shows of its card: never more than brand, last four and expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodSummary {
+    pub id: MethodId,
+    pub brand: CardBrand,
+    pub last4: String,
+    pub expiry: Expiry,
+}
+
+/// The code currently outstanding for a pending payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub code_hash: CodeHash,
+    pub expires_at: i64,
+    pub attempts_remaining: u8,
+    pub sends: u8,
+    pub last_sent_at: i64,
+}
+
+impl Verification {
+    /// The code sent when a payment is opened.
+    pub fn first(code_hash: CodeHash, now: i64) -> Self {
+        Self { code_hash, expires_at: now + CODE_TTL_SECS, attempts_remaining: MAX_ATTEMPTS, sends: 1, last_sent_at: now }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub id: PaymentId,
+    pub status: PaymentStatus,
+    pub user_id: Identifier,
+    pub merchant_id: Identifier,
+    pub order_id: Identifier,
+    pub money: Money,
+    pub method: MethodSummary,
+    /// Where codes go: for a repeat payment, the phone bound to the saved card.
+    pub phone: Phone,
+    /// The card, encrypted, kept only while the payment is pending (the acquirer needs it at
+    /// verification); removed once the payment ends.
+    pub sealed_card: Option<String>,
+    /// Keyed fingerprint of the card (dedupes saved methods).
+    pub fingerprint: String,
+    /// Save the card for repeat payments once this payment succeeds.
+    pub save_card: bool,
+    pub verification: Verification,
+    pub failure_code: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub expires_at: i64,
+    /// Optimistic-concurrency version: every stored write requires the version it read.
+    pub version: u64,
+}
+
+/// The outcome of presenting a code; every variant but `Accepted` and `NotPending` has already
+/// changed the payment where a change is due (attempts spent, failed, expired).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeCheck {
+    Accepted,
+    Incorrect { attempts_remaining: u8 },
+    LockedOut,
+    CodeExpired,
+    PaymentExpired,
+    NotPending,
+}
+
+/// Why a resend is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResendRefusal {
+    NotPending,
+    /// The payment has just expired (the change is due to be stored).
+    PaymentExpired,
+    TooSoon { retry_after_secs: i64 },
+    SendLimitReached,
+}
+
+impl Payment {
+    pub fn is_pending(&self) -> bool {
+        self.status == PaymentStatus::RequiresVerification
+    }
+
+    /// True when the payment can no longer be completed: its deadline passed, or its last
+    /// code expired with no sends left.
+    fn is_past_deadline(&self, now: i64) -> bool {
+        let v = &self.verification;
+        now >= self.expires_at || (now >= v.expires_at && v.sends >= MAX_SENDS)
+    }
+
+    fn end(&mut self, status: PaymentStatus, failure_code: Option<&str>, now: i64) {
+        self.status = status;
+        self.failure_code = failure_code.map(str::to_owned);
+        self.sealed_card = None;
+        self.updated_at = now;
+    }
+
+    /// Applies a presented code, given whether it matched the stored keyed hash.
+    pub fn check_code(&mut self, matches: bool, now: i64) -> CodeCheck {
+        if !self.is_pending() {
+            return CodeCheck::NotPending;
+        }
+        if self.is_past_deadline(now) {
+            self.end(PaymentStatus::Expired, None, now);
+            return CodeCheck::PaymentExpired;
+        }
+        if now >= self.verification.expires_at {
+            return CodeCheck::CodeExpired;
+        }
+        if matches {
+            return CodeCheck::Accepted;
+        }
+        self.updated_at = now;
+        self.verification.attempts_remaining = self.verification.attempts_remaining.saturating_sub(1);
+        if self.verification.attempts_remaining == 0 {
+            self.end(PaymentStatus::Failed, Some("too_many_attempts"), now);
+            return CodeCheck::LockedOut;
+        }
+        CodeCheck::Incorrect { attempts_remaining: self.verification.attempts_remaining }
+    }
+
+    /// The acquirer approved: the payment is complete and the code is spent.
+    pub fn succeed(&mut self, now: i64) {
+        self.end(PaymentStatus::Succeeded, None, now);
+    }
+
+    /// The acquirer declined with `reason` (e.g. `card_declined`).
+    pub fn decline(&mut self, reason: &str, now: i64) {
+        self.end(PaymentStatus::Failed, Some(reason), now);
+    }
+
+    /// Checks that a new code may be sent now.
+    pub fn check_resend(&mut self, now: i64) -> Result<(), ResendRefusal> {
+        if !self.is_pending() {
+            return Err(ResendRefusal::NotPending);
+        }
+        if self.is_past_deadline(now) {
+            self.end(PaymentStatus::Expired, None, now);
+            return Err(ResendRefusal::PaymentExpired);
+        }
+        let wait = self.verification.last_sent_at + RESEND_COOLDOWN_SECS - now;
+        if wait > 0 {
+            return Err(ResendRefusal::TooSoon { retry_after_secs: wait });
+        }
+        if self.verification.sends >= MAX_SENDS {
+            return Err(ResendRefusal::SendLimitReached);
+        }
+        Ok(())
+    }
+
+    /// Sequence number the next code will be bound to (its hash includes it).
+    pub fn next_send_seq(&self) -> u8 {
+        self.verification.sends + 1
+    }
+
+    /// Replaces the outstanding code: the previous one stops working. Wrong tries are counted
+    /// per payment, so a resend does not hand out five fresh guesses.
+    pub fn issue_code(&mut self, code_hash: CodeHash, now: i64) {
+        self.verification = Verification {
+            code_hash,
+            expires_at: now + CODE_TTL_SECS,
+            attempts_remaining: self.verification.attempts_remaining,
+            sends: self.verification.sends + 1,
+            last_sent_at: now,
+        };
+        self.updated_at = now;
+    }
+}

@@ -1,0 +1,60 @@
+use std::fmt;
+
+use super::FieldError;
+
+/// A valid phone number in E.164. Debug and Display are masked (`+86*******8000`); the full
+/// number leaves only through [`Phone::expose`], for the SMS sender and storage.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Phone {
+    e164: String,
+    country_code: u16,
+}
+
+impl Phone {
+    pub fn parse(param: &str, raw: &str) -> Result<Self, FieldError> {
+        let invalid = || FieldError::new("invalid_phone", param, "phone must be a valid number in E.164 form, e.g. +8613800138000");
+        let well_formed = raw.len() <= 16
+            && raw.starts_with('+')
+            && raw.len() > 1
+            && raw[1..].bytes().all(|b| b.is_ascii_digit());
+        if !well_formed {
+            return Err(invalid());
+        }
+        let number = phonenumber::parse(None, raw).map_err(|_| invalid())?;
+        if !phonenumber::is_valid(&number) {
+            return Err(invalid());
+        }
+        let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+        Ok(Self { e164, country_code: number.code().value() })
+    }
+
+    /// Rebuilds a number read back from storage, where it was validated on the way in.
+    pub fn from_stored(e164: &str) -> Result<Self, FieldError> {
+        Self::parse("phone", e164)
+    }
+
+    /// Keeps the country code and the last four digits: `+86*******8000`.
+    pub fn masked(&self) -> String {
+        let cc = format!("+{}", self.country_code);
+        let national = &self.e164[cc.len()..];
+        let keep = national.len().min(4);
+        let hidden = national.len() - keep;
+        format!("{cc}{}{}", "*".repeat(hidden), &national[hidden..])
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.e164
+    }
+}
+
+impl fmt::Debug for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Phone({})", self.masked())
+    }
+}
+
+impl fmt::Display for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}

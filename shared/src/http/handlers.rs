@@ -1,0 +1,101 @@
+//! One handler per function. Each: method check → body → (Idempotency-Key) → use case → reply.
+
+use std::future::Future;
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+use super::dto::{FirstPaymentBody, RepeatPaymentBody, ResendBody, VerifyBody};
+use super::idempotency::run_once;
+use super::problem::{from_use_case, Problem};
+use super::reply::Reply;
+use super::request::{claim_deadline, idempotency_key, json_body, payment_action};
+use super::views::payment_view;
+use crate::domain::{Payment, PaymentId};
+use crate::usecases::{self, Services, UseCaseError};
+
+/// `POST /payments`
+pub async fn first_payment(svc: &Services, req: Request) -> Response<Body> {
+    serve(svc, &req, "first-payment".into(), false, |body: FirstPaymentBody| async move {
+        let cmd = body.validate(svc.clock.now())?;
+        usecases::first_payment(svc, cmd).await
+    }, 201)
+    .await
+}
+
+/// `POST /payments/repeat`
+pub async fn repeat_payment(svc: &Services, req: Request) -> Response<Body> {
+    serve(svc, &req, "repeat-payment".into(), false, |body: RepeatPaymentBody| async move {
+        usecases::repeat_payment(svc, body.validate()?).await
+    }, 201)
+    .await
+}
+
+/// `POST /payments/{payment_id}/verify` and `POST /payments/{payment_id}/resend`
+pub async fn verify_code(svc: &Services, req: Request) -> Response<Body> {
+    let Some((raw_id, action)) = payment_action(&req) else {
+        return Problem::new(404, "route_not_found", "use /payments/{payment_id}/verify or /resend").into_reply().into_response();
+    };
+    // An id of the wrong shape cannot exist; answer as for any unknown payment.
+    let id = PaymentId::parse(&raw_id);
+    let scope = format!("{action}:{raw_id}");
+    match (action.as_str(), id) {
+        (_, None) if action == "verify" || action == "resend" => {
+            Problem::new(404, "payment_not_found", "no payment with this id").into_reply().into_response()
+        }
+        ("verify", Some(id)) => {
+            serve(svc, &req, scope, false, |body: VerifyBody| async move {
+                usecases::verify_code(svc, &id, &body.validate()?).await
+            }, 200)
+            .await
+        }
+        ("resend", Some(id)) => {
+            serve(svc, &req, scope, true, |_: ResendBody| async move { usecases::resend_code(svc, &id).await }, 200).await
+        }
+        _ => Problem::new(404, "route_not_found", "use /payments/{payment_id}/verify or /resend").into_reply().into_response(),
+    }
+}
+
+async fn serve<B, F, Fut>(svc: &Services, req: &Request, scope: String, allow_empty: bool, run: F, ok_status: u16) -> Response<Body>
+where
+    B: DeserializeOwned,
+    F: FnOnce(B) -> Fut,
+    Fut: Future<Output = Result<Payment, UseCaseError>>,
+{
+    let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+    let span = tracing::info_span!("request", %request_id, route = %scope);
+    async move {
+        let reply = if req.method() != Method::POST {
+            Problem::new(405, "method_not_allowed", "use POST").into_reply()
+        } else {
+            match (json_body::<B>(req, allow_empty), idempotency_key(req)) {
+                (Err(p), _) | (_, Err(p)) => p.into_reply(),
+                (Ok((body, value)), Ok(key)) => {
+                    let work = answer(svc, run(body), ok_status);
+                    match key {
+                        None => work.await,
+                        Some(key) => {
+                            let lock_until = claim_deadline(req, svc.clock.now());
+                            run_once(svc, &scope, &key, &value, lock_until, work).await
+                        }
+                    }
+                }
+            }
+        };
+        tracing::info!(status = reply.status, replayed = reply.replayed, "answered");
+        reply.into_response()
+    }
+    .instrument(span)
+    .await
+}
+
+async fn answer(svc: &Services, outcome: impl Future<Output = Result<Payment, UseCaseError>>, ok_status: u16) -> Reply {
+    let result = outcome.await;
+    let now = svc.clock.now();
+    match result {
+        Ok(payment) => Reply::json(ok_status, &payment_view(&payment, now)),
+        Err(e) => from_use_case(e, now).into_reply(),
+    }
+}

@@ -1,0 +1,47 @@
+//! `Idempotency-Key`: the same key and body get the same answer again, with no new payment and
+//! no new SMS; the same key with another body is refused; keys live 24 hours.
+
+use std::future::Future;
+
+use super::problem::Problem;
+use super::reply::Reply;
+use crate::ports::Claim;
+use crate::usecases::Services;
+
+/// Runs `work` at most once per `key`; `scope` names the route (and payment) the key is for.
+pub async fn run_once<F>(svc: &Services, scope: &str, key: &str, body: &serde_json::Value, lock_until: i64, work: F) -> Reply
+where
+    F: Future<Output = Reply>,
+{
+    let now = svc.clock.now();
+    let scoped_key = format!("{scope}#{key}");
+    // serde_json's map is ordered, so equal JSON bodies serialize alike whatever their key order.
+    let fingerprint = svc.hasher.request_fingerprint(scope, &body.to_string());
+    let token = match svc.idempotency.claim(&scoped_key, &fingerprint, now, lock_until).await {
+        Ok(Claim::Acquired { token }) => token,
+        Ok(Claim::Replay(stored)) => return Reply::replay(stored),
+        Ok(Claim::KeyReused) => {
+            return Problem::new(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request")
+                .param("Idempotency-Key")
+                .into_reply()
+        }
+        Ok(Claim::InProgress) => {
+            return Problem::new(409, "request_in_progress", "a request with this Idempotency-Key is still being processed")
+                .with("retry_after", 1)
+                .into_reply()
+        }
+        Err(e) => return super::problem::from_use_case(e.into(), now).into_reply(),
+    };
+
+    let reply = work.await;
+    let outcome = if reply.transient {
+        svc.idempotency.release(&scoped_key, &token).await
+    } else {
+        svc.idempotency.complete(&scoped_key, &token, &reply.stored(), svc.clock.now()).await
+    };
+    if let Err(e) = outcome {
+        // The answer stands; the claim lapses at its deadline and a retry then runs again.
+        tracing::warn!(error = %e, "idempotency record not finalized");
+    }
+    reply
+}

@@ -1,0 +1,13 @@
+//! The one HTTP layer: requests in, problem+json or payment JSON out. Every function's handler
+//! is here; `functions/*/src/main.rs` only wires one of them to the runtime.
+
+mod dto;
+mod handlers;
+mod idempotency;
+mod problem;
+mod reply;
+mod request;
+mod views;
+
+pub use handlers::{first_payment, repeat_payment, verify_code};
+pub use reply::Reply;

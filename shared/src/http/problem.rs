@@ -1,0 +1,144 @@
+//! The one place where failures become answers: RFC 9457 problem+json with a stable `code`
+//! and, for a bad field, `param`.
+
+use serde_json::{json, Map, Value};
+
+use super::reply::Reply;
+use super::views::payment_view;
+use crate::domain::{FieldError, Payment};
+use crate::usecases::UseCaseError;
+
+/// Seconds a client should wait before retrying after a dependency failed.
+const UNAVAILABLE_RETRY_AFTER_SECS: i64 = 2;
+
+#[derive(Debug)]
+pub struct Problem {
+    status: u16,
+    code: String,
+    detail: String,
+    extra: Map<String, Value>,
+    retry_after_secs: Option<i64>,
+    transient: bool,
+}
+
+impl Problem {
+    pub fn new(status: u16, code: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: code.into(),
+            detail: detail.into(),
+            extra: Map::new(),
+            retry_after_secs: None,
+            transient: status >= 500 || status == 429,
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn param(self, param: &str) -> Self {
+        self.with("param", param)
+    }
+
+    fn retry_after(mut self, secs: i64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self.with("retry_after", secs)
+    }
+
+    fn transient(mut self) -> Self {
+        self.transient = true;
+        self
+    }
+
+    fn with_payment(self, payment: &Payment, now: i64) -> Self {
+        self.with("payment_id", payment.id.as_str()).with("payment", payment_view(payment, now))
+    }
+
+    pub fn bad_request(detail: impl Into<String>, param: &str) -> Self {
+        Self::new(400, "invalid_request", detail).param(param)
+    }
+
+    pub fn into_reply(self) -> Reply {
+        let mut body = Map::new();
+        body.insert("type".into(), format!("urn:payments:problem:{}", self.code).into());
+        body.insert("title".into(), title(self.status).into());
+        body.insert("status".into(), self.status.into());
+        body.insert("detail".into(), self.detail.into());
+        body.insert("code".into(), self.code.into());
+        body.extend(self.extra);
+        let mut reply = Reply::json(self.status, &Value::Object(body));
+        reply.retry_after_secs = self.retry_after_secs;
+        reply.transient = self.transient;
+        reply
+    }
+}
+
+fn title(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        402 => "Payment Required",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        413 => "Content Too Large",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Content",
+        429 => "Too Many Requests",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
+
+impl From<FieldError> for Problem {
+    fn from(e: FieldError) -> Self {
+        Problem::new(422, e.code, e.message).param(&e.param)
+    }
+}
+
+/// Guidance for a shopper with no usable saved card: start a first payment.
+fn provide_payment_details() -> Value {
+    json!({"type": "provide_payment_details", "url": "/payments", "method": "POST"})
+}
+
+pub fn from_use_case(err: UseCaseError, now: i64) -> Problem {
+    use UseCaseError as E;
+    match err {
+        E::Field(e) => e.into(),
+        E::NoSavedMethod => Problem::new(404, "no_saved_payment_method", "this user has no saved card; make a first payment with the card details")
+            .with("next_action", provide_payment_details()),
+        E::SavedMethodExpired => Problem::new(422, "card_expired", "the saved card has expired; pay with card details")
+            .param("payment_method_id")
+            .with("next_action", provide_payment_details()),
+        E::MethodNotFound => Problem::new(404, "payment_method_not_found", "no saved card with this id for this user")
+            .param("payment_method_id"),
+        E::PaymentNotFound => Problem::new(404, "payment_not_found", "no payment with this id"),
+        E::IncorrectCode { attempts_remaining } => Problem::new(422, "incorrect_code", "the code is not correct")
+            .param("code")
+            .with("attempts_remaining", attempts_remaining),
+        E::TooManyAttempts(p) => Problem::new(422, "too_many_attempts", "too many incorrect codes; the payment has failed")
+            .param("code")
+            .with("attempts_remaining", 0)
+            .with_payment(&p, now),
+        E::CodeExpired => Problem::new(422, "code_expired", "the code has expired; ask for a new one with resend")
+            .param("code"),
+        E::NotPending(p) => Problem::new(409, "payment_not_pending", format!("the payment is {}", p.status.as_str()))
+            .with_payment(&p, now),
+        E::Declined(p) => {
+            let reason = p.failure_code.clone().unwrap_or_else(|| "card_declined".into());
+            Problem::new(402, reason, "the card issuer declined the payment").with_payment(&p, now)
+        }
+        E::ResendTooSoon { retry_after_secs } => {
+            Problem::new(429, "resend_too_soon", "a code was sent moments ago; wait before asking again").retry_after(retry_after_secs)
+        }
+        E::SendLimitReached => Problem::new(409, "send_limit_reached", "no more codes can be sent for this payment"),
+        E::Contention => Problem::new(409, "request_conflict", "the payment changed concurrently; retry the request")
+            .transient(),
+        E::Unavailable(cause) => {
+            tracing::error!(%cause, "dependency unavailable");
+            Problem::new(503, "temporarily_unavailable", "a dependency is temporarily unavailable; retry shortly")
+                .retry_after(UNAVAILABLE_RETRY_AFTER_SECS)
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! The payment object every answer carries. No card number, CVC, code or full phone can
+//! appear: the domain types only expose masked forms here.
+
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::domain::{Payment, MAX_SENDS, RESEND_COOLDOWN_SECS};
+
+pub fn rfc3339(epoch_secs: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(epoch_secs)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+pub fn payment_view(p: &Payment, now: i64) -> Value {
+    let mut view = json!({
+        "payment_id": p.id.as_str(),
+        "status": p.status.as_str(),
+        "user_id": p.user_id.as_str(),
+        "merchant_id": p.merchant_id.as_str(),
+        "order_id": p.order_id.as_str(),
+        "amount": p.money.minor,
+        "currency": p.money.currency.code(),
+        "payment_method": {
+            "id": p.method.id.as_str(),
+            "brand": p.method.brand.as_str(),
+            "last4": p.method.last4,
+            "exp_month": p.method.expiry.month,
+            "exp_year": p.method.expiry.year,
+        },
+        "created_at": rfc3339(p.created_at),
+    });
+    if let Some(code) = &p.failure_code {
+        view["failure_code"] = json!(code);
+    }
+    if p.is_pending() && now < p.expires_at {
+        view["next_action"] = next_action(p);
+    }
+    view
+}
+
+/// The step the client takes next: enter the code sent by SMS (or ask for another).
+fn next_action(p: &Payment) -> Value {
+    let v = &p.verification;
+    json!({
+        "type": "enter_verification_code",
+        "sent_to": p.phone.masked(),
+        "expires_at": rfc3339(v.expires_at),
+        "attempts_remaining": v.attempts_remaining,
+        "verify_url": format!("/payments/{}/verify", p.id),
+        "resend_url": format!("/payments/{}/resend", p.id),
+        "resend_available_at": rfc3339(v.last_sent_at + RESEND_COOLDOWN_SECS),
+        "sends_remaining": MAX_SENDS.saturating_sub(v.sends),
+    })
+}

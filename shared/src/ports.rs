@@ -1,0 +1,123 @@
+//! The small traits use cases are written against. Adapters implement them for DynamoDB, SNS,
+//! the sandbox acquirer and memory.
+
+use async_trait::async_trait;
+
+use crate::domain::{CardBrand, CardNumber, Expiry, Identifier, MethodId, Money, Payment, PaymentId, Phone};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost: the record changed (or exists) since it was read.
+    #[error("conditional write lost a race")]
+    Conflict,
+    /// Storage could not be reached or refused for load; worth a retry later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// A stored record could not be read back into the domain.
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// A card saved for repeat payments, bound to the phone that verified it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedMethod {
+    pub id: MethodId,
+    pub user_id: Identifier,
+    pub brand: CardBrand,
+    pub last4: String,
+    pub expiry: Expiry,
+    pub fingerprint: String,
+    pub sealed_card: String,
+    pub phone: Phone,
+    pub saved_at: i64,
+}
+
+#[async_trait]
+pub trait PaymentStore: Send + Sync {
+    /// Stores a new payment; `Conflict` if the id exists.
+    async fn insert(&self, payment: &Payment) -> Result<(), StoreError>;
+
+    async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError>;
+
+    /// Replaces a payment if its stored version still equals `payment.version`, writing
+    /// `version + 1`; `Conflict` otherwise. With `save`, the saved method is written in the same
+    /// transaction (the payment succeeded); a method that exists keeps the phone it is bound to.
+    async fn update(&self, payment: &Payment, save: Option<&SavedMethod>) -> Result<(), StoreError>;
+
+    /// The user's method `id`, or with `None` the most recently saved one.
+    async fn find_method(&self, user_id: &Identifier, id: Option<&MethodId>) -> Result<Option<SavedMethod>, StoreError>;
+}
+
+/// A response kept for an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+/// What claiming an idempotency key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is ours to execute under; `token` proves it when completing or releasing.
+    Acquired { token: String },
+    /// The same request already completed: answer this again.
+    Replay(StoredResponse),
+    /// The same request is still running elsewhere.
+    InProgress,
+    /// The key was used with a different request.
+    KeyReused,
+}
+
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` for a request with `fingerprint` until `lock_until` (epoch seconds). An
+    /// expired claim (its invocation died) may be taken over.
+    async fn claim(&self, key: &str, fingerprint: &str, now: i64, lock_until: i64) -> Result<Claim, StoreError>;
+
+    /// Stores the final response under the key for 24 hours.
+    async fn complete(&self, key: &str, token: &str, response: &StoredResponse, now: i64) -> Result<(), StoreError>;
+
+    /// Gives the key up (the request failed in a way worth retrying).
+    async fn release(&self, key: &str, token: &str) -> Result<(), StoreError>;
+}
+
+/// The text of a code SMS. Debug is masked because it holds the code.
+pub struct SmsText(pub String);
+
+impl std::fmt::Debug for SmsText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SmsText(<contains code>)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("code could not be sent: {0}")]
+pub struct SendError(pub String);
+
+#[async_trait]
+pub trait CodeSender: Send + Sync {
+    async fn send(&self, to: &Phone, text: &SmsText) -> Result<(), SendError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorization {
+    Approved,
+    /// A stable decline reason such as `card_declined` or `insufficient_funds`.
+    Declined(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("acquirer unavailable: {0}")]
+pub struct AcquirerError(pub String);
+
+#[async_trait]
+pub trait Acquirer: Send + Sync {
+    /// Authorizes `money` on `card`. The payment id is the acquirer-side idempotency key, so a
+    /// repeated call for one payment never authorizes twice.
+    async fn authorize(&self, payment_id: &PaymentId, money: &Money, card: &CardNumber) -> Result<Authorization, AcquirerError>;
+}
+
+pub trait Clock: Send + Sync {
+    /// Unix time in seconds.
+    fn now(&self) -> i64;
+}

@@ -1,0 +1,63 @@
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use aes_gcm::{Aes256Gcm, Key, Nonce};
+use base64::Engine;
+
+use super::Keyring;
+use crate::domain::{CardNumber, Identifier};
+
+/// AES-256-GCM encryption of card numbers. A sealed card reads `v1.<key id>.<base64 nonce‖ct>`
+/// and is bound (as associated data) to the user it belongs to, so a ciphertext copied onto
+/// another user's record does not open.
+#[derive(Clone, Debug)]
+pub struct CardVault {
+    keys: Keyring,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("sealed card cannot be opened (unknown key, wrong user or corrupted)")]
+pub struct UnsealError;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD_NO_PAD;
+
+impl CardVault {
+    pub fn new(keys: Keyring) -> Self {
+        Self { keys }
+    }
+
+    fn aad(user_id: &Identifier) -> Vec<u8> {
+        format!("card-v1|{}", user_id.as_str()).into_bytes()
+    }
+
+    pub fn seal(&self, user_id: &Identifier, card: &CardNumber) -> Result<String, UnsealError> {
+        let (key_id, key) = self.keys.current();
+        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let aad = Self::aad(user_id);
+        let ct = cipher
+            .encrypt(&nonce, Payload { msg: card.expose().as_bytes(), aad: &aad })
+            .map_err(|_| UnsealError)?;
+        let mut blob = nonce.to_vec();
+        blob.extend_from_slice(&ct);
+        Ok(format!("v1.{key_id}.{}", B64.encode(blob)))
+    }
+
+    pub fn open(&self, user_id: &Identifier, sealed: &str) -> Result<CardNumber, UnsealError> {
+        let mut parts = sealed.splitn(3, '.');
+        let (Some("v1"), Some(key_id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(UnsealError);
+        };
+        let key = self.keys.get(key_id).ok_or(UnsealError)?;
+        let blob = B64.decode(b64).map_err(|_| UnsealError)?;
+        if blob.len() < 12 {
+            return Err(UnsealError);
+        }
+        let (nonce, ct) = blob.split_at(12);
+        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
+        let aad = Self::aad(user_id);
+        let clear = cipher
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
+            .map_err(|_| UnsealError)?;
+        let digits = String::from_utf8(clear).map_err(|_| UnsealError)?;
+        CardNumber::parse("card", &digits).map_err(|_| UnsealError)
+    }
+}

@@ -1,0 +1,84 @@
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use super::Keyring;
+use crate::domain::{CardNumber, CodeHash, Identifier, Money, PaymentId, VerificationCode};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// What a code is bound to: a code sent for one payment, amount or merchant is worthless for
+/// any other, and the send sequence makes every resent code a new secret.
+pub struct CodeContext<'a> {
+    pub payment_id: &'a PaymentId,
+    pub money: &'a Money,
+    pub merchant_id: &'a Identifier,
+    pub send_seq: u8,
+}
+
+/// HMAC-SHA256 under a server key: hashes codes (stored instead of the code) and
+/// fingerprints cards (stored instead of the number, to recognise the same card again).
+#[derive(Clone, Debug)]
+pub struct CodeHasher {
+    keys: Keyring,
+}
+
+impl CodeHasher {
+    pub fn new(keys: Keyring) -> Self {
+        Self { keys }
+    }
+
+    fn mac(key: &[u8; 32], parts: &[&[u8]]) -> HmacSha256 {
+        // HMAC takes keys of any length, so this cannot fail for a 32-byte key.
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+        for part in parts {
+            // Length-prefix every part so that no two different tuples hash alike.
+            mac.update(&(part.len() as u32).to_be_bytes());
+            mac.update(part);
+        }
+        mac
+    }
+
+    fn code_parts<'a>(ctx: &'a CodeContext<'a>, minor: &'a [u8; 8], code: &'a VerificationCode) -> [&'a [u8]; 7] {
+        [
+            b"code-v1",
+            ctx.payment_id.as_str().as_bytes(),
+            minor,
+            ctx.money.currency.code().as_bytes(),
+            ctx.merchant_id.as_str().as_bytes(),
+            std::slice::from_ref(&ctx.send_seq),
+            code.expose().as_bytes(),
+        ]
+    }
+
+    pub fn hash(&self, ctx: &CodeContext<'_>, code: &VerificationCode) -> CodeHash {
+        let (key_id, key) = self.keys.current();
+        let minor = ctx.money.minor.to_be_bytes();
+        let mac = Self::mac(key, &Self::code_parts(ctx, &minor, code));
+        CodeHash { key_id: key_id.to_owned(), mac_hex: hex::encode(mac.finalize().into_bytes()) }
+    }
+
+    /// Constant-time comparison (hmac's `verify_slice` uses `subtle`). A hash under an
+    /// unknown key id never matches.
+    pub fn matches(&self, ctx: &CodeContext<'_>, code: &VerificationCode, stored: &CodeHash) -> bool {
+        let (Some(key), Ok(expected)) = (self.keys.get(&stored.key_id), hex::decode(&stored.mac_hex)) else {
+            return false;
+        };
+        let minor = ctx.money.minor.to_be_bytes();
+        Self::mac(key, &Self::code_parts(ctx, &minor, code)).verify_slice(&expected).is_ok()
+    }
+
+    /// Fingerprint of a request under an idempotency key. Keyed, because a body holds a card
+    /// number whose few unknown digits a plain hash would give away.
+    pub fn request_fingerprint(&self, scope: &str, canonical_body: &str) -> String {
+        let (_, key) = self.keys.current();
+        let mac = Self::mac(key, &[b"request-v1", scope.as_bytes(), canonical_body.as_bytes()]);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// A user's card, recognisable again without keeping its number.
+    pub fn card_fingerprint(&self, user_id: &Identifier, card: &CardNumber) -> String {
+        let (_, key) = self.keys.current();
+        let mac = Self::mac(key, &[b"card-fingerprint-v1", user_id.as_str().as_bytes(), card.expose().as_bytes()]);
+        hex::encode(mac.finalize().into_bytes())
+    }
+}

@@ -1,0 +1,50 @@
+use crate::domain::{FieldError, Payment};
+use crate::ports::StoreError;
+
+/// Every way a use case can end other than success. The HTTP layer maps each to one answer.
+#[derive(Debug, thiserror::Error)]
+pub enum UseCaseError {
+    #[error("invalid field {}: {}", .0.param, .0.message)]
+    Field(FieldError),
+    #[error("the user has no saved payment method")]
+    NoSavedMethod,
+    #[error("the saved card has expired")]
+    SavedMethodExpired,
+    #[error("payment method not found")]
+    MethodNotFound,
+    #[error("payment not found")]
+    PaymentNotFound,
+    #[error("incorrect code")]
+    IncorrectCode { attempts_remaining: u8 },
+    #[error("too many incorrect codes; the payment failed")]
+    TooManyAttempts(Box<Payment>),
+    #[error("the code has expired")]
+    CodeExpired,
+    #[error("the payment is no longer pending")]
+    NotPending(Box<Payment>),
+    #[error("the acquirer declined the payment")]
+    Declined(Box<Payment>),
+    #[error("a code was sent less than the cooldown ago")]
+    ResendTooSoon { retry_after_secs: i64 },
+    #[error("no more codes may be sent for this payment")]
+    SendLimitReached,
+    #[error("the payment changed concurrently too many times")]
+    Contention,
+    #[error("a dependency is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<FieldError> for UseCaseError {
+    fn from(e: FieldError) -> Self {
+        Self::Field(e)
+    }
+}
+
+impl From<StoreError> for UseCaseError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => Self::Contention,
+            StoreError::Unavailable(m) | StoreError::Corrupt(m) => Self::Unavailable(m),
+        }
+    }
+}

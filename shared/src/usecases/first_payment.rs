@@ -1,0 +1,45 @@
+use super::open_payment::{open_payment, PaymentDraft};
+use super::{Services, UseCaseError};
+use crate::domain::{CardNumber, Cvc, Expiry, Identifier, MethodId, MethodSummary, Money, Payment, Phone};
+
+/// A first payment, validated: the whole card, the phone, the order.
+#[derive(Debug)]
+pub struct FirstPaymentCommand {
+    pub user_id: Identifier,
+    pub merchant_id: Identifier,
+    pub order_id: Identifier,
+    pub money: Money,
+    pub phone: Phone,
+    pub card: CardNumber,
+    pub expiry: Expiry,
+    /// Checked for shape and dropped here: the sandbox acquirer does not take it and nothing
+    /// ever stores it. A real acquirer adapter would receive it on this call only.
+    pub cvc: Cvc,
+    pub save_card: bool,
+}
+
+pub async fn first_payment(svc: &Services, cmd: FirstPaymentCommand) -> Result<Payment, UseCaseError> {
+    let fingerprint = svc.hasher.card_fingerprint(&cmd.user_id, &cmd.card);
+    let sealed_card = svc
+        .vault
+        .seal(&cmd.user_id, &cmd.card)
+        .map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
+    let method = MethodSummary {
+        id: MethodId::from_fingerprint(&fingerprint),
+        brand: cmd.card.brand(),
+        last4: cmd.card.last4(),
+        expiry: cmd.expiry,
+    };
+    let draft = PaymentDraft {
+        user_id: cmd.user_id,
+        merchant_id: cmd.merchant_id,
+        order_id: cmd.order_id,
+        money: cmd.money,
+        method,
+        phone: cmd.phone,
+        sealed_card,
+        fingerprint,
+        save_card: cmd.save_card,
+    };
+    open_payment(svc, draft).await
+}

@@ -1,0 +1,39 @@
+use super::open_payment::{open_payment, PaymentDraft};
+use super::{Services, UseCaseError};
+use crate::domain::{year_month, Identifier, MethodId, MethodSummary, Money, Payment};
+
+/// A later payment: only the user, the order and the amount (and optionally which card).
+#[derive(Debug)]
+pub struct RepeatPaymentCommand {
+    pub user_id: Identifier,
+    pub merchant_id: Identifier,
+    pub order_id: Identifier,
+    pub money: Money,
+    pub method_id: Option<MethodId>,
+}
+
+pub async fn repeat_payment(svc: &Services, cmd: RepeatPaymentCommand) -> Result<Payment, UseCaseError> {
+    let saved = svc.payments.find_method(&cmd.user_id, cmd.method_id.as_ref()).await?;
+    let Some(saved) = saved else {
+        return Err(match cmd.method_id {
+            Some(_) => UseCaseError::MethodNotFound,
+            None => UseCaseError::NoSavedMethod,
+        });
+    };
+    if saved.expiry.is_expired(year_month(svc.clock.now())) {
+        return Err(UseCaseError::SavedMethodExpired);
+    }
+    // The code goes to the phone the card is bound to, never to one named by this request.
+    let draft = PaymentDraft {
+        user_id: cmd.user_id,
+        merchant_id: cmd.merchant_id,
+        order_id: cmd.order_id,
+        money: cmd.money,
+        method: MethodSummary { id: saved.id, brand: saved.brand, last4: saved.last4, expiry: saved.expiry },
+        phone: saved.phone,
+        sealed_card: saved.sealed_card,
+        fingerprint: saved.fingerprint,
+        save_card: false,
+    };
+    open_payment(svc, draft).await
+}

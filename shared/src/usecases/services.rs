@@ -1,0 +1,16 @@
+use std::sync::Arc;
+
+use crate::ports::{Acquirer, Clock, CodeSender, IdempotencyStore, PaymentStore};
+use crate::secrets::{CardVault, CodeHasher};
+
+/// Everything a use case may touch, built once at cold start and shared by all invocations.
+#[derive(Clone)]
+pub struct Services {
+    pub payments: Arc<dyn PaymentStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    pub sms: Arc<dyn CodeSender>,
+    pub acquirer: Arc<dyn Acquirer>,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: CodeHasher,
+    pub vault: CardVault,
+}

@@ -1,0 +1,97 @@
+use super::open_payment::code_context;
+use super::{Services, UseCaseError};
+use crate::domain::{CodeCheck, Payment, PaymentId, VerificationCode};
+use crate::ports::{Authorization, SavedMethod, StoreError};
+
+/// Version-checked writes that lose a race are retried from a fresh read this many times.
+pub(crate) const MAX_RACE_RETRIES: usize = 8;
+
+/// Checks the code; on a match, authorizes with the acquirer and completes the payment
+/// (saving the card when asked). Every outcome that changes the payment is stored with a
+/// version-checked write, so of two concurrent right codes exactly one completes it.
+pub async fn verify_code(svc: &Services, id: &PaymentId, code: &VerificationCode) -> Result<Payment, UseCaseError> {
+    for _ in 0..MAX_RACE_RETRIES {
+        match attempt(svc, id, code).await {
+            Err(Raced) => continue,
+            Ok(outcome) => return outcome,
+        }
+    }
+    Err(UseCaseError::Contention)
+}
+
+struct Raced;
+
+async fn attempt(svc: &Services, id: &PaymentId, code: &VerificationCode) -> Result<Result<Payment, UseCaseError>, Raced> {
+    let mut payment = match svc.payments.get(id).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(Err(UseCaseError::PaymentNotFound)),
+        Err(e) => return Ok(Err(e.into())),
+    };
+    let now = svc.clock.now();
+    let ctx = code_context(&payment, payment.verification.sends);
+    let matches = svc.hasher.matches(&ctx, code, &payment.verification.code_hash);
+
+    let (save, result): (Option<SavedMethod>, Result<(), UseCaseError>) = match payment.check_code(matches, now) {
+        CodeCheck::NotPending => return Ok(Err(UseCaseError::NotPending(Box::new(payment)))),
+        CodeCheck::CodeExpired => return Ok(Err(UseCaseError::CodeExpired)),
+        CodeCheck::PaymentExpired => (None, Err(UseCaseError::NotPending(Box::new(payment.clone())))),
+        CodeCheck::LockedOut => (None, Err(UseCaseError::TooManyAttempts(Box::new(payment.clone())))),
+        CodeCheck::Incorrect { attempts_remaining } => (None, Err(UseCaseError::IncorrectCode { attempts_remaining })),
+        CodeCheck::Accepted => match authorize(svc, &mut payment, now).await {
+            Ok(save) => (save, Ok(())),
+            Err(e @ UseCaseError::Unavailable(_)) => return Ok(Err(e)),
+            Err(e) => (None, Err(e)),
+        },
+    };
+
+    match svc.payments.update(&payment, save.as_ref()).await {
+        Err(StoreError::Conflict) => Err(Raced),
+        Err(e) => Ok(Err(e.into())),
+        Ok(()) => {
+            payment.version += 1;
+            tracing::info!(payment_id = %payment.id, status = payment.status.as_str(),
+                failure_code = payment.failure_code.as_deref().unwrap_or(""), "verification stored");
+            Ok(match result {
+                Ok(()) => Ok(payment),
+                Err(UseCaseError::Declined(_)) => Err(UseCaseError::Declined(Box::new(payment))),
+                Err(e) => Err(e),
+            })
+        }
+    }
+}
+
+/// Authorizes a payment whose code matched, and moves it to its final state in memory.
+/// Returns the method to save with it, if the card is to be kept.
+async fn authorize(svc: &Services, payment: &mut Payment, now: i64) -> Result<Option<SavedMethod>, UseCaseError> {
+    let sealed = payment.sealed_card.clone().ok_or_else(|| UseCaseError::Unavailable("pending payment without its card".into()))?;
+    let card = svc
+        .vault
+        .open(&payment.user_id, &sealed)
+        .map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
+    let auth = svc
+        .acquirer
+        .authorize(&payment.id, &payment.money, &card)
+        .await
+        .map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
+    match auth {
+        Authorization::Declined(reason) => {
+            payment.decline(&reason, now);
+            Err(UseCaseError::Declined(Box::new(payment.clone())))
+        }
+        Authorization::Approved => {
+            let save = payment.save_card.then(|| SavedMethod {
+                id: payment.method.id.clone(),
+                user_id: payment.user_id.clone(),
+                brand: payment.method.brand,
+                last4: payment.method.last4.clone(),
+                expiry: payment.method.expiry,
+                fingerprint: payment.fingerprint.clone(),
+                sealed_card: sealed,
+                phone: payment.phone.clone(),
+                saved_at: now,
+            });
+            payment.succeed(now);
+            Ok(save)
+        }
+    }
+}
