@@ -1,1 +1,185 @@
+//! Shared support for the integration tests: the real handlers over the real AWS SDK against
+//! moto (started by `make test`, which sets `MOTO_ENDPOINT`), one fresh table per test, and
+//! the SMS moto recorded.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use rand::Rng;
+use serde_json::{json, Value};
+use shared::adapters::clock::ManualClock;
+use shared::config::Config;
+use shared::lambda_http::{http, Body, Request, Response};
+use shared::secrets::Keyring;
+use shared::Services;
+
+pub const CODE_KEYS: &str = "it1:ZGV2LW9ubHktY29kZS1oYXNoLWtleS1ub3QtcHJvZCE=";
+pub const CARD_KEYS: &str = "it1:ZGV2LW9ubHktY2FyZC1lbmNyeXB0aW9uLWtleS0hISE=";
+
+/// moto's address, as set by `make test`.
+pub fn moto_endpoint() -> String {
+    std::env::var("MOTO_ENDPOINT").expect("MOTO_ENDPOINT is not set: run the integration tests with `make test`")
+}
+
+async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto_endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await
+}
+
+/// Which Lambda a request goes to.
+#[derive(Clone, Copy, Debug)]
+pub enum Function {
+    FirstPayment,
+    RepeatPayment,
+    VerifyCode,
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub headers: http::HeaderMap,
+}
+
+pub struct Stack {
+    pub services: Services,
+    pub clock: Arc<ManualClock>,
+    pub dynamo: aws_sdk_dynamodb::Client,
+    pub table: String,
+}
+
+impl Stack {
+    /// Real adapters on a table of its own; a clock the test can move.
+    pub async fn new() -> Self {
+        let aws = aws_config().await;
+        let table = format!("it-{}", rand::rng().random::<u64>());
+        let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+        shared::adapters::dynamodb::table::create_table(&dynamo, &table).await.unwrap();
+        let config = Config {
+            table_name: table.clone(),
+            code_hash_keys: Keyring::parse("CODE_HASH_KEYS", CODE_KEYS).unwrap(),
+            card_keys: Keyring::parse("CARD_ENCRYPTION_KEYS", CARD_KEYS).unwrap(),
+            sms_sender_id: None,
+        };
+        let clock = Arc::new(ManualClock::starting_now());
+        let mut services = shared::bootstrap::aws_services(&config, &aws);
+        services.clock = clock.clone();
+        Self { services, clock, dynamo, table }
+    }
+
+    pub async fn call(&self, function: Function, path: &str, body: &Value, key: Option<&str>) -> Answer {
+        let mut builder = http::Request::builder()
+            .method("POST")
+            .uri(format!("https://api.example.com{path}"))
+            .header("content-type", "application/json");
+        if let Some(key) = key {
+            builder = builder.header("idempotency-key", key);
+        }
+        let req: Request = builder.body(Body::Text(body.to_string())).unwrap();
+        self.send(function, req).await
+    }
+
+    pub async fn send(&self, function: Function, req: Request) -> Answer {
+        let response = match function {
+            Function::FirstPayment => shared::http::first_payment(&self.services, req).await,
+            Function::RepeatPayment => shared::http::repeat_payment(&self.services, req).await,
+            Function::VerifyCode => shared::http::verify_code(&self.services, req).await,
+        };
+        answer(response)
+    }
+
+    pub async fn first_payment(&self, body: &Value) -> Answer {
+        self.call(Function::FirstPayment, "/payments", body, None).await
+    }
+
+    pub async fn repeat_payment(&self, body: &Value) -> Answer {
+        self.call(Function::RepeatPayment, "/payments/repeat", body, None).await
+    }
+
+    pub async fn verify(&self, payment_id: &str, code: &str) -> Answer {
+        self.call(Function::VerifyCode, &format!("/payments/{payment_id}/verify"), &json!({ "code": code }), None).await
+    }
+
+    pub async fn resend(&self, payment_id: &str) -> Answer {
+        self.call(Function::VerifyCode, &format!("/payments/{payment_id}/resend"), &json!({}), None).await
+    }
+
+    /// Every item in this test's table.
+    pub async fn scan(&self) -> Vec<HashMap<String, AttributeValue>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self.dynamo.scan().table_name(&self.table).set_exclusive_start_key(start).send().await.unwrap();
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    }
+}
+
+fn answer(response: Response<Body>) -> Answer {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
+    Answer { status, body, headers }
+}
+
+/// A fresh valid mainland-China mobile number, so tests never read each other's SMS.
+pub fn random_phone() -> String {
+    format!("+86138{:08}", rand::rng().random_range(0..100_000_000u32))
+}
+
+pub fn random_id(prefix: &str) -> String {
+    format!("{prefix}-{}", rand::rng().random::<u32>())
+}
+
+pub fn first_payment_body(user: &str, phone: &str, card: &str) -> Value {
+    json!({
+        "user_id": user, "phone": phone, "merchant_id": "shop-1", "order_id": random_id("o"),
+        "amount": 1999, "currency": "CNY",
+        "card": {"number": card, "exp_month": 12, "exp_year": 2030, "cvc": "737", "holder_name": "Li Lei"},
+        "save_card": true
+    })
+}
+
+pub fn repeat_payment_body(user: &str) -> Value {
+    json!({"user_id": user, "merchant_id": "shop-2", "order_id": random_id("o"), "amount": 500, "currency": "CNY"})
+}
+
+/// Every SMS moto recorded for `phone`, oldest first.
+pub async fn sms_to(phone: &str) -> Vec<String> {
+    let dump: Value = reqwest::get(format!("{}/moto-api/data.json", moto_endpoint())).await.unwrap().json().await.unwrap();
+    dump["sns"]["SMS"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter(|m| m["phone_number"] == phone)
+                .filter_map(|m| m["message"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The code in the latest SMS to `phone`: its only run of six digits.
+pub async fn latest_code(phone: &str) -> String {
+    let messages = sms_to(phone).await;
+    let last = messages.last().unwrap_or_else(|| panic!("no SMS was sent to {phone}"));
+    six_digits(last).unwrap_or_else(|| panic!("no code in {last:?}"))
+}
+
+pub fn six_digits(text: &str) -> Option<String> {
+    let runs: Vec<&str> = text.split(|c: char| !c.is_ascii_digit()).filter(|r| r.len() == 6).collect();
+    assert!(runs.len() <= 1, "more than one run of 6 digits in {text:?}");
+    runs.first().map(|r| (*r).to_owned())
+}
+
+/// A code that is certainly not `right`.
+pub fn wrong_code(right: &str) -> String {
+    format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000)
+}

@@ -148,3 +148,28 @@ impl CodeSender for MemoryCodeSender {
         Ok(())
     }
 }
+
+/// Services wired entirely in memory (sandbox acquirer, the given clock), with handles on the
+/// stores and the SMS outbox for assertions.
+pub struct MemoryStack {
+    pub services: crate::Services,
+    pub payments: std::sync::Arc<MemoryPaymentStore>,
+    pub sms: std::sync::Arc<MemoryCodeSender>,
+}
+
+impl MemoryStack {
+    pub fn new(clock: std::sync::Arc<dyn crate::ports::Clock>, hasher: crate::secrets::CodeHasher, vault: crate::secrets::CardVault) -> Self {
+        let payments = std::sync::Arc::new(MemoryPaymentStore::default());
+        let sms = std::sync::Arc::new(MemoryCodeSender::default());
+        let services = crate::Services {
+            payments: payments.clone(),
+            idempotency: std::sync::Arc::new(MemoryIdempotencyStore::default()),
+            sms: sms.clone(),
+            acquirer: std::sync::Arc::new(super::sandbox_acquirer::SandboxAcquirer),
+            clock,
+            hasher,
+            vault,
+        };
+        Self { services, payments, sms }
+    }
+}

@@ -43,14 +43,11 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, allow_empty: bool) -> Resul
     Ok((typed, value))
 }
 
-/// The dotted path of the offending field. For a missing or unknown field serde reports the
-/// parent's path and names the field in backticks.
+/// The dotted path of the offending field. For a missing field serde reports the parent's
+/// path and names the field in backticks.
 fn param_of(path: &str, message: &str) -> String {
     let parent = if path == "." { "" } else { path };
-    let named = ["missing field `", "unknown field `"]
-        .iter()
-        .find_map(|p| message.strip_prefix(p))
-        .and_then(|rest| rest.split('`').next());
+    let named = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
     match (named, parent) {
         (Some(field), "") => field.to_owned(),
         (Some(field), parent) => format!("{parent}.{field}"),

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# `make test`: every test. Starts its own moto (serialized) and `cargo lambda watch` on ports
+# apart from `make run`'s, and stops them on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export MOTO_PORT="${TEST_MOTO_PORT:-4577}" WATCH_PORT="${TEST_WATCH_PORT:-9077}" TABLE_NAME=payments-test LOG_FORMAT=text
+source scripts/local-env.sh
+trap 'trap - EXIT INT TERM; kill $(jobs -p) 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+
+cargo build --workspace --bins --tests
+start_moto > target/test-moto.log 2>&1
+cargo run -q -p dev-tools --bin create-table
+start_watch > target/test-watch.log 2>&1
+export MOTO_ENDPOINT="http://127.0.0.1:${MOTO_PORT}" WATCH_ENDPOINT="http://127.0.0.1:${WATCH_PORT}"
+cargo test --workspace --no-fail-fast

@@ -1,0 +1,28 @@
+#![allow(dead_code)]
+//! Helpers for the in-memory tests: a stack with a hand-moved clock.
+
+use std::sync::Arc;
+
+use shared::adapters::clock::ManualClock;
+use shared::adapters::memory::MemoryStack;
+use shared::secrets::{CardVault, CodeHasher, Keyring};
+
+pub const CODE_KEYS: &str = "t1:ZGV2LW9ubHktY29kZS1oYXNoLWtleS1ub3QtcHJvZCE=";
+pub const CARD_KEYS: &str = "t1:ZGV2LW9ubHktY2FyZC1lbmNyeXB0aW9uLWtleS0hISE=";
+
+pub fn memory_stack() -> (MemoryStack, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::starting_now());
+    let stack = MemoryStack::new(
+        clock.clone(),
+        CodeHasher::new(Keyring::parse("CODE_HASH_KEYS", CODE_KEYS).unwrap()),
+        CardVault::new(Keyring::parse("CARD_ENCRYPTION_KEYS", CARD_KEYS).unwrap()),
+    );
+    (stack, clock)
+}
+
+/// The six-digit code in the latest SMS to `phone`.
+pub fn latest_code(stack: &MemoryStack, phone: &str) -> String {
+    let sent = stack.sms.sent();
+    let (_, text) = sent.iter().rev().find(|(to, _)| to == phone).expect("an SMS to this phone");
+    text[..6].to_owned()
+}
