@@ -28,8 +28,8 @@ pub fn aws_services(config: &Config, aws: &aws_config::SdkConfig) -> Services {
 
 /// Everything a function needs, from the environment.
 pub async fn services_from_env() -> Result<Services, ConfigError> {
-    let config = Config::from_env()?;
     let aws = aws_config().await;
+    let config = Config::load(&aws).await?;
     tracing::info!(table = %config.table_name, "cold start: services ready");
     Ok(aws_services(&config, &aws))
 }

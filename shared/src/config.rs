@@ -1,4 +1,7 @@
-//! Configuration read once at cold start.
+//! Configuration read once at cold start. Keys come from SSM Parameter Store (SecureString,
+//! named by `*_PARAM`) in AWS, or straight from the environment in the local dev stack.
+
+use aws_sdk_ssm::error::DisplayErrorContext;
 
 use crate::secrets::{KeyError, Keyring};
 
@@ -6,6 +9,8 @@ use crate::secrets::{KeyError, Keyring};
 pub enum ConfigError {
     #[error("missing environment variable {0}")]
     Missing(&'static str),
+    #[error("SSM parameter {0} could not be read: {1}")]
+    Parameter(String, String),
     #[error(transparent)]
     Key(#[from] KeyError),
 }
@@ -22,17 +27,42 @@ pub struct Config {
     pub sms_sender_id: Option<String>,
 }
 
-fn required(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name))
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// A keyring from `NAME` (the value itself) or `NAME_PARAM` (an SSM SecureString holding it).
+async fn keyring(name: &'static str, ssm: &aws_sdk_ssm::Client) -> Result<Keyring, ConfigError> {
+    let param_var = format!("{name}_PARAM");
+    let spec = match (env(name), env(&param_var)) {
+        (Some(value), _) => value,
+        (None, Some(parameter)) => {
+            let out = ssm
+                .get_parameter()
+                .name(&parameter)
+                .with_decryption(true)
+                .send()
+                .await
+                .map_err(|e| ConfigError::Parameter(parameter.clone(), DisplayErrorContext(e).to_string()))?;
+            out.parameter
+                .and_then(|p| p.value)
+                .ok_or_else(|| ConfigError::Parameter(parameter, "no value".into()))?
+        }
+        (None, None) => return Err(ConfigError::Missing(name)),
+    };
+    Ok(Keyring::parse(name, &spec)?)
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub async fn load(aws: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+        let ssm = aws_sdk_ssm::Client::new(aws);
+        let (code_hash_keys, card_keys) =
+            tokio::try_join!(keyring("CODE_HASH_KEYS", &ssm), keyring("CARD_ENCRYPTION_KEYS", &ssm))?;
         Ok(Self {
-            table_name: required("TABLE_NAME")?,
-            code_hash_keys: Keyring::parse("CODE_HASH_KEYS", &required("CODE_HASH_KEYS")?)?,
-            card_keys: Keyring::parse("CARD_ENCRYPTION_KEYS", &required("CARD_ENCRYPTION_KEYS")?)?,
-            sms_sender_id: std::env::var("SMS_SENDER_ID").ok().filter(|v| !v.is_empty()),
+            table_name: env("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,
+            code_hash_keys,
+            card_keys,
+            sms_sender_id: env("SMS_SENDER_ID"),
         })
     }
 }
