@@ -7,7 +7,9 @@ export MOTO_PORT="${TEST_MOTO_PORT:-4577}" WATCH_PORT="${TEST_WATCH_PORT:-9077}"
 source scripts/local-env.sh
 trap 'trap - EXIT INT TERM; kill $(jobs -p) 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
 
-cargo build --workspace --bins --tests
+# Bins first, on their own: the same build cargo lambda watch will ask for, so it reuses it.
+cargo build --workspace --bins
+cargo test --workspace --no-run
 start_moto > target/test-moto.log 2>&1
 cargo run -q -p dev-tools --bin create-table
 start_watch > target/test-watch.log 2>&1

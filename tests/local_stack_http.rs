@@ -2,6 +2,7 @@
 //! `WATCH_ENDPOINT`), over HTTP: every route, and every events/ fixture's request.
 
 use integration_tests::*;
+use shared::lambda_http::http::Method;
 use serde_json::{json, Value};
 
 fn watch() -> String {
@@ -9,13 +10,9 @@ fn watch() -> String {
 }
 
 async fn post(function: &str, path: &str, body: &str, headers: &[(&str, &str)]) -> (u16, Value) {
-    let mut req = reqwest::Client::new().post(format!("{}/lambda-url/{function}{path}", watch())).body(body.to_owned());
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
+    let url = format!("{}/lambda-url/{function}{path}", watch());
+    let answer = http_client::request(Method::POST, &url, headers, body).await;
+    (answer.status, answer.json())
 }
 
 async fn post_json(function: &str, path: &str, body: &Value) -> (u16, Value) {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::adapters::clock::SystemClock;
-use crate::adapters::dynamodb::{DynamoIdempotencyStore, DynamoPaymentStore};
+use crate::adapters::dynamodb::{DynamoIdempotencyStore, DynamoPaymentStore, DynamoSmsQuota};
 use crate::adapters::sandbox_acquirer::SandboxAcquirer;
 use crate::adapters::sns::SnsCodeSender;
 use crate::config::{Config, ConfigError};
@@ -12,18 +12,19 @@ use crate::usecases::Services;
 
 /// Services over DynamoDB, SNS and the sandbox acquirer, with the given AWS configuration
 /// (the SDK honours `AWS_ENDPOINT_URL`, which points local runs at moto).
-pub fn aws_services(config: &Config, aws: &aws_config::SdkConfig) -> Services {
+pub fn aws_services(config: &Config, aws: &aws_config::SdkConfig) -> Result<Services, ConfigError> {
     let dynamo = aws_sdk_dynamodb::Client::new(aws);
     let sns = aws_sdk_sns::Client::new(aws);
-    Services {
+    Ok(Services {
         payments: Arc::new(DynamoPaymentStore::new(dynamo.clone(), &config.table_name)),
-        idempotency: Arc::new(DynamoIdempotencyStore::new(dynamo, &config.table_name)),
+        idempotency: Arc::new(DynamoIdempotencyStore::new(dynamo.clone(), &config.table_name)),
+        quota: Arc::new(DynamoSmsQuota::new(dynamo, &config.table_name, config.sms_limits)),
         sms: Arc::new(SnsCodeSender::new(sns, config.sms_sender_id.clone())),
         acquirer: Arc::new(SandboxAcquirer),
         clock: Arc::new(SystemClock),
-        hasher: CodeHasher::new(config.code_hash_keys.clone()),
-        vault: CardVault::new(config.card_keys.clone()),
-    }
+        hasher: CodeHasher::new(&config.code_hash_keys)?,
+        vault: CardVault::new(&config.card_keys),
+    })
 }
 
 /// Everything a function needs, from the environment.
@@ -31,7 +32,7 @@ pub async fn services_from_env() -> Result<Services, ConfigError> {
     let aws = aws_config().await;
     let config = Config::load(&aws).await?;
     tracing::info!(table = %config.table_name, "cold start: services ready");
-    Ok(aws_services(&config, &aws))
+    aws_services(&config, &aws)
 }
 
 /// The AWS configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`).

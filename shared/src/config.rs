@@ -3,6 +3,7 @@
 
 use aws_sdk_ssm::error::DisplayErrorContext;
 
+use crate::ports::SmsLimits;
 use crate::secrets::{KeyError, Keyring};
 
 #[derive(Debug, thiserror::Error)]
@@ -11,6 +12,8 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("SSM parameter {0} could not be read: {1}")]
     Parameter(String, String),
+    #[error("{0} must be a positive whole number")]
+    Number(&'static str),
     #[error(transparent)]
     Key(#[from] KeyError),
 }
@@ -25,6 +28,12 @@ pub struct Config {
     pub card_keys: Keyring,
     /// `SMS_SENDER_ID`: optional alphanumeric sender id where the destination supports it.
     pub sms_sender_id: Option<String>,
+    /// `SMS_PHONE_HOURLY_CAP` (default 10) and `SMS_MERCHANT_HOURLY_CAP` (default 1000).
+    pub sms_limits: SmsLimits,
+}
+
+fn cap(name: &'static str, default: u32) -> Result<u32, ConfigError> {
+    env(name).map_or(Ok(default), |v| v.parse().ok().filter(|n| *n > 0).ok_or(ConfigError::Number(name)))
 }
 
 fn env(name: &str) -> Option<String> {
@@ -63,6 +72,10 @@ impl Config {
             code_hash_keys,
             card_keys,
             sms_sender_id: env("SMS_SENDER_ID"),
+            sms_limits: SmsLimits {
+                per_phone: cap("SMS_PHONE_HOURLY_CAP", SmsLimits::default().per_phone)?,
+                per_merchant: cap("SMS_MERCHANT_HOURLY_CAP", SmsLimits::default().per_merchant)?,
+            },
         })
     }
 }

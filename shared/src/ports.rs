@@ -48,6 +48,9 @@ pub trait PaymentStore: Send + Sync {
     async fn find_method(&self, user_id: &Identifier, id: Option<&MethodId>) -> Result<Option<SavedMethod>, StoreError>;
 }
 
+/// Idempotency keys are kept for 24 hours.
+pub const KEY_RETENTION_SECS: i64 = 24 * 60 * 60;
+
 /// A response kept for an idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {
@@ -59,7 +62,10 @@ pub struct StoredResponse {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     /// The key is ours to execute under; `token` proves it when completing or releasing.
-    Acquired { token: String },
+    /// `origin` is the token of the attempt that first claimed the key: it stays the same
+    /// across takeovers, so retries can derive the same ids from it. `recovering` says an
+    /// earlier attempt died mid-way (its claim outlived its deadline) and this one takes over.
+    Acquired { token: String, origin: String, recovering: bool },
     /// The same request already completed: answer this again.
     Replay(StoredResponse),
     /// The same request is still running elsewhere.
@@ -97,6 +103,39 @@ pub struct SendError(pub String);
 #[async_trait]
 pub trait CodeSender: Send + Sync {
     async fn send(&self, to: &Phone, text: &SmsText) -> Result<(), SendError>;
+}
+
+/// Caps on code SMS, per hour (fixed windows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SmsLimits {
+    pub per_phone: u32,
+    pub per_merchant: u32,
+}
+
+impl Default for SmsLimits {
+    fn default() -> Self {
+        Self { per_phone: 10, per_merchant: 1000 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QuotaError {
+    #[error("SMS cap reached; retry in {retry_after_secs} s")]
+    Exceeded { retry_after_secs: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[async_trait]
+pub trait SmsQuota: Send + Sync {
+    /// Counts one code SMS to the phone (`phone_key`, a keyed hash of it) for `merchant` in the
+    /// current hour; both counts or neither. Refuses once either cap is reached.
+    async fn take(&self, phone_key: &str, merchant: &Identifier, now: i64) -> Result<(), QuotaError>;
+}
+
+/// Seconds until the hourly window containing `now` ends.
+pub fn until_next_hour(now: i64) -> i64 {
+    3600 - now.rem_euclid(3600)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

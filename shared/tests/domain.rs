@@ -134,7 +134,7 @@ fn codes_are_six_digits_and_never_print() {
 }
 
 fn hasher() -> CodeHasher {
-    CodeHasher::new(Keyring::parse("k", KEY_A).unwrap())
+    CodeHasher::new(&Keyring::parse("k", KEY_A).unwrap()).unwrap()
 }
 
 #[test]
@@ -170,9 +170,9 @@ fn code_hash_is_bound_to_payment_amount_currency_merchant_and_send() {
 
 #[test]
 fn rotated_code_keys_still_verify_old_hashes() {
-    let old = CodeHasher::new(Keyring::parse("k", KEY_A).unwrap());
-    let rotated = CodeHasher::new(Keyring::parse("k", &format!("{KEY_B},{KEY_A}")).unwrap());
-    let removed = CodeHasher::new(Keyring::parse("k", KEY_B).unwrap());
+    let old = CodeHasher::new(&Keyring::parse("k", KEY_A).unwrap()).unwrap();
+    let rotated = CodeHasher::new(&Keyring::parse("k", &format!("{KEY_B},{KEY_A}")).unwrap()).unwrap();
+    let removed = CodeHasher::new(&Keyring::parse("k", KEY_B).unwrap()).unwrap();
     let (pid, money, merchant) = (PaymentId::new(), cny(100), id("m"));
     let ctx = CodeContext { payment_id: &pid, money: &money, merchant_id: &merchant, send_seq: 1 };
     let code = VerificationCode::generate();
@@ -185,7 +185,7 @@ fn rotated_code_keys_still_verify_old_hashes() {
 
 #[test]
 fn card_vault_round_trips_and_binds_to_the_user() {
-    let vault = CardVault::new(Keyring::parse("k", KEY_B).unwrap());
+    let vault = CardVault::new(&Keyring::parse("k", KEY_B).unwrap());
     let card = CardNumber::parse("n", "4242424242424242").unwrap();
     let sealed = vault.seal(&id("u-1"), &card).unwrap();
     assert!(sealed.starts_with("v1.b."));

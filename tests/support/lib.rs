@@ -2,6 +2,8 @@
 //! moto (started by `make test`, which sets `MOTO_ENDPOINT`), one fresh table per test, and
 //! the SMS moto recorded.
 
+pub mod http_client;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use serde_json::{json, Value};
 use shared::adapters::clock::ManualClock;
 use shared::config::Config;
 use shared::lambda_http::{http, Body, Request, Response};
+use shared::ports::SmsLimits;
 use shared::secrets::Keyring;
 use shared::Services;
 
@@ -53,8 +56,12 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Real adapters on a table of its own; a clock the test can move.
+    /// Real adapters on a table of its own; a clock the test can move; default SMS caps.
     pub async fn new() -> Self {
+        Self::with_sms_limits(SmsLimits::default()).await
+    }
+
+    pub async fn with_sms_limits(sms_limits: SmsLimits) -> Self {
         let aws = aws_config().await;
         let table = format!("it-{}", rand::rng().random::<u64>());
         let dynamo = aws_sdk_dynamodb::Client::new(&aws);
@@ -64,9 +71,10 @@ impl Stack {
             code_hash_keys: Keyring::parse("CODE_HASH_KEYS", CODE_KEYS).unwrap(),
             card_keys: Keyring::parse("CARD_ENCRYPTION_KEYS", CARD_KEYS).unwrap(),
             sms_sender_id: None,
+            sms_limits,
         };
         let clock = Arc::new(ManualClock::starting_now());
-        let mut services = shared::bootstrap::aws_services(&config, &aws);
+        let mut services = shared::bootstrap::aws_services(&config, &aws).unwrap();
         services.clock = clock.clone();
         Self { services, clock, dynamo, table }
     }
@@ -154,7 +162,7 @@ pub fn repeat_payment_body(user: &str) -> Value {
 
 /// Every SMS moto recorded for `phone`, oldest first.
 pub async fn sms_to(phone: &str) -> Vec<String> {
-    let dump: Value = reqwest::get(format!("{}/moto-api/data.json", moto_endpoint())).await.unwrap().json().await.unwrap();
+    let dump = http_client::request(http::Method::GET, &format!("{}/moto-api/data.json", moto_endpoint()), &[], "").await.json();
     dump["sns"]["SMS"]
         .as_array()
         .map(|all| {

@@ -7,8 +7,10 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::domain::{Identifier, MethodId, Payment, PaymentId, Phone};
+use crate::ports::KEY_RETENTION_SECS;
 use crate::ports::{
-    Claim, CodeSender, IdempotencyStore, PaymentStore, SavedMethod, SendError, SmsText, StoreError, StoredResponse,
+    until_next_hour, Claim, CodeSender, IdempotencyStore, PaymentStore, QuotaError, SavedMethod, SendError, SmsLimits,
+    SmsQuota, SmsText, StoreError, StoredResponse,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -76,6 +78,8 @@ impl PaymentStore for MemoryPaymentStore {
 
 struct IdemEntry {
     fingerprint: String,
+    first_claimed_at: i64,
+    origin: String,
     token: String,
     lock_until: i64,
     response: Option<StoredResponse>,
@@ -90,7 +94,11 @@ pub struct MemoryIdempotencyStore {
 impl IdempotencyStore for MemoryIdempotencyStore {
     async fn claim(&self, key: &str, fingerprint: &str, now: i64, lock_until: i64) -> Result<Claim, StoreError> {
         let mut map = lock(&self.entries);
-        if let Some(e) = map.get(key) {
+        let token = ulid::Ulid::new().to_string();
+        let mut first_claimed_at = now;
+        let mut origin = token.clone();
+        let mut recovering = false;
+        if let Some(e) = map.get(key).filter(|e| e.first_claimed_at + KEY_RETENTION_SECS > now) {
             if e.fingerprint != fingerprint {
                 return Ok(Claim::KeyReused);
             }
@@ -100,13 +108,20 @@ impl IdempotencyStore for MemoryIdempotencyStore {
             if e.lock_until >= now {
                 return Ok(Claim::InProgress);
             }
+            first_claimed_at = e.first_claimed_at;
+            origin = e.origin.clone();
+            recovering = true;
         }
-        let token = ulid::Ulid::new().to_string();
-        map.insert(
-            key.to_owned(),
-            IdemEntry { fingerprint: fingerprint.to_owned(), token: token.clone(), lock_until, response: None },
-        );
-        Ok(Claim::Acquired { token })
+        let entry = IdemEntry {
+            fingerprint: fingerprint.to_owned(),
+            first_claimed_at,
+            origin: origin.clone(),
+            token: token.clone(),
+            lock_until,
+            response: None,
+        };
+        map.insert(key.to_owned(), entry);
+        Ok(Claim::Acquired { token, origin, recovering })
     }
 
     async fn complete(&self, key: &str, token: &str, response: &StoredResponse, _now: i64) -> Result<(), StoreError> {
@@ -123,6 +138,36 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         let mut map = lock(&self.entries);
         if map.get(key).is_some_and(|e| e.token == token) {
             map.remove(key);
+        }
+        Ok(())
+    }
+}
+
+/// Hourly SMS counters in memory.
+#[derive(Default)]
+pub struct MemorySmsQuota {
+    limits: SmsLimits,
+    counts: Mutex<HashMap<String, u32>>,
+}
+
+impl MemorySmsQuota {
+    pub fn new(limits: SmsLimits) -> Self {
+        Self { limits, counts: Mutex::default() }
+    }
+}
+
+#[async_trait]
+impl SmsQuota for MemorySmsQuota {
+    async fn take(&self, phone_key: &str, merchant: &Identifier, now: i64) -> Result<(), QuotaError> {
+        let hour = now.div_euclid(3600);
+        let keys = [format!("phone#{phone_key}#{hour}"), format!("merchant#{merchant}#{hour}")];
+        let caps = [self.limits.per_phone, self.limits.per_merchant];
+        let mut counts = lock(&self.counts);
+        if keys.iter().zip(caps).any(|(k, cap)| counts.get(k).copied().unwrap_or(0) >= cap) {
+            return Err(QuotaError::Exceeded { retry_after_secs: until_next_hour(now) });
+        }
+        for k in keys {
+            *counts.entry(k).or_insert(0) += 1;
         }
         Ok(())
     }
@@ -165,6 +210,7 @@ impl MemoryStack {
             payments: payments.clone(),
             idempotency: std::sync::Arc::new(MemoryIdempotencyStore::default()),
             sms: sms.clone(),
+            quota: std::sync::Arc::new(MemorySmsQuota::new(SmsLimits::default())),
             acquirer: std::sync::Arc::new(super::sandbox_acquirer::SandboxAcquirer),
             clock,
             hasher,

@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use aws_sdk_sns::error::ProvideErrorMetadata;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::domain::Phone;
@@ -36,10 +37,11 @@ impl CodeSender for SnsCodeSender {
         if let Some(id) = &self.sender_id {
             publish = publish.message_attributes("AWS.SNS.SMS.SenderID", string_attribute(id)?);
         }
-        publish
-            .send()
-            .await
-            .map_err(|e| SendError(aws_sdk_sns::error::DisplayErrorContext(e).to_string()))?;
+        publish.send().await.map_err(|e| {
+            // Only the error's code: SNS messages can quote the phone number back.
+            let code = e.as_service_error().and_then(|s| s.code()).unwrap_or("no service response");
+            SendError(format!("SNS publish failed: {code}"))
+        })?;
         Ok(())
     }
 }

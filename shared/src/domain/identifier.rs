@@ -55,6 +55,12 @@ macro_rules! minted_id {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// An id derived from a (keyed, hex) digest: the same digest, the same id.
+            pub fn from_digest(digest_hex: &str) -> Self {
+                let short: String = digest_hex.chars().filter(char::is_ascii_alphanumeric).take(26).collect();
+                Self(format!("{}{}", $prefix, short.to_ascii_lowercase()))
+            }
         }
 
         impl Default for $name {
@@ -73,12 +79,3 @@ macro_rules! minted_id {
 
 minted_id!(PaymentId, "pay_");
 minted_id!(MethodId, "pm_");
-
-impl MethodId {
-    /// Saved methods are keyed by the card's keyed fingerprint, so saving the same card twice
-    /// for a user updates one method instead of piling up copies.
-    pub fn from_fingerprint(fingerprint_hex: &str) -> Self {
-        let short: String = fingerprint_hex.chars().take(26).collect();
-        Self(format!("{}{}", Self::PREFIX, short))
-    }
-}

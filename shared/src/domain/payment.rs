@@ -180,12 +180,12 @@ impl Payment {
             self.end(PaymentStatus::Expired, None, now);
             return Err(ResendRefusal::PaymentExpired);
         }
+        if self.verification.sends >= MAX_SENDS {
+            return Err(ResendRefusal::SendLimitReached);
+        }
         let wait = self.verification.last_sent_at + RESEND_COOLDOWN_SECS - now;
         if wait > 0 {
             return Err(ResendRefusal::TooSoon { retry_after_secs: wait });
-        }
-        if self.verification.sends >= MAX_SENDS {
-            return Err(ResendRefusal::SendLimitReached);
         }
         Ok(())
     }

@@ -14,21 +14,21 @@ use super::reply::Reply;
 use super::request::{claim_deadline, idempotency_key, json_body, payment_action};
 use super::views::payment_view;
 use crate::domain::{Payment, PaymentId};
-use crate::usecases::{self, Services, UseCaseError};
+use crate::usecases::{self, Attempt, Services, UseCaseError};
 
 /// `POST /payments`
 pub async fn first_payment(svc: &Services, req: Request) -> Response<Body> {
-    serve(svc, &req, "first-payment".into(), false, |body: FirstPaymentBody| async move {
+    serve(svc, &req, "first-payment".into(), false, |body: FirstPaymentBody, attempt| async move {
         let cmd = body.validate(svc.clock.now())?;
-        usecases::first_payment(svc, cmd).await
+        usecases::first_payment(svc, cmd, attempt.as_ref()).await
     }, 201)
     .await
 }
 
 /// `POST /payments/repeat`
 pub async fn repeat_payment(svc: &Services, req: Request) -> Response<Body> {
-    serve(svc, &req, "repeat-payment".into(), false, |body: RepeatPaymentBody| async move {
-        usecases::repeat_payment(svc, body.validate()?).await
+    serve(svc, &req, "repeat-payment".into(), false, |body: RepeatPaymentBody, attempt| async move {
+        usecases::repeat_payment(svc, body.validate()?, attempt.as_ref()).await
     }, 201)
     .await
 }
@@ -46,13 +46,16 @@ pub async fn verify_code(svc: &Services, req: Request) -> Response<Body> {
             Problem::new(404, "payment_not_found", "no payment with this id").into_reply().into_response()
         }
         ("verify", Some(id)) => {
-            serve(svc, &req, scope, false, |body: VerifyBody| async move {
-                usecases::verify_code(svc, &id, &body.validate()?).await
+            serve(svc, &req, scope, false, |body: VerifyBody, attempt| async move {
+                usecases::verify_code(svc, &id, &body.validate()?, attempt.as_ref()).await
             }, 200)
             .await
         }
         ("resend", Some(id)) => {
-            serve(svc, &req, scope, true, |_: ResendBody| async move { usecases::resend_code(svc, &id).await }, 200).await
+            serve(svc, &req, scope, true, |_: ResendBody, attempt| async move {
+                usecases::resend_code(svc, &id, attempt.as_ref()).await
+            }, 200)
+            .await
         }
         _ => Problem::new(404, "route_not_found", "use /payments/{payment_id}/verify or /resend").into_reply().into_response(),
     }
@@ -61,7 +64,7 @@ pub async fn verify_code(svc: &Services, req: Request) -> Response<Body> {
 async fn serve<B, F, Fut>(svc: &Services, req: &Request, scope: String, allow_empty: bool, run: F, ok_status: u16) -> Response<Body>
 where
     B: DeserializeOwned,
-    F: FnOnce(B) -> Fut,
+    F: FnOnce(B, Option<Attempt>) -> Fut,
     Fut: Future<Output = Result<Payment, UseCaseError>>,
 {
     let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
@@ -72,15 +75,11 @@ where
         } else {
             match (json_body::<B>(req, allow_empty), idempotency_key(req)) {
                 (Err(p), _) | (_, Err(p)) => p.into_reply(),
-                (Ok((body, value)), Ok(key)) => {
-                    let work = answer(svc, run(body), ok_status);
-                    match key {
-                        None => work.await,
-                        Some(key) => {
-                            let lock_until = claim_deadline(req, svc.clock.now());
-                            run_once(svc, &scope, &key, &value, lock_until, work).await
-                        }
-                    }
+                (Ok((body, _)), Ok(None)) => answer(svc, run(body, None), ok_status).await,
+                (Ok((body, value)), Ok(Some(key))) => {
+                    let lock_until = claim_deadline(req, svc.clock.now());
+                    let work = |attempt| answer(svc, run(body, Some(attempt)), ok_status);
+                    run_once(svc, &scope, &key, &value, lock_until, work).await
                 }
             }
         };

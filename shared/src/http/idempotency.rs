@@ -6,19 +6,25 @@ use std::future::Future;
 use super::problem::Problem;
 use super::reply::Reply;
 use crate::ports::Claim;
-use crate::usecases::Services;
+use crate::usecases::{Attempt, Services};
 
 /// Runs `work` at most once per `key`; `scope` names the route (and payment) the key is for.
-pub async fn run_once<F>(svc: &Services, scope: &str, key: &str, body: &serde_json::Value, lock_until: i64, work: F) -> Reply
+/// `work` gets the [`Attempt`]: stable across retries of this key, and whether it takes over
+/// from an attempt that died.
+pub async fn run_once<F, Fut>(svc: &Services, scope: &str, key: &str, body: &serde_json::Value, lock_until: i64, work: F) -> Reply
 where
-    F: Future<Output = Reply>,
+    F: FnOnce(Attempt) -> Fut,
+    Fut: Future<Output = Reply>,
 {
     let now = svc.clock.now();
     let scoped_key = format!("{scope}#{key}");
     // serde_json's map is ordered, so equal JSON bodies serialize alike whatever their key order.
     let fingerprint = svc.hasher.request_fingerprint(scope, &body.to_string());
-    let token = match svc.idempotency.claim(&scoped_key, &fingerprint, now, lock_until).await {
-        Ok(Claim::Acquired { token }) => token,
+    let (token, attempt) = match svc.idempotency.claim(&scoped_key, &fingerprint, now, lock_until).await {
+        Ok(Claim::Acquired { token, origin, recovering }) => {
+            let seed = svc.hasher.request_fingerprint(&scoped_key, &origin);
+            (token, Attempt { seed, recovering })
+        }
         Ok(Claim::Replay(stored)) => return Reply::replay(stored),
         Ok(Claim::KeyReused) => {
             return Problem::new(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request")
@@ -27,13 +33,13 @@ where
         }
         Ok(Claim::InProgress) => {
             return Problem::new(409, "request_in_progress", "a request with this Idempotency-Key is still being processed")
-                .with("retry_after", 1)
+                .retry_after(1)
                 .into_reply()
         }
         Err(e) => return super::problem::from_use_case(e.into(), now).into_reply(),
     };
 
-    let reply = work.await;
+    let reply = work(attempt).await;
     let outcome = if reply.transient {
         svc.idempotency.release(&scoped_key, &token).await
     } else {

@@ -42,7 +42,7 @@ impl Problem {
         self.with("param", param)
     }
 
-    fn retry_after(mut self, secs: i64) -> Self {
+    pub fn retry_after(mut self, secs: i64) -> Self {
         self.retry_after_secs = Some(secs);
         self.with("retry_after", secs)
     }
@@ -131,6 +131,10 @@ pub fn from_use_case(err: UseCaseError, now: i64) -> Problem {
         }
         E::ResendTooSoon { retry_after_secs } => {
             Problem::new(429, "resend_too_soon", "a code was sent moments ago; wait before asking again").retry_after(retry_after_secs)
+        }
+        E::SmsRateLimited { retry_after_secs } => {
+            Problem::new(429, "sms_rate_limited", "too many codes were sent to this phone or for this merchant; try later")
+                .retry_after(retry_after_secs)
         }
         E::SendLimitReached => Problem::new(409, "send_limit_reached", "no more codes can be sent for this payment"),
         E::Contention => Problem::new(409, "request_conflict", "the payment changed concurrently; retry the request")

@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine;
@@ -8,9 +10,17 @@ use crate::domain::{CardNumber, Identifier};
 /// AES-256-GCM encryption of card numbers. A sealed card reads `v1.<key id>.<base64 nonce‖ct>`
 /// and is bound (as associated data) to the user it belongs to, so a ciphertext copied onto
 /// another user's record does not open.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CardVault {
-    keys: Keyring,
+    current: String,
+    /// One cipher per key id, its key schedule prepared once at cold start.
+    ciphers: HashMap<String, Aes256Gcm>,
+}
+
+impl std::fmt::Debug for CardVault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CardVault(current={}, keys=<redacted>)", self.current)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -20,8 +30,12 @@ pub struct UnsealError;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD_NO_PAD;
 
 impl CardVault {
-    pub fn new(keys: Keyring) -> Self {
-        Self { keys }
+    pub fn new(keys: &Keyring) -> Self {
+        let ciphers = keys
+            .iter()
+            .map(|(id, key)| (id.to_owned(), Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key))))
+            .collect();
+        Self { current: keys.current().0.to_owned(), ciphers }
     }
 
     fn aad(user_id: &Identifier) -> Vec<u8> {
@@ -29,8 +43,8 @@ impl CardVault {
     }
 
     pub fn seal(&self, user_id: &Identifier, card: &CardNumber) -> Result<String, UnsealError> {
-        let (key_id, key) = self.keys.current();
-        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
+        let key_id = &self.current;
+        let cipher = &self.ciphers[key_id];
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let aad = Self::aad(user_id);
         let ct = cipher
@@ -46,13 +60,12 @@ impl CardVault {
         let (Some("v1"), Some(key_id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(UnsealError);
         };
-        let key = self.keys.get(key_id).ok_or(UnsealError)?;
+        let cipher = self.ciphers.get(key_id).ok_or(UnsealError)?;
         let blob = B64.decode(b64).map_err(|_| UnsealError)?;
         if blob.len() < 12 {
             return Err(UnsealError);
         }
         let (nonce, ct) = blob.split_at(12);
-        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
         let aad = Self::aad(user_id);
         let clear = cipher
             .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad })

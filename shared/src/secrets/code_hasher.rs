@@ -1,8 +1,10 @@
+use std::collections::HashMap;
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::Keyring;
-use crate::domain::{CardNumber, CodeHash, Identifier, Money, PaymentId, VerificationCode};
+use super::{KeyError, Keyring};
+use crate::domain::{CardNumber, CodeHash, Identifier, Money, PaymentId, Phone, VerificationCode};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -17,19 +19,37 @@ pub struct CodeContext<'a> {
 
 /// HMAC-SHA256 under a server key: hashes codes (stored instead of the code) and
 /// fingerprints cards (stored instead of the number, to recognise the same card again).
-#[derive(Clone, Debug)]
+/// Each key's HMAC state is prepared once, at cold start; a request only clones it.
+#[derive(Clone)]
 pub struct CodeHasher {
-    keys: Keyring,
+    current: String,
+    macs: HashMap<String, HmacSha256>,
+}
+
+impl std::fmt::Debug for CodeHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CodeHasher(current={}, keys=<redacted>)", self.current)
+    }
 }
 
 impl CodeHasher {
-    pub fn new(keys: Keyring) -> Self {
-        Self { keys }
+    pub fn new(keys: &Keyring) -> Result<Self, KeyError> {
+        let macs = keys
+            .iter()
+            .map(|(id, key)| {
+                let mac = <HmacSha256 as Mac>::new_from_slice(key).map_err(|_| KeyError::Malformed("CODE_HASH_KEYS"))?;
+                Ok((id.to_owned(), mac))
+            })
+            .collect::<Result<_, KeyError>>()?;
+        Ok(Self { current: keys.current().0.to_owned(), macs })
     }
 
-    fn mac(key: &[u8; 32], parts: &[&[u8]]) -> HmacSha256 {
-        // HMAC takes keys of any length, so this cannot fail for a 32-byte key.
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    fn current(&self) -> (&str, &HmacSha256) {
+        (&self.current, &self.macs[&self.current])
+    }
+
+    fn mac(keyed: &HmacSha256, parts: &[&[u8]]) -> HmacSha256 {
+        let mut mac = keyed.clone();
         for part in parts {
             // Length-prefix every part so that no two different tuples hash alike.
             mac.update(&(part.len() as u32).to_be_bytes());
@@ -51,7 +71,7 @@ impl CodeHasher {
     }
 
     pub fn hash(&self, ctx: &CodeContext<'_>, code: &VerificationCode) -> CodeHash {
-        let (key_id, key) = self.keys.current();
+        let (key_id, key) = self.current();
         let minor = ctx.money.minor.to_be_bytes();
         let mac = Self::mac(key, &Self::code_parts(ctx, &minor, code));
         CodeHash { key_id: key_id.to_owned(), mac_hex: hex::encode(mac.finalize().into_bytes()) }
@@ -60,7 +80,7 @@ impl CodeHasher {
     /// Constant-time comparison (hmac's `verify_slice` uses `subtle`). A hash under an
     /// unknown key id never matches.
     pub fn matches(&self, ctx: &CodeContext<'_>, code: &VerificationCode, stored: &CodeHash) -> bool {
-        let (Some(key), Ok(expected)) = (self.keys.get(&stored.key_id), hex::decode(&stored.mac_hex)) else {
+        let (Some(key), Ok(expected)) = (self.macs.get(&stored.key_id), hex::decode(&stored.mac_hex)) else {
             return false;
         };
         let minor = ctx.money.minor.to_be_bytes();
@@ -70,14 +90,21 @@ impl CodeHasher {
     /// Fingerprint of a request under an idempotency key. Keyed, because a body holds a card
     /// number whose few unknown digits a plain hash would give away.
     pub fn request_fingerprint(&self, scope: &str, canonical_body: &str) -> String {
-        let (_, key) = self.keys.current();
+        let (_, key) = self.current();
         let mac = Self::mac(key, &[b"request-v1", scope.as_bytes(), canonical_body.as_bytes()]);
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// A phone, as the key of its SMS counters.
+    pub fn phone_key(&self, phone: &Phone) -> String {
+        let (_, key) = self.current();
+        let mac = Self::mac(key, &[b"phone-v1", phone.expose().as_bytes()]);
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
     /// A user's card, recognisable again without keeping its number.
     pub fn card_fingerprint(&self, user_id: &Identifier, card: &CardNumber) -> String {
-        let (_, key) = self.keys.current();
+        let (_, key) = self.current();
         let mac = Self::mac(key, &[b"card-fingerprint-v1", user_id.as_str().as_bytes(), card.expose().as_bytes()]);
         hex::encode(mac.finalize().into_bytes())
     }

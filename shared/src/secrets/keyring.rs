@@ -45,6 +45,10 @@ impl Keyring {
         (&self.current, &self.keys[&self.current])
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8; 32])> {
+        self.keys.iter().map(|(id, key)| (id.as_str(), key))
+    }
+
     pub fn get(&self, id: &str) -> Option<&[u8; 32]> {
         self.keys.get(id)
     }

@@ -26,6 +26,8 @@ pub enum UseCaseError {
     Declined(Box<Payment>),
     #[error("a code was sent less than the cooldown ago")]
     ResendTooSoon { retry_after_secs: i64 },
+    #[error("the SMS cap for this phone or merchant is reached")]
+    SmsRateLimited { retry_after_secs: i64 },
     #[error("no more codes may be sent for this payment")]
     SendLimitReached,
     #[error("the payment changed concurrently too many times")]

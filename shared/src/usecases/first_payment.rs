@@ -1,5 +1,5 @@
 use super::open_payment::{open_payment, PaymentDraft};
-use super::{Services, UseCaseError};
+use super::{Attempt, Services, UseCaseError};
 use crate::domain::{CardNumber, Cvc, Expiry, Identifier, MethodId, MethodSummary, Money, Payment, Phone};
 
 /// A first payment, validated: the whole card, the phone, the order.
@@ -18,14 +18,16 @@ pub struct FirstPaymentCommand {
     pub save_card: bool,
 }
 
-pub async fn first_payment(svc: &Services, cmd: FirstPaymentCommand) -> Result<Payment, UseCaseError> {
+pub async fn first_payment(svc: &Services, cmd: FirstPaymentCommand, attempt: Option<&Attempt>) -> Result<Payment, UseCaseError> {
     let fingerprint = svc.hasher.card_fingerprint(&cmd.user_id, &cmd.card);
     let sealed_card = svc
         .vault
         .seal(&cmd.user_id, &cmd.card)
         .map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
     let method = MethodSummary {
-        id: MethodId::from_fingerprint(&fingerprint),
+        // Keyed by the card's fingerprint: saving the same card twice for a user updates one
+        // method instead of piling up copies.
+        id: MethodId::from_digest(&fingerprint),
         brand: cmd.card.brand(),
         last4: cmd.card.last4(),
         expiry: cmd.expiry,
@@ -41,5 +43,5 @@ pub async fn first_payment(svc: &Services, cmd: FirstPaymentCommand) -> Result<P
         fingerprint,
         save_card: cmd.save_card,
     };
-    open_payment(svc, draft).await
+    open_payment(svc, draft, attempt).await
 }

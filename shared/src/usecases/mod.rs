@@ -1,13 +1,16 @@
 //! Use cases: the payment flows, written against the ports only.
 
+pub mod attempt;
 pub mod error;
 pub mod first_payment;
 pub mod open_payment;
 pub mod repeat_payment;
 pub mod resend_code;
+mod send_code;
 pub mod services;
 pub mod verify_code;
 
+pub use attempt::Attempt;
 pub use error::UseCaseError;
 pub use first_payment::{first_payment, FirstPaymentCommand};
 pub use repeat_payment::{repeat_payment, RepeatPaymentCommand};

@@ -1,12 +1,14 @@
 //! What first and repeat payments share: mint the payment, store it with its code's hash,
 //! then send the code.
 
-use super::{Services, UseCaseError};
+use super::send_code::{code_context, reissue_code, sms_text, take_sms_quota, Raced};
+use super::verify_code::MAX_RACE_RETRIES;
+use super::{Attempt, Services, UseCaseError};
 use crate::domain::{
     Identifier, MethodSummary, Money, Payment, PaymentId, PaymentStatus, Phone, Verification, VerificationCode,
-    CODE_TTL_SECS, PAYMENT_TTL_SECS,
+    MAX_SENDS, PAYMENT_TTL_SECS,
 };
-use crate::ports::SmsText;
+use crate::ports::StoreError;
 use crate::secrets::CodeContext;
 
 /// A payment about to be opened: who pays whom, with which (sealed) card, codes to which phone.
@@ -22,25 +24,10 @@ pub struct PaymentDraft {
     pub save_card: bool,
 }
 
-/// The SMS: the code is its only run of six digits.
-pub fn sms_text(code: &VerificationCode, payment: &Payment) -> SmsText {
-    SmsText(format!(
-        "{} is your code to pay {} to {}. Valid {} minutes. Never share it.",
-        code.expose(),
-        payment.money,
-        payment.merchant_id,
-        CODE_TTL_SECS / 60
-    ))
-}
-
-pub fn code_context(payment: &Payment, send_seq: u8) -> CodeContext<'_> {
-    CodeContext { payment_id: &payment.id, money: &payment.money, merchant_id: &payment.merchant_id, send_seq }
-}
-
-pub async fn open_payment(svc: &Services, draft: PaymentDraft) -> Result<Payment, UseCaseError> {
+pub async fn open_payment(svc: &Services, draft: PaymentDraft, attempt: Option<&Attempt>) -> Result<Payment, UseCaseError> {
     let now = svc.clock.now();
     let code = VerificationCode::generate();
-    let id = PaymentId::new();
+    let id = Attempt::payment_id(attempt);
     let ctx = CodeContext { payment_id: &id, money: &draft.money, merchant_id: &draft.merchant_id, send_seq: 1 };
     let code_hash = svc.hasher.hash(&ctx, &code);
     let payment = Payment {
@@ -62,9 +49,17 @@ pub async fn open_payment(svc: &Services, draft: PaymentDraft) -> Result<Payment
         expires_at: now + PAYMENT_TTL_SECS,
         version: 0,
     };
+    debug_assert_eq!(code_context(&payment, 1).send_seq, payment.verification.sends);
 
+    // Counted before anything is stored: a refused SMS opens no payment.
+    take_sms_quota(svc, &payment, now).await?;
     // Stored before sending: the code must be checkable the moment the shopper can read it.
-    svc.payments.insert(&payment).await?;
+    match svc.payments.insert(&payment).await {
+        Ok(()) => {}
+        // Same Idempotency-Key, same id: an earlier attempt of this very request got this far.
+        Err(StoreError::Conflict) if attempt.is_some() => return resume(svc, &payment.id).await,
+        Err(e) => return Err(e.into()),
+    }
     tracing::info!(payment_id = %payment.id, sent_to = %payment.phone, amount = payment.money.minor,
         currency = payment.money.currency.code(), "payment created, sending code");
 
@@ -80,4 +75,21 @@ pub async fn open_payment(svc: &Services, draft: PaymentDraft) -> Result<Payment
         return Err(UseCaseError::Unavailable(format!("sms: {e}")));
     }
     Ok(payment)
+}
+
+/// Finishes what a crashed attempt started: its payment exists, but whether its code went
+/// out is unknown, so a pending one gets a fresh code (the old one stops working).
+async fn resume(svc: &Services, id: &PaymentId) -> Result<Payment, UseCaseError> {
+    for _ in 0..MAX_RACE_RETRIES {
+        let payment = svc.payments.get(id).await?.ok_or(UseCaseError::Contention)?;
+        if !payment.is_pending() || payment.verification.sends >= MAX_SENDS {
+            return Ok(payment);
+        }
+        tracing::info!(payment_id = %payment.id, "resuming a payment whose first attempt died");
+        match reissue_code(svc, payment, svc.clock.now()).await {
+            Err(Raced) => continue,
+            Ok(outcome) => return outcome,
+        }
+    }
+    Err(UseCaseError::Contention)
 }

@@ -1,5 +1,5 @@
 use super::open_payment::{open_payment, PaymentDraft};
-use super::{Services, UseCaseError};
+use super::{Attempt, Services, UseCaseError};
 use crate::domain::{year_month, Identifier, MethodId, MethodSummary, Money, Payment};
 
 /// A later payment: only the user, the order and the amount (and optionally which card).
@@ -12,7 +12,7 @@ pub struct RepeatPaymentCommand {
     pub method_id: Option<MethodId>,
 }
 
-pub async fn repeat_payment(svc: &Services, cmd: RepeatPaymentCommand) -> Result<Payment, UseCaseError> {
+pub async fn repeat_payment(svc: &Services, cmd: RepeatPaymentCommand, attempt: Option<&Attempt>) -> Result<Payment, UseCaseError> {
     let saved = svc.payments.find_method(&cmd.user_id, cmd.method_id.as_ref()).await?;
     let Some(saved) = saved else {
         return Err(match cmd.method_id {
@@ -35,5 +35,5 @@ pub async fn repeat_payment(svc: &Services, cmd: RepeatPaymentCommand) -> Result
         fingerprint: saved.fingerprint,
         save_card: false,
     };
-    open_payment(svc, draft).await
+    open_payment(svc, draft, attempt).await
 }

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use crate::ports::{Acquirer, Clock, CodeSender, IdempotencyStore, PaymentStore};
+use crate::ports::{Acquirer, Clock, CodeSender, IdempotencyStore, PaymentStore, SmsQuota};
 use crate::secrets::{CardVault, CodeHasher};
 
 /// Everything a use case may touch, built once at cold start and shared by all invocations.
@@ -9,6 +9,7 @@ pub struct Services {
     pub payments: Arc<dyn PaymentStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub sms: Arc<dyn CodeSender>,
+    pub quota: Arc<dyn SmsQuota>,
     pub acquirer: Arc<dyn Acquirer>,
     pub clock: Arc<dyn Clock>,
     pub hasher: CodeHasher,

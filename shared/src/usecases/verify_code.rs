@@ -1,6 +1,6 @@
-use super::open_payment::code_context;
-use super::{Services, UseCaseError};
-use crate::domain::{CodeCheck, Payment, PaymentId, VerificationCode};
+use super::send_code::code_context;
+use super::{Attempt, Services, UseCaseError};
+use crate::domain::{CodeCheck, Payment, PaymentId, PaymentStatus, VerificationCode};
 use crate::ports::{Authorization, SavedMethod, StoreError};
 
 /// Version-checked writes that lose a race are retried from a fresh read this many times.
@@ -9,9 +9,10 @@ pub(crate) const MAX_RACE_RETRIES: usize = 8;
 /// Checks the code; on a match, authorizes with the acquirer and completes the payment
 /// (saving the card when asked). Every outcome that changes the payment is stored with a
 /// version-checked write, so of two concurrent right codes exactly one completes it.
-pub async fn verify_code(svc: &Services, id: &PaymentId, code: &VerificationCode) -> Result<Payment, UseCaseError> {
+pub async fn verify_code(svc: &Services, id: &PaymentId, code: &VerificationCode, attempt: Option<&Attempt>) -> Result<Payment, UseCaseError> {
+    let recovering = Attempt::is_recovering(attempt);
     for _ in 0..MAX_RACE_RETRIES {
-        match attempt(svc, id, code).await {
+        match try_once(svc, id, code, recovering).await {
             Err(Raced) => continue,
             Ok(outcome) => return outcome,
         }
@@ -21,7 +22,7 @@ pub async fn verify_code(svc: &Services, id: &PaymentId, code: &VerificationCode
 
 struct Raced;
 
-async fn attempt(svc: &Services, id: &PaymentId, code: &VerificationCode) -> Result<Result<Payment, UseCaseError>, Raced> {
+async fn try_once(svc: &Services, id: &PaymentId, code: &VerificationCode, recovering: bool) -> Result<Result<Payment, UseCaseError>, Raced> {
     let mut payment = match svc.payments.get(id).await {
         Ok(Some(p)) => p,
         Ok(None) => return Ok(Err(UseCaseError::PaymentNotFound)),
@@ -32,6 +33,9 @@ async fn attempt(svc: &Services, id: &PaymentId, code: &VerificationCode) -> Res
     let matches = svc.hasher.matches(&ctx, code, &payment.verification.code_hash);
 
     let (save, result): (Option<SavedMethod>, Result<(), UseCaseError>) = match payment.check_code(matches, now) {
+        // A retry of a verify that died after completing the payment with this very code:
+        // answer what that attempt would have answered.
+        CodeCheck::NotPending if recovering && matches => return Ok(outcome_of(payment)),
         CodeCheck::NotPending => return Ok(Err(UseCaseError::NotPending(Box::new(payment)))),
         CodeCheck::CodeExpired => return Ok(Err(UseCaseError::CodeExpired)),
         CodeCheck::PaymentExpired => (None, Err(UseCaseError::NotPending(Box::new(payment.clone())))),
@@ -57,6 +61,16 @@ async fn attempt(svc: &Services, id: &PaymentId, code: &VerificationCode) -> Res
                 Err(e) => Err(e),
             })
         }
+    }
+}
+
+fn outcome_of(payment: Payment) -> Result<Payment, UseCaseError> {
+    match (payment.status, payment.failure_code.as_deref()) {
+        (PaymentStatus::Succeeded, _) => Ok(payment),
+        (PaymentStatus::Failed, Some(reason)) if reason != "too_many_attempts" && reason != "code_not_sent" => {
+            Err(UseCaseError::Declined(Box::new(payment)))
+        }
+        _ => Err(UseCaseError::NotPending(Box::new(payment))),
     }
 }
 

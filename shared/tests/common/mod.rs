@@ -14,8 +14,8 @@ pub fn memory_stack() -> (MemoryStack, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::starting_now());
     let stack = MemoryStack::new(
         clock.clone(),
-        CodeHasher::new(Keyring::parse("CODE_HASH_KEYS", CODE_KEYS).unwrap()),
-        CardVault::new(Keyring::parse("CARD_ENCRYPTION_KEYS", CARD_KEYS).unwrap()),
+        CodeHasher::new(&Keyring::parse("CODE_HASH_KEYS", CODE_KEYS).unwrap()).unwrap(),
+        CardVault::new(&Keyring::parse("CARD_ENCRYPTION_KEYS", CARD_KEYS).unwrap()),
     );
     (stack, clock)
 }

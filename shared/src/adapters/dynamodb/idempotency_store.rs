@@ -1,15 +1,12 @@
 use async_trait::async_trait;
-use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
 use super::error::{corrupt, store_error};
-use crate::ports::{Claim, IdempotencyStore, StoreError, StoredResponse};
+use crate::ports::{Claim, IdempotencyStore, StoreError, StoredResponse, KEY_RETENTION_SECS};
 
-/// Keys are kept for 24 hours (DynamoDB TTL on `ttl`; expired-but-undeleted items are
-/// treated as absent).
-pub const KEY_RETENTION_SECS: i64 = 24 * 60 * 60;
 
 const SK: &str = "IDEM";
 const IN_PROGRESS: &str = "in_progress";
@@ -24,6 +21,8 @@ struct IdempotencyItem {
     fingerprint: String,
     token: String,
     lock_until: i64,
+    /// The token of the attempt that first claimed the key; kept across takeovers.
+    origin: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     status_code: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,13 +44,30 @@ impl DynamoIdempotencyStore {
         format!("IDEM#{key}")
     }
 
-    fn judge(existing: IdempotencyItem, fingerprint: &str) -> Claim {
-        if existing.fingerprint != fingerprint {
-            return Claim::KeyReused;
-        }
-        match (existing.state.as_str(), existing.status_code, existing.body) {
-            (COMPLETED, Some(status), Some(body)) => Claim::Replay(StoredResponse { status, body }),
-            _ => Claim::InProgress,
+    async fn take_over(&self, key: &str, dead_token: &str, now: i64, lock_until: i64, origin: String) -> Result<Claim, StoreError> {
+        let token = ulid::Ulid::new().to_string();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(Self::pk(key)))
+            .key("sk", AttributeValue::S(SK.into()))
+            .update_expression("SET #token = :token, lock_until = :lock_until")
+            .condition_expression("#token = :dead AND #state = :in_progress AND lock_until < :now")
+            .expression_attribute_names("#token", "token")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":token", AttributeValue::S(token.clone()))
+            .expression_attribute_values(":lock_until", AttributeValue::N(lock_until.to_string()))
+            .expression_attribute_values(":dead", AttributeValue::S(dead_token.into()))
+            .expression_attribute_values(":in_progress", AttributeValue::S(IN_PROGRESS.into()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        match result.map_err(store_error) {
+            Ok(_) => Ok(Claim::Acquired { token, origin, recovering: true }),
+            // Another retry took it over first.
+            Err(StoreError::Conflict) => Ok(Claim::InProgress),
+            Err(e) => Err(e),
         }
     }
 
@@ -82,44 +98,46 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             fingerprint: fingerprint.into(),
             token: token.clone(),
             lock_until,
+            origin: token.clone(),
             status_code: None,
             body: None,
             ttl: now + KEY_RETENTION_SECS,
         };
+        // Free, or expired (TTL deletes lazily): a fresh claim, in one call.
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(serde_dynamo::to_item(item).map_err(corrupt)?))
-            // Free, expired (TTL not yet swept), or claimed by an invocation that outlived its
-            // deadline without finishing: a key can never stay stuck "in progress".
-            .condition_expression(
-                "attribute_not_exists(pk) OR #ttl < :now OR (#state = :in_progress AND lock_until < :now)",
-            )
+            .condition_expression("attribute_not_exists(pk) OR #ttl < :now")
             .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_names("#state", "state")
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .expression_attribute_values(":in_progress", AttributeValue::S(IN_PROGRESS.into()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         let err = match result {
-            Ok(_) => return Ok(Claim::Acquired { token }),
+            Ok(_) => return Ok(Claim::Acquired { origin: token.clone(), token, recovering: false }),
             Err(err) => err,
         };
         let old = match err.as_service_error() {
-            Some(e) if e.code() == Some("ConditionalCheckFailedException") => match e {
-                aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => c.item.clone(),
-                _ => None,
-            },
+            Some(PutItemError::ConditionalCheckFailedException(c)) => c.item.clone(),
             _ => return Err(store_error(err)),
         };
-        let existing: Option<IdempotencyItem> = match old {
-            Some(item) => Some(serde_dynamo::from_item(item).map_err(corrupt)?),
-            None => self.read(key).await?,
+        let existing: IdempotencyItem = match old {
+            Some(item) => serde_dynamo::from_item(item).map_err(corrupt)?,
+            // Deleted between the two calls: the caller may simply try again.
+            None => self.read(key).await?.ok_or(StoreError::Conflict)?,
         };
-        // Deleted between the two calls: the caller may simply try again.
-        existing.map(|e| Self::judge(e, fingerprint)).ok_or(StoreError::Conflict)
+        if existing.fingerprint != fingerprint {
+            return Ok(Claim::KeyReused);
+        }
+        match (existing.state.as_str(), existing.status_code, existing.body) {
+            (COMPLETED, Some(status), Some(body)) => Ok(Claim::Replay(StoredResponse { status, body })),
+            _ if existing.lock_until >= now => Ok(Claim::InProgress),
+            // The claim outlived its invocation's deadline: that attempt died. Take over,
+            // keeping the origin the first attempt derived its ids from.
+            _ => self.take_over(key, &existing.token, now, lock_until, existing.origin).await,
+        }
     }
 
     async fn complete(&self, key: &str, token: &str, response: &StoredResponse, now: i64) -> Result<(), StoreError> {

@@ -1,0 +1,95 @@
+//! Captures every log line of full flows (success, decline, lock-out, resend, bad input) and
+//! finds no card number, CVC, code or full phone in them.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use integration_tests::*;
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_never_hold_card_cvc_code_or_phone() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    // Production's level for dependencies, everything of ours down to trace, JSON as in Lambda.
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        // No timestamps: their microseconds are six-digit runs that could equal a code.
+        .without_time()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info,shared=trace"))
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let stack = Stack::new().await;
+    let user = random_id("u");
+    let mut secrets: Vec<String> = vec!["4242424242424242".into(), "4000000000000002".into()];
+    let mut phones = Vec::new();
+
+    // Success, then a repeat payment with a resend.
+    let phone = random_phone();
+    let created = stack.first_payment(&first_payment_body(&user, &phone, "4242424242424242")).await;
+    let id = created.body["payment_id"].as_str().unwrap().to_owned();
+    let code = latest_code(&phone).await;
+    assert_eq!(stack.verify(&id, &wrong_code(&code)).await.status, 422);
+    assert_eq!(stack.verify(&id, &code).await.status, 200);
+    secrets.push(code);
+    let repeat = stack.repeat_payment(&repeat_payment_body(&user)).await;
+    let rid = repeat.body["payment_id"].as_str().unwrap().to_owned();
+    stack.clock.advance(30);
+    assert_eq!(stack.resend(&rid).await.status, 200);
+    let code = latest_code(&phone).await;
+    assert_eq!(stack.verify(&rid, &code).await.status, 200);
+    secrets.push(code);
+    phones.push(phone);
+
+    // Decline.
+    let phone = random_phone();
+    let created = stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4000000000000002")).await;
+    let id = created.body["payment_id"].as_str().unwrap().to_owned();
+    let code = latest_code(&phone).await;
+    assert_eq!(stack.verify(&id, &code).await.status, 402);
+    secrets.push(code);
+    phones.push(phone);
+
+    // Lock-out.
+    let phone = random_phone();
+    let created = stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4242424242424242")).await;
+    let id = created.body["payment_id"].as_str().unwrap().to_owned();
+    let code = latest_code(&phone).await;
+    for _ in 0..5 {
+        stack.verify(&id, &wrong_code(&code)).await;
+    }
+    secrets.push(code);
+    phones.push(phone);
+
+    // Bad input that carries a card number and a phone.
+    let mut bad = first_payment_body(&user, "+8613912345678", "4242424242424242");
+    bad["card"]["exp_month"] = json!(13);
+    assert_eq!(stack.first_payment(&bad).await.status, 422);
+    phones.push("+8613912345678".into());
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.lines().count() > 20, "the flows were logged:\n{logs}");
+    assert!(logs.contains("payment created"), "{logs}");
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "{secret} in logs:\n{logs}");
+    }
+    for phone in &phones {
+        assert!(!logs.contains(&phone[3..]), "phone {phone} in logs:\n{logs}");
+    }
+    assert!(!logs.to_lowercase().contains("cvc"), "{logs}");
+}
