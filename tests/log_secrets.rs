@@ -41,9 +41,11 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
 
     // Success, then a repeat payment with a resend.
     let phone = random_phone();
-    let created = stack.first_payment(&first_payment_body(&user, &phone, "4242424242424242")).await;
+    let created = stack
+        .first_payment(&first_payment_body(&user, &phone, "4242424242424242"))
+        .await;
     let id = created.body["payment_id"].as_str().unwrap().to_owned();
-    let code = latest_code(&phone).await;
+    let code = stack.code_sent_to(&phone);
     assert_eq!(stack.verify(&id, &wrong_code(&code)).await.status, 422);
     assert_eq!(stack.verify(&id, &code).await.status, 200);
     secrets.push(code);
@@ -51,25 +53,37 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
     let rid = repeat.body["payment_id"].as_str().unwrap().to_owned();
     stack.clock.advance(30);
     assert_eq!(stack.resend(&rid).await.status, 200);
-    let code = latest_code(&phone).await;
+    let code = stack.code_sent_to(&phone);
     assert_eq!(stack.verify(&rid, &code).await.status, 200);
     secrets.push(code);
     phones.push(phone);
 
     // Decline.
     let phone = random_phone();
-    let created = stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4000000000000002")).await;
+    let created = stack
+        .first_payment(&first_payment_body(
+            &random_id("u"),
+            &phone,
+            "4000000000000002",
+        ))
+        .await;
     let id = created.body["payment_id"].as_str().unwrap().to_owned();
-    let code = latest_code(&phone).await;
+    let code = stack.code_sent_to(&phone);
     assert_eq!(stack.verify(&id, &code).await.status, 402);
     secrets.push(code);
     phones.push(phone);
 
     // Lock-out.
     let phone = random_phone();
-    let created = stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4242424242424242")).await;
+    let created = stack
+        .first_payment(&first_payment_body(
+            &random_id("u"),
+            &phone,
+            "4242424242424242",
+        ))
+        .await;
     let id = created.body["payment_id"].as_str().unwrap().to_owned();
-    let code = latest_code(&phone).await;
+    let code = stack.code_sent_to(&phone);
     for _ in 0..5 {
         stack.verify(&id, &wrong_code(&code)).await;
     }
@@ -89,7 +103,10 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
         assert!(!logs.contains(secret.as_str()), "{secret} in logs:\n{logs}");
     }
     for phone in &phones {
-        assert!(!logs.contains(&phone[3..]), "phone {phone} in logs:\n{logs}");
+        assert!(
+            !logs.contains(&phone[3..]),
+            "phone {phone} in logs:\n{logs}"
+        );
     }
     assert!(!logs.to_lowercase().contains("cvc"), "{logs}");
 }

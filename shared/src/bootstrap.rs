@@ -17,8 +17,15 @@ pub fn aws_services(config: &Config, aws: &aws_config::SdkConfig) -> Result<Serv
     let sns = aws_sdk_sns::Client::new(aws);
     Ok(Services {
         payments: Arc::new(DynamoPaymentStore::new(dynamo.clone(), &config.table_name)),
-        idempotency: Arc::new(DynamoIdempotencyStore::new(dynamo.clone(), &config.table_name)),
-        quota: Arc::new(DynamoSmsQuota::new(dynamo, &config.table_name, config.sms_limits)),
+        idempotency: Arc::new(DynamoIdempotencyStore::new(
+            dynamo.clone(),
+            &config.table_name,
+        )),
+        quota: Arc::new(DynamoSmsQuota::new(
+            dynamo,
+            &config.table_name,
+            config.sms_limits,
+        )),
         sms: Arc::new(SnsCodeSender::new(sns, config.sms_sender_id.clone())),
         acquirer: Arc::new(SandboxAcquirer),
         clock: Arc::new(SystemClock),
@@ -35,7 +42,18 @@ pub async fn services_from_env() -> Result<Services, ConfigError> {
     aws_services(&config, &aws)
 }
 
+/// The SDK's defaults with this platform's timeouts: an attempt gets 2 s, an operation
+/// (3 attempts with the standard retry's backoff) 6 s, inside the functions' 10 s timeout.
+pub fn aws_config_loader() -> aws_config::ConfigLoader {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(1))
+        .operation_attempt_timeout(std::time::Duration::from_secs(2))
+        .operation_timeout(std::time::Duration::from_secs(6))
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts)
+}
+
 /// The AWS configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`).
 pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config_loader().load().await
 }

@@ -2,6 +2,7 @@
 //! moto (started by `make test`, which sets `MOTO_ENDPOINT`), one fresh table per test, and
 //! the SMS moto recorded.
 
+pub mod faults;
 pub mod http_client;
 
 use std::collections::HashMap;
@@ -13,7 +14,7 @@ use serde_json::{json, Value};
 use shared::adapters::clock::ManualClock;
 use shared::config::Config;
 use shared::lambda_http::{http, Body, Request, Response};
-use shared::ports::SmsLimits;
+use shared::ports::{CodeSender, SendError, SmsLimits, SmsText};
 use shared::secrets::Keyring;
 use shared::Services;
 
@@ -22,16 +23,32 @@ pub const CARD_KEYS: &str = "it1:ZGV2LW9ubHktY2FyZC1lbmNyeXB0aW9uLWtleS0hISE=";
 
 /// moto's address, as set by `make test`.
 pub fn moto_endpoint() -> String {
-    std::env::var("MOTO_ENDPOINT").expect("MOTO_ENDPOINT is not set: run the integration tests with `make test`")
+    std::env::var("MOTO_ENDPOINT")
+        .expect("MOTO_ENDPOINT is not set: run the integration tests with `make test`")
 }
 
-async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// Production's SDK settings (timeouts, retries), pointed at moto, optionally through a
+/// fault-injecting HTTP client.
+async fn aws_config(faults: Option<&faults::FaultPlan>) -> aws_config::SdkConfig {
+    let config = shared::bootstrap::aws_config_loader()
         .endpoint_url(moto_endpoint())
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "tests"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
         .load()
-        .await
+        .await;
+    match faults {
+        None => config,
+        Some(plan) => {
+            // moto is plain HTTP: the same hyper client the SDK uses, without TLS.
+            let real = aws_smithy_http_client::Builder::new().build_http();
+            config
+                .to_builder()
+                .http_client(plan.client_around(real))
+                .build()
+        }
+    }
 }
 
 /// Which Lambda a request goes to.
@@ -48,8 +65,28 @@ pub struct Answer {
     pub headers: http::HeaderMap,
 }
 
+/// Every SMS the platform sent through SNS successfully, as the shopper got it. Reading codes
+/// here instead of from moto's dump keeps busy tests fast (the dump grows with every item).
+#[derive(Default)]
+pub struct SentSms(std::sync::Mutex<Vec<(String, String)>>);
+
+struct RecordingSender {
+    real: Arc<dyn CodeSender>,
+    sent: Arc<SentSms>,
+}
+
+#[async_trait::async_trait]
+impl CodeSender for RecordingSender {
+    async fn send(&self, to: &shared::domain::Phone, text: &SmsText) -> Result<(), SendError> {
+        self.real.send(to, text).await?;
+        self.sent.0.lock().unwrap().push((to.expose().to_owned(), text.0.clone()));
+        Ok(())
+    }
+}
+
 pub struct Stack {
     pub services: Services,
+    pub sent: Arc<SentSms>,
     pub clock: Arc<ManualClock>,
     pub dynamo: aws_sdk_dynamodb::Client,
     pub table: String,
@@ -62,10 +99,21 @@ impl Stack {
     }
 
     pub async fn with_sms_limits(sms_limits: SmsLimits) -> Self {
-        let aws = aws_config().await;
+        Self::build(sms_limits, None).await
+    }
+
+    /// Real adapters whose every AWS call passes through `plan`, which can fail it.
+    pub async fn with_faults(plan: &faults::FaultPlan) -> Self {
+        Self::build(SmsLimits::default(), Some(plan)).await
+    }
+
+    async fn build(sms_limits: SmsLimits, faults: Option<&faults::FaultPlan>) -> Self {
+        let aws = aws_config(faults).await;
         let table = format!("it-{}", rand::rng().random::<u64>());
         let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-        shared::adapters::dynamodb::table::create_table(&dynamo, &table).await.unwrap();
+        shared::adapters::dynamodb::table::create_table(&dynamo, &table)
+            .await
+            .unwrap();
         let config = Config {
             table_name: table.clone(),
             code_hash_keys: Keyring::parse("CODE_HASH_KEYS", CODE_KEYS).unwrap(),
@@ -76,10 +124,34 @@ impl Stack {
         let clock = Arc::new(ManualClock::starting_now());
         let mut services = shared::bootstrap::aws_services(&config, &aws).unwrap();
         services.clock = clock.clone();
-        Self { services, clock, dynamo, table }
+        let sent = Arc::new(SentSms::default());
+        services.sms = Arc::new(RecordingSender { real: services.sms.clone(), sent: sent.clone() });
+        Self { services, sent, clock, dynamo, table }
     }
 
-    pub async fn call(&self, function: Function, path: &str, body: &Value, key: Option<&str>) -> Answer {
+    /// The code in the latest SMS this stack sent to `phone`.
+    pub fn code_sent_to(&self, phone: &str) -> String {
+        let sent = self.sent.0.lock().unwrap();
+        let (_, text) = sent.iter().rev().find(|(to, _)| to == phone).unwrap_or_else(|| panic!("no SMS was sent to {phone}"));
+        six_digits(text).unwrap_or_else(|| panic!("no code in {text:?}"))
+    }
+
+    pub fn sms_count(&self, phone: &str) -> usize {
+        self.sent.0.lock().unwrap().iter().filter(|(to, _)| to == phone).count()
+    }
+
+    pub fn clock_now(&self) -> i64 {
+        use shared::ports::Clock;
+        self.clock.now()
+    }
+
+    pub async fn call(
+        &self,
+        function: Function,
+        path: &str,
+        body: &Value,
+        key: Option<&str>,
+    ) -> Answer {
         let mut builder = http::Request::builder()
             .method("POST")
             .uri(format!("https://api.example.com{path}"))
@@ -101,19 +173,33 @@ impl Stack {
     }
 
     pub async fn first_payment(&self, body: &Value) -> Answer {
-        self.call(Function::FirstPayment, "/payments", body, None).await
+        self.call(Function::FirstPayment, "/payments", body, None)
+            .await
     }
 
     pub async fn repeat_payment(&self, body: &Value) -> Answer {
-        self.call(Function::RepeatPayment, "/payments/repeat", body, None).await
+        self.call(Function::RepeatPayment, "/payments/repeat", body, None)
+            .await
     }
 
     pub async fn verify(&self, payment_id: &str, code: &str) -> Answer {
-        self.call(Function::VerifyCode, &format!("/payments/{payment_id}/verify"), &json!({ "code": code }), None).await
+        self.call(
+            Function::VerifyCode,
+            &format!("/payments/{payment_id}/verify"),
+            &json!({ "code": code }),
+            None,
+        )
+        .await
     }
 
     pub async fn resend(&self, payment_id: &str) -> Answer {
-        self.call(Function::VerifyCode, &format!("/payments/{payment_id}/resend"), &json!({}), None).await
+        self.call(
+            Function::VerifyCode,
+            &format!("/payments/{payment_id}/resend"),
+            &json!({}),
+            None,
+        )
+        .await
     }
 
     /// Every item in this test's table.
@@ -121,7 +207,14 @@ impl Stack {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let out = self.dynamo.scan().table_name(&self.table).set_exclusive_start_key(start).send().await.unwrap();
+            let out = self
+                .dynamo
+                .scan()
+                .table_name(&self.table)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() {
@@ -135,7 +228,11 @@ fn answer(response: Response<Body>) -> Answer {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
-    Answer { status, body, headers }
+    Answer {
+        status,
+        body,
+        headers,
+    }
 }
 
 /// A fresh valid mainland-China mobile number, so tests never read each other's SMS.
@@ -162,7 +259,14 @@ pub fn repeat_payment_body(user: &str) -> Value {
 
 /// Every SMS moto recorded for `phone`, oldest first.
 pub async fn sms_to(phone: &str) -> Vec<String> {
-    let dump = http_client::request(http::Method::GET, &format!("{}/moto-api/data.json", moto_endpoint()), &[], "").await.json();
+    let dump = http_client::request(
+        http::Method::GET,
+        &format!("{}/moto-api/data.json", moto_endpoint()),
+        &[],
+        "",
+    )
+    .await
+    .json();
     dump["sns"]["SMS"]
         .as_array()
         .map(|all| {
@@ -177,12 +281,17 @@ pub async fn sms_to(phone: &str) -> Vec<String> {
 /// The code in the latest SMS to `phone`: its only run of six digits.
 pub async fn latest_code(phone: &str) -> String {
     let messages = sms_to(phone).await;
-    let last = messages.last().unwrap_or_else(|| panic!("no SMS was sent to {phone}"));
+    let last = messages
+        .last()
+        .unwrap_or_else(|| panic!("no SMS was sent to {phone}"));
     six_digits(last).unwrap_or_else(|| panic!("no code in {last:?}"))
 }
 
 pub fn six_digits(text: &str) -> Option<String> {
-    let runs: Vec<&str> = text.split(|c: char| !c.is_ascii_digit()).filter(|r| r.len() == 6).collect();
+    let runs: Vec<&str> = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|r| r.len() == 6)
+        .collect();
     assert!(runs.len() <= 1, "more than one run of 6 digits in {text:?}");
     runs.first().map(|r| (*r).to_owned())
 }

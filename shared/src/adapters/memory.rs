@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use crate::domain::{Identifier, MethodId, Payment, PaymentId, Phone};
 use crate::ports::KEY_RETENTION_SECS;
 use crate::ports::{
-    until_next_hour, Claim, CodeSender, IdempotencyStore, PaymentStore, QuotaError, SavedMethod, SendError, SmsLimits,
-    SmsQuota, SmsText, StoreError, StoredResponse,
+    until_next_hour, Claim, CodeSender, IdempotencyStore, PaymentStore, QuotaError, SavedMethod,
+    SendError, SmsLimits, SmsQuota, SmsText, StoreError, StoredResponse,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -45,17 +45,28 @@ impl PaymentStore for MemoryPaymentStore {
         Ok(lock(&self.payments).get(id.as_str()).cloned())
     }
 
-    async fn update(&self, payment: &Payment, save: Option<&SavedMethod>) -> Result<(), StoreError> {
+    async fn update(
+        &self,
+        payment: &Payment,
+        save: Option<&SavedMethod>,
+    ) -> Result<(), StoreError> {
         let mut map = lock(&self.payments);
-        let current = map.get_mut(payment.id.as_str()).ok_or(StoreError::Conflict)?;
+        let current = map
+            .get_mut(payment.id.as_str())
+            .ok_or(StoreError::Conflict)?;
         if current.version != payment.version {
             return Err(StoreError::Conflict);
         }
-        *current = Payment { version: payment.version + 1, ..payment.clone() };
+        *current = Payment {
+            version: payment.version + 1,
+            ..payment.clone()
+        };
         if let Some(m) = save {
             let mut methods = lock(&self.methods);
             let key = (m.user_id.as_str().to_owned(), m.id.as_str().to_owned());
-            let bound: Option<(Phone, String)> = methods.get(&key).map(|old| (old.phone.clone(), old.sealed_card.clone()));
+            let bound: Option<(Phone, String)> = methods
+                .get(&key)
+                .map(|old| (old.phone.clone(), old.sealed_card.clone()));
             let mut new = m.clone();
             if let Some((phone, sealed)) = bound {
                 new.phone = phone;
@@ -66,7 +77,11 @@ impl PaymentStore for MemoryPaymentStore {
         Ok(())
     }
 
-    async fn find_method(&self, user_id: &Identifier, id: Option<&MethodId>) -> Result<Option<SavedMethod>, StoreError> {
+    async fn find_method(
+        &self,
+        user_id: &Identifier,
+        id: Option<&MethodId>,
+    ) -> Result<Option<SavedMethod>, StoreError> {
         let methods = lock(&self.methods);
         let mine = methods.values().filter(|m| &m.user_id == user_id);
         Ok(match id {
@@ -92,13 +107,22 @@ pub struct MemoryIdempotencyStore {
 
 #[async_trait]
 impl IdempotencyStore for MemoryIdempotencyStore {
-    async fn claim(&self, key: &str, fingerprint: &str, now: i64, lock_until: i64) -> Result<Claim, StoreError> {
+    async fn claim(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        now: i64,
+        lock_until: i64,
+    ) -> Result<Claim, StoreError> {
         let mut map = lock(&self.entries);
         let token = ulid::Ulid::new().to_string();
         let mut first_claimed_at = now;
         let mut origin = token.clone();
         let mut recovering = false;
-        if let Some(e) = map.get(key).filter(|e| e.first_claimed_at + KEY_RETENTION_SECS > now) {
+        if let Some(e) = map
+            .get(key)
+            .filter(|e| e.first_claimed_at + KEY_RETENTION_SECS > now)
+        {
             if e.fingerprint != fingerprint {
                 return Ok(Claim::KeyReused);
             }
@@ -121,10 +145,20 @@ impl IdempotencyStore for MemoryIdempotencyStore {
             response: None,
         };
         map.insert(key.to_owned(), entry);
-        Ok(Claim::Acquired { token, origin, recovering })
+        Ok(Claim::Acquired {
+            token,
+            origin,
+            recovering,
+        })
     }
 
-    async fn complete(&self, key: &str, token: &str, response: &StoredResponse, _now: i64) -> Result<(), StoreError> {
+    async fn complete(
+        &self,
+        key: &str,
+        token: &str,
+        response: &StoredResponse,
+        _now: i64,
+    ) -> Result<(), StoreError> {
         match lock(&self.entries).get_mut(key) {
             Some(e) if e.token == token => {
                 e.response = Some(response.clone());
@@ -135,9 +169,11 @@ impl IdempotencyStore for MemoryIdempotencyStore {
     }
 
     async fn release(&self, key: &str, token: &str) -> Result<(), StoreError> {
-        let mut map = lock(&self.entries);
-        if map.get(key).is_some_and(|e| e.token == token) {
-            map.remove(key);
+        if let Some(e) = lock(&self.entries)
+            .get_mut(key)
+            .filter(|e| e.token == token)
+        {
+            e.lock_until = i64::MIN;
         }
         Ok(())
     }
@@ -152,19 +188,36 @@ pub struct MemorySmsQuota {
 
 impl MemorySmsQuota {
     pub fn new(limits: SmsLimits) -> Self {
-        Self { limits, counts: Mutex::default() }
+        Self {
+            limits,
+            counts: Mutex::default(),
+        }
     }
 }
 
 #[async_trait]
 impl SmsQuota for MemorySmsQuota {
-    async fn take(&self, phone_key: &str, merchant: &Identifier, now: i64) -> Result<(), QuotaError> {
+    async fn take(
+        &self,
+        phone_key: &str,
+        merchant: &Identifier,
+        now: i64,
+    ) -> Result<(), QuotaError> {
         let hour = now.div_euclid(3600);
-        let keys = [format!("phone#{phone_key}#{hour}"), format!("merchant#{merchant}#{hour}")];
+        let keys = [
+            format!("phone#{phone_key}#{hour}"),
+            format!("merchant#{merchant}#{hour}"),
+        ];
         let caps = [self.limits.per_phone, self.limits.per_merchant];
         let mut counts = lock(&self.counts);
-        if keys.iter().zip(caps).any(|(k, cap)| counts.get(k).copied().unwrap_or(0) >= cap) {
-            return Err(QuotaError::Exceeded { retry_after_secs: until_next_hour(now) });
+        if keys
+            .iter()
+            .zip(caps)
+            .any(|(k, cap)| counts.get(k).copied().unwrap_or(0) >= cap)
+        {
+            return Err(QuotaError::Exceeded {
+                retry_after_secs: until_next_hour(now),
+            });
         }
         for k in keys {
             *counts.entry(k).or_insert(0) += 1;
@@ -203,7 +256,11 @@ pub struct MemoryStack {
 }
 
 impl MemoryStack {
-    pub fn new(clock: std::sync::Arc<dyn crate::ports::Clock>, hasher: crate::secrets::CodeHasher, vault: crate::secrets::CardVault) -> Self {
+    pub fn new(
+        clock: std::sync::Arc<dyn crate::ports::Clock>,
+        hasher: crate::secrets::CodeHasher,
+        vault: crate::secrets::CardVault,
+    ) -> Self {
         let payments = std::sync::Arc::new(MemoryPaymentStore::default());
         let sms = std::sync::Arc::new(MemoryCodeSender::default());
         let services = crate::Services {
@@ -216,6 +273,10 @@ impl MemoryStack {
             hasher,
             vault,
         };
-        Self { services, payments, sms }
+        Self {
+            services,
+            payments,
+            sms,
+        }
     }
 }

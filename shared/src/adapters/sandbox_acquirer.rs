@@ -12,7 +12,12 @@ pub const INSUFFICIENT_FUNDS_CARD: &str = "4000000000009995";
 
 #[async_trait]
 impl Acquirer for SandboxAcquirer {
-    async fn authorize(&self, payment_id: &PaymentId, money: &Money, card: &CardNumber) -> Result<Authorization, AcquirerError> {
+    async fn authorize(
+        &self,
+        payment_id: &PaymentId,
+        money: &Money,
+        card: &CardNumber,
+    ) -> Result<Authorization, AcquirerError> {
         let decision = match card.expose() {
             DECLINED_CARD => Authorization::Declined("card_declined".into()),
             INSUFFICIENT_FUNDS_CARD => Authorization::Declined("insufficient_funds".into()),

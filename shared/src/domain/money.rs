@@ -53,7 +53,9 @@ impl Money {
             _ => Err(FieldError::new(
                 "invalid_amount",
                 param,
-                format!("{param} must be an integer of minor units from {MIN_AMOUNT} to {MAX_AMOUNT}"),
+                format!(
+                    "{param} must be an integer of minor units from {MIN_AMOUNT} to {MAX_AMOUNT}"
+                ),
             )),
         }
     }

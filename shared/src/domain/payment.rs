@@ -37,9 +37,14 @@ impl PaymentStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::RequiresVerification, Self::Succeeded, Self::Failed, Self::Expired]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [
+            Self::RequiresVerification,
+            Self::Succeeded,
+            Self::Failed,
+            Self::Expired,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
 }
 
@@ -65,7 +70,13 @@ pub struct Verification {
 impl Verification {
     /// The code sent when a payment is opened.
     pub fn first(code_hash: CodeHash, now: i64) -> Self {
-        Self { code_hash, expires_at: now + CODE_TTL_SECS, attempts_remaining: MAX_ATTEMPTS, sends: 1, last_sent_at: now }
+        Self {
+            code_hash,
+            expires_at: now + CODE_TTL_SECS,
+            attempts_remaining: MAX_ATTEMPTS,
+            sends: 1,
+            last_sent_at: now,
+        }
     }
 }
 
@@ -114,7 +125,9 @@ pub enum ResendRefusal {
     NotPending,
     /// The payment has just expired (the change is due to be stored).
     PaymentExpired,
-    TooSoon { retry_after_secs: i64 },
+    TooSoon {
+        retry_after_secs: i64,
+    },
     SendLimitReached,
 }
 
@@ -153,12 +166,15 @@ impl Payment {
             return CodeCheck::Accepted;
         }
         self.updated_at = now;
-        self.verification.attempts_remaining = self.verification.attempts_remaining.saturating_sub(1);
+        self.verification.attempts_remaining =
+            self.verification.attempts_remaining.saturating_sub(1);
         if self.verification.attempts_remaining == 0 {
             self.end(PaymentStatus::Failed, Some("too_many_attempts"), now);
             return CodeCheck::LockedOut;
         }
-        CodeCheck::Incorrect { attempts_remaining: self.verification.attempts_remaining }
+        CodeCheck::Incorrect {
+            attempts_remaining: self.verification.attempts_remaining,
+        }
     }
 
     /// The acquirer approved: the payment is complete and the code is spent.
@@ -185,7 +201,9 @@ impl Payment {
         }
         let wait = self.verification.last_sent_at + RESEND_COOLDOWN_SECS - now;
         if wait > 0 {
-            return Err(ResendRefusal::TooSoon { retry_after_secs: wait });
+            return Err(ResendRefusal::TooSoon {
+                retry_after_secs: wait,
+            });
         }
         Ok(())
     }

@@ -18,56 +18,108 @@ use crate::usecases::{self, Attempt, Services, UseCaseError};
 
 /// `POST /payments`
 pub async fn first_payment(svc: &Services, req: Request) -> Response<Body> {
-    serve(svc, &req, "first-payment".into(), false, |body: FirstPaymentBody, attempt| async move {
-        let cmd = body.validate(svc.clock.now())?;
-        usecases::first_payment(svc, cmd, attempt.as_ref()).await
-    }, 201)
+    serve(
+        svc,
+        &req,
+        "first-payment".into(),
+        false,
+        |body: FirstPaymentBody, attempt| async move {
+            let cmd = body.validate(svc.clock.now())?;
+            usecases::first_payment(svc, cmd, attempt.as_ref()).await
+        },
+        201,
+    )
     .await
 }
 
 /// `POST /payments/repeat`
 pub async fn repeat_payment(svc: &Services, req: Request) -> Response<Body> {
-    serve(svc, &req, "repeat-payment".into(), false, |body: RepeatPaymentBody, attempt| async move {
-        usecases::repeat_payment(svc, body.validate()?, attempt.as_ref()).await
-    }, 201)
+    serve(
+        svc,
+        &req,
+        "repeat-payment".into(),
+        false,
+        |body: RepeatPaymentBody, attempt| async move {
+            usecases::repeat_payment(svc, body.validate()?, attempt.as_ref()).await
+        },
+        201,
+    )
     .await
 }
 
 /// `POST /payments/{payment_id}/verify` and `POST /payments/{payment_id}/resend`
 pub async fn verify_code(svc: &Services, req: Request) -> Response<Body> {
     let Some((raw_id, action)) = payment_action(&req) else {
-        return Problem::new(404, "route_not_found", "use /payments/{payment_id}/verify or /resend").into_reply().into_response();
+        return Problem::new(
+            404,
+            "route_not_found",
+            "use /payments/{payment_id}/verify or /resend",
+        )
+        .into_reply()
+        .into_response();
     };
     // An id of the wrong shape cannot exist; answer as for any unknown payment.
     let id = PaymentId::parse(&raw_id);
     let scope = format!("{action}:{raw_id}");
     match (action.as_str(), id) {
         (_, None) if action == "verify" || action == "resend" => {
-            Problem::new(404, "payment_not_found", "no payment with this id").into_reply().into_response()
+            Problem::new(404, "payment_not_found", "no payment with this id")
+                .into_reply()
+                .into_response()
         }
         ("verify", Some(id)) => {
-            serve(svc, &req, scope, false, |body: VerifyBody, attempt| async move {
-                usecases::verify_code(svc, &id, &body.validate()?, attempt.as_ref()).await
-            }, 200)
+            serve(
+                svc,
+                &req,
+                scope,
+                false,
+                |body: VerifyBody, attempt| async move {
+                    usecases::verify_code(svc, &id, &body.validate()?, attempt.as_ref()).await
+                },
+                200,
+            )
             .await
         }
         ("resend", Some(id)) => {
-            serve(svc, &req, scope, true, |_: ResendBody, attempt| async move {
-                usecases::resend_code(svc, &id, attempt.as_ref()).await
-            }, 200)
+            serve(
+                svc,
+                &req,
+                scope,
+                true,
+                |_: ResendBody, attempt| async move {
+                    usecases::resend_code(svc, &id, attempt.as_ref()).await
+                },
+                200,
+            )
             .await
         }
-        _ => Problem::new(404, "route_not_found", "use /payments/{payment_id}/verify or /resend").into_reply().into_response(),
+        _ => Problem::new(
+            404,
+            "route_not_found",
+            "use /payments/{payment_id}/verify or /resend",
+        )
+        .into_reply()
+        .into_response(),
     }
 }
 
-async fn serve<B, F, Fut>(svc: &Services, req: &Request, scope: String, allow_empty: bool, run: F, ok_status: u16) -> Response<Body>
+async fn serve<B, F, Fut>(
+    svc: &Services,
+    req: &Request,
+    scope: String,
+    allow_empty: bool,
+    run: F,
+    ok_status: u16,
+) -> Response<Body>
 where
     B: DeserializeOwned,
     F: FnOnce(B, Option<Attempt>) -> Fut,
     Fut: Future<Output = Result<Payment, UseCaseError>>,
 {
-    let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+    let request_id = req
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_default();
     let span = tracing::info_span!("request", %request_id, route = %scope);
     async move {
         let reply = if req.method() != Method::POST {
@@ -90,7 +142,11 @@ where
     .await
 }
 
-async fn answer(svc: &Services, outcome: impl Future<Output = Result<Payment, UseCaseError>>, ok_status: u16) -> Reply {
+async fn answer(
+    svc: &Services,
+    outcome: impl Future<Output = Result<Payment, UseCaseError>>,
+    ok_status: u16,
+) -> Reply {
     let result = outcome.await;
     let now = svc.clock.now();
     match result {

@@ -11,7 +11,14 @@ use crate::usecases::{Attempt, Services};
 /// Runs `work` at most once per `key`; `scope` names the route (and payment) the key is for.
 /// `work` gets the [`Attempt`]: stable across retries of this key, and whether it takes over
 /// from an attempt that died.
-pub async fn run_once<F, Fut>(svc: &Services, scope: &str, key: &str, body: &serde_json::Value, lock_until: i64, work: F) -> Reply
+pub async fn run_once<F, Fut>(
+    svc: &Services,
+    scope: &str,
+    key: &str,
+    body: &serde_json::Value,
+    lock_until: i64,
+    work: F,
+) -> Reply
 where
     F: FnOnce(Attempt) -> Fut,
     Fut: Future<Output = Reply>,
@@ -20,21 +27,37 @@ where
     let scoped_key = format!("{scope}#{key}");
     // serde_json's map is ordered, so equal JSON bodies serialize alike whatever their key order.
     let fingerprint = svc.hasher.request_fingerprint(scope, &body.to_string());
-    let (token, attempt) = match svc.idempotency.claim(&scoped_key, &fingerprint, now, lock_until).await {
-        Ok(Claim::Acquired { token, origin, recovering }) => {
+    let (token, attempt) = match svc
+        .idempotency
+        .claim(&scoped_key, &fingerprint, now, lock_until)
+        .await
+    {
+        Ok(Claim::Acquired {
+            token,
+            origin,
+            recovering,
+        }) => {
             let seed = svc.hasher.request_fingerprint(&scoped_key, &origin);
             (token, Attempt { seed, recovering })
         }
         Ok(Claim::Replay(stored)) => return Reply::replay(stored),
         Ok(Claim::KeyReused) => {
-            return Problem::new(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request")
-                .param("Idempotency-Key")
-                .into_reply()
+            return Problem::new(
+                422,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with a different request",
+            )
+            .param("Idempotency-Key")
+            .into_reply()
         }
         Ok(Claim::InProgress) => {
-            return Problem::new(409, "request_in_progress", "a request with this Idempotency-Key is still being processed")
-                .retry_after(1)
-                .into_reply()
+            return Problem::new(
+                409,
+                "request_in_progress",
+                "a request with this Idempotency-Key is still being processed",
+            )
+            .retry_after(1)
+            .into_reply()
         }
         Err(e) => return super::problem::from_use_case(e.into(), now).into_reply(),
     };
@@ -43,7 +66,9 @@ where
     let outcome = if reply.transient {
         svc.idempotency.release(&scoped_key, &token).await
     } else {
-        svc.idempotency.complete(&scoped_key, &token, &reply.stored(), svc.clock.now()).await
+        svc.idempotency
+            .complete(&scoped_key, &token, &reply.stored(), svc.clock.now())
+            .await
     };
     if let Err(e) = outcome {
         // The answer stands; the claim lapses at its deadline and a retry then runs again.

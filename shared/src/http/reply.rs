@@ -21,26 +21,45 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(status: u16, value: &serde_json::Value) -> Self {
-        Self { status, body: value.to_string(), retry_after_secs: None, replayed: false, transient: status >= 500 }
+        Self {
+            status,
+            body: value.to_string(),
+            retry_after_secs: None,
+            replayed: false,
+            transient: status >= 500,
+        }
     }
 
     pub fn content_type(&self) -> &'static str {
-        if self.status >= 400 { PROBLEM_JSON } else { JSON }
+        if self.status >= 400 {
+            PROBLEM_JSON
+        } else {
+            JSON
+        }
     }
 
     pub fn stored(&self) -> StoredResponse {
-        StoredResponse { status: self.status, body: self.body.clone() }
+        StoredResponse {
+            status: self.status,
+            body: self.body.clone(),
+        }
     }
 
     pub fn replay(stored: StoredResponse) -> Self {
-        Self { status: stored.status, body: stored.body, retry_after_secs: None, replayed: true, transient: false }
+        Self {
+            status: stored.status,
+            body: stored.body,
+            retry_after_secs: None,
+            replayed: true,
+            transient: false,
+        }
     }
 
     pub fn into_response(self) -> Response<Body> {
         let content_type = self.content_type();
         let mut response = Response::new(Body::Text(self.body));
-        *response.status_mut() =
-            lambda_http::http::StatusCode::from_u16(self.status).unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
+        *response.status_mut() = lambda_http::http::StatusCode::from_u16(self.status)
+            .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         headers.insert("cache-control", HeaderValue::from_static("no-store"));

@@ -33,9 +33,17 @@ impl CardVault {
     pub fn new(keys: &Keyring) -> Self {
         let ciphers = keys
             .iter()
-            .map(|(id, key)| (id.to_owned(), Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key))))
+            .map(|(id, key)| {
+                (
+                    id.to_owned(),
+                    Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)),
+                )
+            })
             .collect();
-        Self { current: keys.current().0.to_owned(), ciphers }
+        Self {
+            current: keys.current().0.to_owned(),
+            ciphers,
+        }
     }
 
     fn aad(user_id: &Identifier) -> Vec<u8> {
@@ -48,7 +56,13 @@ impl CardVault {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let aad = Self::aad(user_id);
         let ct = cipher
-            .encrypt(&nonce, Payload { msg: card.expose().as_bytes(), aad: &aad })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: card.expose().as_bytes(),
+                    aad: &aad,
+                },
+            )
             .map_err(|_| UnsealError)?;
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ct);
@@ -57,7 +71,8 @@ impl CardVault {
 
     pub fn open(&self, user_id: &Identifier, sealed: &str) -> Result<CardNumber, UnsealError> {
         let mut parts = sealed.splitn(3, '.');
-        let (Some("v1"), Some(key_id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some("v1"), Some(key_id), Some(b64)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(UnsealError);
         };
         let cipher = self.ciphers.get(key_id).ok_or(UnsealError)?;

@@ -30,7 +30,8 @@ impl Keyring {
                 .decode(b64)
                 .map_err(|_| KeyError::Malformed(name))?;
             let key: [u8; 32] = bytes.try_into().map_err(|_| KeyError::Malformed(name))?;
-            let valid_id = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            let valid_id =
+                !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
             if !valid_id {
                 return Err(KeyError::Malformed(name));
             }
@@ -58,6 +59,10 @@ impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut ids: Vec<&String> = self.keys.keys().collect();
         ids.sort();
-        write!(f, "Keyring(current={}, ids={ids:?}, keys=<redacted>)", self.current)
+        write!(
+            f,
+            "Keyring(current={}, ids={ids:?}, keys=<redacted>)",
+            self.current
+        )
     }
 }

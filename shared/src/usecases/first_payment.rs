@@ -1,6 +1,8 @@
 use super::open_payment::{open_payment, PaymentDraft};
 use super::{Attempt, Services, UseCaseError};
-use crate::domain::{CardNumber, Cvc, Expiry, Identifier, MethodId, MethodSummary, Money, Payment, Phone};
+use crate::domain::{
+    CardNumber, Cvc, Expiry, Identifier, MethodId, MethodSummary, Money, Payment, Phone,
+};
 
 /// A first payment, validated: the whole card, the phone, the order.
 #[derive(Debug)]
@@ -18,7 +20,11 @@ pub struct FirstPaymentCommand {
     pub save_card: bool,
 }
 
-pub async fn first_payment(svc: &Services, cmd: FirstPaymentCommand, attempt: Option<&Attempt>) -> Result<Payment, UseCaseError> {
+pub async fn first_payment(
+    svc: &Services,
+    cmd: FirstPaymentCommand,
+    attempt: Option<&Attempt>,
+) -> Result<Payment, UseCaseError> {
     let fingerprint = svc.hasher.card_fingerprint(&cmd.user_id, &cmd.card);
     let sealed_card = svc
         .vault

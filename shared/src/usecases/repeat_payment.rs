@@ -12,8 +12,15 @@ pub struct RepeatPaymentCommand {
     pub method_id: Option<MethodId>,
 }
 
-pub async fn repeat_payment(svc: &Services, cmd: RepeatPaymentCommand, attempt: Option<&Attempt>) -> Result<Payment, UseCaseError> {
-    let saved = svc.payments.find_method(&cmd.user_id, cmd.method_id.as_ref()).await?;
+pub async fn repeat_payment(
+    svc: &Services,
+    cmd: RepeatPaymentCommand,
+    attempt: Option<&Attempt>,
+) -> Result<Payment, UseCaseError> {
+    let saved = svc
+        .payments
+        .find_method(&cmd.user_id, cmd.method_id.as_ref())
+        .await?;
     let Some(saved) = saved else {
         return Err(match cmd.method_id {
             Some(_) => UseCaseError::MethodNotFound,
@@ -29,7 +36,12 @@ pub async fn repeat_payment(svc: &Services, cmd: RepeatPaymentCommand, attempt: 
         merchant_id: cmd.merchant_id,
         order_id: cmd.order_id,
         money: cmd.money,
-        method: MethodSummary { id: saved.id, brand: saved.brand, last4: saved.last4, expiry: saved.expiry },
+        method: MethodSummary {
+            id: saved.id,
+            brand: saved.brand,
+            last4: saved.last4,
+            expiry: saved.expiry,
+        },
         phone: saved.phone,
         sealed_card: saved.sealed_card,
         fingerprint: saved.fingerprint,

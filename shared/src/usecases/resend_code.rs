@@ -5,16 +5,28 @@ use crate::domain::{Payment, PaymentId, ResendRefusal};
 use crate::ports::StoreError;
 
 /// Sends a new code for a pending payment; the previous code stops working at once.
-pub async fn resend_code(svc: &Services, id: &PaymentId, attempt: Option<&Attempt>) -> Result<Payment, UseCaseError> {
+pub async fn resend_code(
+    svc: &Services,
+    id: &PaymentId,
+    attempt: Option<&Attempt>,
+) -> Result<Payment, UseCaseError> {
     for _ in 0..MAX_RACE_RETRIES {
-        let mut payment = svc.payments.get(id).await?.ok_or(UseCaseError::PaymentNotFound)?;
+        let mut payment = svc
+            .payments
+            .get(id)
+            .await?
+            .ok_or(UseCaseError::PaymentNotFound)?;
         let now = svc.clock.now();
         match payment.check_resend(now) {
             Ok(()) => {}
             // A retry of a resend that died mid-way: its code may never have gone out.
             Err(ResendRefusal::TooSoon { .. }) if Attempt::is_recovering(attempt) => {}
-            Err(ResendRefusal::TooSoon { retry_after_secs }) => return Err(UseCaseError::ResendTooSoon { retry_after_secs }),
-            Err(ResendRefusal::NotPending) => return Err(UseCaseError::NotPending(Box::new(payment))),
+            Err(ResendRefusal::TooSoon { retry_after_secs }) => {
+                return Err(UseCaseError::ResendTooSoon { retry_after_secs })
+            }
+            Err(ResendRefusal::NotPending) => {
+                return Err(UseCaseError::NotPending(Box::new(payment)))
+            }
             Err(ResendRefusal::SendLimitReached) => return Err(UseCaseError::SendLimitReached),
             Err(ResendRefusal::PaymentExpired) => {
                 return match svc.payments.update(&payment, None).await {

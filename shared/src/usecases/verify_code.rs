@@ -9,7 +9,12 @@ pub(crate) const MAX_RACE_RETRIES: usize = 8;
 /// Checks the code; on a match, authorizes with the acquirer and completes the payment
 /// (saving the card when asked). Every outcome that changes the payment is stored with a
 /// version-checked write, so of two concurrent right codes exactly one completes it.
-pub async fn verify_code(svc: &Services, id: &PaymentId, code: &VerificationCode, attempt: Option<&Attempt>) -> Result<Payment, UseCaseError> {
+pub async fn verify_code(
+    svc: &Services,
+    id: &PaymentId,
+    code: &VerificationCode,
+    attempt: Option<&Attempt>,
+) -> Result<Payment, UseCaseError> {
     let recovering = Attempt::is_recovering(attempt);
     for _ in 0..MAX_RACE_RETRIES {
         match try_once(svc, id, code, recovering).await {
@@ -22,7 +27,12 @@ pub async fn verify_code(svc: &Services, id: &PaymentId, code: &VerificationCode
 
 struct Raced;
 
-async fn try_once(svc: &Services, id: &PaymentId, code: &VerificationCode, recovering: bool) -> Result<Result<Payment, UseCaseError>, Raced> {
+async fn try_once(
+    svc: &Services,
+    id: &PaymentId,
+    code: &VerificationCode,
+    recovering: bool,
+) -> Result<Result<Payment, UseCaseError>, Raced> {
     let mut payment = match svc.payments.get(id).await {
         Ok(Some(p)) => p,
         Ok(None) => return Ok(Err(UseCaseError::PaymentNotFound)),
@@ -30,23 +40,35 @@ async fn try_once(svc: &Services, id: &PaymentId, code: &VerificationCode, recov
     };
     let now = svc.clock.now();
     let ctx = code_context(&payment, payment.verification.sends);
-    let matches = svc.hasher.matches(&ctx, code, &payment.verification.code_hash);
+    let matches = svc
+        .hasher
+        .matches(&ctx, code, &payment.verification.code_hash);
 
-    let (save, result): (Option<SavedMethod>, Result<(), UseCaseError>) = match payment.check_code(matches, now) {
-        // A retry of a verify that died after completing the payment with this very code:
-        // answer what that attempt would have answered.
-        CodeCheck::NotPending if recovering && matches => return Ok(outcome_of(payment)),
-        CodeCheck::NotPending => return Ok(Err(UseCaseError::NotPending(Box::new(payment)))),
-        CodeCheck::CodeExpired => return Ok(Err(UseCaseError::CodeExpired)),
-        CodeCheck::PaymentExpired => (None, Err(UseCaseError::NotPending(Box::new(payment.clone())))),
-        CodeCheck::LockedOut => (None, Err(UseCaseError::TooManyAttempts(Box::new(payment.clone())))),
-        CodeCheck::Incorrect { attempts_remaining } => (None, Err(UseCaseError::IncorrectCode { attempts_remaining })),
-        CodeCheck::Accepted => match authorize(svc, &mut payment, now).await {
-            Ok(save) => (save, Ok(())),
-            Err(e @ UseCaseError::Unavailable(_)) => return Ok(Err(e)),
-            Err(e) => (None, Err(e)),
-        },
-    };
+    let (save, result): (Option<SavedMethod>, Result<(), UseCaseError>) =
+        match payment.check_code(matches, now) {
+            // A retry of a verify that died after completing the payment with this very code:
+            // answer what that attempt would have answered.
+            CodeCheck::NotPending if recovering && matches => return Ok(outcome_of(payment)),
+            CodeCheck::NotPending => return Ok(Err(UseCaseError::NotPending(Box::new(payment)))),
+            CodeCheck::CodeExpired => return Ok(Err(UseCaseError::CodeExpired)),
+            CodeCheck::PaymentExpired => (
+                None,
+                Err(UseCaseError::NotPending(Box::new(payment.clone()))),
+            ),
+            CodeCheck::LockedOut => (
+                None,
+                Err(UseCaseError::TooManyAttempts(Box::new(payment.clone()))),
+            ),
+            CodeCheck::Incorrect { attempts_remaining } => (
+                None,
+                Err(UseCaseError::IncorrectCode { attempts_remaining }),
+            ),
+            CodeCheck::Accepted => match authorize(svc, &mut payment, now).await {
+                Ok(save) => (save, Ok(())),
+                Err(e @ UseCaseError::Unavailable(_)) => return Ok(Err(e)),
+                Err(e) => (None, Err(e)),
+            },
+        };
 
     match svc.payments.update(&payment, save.as_ref()).await {
         Err(StoreError::Conflict) => Err(Raced),
@@ -67,7 +89,9 @@ async fn try_once(svc: &Services, id: &PaymentId, code: &VerificationCode, recov
 fn outcome_of(payment: Payment) -> Result<Payment, UseCaseError> {
     match (payment.status, payment.failure_code.as_deref()) {
         (PaymentStatus::Succeeded, _) => Ok(payment),
-        (PaymentStatus::Failed, Some(reason)) if reason != "too_many_attempts" && reason != "code_not_sent" => {
+        (PaymentStatus::Failed, Some(reason))
+            if reason != "too_many_attempts" && reason != "code_not_sent" =>
+        {
             Err(UseCaseError::Declined(Box::new(payment)))
         }
         _ => Err(UseCaseError::NotPending(Box::new(payment))),
@@ -76,8 +100,15 @@ fn outcome_of(payment: Payment) -> Result<Payment, UseCaseError> {
 
 /// Authorizes a payment whose code matched, and moves it to its final state in memory.
 /// Returns the method to save with it, if the card is to be kept.
-async fn authorize(svc: &Services, payment: &mut Payment, now: i64) -> Result<Option<SavedMethod>, UseCaseError> {
-    let sealed = payment.sealed_card.clone().ok_or_else(|| UseCaseError::Unavailable("pending payment without its card".into()))?;
+async fn authorize(
+    svc: &Services,
+    payment: &mut Payment,
+    now: i64,
+) -> Result<Option<SavedMethod>, UseCaseError> {
+    let sealed = payment
+        .sealed_card
+        .clone()
+        .ok_or_else(|| UseCaseError::Unavailable("pending payment without its card".into()))?;
     let card = svc
         .vault
         .open(&payment.user_id, &sealed)

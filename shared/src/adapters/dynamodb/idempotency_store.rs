@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use super::error::{corrupt, store_error};
 use crate::ports::{Claim, IdempotencyStore, StoreError, StoredResponse, KEY_RETENTION_SECS};
 
-
 const SK: &str = "IDEM";
 const IN_PROGRESS: &str = "in_progress";
 const COMPLETED: &str = "completed";
@@ -37,14 +36,24 @@ pub struct DynamoIdempotencyStore {
 
 impl DynamoIdempotencyStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     fn pk(key: &str) -> String {
         format!("IDEM#{key}")
     }
 
-    async fn take_over(&self, key: &str, dead_token: &str, now: i64, lock_until: i64, origin: String) -> Result<Claim, StoreError> {
+    async fn take_over(
+        &self,
+        key: &str,
+        dead_token: &str,
+        now: i64,
+        lock_until: i64,
+        origin: String,
+    ) -> Result<Claim, StoreError> {
         let token = ulid::Ulid::new().to_string();
         let result = self
             .client
@@ -64,7 +73,11 @@ impl DynamoIdempotencyStore {
             .send()
             .await;
         match result.map_err(store_error) {
-            Ok(_) => Ok(Claim::Acquired { token, origin, recovering: true }),
+            Ok(_) => Ok(Claim::Acquired {
+                token,
+                origin,
+                recovering: true,
+            }),
             // Another retry took it over first.
             Err(StoreError::Conflict) => Ok(Claim::InProgress),
             Err(e) => Err(e),
@@ -82,13 +95,21 @@ impl DynamoIdempotencyStore {
             .send()
             .await
             .map_err(store_error)?;
-        out.item.map(|i| serde_dynamo::from_item(i).map_err(corrupt)).transpose()
+        out.item
+            .map(|i| serde_dynamo::from_item(i).map_err(corrupt))
+            .transpose()
     }
 }
 
 #[async_trait]
 impl IdempotencyStore for DynamoIdempotencyStore {
-    async fn claim(&self, key: &str, fingerprint: &str, now: i64, lock_until: i64) -> Result<Claim, StoreError> {
+    async fn claim(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        now: i64,
+        lock_until: i64,
+    ) -> Result<Claim, StoreError> {
         let token = ulid::Ulid::new().to_string();
         let item = IdempotencyItem {
             pk: Self::pk(key),
@@ -116,7 +137,13 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .send()
             .await;
         let err = match result {
-            Ok(_) => return Ok(Claim::Acquired { origin: token.clone(), token, recovering: false }),
+            Ok(_) => {
+                return Ok(Claim::Acquired {
+                    origin: token.clone(),
+                    token,
+                    recovering: false,
+                })
+            }
             Err(err) => err,
         };
         let old = match err.as_service_error() {
@@ -132,21 +159,34 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             return Ok(Claim::KeyReused);
         }
         match (existing.state.as_str(), existing.status_code, existing.body) {
-            (COMPLETED, Some(status), Some(body)) => Ok(Claim::Replay(StoredResponse { status, body })),
+            (COMPLETED, Some(status), Some(body)) => {
+                Ok(Claim::Replay(StoredResponse { status, body }))
+            }
             _ if existing.lock_until >= now => Ok(Claim::InProgress),
             // The claim outlived its invocation's deadline: that attempt died. Take over,
             // keeping the origin the first attempt derived its ids from.
-            _ => self.take_over(key, &existing.token, now, lock_until, existing.origin).await,
+            _ => {
+                self.take_over(key, &existing.token, now, lock_until, existing.origin)
+                    .await
+            }
         }
     }
 
-    async fn complete(&self, key: &str, token: &str, response: &StoredResponse, now: i64) -> Result<(), StoreError> {
+    async fn complete(
+        &self,
+        key: &str,
+        token: &str,
+        response: &StoredResponse,
+        now: i64,
+    ) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(Self::pk(key)))
             .key("sk", AttributeValue::S(SK.into()))
-            .update_expression("SET #state = :completed, status_code = :status, body = :body, #ttl = :ttl")
+            .update_expression(
+                "SET #state = :completed, status_code = :status, body = :body, #ttl = :ttl",
+            )
             .condition_expression("#token = :token")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#ttl", "ttl")
@@ -154,7 +194,10 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .expression_attribute_values(":completed", AttributeValue::S(COMPLETED.into()))
             .expression_attribute_values(":status", AttributeValue::N(response.status.to_string()))
             .expression_attribute_values(":body", AttributeValue::S(response.body.clone()))
-            .expression_attribute_values(":ttl", AttributeValue::N((now + KEY_RETENTION_SECS).to_string()))
+            .expression_attribute_values(
+                ":ttl",
+                AttributeValue::N((now + KEY_RETENTION_SECS).to_string()),
+            )
             .expression_attribute_values(":token", AttributeValue::S(token.into()))
             .send()
             .await
@@ -165,13 +208,15 @@ impl IdempotencyStore for DynamoIdempotencyStore {
     async fn release(&self, key: &str, token: &str) -> Result<(), StoreError> {
         let result = self
             .client
-            .delete_item()
+            .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(Self::pk(key)))
             .key("sk", AttributeValue::S(SK.into()))
+            .update_expression("SET lock_until = :released")
             .condition_expression("#token = :token")
             .expression_attribute_names("#token", "token")
             .expression_attribute_values(":token", AttributeValue::S(token.into()))
+            .expression_attribute_values(":released", AttributeValue::N("0".into()))
             .send()
             .await;
         match result.map_err(store_error) {

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    CardBrand, CodeHash, Currency, Expiry, Identifier, MethodId, MethodSummary, Money, Payment, PaymentId,
-    PaymentStatus, Phone, Verification,
+    CardBrand, CodeHash, Currency, Expiry, Identifier, MethodId, MethodSummary, Money, Payment,
+    PaymentId, PaymentStatus, Phone, Verification,
 };
 use crate::ports::{SavedMethod, StoreError};
 
@@ -102,24 +102,36 @@ impl PaymentItem {
     }
 
     pub fn into_payment(self) -> Result<Payment, StoreError> {
-        let bad = |what: &str| StoreError::Corrupt(format!("payment {}: bad {what}", self.payment_id));
+        let bad =
+            |what: &str| StoreError::Corrupt(format!("payment {}: bad {what}", self.payment_id));
         let currency = Currency::parse("currency", &self.currency).map_err(|_| bad("currency"))?;
         Ok(Payment {
             id: PaymentId::parse(&self.payment_id).ok_or_else(|| bad("payment_id"))?,
             status: PaymentStatus::parse(&self.status).ok_or_else(|| bad("status"))?,
             user_id: Identifier::parse("user_id", &self.user_id).map_err(|_| bad("user_id"))?,
-            merchant_id: Identifier::parse("merchant_id", &self.merchant_id).map_err(|_| bad("merchant_id"))?,
+            merchant_id: Identifier::parse("merchant_id", &self.merchant_id)
+                .map_err(|_| bad("merchant_id"))?,
             order_id: Identifier::parse("order_id", &self.order_id).map_err(|_| bad("order_id"))?,
-            money: Money { minor: self.amount, currency },
+            money: Money {
+                minor: self.amount,
+                currency,
+            },
             method: MethodSummary {
-                id: MethodId::parse(&self.payment_method_id).ok_or_else(|| bad("payment_method_id"))?,
+                id: MethodId::parse(&self.payment_method_id)
+                    .ok_or_else(|| bad("payment_method_id"))?,
                 brand: CardBrand::parse(&self.brand),
                 last4: self.last4.clone(),
-                expiry: Expiry { month: self.exp_month, year: self.exp_year },
+                expiry: Expiry {
+                    month: self.exp_month,
+                    year: self.exp_year,
+                },
             },
             phone: Phone::from_stored(&self.phone).map_err(|_| bad("phone"))?,
             verification: Verification {
-                code_hash: CodeHash { key_id: self.code_key_id.clone(), mac_hex: self.code_mac.clone() },
+                code_hash: CodeHash {
+                    key_id: self.code_key_id.clone(),
+                    mac_hex: self.code_mac.clone(),
+                },
                 expires_at: self.code_expires_at,
                 attempts_remaining: self.attempts_remaining,
                 sends: self.sends,
@@ -156,13 +168,21 @@ pub(super) struct MethodItem {
 
 impl MethodItem {
     pub fn into_method(self) -> Result<SavedMethod, StoreError> {
-        let bad = |what: &str| StoreError::Corrupt(format!("payment method {}: bad {what}", self.payment_method_id));
+        let bad = |what: &str| {
+            StoreError::Corrupt(format!(
+                "payment method {}: bad {what}",
+                self.payment_method_id
+            ))
+        };
         Ok(SavedMethod {
             id: MethodId::parse(&self.payment_method_id).ok_or_else(|| bad("payment_method_id"))?,
             user_id: Identifier::parse("user_id", &self.user_id).map_err(|_| bad("user_id"))?,
             brand: CardBrand::parse(&self.brand),
             last4: self.last4,
-            expiry: Expiry { month: self.exp_month, year: self.exp_year },
+            expiry: Expiry {
+                month: self.exp_month,
+                year: self.exp_year,
+            },
             fingerprint: self.fingerprint,
             sealed_card: self.sealed_card,
             phone: Phone::from_stored(&self.phone).map_err(|_| bad("phone"))?,

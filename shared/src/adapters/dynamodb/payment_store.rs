@@ -7,7 +7,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
 use super::error::{corrupt, store_error};
-use super::items::{method_sk, payment_pk, user_pk, MethodItem, PaymentItem, METHOD_SK_PREFIX, PAYMENT_SK};
+use super::items::{
+    method_sk, payment_pk, user_pk, MethodItem, PaymentItem, METHOD_SK_PREFIX, PAYMENT_SK,
+};
 use crate::domain::{Identifier, MethodId, Payment, PaymentId};
 use crate::ports::{PaymentStore, SavedMethod, StoreError};
 
@@ -20,7 +22,10 @@ pub struct DynamoPaymentStore {
 
 impl DynamoPaymentStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     fn payment_item(payment: &Payment, version: u64) -> Result<Item, StoreError> {
@@ -57,34 +62,48 @@ impl DynamoPaymentStore {
             .map_err(corrupt)
     }
 
-    async fn update_with_method(&self, payment: &Payment, method: &SavedMethod) -> Result<(), StoreError> {
+    async fn update_with_method(
+        &self,
+        payment: &Payment,
+        method: &SavedMethod,
+    ) -> Result<(), StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(Self::payment_item(payment, payment.version + 1)?))
             .condition_expression("version = :expected")
-            .expression_attribute_values(":expected", AttributeValue::N(payment.version.to_string()))
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::N(payment.version.to_string()),
+            )
             .build()
             .map_err(corrupt)?;
         let result = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().update(self.save_method_update(method)?).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(self.save_method_update(method)?)
+                    .build(),
+            )
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
             Err(err) => {
                 let lost_condition = match err.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
-                        e.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
-                    }
+                    Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+                        .cancellation_reasons()
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed")),
                     _ => false,
                 };
                 if lost_condition {
                     Err(StoreError::Conflict)
                 } else {
-                    Err(StoreError::Unavailable(DisplayErrorContext(err).to_string()))
+                    Err(StoreError::Unavailable(
+                        DisplayErrorContext(err).to_string(),
+                    ))
                 }
             }
         }
@@ -117,11 +136,19 @@ impl PaymentStore for DynamoPaymentStore {
             .await
             .map_err(store_error)?;
         out.item
-            .map(|item| serde_dynamo::from_item::<_, PaymentItem>(item).map_err(corrupt)?.into_payment())
+            .map(|item| {
+                serde_dynamo::from_item::<_, PaymentItem>(item)
+                    .map_err(corrupt)?
+                    .into_payment()
+            })
             .transpose()
     }
 
-    async fn update(&self, payment: &Payment, save: Option<&SavedMethod>) -> Result<(), StoreError> {
+    async fn update(
+        &self,
+        payment: &Payment,
+        save: Option<&SavedMethod>,
+    ) -> Result<(), StoreError> {
         if let Some(method) = save {
             return self.update_with_method(payment, method).await;
         }
@@ -130,15 +157,26 @@ impl PaymentStore for DynamoPaymentStore {
             .table_name(&self.table)
             .set_item(Some(Self::payment_item(payment, payment.version + 1)?))
             .condition_expression("version = :expected")
-            .expression_attribute_values(":expected", AttributeValue::N(payment.version.to_string()))
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::N(payment.version.to_string()),
+            )
             .send()
             .await
             .map_err(store_error)?;
         Ok(())
     }
 
-    async fn find_method(&self, user_id: &Identifier, id: Option<&MethodId>) -> Result<Option<SavedMethod>, StoreError> {
-        let to_method = |item: Item| serde_dynamo::from_item::<_, MethodItem>(item).map_err(corrupt)?.into_method();
+    async fn find_method(
+        &self,
+        user_id: &Identifier,
+        id: Option<&MethodId>,
+    ) -> Result<Option<SavedMethod>, StoreError> {
+        let to_method = |item: Item| {
+            serde_dynamo::from_item::<_, MethodItem>(item)
+                .map_err(corrupt)?
+                .into_method()
+        };
         if let Some(id) = id {
             let out = self
                 .client

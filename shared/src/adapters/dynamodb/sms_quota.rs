@@ -18,10 +18,20 @@ pub struct DynamoSmsQuota {
 
 impl DynamoSmsQuota {
     pub fn new(client: Client, table: impl Into<String>, limits: SmsLimits) -> Self {
-        Self { client, table: table.into(), limits }
+        Self {
+            client,
+            table: table.into(),
+            limits,
+        }
     }
 
-    fn bump(&self, pk: String, hour: i64, cap: u32, ttl: i64) -> Result<TransactWriteItem, StoreError> {
+    fn bump(
+        &self,
+        pk: String,
+        hour: i64,
+        cap: u32,
+        ttl: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(pk))
@@ -41,7 +51,12 @@ impl DynamoSmsQuota {
 
 #[async_trait]
 impl SmsQuota for DynamoSmsQuota {
-    async fn take(&self, phone_key: &str, merchant: &Identifier, now: i64) -> Result<(), QuotaError> {
+    async fn take(
+        &self,
+        phone_key: &str,
+        merchant: &Identifier,
+        now: i64,
+    ) -> Result<(), QuotaError> {
         let hour = now.div_euclid(3600);
         let ttl = (hour + 2) * 3600;
         // Two transactions on one counter at once cancel each other (TransactionConflict):
@@ -50,8 +65,18 @@ impl SmsQuota for DynamoSmsQuota {
             let result = self
                 .client
                 .transact_write_items()
-                .transact_items(self.bump(format!("QUOTA#PHONE#{phone_key}"), hour, self.limits.per_phone, ttl)?)
-                .transact_items(self.bump(format!("QUOTA#MERCHANT#{merchant}"), hour, self.limits.per_merchant, ttl)?)
+                .transact_items(self.bump(
+                    format!("QUOTA#PHONE#{phone_key}"),
+                    hour,
+                    self.limits.per_phone,
+                    ttl,
+                )?)
+                .transact_items(self.bump(
+                    format!("QUOTA#MERCHANT#{merchant}"),
+                    hour,
+                    self.limits.per_merchant,
+                    ttl,
+                )?)
                 .send()
                 .await;
             let err = match result {
@@ -60,12 +85,20 @@ impl SmsQuota for DynamoSmsQuota {
             };
             match err.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(e))
-                    if e.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")) =>
+                    if e.cancellation_reasons()
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed")) =>
                 {
-                    return Err(QuotaError::Exceeded { retry_after_secs: until_next_hour(now) });
+                    return Err(QuotaError::Exceeded {
+                        retry_after_secs: until_next_hour(now),
+                    });
                 }
                 Some(TransactWriteItemsError::TransactionCanceledException(_)) => continue,
-                _ => return Err(StoreError::Unavailable(DisplayErrorContext(err).to_string()).into()),
+                _ => {
+                    return Err(
+                        StoreError::Unavailable(DisplayErrorContext(err).to_string()).into(),
+                    )
+                }
             }
         }
         Err(StoreError::Conflict.into())
