@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 TOOLS := $(VENV)/.installed-$(shell sha1sum requirements-dev.txt | cut -c1-12)
 
-.PHONY: run test code lint
+.PHONY: run test campaign code
 
 # Local tooling (moto, cargo-lambda, boto3), pinned, inside the repo.
 $(TOOLS): requirements-dev.txt
@@ -16,6 +16,11 @@ run: $(TOOLS)
 
 test: $(TOOLS)
 	scripts/test.sh
+
+# The full bad-input campaign (schemathesis, 550 examples per operation, 2 seeds) on its own
+# stack; `make test` runs it small.
+campaign: $(TOOLS)
+	CAMPAIGN_ONLY=1 CAMPAIGN_EXAMPLES=550 CAMPAIGN_SEEDS="20261127 1127" scripts/test.sh
 
 # The latest code sent to PHONE by the local stack, e.g. `make code PHONE=+8613800138000`.
 code:

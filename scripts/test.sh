@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: every test. Starts its own moto (serialized) and `cargo lambda watch` on ports
-# apart from `make run`'s, and stops them on exit.
+# apart from `make run`'s, and stops them on exit. Then the bad-input campaign, small.
+#   CAMPAIGN_EXAMPLES  schemathesis examples per operation (default 60; `make campaign`: 550)
+#   RACE_ROUNDS        verify race rounds (default 1000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export MOTO_PORT="${TEST_MOTO_PORT:-4577}" WATCH_PORT="${TEST_WATCH_PORT:-9077}" TABLE_NAME=payments-test LOG_FORMAT=text
@@ -14,4 +16,10 @@ start_moto > target/test-moto.log 2>&1
 cargo run -q -p dev-tools --bin create-table
 start_watch > target/test-watch.log 2>&1
 export MOTO_ENDPOINT="http://127.0.0.1:${MOTO_PORT}" WATCH_ENDPOINT="http://127.0.0.1:${WATCH_PORT}"
-cargo test --workspace --no-fail-fast
+
+status=0
+if [ "${CAMPAIGN_ONLY:-0}" != 1 ]; then
+  cargo test --workspace --no-fail-fast || status=$?
+fi
+scripts/campaign.sh "${CAMPAIGN_EXAMPLES:-60}" || status=$?
+exit $status

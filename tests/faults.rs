@@ -19,7 +19,7 @@ enum Flow {
 
 const CLAIM: &[&str] = &["PutItem", "IDEM#"];
 const COMPLETE: &[&str] = &["UpdateItem", "IDEM#", "completed"];
-const QUOTA: &[&str] = &["TransactWriteItems", "QUOTA#"];
+const QUOTA: &[&str] = &["UpdateItem", "QUOTA#"];
 const INSERT: &[&str] = &["PutItem", "PAY#"];
 const READ: &[&str] = &["GetItem", "PAY#"];
 const FIND_CARD: &[&str] = &["Query", "PM#"];
@@ -43,12 +43,9 @@ fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
             ("send SMS", SMS),
             ("complete key", COMPLETE),
         ],
-        Flow::Verify => vec![
-            ("claim key", CLAIM),
-            ("read payment", READ),
-            ("complete payment", COMMIT),
-            ("complete key", COMPLETE),
-        ],
+        Flow::Verify => {
+            vec![("claim key", CLAIM), ("read payment", READ), ("complete payment", COMMIT), ("complete key", COMPLETE)]
+        }
         Flow::Resend => vec![
             ("claim key", CLAIM),
             ("read payment", READ),
@@ -89,46 +86,25 @@ const VISA: &str = "4242424242424242";
 /// The request under test, after whatever it needs was set up without faults.
 async fn prepare(stack: &Stack, flow: Flow, user: &str, phone: &str) -> (Function, String, Value) {
     let pending = || async {
-        let created = stack
-            .first_payment(&first_payment_body(user, phone, VISA))
-            .await;
+        let created = stack.first_payment(&first_payment_body(user, phone, VISA)).await;
         assert_eq!(created.status, 201, "{}", created.body);
         created.body["payment_id"].as_str().unwrap().to_owned()
     };
     match flow {
-        Flow::First => (
-            Function::FirstPayment,
-            "/payments".into(),
-            first_payment_body(user, phone, VISA),
-        ),
+        Flow::First => (Function::FirstPayment, "/payments".into(), first_payment_body(user, phone, VISA)),
         Flow::Repeat => {
             let id = pending().await;
-            assert_eq!(
-                stack.verify(&id, &stack.code_sent_to(phone)).await.status,
-                200
-            );
-            (
-                Function::RepeatPayment,
-                "/payments/repeat".into(),
-                repeat_payment_body(user),
-            )
+            assert_eq!(stack.verify(&id, &stack.code_sent_to(phone)).await.status, 200);
+            (Function::RepeatPayment, "/payments/repeat".into(), repeat_payment_body(user))
         }
         Flow::Verify => {
             let id = pending().await;
-            (
-                Function::VerifyCode,
-                format!("/payments/{id}/verify"),
-                json!({"code": stack.code_sent_to(phone)}),
-            )
+            (Function::VerifyCode, format!("/payments/{id}/verify"), json!({"code": stack.code_sent_to(phone)}))
         }
         Flow::Resend => {
             let id = pending().await;
             stack.clock.advance(30);
-            (
-                Function::VerifyCode,
-                format!("/payments/{id}/resend"),
-                json!({}),
-            )
+            (Function::VerifyCode, format!("/payments/{id}/resend"), json!({}))
         }
     }
 }
@@ -153,20 +129,14 @@ async fn check_consistent(stack: &Stack) -> Result<(), String> {
                 && s(p, "user_id") == s(method, "user_id")
         });
         if !backed {
-            return Err(format!(
-                "saved card {} without a succeeded payment",
-                s(method, "payment_method_id")
-            ));
+            return Err(format!("saved card {} without a succeeded payment", s(method, "payment_method_id")));
         }
     }
     for p in of("payment").filter(|p| s(p, "status") == "requires_verification") {
         let usable = s(p, "code_expires_at").parse::<i64>().unwrap() > now;
         let resendable = s(p, "sends").parse::<u8>().unwrap() < 5;
         if !usable && !resendable {
-            return Err(format!(
-                "pending payment {} can never complete",
-                s(p, "payment_id")
-            ));
+            return Err(format!("pending payment {} can never complete", s(p, "payment_id")));
         }
     }
     for k in of("idempotency_key").filter(|k| s(k, "state") == "in_progress") {
@@ -177,12 +147,7 @@ async fn check_consistent(stack: &Stack) -> Result<(), String> {
     Ok(())
 }
 
-async fn run_case(
-    flow: Flow,
-    step: &str,
-    matches: &[&str],
-    fault: Fault,
-) -> Result<String, String> {
+async fn run_case(flow: Flow, step: &str, matches: &[&str], fault: Fault) -> Result<String, String> {
     let plan = FaultPlan::default();
     let stack = Stack::with_faults(&plan).await;
     let (user, phone) = (random_id("u"), random_phone());
@@ -209,66 +174,41 @@ async fn run_case(
     let first_answer = match &first {
         None => "invocation died".to_owned(),
         Some(a) if a.status == 503 => {
-            if a.body["code"] != "temporarily_unavailable" || a.headers.get("retry-after").is_none()
-            {
-                return Err(format!(
-                    "{name}: 503 without code or Retry-After: {}",
-                    a.body
-                ));
+            if a.body["code"] != "temporarily_unavailable" || a.headers.get("retry-after").is_none() {
+                return Err(format!("{name}: 503 without code or Retry-After: {}", a.body));
             }
             "503 temporarily_unavailable + Retry-After".to_owned()
         }
         // The work was done; only recording the answer under the key failed.
         Some(a) if matches == COMPLETE && a.status < 300 => format!("{} (work done)", a.status),
         // The claim landed but its answer was lost: the SDK's retry finds it taken.
-        Some(a)
-            if matches == CLAIM && a.status == 409 && a.body["code"] == "request_in_progress" =>
-        {
+        Some(a) if matches == CLAIM && a.status == 409 && a.body["code"] == "request_in_progress" => {
             "409 request_in_progress".to_owned()
         }
-        Some(a) => {
-            return Err(format!(
-                "{name}: unexpected first answer {} {}",
-                a.status, a.body
-            ))
-        }
+        Some(a) => return Err(format!("{name}: unexpected first answer {} {}", a.status, a.body)),
     };
-    check_consistent(&stack)
-        .await
-        .map_err(|e| format!("{name}: after the fault: {e}"))?;
+    check_consistent(&stack).await.map_err(|e| format!("{name}: after the fault: {e}"))?;
 
     // The client retries with the same key; past any claim the dead attempt left.
     stack.clock.advance(31);
     let retry = stack.call(function, &path, &body, Some(&key)).await;
     if retry.status >= 300 {
-        return Err(format!(
-            "{name}: retry answered {} {}",
-            retry.status, retry.body
-        ));
+        return Err(format!("{name}: retry answered {} {}", retry.status, retry.body));
     }
     let again = stack.call(function, &path, &body, Some(&key)).await;
     if (again.status, &again.body) != (retry.status, &retry.body) {
-        return Err(format!(
-            "{name}: a second retry differs: {} vs {}",
-            again.body, retry.body
-        ));
+        return Err(format!("{name}: a second retry differs: {} vs {}", again.body, retry.body));
     }
     // One outcome: the payment the retry answered completes, and it is the only live one.
     let id = retry.body["payment_id"].as_str().unwrap().to_owned();
     if flow == Flow::Verify {
         if retry.body["status"] != "succeeded" {
-            return Err(format!(
-                "{name}: verify retry did not complete: {}",
-                retry.body
-            ));
+            return Err(format!("{name}: verify retry did not complete: {}", retry.body));
         }
     } else {
         let done = stack.verify(&id, &stack.code_sent_to(&phone)).await;
         if done.status != 200 {
-            return Err(format!(
-                "{name}: the converged payment does not complete: {}",
-                done.body
-            ));
+            return Err(format!("{name}: the converged payment does not complete: {}", done.body));
         }
     }
     if matches!(flow, Flow::First | Flow::Repeat) {
@@ -277,34 +217,21 @@ async fn run_case(
             .scan()
             .await
             .iter()
-            .filter(|i| {
-                s(i, "entity") == "payment"
-                    && s(i, "order_id") == order
-                    && s(i, "status") != "failed"
-            })
+            .filter(|i| s(i, "entity") == "payment" && s(i, "order_id") == order && s(i, "status") != "failed")
             .count();
         if live != 1 {
             return Err(format!("{name}: {live} live payments for one request"));
         }
     }
-    check_consistent(&stack)
-        .await
-        .map_err(|e| format!("{name}: after the retry: {e}"))?;
-    Ok(format!(
-        "{name}: first answer {first_answer}; retry {} converged",
-        retry.status
-    ))
+    check_consistent(&stack).await.map_err(|e| format!("{name}: after the retry: {e}"))?;
+    Ok(format!("{name}: first answer {first_answer}; retry {} converged", retry.status))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_step_of_every_flow_survives_faults() {
     let cases = cases();
-    let results = join_all(
-        cases
-            .iter()
-            .map(|(flow, step, matches, fault)| run_case(*flow, step, matches, *fault)),
-    )
-    .await;
+    let results =
+        join_all(cases.iter().map(|(flow, step, matches, fault)| run_case(*flow, step, matches, *fault))).await;
     let failures: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     for line in results.iter().flatten() {
         println!("{line}");

@@ -41,9 +41,7 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
 
     // Success, then a repeat payment with a resend.
     let phone = random_phone();
-    let created = stack
-        .first_payment(&first_payment_body(&user, &phone, "4242424242424242"))
-        .await;
+    let created = stack.first_payment(&first_payment_body(&user, &phone, "4242424242424242")).await;
     let id = created.body["payment_id"].as_str().unwrap().to_owned();
     let code = stack.code_sent_to(&phone);
     assert_eq!(stack.verify(&id, &wrong_code(&code)).await.status, 422);
@@ -60,13 +58,7 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
 
     // Decline.
     let phone = random_phone();
-    let created = stack
-        .first_payment(&first_payment_body(
-            &random_id("u"),
-            &phone,
-            "4000000000000002",
-        ))
-        .await;
+    let created = stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4000000000000002")).await;
     let id = created.body["payment_id"].as_str().unwrap().to_owned();
     let code = stack.code_sent_to(&phone);
     assert_eq!(stack.verify(&id, &code).await.status, 402);
@@ -75,13 +67,7 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
 
     // Lock-out.
     let phone = random_phone();
-    let created = stack
-        .first_payment(&first_payment_body(
-            &random_id("u"),
-            &phone,
-            "4242424242424242",
-        ))
-        .await;
+    let created = stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4242424242424242")).await;
     let id = created.body["payment_id"].as_str().unwrap().to_owned();
     let code = stack.code_sent_to(&phone);
     for _ in 0..5 {
@@ -103,10 +89,7 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
         assert!(!logs.contains(secret.as_str()), "{secret} in logs:\n{logs}");
     }
     for phone in &phones {
-        assert!(
-            !logs.contains(&phone[3..]),
-            "phone {phone} in logs:\n{logs}"
-        );
+        assert!(!logs.contains(&phone[3..]), "phone {phone} in logs:\n{logs}");
     }
     assert!(!logs.to_lowercase().contains("cvc"), "{logs}");
 }

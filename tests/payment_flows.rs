@@ -9,41 +9,28 @@ async fn first_payment_verify_repeat_verify() {
     let stack = Stack::new().await;
     let (user, phone) = (random_id("u"), random_phone());
 
-    let created = stack
-        .first_payment(&first_payment_body(&user, &phone, "4242424242424242"))
-        .await;
+    let created = stack.first_payment(&first_payment_body(&user, &phone, "4242424242424242")).await;
     assert_eq!(created.status, 201, "{}", created.body);
     let p = &created.body;
     assert_eq!(p["status"], "requires_verification");
-    assert_eq!(
-        (p["amount"].as_u64(), p["currency"].as_str()),
-        (Some(1999), Some("CNY"))
-    );
+    assert_eq!((p["amount"].as_u64(), p["currency"].as_str()), (Some(1999), Some("CNY")));
     assert_eq!(p["payment_method"]["last4"], "4242");
     assert_eq!(p["payment_method"]["brand"], "visa");
     let next = &p["next_action"];
     assert_eq!(next["type"], "enter_verification_code");
-    assert_eq!(
-        next["sent_to"],
-        format!("+86*******{}", &phone[phone.len() - 4..])
-    );
+    assert_eq!(next["sent_to"], format!("+86*******{}", &phone[phone.len() - 4..]));
     assert_eq!(next["attempts_remaining"], 5);
     let id = p["payment_id"].as_str().unwrap().to_owned();
     assert_eq!(next["verify_url"], format!("/payments/{id}/verify"));
     assert_eq!(next["resend_url"], format!("/payments/{id}/resend"));
     let text = p.to_string();
     // (A three-digit CVC can occur by chance inside ids, so look for its field instead.)
-    assert!(
-        !text.contains("4242424242424242") && !text.contains(&phone[3..]) && !text.contains("cvc"),
-        "{text}"
-    );
+    assert!(!text.contains("4242424242424242") && !text.contains(&phone[3..]) && !text.contains("cvc"), "{text}");
 
     let sms = sms_to(&phone).await;
     assert_eq!(sms.len(), 1);
     assert!(
-        sms[0].ends_with(
-            " is your code to pay CNY 19.99 to shop-1. Valid 5 minutes. Never share it."
-        ),
+        sms[0].ends_with(" is your code to pay CNY 19.99 to shop-1. Valid 5 minutes. Never share it."),
         "{}",
         sms[0]
     );
@@ -57,10 +44,7 @@ async fn first_payment_verify_repeat_verify() {
 
     let repeat = stack.repeat_payment(&repeat_payment_body(&user)).await;
     assert_eq!(repeat.status, 201, "{}", repeat.body);
-    assert_eq!(
-        repeat.body["payment_method"]["id"],
-        p["payment_method"]["id"]
-    );
+    assert_eq!(repeat.body["payment_method"]["id"], p["payment_method"]["id"]);
     assert_eq!(repeat.body["next_action"]["sent_to"], next["sent_to"]);
     let rid = repeat.body["payment_id"].as_str().unwrap().to_owned();
     let sms = sms_to(&phone).await;
@@ -72,25 +56,17 @@ async fn first_payment_verify_repeat_verify() {
     assert_eq!(verified.body["status"], "succeeded");
     // Single use: the same code again finds nothing pending.
     let again = stack.verify(&rid, &latest_code(&phone).await).await;
-    assert_eq!(
-        (again.status, again.body["code"].as_str()),
-        (409, Some("payment_not_pending"))
-    );
+    assert_eq!((again.status, again.body["code"].as_str()), (409, Some("payment_not_pending")));
 }
 
 #[tokio::test]
 async fn repeat_payment_without_a_saved_card_guides_to_a_first_payment() {
     let stack = Stack::new().await;
-    let answer = stack
-        .repeat_payment(&repeat_payment_body(&random_id("u")))
-        .await;
+    let answer = stack.repeat_payment(&repeat_payment_body(&random_id("u"))).await;
     assert_eq!(answer.status, 404);
     assert_eq!(answer.headers["content-type"], "application/problem+json");
     assert_eq!(answer.body["code"], "no_saved_payment_method");
-    assert_eq!(
-        answer.body["next_action"]["type"],
-        "provide_payment_details"
-    );
+    assert_eq!(answer.body["next_action"]["type"], "provide_payment_details");
     assert_eq!(answer.body["next_action"]["url"], "/payments");
 }
 
@@ -98,82 +74,47 @@ async fn repeat_payment_without_a_saved_card_guides_to_a_first_payment() {
 async fn wrong_codes_count_down_then_lock_the_payment() {
     let stack = Stack::new().await;
     let phone = random_phone();
-    let created = stack
-        .first_payment(&first_payment_body(
-            &random_id("u"),
-            &phone,
-            "4242424242424242",
-        ))
-        .await;
+    let created = stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4242424242424242")).await;
     let id = created.body["payment_id"].as_str().unwrap().to_owned();
     let right = latest_code(&phone).await;
     for left in (1..5).rev() {
         let a = stack.verify(&id, &wrong_code(&right)).await;
-        assert_eq!(
-            (a.status, a.body["code"].as_str()),
-            (422, Some("incorrect_code")),
-            "{}",
-            a.body
-        );
+        assert_eq!((a.status, a.body["code"].as_str()), (422, Some("incorrect_code")), "{}", a.body);
         assert_eq!(a.body["attempts_remaining"], left);
         assert_eq!(a.body["param"], "code");
     }
     let locked = stack.verify(&id, &wrong_code(&right)).await;
-    assert_eq!(
-        (locked.status, locked.body["code"].as_str()),
-        (422, Some("too_many_attempts"))
-    );
+    assert_eq!((locked.status, locked.body["code"].as_str()), (422, Some("too_many_attempts")));
     assert_eq!(locked.body["payment"]["status"], "failed");
     assert_eq!(locked.body["payment"]["failure_code"], "too_many_attempts");
     let after = stack.verify(&id, &right).await;
-    assert_eq!(
-        (after.status, after.body["code"].as_str()),
-        (409, Some("payment_not_pending"))
-    );
+    assert_eq!((after.status, after.body["code"].as_str()), (409, Some("payment_not_pending")));
     let resend = stack.resend(&id).await;
-    assert_eq!(
-        (resend.status, resend.body["code"].as_str()),
-        (409, Some("payment_not_pending"))
-    );
+    assert_eq!((resend.status, resend.body["code"].as_str()), (409, Some("payment_not_pending")));
 }
 
 #[tokio::test]
 async fn resend_cooldown_new_code_and_old_code_stops_working() {
     let stack = Stack::new().await;
     let phone = random_phone();
-    let created = stack
-        .first_payment(&first_payment_body(
-            &random_id("u"),
-            &phone,
-            "4242424242424242",
-        ))
-        .await;
+    let created = stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4242424242424242")).await;
     let id = created.body["payment_id"].as_str().unwrap().to_owned();
     let old = latest_code(&phone).await;
 
     let early = stack.resend(&id).await;
-    assert_eq!(
-        (early.status, early.body["code"].as_str()),
-        (429, Some("resend_too_soon"))
-    );
+    assert_eq!((early.status, early.body["code"].as_str()), (429, Some("resend_too_soon")));
     assert_eq!(early.headers["retry-after"], "30");
 
     stack.clock.advance(30);
     let resent = stack.resend(&id).await;
     assert_eq!(resent.status, 200, "{}", resent.body);
-    assert_eq!(
-        resent.body["next_action"]["type"],
-        "enter_verification_code"
-    );
+    assert_eq!(resent.body["next_action"]["type"], "enter_verification_code");
     assert_eq!(resent.body["next_action"]["sends_remaining"], 3);
     assert_eq!(sms_to(&phone).await.len(), 2);
     let new = latest_code(&phone).await;
     if new != old {
         let a = stack.verify(&id, &old).await;
-        assert_eq!(
-            a.body["code"], "incorrect_code",
-            "the old code stops working"
-        );
+        assert_eq!(a.body["code"], "incorrect_code", "the old code stops working");
     }
     assert_eq!(stack.verify(&id, &new).await.body["status"], "succeeded");
 }
@@ -182,38 +123,21 @@ async fn resend_cooldown_new_code_and_old_code_stops_working() {
 async fn expired_code_then_resend() {
     let stack = Stack::new().await;
     let phone = random_phone();
-    let created = stack
-        .first_payment(&first_payment_body(
-            &random_id("u"),
-            &phone,
-            "4242424242424242",
-        ))
-        .await;
+    let created = stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4242424242424242")).await;
     let id = created.body["payment_id"].as_str().unwrap().to_owned();
     stack.clock.advance(5 * 60);
     let expired = stack.verify(&id, &latest_code(&phone).await).await;
-    assert_eq!(
-        (expired.status, expired.body["code"].as_str()),
-        (422, Some("code_expired"))
-    );
+    assert_eq!((expired.status, expired.body["code"].as_str()), (422, Some("code_expired")));
     assert_eq!(stack.resend(&id).await.status, 200);
-    assert_eq!(
-        stack.verify(&id, &latest_code(&phone).await).await.body["status"],
-        "succeeded"
-    );
+    assert_eq!(stack.verify(&id, &latest_code(&phone).await).await.body["status"], "succeeded");
 }
 
 #[tokio::test]
 async fn declines_fail_the_payment_and_save_nothing() {
     let stack = Stack::new().await;
-    for (card, reason) in [
-        ("4000000000000002", "card_declined"),
-        ("4000000000009995", "insufficient_funds"),
-    ] {
+    for (card, reason) in [("4000000000000002", "card_declined"), ("4000000000009995", "insufficient_funds")] {
         let (user, phone) = (random_id("u"), random_phone());
-        let created = stack
-            .first_payment(&first_payment_body(&user, &phone, card))
-            .await;
+        let created = stack.first_payment(&first_payment_body(&user, &phone, card)).await;
         let id = created.body["payment_id"].as_str().unwrap().to_owned();
         let declined = stack.verify(&id, &latest_code(&phone).await).await;
         assert_eq!(declined.status, 402, "{}", declined.body);
@@ -222,10 +146,7 @@ async fn declines_fail_the_payment_and_save_nothing() {
         assert_eq!(declined.body["payment"]["status"], "failed");
         assert_eq!(declined.body["payment"]["failure_code"], reason);
         let repeat = stack.repeat_payment(&repeat_payment_body(&user)).await;
-        assert_eq!(
-            repeat.body["code"], "no_saved_payment_method",
-            "a declined card is not saved"
-        );
+        assert_eq!(repeat.body["code"], "no_saved_payment_method", "a declined card is not saved");
     }
 }
 
@@ -234,48 +155,26 @@ async fn idempotent_replays_converge() {
     let stack = Stack::new().await;
     let phone = random_phone();
     let body = first_payment_body(&random_id("u"), &phone, "4242424242424242");
-    let first = stack
-        .call(Function::FirstPayment, "/payments", &body, Some("key-1"))
-        .await;
-    let again = stack
-        .call(Function::FirstPayment, "/payments", &body, Some("key-1"))
-        .await;
+    let first = stack.call(Function::FirstPayment, "/payments", &body, Some("key-1")).await;
+    let again = stack.call(Function::FirstPayment, "/payments", &body, Some("key-1")).await;
     assert_eq!(first.status, 201);
-    assert_eq!(
-        (again.status, &again.body),
-        (201, &first.body),
-        "same key, same body: same answer"
-    );
+    assert_eq!((again.status, &again.body), (201, &first.body), "same key, same body: same answer");
     assert_eq!(again.headers["idempotency-replayed"], "true");
     assert_eq!(sms_to(&phone).await.len(), 1, "no second SMS");
-    let payments = stack
-        .scan()
-        .await
-        .iter()
-        .filter(|i| i["entity"].as_s().unwrap() == "payment")
-        .count();
+    let payments = stack.scan().await.iter().filter(|i| i["entity"].as_s().unwrap() == "payment").count();
     assert_eq!(payments, 1, "no second payment");
 
     let mut other = body.clone();
     other["amount"] = json!(2000);
-    let reused = stack
-        .call(Function::FirstPayment, "/payments", &other, Some("key-1"))
-        .await;
-    assert_eq!(
-        (reused.status, reused.body["code"].as_str()),
-        (422, Some("idempotency_key_reused"))
-    );
+    let reused = stack.call(Function::FirstPayment, "/payments", &other, Some("key-1")).await;
+    assert_eq!((reused.status, reused.body["code"].as_str()), (422, Some("idempotency_key_reused")));
 
     // Verify is idempotent too: a retried verify replays its answer instead of failing 409.
     let id = first.body["payment_id"].as_str().unwrap().to_owned();
     let code = json!({"code": latest_code(&phone).await});
     let path = format!("/payments/{id}/verify");
-    let v1 = stack
-        .call(Function::VerifyCode, &path, &code, Some("verify-1"))
-        .await;
-    let v2 = stack
-        .call(Function::VerifyCode, &path, &code, Some("verify-1"))
-        .await;
+    let v1 = stack.call(Function::VerifyCode, &path, &code, Some("verify-1")).await;
+    let v2 = stack.call(Function::VerifyCode, &path, &code, Some("verify-1")).await;
     assert_eq!((v1.status, v2.status), (200, 200));
     assert_eq!(v1.body, v2.body);
 }
@@ -286,74 +185,18 @@ async fn bad_input_gets_a_4xx_that_says_what_is_wrong() {
     let phone = random_phone();
     let good = first_payment_body(&random_id("u"), &phone, "4242424242424242");
     let cases = [
-        (
-            "card",
-            "number",
-            json!("4242424242424241"),
-            422,
-            "invalid_card_number",
-            "card.number",
-        ),
-        (
-            "card",
-            "exp_year",
-            json!(2020),
-            422,
-            "card_expired",
-            "card.exp_year",
-        ),
+        ("card", "number", json!("4242424242424241"), 422, "invalid_card_number", "card.number"),
+        ("card", "exp_year", json!(2020), 422, "card_expired", "card.exp_year"),
         ("card", "cvc", json!("12"), 422, "invalid_cvc", "card.cvc"),
         ("", "phone", json!("+86123"), 422, "invalid_phone", "phone"),
         ("", "amount", json!(0), 422, "invalid_amount", "amount"),
-        (
-            "",
-            "amount",
-            json!(100_000_000),
-            422,
-            "invalid_amount",
-            "amount",
-        ),
+        ("", "amount", json!(100_000_000), 422, "invalid_amount", "amount"),
         ("", "amount", json!(19.99), 400, "invalid_request", "amount"),
-        (
-            "",
-            "currency",
-            json!("XYZ"),
-            422,
-            "invalid_currency",
-            "currency",
-        ),
-        (
-            "",
-            "user_id",
-            json!("has space"),
-            422,
-            "invalid_identifier",
-            "user_id",
-        ),
-        (
-            "",
-            "order_id",
-            json!(""),
-            422,
-            "invalid_identifier",
-            "order_id",
-        ),
-        (
-            "",
-            "unexpected",
-            json!(1),
-            400,
-            "invalid_request",
-            "unexpected",
-        ),
-        (
-            "card",
-            "number",
-            json!(4242424242424242u64),
-            400,
-            "invalid_request",
-            "card.number",
-        ),
+        ("", "currency", json!("XYZ"), 422, "invalid_currency", "currency"),
+        ("", "user_id", json!("has space"), 422, "invalid_identifier", "user_id"),
+        ("", "order_id", json!(""), 422, "invalid_identifier", "order_id"),
+        ("", "unexpected", json!(1), 400, "invalid_request", "unexpected"),
+        ("card", "number", json!(4242424242424242u64), 400, "invalid_request", "card.number"),
     ];
     for (parent, field, value, status, code, param) in cases {
         let mut body = good.clone();
@@ -374,12 +217,7 @@ async fn bad_input_gets_a_4xx_that_says_what_is_wrong() {
     let mut missing = good.clone();
     missing["card"].as_object_mut().unwrap().remove("cvc");
     let a = stack.first_payment(&missing).await;
-    assert_eq!(
-        (a.status, a.body["param"].as_str()),
-        (400, Some("card.cvc")),
-        "{}",
-        a.body
-    );
+    assert_eq!((a.status, a.body["param"].as_str()), (400, Some("card.cvc")), "{}", a.body);
 
     let huge = json!({"user_id": "x".repeat(17 * 1024)});
     assert_eq!(stack.first_payment(&huge).await.status, 413);
@@ -399,32 +237,15 @@ async fn bad_input_gets_a_4xx_that_says_what_is_wrong() {
         .body(shared::lambda_http::Body::Text("{\"user_id\":".into()))
         .unwrap();
     let a = stack.send(Function::FirstPayment, req).await;
-    assert_eq!(
-        (a.status, a.body["code"].as_str()),
-        (400, Some("invalid_json"))
-    );
+    assert_eq!((a.status, a.body["code"].as_str()), (400, Some("invalid_json")));
 
-    let unknown = stack
-        .verify("pay_01kbzz0000000000000000000a", "123456")
-        .await;
-    assert_eq!(
-        (unknown.status, unknown.body["code"].as_str()),
-        (404, Some("payment_not_found"))
-    );
+    let unknown = stack.verify("pay_01kbzz0000000000000000000a", "123456").await;
+    assert_eq!((unknown.status, unknown.body["code"].as_str()), (404, Some("payment_not_found")));
     let malformed = stack.verify("not-a-payment", "123456").await;
-    assert_eq!(
-        (malformed.status, malformed.body["code"].as_str()),
-        (404, Some("payment_not_found"))
-    );
+    assert_eq!((malformed.status, malformed.body["code"].as_str()), (404, Some("payment_not_found")));
     let bad_code = stack.verify("pay_01kbzz0000000000000000000a", "12ab").await;
-    assert_eq!(
-        (bad_code.status, bad_code.body["code"].as_str()),
-        (422, Some("invalid_code"))
-    );
-    assert!(
-        sms_to(&phone).await.is_empty(),
-        "no invalid request sent an SMS"
-    );
+    assert_eq!((bad_code.status, bad_code.body["code"].as_str()), (422, Some("invalid_code")));
+    assert!(sms_to(&phone).await.is_empty(), "no invalid request sent an SMS");
 }
 
 #[tokio::test]
@@ -432,39 +253,19 @@ async fn a_later_payment_cannot_redirect_an_earlier_cards_codes() {
     let stack = Stack::new().await;
     let (user, victim, attacker) = (random_id("u"), random_phone(), random_phone());
     let card = "5555555555554444";
-    let created = stack
-        .first_payment(&first_payment_body(&user, &victim, card))
-        .await;
+    let created = stack.first_payment(&first_payment_body(&user, &victim, card)).await;
     let id = created.body["payment_id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        stack.verify(&id, &latest_code(&victim).await).await.status,
-        200
-    );
+    assert_eq!(stack.verify(&id, &latest_code(&victim).await).await.status, 200);
 
     // Same user id, same card number, another phone: the attacker completes a first payment.
-    let taken = stack
-        .first_payment(&first_payment_body(&user, &attacker, card))
-        .await;
+    let taken = stack.first_payment(&first_payment_body(&user, &attacker, card)).await;
     let tid = taken.body["payment_id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        stack
-            .verify(&tid, &latest_code(&attacker).await)
-            .await
-            .status,
-        200
-    );
+    assert_eq!(stack.verify(&tid, &latest_code(&attacker).await).await.status, 200);
 
     let before = sms_to(&attacker).await.len();
     let repeat = stack.repeat_payment(&repeat_payment_body(&user)).await;
     assert_eq!(repeat.status, 201);
-    assert_eq!(
-        repeat.body["next_action"]["sent_to"],
-        format!("+86*******{}", &victim[victim.len() - 4..])
-    );
-    assert_eq!(
-        sms_to(&attacker).await.len(),
-        before,
-        "no code went to the new phone"
-    );
+    assert_eq!(repeat.body["next_action"]["sent_to"], format!("+86*******{}", &victim[victim.len() - 4..]));
+    assert_eq!(sms_to(&attacker).await.len(), before, "no code went to the new phone");
     assert_eq!(sms_to(&victim).await.len(), 2);
 }

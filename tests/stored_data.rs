@@ -22,12 +22,7 @@ async fn no_card_number_cvc_or_code_is_stored_in_clear() {
     for card in cards {
         let phone = random_phone();
         let created = stack
-            .call(
-                Function::FirstPayment,
-                "/payments",
-                &first_payment_body(&user, &phone, card),
-                Some(&random_id("k")),
-            )
+            .call(Function::FirstPayment, "/payments", &first_payment_body(&user, &phone, card), Some(&random_id("k")))
             .await;
         assert_eq!(created.status, 201);
         let id = created.body["payment_id"].as_str().unwrap().to_owned();
@@ -45,32 +40,16 @@ async fn no_card_number_cvc_or_code_is_stored_in_clear() {
     }
     // A pending payment (card still held, encrypted) and a repeat payment.
     let phone = random_phone();
-    stack
-        .first_payment(&first_payment_body(
-            &random_id("u"),
-            &phone,
-            "6011111111111117",
-        ))
-        .await;
+    stack.first_payment(&first_payment_body(&random_id("u"), &phone, "6011111111111117")).await;
     codes.push(stack.code_sent_to(&phone));
     let repeat = stack.repeat_payment(&repeat_payment_body(&user)).await;
     assert_eq!(repeat.status, 201);
 
     let items = stack.scan().await;
-    let kinds: std::collections::BTreeSet<String> = items
-        .iter()
-        .map(|i| i["entity"].as_s().unwrap().clone())
-        .collect();
-    assert_eq!(
-        kinds.into_iter().collect::<Vec<_>>(),
-        ["idempotency_key", "payment", "payment_method", "sms_quota"]
-    );
+    let kinds: std::collections::BTreeSet<String> = items.iter().map(|i| i["entity"].as_s().unwrap().clone()).collect();
+    assert_eq!(kinds.into_iter().collect::<Vec<_>>(), ["idempotency_key", "payment", "payment_method", "sms_quota"]);
     for item in &items {
-        assert!(
-            !item.keys().any(|k| k.contains("cvc") || k == "code"),
-            "{:?}",
-            item.keys()
-        );
+        assert!(!item.keys().any(|k| k.contains("cvc") || k == "code"), "{:?}", item.keys());
         for (name, value) in item {
             let mut values = Vec::new();
             strings(value, &mut values);

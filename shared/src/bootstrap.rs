@@ -17,15 +17,8 @@ pub fn aws_services(config: &Config, aws: &aws_config::SdkConfig) -> Result<Serv
     let sns = aws_sdk_sns::Client::new(aws);
     Ok(Services {
         payments: Arc::new(DynamoPaymentStore::new(dynamo.clone(), &config.table_name)),
-        idempotency: Arc::new(DynamoIdempotencyStore::new(
-            dynamo.clone(),
-            &config.table_name,
-        )),
-        quota: Arc::new(DynamoSmsQuota::new(
-            dynamo,
-            &config.table_name,
-            config.sms_limits,
-        )),
+        idempotency: Arc::new(DynamoIdempotencyStore::new(dynamo.clone(), &config.table_name)),
+        quota: Arc::new(DynamoSmsQuota::new(dynamo, &config.table_name, config.sms_limits)),
         sms: Arc::new(SnsCodeSender::new(sns, config.sms_sender_id.clone())),
         acquirer: Arc::new(SandboxAcquirer),
         clock: Arc::new(SystemClock),

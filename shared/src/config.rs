@@ -33,12 +33,7 @@ pub struct Config {
 }
 
 fn cap(name: &'static str, default: u32) -> Result<u32, ConfigError> {
-    env(name).map_or(Ok(default), |v| {
-        v.parse()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or(ConfigError::Number(name))
-    })
+    env(name).map_or(Ok(default), |v| v.parse().ok().filter(|n| *n > 0).ok_or(ConfigError::Number(name)))
 }
 
 fn env(name: &str) -> Option<String> {
@@ -57,12 +52,8 @@ async fn keyring(name: &'static str, ssm: &aws_sdk_ssm::Client) -> Result<Keyrin
                 .with_decryption(true)
                 .send()
                 .await
-                .map_err(|e| {
-                    ConfigError::Parameter(parameter.clone(), DisplayErrorContext(e).to_string())
-                })?;
-            out.parameter
-                .and_then(|p| p.value)
-                .ok_or_else(|| ConfigError::Parameter(parameter, "no value".into()))?
+                .map_err(|e| ConfigError::Parameter(parameter.clone(), DisplayErrorContext(e).to_string()))?;
+            out.parameter.and_then(|p| p.value).ok_or_else(|| ConfigError::Parameter(parameter, "no value".into()))?
         }
         (None, None) => return Err(ConfigError::Missing(name)),
     };
@@ -72,10 +63,8 @@ async fn keyring(name: &'static str, ssm: &aws_sdk_ssm::Client) -> Result<Keyrin
 impl Config {
     pub async fn load(aws: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
         let ssm = aws_sdk_ssm::Client::new(aws);
-        let (code_hash_keys, card_keys) = tokio::try_join!(
-            keyring("CODE_HASH_KEYS", &ssm),
-            keyring("CARD_ENCRYPTION_KEYS", &ssm)
-        )?;
+        let (code_hash_keys, card_keys) =
+            tokio::try_join!(keyring("CODE_HASH_KEYS", &ssm), keyring("CARD_ENCRYPTION_KEYS", &ssm))?;
         Ok(Self {
             table_name: env("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,
             code_hash_keys,

@@ -3,9 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::{
-    CardBrand, CardNumber, Expiry, Identifier, MethodId, Money, Payment, PaymentId, Phone,
-};
+use crate::domain::{CardBrand, CardNumber, Expiry, Identifier, MethodId, Money, Payment, PaymentId, Phone};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -44,15 +42,11 @@ pub trait PaymentStore: Send + Sync {
     /// Replaces a payment if its stored version still equals `payment.version`, writing
     /// `version + 1`; `Conflict` otherwise. With `save`, the saved method is written in the same
     /// transaction (the payment succeeded); a method that exists keeps the phone it is bound to.
-    async fn update(&self, payment: &Payment, save: Option<&SavedMethod>)
-        -> Result<(), StoreError>;
+    async fn update(&self, payment: &Payment, save: Option<&SavedMethod>) -> Result<(), StoreError>;
 
     /// The user's method `id`, or with `None` the most recently saved one.
-    async fn find_method(
-        &self,
-        user_id: &Identifier,
-        id: Option<&MethodId>,
-    ) -> Result<Option<SavedMethod>, StoreError>;
+    async fn find_method(&self, user_id: &Identifier, id: Option<&MethodId>)
+        -> Result<Option<SavedMethod>, StoreError>;
 }
 
 /// Idempotency keys are kept for 24 hours.
@@ -72,11 +66,7 @@ pub enum Claim {
     /// `origin` is the token of the attempt that first claimed the key: it stays the same
     /// across takeovers, so retries can derive the same ids from it. `recovering` says an
     /// earlier attempt died mid-way (its claim outlived its deadline) and this one takes over.
-    Acquired {
-        token: String,
-        origin: String,
-        recovering: bool,
-    },
+    Acquired { token: String, origin: String, recovering: bool },
     /// The same request already completed: answer this again.
     Replay(StoredResponse),
     /// The same request is still running elsewhere.
@@ -89,22 +79,10 @@ pub enum Claim {
 pub trait IdempotencyStore: Send + Sync {
     /// Claims `key` for a request with `fingerprint` until `lock_until` (epoch seconds). An
     /// expired claim (its invocation died) may be taken over.
-    async fn claim(
-        &self,
-        key: &str,
-        fingerprint: &str,
-        now: i64,
-        lock_until: i64,
-    ) -> Result<Claim, StoreError>;
+    async fn claim(&self, key: &str, fingerprint: &str, now: i64, lock_until: i64) -> Result<Claim, StoreError>;
 
     /// Stores the final response under the key for 24 hours.
-    async fn complete(
-        &self,
-        key: &str,
-        token: &str,
-        response: &StoredResponse,
-        now: i64,
-    ) -> Result<(), StoreError>;
+    async fn complete(&self, key: &str, token: &str, response: &StoredResponse, now: i64) -> Result<(), StoreError>;
 
     /// Gives the key up (the request failed in a way worth retrying): the next request with
     /// it takes over at once as `recovering`, with the same `origin`, so it finds whatever this
@@ -139,10 +117,7 @@ pub struct SmsLimits {
 
 impl Default for SmsLimits {
     fn default() -> Self {
-        Self {
-            per_phone: 10,
-            per_merchant: 1000,
-        }
+        Self { per_phone: 10, per_merchant: 1000 }
     }
 }
 
@@ -158,12 +133,7 @@ pub enum QuotaError {
 pub trait SmsQuota: Send + Sync {
     /// Counts one code SMS to the phone (`phone_key`, a keyed hash of it) for `merchant` in the
     /// current hour; both counts or neither. Refuses once either cap is reached.
-    async fn take(
-        &self,
-        phone_key: &str,
-        merchant: &Identifier,
-        now: i64,
-    ) -> Result<(), QuotaError>;
+    async fn take(&self, phone_key: &str, merchant: &Identifier, now: i64) -> Result<(), QuotaError>;
 }
 
 /// Seconds until the hourly window containing `now` ends.

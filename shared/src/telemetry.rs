@@ -5,18 +5,11 @@ use tracing_subscriber::EnvFilter;
 
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     let result = if std::env::var("LOG_FORMAT").as_deref() == Ok("text") {
         builder.without_time().try_init()
     } else {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init()
+        builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init()
     };
     // Already initialized (tests): keep the first subscriber.
     let _ = result;

@@ -16,29 +16,12 @@ fn cny(minor: i64) -> Money {
 
 #[test]
 fn luhn_accepts_valid_and_rejects_invalid_numbers() {
-    for ok in [
-        "4242424242424242",
-        "4000000000000002",
-        "5555555555554444",
-        "378282246310005",
-        "4242 4242 4242 4242",
-    ] {
+    for ok in ["4242424242424242", "4000000000000002", "5555555555554444", "378282246310005", "4242 4242 4242 4242"] {
         assert!(CardNumber::parse("card.number", ok).is_ok(), "{ok}");
     }
-    for bad in [
-        "4242424242424241",
-        "",
-        "4242",
-        "42424242424242424242",
-        "4242x42424242424",
-        "0000000000000001",
-    ] {
+    for bad in ["4242424242424241", "", "4242", "42424242424242424242", "4242x42424242424", "0000000000000001"] {
         let err = CardNumber::parse("card.number", bad).unwrap_err();
-        assert_eq!(
-            (err.code, err.param.as_str()),
-            ("invalid_card_number", "card.number"),
-            "{bad}"
-        );
+        assert_eq!((err.code, err.param.as_str()), ("invalid_card_number", "card.number"), "{bad}");
     }
 }
 
@@ -52,10 +35,7 @@ fn card_brand_and_last4() {
     assert_eq!(brand("6011111111111117"), CardBrand::Discover);
     assert_eq!(brand("3566002020360505"), CardBrand::Jcb);
     assert_eq!(brand("6200000000000005"), CardBrand::Unionpay);
-    assert_eq!(
-        CardNumber::parse("n", "4242424242424242").unwrap().last4(),
-        "4242"
-    );
+    assert_eq!(CardNumber::parse("n", "4242424242424242").unwrap().last4(), "4242");
 }
 
 #[test]
@@ -82,22 +62,10 @@ fn expiry_is_valid_through_its_month() {
     assert!(Expiry::parse("card", 11, 2026, today).is_ok());
     assert!(Expiry::parse("card", 1, 2027, today).is_ok());
     let expired = Expiry::parse("card", 10, 2026, today).unwrap_err();
-    assert_eq!(
-        (expired.code, expired.param.as_str()),
-        ("card_expired", "card.exp_year")
-    );
-    assert_eq!(
-        Expiry::parse("card", 13, 2030, today).unwrap_err().param,
-        "card.exp_month"
-    );
-    assert_eq!(
-        Expiry::parse("card", 0, 2030, today).unwrap_err().param,
-        "card.exp_month"
-    );
-    assert_eq!(
-        Expiry::parse("card", 12, 30, today).unwrap_err().param,
-        "card.exp_year"
-    );
+    assert_eq!((expired.code, expired.param.as_str()), ("card_expired", "card.exp_year"));
+    assert_eq!(Expiry::parse("card", 13, 2030, today).unwrap_err().param, "card.exp_month");
+    assert_eq!(Expiry::parse("card", 0, 2030, today).unwrap_err().param, "card.exp_month");
+    assert_eq!(Expiry::parse("card", 12, 30, today).unwrap_err().param, "card.exp_year");
     assert_eq!(year_month(1_795_000_000), (2026, 11));
 }
 
@@ -107,24 +75,10 @@ fn phone_is_validated_and_masked() {
     assert_eq!(phone.masked(), "+86*******8000");
     assert_eq!(format!("{phone}"), "+86*******8000");
     assert!(!format!("{phone:?}").contains("13800138000"));
-    assert_eq!(
-        Phone::parse("phone", "+14155552671").unwrap().masked(),
-        "+1******2671"
-    );
-    for bad in [
-        "13800138000",
-        "+86123",
-        "+8613800138000123",
-        "+86 138 0013 8000",
-        "",
-        "+",
-    ] {
+    assert_eq!(Phone::parse("phone", "+14155552671").unwrap().masked(), "+1******2671");
+    for bad in ["13800138000", "+86123", "+8613800138000123", "+86 138 0013 8000", "", "+"] {
         let err = Phone::parse("phone", bad).unwrap_err();
-        assert_eq!(
-            (err.code, err.param.as_str()),
-            ("invalid_phone", "phone"),
-            "{bad}"
-        );
+        assert_eq!((err.code, err.param.as_str()), ("invalid_phone", "phone"), "{bad}");
     }
 }
 
@@ -133,30 +87,19 @@ fn currency_and_amount_rules() {
     assert_eq!(Currency::parse("currency", "JPY").unwrap().exponent(), 0);
     assert_eq!(Currency::parse("currency", "BHD").unwrap().exponent(), 3);
     for bad in ["cny", "ZZZ", "CN", "XAU", ""] {
-        assert_eq!(
-            Currency::parse("currency", bad).unwrap_err().code,
-            "invalid_currency",
-            "{bad}"
-        );
+        assert_eq!(Currency::parse("currency", bad).unwrap_err().code, "invalid_currency", "{bad}");
     }
     let c = Currency::parse("currency", "CNY").unwrap();
     assert!(Money::new("amount", 1, c).is_ok());
     assert!(Money::new("amount", 99_999_999, c).is_ok());
     for bad in [0, -1, 100_000_000] {
-        assert_eq!(
-            Money::new("amount", bad, c).unwrap_err().code,
-            "invalid_amount"
-        );
+        assert_eq!(Money::new("amount", bad, c).unwrap_err().code, "invalid_amount");
     }
 }
 
 #[test]
 fn money_formats_with_the_currency_decimals() {
-    let fmt = |minor, code| {
-        Money::new("a", minor, Currency::parse("c", code).unwrap())
-            .unwrap()
-            .to_string()
-    };
+    let fmt = |minor, code| Money::new("a", minor, Currency::parse("c", code).unwrap()).unwrap().to_string();
     assert_eq!(fmt(1999, "CNY"), "CNY 19.99");
     assert_eq!(fmt(5, "EUR"), "EUR 0.05");
     assert_eq!(fmt(1999, "JPY"), "JPY 1999");
@@ -168,10 +111,7 @@ fn identifiers_and_minted_ids() {
     assert!(Identifier::parse("user_id", "u-42.a:b_C").is_ok());
     for bad in ["", "has space", "é", &"x".repeat(65)] {
         let err = Identifier::parse("user_id", bad).unwrap_err();
-        assert_eq!(
-            (err.code, err.param.as_str()),
-            ("invalid_identifier", "user_id")
-        );
+        assert_eq!((err.code, err.param.as_str()), ("invalid_identifier", "user_id"));
     }
     let pid = PaymentId::new();
     assert!(pid.as_str().starts_with("pay_"));
@@ -189,14 +129,8 @@ fn codes_are_six_digits_and_never_print() {
         assert!(code.expose().bytes().all(|b| b.is_ascii_digit()));
         assert!(!format!("{code:?}").contains(code.expose()));
     }
-    assert_eq!(
-        VerificationCode::parse("code", "12345").unwrap_err().code,
-        "invalid_code"
-    );
-    assert_eq!(
-        VerificationCode::parse("code", "12345a").unwrap_err().code,
-        "invalid_code"
-    );
+    assert_eq!(VerificationCode::parse("code", "12345").unwrap_err().code, "invalid_code");
+    assert_eq!(VerificationCode::parse("code", "12345a").unwrap_err().code, "invalid_code");
 }
 
 fn hasher() -> CodeHasher {
@@ -213,12 +147,9 @@ fn code_hash_is_bound_to_payment_amount_currency_merchant_and_send() {
         match p {
             "payment" => (other_pid.clone(), money, merchant.clone(), 1),
             "amount" => (pid.clone(), cny(2000), merchant.clone(), 1),
-            "currency" => (
-                pid.clone(),
-                Money::new("a", 1999, Currency::parse("c", "EUR").unwrap()).unwrap(),
-                merchant.clone(),
-                1,
-            ),
+            "currency" => {
+                (pid.clone(), Money::new("a", 1999, Currency::parse("c", "EUR").unwrap()).unwrap(), merchant.clone(), 1)
+            }
             "merchant" => (pid.clone(), money, id("shop-2"), 1),
             "send" => (pid.clone(), money, merchant.clone(), 2),
             _ => (pid.clone(), money, merchant.clone(), 1),
@@ -226,15 +157,7 @@ fn code_hash_is_bound_to_payment_amount_currency_merchant_and_send() {
     };
     let stored = {
         let (p, m, mer, s) = ctx("same");
-        h.hash(
-            &CodeContext {
-                payment_id: &p,
-                money: &m,
-                merchant_id: &mer,
-                send_seq: s,
-            },
-            &code,
-        )
+        h.hash(&CodeContext { payment_id: &p, money: &m, merchant_id: &mer, send_seq: s }, &code)
     };
     assert!(!stored.mac_hex.contains("123456"));
     for (case, expected) in [
@@ -246,41 +169,21 @@ fn code_hash_is_bound_to_payment_amount_currency_merchant_and_send() {
         ("send", false),
     ] {
         let (p, m, mer, s) = ctx(case);
-        let c = CodeContext {
-            payment_id: &p,
-            money: &m,
-            merchant_id: &mer,
-            send_seq: s,
-        };
+        let c = CodeContext { payment_id: &p, money: &m, merchant_id: &mer, send_seq: s };
         assert_eq!(h.matches(&c, &code, &stored), expected, "{case}");
     }
     let (p, m, mer, s) = ctx("same");
-    let c = CodeContext {
-        payment_id: &p,
-        money: &m,
-        merchant_id: &mer,
-        send_seq: s,
-    };
-    assert!(!h.matches(
-        &c,
-        &VerificationCode::parse("code", "123457").unwrap(),
-        &stored
-    ));
+    let c = CodeContext { payment_id: &p, money: &m, merchant_id: &mer, send_seq: s };
+    assert!(!h.matches(&c, &VerificationCode::parse("code", "123457").unwrap(), &stored));
 }
 
 #[test]
 fn rotated_code_keys_still_verify_old_hashes() {
     let old = CodeHasher::new(&Keyring::parse("k", KEY_A).unwrap()).unwrap();
-    let rotated =
-        CodeHasher::new(&Keyring::parse("k", &format!("{KEY_B},{KEY_A}")).unwrap()).unwrap();
+    let rotated = CodeHasher::new(&Keyring::parse("k", &format!("{KEY_B},{KEY_A}")).unwrap()).unwrap();
     let removed = CodeHasher::new(&Keyring::parse("k", KEY_B).unwrap()).unwrap();
     let (pid, money, merchant) = (PaymentId::new(), cny(100), id("m"));
-    let ctx = CodeContext {
-        payment_id: &pid,
-        money: &money,
-        merchant_id: &merchant,
-        send_seq: 1,
-    };
+    let ctx = CodeContext { payment_id: &pid, money: &money, merchant_id: &merchant, send_seq: 1 };
     let code = VerificationCode::generate();
     let stored = old.hash(&ctx, &code);
     assert_eq!(stored.key_id, "a");
@@ -296,31 +199,16 @@ fn card_vault_round_trips_and_binds_to_the_user() {
     let sealed = vault.seal(&id("u-1"), &card).unwrap();
     assert!(sealed.starts_with("v1.b."));
     assert!(!sealed.contains("4242424242424242"));
-    assert_ne!(
-        sealed,
-        vault.seal(&id("u-1"), &card).unwrap(),
-        "fresh nonce each time"
-    );
+    assert_ne!(sealed, vault.seal(&id("u-1"), &card).unwrap(), "fresh nonce each time");
     assert_eq!(vault.open(&id("u-1"), &sealed).unwrap(), card);
-    assert!(
-        vault.open(&id("u-2"), &sealed).is_err(),
-        "bound to its user"
-    );
-    assert!(vault
-        .open(&id("u-1"), &sealed.replace("v1.b.", "v1.a."))
-        .is_err());
+    assert!(vault.open(&id("u-2"), &sealed).is_err(), "bound to its user");
+    assert!(vault.open(&id("u-1"), &sealed.replace("v1.b.", "v1.a.")).is_err());
     assert!(vault.open(&id("u-1"), "garbage").is_err());
 }
 
 #[test]
 fn keyrings_reject_malformed_specs_and_never_print_keys() {
-    for bad in [
-        "",
-        "nokey",
-        "a:notbase64!!",
-        "a:c2hvcnQ=",
-        ":ZGV2LW9ubHktY29kZS1oYXNoLWtleS1ub3QtcHJvZCE=",
-    ] {
+    for bad in ["", "nokey", "a:notbase64!!", "a:c2hvcnQ=", ":ZGV2LW9ubHktY29kZS1oYXNoLWtleS1ub3QtcHJvZCE="] {
         assert!(Keyring::parse("K", bad).is_err(), "{bad}");
     }
     let ring = Keyring::parse("K", KEY_A).unwrap();
@@ -340,22 +228,13 @@ fn pending_payment(now: i64) -> Payment {
             id: MethodId::new(),
             brand: card.brand(),
             last4: card.last4(),
-            expiry: Expiry {
-                month: 12,
-                year: 2030,
-            },
+            expiry: Expiry { month: 12, year: 2030 },
         },
         phone: Phone::parse("phone", "+8613800138000").unwrap(),
         sealed_card: Some("sealed".into()),
         fingerprint: "fp".into(),
         save_card: true,
-        verification: Verification::first(
-            CodeHash {
-                key_id: "a".into(),
-                mac_hex: "00".into(),
-            },
-            now,
-        ),
+        verification: Verification::first(CodeHash { key_id: "a".into(), mac_hex: "00".into() }, now),
         failure_code: None,
         created_at: now,
         updated_at: now,
@@ -369,20 +248,12 @@ fn wrong_codes_count_down_and_the_fifth_fails_the_payment() {
     let now = 1_000_000;
     let mut p = pending_payment(now);
     for left in (1..MAX_ATTEMPTS).rev() {
-        assert_eq!(
-            p.check_code(false, now),
-            CodeCheck::Incorrect {
-                attempts_remaining: left
-            }
-        );
+        assert_eq!(p.check_code(false, now), CodeCheck::Incorrect { attempts_remaining: left });
     }
     assert_eq!(p.check_code(false, now), CodeCheck::LockedOut);
     assert_eq!(p.status, PaymentStatus::Failed);
     assert_eq!(p.failure_code.as_deref(), Some("too_many_attempts"));
-    assert_eq!(
-        p.sealed_card, None,
-        "card data is dropped when a payment ends"
-    );
+    assert_eq!(p.sealed_card, None, "card data is dropped when a payment ends");
     assert_eq!(p.check_code(true, now), CodeCheck::NotPending);
 }
 
@@ -400,68 +271,30 @@ fn right_code_is_accepted_then_single_use() {
 fn codes_expire_after_five_minutes_and_resend_renews_them() {
     let now = 1_000_000;
     let mut p = pending_payment(now);
-    assert_eq!(
-        p.check_code(true, now + CODE_TTL_SECS),
-        CodeCheck::CodeExpired
-    );
+    assert_eq!(p.check_code(true, now + CODE_TTL_SECS), CodeCheck::CodeExpired);
     assert!(p.is_pending());
     p.check_resend(now + CODE_TTL_SECS).unwrap();
-    p.issue_code(
-        CodeHash {
-            key_id: "a".into(),
-            mac_hex: "01".into(),
-        },
-        now + CODE_TTL_SECS,
-    );
+    p.issue_code(CodeHash { key_id: "a".into(), mac_hex: "01".into() }, now + CODE_TTL_SECS);
     assert_eq!(p.verification.sends, 2);
-    assert_eq!(
-        p.check_code(true, now + CODE_TTL_SECS + 1),
-        CodeCheck::Accepted
-    );
+    assert_eq!(p.check_code(true, now + CODE_TTL_SECS + 1), CodeCheck::Accepted);
 }
 
 #[test]
 fn resend_has_a_cooldown_and_a_limit_and_keeps_the_attempt_count() {
     let now = 1_000_000;
     let mut p = pending_payment(now);
-    assert_eq!(
-        p.check_resend(now + 10),
-        Err(ResendRefusal::TooSoon {
-            retry_after_secs: RESEND_COOLDOWN_SECS - 10
-        })
-    );
-    assert_eq!(
-        p.check_code(false, now + 1),
-        CodeCheck::Incorrect {
-            attempts_remaining: MAX_ATTEMPTS - 1
-        }
-    );
+    assert_eq!(p.check_resend(now + 10), Err(ResendRefusal::TooSoon { retry_after_secs: RESEND_COOLDOWN_SECS - 10 }));
+    assert_eq!(p.check_code(false, now + 1), CodeCheck::Incorrect { attempts_remaining: MAX_ATTEMPTS - 1 });
     let mut t = now;
     while p.verification.sends < MAX_SENDS {
         t += RESEND_COOLDOWN_SECS;
         p.check_resend(t).unwrap();
-        p.issue_code(
-            CodeHash {
-                key_id: "a".into(),
-                mac_hex: "02".into(),
-            },
-            t,
-        );
+        p.issue_code(CodeHash { key_id: "a".into(), mac_hex: "02".into() }, t);
     }
-    assert_eq!(
-        p.verification.attempts_remaining,
-        MAX_ATTEMPTS - 1,
-        "a resend hands out no fresh guesses"
-    );
-    assert_eq!(
-        p.check_resend(t + RESEND_COOLDOWN_SECS),
-        Err(ResendRefusal::SendLimitReached)
-    );
+    assert_eq!(p.verification.attempts_remaining, MAX_ATTEMPTS - 1, "a resend hands out no fresh guesses");
+    assert_eq!(p.check_resend(t + RESEND_COOLDOWN_SECS), Err(ResendRefusal::SendLimitReached));
     // With no sends left, the payment expires with its last code.
-    assert_eq!(
-        p.check_code(true, t + CODE_TTL_SECS),
-        CodeCheck::PaymentExpired
-    );
+    assert_eq!(p.check_code(true, t + CODE_TTL_SECS), CodeCheck::PaymentExpired);
     assert_eq!(p.status, PaymentStatus::Expired);
 }
 
@@ -469,27 +302,15 @@ fn resend_has_a_cooldown_and_a_limit_and_keeps_the_attempt_count() {
 fn payments_expire_at_their_deadline() {
     let now = 1_000_000;
     let mut p = pending_payment(now);
-    assert_eq!(
-        p.check_resend(now + PAYMENT_TTL_SECS),
-        Err(ResendRefusal::PaymentExpired)
-    );
+    assert_eq!(p.check_resend(now + PAYMENT_TTL_SECS), Err(ResendRefusal::PaymentExpired));
     assert_eq!(p.status, PaymentStatus::Expired);
-    assert_eq!(
-        p.check_resend(now + PAYMENT_TTL_SECS),
-        Err(ResendRefusal::NotPending)
-    );
+    assert_eq!(p.check_resend(now + PAYMENT_TTL_SECS), Err(ResendRefusal::NotPending));
 }
 
 #[test]
 fn declines_fail_the_payment_with_the_reason() {
     let mut p = pending_payment(1);
     p.decline("insufficient_funds", 2);
-    assert_eq!(
-        (p.status, p.failure_code.as_deref()),
-        (PaymentStatus::Failed, Some("insufficient_funds"))
-    );
-    assert_eq!(
-        PaymentStatus::parse(p.status.as_str()),
-        Some(PaymentStatus::Failed)
-    );
+    assert_eq!((p.status, p.failure_code.as_deref()), (PaymentStatus::Failed, Some("insufficient_funds")));
+    assert_eq!(PaymentStatus::parse(p.status.as_str()), Some(PaymentStatus::Failed));
 }

@@ -10,22 +10,12 @@ async fn every_event_fixture_gives_its_documented_status() {
     let (stack, _) = common::memory_stack();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
     let mut checked = 0;
-    let mut paths: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     paths.sort();
     for path in paths {
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
-        let expected: u16 = name
-            .trim_end_matches(".json")
-            .rsplit('.')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let req = from_str(&std::fs::read_to_string(&path).unwrap())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let expected: u16 = name.trim_end_matches(".json").rsplit('.').next().unwrap().parse().unwrap();
+        let req = from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
         let svc = &stack.services;
         let response = if name.starts_with("first-payment") {
             shared::http::first_payment(svc, req).await
@@ -36,16 +26,8 @@ async fn every_event_fixture_gives_its_documented_status() {
         } else {
             panic!("{name}: no function for this fixture");
         };
-        assert_eq!(
-            response.status().as_u16(),
-            expected,
-            "{name}: {:?}",
-            response.body()
-        );
-        let content_type = response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .to_owned();
+        assert_eq!(response.status().as_u16(), expected, "{name}: {:?}", response.body());
+        let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
         let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
         if expected >= 400 {
             assert_eq!(content_type, "application/problem+json", "{name}");
@@ -56,16 +38,9 @@ async fn every_event_fixture_gives_its_documented_status() {
             );
         } else {
             assert_eq!(content_type, "application/json", "{name}");
-            assert!(
-                body["payment_id"].as_str().unwrap().starts_with("pay_"),
-                "{name}"
-            );
+            assert!(body["payment_id"].as_str().unwrap().starts_with("pay_"), "{name}");
         }
         checked += 1;
     }
-    assert!(
-        checked >= 10,
-        "only {checked} fixtures found in {}",
-        dir.display()
-    );
+    assert!(checked >= 10, "only {checked} fixtures found in {}", dir.display());
 }

@@ -18,10 +18,7 @@ fn first(user: &str, phone: &str, card: &str, save_card: bool) -> FirstPaymentCo
         money: Money::new("amount", 1999, Currency::parse("currency", "CNY").unwrap()).unwrap(),
         phone: Phone::parse("phone", phone).unwrap(),
         card: CardNumber::parse("card.number", card).unwrap(),
-        expiry: Expiry {
-            month: 12,
-            year: 2030,
-        },
+        expiry: Expiry { month: 12, year: 2030 },
         cvc: Cvc::parse("card.cvc", "123").unwrap(),
         save_card,
     }
@@ -42,10 +39,7 @@ fn code(s: &str) -> VerificationCode {
 }
 
 fn wrong(right: &str) -> VerificationCode {
-    code(&format!(
-        "{:06}",
-        (right.parse::<u32>().unwrap() + 1) % 1_000_000
-    ))
+    code(&format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000))
 }
 
 const PHONE: &str = "+8613800138000";
@@ -55,41 +49,24 @@ const VISA: &str = "4242424242424242";
 async fn first_payment_then_repeat_payment_complete_by_code() {
     let (stack, _) = memory_stack();
     let svc = &stack.services;
-    let p = first_payment(svc, first("u-1", PHONE, VISA, true), None)
-        .await
-        .unwrap();
+    let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     assert_eq!(p.status, PaymentStatus::RequiresVerification);
-    assert!(
-        stack.payments.saved_methods().is_empty(),
-        "the card is saved only once the payment succeeds"
-    );
+    assert!(stack.payments.saved_methods().is_empty(), "the card is saved only once the payment succeeds");
     let sms = &stack.sms.sent()[0].1;
-    assert!(
-        sms.ends_with(" is your code to pay CNY 19.99 to shop-1. Valid 5 minutes. Never share it."),
-        "{sms}"
-    );
+    assert!(sms.ends_with(" is your code to pay CNY 19.99 to shop-1. Valid 5 minutes. Never share it."), "{sms}");
 
-    let done = verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None)
-        .await
-        .unwrap();
+    let done = verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
     assert_eq!(done.status, PaymentStatus::Succeeded);
     assert_eq!(done.sealed_card, None);
     let saved = stack.payments.saved_methods();
     assert_eq!(saved.len(), 1);
-    assert_eq!(
-        (saved[0].last4.as_str(), saved[0].phone.expose()),
-        ("4242", PHONE)
-    );
+    assert_eq!((saved[0].last4.as_str(), saved[0].phone.expose()), ("4242", PHONE));
 
-    let r = repeat_payment(svc, repeat("u-1", None), None)
-        .await
-        .unwrap();
+    let r = repeat_payment(svc, repeat("u-1", None), None).await.unwrap();
     assert_eq!(r.method.id, saved[0].id);
     assert_eq!(stack.sms.sent().len(), 2);
     assert!(stack.sms.sent()[1].1.contains("to pay JPY 500 to shop-2"));
-    let done = verify_code(svc, &r.id, &code(&latest_code(&stack, PHONE)), None)
-        .await
-        .unwrap();
+    let done = verify_code(svc, &r.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
     assert_eq!(done.status, PaymentStatus::Succeeded);
 }
 
@@ -97,49 +74,24 @@ async fn first_payment_then_repeat_payment_complete_by_code() {
 async fn card_is_not_saved_when_not_asked_or_when_the_payment_fails() {
     let (stack, _) = memory_stack();
     let svc = &stack.services;
-    let p = first_payment(svc, first("u-1", PHONE, VISA, false), None)
-        .await
-        .unwrap();
-    verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None)
-        .await
-        .unwrap();
-    let p = first_payment(svc, first("u-1", PHONE, "4000000000000002", true), None)
-        .await
-        .unwrap();
-    let err = verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, UseCaseError::Declined(p) if p.failure_code.as_deref() == Some("card_declined")),
-        "{err:?}"
-    );
+    let p = first_payment(svc, first("u-1", PHONE, VISA, false), None).await.unwrap();
+    verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
+    let p = first_payment(svc, first("u-1", PHONE, "4000000000000002", true), None).await.unwrap();
+    let err = verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
+    assert!(matches!(&err, UseCaseError::Declined(p) if p.failure_code.as_deref() == Some("card_declined")), "{err:?}");
     assert!(stack.payments.saved_methods().is_empty());
-    assert!(matches!(
-        repeat_payment(svc, repeat("u-1", None), None).await,
-        Err(UseCaseError::NoSavedMethod)
-    ));
+    assert!(matches!(repeat_payment(svc, repeat("u-1", None), None).await, Err(UseCaseError::NoSavedMethod)));
 }
 
 #[tokio::test]
 async fn insufficient_funds_fails_the_payment() {
     let (stack, _) = memory_stack();
     let svc = &stack.services;
-    let p = first_payment(svc, first("u-1", PHONE, "4000000000009995", true), None)
-        .await
-        .unwrap();
-    let err = verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None)
-        .await
-        .unwrap_err();
-    let UseCaseError::Declined(failed) = err else {
-        panic!("{err:?}")
-    };
-    assert_eq!(
-        (failed.status, failed.failure_code.as_deref()),
-        (PaymentStatus::Failed, Some("insufficient_funds"))
-    );
-    let again = verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None)
-        .await
-        .unwrap_err();
+    let p = first_payment(svc, first("u-1", PHONE, "4000000000009995", true), None).await.unwrap();
+    let err = verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
+    let UseCaseError::Declined(failed) = err else { panic!("{err:?}") };
+    assert_eq!((failed.status, failed.failure_code.as_deref()), (PaymentStatus::Failed, Some("insufficient_funds")));
+    let again = verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
     assert!(matches!(again, UseCaseError::NotPending(_)));
 }
 
@@ -147,71 +99,42 @@ async fn insufficient_funds_fails_the_payment() {
 async fn five_wrong_codes_lock_the_payment() {
     let (stack, _) = memory_stack();
     let svc = &stack.services;
-    let p = first_payment(svc, first("u-1", PHONE, VISA, true), None)
-        .await
-        .unwrap();
+    let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     let right = latest_code(&stack, PHONE);
     for left in (1..5).rev() {
-        let err = verify_code(svc, &p.id, &wrong(&right), None)
-            .await
-            .unwrap_err();
+        let err = verify_code(svc, &p.id, &wrong(&right), None).await.unwrap_err();
         assert!(
             matches!(err, UseCaseError::IncorrectCode { attempts_remaining } if attempts_remaining == left),
             "{err:?}"
         );
     }
-    let err = verify_code(svc, &p.id, &wrong(&right), None)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, UseCaseError::TooManyAttempts(p) if p.failure_code.as_deref() == Some("too_many_attempts"))
-    );
-    assert!(matches!(
-        verify_code(svc, &p.id, &code(&right), None).await,
-        Err(UseCaseError::NotPending(_))
-    ));
+    let err = verify_code(svc, &p.id, &wrong(&right), None).await.unwrap_err();
+    assert!(matches!(&err, UseCaseError::TooManyAttempts(p) if p.failure_code.as_deref() == Some("too_many_attempts")));
+    assert!(matches!(verify_code(svc, &p.id, &code(&right), None).await, Err(UseCaseError::NotPending(_))));
 }
 
 #[tokio::test]
 async fn resend_replaces_the_code_after_the_cooldown() {
     let (stack, clock) = memory_stack();
     let svc = &stack.services;
-    let p = first_payment(svc, first("u-1", PHONE, VISA, true), None)
-        .await
-        .unwrap();
+    let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     let old = latest_code(&stack, PHONE);
-    assert!(matches!(
-        resend_code(svc, &p.id, None).await,
-        Err(UseCaseError::ResendTooSoon {
-            retry_after_secs: 30
-        })
-    ));
+    assert!(matches!(resend_code(svc, &p.id, None).await, Err(UseCaseError::ResendTooSoon { retry_after_secs: 30 })));
     clock.advance(RESEND_COOLDOWN_SECS);
     let resent = resend_code(svc, &p.id, None).await.unwrap();
     assert_eq!(resent.verification.sends, 2);
     let new = latest_code(&stack, PHONE);
     if new != old {
-        assert!(matches!(
-            verify_code(svc, &p.id, &code(&old), None).await,
-            Err(UseCaseError::IncorrectCode { .. })
-        ));
+        assert!(matches!(verify_code(svc, &p.id, &code(&old), None).await, Err(UseCaseError::IncorrectCode { .. })));
     }
-    assert_eq!(
-        verify_code(svc, &p.id, &code(&new), None)
-            .await
-            .unwrap()
-            .status,
-        PaymentStatus::Succeeded
-    );
+    assert_eq!(verify_code(svc, &p.id, &code(&new), None).await.unwrap().status, PaymentStatus::Succeeded);
 }
 
 #[tokio::test]
 async fn expired_codes_are_refused_until_resent() {
     let (stack, clock) = memory_stack();
     let svc = &stack.services;
-    let p = first_payment(svc, first("u-1", PHONE, VISA, true), None)
-        .await
-        .unwrap();
+    let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     clock.advance(CODE_TTL_SECS);
     assert!(matches!(
         verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None).await,
@@ -219,10 +142,7 @@ async fn expired_codes_are_refused_until_resent() {
     ));
     resend_code(svc, &p.id, None).await.unwrap();
     assert_eq!(
-        verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None)
-            .await
-            .unwrap()
-            .status,
+        verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap().status,
         PaymentStatus::Succeeded
     );
 }
@@ -231,18 +151,13 @@ async fn expired_codes_are_refused_until_resent() {
 async fn at_most_five_codes_per_payment() {
     let (stack, clock) = memory_stack();
     let svc = &stack.services;
-    let p = first_payment(svc, first("u-1", PHONE, VISA, true), None)
-        .await
-        .unwrap();
+    let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     for _ in 1..MAX_SENDS {
         clock.advance(RESEND_COOLDOWN_SECS);
         resend_code(svc, &p.id, None).await.unwrap();
     }
     clock.advance(RESEND_COOLDOWN_SECS);
-    assert!(matches!(
-        resend_code(svc, &p.id, None).await,
-        Err(UseCaseError::SendLimitReached)
-    ));
+    assert!(matches!(resend_code(svc, &p.id, None).await, Err(UseCaseError::SendLimitReached)));
     assert_eq!(stack.sms.sent().len(), usize::from(MAX_SENDS));
 }
 
@@ -254,10 +169,7 @@ async fn unknown_payment_and_unknown_method() {
         verify_code(svc, &PaymentId::new(), &code("123456"), None).await,
         Err(UseCaseError::PaymentNotFound)
     ));
-    assert!(matches!(
-        resend_code(svc, &PaymentId::new(), None).await,
-        Err(UseCaseError::PaymentNotFound)
-    ));
+    assert!(matches!(resend_code(svc, &PaymentId::new(), None).await, Err(UseCaseError::PaymentNotFound)));
     assert!(matches!(
         repeat_payment(svc, repeat("u-1", Some(MethodId::new())), None).await,
         Err(UseCaseError::MethodNotFound)
@@ -270,48 +182,24 @@ async fn a_saved_card_keeps_the_phone_that_verified_it() {
     let svc = &stack.services;
     let victim = "+8613800138000";
     let attacker = "+8613900139000";
-    let p = first_payment(svc, first("u-1", victim, VISA, true), None)
-        .await
-        .unwrap();
-    verify_code(svc, &p.id, &code(&latest_code(&stack, victim)), None)
-        .await
-        .unwrap();
+    let p = first_payment(svc, first("u-1", victim, VISA, true), None).await.unwrap();
+    verify_code(svc, &p.id, &code(&latest_code(&stack, victim)), None).await.unwrap();
     // Someone pays for the same user with the same card number from another phone.
-    let p = first_payment(svc, first("u-1", attacker, VISA, true), None)
-        .await
-        .unwrap();
-    verify_code(svc, &p.id, &code(&latest_code(&stack, attacker)), None)
-        .await
-        .unwrap();
-    let r = repeat_payment(svc, repeat("u-1", None), None)
-        .await
-        .unwrap();
-    assert_eq!(
-        r.phone.expose(),
-        victim,
-        "codes for the card still go to the phone that saved it"
-    );
-    assert_eq!(
-        stack.payments.saved_methods().len(),
-        1,
-        "one card, one saved method"
-    );
+    let p = first_payment(svc, first("u-1", attacker, VISA, true), None).await.unwrap();
+    verify_code(svc, &p.id, &code(&latest_code(&stack, attacker)), None).await.unwrap();
+    let r = repeat_payment(svc, repeat("u-1", None), None).await.unwrap();
+    assert_eq!(r.phone.expose(), victim, "codes for the card still go to the phone that saved it");
+    assert_eq!(stack.payments.saved_methods().len(), 1, "one card, one saved method");
 }
 
 #[tokio::test]
 async fn concurrent_right_codes_complete_the_payment_once() {
     let (stack, _) = memory_stack();
     let svc = &stack.services;
-    let p = first_payment(svc, first("u-1", PHONE, VISA, true), None)
-        .await
-        .unwrap();
+    let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     let c = code(&latest_code(&stack, PHONE));
-    let results =
-        futures::future::join_all((0..20).map(|_| verify_code(svc, &p.id, &c, None))).await;
+    let results = futures::future::join_all((0..20).map(|_| verify_code(svc, &p.id, &c, None))).await;
     let wins = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(wins, 1, "{results:?}");
-    assert!(results
-        .iter()
-        .filter(|r| r.is_err())
-        .all(|r| matches!(r, Err(UseCaseError::NotPending(_)))));
+    assert!(results.iter().filter(|r| r.is_err()).all(|r| matches!(r, Err(UseCaseError::NotPending(_)))));
 }

@@ -6,8 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
-    SharedHttpConnector,
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
 };
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -46,10 +45,7 @@ pub struct FaultPlan {
 impl FaultPlan {
     /// From now on, every request matching all of `matches` fails with `fault`.
     pub fn arm(&self, matches: &[&str], fault: Fault) {
-        *self.rule.lock().unwrap() = Some(Rule {
-            matches: matches.iter().map(|m| (*m).to_owned()).collect(),
-            fault,
-        });
+        *self.rule.lock().unwrap() = Some(Rule { matches: matches.iter().map(|m| (*m).to_owned()).collect(), fault });
         *self.hits.lock().unwrap() = 0;
     }
 
@@ -68,20 +64,13 @@ impl FaultPlan {
     }
 
     pub fn client_around(&self, real: SharedHttpClient) -> SharedHttpClient {
-        SharedHttpClient::new(FaultyClient {
-            plan: self.clone(),
-            real,
-        })
+        SharedHttpClient::new(FaultyClient { plan: self.clone(), real })
     }
 
     fn fault_for(&self, request: &HttpRequest) -> Option<Fault> {
         let rule = self.rule.lock().unwrap().clone()?;
         let target = request.headers().get("x-amz-target").unwrap_or("");
-        let body = request
-            .body()
-            .bytes()
-            .map(String::from_utf8_lossy)
-            .unwrap_or_default();
+        let body = request.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
         let text = format!("{target} {body}");
         if rule.matches.iter().all(|m| text.contains(m.as_str())) {
             *self.hits.lock().unwrap() += 1;
@@ -99,11 +88,7 @@ struct FaultyClient {
 }
 
 impl HttpClient for FaultyClient {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
         SharedHttpConnector::new(FaultyConnector {
             plan: self.plan.clone(),
             real: self.real.http_connector(settings, components),
@@ -119,25 +104,16 @@ struct FaultyConnector {
 
 fn error_response(status: u16, code: &str, is_json: bool) -> HttpResponse {
     let body = if is_json {
-        format!(
-            r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{code}","message":"injected fault"}}"#
-        )
+        format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{code}","message":"injected fault"}}"#)
     } else {
         format!(
             r#"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>injected fault</Message></Error><RequestId>x</RequestId></ErrorResponse>"#
         )
     };
-    let mut response =
-        HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body));
-    let content_type = if is_json {
-        "application/x-amz-json-1.0"
-    } else {
-        "text/xml"
-    };
+    let mut response = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body));
+    let content_type = if is_json { "application/x-amz-json-1.0" } else { "text/xml" };
     response.headers_mut().insert("content-type", content_type);
-    response
-        .headers_mut()
-        .insert("x-amzn-errortype", code.to_owned());
+    response.headers_mut().insert("x-amzn-errortype", code.to_owned());
     response
 }
 
@@ -147,11 +123,7 @@ impl HttpConnector for FaultyConnector {
         match self.plan.fault_for(&request) {
             None => self.real.call(request),
             Some(Fault::Throttle) => {
-                let code = if is_json {
-                    "ThrottlingException"
-                } else {
-                    "Throttling"
-                };
+                let code = if is_json { "ThrottlingException" } else { "Throttling" };
                 HttpConnectorFuture::ready(Ok(error_response(400, code, is_json)))
             }
             Some(Fault::ServerError) => {

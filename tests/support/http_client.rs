@@ -19,31 +19,16 @@ impl HttpAnswer {
     }
 }
 
-pub async fn request(
-    method: Method,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> HttpAnswer {
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
+pub async fn request(method: Method, url: &str, headers: &[(&str, &str)], body: &str) -> HttpAnswer {
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let mut builder = Request::builder().method(method).uri(url);
     for (k, v) in headers {
         builder = builder.header(*k, *v);
     }
-    let req = builder
-        .body(Full::new(Bytes::from(body.to_owned())))
-        .unwrap();
-    let res = client
-        .request(req)
-        .await
-        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    let req = builder.body(Full::new(Bytes::from(body.to_owned()))).unwrap();
+    let res = client.request(req).await.unwrap_or_else(|e| panic!("{url}: {e}"));
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
-    HttpAnswer {
-        status,
-        headers,
-        body,
-    }
+    HttpAnswer { status, headers, body }
 }

@@ -23,30 +23,32 @@ pub const CARD_KEYS: &str = "it1:ZGV2LW9ubHktY2FyZC1lbmNyeXB0aW9uLWtleS0hISE=";
 
 /// moto's address, as set by `make test`.
 pub fn moto_endpoint() -> String {
-    std::env::var("MOTO_ENDPOINT")
-        .expect("MOTO_ENDPOINT is not set: run the integration tests with `make test`")
+    std::env::var("MOTO_ENDPOINT").expect("MOTO_ENDPOINT is not set: run the integration tests with `make test`")
 }
 
 /// Production's SDK settings (timeouts, retries), pointed at moto, optionally through a
 /// fault-injecting HTTP client.
 async fn aws_config(faults: Option<&faults::FaultPlan>) -> aws_config::SdkConfig {
-    let config = shared::bootstrap::aws_config_loader()
+    let loader = shared::bootstrap::aws_config_loader()
         .endpoint_url(moto_endpoint())
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "tests"));
     match faults {
-        None => config,
+        // Production's timeouts are for DynamoDB's milliseconds; moto serializes every request
+        // in Python (10-50 ms each), so a busy test queues for seconds. The fault tests keep
+        // production's timeouts: they are what a timeout fault exercises.
+        None => {
+            let relaxed = aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(std::time::Duration::from_secs(30))
+                .operation_timeout(std::time::Duration::from_secs(90))
+                .build();
+            loader.timeout_config(relaxed).load().await
+        }
         Some(plan) => {
+            let config = loader.load().await;
             // moto is plain HTTP: the same hyper client the SDK uses, without TLS.
             let real = aws_smithy_http_client::Builder::new().build_http();
-            config
-                .to_builder()
-                .http_client(plan.client_around(real))
-                .build()
+            config.to_builder().http_client(plan.client_around(real)).build()
         }
     }
 }
@@ -111,9 +113,7 @@ impl Stack {
         let aws = aws_config(faults).await;
         let table = format!("it-{}", rand::rng().random::<u64>());
         let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-        shared::adapters::dynamodb::table::create_table(&dynamo, &table)
-            .await
-            .unwrap();
+        shared::adapters::dynamodb::table::create_table(&dynamo, &table).await.unwrap();
         let config = Config {
             table_name: table.clone(),
             code_hash_keys: Keyring::parse("CODE_HASH_KEYS", CODE_KEYS).unwrap(),
@@ -132,7 +132,8 @@ impl Stack {
     /// The code in the latest SMS this stack sent to `phone`.
     pub fn code_sent_to(&self, phone: &str) -> String {
         let sent = self.sent.0.lock().unwrap();
-        let (_, text) = sent.iter().rev().find(|(to, _)| to == phone).unwrap_or_else(|| panic!("no SMS was sent to {phone}"));
+        let (_, text) =
+            sent.iter().rev().find(|(to, _)| to == phone).unwrap_or_else(|| panic!("no SMS was sent to {phone}"));
         six_digits(text).unwrap_or_else(|| panic!("no code in {text:?}"))
     }
 
@@ -145,13 +146,7 @@ impl Stack {
         self.clock.now()
     }
 
-    pub async fn call(
-        &self,
-        function: Function,
-        path: &str,
-        body: &Value,
-        key: Option<&str>,
-    ) -> Answer {
+    pub async fn call(&self, function: Function, path: &str, body: &Value, key: Option<&str>) -> Answer {
         let mut builder = http::Request::builder()
             .method("POST")
             .uri(format!("https://api.example.com{path}"))
@@ -173,33 +168,19 @@ impl Stack {
     }
 
     pub async fn first_payment(&self, body: &Value) -> Answer {
-        self.call(Function::FirstPayment, "/payments", body, None)
-            .await
+        self.call(Function::FirstPayment, "/payments", body, None).await
     }
 
     pub async fn repeat_payment(&self, body: &Value) -> Answer {
-        self.call(Function::RepeatPayment, "/payments/repeat", body, None)
-            .await
+        self.call(Function::RepeatPayment, "/payments/repeat", body, None).await
     }
 
     pub async fn verify(&self, payment_id: &str, code: &str) -> Answer {
-        self.call(
-            Function::VerifyCode,
-            &format!("/payments/{payment_id}/verify"),
-            &json!({ "code": code }),
-            None,
-        )
-        .await
+        self.call(Function::VerifyCode, &format!("/payments/{payment_id}/verify"), &json!({ "code": code }), None).await
     }
 
     pub async fn resend(&self, payment_id: &str) -> Answer {
-        self.call(
-            Function::VerifyCode,
-            &format!("/payments/{payment_id}/resend"),
-            &json!({}),
-            None,
-        )
-        .await
+        self.call(Function::VerifyCode, &format!("/payments/{payment_id}/resend"), &json!({}), None).await
     }
 
     /// Every item in this test's table.
@@ -207,14 +188,7 @@ impl Stack {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let out = self
-                .dynamo
-                .scan()
-                .table_name(&self.table)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .unwrap();
+            let out = self.dynamo.scan().table_name(&self.table).set_exclusive_start_key(start).send().await.unwrap();
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() {
@@ -228,11 +202,7 @@ fn answer(response: Response<Body>) -> Answer {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
-    Answer {
-        status,
-        body,
-        headers,
-    }
+    Answer { status, body, headers }
 }
 
 /// A fresh valid mainland-China mobile number, so tests never read each other's SMS.
@@ -259,14 +229,9 @@ pub fn repeat_payment_body(user: &str) -> Value {
 
 /// Every SMS moto recorded for `phone`, oldest first.
 pub async fn sms_to(phone: &str) -> Vec<String> {
-    let dump = http_client::request(
-        http::Method::GET,
-        &format!("{}/moto-api/data.json", moto_endpoint()),
-        &[],
-        "",
-    )
-    .await
-    .json();
+    let dump = http_client::request(http::Method::GET, &format!("{}/moto-api/data.json", moto_endpoint()), &[], "")
+        .await
+        .json();
     dump["sns"]["SMS"]
         .as_array()
         .map(|all| {
@@ -281,17 +246,12 @@ pub async fn sms_to(phone: &str) -> Vec<String> {
 /// The code in the latest SMS to `phone`: its only run of six digits.
 pub async fn latest_code(phone: &str) -> String {
     let messages = sms_to(phone).await;
-    let last = messages
-        .last()
-        .unwrap_or_else(|| panic!("no SMS was sent to {phone}"));
+    let last = messages.last().unwrap_or_else(|| panic!("no SMS was sent to {phone}"));
     six_digits(last).unwrap_or_else(|| panic!("no code in {last:?}"))
 }
 
 pub fn six_digits(text: &str) -> Option<String> {
-    let runs: Vec<&str> = text
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|r| r.len() == 6)
-        .collect();
+    let runs: Vec<&str> = text.split(|c: char| !c.is_ascii_digit()).filter(|r| r.len() == 6).collect();
     assert!(runs.len() <= 1, "more than one run of 6 digits in {text:?}");
     runs.first().map(|r| (*r).to_owned())
 }

@@ -8,8 +8,8 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let services = shared::bootstrap::services_from_env().await?;
     let services = &services;
-    run(service_fn(move |req: Request| async move {
-        Ok::<_, Error>(shared::http::repeat_payment(services, req).await)
-    }))
+    run(service_fn(
+        move |req: Request| async move { Ok::<_, Error>(shared::http::repeat_payment(services, req).await) },
+    ))
     .await
 }

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use crate::domain::{Identifier, MethodId, Payment, PaymentId, Phone};
 use crate::ports::KEY_RETENTION_SECS;
 use crate::ports::{
-    until_next_hour, Claim, CodeSender, IdempotencyStore, PaymentStore, QuotaError, SavedMethod,
-    SendError, SmsLimits, SmsQuota, SmsText, StoreError, StoredResponse,
+    until_next_hour, Claim, CodeSender, IdempotencyStore, PaymentStore, QuotaError, SavedMethod, SendError, SmsLimits,
+    SmsQuota, SmsText, StoreError, StoredResponse,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -45,28 +45,18 @@ impl PaymentStore for MemoryPaymentStore {
         Ok(lock(&self.payments).get(id.as_str()).cloned())
     }
 
-    async fn update(
-        &self,
-        payment: &Payment,
-        save: Option<&SavedMethod>,
-    ) -> Result<(), StoreError> {
+    async fn update(&self, payment: &Payment, save: Option<&SavedMethod>) -> Result<(), StoreError> {
         let mut map = lock(&self.payments);
-        let current = map
-            .get_mut(payment.id.as_str())
-            .ok_or(StoreError::Conflict)?;
+        let current = map.get_mut(payment.id.as_str()).ok_or(StoreError::Conflict)?;
         if current.version != payment.version {
             return Err(StoreError::Conflict);
         }
-        *current = Payment {
-            version: payment.version + 1,
-            ..payment.clone()
-        };
+        *current = Payment { version: payment.version + 1, ..payment.clone() };
         if let Some(m) = save {
             let mut methods = lock(&self.methods);
             let key = (m.user_id.as_str().to_owned(), m.id.as_str().to_owned());
-            let bound: Option<(Phone, String)> = methods
-                .get(&key)
-                .map(|old| (old.phone.clone(), old.sealed_card.clone()));
+            let bound: Option<(Phone, String)> =
+                methods.get(&key).map(|old| (old.phone.clone(), old.sealed_card.clone()));
             let mut new = m.clone();
             if let Some((phone, sealed)) = bound {
                 new.phone = phone;
@@ -107,22 +97,13 @@ pub struct MemoryIdempotencyStore {
 
 #[async_trait]
 impl IdempotencyStore for MemoryIdempotencyStore {
-    async fn claim(
-        &self,
-        key: &str,
-        fingerprint: &str,
-        now: i64,
-        lock_until: i64,
-    ) -> Result<Claim, StoreError> {
+    async fn claim(&self, key: &str, fingerprint: &str, now: i64, lock_until: i64) -> Result<Claim, StoreError> {
         let mut map = lock(&self.entries);
         let token = ulid::Ulid::new().to_string();
         let mut first_claimed_at = now;
         let mut origin = token.clone();
         let mut recovering = false;
-        if let Some(e) = map
-            .get(key)
-            .filter(|e| e.first_claimed_at + KEY_RETENTION_SECS > now)
-        {
+        if let Some(e) = map.get(key).filter(|e| e.first_claimed_at + KEY_RETENTION_SECS > now) {
             if e.fingerprint != fingerprint {
                 return Ok(Claim::KeyReused);
             }
@@ -145,20 +126,10 @@ impl IdempotencyStore for MemoryIdempotencyStore {
             response: None,
         };
         map.insert(key.to_owned(), entry);
-        Ok(Claim::Acquired {
-            token,
-            origin,
-            recovering,
-        })
+        Ok(Claim::Acquired { token, origin, recovering })
     }
 
-    async fn complete(
-        &self,
-        key: &str,
-        token: &str,
-        response: &StoredResponse,
-        _now: i64,
-    ) -> Result<(), StoreError> {
+    async fn complete(&self, key: &str, token: &str, response: &StoredResponse, _now: i64) -> Result<(), StoreError> {
         match lock(&self.entries).get_mut(key) {
             Some(e) if e.token == token => {
                 e.response = Some(response.clone());
@@ -169,10 +140,7 @@ impl IdempotencyStore for MemoryIdempotencyStore {
     }
 
     async fn release(&self, key: &str, token: &str) -> Result<(), StoreError> {
-        if let Some(e) = lock(&self.entries)
-            .get_mut(key)
-            .filter(|e| e.token == token)
-        {
+        if let Some(e) = lock(&self.entries).get_mut(key).filter(|e| e.token == token) {
             e.lock_until = i64::MIN;
         }
         Ok(())
@@ -188,36 +156,19 @@ pub struct MemorySmsQuota {
 
 impl MemorySmsQuota {
     pub fn new(limits: SmsLimits) -> Self {
-        Self {
-            limits,
-            counts: Mutex::default(),
-        }
+        Self { limits, counts: Mutex::default() }
     }
 }
 
 #[async_trait]
 impl SmsQuota for MemorySmsQuota {
-    async fn take(
-        &self,
-        phone_key: &str,
-        merchant: &Identifier,
-        now: i64,
-    ) -> Result<(), QuotaError> {
+    async fn take(&self, phone_key: &str, merchant: &Identifier, now: i64) -> Result<(), QuotaError> {
         let hour = now.div_euclid(3600);
-        let keys = [
-            format!("phone#{phone_key}#{hour}"),
-            format!("merchant#{merchant}#{hour}"),
-        ];
+        let keys = [format!("phone#{phone_key}#{hour}"), format!("merchant#{merchant}#{hour}")];
         let caps = [self.limits.per_phone, self.limits.per_merchant];
         let mut counts = lock(&self.counts);
-        if keys
-            .iter()
-            .zip(caps)
-            .any(|(k, cap)| counts.get(k).copied().unwrap_or(0) >= cap)
-        {
-            return Err(QuotaError::Exceeded {
-                retry_after_secs: until_next_hour(now),
-            });
+        if keys.iter().zip(caps).any(|(k, cap)| counts.get(k).copied().unwrap_or(0) >= cap) {
+            return Err(QuotaError::Exceeded { retry_after_secs: until_next_hour(now) });
         }
         for k in keys {
             *counts.entry(k).or_insert(0) += 1;
@@ -273,10 +224,6 @@ impl MemoryStack {
             hasher,
             vault,
         };
-        Self {
-            services,
-            payments,
-            sms,
-        }
+        Self { services, payments, sms }
     }
 }

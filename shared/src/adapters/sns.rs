@@ -39,10 +39,7 @@ impl CodeSender for SnsCodeSender {
         }
         publish.send().await.map_err(|e| {
             // Only the error's code: SNS messages can quote the phone number back.
-            let code = e
-                .as_service_error()
-                .and_then(|s| s.code())
-                .unwrap_or("no service response");
+            let code = e.as_service_error().and_then(|s| s.code()).unwrap_or("no service response");
             SendError(format!("SNS publish failed: {code}"))
         })?;
         Ok(())

@@ -12,8 +12,7 @@ impl CardNumber {
     /// Digits only (spaces are tolerated), 12–19 long, Luhn-valid.
     pub fn parse(param: &str, raw: &str) -> Result<Self, FieldError> {
         let digits: String = raw.chars().filter(|c| *c != ' ').collect();
-        let well_formed =
-            (12..=19).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+        let well_formed = (12..=19).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
         if !well_formed || !luhn_valid(&digits) {
             return Err(FieldError::new(
                 "invalid_card_number",
@@ -89,18 +88,12 @@ impl CardBrand {
         let prefix = |n: usize| d.get(..n).and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
         match () {
             _ if d.starts_with('4') => Self::Visa,
-            _ if (51..=55).contains(&prefix(2)) || (2221..=2720).contains(&prefix(4)) => {
-                Self::Mastercard
-            }
+            _ if (51..=55).contains(&prefix(2)) || (2221..=2720).contains(&prefix(4)) => Self::Mastercard,
             _ if matches!(prefix(2), 34 | 37) => Self::Amex,
-            _ if prefix(4) == 6011 || prefix(2) == 65 || (644..=649).contains(&prefix(3)) => {
-                Self::Discover
-            }
+            _ if prefix(4) == 6011 || prefix(2) == 65 || (644..=649).contains(&prefix(3)) => Self::Discover,
             _ if (3528..=3589).contains(&prefix(4)) => Self::Jcb,
             _ if prefix(2) == 62 => Self::Unionpay,
-            _ if prefix(2) == 36 || prefix(2) == 38 || (300..=305).contains(&prefix(3)) => {
-                Self::Diners
-            }
+            _ if prefix(2) == 36 || prefix(2) == 38 || (300..=305).contains(&prefix(3)) => Self::Diners,
             _ => Self::Unknown,
         }
     }
@@ -119,18 +112,10 @@ impl CardBrand {
     }
 
     pub fn parse(s: &str) -> Self {
-        [
-            Self::Visa,
-            Self::Mastercard,
-            Self::Amex,
-            Self::Discover,
-            Self::Jcb,
-            Self::Unionpay,
-            Self::Diners,
-        ]
-        .into_iter()
-        .find(|b| b.as_str() == s)
-        .unwrap_or(Self::Unknown)
+        [Self::Visa, Self::Mastercard, Self::Amex, Self::Discover, Self::Jcb, Self::Unionpay, Self::Diners]
+            .into_iter()
+            .find(|b| b.as_str() == s)
+            .unwrap_or(Self::Unknown)
     }
 }
 
@@ -142,11 +127,7 @@ pub struct Cvc(#[allow(dead_code)] String);
 impl Cvc {
     pub fn parse(param: &str, raw: &str) -> Result<Self, FieldError> {
         if !(3..=4).contains(&raw.len()) || !raw.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(FieldError::new(
-                "invalid_cvc",
-                param,
-                "cvc must be 3 or 4 digits",
-            ));
+            return Err(FieldError::new("invalid_cvc", param, "cvc must be 3 or 4 digits"));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -171,30 +152,13 @@ impl Expiry {
         let month = u8::try_from(month)
             .ok()
             .filter(|m| (1..=12).contains(m))
-            .ok_or_else(|| {
-                FieldError::new(
-                    "invalid_expiry",
-                    format!("{param}.exp_month"),
-                    "exp_month must be 1-12",
-                )
-            })?;
-        let year = u16::try_from(year)
-            .ok()
-            .filter(|y| (2000..=2100).contains(y))
-            .ok_or_else(|| {
-                FieldError::new(
-                    "invalid_expiry",
-                    format!("{param}.exp_year"),
-                    "exp_year must be a four-digit year",
-                )
-            })?;
+            .ok_or_else(|| FieldError::new("invalid_expiry", format!("{param}.exp_month"), "exp_month must be 1-12"))?;
+        let year = u16::try_from(year).ok().filter(|y| (2000..=2100).contains(y)).ok_or_else(|| {
+            FieldError::new("invalid_expiry", format!("{param}.exp_year"), "exp_year must be a four-digit year")
+        })?;
         let expiry = Self { month, year };
         if expiry.is_expired(today) {
-            return Err(FieldError::new(
-                "card_expired",
-                format!("{param}.exp_year"),
-                "the card has expired",
-            ));
+            return Err(FieldError::new("card_expired", format!("{param}.exp_year"), "the card has expired"));
         }
         Ok(expiry)
     }

@@ -17,11 +17,7 @@ impl VerificationCode {
 
     pub fn parse(param: &str, raw: &str) -> Result<Self, FieldError> {
         if raw.len() != 6 || !raw.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(FieldError::new(
-                "invalid_code",
-                param,
-                "code must be the 6 digits sent by SMS",
-            ));
+            return Err(FieldError::new("invalid_code", param, "code must be the 6 digits sent by SMS"));
         }
         Ok(Self(raw.to_owned()))
     }

@@ -8,11 +8,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(code: &'static str, param: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            param: param.into(),
-            message: message.into(),
-        }
+        Self { code, param: param.into(), message: message.into() }
     }
 
     /// The same error, reported under a parent path (`number` → `card.number`).

@@ -40,11 +40,7 @@ macro_rules! minted_id {
             pub const PREFIX: &'static str = $prefix;
 
             pub fn new() -> Self {
-                Self(format!(
-                    "{}{}",
-                    $prefix,
-                    ulid::Ulid::new().to_string().to_ascii_lowercase()
-                ))
+                Self(format!("{}{}", $prefix, ulid::Ulid::new().to_string().to_ascii_lowercase()))
             }
 
             /// Accepts only ids of our own shape, so a malformed path never reaches storage.
@@ -52,9 +48,7 @@ macro_rules! minted_id {
                 let rest = value.strip_prefix($prefix)?;
                 let ok = !rest.is_empty()
                     && rest.len() <= 64
-                    && rest
-                        .chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+                    && rest.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
                 ok.then(|| Self(value.to_owned()))
             }
 
@@ -64,11 +58,7 @@ macro_rules! minted_id {
 
             /// An id derived from a (keyed, hex) digest: the same digest, the same id.
             pub fn from_digest(digest_hex: &str) -> Self {
-                let short: String = digest_hex
-                    .chars()
-                    .filter(char::is_ascii_alphanumeric)
-                    .take(26)
-                    .collect();
+                let short: String = digest_hex.chars().filter(char::is_ascii_alphanumeric).take(26).collect();
                 Self(format!("{}{}", $prefix, short.to_ascii_lowercase()))
             }
         }

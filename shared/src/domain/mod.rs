@@ -14,7 +14,7 @@ pub use field_error::FieldError;
 pub use identifier::{Identifier, MethodId, PaymentId};
 pub use money::{Currency, Money};
 pub use payment::{
-    CodeCheck, MethodSummary, Payment, PaymentStatus, ResendRefusal, Verification, CODE_TTL_SECS,
-    MAX_ATTEMPTS, MAX_SENDS, PAYMENT_TTL_SECS, RESEND_COOLDOWN_SECS,
+    CodeCheck, MethodSummary, Payment, PaymentStatus, ResendRefusal, Verification, CODE_TTL_SECS, MAX_ATTEMPTS,
+    MAX_SENDS, PAYMENT_TTL_SECS, RESEND_COOLDOWN_SECS,
 };
 pub use phone::Phone;

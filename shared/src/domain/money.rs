@@ -53,9 +53,7 @@ impl Money {
             _ => Err(FieldError::new(
                 "invalid_amount",
                 param,
-                format!(
-                    "{param} must be an integer of minor units from {MIN_AMOUNT} to {MAX_AMOUNT}"
-                ),
+                format!("{param} must be an integer of minor units from {MIN_AMOUNT} to {MAX_AMOUNT}"),
             )),
         }
     }
@@ -69,13 +67,6 @@ impl fmt::Display for Money {
             return write!(f, "{} {}", self.currency.code(), self.minor);
         }
         let unit = 10u64.pow(exp);
-        write!(
-            f,
-            "{} {}.{:0width$}",
-            self.currency.code(),
-            self.minor / unit,
-            self.minor % unit,
-            width = exp as usize
-        )
+        write!(f, "{} {}.{:0width$}", self.currency.code(), self.minor / unit, self.minor % unit, width = exp as usize)
     }
 }

@@ -37,14 +37,7 @@ impl PaymentStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::RequiresVerification,
-            Self::Succeeded,
-            Self::Failed,
-            Self::Expired,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
+        [Self::RequiresVerification, Self::Succeeded, Self::Failed, Self::Expired].into_iter().find(|v| v.as_str() == s)
     }
 }
 
@@ -166,15 +159,12 @@ impl Payment {
             return CodeCheck::Accepted;
         }
         self.updated_at = now;
-        self.verification.attempts_remaining =
-            self.verification.attempts_remaining.saturating_sub(1);
+        self.verification.attempts_remaining = self.verification.attempts_remaining.saturating_sub(1);
         if self.verification.attempts_remaining == 0 {
             self.end(PaymentStatus::Failed, Some("too_many_attempts"), now);
             return CodeCheck::LockedOut;
         }
-        CodeCheck::Incorrect {
-            attempts_remaining: self.verification.attempts_remaining,
-        }
+        CodeCheck::Incorrect { attempts_remaining: self.verification.attempts_remaining }
     }
 
     /// The acquirer approved: the payment is complete and the code is spent.
@@ -201,9 +191,7 @@ impl Payment {
         }
         let wait = self.verification.last_sent_at + RESEND_COOLDOWN_SECS - now;
         if wait > 0 {
-            return Err(ResendRefusal::TooSoon {
-                retry_after_secs: wait,
-            });
+            return Err(ResendRefusal::TooSoon { retry_after_secs: wait });
         }
         Ok(())
     }

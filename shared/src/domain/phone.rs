@@ -13,16 +13,10 @@ pub struct Phone {
 impl Phone {
     pub fn parse(param: &str, raw: &str) -> Result<Self, FieldError> {
         let invalid = || {
-            FieldError::new(
-                "invalid_phone",
-                param,
-                "phone must be a valid number in E.164 form, e.g. +8613800138000",
-            )
+            FieldError::new("invalid_phone", param, "phone must be a valid number in E.164 form, e.g. +8613800138000")
         };
-        let well_formed = raw.len() <= 16
-            && raw.starts_with('+')
-            && raw.len() > 1
-            && raw[1..].bytes().all(|b| b.is_ascii_digit());
+        let well_formed =
+            raw.len() <= 16 && raw.starts_with('+') && raw.len() > 1 && raw[1..].bytes().all(|b| b.is_ascii_digit());
         if !well_formed {
             return Err(invalid());
         }
@@ -31,10 +25,7 @@ impl Phone {
             return Err(invalid());
         }
         let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
-        Ok(Self {
-            e164,
-            country_code: number.code().value(),
-        })
+        Ok(Self { e164, country_code: number.code().value() })
     }
 
     /// Rebuilds a number read back from storage, where it was validated on the way in.

@@ -5,8 +5,7 @@ use serde::Deserialize;
 
 use crate::domain::FieldError;
 use crate::domain::{
-    year_month, CardNumber, Currency, Cvc, Expiry, Identifier, MethodId, Money, Phone,
-    VerificationCode,
+    year_month, CardNumber, Currency, Cvc, Expiry, Identifier, MethodId, Money, Phone, VerificationCode,
 };
 use crate::usecases::{FirstPaymentCommand, RepeatPaymentCommand};
 
@@ -59,12 +58,7 @@ impl FirstPaymentBody {
             money: money(self.amount, &self.currency)?,
             phone: Phone::parse("phone", &self.phone)?,
             card: CardNumber::parse("card.number", &self.card.number)?,
-            expiry: Expiry::parse(
-                "card",
-                self.card.exp_month,
-                self.card.exp_year,
-                year_month(now),
-            )?,
+            expiry: Expiry::parse("card", self.card.exp_month, self.card.exp_year, year_month(now))?,
             cvc: Cvc::parse("card.cvc", &self.card.cvc)?,
             save_card: self.save_card,
         })
@@ -88,11 +82,7 @@ impl RepeatPaymentBody {
         let method_id = match self.payment_method_id {
             None => None,
             Some(raw) => Some(MethodId::parse(&raw).ok_or_else(|| {
-                FieldError::new(
-                    "invalid_identifier",
-                    "payment_method_id",
-                    "payment_method_id must be a pm_… id",
-                )
+                FieldError::new("invalid_identifier", "payment_method_id", "payment_method_id must be a pm_… id")
             })?),
         };
         Ok(RepeatPaymentCommand {

@@ -49,23 +49,20 @@ pub async fn repeat_payment(svc: &Services, req: Request) -> Response<Body> {
 
 /// `POST /payments/{payment_id}/verify` and `POST /payments/{payment_id}/resend`
 pub async fn verify_code(svc: &Services, req: Request) -> Response<Body> {
+    if req.method() != Method::POST {
+        return Problem::new(405, "method_not_allowed", "use POST").into_reply().into_response();
+    }
     let Some((raw_id, action)) = payment_action(&req) else {
-        return Problem::new(
-            404,
-            "route_not_found",
-            "use /payments/{payment_id}/verify or /resend",
-        )
-        .into_reply()
-        .into_response();
+        return Problem::new(404, "route_not_found", "use /payments/{payment_id}/verify or /resend")
+            .into_reply()
+            .into_response();
     };
     // An id of the wrong shape cannot exist; answer as for any unknown payment.
     let id = PaymentId::parse(&raw_id);
     let scope = format!("{action}:{raw_id}");
     match (action.as_str(), id) {
         (_, None) if action == "verify" || action == "resend" => {
-            Problem::new(404, "payment_not_found", "no payment with this id")
-                .into_reply()
-                .into_response()
+            Problem::new(404, "payment_not_found", "no payment with this id").into_reply().into_response()
         }
         ("verify", Some(id)) => {
             serve(
@@ -86,20 +83,14 @@ pub async fn verify_code(svc: &Services, req: Request) -> Response<Body> {
                 &req,
                 scope,
                 true,
-                |_: ResendBody, attempt| async move {
-                    usecases::resend_code(svc, &id, attempt.as_ref()).await
-                },
+                |_: ResendBody, attempt| async move { usecases::resend_code(svc, &id, attempt.as_ref()).await },
                 200,
             )
             .await
         }
-        _ => Problem::new(
-            404,
-            "route_not_found",
-            "use /payments/{payment_id}/verify or /resend",
-        )
-        .into_reply()
-        .into_response(),
+        _ => Problem::new(404, "route_not_found", "use /payments/{payment_id}/verify or /resend")
+            .into_reply()
+            .into_response(),
     }
 }
 
@@ -116,10 +107,7 @@ where
     F: FnOnce(B, Option<Attempt>) -> Fut,
     Fut: Future<Output = Result<Payment, UseCaseError>>,
 {
-    let request_id = req
-        .lambda_context_ref()
-        .map(|c| c.request_id.clone())
-        .unwrap_or_default();
+    let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
     let span = tracing::info_span!("request", %request_id, route = %scope);
     async move {
         let reply = if req.method() != Method::POST {
@@ -142,11 +130,7 @@ where
     .await
 }
 
-async fn answer(
-    svc: &Services,
-    outcome: impl Future<Output = Result<Payment, UseCaseError>>,
-    ok_status: u16,
-) -> Reply {
+async fn answer(svc: &Services, outcome: impl Future<Output = Result<Payment, UseCaseError>>, ok_status: u16) -> Reply {
     let result = outcome.await;
     let now = svc.clock.now();
     match result {

@@ -27,16 +27,8 @@ where
     let scoped_key = format!("{scope}#{key}");
     // serde_json's map is ordered, so equal JSON bodies serialize alike whatever their key order.
     let fingerprint = svc.hasher.request_fingerprint(scope, &body.to_string());
-    let (token, attempt) = match svc
-        .idempotency
-        .claim(&scoped_key, &fingerprint, now, lock_until)
-        .await
-    {
-        Ok(Claim::Acquired {
-            token,
-            origin,
-            recovering,
-        }) => {
+    let (token, attempt) = match svc.idempotency.claim(&scoped_key, &fingerprint, now, lock_until).await {
+        Ok(Claim::Acquired { token, origin, recovering }) => {
             let seed = svc.hasher.request_fingerprint(&scoped_key, &origin);
             (token, Attempt { seed, recovering })
         }
@@ -66,9 +58,7 @@ where
     let outcome = if reply.transient {
         svc.idempotency.release(&scoped_key, &token).await
     } else {
-        svc.idempotency
-            .complete(&scoped_key, &token, &reply.stored(), svc.clock.now())
-            .await
+        svc.idempotency.complete(&scoped_key, &token, &reply.stored(), svc.clock.now()).await
     };
     if let Err(e) = outcome {
         // The answer stands; the claim lapses at its deadline and a retry then runs again.

@@ -53,8 +53,7 @@ impl Problem {
     }
 
     fn with_payment(self, payment: &Payment, now: i64) -> Self {
-        self.with("payment_id", payment.id.as_str())
-            .with("payment", payment_view(payment, now))
+        self.with("payment_id", payment.id.as_str()).with("payment", payment_view(payment, now))
     }
 
     pub fn bad_request(detail: impl Into<String>, param: &str) -> Self {
@@ -63,10 +62,7 @@ impl Problem {
 
     pub fn into_reply(self) -> Reply {
         let mut body = Map::new();
-        body.insert(
-            "type".into(),
-            format!("urn:payments:problem:{}", self.code).into(),
-        );
+        body.insert("type".into(), format!("urn:payments:problem:{}", self.code).into());
         body.insert("title".into(), title(self.status).into());
         body.insert("status".into(), self.status.into());
         body.insert("detail".into(), self.detail.into());
@@ -116,83 +112,48 @@ pub fn from_use_case(err: UseCaseError, now: i64) -> Problem {
             "this user has no saved card; make a first payment with the card details",
         )
         .with("next_action", provide_payment_details()),
-        E::SavedMethodExpired => Problem::new(
-            422,
-            "card_expired",
-            "the saved card has expired; pay with card details",
-        )
-        .param("payment_method_id")
-        .with("next_action", provide_payment_details()),
-        E::MethodNotFound => Problem::new(
-            404,
-            "payment_method_not_found",
-            "no saved card with this id for this user",
-        )
-        .param("payment_method_id"),
+        E::SavedMethodExpired => Problem::new(422, "card_expired", "the saved card has expired; pay with card details")
+            .param("payment_method_id")
+            .with("next_action", provide_payment_details()),
+        E::MethodNotFound => Problem::new(404, "payment_method_not_found", "no saved card with this id for this user")
+            .param("payment_method_id"),
         E::PaymentNotFound => Problem::new(404, "payment_not_found", "no payment with this id"),
-        E::IncorrectCode { attempts_remaining } => {
-            Problem::new(422, "incorrect_code", "the code is not correct")
+        E::IncorrectCode { attempts_remaining } => Problem::new(422, "incorrect_code", "the code is not correct")
+            .param("code")
+            .with("attempts_remaining", attempts_remaining),
+        E::TooManyAttempts(p) => {
+            Problem::new(422, "too_many_attempts", "too many incorrect codes; the payment has failed")
                 .param("code")
-                .with("attempts_remaining", attempts_remaining)
+                .with("attempts_remaining", 0)
+                .with_payment(&p, now)
         }
-        E::TooManyAttempts(p) => Problem::new(
-            422,
-            "too_many_attempts",
-            "too many incorrect codes; the payment has failed",
-        )
-        .param("code")
-        .with("attempts_remaining", 0)
-        .with_payment(&p, now),
-        E::CodeExpired => Problem::new(
-            422,
-            "code_expired",
-            "the code has expired; ask for a new one with resend",
-        )
-        .param("code"),
-        E::NotPending(p) => Problem::new(
-            409,
-            "payment_not_pending",
-            format!("the payment is {}", p.status.as_str()),
-        )
-        .with_payment(&p, now),
+        E::CodeExpired => {
+            Problem::new(422, "code_expired", "the code has expired; ask for a new one with resend").param("code")
+        }
+        E::NotPending(p) => Problem::new(409, "payment_not_pending", format!("the payment is {}", p.status.as_str()))
+            .with_payment(&p, now),
         E::Declined(p) => {
-            let reason = p
-                .failure_code
-                .clone()
-                .unwrap_or_else(|| "card_declined".into());
+            let reason = p.failure_code.clone().unwrap_or_else(|| "card_declined".into());
             Problem::new(402, reason, "the card issuer declined the payment").with_payment(&p, now)
         }
-        E::ResendTooSoon { retry_after_secs } => Problem::new(
-            429,
-            "resend_too_soon",
-            "a code was sent moments ago; wait before asking again",
-        )
-        .retry_after(retry_after_secs),
+        E::ResendTooSoon { retry_after_secs } => {
+            Problem::new(429, "resend_too_soon", "a code was sent moments ago; wait before asking again")
+                .retry_after(retry_after_secs)
+        }
         E::SmsRateLimited { retry_after_secs } => Problem::new(
             429,
             "sms_rate_limited",
             "too many codes were sent to this phone or for this merchant; try later",
         )
         .retry_after(retry_after_secs),
-        E::SendLimitReached => Problem::new(
-            409,
-            "send_limit_reached",
-            "no more codes can be sent for this payment",
-        ),
-        E::Contention => Problem::new(
-            409,
-            "request_conflict",
-            "the payment changed concurrently; retry the request",
-        )
-        .transient(),
+        E::SendLimitReached => Problem::new(409, "send_limit_reached", "no more codes can be sent for this payment"),
+        E::Contention => {
+            Problem::new(409, "request_conflict", "the payment changed concurrently; retry the request").transient()
+        }
         E::Unavailable(cause) => {
             tracing::error!(%cause, "dependency unavailable");
-            Problem::new(
-                503,
-                "temporarily_unavailable",
-                "a dependency is temporarily unavailable; retry shortly",
-            )
-            .retry_after(UNAVAILABLE_RETRY_AFTER_SECS)
+            Problem::new(503, "temporarily_unavailable", "a dependency is temporarily unavailable; retry shortly")
+                .retry_after(UNAVAILABLE_RETRY_AFTER_SECS)
         }
     }
 }

@@ -21,13 +21,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(status: u16, value: &serde_json::Value) -> Self {
-        Self {
-            status,
-            body: value.to_string(),
-            retry_after_secs: None,
-            replayed: false,
-            transient: status >= 500,
-        }
+        Self { status, body: value.to_string(), retry_after_secs: None, replayed: false, transient: status >= 500 }
     }
 
     pub fn content_type(&self) -> &'static str {
@@ -39,20 +33,11 @@ impl Reply {
     }
 
     pub fn stored(&self) -> StoredResponse {
-        StoredResponse {
-            status: self.status,
-            body: self.body.clone(),
-        }
+        StoredResponse { status: self.status, body: self.body.clone() }
     }
 
     pub fn replay(stored: StoredResponse) -> Self {
-        Self {
-            status: stored.status,
-            body: stored.body,
-            retry_after_secs: None,
-            replayed: true,
-            transient: false,
-        }
+        Self { status: stored.status, body: stored.body, retry_after_secs: None, replayed: true, transient: false }
     }
 
     pub fn into_response(self) -> Response<Body> {
@@ -65,6 +50,10 @@ impl Reply {
         headers.insert("cache-control", HeaderValue::from_static("no-store"));
         if let Some(secs) = self.retry_after_secs {
             headers.insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        if self.status == 405 {
+            // RFC 9110: a 405 lists what the resource does take.
+            headers.insert("allow", HeaderValue::from_static("POST"));
         }
         if self.replayed {
             headers.insert("idempotency-replayed", HeaderValue::from_static("true"));

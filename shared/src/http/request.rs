@@ -11,52 +11,26 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Parses the body into `T`, returning it with the JSON value it came from (for the
 /// idempotency fingerprint). An empty body reads as `{}` where `allow_empty`.
-pub fn json_body<T: DeserializeOwned>(
-    req: &Request,
-    allow_empty: bool,
-) -> Result<(T, Value), Problem> {
+pub fn json_body<T: DeserializeOwned>(req: &Request, allow_empty: bool) -> Result<(T, Value), Problem> {
     let bytes: &[u8] = req.body().as_ref();
     if bytes.len() > MAX_BODY_BYTES {
-        return Err(Problem::new(
-            413,
-            "payload_too_large",
-            format!("the body must be at most {MAX_BODY_BYTES} bytes"),
-        ));
+        return Err(Problem::new(413, "payload_too_large", format!("the body must be at most {MAX_BODY_BYTES} bytes")));
     }
     let value = if bytes.iter().all(u8::is_ascii_whitespace) && allow_empty {
         Value::Object(Default::default())
     } else {
-        let content_type = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         if !is_json(content_type) {
-            return Err(Problem::new(
-                415,
-                "unsupported_media_type",
-                "send the body as application/json",
-            ));
+            return Err(Problem::new(415, "unsupported_media_type", "send the body as application/json"));
         }
-        serde_json::from_slice::<Value>(bytes).map_err(|e| {
-            Problem::new(
-                400,
-                "invalid_json",
-                format!("the body is not valid JSON: {e}"),
-            )
-        })?
+        serde_json::from_slice::<Value>(bytes)
+            .map_err(|e| Problem::new(400, "invalid_json", format!("the body is not valid JSON: {e}")))?
     };
     if !value.is_object() {
         return Err(Problem::bad_request("the body must be a JSON object", ""));
@@ -73,9 +47,7 @@ pub fn json_body<T: DeserializeOwned>(
 /// path and names the field in backticks.
 fn param_of(path: &str, message: &str) -> String {
     let parent = if path == "." { "" } else { path };
-    let named = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next());
+    let named = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
     match (named, parent) {
         (Some(field), "") => field.to_owned(),
         (Some(field), parent) => format!("{parent}.{field}"),
@@ -90,10 +62,7 @@ pub fn idempotency_key(req: &Request) -> Result<Option<String>, Problem> {
     };
     let key = raw.to_str().unwrap_or("");
     if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Problem::bad_request(
-            "Idempotency-Key must be 1-255 visible ASCII characters",
-            "Idempotency-Key",
-        ));
+        return Err(Problem::bad_request("Idempotency-Key must be 1-255 visible ASCII characters", "Idempotency-Key"));
     }
     Ok(Some(key.to_owned()))
 }
@@ -101,16 +70,9 @@ pub fn idempotency_key(req: &Request) -> Result<Option<String>, Problem> {
 /// What `POST /payments/{payment_id}/<action>` asks for. API Gateway fills pathParameters;
 /// `cargo lambda watch` does not, so the raw path is read too.
 pub fn payment_action(req: &Request) -> Option<(String, String)> {
-    let from_params = req
-        .path_parameters_ref()
-        .and_then(|p| p.first("payment_id"))
-        .map(str::to_owned);
+    let from_params = req.path_parameters_ref().and_then(|p| p.first("payment_id")).map(str::to_owned);
     let raw = req.raw_http_path();
-    let path = if raw.is_empty() {
-        req.uri().path()
-    } else {
-        raw
-    };
+    let path = if raw.is_empty() { req.uri().path() } else { raw };
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let n = segments.len();
     if n < 3 || segments[n - 3] != "payments" {

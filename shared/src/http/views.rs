@@ -8,10 +8,7 @@ use time::OffsetDateTime;
 use crate::domain::{Payment, MAX_SENDS, RESEND_COOLDOWN_SECS};
 
 pub fn rfc3339(epoch_secs: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(epoch_secs)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
+    OffsetDateTime::from_unix_timestamp(epoch_secs).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
 }
 
 pub fn payment_view(p: &Payment, now: i64) -> Value {

@@ -31,19 +31,9 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 
 impl CardVault {
     pub fn new(keys: &Keyring) -> Self {
-        let ciphers = keys
-            .iter()
-            .map(|(id, key)| {
-                (
-                    id.to_owned(),
-                    Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)),
-                )
-            })
-            .collect();
-        Self {
-            current: keys.current().0.to_owned(),
-            ciphers,
-        }
+        let ciphers =
+            keys.iter().map(|(id, key)| (id.to_owned(), Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)))).collect();
+        Self { current: keys.current().0.to_owned(), ciphers }
     }
 
     fn aad(user_id: &Identifier) -> Vec<u8> {
@@ -55,15 +45,8 @@ impl CardVault {
         let cipher = &self.ciphers[key_id];
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let aad = Self::aad(user_id);
-        let ct = cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: card.expose().as_bytes(),
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| UnsealError)?;
+        let ct =
+            cipher.encrypt(&nonce, Payload { msg: card.expose().as_bytes(), aad: &aad }).map_err(|_| UnsealError)?;
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ct);
         Ok(format!("v1.{key_id}.{}", B64.encode(blob)))
@@ -71,8 +54,7 @@ impl CardVault {
 
     pub fn open(&self, user_id: &Identifier, sealed: &str) -> Result<CardNumber, UnsealError> {
         let mut parts = sealed.splitn(3, '.');
-        let (Some("v1"), Some(key_id), Some(b64)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some("v1"), Some(key_id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(UnsealError);
         };
         let cipher = self.ciphers.get(key_id).ok_or(UnsealError)?;
@@ -82,9 +64,8 @@ impl CardVault {
         }
         let (nonce, ct) = blob.split_at(12);
         let aad = Self::aad(user_id);
-        let clear = cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
-            .map_err(|_| UnsealError)?;
+        let clear =
+            cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad }).map_err(|_| UnsealError)?;
         let digits = String::from_utf8(clear).map_err(|_| UnsealError)?;
         CardNumber::parse("card", &digits).map_err(|_| UnsealError)
     }

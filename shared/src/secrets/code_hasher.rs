@@ -37,15 +37,12 @@ impl CodeHasher {
         let macs = keys
             .iter()
             .map(|(id, key)| {
-                let mac = <HmacSha256 as Mac>::new_from_slice(key)
-                    .map_err(|_| KeyError::Malformed("CODE_HASH_KEYS"))?;
+                let mac =
+                    <HmacSha256 as Mac>::new_from_slice(key).map_err(|_| KeyError::Malformed("CODE_HASH_KEYS"))?;
                 Ok((id.to_owned(), mac))
             })
             .collect::<Result<_, KeyError>>()?;
-        Ok(Self {
-            current: keys.current().0.to_owned(),
-            macs,
-        })
+        Ok(Self { current: keys.current().0.to_owned(), macs })
     }
 
     fn current(&self) -> (&str, &HmacSha256) {
@@ -62,11 +59,7 @@ impl CodeHasher {
         mac
     }
 
-    fn code_parts<'a>(
-        ctx: &'a CodeContext<'a>,
-        minor: &'a [u8; 8],
-        code: &'a VerificationCode,
-    ) -> [&'a [u8]; 7] {
+    fn code_parts<'a>(ctx: &'a CodeContext<'a>, minor: &'a [u8; 8], code: &'a VerificationCode) -> [&'a [u8]; 7] {
         [
             b"code-v1",
             ctx.payment_id.as_str().as_bytes(),
@@ -82,39 +75,24 @@ impl CodeHasher {
         let (key_id, key) = self.current();
         let minor = ctx.money.minor.to_be_bytes();
         let mac = Self::mac(key, &Self::code_parts(ctx, &minor, code));
-        CodeHash {
-            key_id: key_id.to_owned(),
-            mac_hex: hex::encode(mac.finalize().into_bytes()),
-        }
+        CodeHash { key_id: key_id.to_owned(), mac_hex: hex::encode(mac.finalize().into_bytes()) }
     }
 
     /// Constant-time comparison (hmac's `verify_slice` uses `subtle`). A hash under an
     /// unknown key id never matches.
-    pub fn matches(
-        &self,
-        ctx: &CodeContext<'_>,
-        code: &VerificationCode,
-        stored: &CodeHash,
-    ) -> bool {
-        let (Some(key), Ok(expected)) =
-            (self.macs.get(&stored.key_id), hex::decode(&stored.mac_hex))
-        else {
+    pub fn matches(&self, ctx: &CodeContext<'_>, code: &VerificationCode, stored: &CodeHash) -> bool {
+        let (Some(key), Ok(expected)) = (self.macs.get(&stored.key_id), hex::decode(&stored.mac_hex)) else {
             return false;
         };
         let minor = ctx.money.minor.to_be_bytes();
-        Self::mac(key, &Self::code_parts(ctx, &minor, code))
-            .verify_slice(&expected)
-            .is_ok()
+        Self::mac(key, &Self::code_parts(ctx, &minor, code)).verify_slice(&expected).is_ok()
     }
 
     /// Fingerprint of a request under an idempotency key. Keyed, because a body holds a card
     /// number whose few unknown digits a plain hash would give away.
     pub fn request_fingerprint(&self, scope: &str, canonical_body: &str) -> String {
         let (_, key) = self.current();
-        let mac = Self::mac(
-            key,
-            &[b"request-v1", scope.as_bytes(), canonical_body.as_bytes()],
-        );
+        let mac = Self::mac(key, &[b"request-v1", scope.as_bytes(), canonical_body.as_bytes()]);
         hex::encode(mac.finalize().into_bytes())
     }
 
@@ -128,14 +106,7 @@ impl CodeHasher {
     /// A user's card, recognisable again without keeping its number.
     pub fn card_fingerprint(&self, user_id: &Identifier, card: &CardNumber) -> String {
         let (_, key) = self.current();
-        let mac = Self::mac(
-            key,
-            &[
-                b"card-fingerprint-v1",
-                user_id.as_str().as_bytes(),
-                card.expose().as_bytes(),
-            ],
-        );
+        let mac = Self::mac(key, &[b"card-fingerprint-v1", user_id.as_str().as_bytes(), card.expose().as_bytes()]);
         hex::encode(mac.finalize().into_bytes())
     }
 }

@@ -26,12 +26,9 @@ impl Keyring {
         let mut current = None;
         for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let (id, b64) = entry.split_once(':').ok_or(KeyError::Malformed(name))?;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .map_err(|_| KeyError::Malformed(name))?;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| KeyError::Malformed(name))?;
             let key: [u8; 32] = bytes.try_into().map_err(|_| KeyError::Malformed(name))?;
-            let valid_id =
-                !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            let valid_id = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
             if !valid_id {
                 return Err(KeyError::Malformed(name));
             }
@@ -59,10 +56,6 @@ impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut ids: Vec<&String> = self.keys.keys().collect();
         ids.sort();
-        write!(
-            f,
-            "Keyring(current={}, ids={ids:?}, keys=<redacted>)",
-            self.current
-        )
+        write!(f, "Keyring(current={}, ids={ids:?}, keys=<redacted>)", self.current)
     }
 }

@@ -1,8 +1,6 @@
 use super::open_payment::{open_payment, PaymentDraft};
 use super::{Attempt, Services, UseCaseError};
-use crate::domain::{
-    CardNumber, Cvc, Expiry, Identifier, MethodId, MethodSummary, Money, Payment, Phone,
-};
+use crate::domain::{CardNumber, Cvc, Expiry, Identifier, MethodId, MethodSummary, Money, Payment, Phone};
 
 /// A first payment, validated: the whole card, the phone, the order.
 #[derive(Debug)]
@@ -26,10 +24,7 @@ pub async fn first_payment(
     attempt: Option<&Attempt>,
 ) -> Result<Payment, UseCaseError> {
     let fingerprint = svc.hasher.card_fingerprint(&cmd.user_id, &cmd.card);
-    let sealed_card = svc
-        .vault
-        .seal(&cmd.user_id, &cmd.card)
-        .map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
+    let sealed_card = svc.vault.seal(&cmd.user_id, &cmd.card).map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
     let method = MethodSummary {
         // Keyed by the card's fingerprint: saving the same card twice for a user updates one
         // method instead of piling up copies.

@@ -5,8 +5,8 @@ use super::send_code::{code_context, reissue_code, sms_text, take_sms_quota, Rac
 use super::verify_code::MAX_RACE_RETRIES;
 use super::{Attempt, Services, UseCaseError};
 use crate::domain::{
-    Identifier, MethodSummary, Money, Payment, PaymentId, PaymentStatus, Phone, Verification,
-    VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
+    Identifier, MethodSummary, Money, Payment, PaymentId, PaymentStatus, Phone, Verification, VerificationCode,
+    MAX_SENDS, PAYMENT_TTL_SECS,
 };
 use crate::ports::StoreError;
 use crate::secrets::CodeContext;
@@ -32,12 +32,7 @@ pub async fn open_payment(
     let now = svc.clock.now();
     let code = VerificationCode::generate();
     let id = Attempt::payment_id(attempt);
-    let ctx = CodeContext {
-        payment_id: &id,
-        money: &draft.money,
-        merchant_id: &draft.merchant_id,
-        send_seq: 1,
-    };
+    let ctx = CodeContext { payment_id: &id, money: &draft.money, merchant_id: &draft.merchant_id, send_seq: 1 };
     let code_hash = svc.hasher.hash(&ctx, &code);
     let payment = Payment {
         id,
@@ -58,10 +53,7 @@ pub async fn open_payment(
         expires_at: now + PAYMENT_TTL_SECS,
         version: 0,
     };
-    debug_assert_eq!(
-        code_context(&payment, 1).send_seq,
-        payment.verification.sends
-    );
+    debug_assert_eq!(code_context(&payment, 1).send_seq, payment.verification.sends);
 
     // Counted before anything is stored: a refused SMS opens no payment.
     take_sms_quota(svc, &payment, now).await?;
@@ -75,11 +67,7 @@ pub async fn open_payment(
     tracing::info!(payment_id = %payment.id, sent_to = %payment.phone, amount = payment.money.minor,
         currency = payment.money.currency.code(), "payment created, sending code");
 
-    if let Err(e) = svc
-        .sms
-        .send(&payment.phone, &sms_text(&code, &payment))
-        .await
-    {
+    if let Err(e) = svc.sms.send(&payment.phone, &sms_text(&code, &payment)).await {
         tracing::warn!(payment_id = %payment.id, error = %e, "code not sent");
         // Under an Idempotency-Key the retry resumes this payment with a fresh code. Without
         // one nobody could ever reach it: close it so it never lingers as pending (if even
@@ -100,11 +88,7 @@ pub async fn open_payment(
 /// out is unknown, so a pending one gets a fresh code (the old one stops working).
 async fn resume(svc: &Services, id: &PaymentId) -> Result<Payment, UseCaseError> {
     for _ in 0..MAX_RACE_RETRIES {
-        let payment = svc
-            .payments
-            .get(id)
-            .await?
-            .ok_or(UseCaseError::Contention)?;
+        let payment = svc.payments.get(id).await?.ok_or(UseCaseError::Contention)?;
         if !payment.is_pending() || payment.verification.sends >= MAX_SENDS {
             return Ok(payment);
         }

@@ -17,10 +17,7 @@ pub async fn repeat_payment(
     cmd: RepeatPaymentCommand,
     attempt: Option<&Attempt>,
 ) -> Result<Payment, UseCaseError> {
-    let saved = svc
-        .payments
-        .find_method(&cmd.user_id, cmd.method_id.as_ref())
-        .await?;
+    let saved = svc.payments.find_method(&cmd.user_id, cmd.method_id.as_ref()).await?;
     let Some(saved) = saved else {
         return Err(match cmd.method_id {
             Some(_) => UseCaseError::MethodNotFound,
@@ -36,12 +33,7 @@ pub async fn repeat_payment(
         merchant_id: cmd.merchant_id,
         order_id: cmd.order_id,
         money: cmd.money,
-        method: MethodSummary {
-            id: saved.id,
-            brand: saved.brand,
-            last4: saved.last4,
-            expiry: saved.expiry,
-        },
+        method: MethodSummary { id: saved.id, brand: saved.brand, last4: saved.last4, expiry: saved.expiry },
         phone: saved.phone,
         sealed_card: saved.sealed_card,
         fingerprint: saved.fingerprint,

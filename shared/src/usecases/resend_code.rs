@@ -5,17 +5,9 @@ use crate::domain::{Payment, PaymentId, ResendRefusal};
 use crate::ports::StoreError;
 
 /// Sends a new code for a pending payment; the previous code stops working at once.
-pub async fn resend_code(
-    svc: &Services,
-    id: &PaymentId,
-    attempt: Option<&Attempt>,
-) -> Result<Payment, UseCaseError> {
+pub async fn resend_code(svc: &Services, id: &PaymentId, attempt: Option<&Attempt>) -> Result<Payment, UseCaseError> {
     for _ in 0..MAX_RACE_RETRIES {
-        let mut payment = svc
-            .payments
-            .get(id)
-            .await?
-            .ok_or(UseCaseError::PaymentNotFound)?;
+        let mut payment = svc.payments.get(id).await?.ok_or(UseCaseError::PaymentNotFound)?;
         let now = svc.clock.now();
         match payment.check_resend(now) {
             Ok(()) => {}
@@ -24,9 +16,7 @@ pub async fn resend_code(
             Err(ResendRefusal::TooSoon { retry_after_secs }) => {
                 return Err(UseCaseError::ResendTooSoon { retry_after_secs })
             }
-            Err(ResendRefusal::NotPending) => {
-                return Err(UseCaseError::NotPending(Box::new(payment)))
-            }
+            Err(ResendRefusal::NotPending) => return Err(UseCaseError::NotPending(Box::new(payment))),
             Err(ResendRefusal::SendLimitReached) => return Err(UseCaseError::SendLimitReached),
             Err(ResendRefusal::PaymentExpired) => {
                 return match svc.payments.update(&payment, None).await {

@@ -21,20 +21,11 @@ pub(crate) fn sms_text(code: &VerificationCode, payment: &Payment) -> SmsText {
 }
 
 pub(crate) fn code_context(payment: &Payment, send_seq: u8) -> CodeContext<'_> {
-    CodeContext {
-        payment_id: &payment.id,
-        money: &payment.money,
-        merchant_id: &payment.merchant_id,
-        send_seq,
-    }
+    CodeContext { payment_id: &payment.id, money: &payment.money, merchant_id: &payment.merchant_id, send_seq }
 }
 
 /// Counts one SMS to the payment's phone for its merchant, or refuses with `sms_rate_limited`.
-pub(crate) async fn take_sms_quota(
-    svc: &Services,
-    payment: &Payment,
-    now: i64,
-) -> Result<(), UseCaseError> {
+pub(crate) async fn take_sms_quota(svc: &Services, payment: &Payment, now: i64) -> Result<(), UseCaseError> {
     let phone_key = svc.hasher.phone_key(&payment.phone);
     svc.quota.take(&phone_key, &payment.merchant_id, now).await.map_err(|e| match e {
         QuotaError::Exceeded { retry_after_secs } => {
@@ -56,20 +47,14 @@ pub(crate) async fn reissue_code(
     }
     let previous_send = payment.verification.last_sent_at;
     let code = VerificationCode::generate();
-    let hash = svc
-        .hasher
-        .hash(&code_context(&payment, payment.next_send_seq()), &code);
+    let hash = svc.hasher.hash(&code_context(&payment, payment.next_send_seq()), &code);
     payment.issue_code(hash, now);
     match svc.payments.update(&payment, None).await {
         Err(StoreError::Conflict) => return Err(Raced),
         Err(e) => return Ok(Err(e.into())),
         Ok(()) => payment.version += 1,
     }
-    if let Err(e) = svc
-        .sms
-        .send(&payment.phone, &sms_text(&code, &payment))
-        .await
-    {
+    if let Err(e) = svc.sms.send(&payment.phone, &sms_text(&code, &payment)).await {
         tracing::warn!(payment_id = %payment.id, error = %e, "code not delivered");
         // Lift the cooldown this send started, so the shopper may ask again at once. The
         // send still counts toward the payment's limit.

@@ -40,35 +40,23 @@ async fn try_once(
     };
     let now = svc.clock.now();
     let ctx = code_context(&payment, payment.verification.sends);
-    let matches = svc
-        .hasher
-        .matches(&ctx, code, &payment.verification.code_hash);
+    let matches = svc.hasher.matches(&ctx, code, &payment.verification.code_hash);
 
-    let (save, result): (Option<SavedMethod>, Result<(), UseCaseError>) =
-        match payment.check_code(matches, now) {
-            // A retry of a verify that died after completing the payment with this very code:
-            // answer what that attempt would have answered.
-            CodeCheck::NotPending if recovering && matches => return Ok(outcome_of(payment)),
-            CodeCheck::NotPending => return Ok(Err(UseCaseError::NotPending(Box::new(payment)))),
-            CodeCheck::CodeExpired => return Ok(Err(UseCaseError::CodeExpired)),
-            CodeCheck::PaymentExpired => (
-                None,
-                Err(UseCaseError::NotPending(Box::new(payment.clone()))),
-            ),
-            CodeCheck::LockedOut => (
-                None,
-                Err(UseCaseError::TooManyAttempts(Box::new(payment.clone()))),
-            ),
-            CodeCheck::Incorrect { attempts_remaining } => (
-                None,
-                Err(UseCaseError::IncorrectCode { attempts_remaining }),
-            ),
-            CodeCheck::Accepted => match authorize(svc, &mut payment, now).await {
-                Ok(save) => (save, Ok(())),
-                Err(e @ UseCaseError::Unavailable(_)) => return Ok(Err(e)),
-                Err(e) => (None, Err(e)),
-            },
-        };
+    let (save, result): (Option<SavedMethod>, Result<(), UseCaseError>) = match payment.check_code(matches, now) {
+        // A retry of a verify that died after completing the payment with this very code:
+        // answer what that attempt would have answered.
+        CodeCheck::NotPending if recovering && matches => return Ok(outcome_of(payment)),
+        CodeCheck::NotPending => return Ok(Err(UseCaseError::NotPending(Box::new(payment)))),
+        CodeCheck::CodeExpired => return Ok(Err(UseCaseError::CodeExpired)),
+        CodeCheck::PaymentExpired => (None, Err(UseCaseError::NotPending(Box::new(payment.clone())))),
+        CodeCheck::LockedOut => (None, Err(UseCaseError::TooManyAttempts(Box::new(payment.clone())))),
+        CodeCheck::Incorrect { attempts_remaining } => (None, Err(UseCaseError::IncorrectCode { attempts_remaining })),
+        CodeCheck::Accepted => match authorize(svc, &mut payment, now).await {
+            Ok(save) => (save, Ok(())),
+            Err(e @ UseCaseError::Unavailable(_)) => return Ok(Err(e)),
+            Err(e) => (None, Err(e)),
+        },
+    };
 
     match svc.payments.update(&payment, save.as_ref()).await {
         Err(StoreError::Conflict) => Err(Raced),
@@ -89,9 +77,7 @@ async fn try_once(
 fn outcome_of(payment: Payment) -> Result<Payment, UseCaseError> {
     match (payment.status, payment.failure_code.as_deref()) {
         (PaymentStatus::Succeeded, _) => Ok(payment),
-        (PaymentStatus::Failed, Some(reason))
-            if reason != "too_many_attempts" && reason != "code_not_sent" =>
-        {
+        (PaymentStatus::Failed, Some(reason)) if reason != "too_many_attempts" && reason != "code_not_sent" => {
             Err(UseCaseError::Declined(Box::new(payment)))
         }
         _ => Err(UseCaseError::NotPending(Box::new(payment))),
@@ -100,19 +86,12 @@ fn outcome_of(payment: Payment) -> Result<Payment, UseCaseError> {
 
 /// Authorizes a payment whose code matched, and moves it to its final state in memory.
 /// Returns the method to save with it, if the card is to be kept.
-async fn authorize(
-    svc: &Services,
-    payment: &mut Payment,
-    now: i64,
-) -> Result<Option<SavedMethod>, UseCaseError> {
+async fn authorize(svc: &Services, payment: &mut Payment, now: i64) -> Result<Option<SavedMethod>, UseCaseError> {
     let sealed = payment
         .sealed_card
         .clone()
         .ok_or_else(|| UseCaseError::Unavailable("pending payment without its card".into()))?;
-    let card = svc
-        .vault
-        .open(&payment.user_id, &sealed)
-        .map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
+    let card = svc.vault.open(&payment.user_id, &sealed).map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
     let auth = svc
         .acquirer
         .authorize(&payment.id, &payment.money, &card)

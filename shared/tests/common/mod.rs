@@ -23,10 +23,6 @@ pub fn memory_stack() -> (MemoryStack, Arc<ManualClock>) {
 /// The six-digit code in the latest SMS to `phone`.
 pub fn latest_code(stack: &MemoryStack, phone: &str) -> String {
     let sent = stack.sms.sent();
-    let (_, text) = sent
-        .iter()
-        .rev()
-        .find(|(to, _)| to == phone)
-        .expect("an SMS to this phone");
+    let (_, text) = sent.iter().rev().find(|(to, _)| to == phone).expect("an SMS to this phone");
     text[..6].to_owned()
 }

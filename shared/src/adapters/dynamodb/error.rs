@@ -8,8 +8,8 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let lost_condition = err.as_service_error().and_then(ProvideErrorMetadata::code)
-        == Some("ConditionalCheckFailedException");
+    let lost_condition =
+        err.as_service_error().and_then(ProvideErrorMetadata::code) == Some("ConditionalCheckFailedException");
     if lost_condition {
         StoreError::Conflict
     } else {

@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
@@ -36,10 +37,7 @@ pub struct DynamoIdempotencyStore {
 
 impl DynamoIdempotencyStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     fn pk(key: &str) -> String {
@@ -70,17 +68,21 @@ impl DynamoIdempotencyStore {
             .expression_attribute_values(":dead", AttributeValue::S(dead_token.into()))
             .expression_attribute_values(":in_progress", AttributeValue::S(IN_PROGRESS.into()))
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result.map_err(store_error) {
-            Ok(_) => Ok(Claim::Acquired {
-                token,
-                origin,
-                recovering: true,
-            }),
+        let err = match result {
+            Ok(_) => return Ok(Claim::Acquired { token, origin, recovering: true }),
+            Err(err) => err,
+        };
+        match err.as_service_error() {
+            // Our own takeover landed on an attempt whose answer was lost.
+            Some(UpdateItemError::ConditionalCheckFailedException(e)) if matches!(e.item.as_ref().and_then(|i| i.get("token")), Some(AttributeValue::S(t)) if *t == token) => {
+                Ok(Claim::Acquired { token, origin, recovering: true })
+            }
             // Another retry took it over first.
-            Err(StoreError::Conflict) => Ok(Claim::InProgress),
-            Err(e) => Err(e),
+            Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(Claim::InProgress),
+            _ => Err(store_error(err)),
         }
     }
 
@@ -95,21 +97,13 @@ impl DynamoIdempotencyStore {
             .send()
             .await
             .map_err(store_error)?;
-        out.item
-            .map(|i| serde_dynamo::from_item(i).map_err(corrupt))
-            .transpose()
+        out.item.map(|i| serde_dynamo::from_item(i).map_err(corrupt)).transpose()
     }
 }
 
 #[async_trait]
 impl IdempotencyStore for DynamoIdempotencyStore {
-    async fn claim(
-        &self,
-        key: &str,
-        fingerprint: &str,
-        now: i64,
-        lock_until: i64,
-    ) -> Result<Claim, StoreError> {
+    async fn claim(&self, key: &str, fingerprint: &str, now: i64, lock_until: i64) -> Result<Claim, StoreError> {
         let token = ulid::Ulid::new().to_string();
         let item = IdempotencyItem {
             pk: Self::pk(key),
@@ -137,13 +131,7 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .send()
             .await;
         let err = match result {
-            Ok(_) => {
-                return Ok(Claim::Acquired {
-                    origin: token.clone(),
-                    token,
-                    recovering: false,
-                })
-            }
+            Ok(_) => return Ok(Claim::Acquired { origin: token.clone(), token, recovering: false }),
             Err(err) => err,
         };
         let old = match err.as_service_error() {
@@ -155,38 +143,29 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             // Deleted between the two calls: the caller may simply try again.
             None => self.read(key).await?.ok_or(StoreError::Conflict)?,
         };
+        if existing.token == token {
+            // Our own put landed on an earlier attempt whose answer was lost.
+            return Ok(Claim::Acquired { origin: token.clone(), token, recovering: false });
+        }
         if existing.fingerprint != fingerprint {
             return Ok(Claim::KeyReused);
         }
         match (existing.state.as_str(), existing.status_code, existing.body) {
-            (COMPLETED, Some(status), Some(body)) => {
-                Ok(Claim::Replay(StoredResponse { status, body }))
-            }
+            (COMPLETED, Some(status), Some(body)) => Ok(Claim::Replay(StoredResponse { status, body })),
             _ if existing.lock_until >= now => Ok(Claim::InProgress),
             // The claim outlived its invocation's deadline: that attempt died. Take over,
             // keeping the origin the first attempt derived its ids from.
-            _ => {
-                self.take_over(key, &existing.token, now, lock_until, existing.origin)
-                    .await
-            }
+            _ => self.take_over(key, &existing.token, now, lock_until, existing.origin).await,
         }
     }
 
-    async fn complete(
-        &self,
-        key: &str,
-        token: &str,
-        response: &StoredResponse,
-        now: i64,
-    ) -> Result<(), StoreError> {
+    async fn complete(&self, key: &str, token: &str, response: &StoredResponse, now: i64) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(Self::pk(key)))
             .key("sk", AttributeValue::S(SK.into()))
-            .update_expression(
-                "SET #state = :completed, status_code = :status, body = :body, #ttl = :ttl",
-            )
+            .update_expression("SET #state = :completed, status_code = :status, body = :body, #ttl = :ttl")
             .condition_expression("#token = :token")
             .expression_attribute_names("#state", "state")
             .expression_attribute_names("#ttl", "ttl")
@@ -194,10 +173,7 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .expression_attribute_values(":completed", AttributeValue::S(COMPLETED.into()))
             .expression_attribute_values(":status", AttributeValue::N(response.status.to_string()))
             .expression_attribute_values(":body", AttributeValue::S(response.body.clone()))
-            .expression_attribute_values(
-                ":ttl",
-                AttributeValue::N((now + KEY_RETENTION_SECS).to_string()),
-            )
+            .expression_attribute_values(":ttl", AttributeValue::N((now + KEY_RETENTION_SECS).to_string()))
             .expression_attribute_values(":token", AttributeValue::S(token.into()))
             .send()
             .await

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    CardBrand, CodeHash, Currency, Expiry, Identifier, MethodId, MethodSummary, Money, Payment,
-    PaymentId, PaymentStatus, Phone, Verification,
+    CardBrand, CodeHash, Currency, Expiry, Identifier, MethodId, MethodSummary, Money, Payment, PaymentId,
+    PaymentStatus, Phone, Verification,
 };
 use crate::ports::{SavedMethod, StoreError};
 
@@ -60,11 +60,14 @@ pub(super) struct PaymentItem {
     pub updated_at: i64,
     pub expires_at: i64,
     pub version: u64,
+    /// Unique per write: lets a retried conditional write recognise that it already landed.
+    #[serde(default)]
+    pub write_id: String,
 }
 
 impl PaymentItem {
     /// The item as it is to be stored, at `version`.
-    pub fn from_payment(p: &Payment, version: u64) -> Self {
+    pub fn from_payment(p: &Payment, version: u64, write_id: String) -> Self {
         Self {
             pk: payment_pk(&p.id),
             sk: PAYMENT_SK.into(),
@@ -98,40 +101,29 @@ impl PaymentItem {
             updated_at: p.updated_at,
             expires_at: p.expires_at,
             version,
+            write_id,
         }
     }
 
     pub fn into_payment(self) -> Result<Payment, StoreError> {
-        let bad =
-            |what: &str| StoreError::Corrupt(format!("payment {}: bad {what}", self.payment_id));
+        let bad = |what: &str| StoreError::Corrupt(format!("payment {}: bad {what}", self.payment_id));
         let currency = Currency::parse("currency", &self.currency).map_err(|_| bad("currency"))?;
         Ok(Payment {
             id: PaymentId::parse(&self.payment_id).ok_or_else(|| bad("payment_id"))?,
             status: PaymentStatus::parse(&self.status).ok_or_else(|| bad("status"))?,
             user_id: Identifier::parse("user_id", &self.user_id).map_err(|_| bad("user_id"))?,
-            merchant_id: Identifier::parse("merchant_id", &self.merchant_id)
-                .map_err(|_| bad("merchant_id"))?,
+            merchant_id: Identifier::parse("merchant_id", &self.merchant_id).map_err(|_| bad("merchant_id"))?,
             order_id: Identifier::parse("order_id", &self.order_id).map_err(|_| bad("order_id"))?,
-            money: Money {
-                minor: self.amount,
-                currency,
-            },
+            money: Money { minor: self.amount, currency },
             method: MethodSummary {
-                id: MethodId::parse(&self.payment_method_id)
-                    .ok_or_else(|| bad("payment_method_id"))?,
+                id: MethodId::parse(&self.payment_method_id).ok_or_else(|| bad("payment_method_id"))?,
                 brand: CardBrand::parse(&self.brand),
                 last4: self.last4.clone(),
-                expiry: Expiry {
-                    month: self.exp_month,
-                    year: self.exp_year,
-                },
+                expiry: Expiry { month: self.exp_month, year: self.exp_year },
             },
             phone: Phone::from_stored(&self.phone).map_err(|_| bad("phone"))?,
             verification: Verification {
-                code_hash: CodeHash {
-                    key_id: self.code_key_id.clone(),
-                    mac_hex: self.code_mac.clone(),
-                },
+                code_hash: CodeHash { key_id: self.code_key_id.clone(), mac_hex: self.code_mac.clone() },
                 expires_at: self.code_expires_at,
                 attempts_remaining: self.attempts_remaining,
                 sends: self.sends,
@@ -168,21 +160,13 @@ pub(super) struct MethodItem {
 
 impl MethodItem {
     pub fn into_method(self) -> Result<SavedMethod, StoreError> {
-        let bad = |what: &str| {
-            StoreError::Corrupt(format!(
-                "payment method {}: bad {what}",
-                self.payment_method_id
-            ))
-        };
+        let bad = |what: &str| StoreError::Corrupt(format!("payment method {}: bad {what}", self.payment_method_id));
         Ok(SavedMethod {
             id: MethodId::parse(&self.payment_method_id).ok_or_else(|| bad("payment_method_id"))?,
             user_id: Identifier::parse("user_id", &self.user_id).map_err(|_| bad("user_id"))?,
             brand: CardBrand::parse(&self.brand),
             last4: self.last4,
-            expiry: Expiry {
-                month: self.exp_month,
-                year: self.exp_year,
-            },
+            expiry: Expiry { month: self.exp_month, year: self.exp_year },
             fingerprint: self.fingerprint,
             sealed_card: self.sealed_card,
             phone: Phone::from_stored(&self.phone).map_err(|_| bad("phone"))?,

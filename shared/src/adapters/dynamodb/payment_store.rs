@@ -2,14 +2,13 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 
 use super::error::{corrupt, store_error};
-use super::items::{
-    method_sk, payment_pk, user_pk, MethodItem, PaymentItem, METHOD_SK_PREFIX, PAYMENT_SK,
-};
+use super::items::{method_sk, payment_pk, user_pk, MethodItem, PaymentItem, METHOD_SK_PREFIX, PAYMENT_SK};
 use crate::domain::{Identifier, MethodId, Payment, PaymentId};
 use crate::ports::{PaymentStore, SavedMethod, StoreError};
 
@@ -22,14 +21,51 @@ pub struct DynamoPaymentStore {
 
 impl DynamoPaymentStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
-    fn payment_item(payment: &Payment, version: u64) -> Result<Item, StoreError> {
-        serde_dynamo::to_item(PaymentItem::from_payment(payment, version)).map_err(corrupt)
+    /// The item to write at `version`, stamped with a fresh write id.
+    fn payment_item(payment: &Payment, version: u64) -> Result<(Item, String), StoreError> {
+        let write_id = ulid::Ulid::new().to_string();
+        let item = PaymentItem::from_payment(payment, version, write_id.clone());
+        Ok((serde_dynamo::to_item(item).map_err(corrupt)?, write_id))
+    }
+
+    /// Whether a write whose condition failed had in fact landed already: the SDK retries an
+    /// attempt whose answer was lost (a timeout, a 500), and the retry then finds our own item.
+    fn is_own_write(current: Option<&Item>, write_id: &str) -> bool {
+        matches!(current.and_then(|i| i.get("write_id")), Some(AttributeValue::S(id)) if id == write_id)
+    }
+
+    /// A conditional put that counts finding its own earlier landing as success.
+    async fn put_if(
+        &self,
+        item: Item,
+        write_id: &str,
+        condition: &str,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if let Some(version) = expected {
+            put = put.expression_attribute_values(":expected", AttributeValue::N(version.to_string()));
+        }
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(err) => match err.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(e))
+                    if Self::is_own_write(e.item.as_ref(), write_id) =>
+                {
+                    Ok(())
+                }
+                _ => Err(store_error(err)),
+            },
+        }
     }
 
     /// Upserts a saved method. An existing one keeps the phone it is bound to (and its
@@ -62,50 +98,36 @@ impl DynamoPaymentStore {
             .map_err(corrupt)
     }
 
-    async fn update_with_method(
-        &self,
-        payment: &Payment,
-        method: &SavedMethod,
-    ) -> Result<(), StoreError> {
+    /// The payment and its saved card in one transaction.
+    async fn update_with_method(&self, payment: &Payment, method: &SavedMethod) -> Result<(), StoreError> {
+        let (item, write_id) = Self::payment_item(payment, payment.version + 1)?;
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(Self::payment_item(payment, payment.version + 1)?))
+            .set_item(Some(item))
             .condition_expression("version = :expected")
-            .expression_attribute_values(
-                ":expected",
-                AttributeValue::N(payment.version.to_string()),
-            )
+            .expression_attribute_values(":expected", AttributeValue::N(payment.version.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(corrupt)?;
         let result = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(
-                TransactWriteItem::builder()
-                    .update(self.save_method_update(method)?)
-                    .build(),
-            )
+            .transact_items(TransactWriteItem::builder().update(self.save_method_update(method)?).build())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                let lost_condition = match err.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
-                        .cancellation_reasons()
-                        .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed")),
-                    _ => false,
-                };
-                if lost_condition {
-                    Err(StoreError::Conflict)
-                } else {
-                    Err(StoreError::Unavailable(
-                        DisplayErrorContext(err).to_string(),
-                    ))
-                }
-            }
+        let err = match result {
+            Ok(_) => return Ok(()),
+            Err(err) => err,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(e)) = err.as_service_error() else {
+            return Err(StoreError::Unavailable(DisplayErrorContext(err).to_string()));
+        };
+        match e.cancellation_reasons().first() {
+            Some(r) if Self::is_own_write(r.item.as_ref(), &write_id) => Ok(()),
+            // The condition failed, or a concurrent transaction touched the item: either way
+            // the payment moved on since it was read.
+            _ => Err(StoreError::Conflict),
         }
     }
 }
@@ -113,15 +135,8 @@ impl DynamoPaymentStore {
 #[async_trait]
 impl PaymentStore for DynamoPaymentStore {
     async fn insert(&self, payment: &Payment) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Self::payment_item(payment, payment.version)?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(store_error)?;
-        Ok(())
+        let (item, write_id) = Self::payment_item(payment, payment.version)?;
+        self.put_if(item, &write_id, "attribute_not_exists(pk)", None).await
     }
 
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
@@ -136,35 +151,16 @@ impl PaymentStore for DynamoPaymentStore {
             .await
             .map_err(store_error)?;
         out.item
-            .map(|item| {
-                serde_dynamo::from_item::<_, PaymentItem>(item)
-                    .map_err(corrupt)?
-                    .into_payment()
-            })
+            .map(|item| serde_dynamo::from_item::<_, PaymentItem>(item).map_err(corrupt)?.into_payment())
             .transpose()
     }
 
-    async fn update(
-        &self,
-        payment: &Payment,
-        save: Option<&SavedMethod>,
-    ) -> Result<(), StoreError> {
+    async fn update(&self, payment: &Payment, save: Option<&SavedMethod>) -> Result<(), StoreError> {
         if let Some(method) = save {
             return self.update_with_method(payment, method).await;
         }
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Self::payment_item(payment, payment.version + 1)?))
-            .condition_expression("version = :expected")
-            .expression_attribute_values(
-                ":expected",
-                AttributeValue::N(payment.version.to_string()),
-            )
-            .send()
-            .await
-            .map_err(store_error)?;
-        Ok(())
+        let (item, write_id) = Self::payment_item(payment, payment.version + 1)?;
+        self.put_if(item, &write_id, "version = :expected", Some(payment.version)).await
     }
 
     async fn find_method(
@@ -172,11 +168,7 @@ impl PaymentStore for DynamoPaymentStore {
         user_id: &Identifier,
         id: Option<&MethodId>,
     ) -> Result<Option<SavedMethod>, StoreError> {
-        let to_method = |item: Item| {
-            serde_dynamo::from_item::<_, MethodItem>(item)
-                .map_err(corrupt)?
-                .into_method()
-        };
+        let to_method = |item: Item| serde_dynamo::from_item::<_, MethodItem>(item).map_err(corrupt)?.into_method();
         if let Some(id) = id {
             let out = self
                 .client

@@ -2,8 +2,8 @@
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -12,11 +12,7 @@ pub fn client(aws: &aws_config::SdkConfig) -> Client {
 }
 
 fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, String> {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()
-        .map_err(|e| e.to_string())
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(|e| e.to_string())
 }
 
 fn string_attr(name: &str) -> Result<AttributeDefinition, String> {
@@ -33,11 +29,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), String> {
         .index_name("gsi1")
         .key_schema(key("gsi1pk", KeyType::Hash)?)
         .key_schema(key("gsi1sk", KeyType::Range)?)
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
         .build()
         .map_err(|e| e.to_string())?;
     let created = client
@@ -55,9 +47,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), String> {
         .await;
     match created {
         Ok(_) => {}
-        Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("ResourceInUseException") => {
-            return Ok(())
-        }
+        Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("ResourceInUseException") => return Ok(()),
         Err(e) => return Err(DisplayErrorContext(e).to_string()),
     }
     client

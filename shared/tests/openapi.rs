@@ -1,0 +1,190 @@
+//! openapi.yaml stays true to the code: it documents exactly the routes template.yaml serves,
+//! and every answer the handlers give in the flows below (success and each kind of problem)
+//! has a documented status and content type and validates against the documented schema.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+use shared::lambda_http::{http, Body, Response};
+
+fn load_yaml(file: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    // CloudFormation's short tags (!Ref, !Sub…) read as plain values here.
+    let yaml: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    serde_json::to_value(strip_tags(yaml)).unwrap()
+}
+
+fn strip_tags(v: serde_norway::Value) -> serde_norway::Value {
+    use serde_norway::Value as Y;
+    match v {
+        Y::Tagged(t) => strip_tags(t.value),
+        Y::Mapping(m) => Y::Mapping(m.into_iter().map(|(k, v)| (k, strip_tags(v))).collect()),
+        Y::Sequence(s) => Y::Sequence(s.into_iter().map(strip_tags).collect()),
+        other => other,
+    }
+}
+
+#[test]
+fn the_spec_documents_exactly_the_routes_the_template_serves() {
+    let spec = load_yaml("openapi.yaml");
+    let template = load_yaml("template.yaml");
+    let documented: BTreeSet<(String, String)> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| ops.as_object().unwrap().keys().map(move |m| (m.to_uppercase(), path.clone())))
+        .collect();
+    let served: BTreeSet<(String, String)> = template["Resources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|r| r["Properties"]["Events"].as_object())
+        .flat_map(|events| events.values())
+        .filter(|e| e["Type"] == "HttpApi")
+        .map(|e| (e["Properties"]["Method"].as_str().unwrap().to_uppercase(), e["Properties"]["Path"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(!served.is_empty());
+    assert_eq!(documented, served);
+}
+
+struct Spec {
+    doc: Value,
+}
+
+impl Spec {
+    fn resolve<'a>(&'a self, v: &'a Value) -> &'a Value {
+        match v["$ref"].as_str() {
+            Some(r) => self.resolve(self.doc.pointer(r.trim_start_matches('#')).unwrap()),
+            None => v,
+        }
+    }
+
+    /// Checks one answer of `method path` (a spec path template) against the spec.
+    fn check(&self, method: &str, path: &str, response: &Response<Body>) -> Value {
+        let status = response.status().as_u16().to_string();
+        let op = &self.doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} is not documented");
+        let documented = op["responses"].get(&status).unwrap_or_else(|| panic!("{method} {path}: {status} is not documented"));
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        let media = &self.resolve(documented)["content"][content_type];
+        assert!(media.is_object(), "{method} {path} {status}: content type {content_type} is not documented");
+        let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        let schema = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "components": self.doc["components"],
+            "$ref": media["schema"]["$ref"],
+        });
+        let validator = jsonschema::validator_for(&schema).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&body).map(|e| format!("{e} at {}", e.instance_path())).collect();
+        assert!(errors.is_empty(), "{method} {path} {status}: {errors:?}\n{body}");
+        body
+    }
+}
+
+fn post(uri: &str, body: &str, content_type: Option<&str>) -> http::Request<Body> {
+    let mut b = http::Request::builder().method("POST").uri(uri);
+    if let Some(ct) = content_type {
+        b = b.header("content-type", ct);
+    }
+    b.body(Body::Text(body.to_owned())).unwrap()
+}
+
+fn first_body(card: &str, user: &str) -> Value {
+    json!({"user_id": user, "phone": "+8613800138000", "merchant_id": "shop-1", "order_id": "o-1", "amount": 1999,
+        "currency": "CNY", "card": {"number": card, "exp_month": 12, "exp_year": 2040, "cvc": "123", "holder_name": "Li Lei"}})
+}
+
+#[tokio::test]
+async fn every_kind_of_answer_conforms_to_the_spec() {
+    let spec = Spec { doc: load_yaml("openapi.yaml") };
+    let (stack, clock) = common::memory_stack();
+    let svc = &stack.services;
+    let first = |body: Value| shared::http::first_payment(svc, post("/payments", &body.to_string(), Some("application/json")));
+    let repeat = |body: Value| shared::http::repeat_payment(svc, post("/payments/repeat", &body.to_string(), Some("application/json")));
+    let verify = |id: &str, code: &str| {
+        shared::http::verify_code(svc, post(&format!("/payments/{id}/verify"), &json!({"code": code}).to_string(), Some("application/json")))
+    };
+    let resend = |id: &str| shared::http::verify_code(svc, post(&format!("/payments/{id}/resend"), "", None));
+    const FIRST: &str = "/payments";
+    const REPEAT: &str = "/payments/repeat";
+    const VERIFY: &str = "/payments/{payment_id}/verify";
+    const RESEND: &str = "/payments/{payment_id}/resend";
+
+    let mut statuses = BTreeSet::new();
+    let mut seen = |path: &str, r: &Response<Body>| {
+        statuses.insert((path.to_owned(), r.status().as_u16()));
+    };
+
+    // No saved card yet: 404 with guidance.
+    let r = repeat(json!({"user_id": "u-1", "merchant_id": "m", "order_id": "o", "amount": 5, "currency": "CNY"})).await;
+    seen(REPEAT, &r);
+    spec.check("post", REPEAT, &r);
+    // Created.
+    let r = first(first_body("4242424242424242", "u-1")).await;
+    seen(FIRST, &r);
+    let id = spec.check("post", FIRST, &r)["payment_id"].as_str().unwrap().to_owned();
+    let code = common::latest_code(&stack, "+8613800138000");
+    // Wrong code, resend too soon, then success, then not pending.
+    let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+    for r in [verify(&id, &wrong).await, verify(&id, "12ab").await] {
+        seen(VERIFY, &r);
+        spec.check("post", VERIFY, &r);
+    }
+    let r = resend(&id).await;
+    seen(RESEND, &r);
+    spec.check("post", RESEND, &r);
+    clock.advance(30);
+    let r = resend(&id).await;
+    seen(RESEND, &r);
+    spec.check("post", RESEND, &r);
+    let code = common::latest_code(&stack, "+8613800138000");
+    for r in [verify(&id, &code).await, verify(&id, &code).await, resend(&id).await] {
+        seen(VERIFY, &r);
+        spec.check("post", VERIFY, &r);
+    }
+    // Repeat payment with the saved card.
+    let r = repeat(json!({"user_id": "u-1", "merchant_id": "m", "order_id": "o2", "amount": 5, "currency": "JPY"})).await;
+    seen(REPEAT, &r);
+    spec.check("post", REPEAT, &r);
+    // A decline and a lock-out.
+    let r = first(first_body("4000000000000002", "u-2")).await;
+    let declined = spec.check("post", FIRST, &r)["payment_id"].as_str().unwrap().to_owned();
+    let r = verify(&declined, &common::latest_code(&stack, "+8613800138000")).await;
+    seen(VERIFY, &r);
+    spec.check("post", VERIFY, &r);
+    let r = first(first_body("4242424242424242", "u-3")).await;
+    let locked = spec.check("post", FIRST, &r)["payment_id"].as_str().unwrap().to_owned();
+    for _ in 0..5 {
+        let r = verify(&locked, "000000").await;
+        seen(VERIFY, &r);
+        spec.check("post", VERIFY, &r);
+    }
+    // Bad input of every kind.
+    let mut bad_card = first_body("4242424242424241", "u-4");
+    for r in [
+        first(bad_card.clone()).await,
+        shared::http::first_payment(svc, post(FIRST, "{", Some("application/json"))).await,
+        shared::http::first_payment(svc, post(FIRST, "x", Some("text/plain"))).await,
+        shared::http::first_payment(svc, post(FIRST, &"x".repeat(20_000), Some("application/json"))).await,
+        shared::http::first_payment(svc, http::Request::builder().method("GET").uri(FIRST).body(Body::Empty).unwrap()).await,
+    ] {
+        seen(FIRST, &r);
+        if r.status() == 405 {
+            assert_eq!(r.headers()["allow"], "POST");
+            continue; // An undocumented method has no operation to check against.
+        }
+        spec.check("post", FIRST, &r);
+    }
+    bad_card["extra"] = json!(1);
+    let r = first(bad_card).await;
+    spec.check("post", FIRST, &r);
+    let r = verify("pay_unknown0000", "123456").await;
+    seen(VERIFY, &r);
+    spec.check("post", VERIFY, &r);
+
+    let covered: BTreeSet<u16> = statuses.iter().map(|(_, s)| *s).collect();
+    assert_eq!(covered, BTreeSet::from([200, 201, 400, 402, 404, 405, 409, 413, 415, 422, 429]), "{statuses:?}");
+}

@@ -1,0 +1,135 @@
+//! Exactly-once under races, counted: many rounds of concurrent verifies with the right code,
+//! and of concurrent first/repeat payments sharing one Idempotency-Key. `RACE_ROUNDS` sets the
+//! number of verify rounds (default 1000).
+
+use std::collections::{BTreeSet, HashMap};
+
+use futures::future::join_all;
+use futures::stream::{self, StreamExt};
+use integration_tests::*;
+use shared::ports::SmsLimits;
+
+/// Rounds running at once (each on its own payment); moto still serializes every request.
+const PARALLEL_ROUNDS: usize = 2;
+
+fn rounds() -> usize {
+    std::env::var("RACE_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
+}
+
+/// The two races take turns: each alone keeps moto busy.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn unlimited_sms() -> SmsLimits {
+    SmsLimits { per_phone: u32::MAX, per_merchant: u32::MAX }
+}
+
+#[derive(Default, Debug)]
+struct Tally {
+    rounds: usize,
+    requests: usize,
+    rounds_with_one_success: usize,
+    rounds_with_several_successes: usize,
+    rounds_with_a_5xx: usize,
+    statuses: HashMap<u16, usize>,
+}
+
+impl Tally {
+    fn add(&mut self, statuses: &[u16], successes: usize) {
+        self.rounds += 1;
+        self.requests += statuses.len();
+        match successes {
+            1 => self.rounds_with_one_success += 1,
+            0 => {}
+            _ => self.rounds_with_several_successes += 1,
+        }
+        if statuses.iter().any(|s| *s >= 500) {
+            self.rounds_with_a_5xx += 1;
+        }
+        for s in statuses {
+            *self.statuses.entry(*s).or_default() += 1;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_right_codes_complete_each_payment_exactly_once() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let stack = Stack::with_sms_limits(unlimited_sms()).await;
+    let user = random_id("u");
+    let outcomes: Vec<Vec<u16>> = stream::iter(0..rounds())
+        .map(|round| {
+            let stack = &stack;
+            let user = &user;
+            async move {
+                let phone = random_phone();
+                let created = stack.first_payment(&first_payment_body(user, &phone, "4242424242424242")).await;
+                assert_eq!(created.status, 201, "{}", created.body);
+                let id = created.body["payment_id"].as_str().unwrap().to_owned();
+                let code = stack.code_sent_to(&phone);
+                let racers = 2 + round % 19;
+                join_all((0..racers).map(|_| stack.verify(&id, &code))).await.iter().map(|a| a.status).collect()
+            }
+        })
+        .buffer_unordered(PARALLEL_ROUNDS)
+        .collect()
+        .await;
+    let mut tally = Tally::default();
+    for statuses in &outcomes {
+        tally.add(statuses, statuses.iter().filter(|s| **s == 200).count());
+    }
+    println!("verify race: {tally:?}");
+    assert_eq!(tally.rounds, rounds());
+    assert_eq!(tally.rounds_with_several_successes, 0);
+    assert_eq!(tally.rounds_with_a_5xx, 0);
+    assert_eq!(tally.rounds_with_one_success, tally.rounds, "every payment completes once");
+    assert!(tally.statuses.keys().all(|s| *s == 200 || *s == 409), "{:?}", tally.statuses);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_sharing_a_key_make_one_payment_and_one_sms() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let stack = Stack::with_sms_limits(unlimited_sms()).await;
+    // A shopper with a saved card, for the repeat rounds.
+    let (user, phone) = (random_id("u"), random_phone());
+    let created = stack.first_payment(&first_payment_body(&user, &phone, "4242424242424242")).await;
+    let id = created.body["payment_id"].as_str().unwrap().to_owned();
+    assert_eq!(stack.verify(&id, &stack.code_sent_to(&phone)).await.status, 200);
+
+    // First and repeat payments alternate: rounds()/10 of each.
+    let rounds = rounds() / 10;
+    let mut tally = Tally::default();
+    let mut orders = Vec::new();
+    for round in 0..rounds * 2 {
+        let repeat = round % 2 == 1;
+        let round_phone = if repeat { phone.clone() } else { random_phone() };
+        let (function, path, body) = if repeat {
+            (Function::RepeatPayment, "/payments/repeat", repeat_payment_body(&user))
+        } else {
+            (Function::FirstPayment, "/payments", first_payment_body(&random_id("u"), &round_phone, "4242424242424242"))
+        };
+        orders.push(body["order_id"].as_str().unwrap().to_owned());
+        let key = random_id("tap");
+        let sms_before = stack.sms_count(&round_phone);
+        let racers = 2 + round % 19;
+        let answers = join_all((0..racers).map(|_| stack.call(function, path, &body, Some(&key)))).await;
+        let created: BTreeSet<String> =
+            answers.iter().filter(|a| a.status == 201).map(|a| a.body.to_string()).collect();
+        assert!(created.len() <= 1, "round {round}: different answers for one key: {created:?}");
+        for a in answers.iter().filter(|a| a.status != 201) {
+            assert_eq!((a.status, a.body["code"].as_str()), (409, Some("request_in_progress")), "round {round}");
+        }
+        assert_eq!(stack.sms_count(&round_phone) - sms_before, 1, "round {round}: one SMS");
+        let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+        tally.add(&statuses, created.len());
+    }
+    let items = stack.scan().await;
+    let mut per_order: HashMap<String, usize> = HashMap::new();
+    for item in items.iter().filter(|i| i["entity"].as_s().unwrap() == "payment") {
+        *per_order.entry(item["order_id"].as_s().unwrap().clone()).or_default() += 1;
+    }
+    let payments_per_request: BTreeSet<usize> = orders.iter().map(|o| per_order.get(o).copied().unwrap_or(0)).collect();
+    println!("idempotency race: {tally:?}; payments per request: {payments_per_request:?}");
+    assert_eq!(payments_per_request, BTreeSet::from([1]), "one payment per request");
+    assert_eq!(tally.rounds_with_one_success, tally.rounds);
+    assert_eq!(tally.rounds_with_a_5xx, 0);
+}
