@@ -40,9 +40,13 @@ start_moto() {
   wait_for_port "$MOTO_PORT" 60
 }
 
+# Extra flags for cargo lambda watch, e.g. --ignore-changes (tests want no hot reload).
+WATCH_FLAGS="${WATCH_FLAGS:-}"
+
 start_watch() {
   local args
   mapfile -t args < <(watch_env_args)
-  cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" --concurrency 4 "${args[@]}" &
+  # shellcheck disable=SC2086
+  cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" --concurrency 4 $WATCH_FLAGS "${args[@]}" &
   wait_for_port "$WATCH_PORT" 300
 }

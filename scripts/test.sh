@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export MOTO_PORT="${TEST_MOTO_PORT:-4577}" WATCH_PORT="${TEST_WATCH_PORT:-9077}" TABLE_NAME=payments-test LOG_FORMAT=text
+# The functions under test stay the ones built here, whatever is edited meanwhile.
+export WATCH_FLAGS=--ignore-changes
 source scripts/local-env.sh
 trap 'trap - EXIT INT TERM; kill $(jobs -p) 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
 
@@ -18,8 +20,11 @@ start_watch > target/test-watch.log 2>&1
 export MOTO_ENDPOINT="http://127.0.0.1:${MOTO_PORT}" WATCH_ENDPOINT="http://127.0.0.1:${WATCH_PORT}"
 
 status=0
+rm -rf target/figures
 if [ "${CAMPAIGN_ONLY:-0}" != 1 ]; then
   cargo test --workspace --no-fail-fast || status=$?
 fi
 scripts/campaign.sh "${CAMPAIGN_EXAMPLES:-60}" || status=$?
+echo "== figures"
+cat target/figures/*.txt 2>/dev/null || true
 exit $status

@@ -76,6 +76,25 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
     secrets.push(code);
     phones.push(phone);
 
+    // Faults: SNS throttled, a payment write whose answer is lost.
+    let plan = integration_tests::faults::FaultPlan::default();
+    let faulty = Stack::with_faults(&plan).await;
+    let phone = random_phone();
+    plan.arm(&["Action=Publish"], integration_tests::faults::Fault::Throttle);
+    let failed = faulty
+        .call(Function::FirstPayment, "/payments", &first_payment_body(&user, &phone, "4242424242424242"), Some("k-1"))
+        .await;
+    assert_eq!(failed.status, 503);
+    plan.arm(&["PutItem", "PAY#"], integration_tests::faults::Fault::AnswerLost);
+    let body = first_payment_body(&user, &phone, "4242424242424242");
+    let failed = faulty.call(Function::FirstPayment, "/payments", &body, Some("k-2")).await;
+    assert_eq!(failed.status, 503);
+    plan.disarm();
+    let resumed = faulty.call(Function::FirstPayment, "/payments", &body, Some("k-2")).await;
+    assert_eq!(resumed.status, 201, "{}", resumed.body);
+    secrets.push(faulty.code_sent_to(&phone));
+    phones.push(phone);
+
     // Bad input that carries a card number and a phone.
     let mut bad = first_payment_body(&user, "+8613912345678", "4242424242424242");
     bad["card"]["exp_month"] = json!(13);

@@ -239,6 +239,25 @@ async fn bad_input_gets_a_4xx_that_says_what_is_wrong() {
     let a = stack.send(Function::FirstPayment, req).await;
     assert_eq!((a.status, a.body["code"].as_str()), (400, Some("invalid_json")));
 
+    // What the local emulator cannot even carry (checked here, in process): a header value
+    // that is not ASCII, a JSON body that is not UTF-8.
+    let req = shared::lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("/payments")
+        .header("content-type", "application/json")
+        .header("idempotency-key", shared::lambda_http::http::HeaderValue::from_bytes(b"\xd7\xf8k").unwrap())
+        .body(shared::lambda_http::Body::Text(good.to_string()))
+        .unwrap();
+    let a = stack.send(Function::FirstPayment, req).await;
+    assert_eq!((a.status, a.body["param"].as_str()), (400, Some("Idempotency-Key")));
+    let req = shared::lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("/payments")
+        .header("content-type", "application/json")
+        .body(shared::lambda_http::Body::Binary(vec![b'{', 0x80, b'}']))
+        .unwrap();
+    assert_eq!(stack.send(Function::FirstPayment, req).await.body["code"], "invalid_json");
+
     let unknown = stack.verify("pay_01kbzz0000000000000000000a", "123456").await;
     assert_eq!((unknown.status, unknown.body["code"].as_str()), (404, Some("payment_not_found")));
     let malformed = stack.verify("not-a-payment", "123456").await;
@@ -268,4 +287,38 @@ async fn a_later_payment_cannot_redirect_an_earlier_cards_codes() {
     assert_eq!(repeat.body["next_action"]["sent_to"], format!("+86*******{}", &victim[victim.len() - 4..]));
     assert_eq!(sms_to(&attacker).await.len(), before, "no code went to the new phone");
     assert_eq!(sms_to(&victim).await.len(), 2);
+}
+
+#[tokio::test]
+async fn sms_caps_per_phone_and_per_merchant() {
+    // Per phone: 10 codes an hour, whoever asks.
+    let stack = Stack::new().await;
+    let phone = random_phone();
+    for _ in 0..10 {
+        let a = stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4242424242424242")).await;
+        assert_eq!(a.status, 201, "{}", a.body);
+    }
+    let refused = stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4242424242424242")).await;
+    assert_eq!((refused.status, refused.body["code"].as_str()), (429, Some("sms_rate_limited")), "{}", refused.body);
+    let retry_after: i64 = refused.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&retry_after));
+    assert_eq!(stack.sms_count(&phone), 10);
+    let payments = stack.scan().await.iter().filter(|i| i["entity"].as_s().unwrap() == "payment").count();
+    assert_eq!(payments, 10, "a refused SMS opens no payment");
+    stack.clock.advance(retry_after);
+    assert_eq!(stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4242424242424242")).await.status, 201);
+
+    // Per merchant: a configurable cap; resends count too.
+    let stack = Stack::with_sms_limits(shared::ports::SmsLimits { per_phone: 10, per_merchant: 3 }).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let a = stack.first_payment(&first_payment_body(&random_id("u"), &random_phone(), "4242424242424242")).await;
+        assert_eq!(a.status, 201);
+        ids.push(a.body["payment_id"].as_str().unwrap().to_owned());
+    }
+    let refused = stack.first_payment(&first_payment_body(&random_id("u"), &random_phone(), "4242424242424242")).await;
+    assert_eq!((refused.status, refused.body["code"].as_str()), (429, Some("sms_rate_limited")));
+    stack.clock.advance(30);
+    let resend = stack.resend(&ids[0]).await;
+    assert_eq!((resend.status, resend.body["code"].as_str()), (429, Some("sms_rate_limited")));
 }

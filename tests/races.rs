@@ -78,6 +78,7 @@ async fn concurrent_right_codes_complete_each_payment_exactly_once() {
         tally.add(statuses, statuses.iter().filter(|s| **s == 200).count());
     }
     println!("verify race: {tally:?}");
+    record_figure("race-verify", &format!("verify race: {tally:?}"));
     assert_eq!(tally.rounds, rounds());
     assert_eq!(tally.rounds_with_several_successes, 0);
     assert_eq!(tally.rounds_with_a_5xx, 0);
@@ -129,6 +130,10 @@ async fn concurrent_requests_sharing_a_key_make_one_payment_and_one_sms() {
     }
     let payments_per_request: BTreeSet<usize> = orders.iter().map(|o| per_order.get(o).copied().unwrap_or(0)).collect();
     println!("idempotency race: {tally:?}; payments per request: {payments_per_request:?}");
+    record_figure(
+        "race-idempotency",
+        &format!("idempotency race: {tally:?}; payments per request: {payments_per_request:?}"),
+    );
     assert_eq!(payments_per_request, BTreeSet::from([1]), "one payment per request");
     assert_eq!(tally.rounds_with_one_success, tally.rounds);
     assert_eq!(tally.rounds_with_a_5xx, 0);

@@ -44,7 +44,12 @@ fn the_spec_documents_exactly_the_routes_the_template_serves() {
         .filter_map(|r| r["Properties"]["Events"].as_object())
         .flat_map(|events| events.values())
         .filter(|e| e["Type"] == "HttpApi")
-        .map(|e| (e["Properties"]["Method"].as_str().unwrap().to_uppercase(), e["Properties"]["Path"].as_str().unwrap().to_owned()))
+        .map(|e| {
+            (
+                e["Properties"]["Method"].as_str().unwrap().to_uppercase(),
+                e["Properties"]["Path"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert!(!served.is_empty());
     assert_eq!(documented, served);
@@ -67,7 +72,8 @@ impl Spec {
         let status = response.status().as_u16().to_string();
         let op = &self.doc["paths"][path][method];
         assert!(op.is_object(), "{method} {path} is not documented");
-        let documented = op["responses"].get(&status).unwrap_or_else(|| panic!("{method} {path}: {status} is not documented"));
+        let documented =
+            op["responses"].get(&status).unwrap_or_else(|| panic!("{method} {path}: {status} is not documented"));
         let content_type = response.headers()["content-type"].to_str().unwrap();
         let media = &self.resolve(documented)["content"][content_type];
         assert!(media.is_object(), "{method} {path} {status}: content type {content_type} is not documented");
@@ -78,7 +84,8 @@ impl Spec {
             "$ref": media["schema"]["$ref"],
         });
         let validator = jsonschema::validator_for(&schema).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&body).map(|e| format!("{e} at {}", e.instance_path())).collect();
+        let errors: Vec<String> =
+            validator.iter_errors(&body).map(|e| format!("{e} at {}", e.instance_path())).collect();
         assert!(errors.is_empty(), "{method} {path} {status}: {errors:?}\n{body}");
         body
     }
@@ -102,10 +109,16 @@ async fn every_kind_of_answer_conforms_to_the_spec() {
     let spec = Spec { doc: load_yaml("openapi.yaml") };
     let (stack, clock) = common::memory_stack();
     let svc = &stack.services;
-    let first = |body: Value| shared::http::first_payment(svc, post("/payments", &body.to_string(), Some("application/json")));
-    let repeat = |body: Value| shared::http::repeat_payment(svc, post("/payments/repeat", &body.to_string(), Some("application/json")));
+    let first =
+        |body: Value| shared::http::first_payment(svc, post("/payments", &body.to_string(), Some("application/json")));
+    let repeat = |body: Value| {
+        shared::http::repeat_payment(svc, post("/payments/repeat", &body.to_string(), Some("application/json")))
+    };
     let verify = |id: &str, code: &str| {
-        shared::http::verify_code(svc, post(&format!("/payments/{id}/verify"), &json!({"code": code}).to_string(), Some("application/json")))
+        shared::http::verify_code(
+            svc,
+            post(&format!("/payments/{id}/verify"), &json!({"code": code}).to_string(), Some("application/json")),
+        )
     };
     let resend = |id: &str| shared::http::verify_code(svc, post(&format!("/payments/{id}/resend"), "", None));
     const FIRST: &str = "/payments";
@@ -119,7 +132,8 @@ async fn every_kind_of_answer_conforms_to_the_spec() {
     };
 
     // No saved card yet: 404 with guidance.
-    let r = repeat(json!({"user_id": "u-1", "merchant_id": "m", "order_id": "o", "amount": 5, "currency": "CNY"})).await;
+    let r =
+        repeat(json!({"user_id": "u-1", "merchant_id": "m", "order_id": "o", "amount": 5, "currency": "CNY"})).await;
     seen(REPEAT, &r);
     spec.check("post", REPEAT, &r);
     // Created.
@@ -146,7 +160,8 @@ async fn every_kind_of_answer_conforms_to_the_spec() {
         spec.check("post", VERIFY, &r);
     }
     // Repeat payment with the saved card.
-    let r = repeat(json!({"user_id": "u-1", "merchant_id": "m", "order_id": "o2", "amount": 5, "currency": "JPY"})).await;
+    let r =
+        repeat(json!({"user_id": "u-1", "merchant_id": "m", "order_id": "o2", "amount": 5, "currency": "JPY"})).await;
     seen(REPEAT, &r);
     spec.check("post", REPEAT, &r);
     // A decline and a lock-out.
@@ -169,7 +184,8 @@ async fn every_kind_of_answer_conforms_to_the_spec() {
         shared::http::first_payment(svc, post(FIRST, "{", Some("application/json"))).await,
         shared::http::first_payment(svc, post(FIRST, "x", Some("text/plain"))).await,
         shared::http::first_payment(svc, post(FIRST, &"x".repeat(20_000), Some("application/json"))).await,
-        shared::http::first_payment(svc, http::Request::builder().method("GET").uri(FIRST).body(Body::Empty).unwrap()).await,
+        shared::http::first_payment(svc, http::Request::builder().method("GET").uri(FIRST).body(Body::Empty).unwrap())
+            .await,
     ] {
         seen(FIRST, &r);
         if r.status() == 405 {

@@ -23,7 +23,11 @@ fn with_check_digit(body: &str) -> String {
             let d = u32::from(b - b'0');
             if i % 2 == 0 {
                 let x = d * 2;
-                if x > 9 { x - 9 } else { x }
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
             } else {
                 d
             }

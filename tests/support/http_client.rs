@@ -26,7 +26,11 @@ pub async fn request(method: Method, url: &str, headers: &[(&str, &str)], body: 
         builder = builder.header(*k, *v);
     }
     let req = builder.body(Full::new(Bytes::from(body.to_owned()))).unwrap();
-    let res = client.request(req).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+    // Bounded: a request the local emulator drops must fail the test, not hang it.
+    let res = tokio::time::timeout(std::time::Duration::from_secs(60), client.request(req))
+        .await
+        .unwrap_or_else(|_| panic!("{url}: no answer in 60 s"))
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();

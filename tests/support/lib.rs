@@ -260,3 +260,11 @@ pub fn six_digits(text: &str) -> Option<String> {
 pub fn wrong_code(right: &str) -> String {
     format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000)
 }
+
+/// Records a figure a test measured in `target/figures/<name>.txt`; `make test` prints them
+/// all at the end (test output is captured, so this is how figures reach the log).
+pub fn record_figure(name: &str, line: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/figures");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.txt")), format!("{line}\n")).unwrap();
+}
