@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
@@ -44,6 +45,15 @@ impl DynamoIdempotencyStore {
         format!("IDEM#{key}")
     }
 
+    /// An update of the item that holds `key`.
+    fn update_key(&self, key: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(Self::pk(key)))
+            .key("sk", AttributeValue::S(SK.into()))
+    }
+
     async fn take_over(
         &self,
         key: &str,
@@ -54,11 +64,7 @@ impl DynamoIdempotencyStore {
     ) -> Result<Claim, StoreError> {
         let token = ulid::Ulid::new().to_string();
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(Self::pk(key)))
-            .key("sk", AttributeValue::S(SK.into()))
+            .update_key(key)
             .update_expression("SET #token = :token, lock_until = :lock_until")
             .condition_expression("#token = :dead AND #state = :in_progress AND lock_until < :now")
             .expression_attribute_names("#token", "token")
@@ -160,11 +166,7 @@ impl IdempotencyStore for DynamoIdempotencyStore {
     }
 
     async fn complete(&self, key: &str, token: &str, response: &StoredResponse, now: i64) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(Self::pk(key)))
-            .key("sk", AttributeValue::S(SK.into()))
+        self.update_key(key)
             .update_expression("SET #state = :completed, status_code = :status, body = :body, #ttl = :ttl")
             .condition_expression("#token = :token")
             .expression_attribute_names("#state", "state")
@@ -183,11 +185,7 @@ impl IdempotencyStore for DynamoIdempotencyStore {
 
     async fn release(&self, key: &str, token: &str) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(Self::pk(key)))
-            .key("sk", AttributeValue::S(SK.into()))
+            .update_key(key)
             .update_expression("SET lock_until = :released")
             .condition_expression("#token = :token")
             .expression_attribute_names("#token", "token")
