@@ -11,6 +11,9 @@ export WATCH_FLAGS=--ignore-changes
 source scripts/local-env.sh
 trap 'trap - EXIT INT TERM; kill $(jobs -p) 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
 
+# The deployment template, as CloudFormation will read it.
+cfn-lint template.yaml
+
 # Bins first, on their own: the same build cargo lambda watch will ask for, so it reuses it.
 cargo build --workspace --bins
 cargo test --workspace --no-run

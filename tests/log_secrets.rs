@@ -104,6 +104,9 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(logs.lines().count() > 20, "the flows were logged:\n{logs}");
     assert!(logs.contains("payment created"), "{logs}");
+    // Lines carry the payment id once it is known (the request span's field).
+    let answered: Vec<&str> = logs.lines().filter(|l| l.contains("\"answered\"")).collect();
+    assert!(answered.iter().filter(|l| l.contains("\"payment_id\":\"pay_")).count() >= 10, "{logs}");
     for secret in &secrets {
         assert!(!logs.contains(secret.as_str()), "{secret} in logs:\n{logs}");
     }

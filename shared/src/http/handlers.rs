@@ -108,7 +108,12 @@ where
     Fut: Future<Output = Result<Payment, UseCaseError>>,
 {
     let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
-    let span = tracing::info_span!("request", %request_id, route = %scope);
+    // Every line of the request carries the Lambda request id and, once known, the payment id
+    // (the path holds it for verify and resend).
+    let span = tracing::info_span!("request", %request_id, route = %scope, payment_id = tracing::field::Empty);
+    if let Some((id, _)) = payment_action(req).filter(|_| scope.contains(':')) {
+        span.record("payment_id", id.as_str());
+    }
     async move {
         let reply = if req.method() != Method::POST {
             Problem::new(405, "method_not_allowed", "use POST").into_reply()
@@ -134,7 +139,10 @@ async fn answer(svc: &Services, outcome: impl Future<Output = Result<Payment, Us
     let result = outcome.await;
     let now = svc.clock.now();
     match result {
-        Ok(payment) => Reply::json(ok_status, &payment_view(&payment, now)),
+        Ok(payment) => {
+            tracing::Span::current().record("payment_id", payment.id.as_str());
+            Reply::json(ok_status, &payment_view(&payment, now))
+        }
         Err(e) => from_use_case(e, now).into_reply(),
     }
 }
