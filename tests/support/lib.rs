@@ -129,6 +129,11 @@ impl Stack {
         Self { services, sent, clock, dynamo, table }
     }
 
+    /// Drops this stack's table (moto keeps everything in memory).
+    pub async fn delete_table(&self) {
+        self.dynamo.delete_table().table_name(&self.table).send().await.unwrap();
+    }
+
     /// The code in the latest SMS this stack sent to `phone`.
     pub fn code_sent_to(&self, phone: &str) -> String {
         let sent = self.sent.0.lock().unwrap();
