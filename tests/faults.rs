@@ -236,11 +236,13 @@ async fn every_step_of_every_flow_survives_faults() {
     for line in results.iter().flatten() {
         println!("{line}");
     }
-    println!(
+    let summary = format!(
         "faults: {} cases, {} converged, {} failed",
         results.len(),
         results.len() - failures.len(),
         failures.len()
     );
+    println!("{summary}");
+    record_figure("faults", &summary);
     assert!(failures.is_empty(), "{failures:#?}");
 }
