@@ -1,7 +1,7 @@
 //! What first and repeat payments share: mint the payment, store it with its code's hash,
 //! then send the code.
 
-use super::send_code::{code_context, reissue_code, sms_text, take_sms_quota, Raced};
+use super::send_code::{reissue_code, sms_text, take_sms_quota, Raced};
 use super::verify_code::MAX_RACE_RETRIES;
 use super::{Attempt, Services, UseCaseError};
 use crate::domain::{
@@ -53,7 +53,6 @@ pub async fn open_payment(
         expires_at: now + PAYMENT_TTL_SECS,
         version: 0,
     };
-    debug_assert_eq!(code_context(&payment, 1).send_seq, payment.verification.sends);
 
     // Counted before anything is stored: a refused SMS opens no payment.
     take_sms_quota(svc, &payment, now).await?;
