@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: every test. Starts its own moto (serialized) and `cargo lambda watch` on ports
-# apart from `make run`'s, and stops them on exit. Then the bad-input campaign, small.
+# `make test`: every test. Checks and builds the SAM template, starts its own moto (serialized)
+# and `cargo lambda watch` on ports apart from `make run`'s, and stops them on exit. Then the
+# bad-input campaign, small.
 #   CAMPAIGN_EXAMPLES  schemathesis examples per operation (default 60; `make campaign`: 550)
 #   RACE_ROUNDS        verify race rounds (default 1000)
 set -euo pipefail
@@ -11,8 +12,15 @@ export WATCH_FLAGS=--ignore-changes
 source scripts/local-env.sh
 trap 'trap - EXIT INT TERM; kill $(jobs -p) 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
 
-# The deployment template, as CloudFormation will read it.
+# The deployment template, as CloudFormation and SAM read it, and the build SAM deploys:
+# `cargo lambda build --release --arm64` per function (zig links; cargo-lambda adds the
+# aarch64 target through rustup if it is missing).
+export SAM_CLI_TELEMETRY=0
 cfn-lint template.yaml
+sam validate --lint
+if [ "${CAMPAIGN_ONLY:-0}" != 1 ]; then
+  sam build --build-dir target/sam-build
+fi
 
 # Bins first, on their own: the same build cargo lambda watch will ask for, so it reuses it.
 cargo build --workspace --bins
@@ -25,6 +33,8 @@ export MOTO_ENDPOINT="http://127.0.0.1:${MOTO_PORT}" WATCH_ENDPOINT="http://127.
 status=0
 rm -rf target/figures
 if [ "${CAMPAIGN_ONLY:-0}" != 1 ]; then
+  # First, on a fresh table: the fixtures' users and phones are fixed.
+  scripts/invoke-events.sh target/test-watch.log || status=$?
   cargo test --workspace --no-fail-fast || status=$?
 fi
 scripts/campaign.sh "${CAMPAIGN_EXAMPLES:-60}" || status=$?

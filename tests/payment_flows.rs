@@ -57,6 +57,10 @@ async fn first_payment_verify_repeat_verify() {
     // Single use: the same code again finds nothing pending.
     let again = stack.verify(&rid, &latest_code(&phone).await).await;
     assert_eq!((again.status, again.body["code"].as_str()), (409, Some("payment_not_pending")));
+
+    use shared::ports::BusinessEvent as E;
+    let counts = [E::PaymentCreated, E::CodeSent, E::PaymentSucceeded].map(|e| stack.metrics.count(&e));
+    assert_eq!(counts, [2, 2, 2], "{:?}", stack.metrics.events());
 }
 
 #[tokio::test]
@@ -177,6 +181,46 @@ async fn idempotent_replays_converge() {
     let v2 = stack.call(Function::VerifyCode, &path, &code, Some("verify-1")).await;
     assert_eq!((v1.status, v2.status), (200, 200));
     assert_eq!(v1.body, v2.body);
+}
+
+#[tokio::test]
+async fn a_merchants_token_scopes_payments_and_idempotency_keys() {
+    let stack = Stack::new().await;
+    let phone = random_phone();
+    let user = random_id("u");
+    let body = first_payment_body(&user, &phone, "4242424242424242");
+    let first = |merchant, key| stack.call_as(merchant, Function::FirstPayment, "/payments", &body, Some(key));
+
+    let forged = first("shop-2", "forged-1").await;
+    assert_eq!(
+        (forged.status, &forged.body["code"], &forged.body["param"]),
+        (403, &json!("merchant_mismatch"), &json!("merchant_id"))
+    );
+    assert_eq!(sms_to(&phone).await.len(), 0, "a refused request sends nothing");
+
+    let paid = first("shop-1", "order-7").await;
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    let id = paid.body["payment_id"].as_str().unwrap().to_owned();
+    let code = json!({"code": latest_code(&phone).await});
+    let (verify_path, resend_path, empty) =
+        (format!("/payments/{id}/verify"), format!("/payments/{id}/resend"), json!({}));
+    let verify = |merchant| stack.call_as(merchant, Function::VerifyCode, &verify_path, &code, None);
+    let resend = |merchant| stack.call_as(merchant, Function::VerifyCode, &resend_path, &empty, None);
+
+    // Another merchant's payment does not exist for them, and their tries change nothing.
+    stack.clock.advance(shared::domain::RESEND_COOLDOWN_SECS);
+    assert_eq!(verify("shop-2").await.body["code"], "payment_not_found");
+    assert_eq!(resend("shop-2").await.body["code"], "payment_not_found");
+    assert_eq!(sms_to(&phone).await.len(), 1);
+    let done = verify("shop-1").await;
+    assert_eq!((done.status, &done.body["status"]), (200, &json!("succeeded")), "{}", done.body);
+
+    // The same Idempotency-Key from another merchant is another request, not a reuse.
+    let mut theirs = first_payment_body(&random_id("u"), &random_phone(), "4242424242424242");
+    theirs["merchant_id"] = json!("shop-2");
+    let other = stack.call_as("shop-2", Function::FirstPayment, "/payments", &theirs, Some("order-7")).await;
+    assert_eq!(other.status, 201, "{}", other.body);
+    assert_ne!(other.body["payment_id"], paid.body["payment_id"]);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::adapters::clock::SystemClock;
 use crate::adapters::dynamodb::{DynamoIdempotencyStore, DynamoPaymentStore, DynamoSmsQuota};
+use crate::adapters::emf::EmfMetrics;
 use crate::adapters::sandbox_acquirer::SandboxAcquirer;
 use crate::adapters::sns::SnsCodeSender;
 use crate::config::{Config, ConfigError};
@@ -22,6 +23,7 @@ pub fn aws_services(config: &Config, aws: &aws_config::SdkConfig) -> Result<Serv
         sms: Arc::new(SnsCodeSender::new(sns, config.sms_sender_id.clone())),
         acquirer: Arc::new(SandboxAcquirer),
         clock: Arc::new(SystemClock),
+        metrics: Arc::new(EmfMetrics::new(&config.metrics_namespace, &config.function_name)),
         hasher: CodeHasher::new(&config.code_hash_keys)?,
         vault: CardVault::new(&config.card_keys),
     })

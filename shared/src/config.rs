@@ -30,6 +30,10 @@ pub struct Config {
     pub sms_sender_id: Option<String>,
     /// `SMS_PHONE_HOURLY_CAP` (default 10) and `SMS_MERCHANT_HOURLY_CAP` (default 1000).
     pub sms_limits: SmsLimits,
+    /// `METRICS_NAMESPACE` (default `Payments`): CloudWatch namespace of the business metrics.
+    pub metrics_namespace: String,
+    /// `AWS_LAMBDA_FUNCTION_NAME`, set by Lambda: the metrics' `Function` dimension.
+    pub function_name: String,
 }
 
 fn cap(name: &'static str, default: u32) -> Result<u32, ConfigError> {
@@ -74,6 +78,8 @@ impl Config {
                 per_phone: cap("SMS_PHONE_HOURLY_CAP", SmsLimits::default().per_phone)?,
                 per_merchant: cap("SMS_MERCHANT_HOURLY_CAP", SmsLimits::default().per_merchant)?,
             },
+            metrics_namespace: env("METRICS_NAMESPACE").unwrap_or_else(|| "Payments".into()),
+            function_name: env("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "local".into()),
         })
     }
 }

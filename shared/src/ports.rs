@@ -168,3 +168,38 @@ pub trait Clock: Send + Sync {
     /// Unix time in seconds.
     fn now(&self) -> i64;
 }
+
+/// A business event an operator counts: what the platform did, not how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusinessEvent {
+    PaymentCreated,
+    PaymentSucceeded,
+    /// A payment ended failed; `code` says why (`card_declined`, `too_many_attempts`, …).
+    PaymentFailed {
+        code: String,
+    },
+    CodeSent,
+    /// A wrong code was entered.
+    VerificationFailed,
+    /// A code was refused by the per-phone or per-merchant SMS cap.
+    SmsRateLimited,
+}
+
+impl BusinessEvent {
+    /// The metric's name, as it appears in CloudWatch.
+    pub fn metric_name(&self) -> &'static str {
+        match self {
+            Self::PaymentCreated => "PaymentsCreated",
+            Self::PaymentSucceeded => "PaymentsSucceeded",
+            Self::PaymentFailed { .. } => "PaymentsFailed",
+            Self::CodeSent => "CodesSent",
+            Self::VerificationFailed => "VerificationsFailed",
+            Self::SmsRateLimited => "SmsRateLimited",
+        }
+    }
+}
+
+/// Where business events are counted. Recording never fails a request.
+pub trait Metrics: Send + Sync {
+    fn record(&self, event: BusinessEvent);
+}

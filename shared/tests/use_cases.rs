@@ -4,6 +4,7 @@ mod common;
 
 use common::{latest_code, memory_stack};
 use shared::domain::*;
+use shared::ports::BusinessEvent;
 use shared::usecases::*;
 
 fn ident(s: &str) -> Identifier {
@@ -55,7 +56,7 @@ async fn first_payment_then_repeat_payment_complete_by_code() {
     let sms = &stack.sms.sent()[0].1;
     assert!(sms.ends_with(" is your code to pay CNY 19.99 to shop-1. Valid 5 minutes. Never share it."), "{sms}");
 
-    let done = verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
+    let done = verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
     assert_eq!(done.status, PaymentStatus::Succeeded);
     assert_eq!(done.sealed_card, None);
     let saved = stack.payments.saved_methods();
@@ -66,7 +67,7 @@ async fn first_payment_then_repeat_payment_complete_by_code() {
     assert_eq!(r.method.id, saved[0].id);
     assert_eq!(stack.sms.sent().len(), 2);
     assert!(stack.sms.sent()[1].1.contains("to pay JPY 500 to shop-2"));
-    let done = verify_code(svc, &r.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
+    let done = verify_code(svc, &Caller::Unscoped, &r.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
     assert_eq!(done.status, PaymentStatus::Succeeded);
 }
 
@@ -75,9 +76,9 @@ async fn card_is_not_saved_when_not_asked_or_when_the_payment_fails() {
     let (stack, _) = memory_stack();
     let svc = &stack.services;
     let p = first_payment(svc, first("u-1", PHONE, VISA, false), None).await.unwrap();
-    verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
+    verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
     let p = first_payment(svc, first("u-1", PHONE, "4000000000000002", true), None).await.unwrap();
-    let err = verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
+    let err = verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
     assert!(matches!(&err, UseCaseError::Declined(p) if p.failure_code.as_deref() == Some("card_declined")), "{err:?}");
     assert!(stack.payments.saved_methods().is_empty());
     assert!(matches!(repeat_payment(svc, repeat("u-1", None), None).await, Err(UseCaseError::NoSavedMethod)));
@@ -88,10 +89,10 @@ async fn insufficient_funds_fails_the_payment() {
     let (stack, _) = memory_stack();
     let svc = &stack.services;
     let p = first_payment(svc, first("u-1", PHONE, "4000000000009995", true), None).await.unwrap();
-    let err = verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
+    let err = verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
     let UseCaseError::Declined(failed) = err else { panic!("{err:?}") };
     assert_eq!((failed.status, failed.failure_code.as_deref()), (PaymentStatus::Failed, Some("insufficient_funds")));
-    let again = verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
+    let again = verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
     assert!(matches!(again, UseCaseError::NotPending(_)));
 }
 
@@ -102,15 +103,21 @@ async fn five_wrong_codes_lock_the_payment() {
     let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     let right = latest_code(&stack, PHONE);
     for left in (1..5).rev() {
-        let err = verify_code(svc, &p.id, &wrong(&right), None).await.unwrap_err();
+        let err = verify_code(svc, &Caller::Unscoped, &p.id, &wrong(&right), None).await.unwrap_err();
         assert!(
             matches!(err, UseCaseError::IncorrectCode { attempts_remaining } if attempts_remaining == left),
             "{err:?}"
         );
     }
-    let err = verify_code(svc, &p.id, &wrong(&right), None).await.unwrap_err();
+    let err = verify_code(svc, &Caller::Unscoped, &p.id, &wrong(&right), None).await.unwrap_err();
     assert!(matches!(&err, UseCaseError::TooManyAttempts(p) if p.failure_code.as_deref() == Some("too_many_attempts")));
-    assert!(matches!(verify_code(svc, &p.id, &code(&right), None).await, Err(UseCaseError::NotPending(_))));
+    assert!(matches!(
+        verify_code(svc, &Caller::Unscoped, &p.id, &code(&right), None).await,
+        Err(UseCaseError::NotPending(_))
+    ));
+    assert_eq!(stack.metrics.count(&BusinessEvent::VerificationFailed), 5);
+    assert_eq!(stack.metrics.count(&BusinessEvent::PaymentFailed { code: "too_many_attempts".into() }), 1);
+    assert_eq!(stack.metrics.count(&BusinessEvent::PaymentSucceeded), 0);
 }
 
 #[tokio::test]
@@ -119,15 +126,24 @@ async fn resend_replaces_the_code_after_the_cooldown() {
     let svc = &stack.services;
     let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     let old = latest_code(&stack, PHONE);
-    assert!(matches!(resend_code(svc, &p.id, None).await, Err(UseCaseError::ResendTooSoon { retry_after_secs: 30 })));
+    assert!(matches!(
+        resend_code(svc, &Caller::Unscoped, &p.id, None).await,
+        Err(UseCaseError::ResendTooSoon { retry_after_secs: 30 })
+    ));
     clock.advance(RESEND_COOLDOWN_SECS);
-    let resent = resend_code(svc, &p.id, None).await.unwrap();
+    let resent = resend_code(svc, &Caller::Unscoped, &p.id, None).await.unwrap();
     assert_eq!(resent.verification.sends, 2);
     let new = latest_code(&stack, PHONE);
     if new != old {
-        assert!(matches!(verify_code(svc, &p.id, &code(&old), None).await, Err(UseCaseError::IncorrectCode { .. })));
+        assert!(matches!(
+            verify_code(svc, &Caller::Unscoped, &p.id, &code(&old), None).await,
+            Err(UseCaseError::IncorrectCode { .. })
+        ));
     }
-    assert_eq!(verify_code(svc, &p.id, &code(&new), None).await.unwrap().status, PaymentStatus::Succeeded);
+    assert_eq!(
+        verify_code(svc, &Caller::Unscoped, &p.id, &code(&new), None).await.unwrap().status,
+        PaymentStatus::Succeeded
+    );
 }
 
 #[tokio::test]
@@ -137,12 +153,12 @@ async fn expired_codes_are_refused_until_resent() {
     let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     clock.advance(CODE_TTL_SECS);
     assert!(matches!(
-        verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None).await,
+        verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, PHONE)), None).await,
         Err(UseCaseError::CodeExpired)
     ));
-    resend_code(svc, &p.id, None).await.unwrap();
+    resend_code(svc, &Caller::Unscoped, &p.id, None).await.unwrap();
     assert_eq!(
-        verify_code(svc, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap().status,
+        verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap().status,
         PaymentStatus::Succeeded
     );
 }
@@ -154,11 +170,12 @@ async fn at_most_five_codes_per_payment() {
     let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     for _ in 1..MAX_SENDS {
         clock.advance(RESEND_COOLDOWN_SECS);
-        resend_code(svc, &p.id, None).await.unwrap();
+        resend_code(svc, &Caller::Unscoped, &p.id, None).await.unwrap();
     }
     clock.advance(RESEND_COOLDOWN_SECS);
-    assert!(matches!(resend_code(svc, &p.id, None).await, Err(UseCaseError::SendLimitReached)));
+    assert!(matches!(resend_code(svc, &Caller::Unscoped, &p.id, None).await, Err(UseCaseError::SendLimitReached)));
     assert_eq!(stack.sms.sent().len(), usize::from(MAX_SENDS));
+    assert_eq!(stack.metrics.count(&BusinessEvent::CodeSent), usize::from(MAX_SENDS));
 }
 
 #[tokio::test]
@@ -166,10 +183,13 @@ async fn unknown_payment_and_unknown_method() {
     let (stack, _) = memory_stack();
     let svc = &stack.services;
     assert!(matches!(
-        verify_code(svc, &PaymentId::new(), &code("123456"), None).await,
+        verify_code(svc, &Caller::Unscoped, &PaymentId::new(), &code("123456"), None).await,
         Err(UseCaseError::PaymentNotFound)
     ));
-    assert!(matches!(resend_code(svc, &PaymentId::new(), None).await, Err(UseCaseError::PaymentNotFound)));
+    assert!(matches!(
+        resend_code(svc, &Caller::Unscoped, &PaymentId::new(), None).await,
+        Err(UseCaseError::PaymentNotFound)
+    ));
     assert!(matches!(
         repeat_payment(svc, repeat("u-1", Some(MethodId::new())), None).await,
         Err(UseCaseError::MethodNotFound)
@@ -183,10 +203,10 @@ async fn a_saved_card_keeps_the_phone_that_verified_it() {
     let victim = "+8613800138000";
     let attacker = "+8613900139000";
     let p = first_payment(svc, first("u-1", victim, VISA, true), None).await.unwrap();
-    verify_code(svc, &p.id, &code(&latest_code(&stack, victim)), None).await.unwrap();
+    verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, victim)), None).await.unwrap();
     // Someone pays for the same user with the same card number from another phone.
     let p = first_payment(svc, first("u-1", attacker, VISA, true), None).await.unwrap();
-    verify_code(svc, &p.id, &code(&latest_code(&stack, attacker)), None).await.unwrap();
+    verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, attacker)), None).await.unwrap();
     let r = repeat_payment(svc, repeat("u-1", None), None).await.unwrap();
     assert_eq!(r.phone.expose(), victim, "codes for the card still go to the phone that saved it");
     assert_eq!(stack.payments.saved_methods().len(), 1, "one card, one saved method");
@@ -198,8 +218,67 @@ async fn concurrent_right_codes_complete_the_payment_once() {
     let svc = &stack.services;
     let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     let c = code(&latest_code(&stack, PHONE));
-    let results = futures::future::join_all((0..20).map(|_| verify_code(svc, &p.id, &c, None))).await;
+    let results =
+        futures::future::join_all((0..20).map(|_| verify_code(svc, &Caller::Unscoped, &p.id, &c, None))).await;
     let wins = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(wins, 1, "{results:?}");
     assert!(results.iter().filter(|r| r.is_err()).all(|r| matches!(r, Err(UseCaseError::NotPending(_)))));
+    assert_eq!(stack.metrics.count(&BusinessEvent::PaymentSucceeded), 1, "counted once, like the win");
+}
+
+#[tokio::test]
+async fn each_business_event_is_counted_once_it_is_stored() {
+    let (stack, _) = memory_stack();
+    let svc = &stack.services;
+    let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
+    let right = latest_code(&stack, PHONE);
+    verify_code(svc, &Caller::Unscoped, &p.id, &wrong(&right), None).await.unwrap_err();
+    verify_code(svc, &Caller::Unscoped, &p.id, &code(&right), None).await.unwrap();
+    let declined = first_payment(svc, first("u-2", "+8613800138001", "4000000000000002", true), None).await.unwrap();
+    let code_2 = latest_code(&stack, "+8613800138001");
+    verify_code(svc, &Caller::Unscoped, &declined.id, &code(&code_2), None).await.unwrap_err();
+    use BusinessEvent as E;
+    assert_eq!(
+        stack.metrics.events(),
+        [
+            E::PaymentCreated,
+            E::CodeSent,
+            E::VerificationFailed,
+            E::PaymentSucceeded,
+            E::PaymentCreated,
+            E::CodeSent,
+            E::PaymentFailed { code: "card_declined".into() },
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_code_refused_by_the_sms_cap_is_counted_and_opens_nothing() {
+    let (stack, _) = memory_stack();
+    let svc = &stack.services;
+    let cap = shared::ports::SmsLimits::default().per_phone;
+    for i in 0..cap {
+        first_payment(svc, first(&format!("u-{i}"), PHONE, VISA, true), None).await.unwrap();
+    }
+    let err = first_payment(svc, first("u-over", PHONE, VISA, true), None).await.unwrap_err();
+    assert!(matches!(err, UseCaseError::SmsRateLimited { .. }), "{err:?}");
+    assert_eq!(stack.metrics.count(&BusinessEvent::SmsRateLimited), 1);
+    assert_eq!(stack.metrics.count(&BusinessEvent::PaymentCreated), cap as usize);
+}
+
+#[tokio::test]
+async fn a_merchant_cannot_see_or_touch_another_merchants_payment() {
+    let (stack, clock) = memory_stack();
+    let svc = &stack.services;
+    let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
+    let right = code(&latest_code(&stack, PHONE));
+    let other = Caller::Merchant(ident("shop-9"));
+    assert!(matches!(verify_code(svc, &other, &p.id, &right, None).await, Err(UseCaseError::PaymentNotFound)));
+    clock.advance(RESEND_COOLDOWN_SECS);
+    assert!(matches!(resend_code(svc, &other, &p.id, None).await, Err(UseCaseError::PaymentNotFound)));
+    let stored = svc.payments.get(&p.id).await.unwrap().unwrap();
+    assert_eq!((stored.version, stored.verification.sends), (p.version, 1), "nothing changed");
+
+    let own = Caller::Merchant(ident("shop-1"));
+    assert_eq!(verify_code(svc, &own, &p.id, &right, None).await.unwrap().status, PaymentStatus::Succeeded);
 }

@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use rand::Rng;
 use serde_json::{json, Value};
 use shared::adapters::clock::ManualClock;
+use shared::adapters::memory::MemoryMetrics;
 use shared::config::Config;
 use shared::lambda_http::{http, Body, Request, Response};
 use shared::ports::{CodeSender, SendError, SmsLimits, SmsText};
@@ -90,6 +91,8 @@ pub struct Stack {
     pub services: Services,
     pub sent: Arc<SentSms>,
     pub clock: Arc<ManualClock>,
+    /// The business metrics the stack's use cases recorded (EMF in AWS).
+    pub metrics: Arc<MemoryMetrics>,
     pub dynamo: aws_sdk_dynamodb::Client,
     pub table: String,
 }
@@ -120,13 +123,17 @@ impl Stack {
             card_keys: Keyring::parse("CARD_ENCRYPTION_KEYS", CARD_KEYS).unwrap(),
             sms_sender_id: None,
             sms_limits,
+            metrics_namespace: "Payments".into(),
+            function_name: "integration-tests".into(),
         };
         let clock = Arc::new(ManualClock::starting_now());
         let mut services = shared::bootstrap::aws_services(&config, &aws).unwrap();
         services.clock = clock.clone();
         let sent = Arc::new(SentSms::default());
         services.sms = Arc::new(RecordingSender { real: services.sms.clone(), sent: sent.clone() });
-        Self { services, sent, clock, dynamo, table }
+        let metrics = Arc::new(MemoryMetrics::default());
+        services.metrics = metrics.clone();
+        Self { services, sent, clock, metrics, dynamo, table }
     }
 
     /// Drops this stack's table (moto keeps everything in memory).
@@ -152,14 +159,32 @@ impl Stack {
     }
 
     pub async fn call(&self, function: Function, path: &str, body: &Value, key: Option<&str>) -> Answer {
-        let mut builder = http::Request::builder()
-            .method("POST")
-            .uri(format!("https://api.example.com{path}"))
-            .header("content-type", "application/json");
-        if let Some(key) = key {
-            builder = builder.header("idempotency-key", key);
-        }
-        let req: Request = builder.body(Body::Text(body.to_string())).unwrap();
+        self.send(function, post_request(path, body, key)).await
+    }
+
+    /// As `call`, from a merchant whose JWT API Gateway's authorizer verified: its claims
+    /// arrive in the request context.
+    pub async fn call_as(
+        &self,
+        merchant: &str,
+        function: Function,
+        path: &str,
+        body: &Value,
+        key: Option<&str>,
+    ) -> Answer {
+        use shared::lambda_http::aws_lambda_events::apigw::{
+            ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription, ApiGatewayV2httpRequestContext,
+        };
+        use shared::lambda_http::request::RequestContext;
+        use shared::lambda_http::RequestExt;
+        let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+        jwt.claims =
+            HashMap::from([("merchant_id".to_owned(), merchant.to_owned()), ("sub".to_owned(), "client".to_owned())]);
+        let mut authorizer = ApiGatewayRequestAuthorizer::default();
+        authorizer.jwt = Some(jwt);
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.authorizer = Some(authorizer);
+        let req = post_request(path, body, key).with_request_context(RequestContext::ApiGatewayV2(context));
         self.send(function, req).await
     }
 
@@ -201,6 +226,18 @@ impl Stack {
             }
         }
     }
+}
+
+/// A JSON POST to `path`, with an Idempotency-Key if given.
+fn post_request(path: &str, body: &Value, key: Option<&str>) -> Request {
+    let mut builder = http::Request::builder()
+        .method("POST")
+        .uri(format!("https://api.example.com{path}"))
+        .header("content-type", "application/json");
+    if let Some(key) = key {
+        builder = builder.header("idempotency-key", key);
+    }
+    builder.body(Body::Text(body.to_string())).unwrap()
 }
 
 fn answer(response: Response<Body>) -> Answer {

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use crate::domain::{Identifier, MethodId, Payment, PaymentId, Phone};
 use crate::ports::KEY_RETENTION_SECS;
 use crate::ports::{
-    until_next_hour, Claim, CodeSender, IdempotencyStore, PaymentStore, QuotaError, SavedMethod, SendError, SmsLimits,
-    SmsQuota, SmsText, StoreError, StoredResponse,
+    until_next_hour, BusinessEvent, Claim, CodeSender, IdempotencyStore, Metrics, PaymentStore, QuotaError,
+    SavedMethod, SendError, SmsLimits, SmsQuota, SmsText, StoreError, StoredResponse,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -73,9 +73,9 @@ impl PaymentStore for MemoryPaymentStore {
         id: Option<&MethodId>,
     ) -> Result<Option<SavedMethod>, StoreError> {
         let methods = lock(&self.methods);
-        let mine = methods.values().filter(|m| &m.user_id == user_id);
+        let mut mine = methods.values().filter(|m| &m.user_id == user_id);
         Ok(match id {
-            Some(id) => mine.filter(|m| &m.id == id).cloned().next(),
+            Some(id) => mine.find(|m| &m.id == id).cloned(),
             None => mine.max_by_key(|m| m.saved_at).cloned(),
         })
     }
@@ -198,12 +198,37 @@ impl CodeSender for MemoryCodeSender {
     }
 }
 
+/// Counts business events for assertions.
+#[derive(Default)]
+pub struct MemoryMetrics {
+    events: Mutex<Vec<BusinessEvent>>,
+}
+
+impl MemoryMetrics {
+    /// Every event recorded, oldest first.
+    pub fn events(&self) -> Vec<BusinessEvent> {
+        lock(&self.events).clone()
+    }
+
+    /// How many times `event` was recorded.
+    pub fn count(&self, event: &BusinessEvent) -> usize {
+        lock(&self.events).iter().filter(|e| *e == event).count()
+    }
+}
+
+impl Metrics for MemoryMetrics {
+    fn record(&self, event: BusinessEvent) {
+        lock(&self.events).push(event);
+    }
+}
+
 /// Services wired entirely in memory (sandbox acquirer, the given clock), with handles on the
 /// stores and the SMS outbox for assertions.
 pub struct MemoryStack {
     pub services: crate::Services,
     pub payments: std::sync::Arc<MemoryPaymentStore>,
     pub sms: std::sync::Arc<MemoryCodeSender>,
+    pub metrics: std::sync::Arc<MemoryMetrics>,
 }
 
 impl MemoryStack {
@@ -214,6 +239,7 @@ impl MemoryStack {
     ) -> Self {
         let payments = std::sync::Arc::new(MemoryPaymentStore::default());
         let sms = std::sync::Arc::new(MemoryCodeSender::default());
+        let metrics = std::sync::Arc::new(MemoryMetrics::default());
         let services = crate::Services {
             payments: payments.clone(),
             idempotency: std::sync::Arc::new(MemoryIdempotencyStore::default()),
@@ -221,9 +247,10 @@ impl MemoryStack {
             quota: std::sync::Arc::new(MemorySmsQuota::new(SmsLimits::default())),
             acquirer: std::sync::Arc::new(super::sandbox_acquirer::SandboxAcquirer),
             clock,
+            metrics: metrics.clone(),
             hasher,
             vault,
         };
-        Self { services, payments, sms }
+        Self { services, payments, sms, metrics }
     }
 }

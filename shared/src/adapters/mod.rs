@@ -1,8 +1,9 @@
-//! Implementations of the ports: AWS (DynamoDB, SNS), the sandbox acquirer, the system clock,
-//! and in-memory stores for fast tests.
+//! Implementations of the ports: AWS (DynamoDB, SNS, CloudWatch EMF), the sandbox acquirer, the
+//! system clock, and in-memory stores for fast tests.
 
 pub mod clock;
 pub mod dynamodb;
+pub mod emf;
 pub mod memory;
 pub mod sandbox_acquirer;
 pub mod sns;

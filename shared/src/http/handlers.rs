@@ -1,4 +1,5 @@
-//! One handler per function. Each: method check → body → (Idempotency-Key) → use case → reply.
+//! One handler per function. Each: method check → caller → body → (Idempotency-Key) → use
+//! case → reply.
 
 use std::future::Future;
 
@@ -7,14 +8,15 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
+use super::caller::caller;
 use super::dto::{FirstPaymentBody, RepeatPaymentBody, ResendBody, VerifyBody};
 use super::idempotency::run_once;
 use super::problem::{from_use_case, Problem};
 use super::reply::Reply;
 use super::request::{claim_deadline, idempotency_key, json_body, payment_action};
 use super::views::payment_view;
-use crate::domain::{Payment, PaymentId};
-use crate::usecases::{self, Attempt, Services, UseCaseError};
+use crate::domain::{Identifier, Payment, PaymentId};
+use crate::usecases::{self, Attempt, Caller, Services, UseCaseError};
 
 /// `POST /payments`
 pub async fn first_payment(svc: &Services, req: Request) -> Response<Body> {
@@ -23,8 +25,9 @@ pub async fn first_payment(svc: &Services, req: Request) -> Response<Body> {
         &req,
         "first-payment".into(),
         false,
-        |body: FirstPaymentBody, attempt| async move {
+        |body: FirstPaymentBody, caller, attempt| async move {
             let cmd = body.validate(svc.clock.now())?;
+            require_merchant(&caller, &cmd.merchant_id)?;
             usecases::first_payment(svc, cmd, attempt.as_ref()).await
         },
         201,
@@ -39,8 +42,10 @@ pub async fn repeat_payment(svc: &Services, req: Request) -> Response<Body> {
         &req,
         "repeat-payment".into(),
         false,
-        |body: RepeatPaymentBody, attempt| async move {
-            usecases::repeat_payment(svc, body.validate()?, attempt.as_ref()).await
+        |body: RepeatPaymentBody, caller, attempt| async move {
+            let cmd = body.validate()?;
+            require_merchant(&caller, &cmd.merchant_id)?;
+            usecases::repeat_payment(svc, cmd, attempt.as_ref()).await
         },
         201,
     )
@@ -70,8 +75,8 @@ pub async fn verify_code(svc: &Services, req: Request) -> Response<Body> {
                 &req,
                 scope,
                 false,
-                |body: VerifyBody, attempt| async move {
-                    usecases::verify_code(svc, &id, &body.validate()?, attempt.as_ref()).await
+                |body: VerifyBody, caller, attempt| async move {
+                    usecases::verify_code(svc, &caller, &id, &body.validate()?, attempt.as_ref()).await
                 },
                 200,
             )
@@ -83,7 +88,9 @@ pub async fn verify_code(svc: &Services, req: Request) -> Response<Body> {
                 &req,
                 scope,
                 true,
-                |_: ResendBody, attempt| async move { usecases::resend_code(svc, &id, attempt.as_ref()).await },
+                |_: ResendBody, caller, attempt| async move {
+                    usecases::resend_code(svc, &caller, &id, attempt.as_ref()).await
+                },
                 200,
             )
             .await
@@ -104,7 +111,7 @@ async fn serve<B, F, Fut>(
 ) -> Response<Body>
 where
     B: DeserializeOwned,
-    F: FnOnce(B, Option<Attempt>) -> Fut,
+    F: FnOnce(B, Caller, Option<Attempt>) -> Fut,
     Fut: Future<Output = Result<Payment, UseCaseError>>,
 {
     let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
@@ -118,12 +125,14 @@ where
         let reply = if req.method() != Method::POST {
             Problem::new(405, "method_not_allowed", "use POST").into_reply()
         } else {
-            match (json_body::<B>(req, allow_empty), idempotency_key(req)) {
-                (Err(p), _) | (_, Err(p)) => p.into_reply(),
-                (Ok((body, _)), Ok(None)) => answer(svc, run(body, None), ok_status).await,
-                (Ok((body, value)), Ok(Some(key))) => {
+            match (caller(req), json_body::<B>(req, allow_empty), idempotency_key(req)) {
+                (Err(p), _, _) | (_, Err(p), _) | (_, _, Err(p)) => p.into_reply(),
+                (Ok(caller), Ok((body, _)), Ok(None)) => answer(svc, run(body, caller, None), ok_status).await,
+                (Ok(caller), Ok((body, value)), Ok(Some(key))) => {
                     let lock_until = claim_deadline(req, svc.clock.now());
-                    let work = |attempt| answer(svc, run(body, Some(attempt)), ok_status);
+                    // Each merchant has its own key space.
+                    let scope = format!("{}/{scope}", caller.key_scope());
+                    let work = |attempt| answer(svc, run(body, caller, Some(attempt)), ok_status);
                     run_once(svc, &scope, &key, &value, lock_until, work).await
                 }
             }
@@ -133,6 +142,15 @@ where
     }
     .instrument(span)
     .await
+}
+
+/// A token issued to one merchant cannot pay for another.
+fn require_merchant(caller: &Caller, merchant_id: &Identifier) -> Result<(), UseCaseError> {
+    if caller.may_act_for(merchant_id) {
+        Ok(())
+    } else {
+        Err(UseCaseError::MerchantMismatch)
+    }
 }
 
 async fn answer(svc: &Services, outcome: impl Future<Output = Result<Payment, UseCaseError>>, ok_status: u16) -> Reply {

@@ -79,6 +79,7 @@ fn title(status: u16) -> &'static str {
     match status {
         400 => "Bad Request",
         402 => "Payment Required",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         409 => "Conflict",
@@ -106,6 +107,10 @@ pub fn from_use_case(err: UseCaseError, now: i64) -> Problem {
     use UseCaseError as E;
     match err {
         E::Field(e) => e.into(),
+        E::MerchantMismatch => {
+            Problem::new(403, "merchant_mismatch", "merchant_id is not the merchant your token was issued to")
+                .param("merchant_id")
+        }
         E::NoSavedMethod => Problem::new(
             404,
             "no_saved_payment_method",

@@ -6,6 +6,8 @@ use crate::ports::StoreError;
 pub enum UseCaseError {
     #[error("invalid field {}: {}", .0.param, .0.message)]
     Field(FieldError),
+    #[error("the merchant in the request is not the one the token was issued to")]
+    MerchantMismatch,
     #[error("the user has no saved payment method")]
     NoSavedMethod,
     #[error("the saved card has expired")]

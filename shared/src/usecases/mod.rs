@@ -1,6 +1,7 @@
 //! Use cases: the payment flows, written against the ports only.
 
 pub mod attempt;
+pub mod caller;
 pub mod error;
 pub mod first_payment;
 pub mod open_payment;
@@ -11,6 +12,7 @@ pub mod services;
 pub mod verify_code;
 
 pub use attempt::Attempt;
+pub use caller::Caller;
 pub use error::UseCaseError;
 pub use first_payment::{first_payment, FirstPaymentCommand};
 pub use repeat_payment::{repeat_payment, RepeatPaymentCommand};

@@ -8,7 +8,7 @@ use crate::domain::{
     Identifier, MethodSummary, Money, Payment, PaymentId, PaymentStatus, Phone, Verification, VerificationCode,
     MAX_SENDS, PAYMENT_TTL_SECS,
 };
-use crate::ports::StoreError;
+use crate::ports::{BusinessEvent, StoreError};
 use crate::secrets::CodeContext;
 
 /// A payment about to be opened: who pays whom, with which (sealed) card, codes to which phone.
@@ -63,6 +63,7 @@ pub async fn open_payment(
         Err(StoreError::Conflict) if attempt.is_some() => return resume(svc, &payment.id).await,
         Err(e) => return Err(e.into()),
     }
+    svc.metrics.record(BusinessEvent::PaymentCreated);
     tracing::info!(payment_id = %payment.id, sent_to = %payment.phone, amount = payment.money.minor,
         currency = payment.money.currency.code(), "payment created, sending code");
 
@@ -74,12 +75,14 @@ pub async fn open_payment(
         if attempt.is_none() {
             let mut failed = payment.clone();
             failed.decline("code_not_sent", now);
-            if let Err(e) = svc.payments.update(&failed, None).await {
-                tracing::warn!(payment_id = %payment.id, error = %e, "could not close unsent payment");
+            match svc.payments.update(&failed, None).await {
+                Ok(()) => svc.metrics.record(BusinessEvent::PaymentFailed { code: "code_not_sent".into() }),
+                Err(e) => tracing::warn!(payment_id = %payment.id, error = %e, "could not close unsent payment"),
             }
         }
         return Err(UseCaseError::Unavailable(format!("sms: {e}")));
     }
+    svc.metrics.record(BusinessEvent::CodeSent);
     Ok(payment)
 }
 

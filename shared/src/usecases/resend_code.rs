@@ -1,13 +1,20 @@
 use super::send_code::{reissue_code, Raced};
 use super::verify_code::MAX_RACE_RETRIES;
-use super::{Attempt, Services, UseCaseError};
+use super::{Attempt, Caller, Services, UseCaseError};
 use crate::domain::{Payment, PaymentId, ResendRefusal};
 use crate::ports::StoreError;
 
 /// Sends a new code for a pending payment; the previous code stops working at once.
-pub async fn resend_code(svc: &Services, id: &PaymentId, attempt: Option<&Attempt>) -> Result<Payment, UseCaseError> {
+/// Another merchant's payment is answered as if it did not exist.
+pub async fn resend_code(
+    svc: &Services,
+    caller: &Caller,
+    id: &PaymentId,
+    attempt: Option<&Attempt>,
+) -> Result<Payment, UseCaseError> {
     for _ in 0..MAX_RACE_RETRIES {
-        let mut payment = svc.payments.get(id).await?.ok_or(UseCaseError::PaymentNotFound)?;
+        let payment = svc.payments.get(id).await?.filter(|p| caller.may_act_for(&p.merchant_id));
+        let mut payment = payment.ok_or(UseCaseError::PaymentNotFound)?;
         let now = svc.clock.now();
         match payment.check_resend(now) {
             Ok(()) => {}

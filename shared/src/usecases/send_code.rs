@@ -3,7 +3,7 @@
 
 use super::{Services, UseCaseError};
 use crate::domain::{Payment, VerificationCode, CODE_TTL_SECS};
-use crate::ports::{QuotaError, SmsText, StoreError};
+use crate::ports::{BusinessEvent, QuotaError, SmsText, StoreError};
 use crate::secrets::CodeContext;
 
 /// The payment changed since it was read; read it again and retry.
@@ -30,6 +30,7 @@ pub(crate) async fn take_sms_quota(svc: &Services, payment: &Payment, now: i64) 
     svc.quota.take(&phone_key, &payment.merchant_id, now).await.map_err(|e| match e {
         QuotaError::Exceeded { retry_after_secs } => {
             tracing::warn!(payment_id = %payment.id, sent_to = %payment.phone, merchant_id = %payment.merchant_id, "SMS cap reached");
+            svc.metrics.record(BusinessEvent::SmsRateLimited);
             UseCaseError::SmsRateLimited { retry_after_secs }
         }
         QuotaError::Store(e) => e.into(),
@@ -65,6 +66,7 @@ pub(crate) async fn reissue_code(
         }
         return Ok(Err(UseCaseError::Unavailable(format!("sms: {e}"))));
     }
+    svc.metrics.record(BusinessEvent::CodeSent);
     tracing::info!(payment_id = %payment.id, sent_to = %payment.phone, sends = payment.verification.sends, "code sent");
     Ok(Ok(payment))
 }

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use crate::ports::{Acquirer, Clock, CodeSender, IdempotencyStore, PaymentStore, SmsQuota};
+use crate::ports::{Acquirer, Clock, CodeSender, IdempotencyStore, Metrics, PaymentStore, SmsQuota};
 use crate::secrets::{CardVault, CodeHasher};
 
 /// Everything a use case may touch, built once at cold start and shared by all invocations.
@@ -12,6 +12,7 @@ pub struct Services {
     pub quota: Arc<dyn SmsQuota>,
     pub acquirer: Arc<dyn Acquirer>,
     pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<dyn Metrics>,
     pub hasher: CodeHasher,
     pub vault: CardVault,
 }

@@ -1,7 +1,7 @@
 use super::send_code::code_context;
-use super::{Attempt, Services, UseCaseError};
+use super::{Attempt, Caller, Services, UseCaseError};
 use crate::domain::{CodeCheck, Payment, PaymentId, PaymentStatus, VerificationCode};
-use crate::ports::{Authorization, SavedMethod, StoreError};
+use crate::ports::{Authorization, BusinessEvent, SavedMethod, StoreError};
 
 /// Version-checked writes that lose a race are retried from a fresh read this many times.
 pub(crate) const MAX_RACE_RETRIES: usize = 8;
@@ -11,13 +11,14 @@ pub(crate) const MAX_RACE_RETRIES: usize = 8;
 /// version-checked write, so of two concurrent right codes exactly one completes it.
 pub async fn verify_code(
     svc: &Services,
+    caller: &Caller,
     id: &PaymentId,
     code: &VerificationCode,
     attempt: Option<&Attempt>,
 ) -> Result<Payment, UseCaseError> {
     let recovering = Attempt::is_recovering(attempt);
     for _ in 0..MAX_RACE_RETRIES {
-        match try_once(svc, id, code, recovering).await {
+        match try_once(svc, caller, id, code, recovering).await {
             Err(Raced) => continue,
             Ok(outcome) => return outcome,
         }
@@ -29,13 +30,15 @@ struct Raced;
 
 async fn try_once(
     svc: &Services,
+    caller: &Caller,
     id: &PaymentId,
     code: &VerificationCode,
     recovering: bool,
 ) -> Result<Result<Payment, UseCaseError>, Raced> {
     let mut payment = match svc.payments.get(id).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return Ok(Err(UseCaseError::PaymentNotFound)),
+        Ok(Some(p)) if caller.may_act_for(&p.merchant_id) => p,
+        // Another merchant's payment is answered as if it did not exist.
+        Ok(_) => return Ok(Err(UseCaseError::PaymentNotFound)),
         Err(e) => return Ok(Err(e.into())),
     };
     let now = svc.clock.now();
@@ -65,12 +68,27 @@ async fn try_once(
             payment.version += 1;
             tracing::info!(payment_id = %payment.id, status = payment.status.as_str(),
                 failure_code = payment.failure_code.as_deref().unwrap_or(""), "verification stored");
+            count_outcome(svc, &payment, &result);
             Ok(match result {
                 Ok(()) => Ok(payment),
                 Err(UseCaseError::Declined(_)) => Err(UseCaseError::Declined(Box::new(payment))),
                 Err(e) => Err(e),
             })
         }
+    }
+}
+
+/// The business events of a stored verification: a wrong code, and how the payment ended.
+fn count_outcome(svc: &Services, payment: &Payment, result: &Result<(), UseCaseError>) {
+    if matches!(result, Err(UseCaseError::IncorrectCode { .. } | UseCaseError::TooManyAttempts(_))) {
+        svc.metrics.record(BusinessEvent::VerificationFailed);
+    }
+    match payment.status {
+        PaymentStatus::Succeeded => svc.metrics.record(BusinessEvent::PaymentSucceeded),
+        PaymentStatus::Failed => svc.metrics.record(BusinessEvent::PaymentFailed {
+            code: payment.failure_code.clone().unwrap_or_else(|| "failed".into()),
+        }),
+        PaymentStatus::RequiresVerification | PaymentStatus::Expired => {}
     }
 }
 
