@@ -15,6 +15,7 @@ for file in events/*.json; do
     first-payment*) function=first-payment ;;
     repeat-payment*) function=repeat-payment ;;
     verify-code* | resend-code*) function=verify-code ;;
+    payment-status* | payment-history*) function=payment-status ;;
     *) echo "$file: no function for this fixture" >&2; failed=1; continue ;;
   esac
   answer=$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" --data-file "$file" "$function")

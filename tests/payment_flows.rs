@@ -366,3 +366,65 @@ async fn sms_caps_per_phone_and_per_merchant() {
     let resend = stack.resend(&ids[0]).await;
     assert_eq!((resend.status, resend.body["code"].as_str()), (429, Some("sms_rate_limited")));
 }
+
+#[tokio::test]
+async fn status_and_history_newest_first_a_page_at_a_time() {
+    let stack = Stack::new().await;
+    let user = random_id("u");
+    let mut created = Vec::new();
+    for (i, merchant) in ["shop-1", "shop-2", "shop-1", "shop-1", "shop-2"].iter().enumerate() {
+        let mut body = first_payment_body(&user, &random_phone(), "4242424242424242");
+        body["merchant_id"] = json!(merchant);
+        let answer = stack.first_payment(&body).await;
+        assert_eq!(answer.status, 201, "{i}: {}", answer.body);
+        created.push((answer.body["payment_id"].as_str().unwrap().to_owned(), *merchant, answer.body));
+        stack.clock.advance(1);
+    }
+    let newest_first: Vec<&str> = created.iter().rev().map(|(id, _, _)| id.as_str()).collect();
+
+    // One payment: the same object the flow answered.
+    let (id, _, body) = &created[0];
+    let status = stack.get(&format!("/payments/{id}"), None).await;
+    assert_eq!((status.status, &status.body), (200, body));
+
+    // Pages of 2, following next_cursor to the end.
+    let pages = |merchant: Option<&'static str>| {
+        let stack = &stack;
+        let user = user.clone();
+        async move {
+            let (mut ids, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
+            loop {
+                let query = cursor.map(|c| format!("&cursor={c}")).unwrap_or_default();
+                let page = stack.get(&format!("/users/{user}/payments?limit=2{query}"), merchant).await;
+                assert_eq!(page.status, 200, "{}", page.body);
+                let data = page.body["data"].as_array().unwrap();
+                assert!(data.len() <= 2);
+                ids.extend(data.iter().map(|p| p["payment_id"].as_str().unwrap().to_owned()));
+                pages += 1;
+                match page.body["next_cursor"].as_str() {
+                    Some(next) => cursor = Some(next.to_owned()),
+                    None => return (ids, pages),
+                }
+                assert!(pages < 10, "no end to the pages");
+            }
+        }
+    };
+    let (all, count) = pages(None).await;
+    assert_eq!(all, newest_first);
+    assert!(count >= 3, "5 payments in pages of 2: {count} pages");
+
+    // A merchant's token sees only its own payments, in the same order.
+    let (theirs, _) = pages(Some("shop-2")).await;
+    let expected: Vec<&str> =
+        created.iter().rev().filter(|(_, m, _)| *m == "shop-2").map(|(id, _, _)| id.as_str()).collect();
+    assert_eq!(theirs, expected);
+    let other = stack.get(&format!("/payments/{id}"), Some("shop-2")).await;
+    assert_eq!((other.status, &other.body["code"]), (404, &json!("payment_not_found")));
+
+    // Bad paging input says what is wrong.
+    for (query, code) in [("limit=101", "invalid_limit"), ("limit=x", "invalid_limit"), ("cursor=!!", "invalid_cursor")]
+    {
+        let r = stack.get(&format!("/users/{user}/payments?{query}"), None).await;
+        assert_eq!((r.status, &r.body["code"], &r.body["param"]), (422, &json!(code), &json!(code[8..])), "{query}");
+    }
+}

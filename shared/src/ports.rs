@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 
-use crate::domain::{CardBrand, CardNumber, Expiry, Identifier, MethodId, Money, Payment, PaymentId, Phone};
+use crate::domain::{
+    CardBrand, CardNumber, Expiry, HistoryCursor, HistoryPage, Identifier, MethodId, Money, Payment, PaymentId, Phone,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -47,6 +49,16 @@ pub trait PaymentStore: Send + Sync {
     /// The user's method `id`, or with `None` the most recently saved one.
     async fn find_method(&self, user_id: &Identifier, id: Option<&MethodId>)
         -> Result<Option<SavedMethod>, StoreError>;
+
+    /// Up to `limit` of the user's payments, newest first, starting after `after`; only
+    /// `merchant`'s when given (a page may then hold fewer). One read per page.
+    async fn list_for_user(
+        &self,
+        user_id: &Identifier,
+        merchant: Option<&Identifier>,
+        limit: u8,
+        after: Option<&HistoryCursor>,
+    ) -> Result<HistoryPage, StoreError>;
 }
 
 /// Idempotency keys are kept for 24 hours.

@@ -201,6 +201,31 @@ async fn every_kind_of_answer_conforms_to_the_spec() {
     seen(VERIFY, &r);
     spec.check("post", VERIFY, &r);
 
+    // Status and history.
+    const STATUS: &str = "/payments/{payment_id}";
+    const HISTORY: &str = "/users/{user_id}/payments";
+    let get = |uri: String| shared::http::payment_status(svc, http::Request::get(uri).body(Body::Empty).unwrap());
+    for r in [
+        get(format!("/payments/{id}")).await,
+        get(format!("/payments/{locked}")).await,
+        get("/payments/pay_x".into()).await,
+    ] {
+        seen(STATUS, &r);
+        spec.check("get", STATUS, &r);
+    }
+    let r = get("/users/u-1/payments?limit=1".into()).await;
+    seen(HISTORY, &r);
+    let page = spec.check("get", HISTORY, &r);
+    assert_eq!((page["data"].as_array().unwrap().len(), &page["has_more"]), (1, &json!(true)), "{page}");
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let r = get(format!("/users/u-1/payments?limit=1&cursor={cursor}")).await;
+    assert_eq!(spec.check("get", HISTORY, &r)["data"][0]["payment_id"], json!(id), "the older of u-1's two payments");
+    for uri in ["/users/u-1/payments?limit=0", "/users/u-1/payments?cursor=nope", "/users/no%20such/payments"] {
+        let r = get(uri.into()).await;
+        seen(HISTORY, &r);
+        spec.check("get", HISTORY, &r);
+    }
+
     let covered: BTreeSet<u16> = statuses.iter().map(|(_, s)| *s).collect();
     assert_eq!(covered, BTreeSet::from([200, 201, 400, 402, 404, 405, 409, 413, 415, 422, 429]), "{statuses:?}");
 }

@@ -60,6 +60,7 @@ pub enum Function {
     FirstPayment,
     RepeatPayment,
     VerifyCode,
+    PaymentStatus,
 }
 
 pub struct Answer {
@@ -162,8 +163,7 @@ impl Stack {
         self.send(function, post_request(path, body, key)).await
     }
 
-    /// As `call`, from a merchant whose JWT API Gateway's authorizer verified: its claims
-    /// arrive in the request context.
+    /// As `call`, from a merchant whose JWT API Gateway's authorizer verified.
     pub async fn call_as(
         &self,
         merchant: &str,
@@ -172,20 +172,17 @@ impl Stack {
         body: &Value,
         key: Option<&str>,
     ) -> Answer {
-        use shared::lambda_http::aws_lambda_events::apigw::{
-            ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription, ApiGatewayV2httpRequestContext,
+        self.send(function, from_merchant(post_request(path, body, key), merchant)).await
+    }
+
+    /// `GET path` from the status function, from `merchant`'s token if given.
+    pub async fn get(&self, path: &str, merchant: Option<&str>) -> Answer {
+        let req: Request = http::Request::get(format!("https://api.example.com{path}")).body(Body::Empty).unwrap();
+        let req = match merchant {
+            Some(m) => from_merchant(req, m),
+            None => req,
         };
-        use shared::lambda_http::request::RequestContext;
-        use shared::lambda_http::RequestExt;
-        let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
-        jwt.claims =
-            HashMap::from([("merchant_id".to_owned(), merchant.to_owned()), ("sub".to_owned(), "client".to_owned())]);
-        let mut authorizer = ApiGatewayRequestAuthorizer::default();
-        authorizer.jwt = Some(jwt);
-        let mut context = ApiGatewayV2httpRequestContext::default();
-        context.authorizer = Some(authorizer);
-        let req = post_request(path, body, key).with_request_context(RequestContext::ApiGatewayV2(context));
-        self.send(function, req).await
+        self.send(Function::PaymentStatus, req).await
     }
 
     pub async fn send(&self, function: Function, req: Request) -> Answer {
@@ -193,6 +190,7 @@ impl Stack {
             Function::FirstPayment => shared::http::first_payment(&self.services, req).await,
             Function::RepeatPayment => shared::http::repeat_payment(&self.services, req).await,
             Function::VerifyCode => shared::http::verify_code(&self.services, req).await,
+            Function::PaymentStatus => shared::http::payment_status(&self.services, req).await,
         };
         answer(response)
     }
@@ -226,6 +224,24 @@ impl Stack {
             }
         }
     }
+}
+
+/// `req` as API Gateway's JWT authorizer passes it on: the token's claims in the request
+/// context, here naming `merchant`.
+fn from_merchant(req: Request, merchant: &str) -> Request {
+    use shared::lambda_http::aws_lambda_events::apigw::{
+        ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription, ApiGatewayV2httpRequestContext,
+    };
+    use shared::lambda_http::request::RequestContext;
+    use shared::lambda_http::RequestExt;
+    let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+    jwt.claims =
+        HashMap::from([("merchant_id".to_owned(), merchant.to_owned()), ("sub".to_owned(), "client".to_owned())]);
+    let mut authorizer = ApiGatewayRequestAuthorizer::default();
+    authorizer.jwt = Some(jwt);
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.authorizer = Some(authorizer);
+    req.with_request_context(RequestContext::ApiGatewayV2(context))
 }
 
 /// A JSON POST to `path`, with an Idempotency-Key if given.

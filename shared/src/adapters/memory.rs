@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::domain::{Identifier, MethodId, Payment, PaymentId, Phone};
+use crate::domain::{HistoryCursor, HistoryPage, Identifier, MethodId, Payment, PaymentId, Phone};
 use crate::ports::KEY_RETENTION_SECS;
 use crate::ports::{
     until_next_hour, BusinessEvent, Claim, CodeSender, IdempotencyStore, Metrics, PaymentStore, QuotaError,
@@ -78,6 +78,30 @@ impl PaymentStore for MemoryPaymentStore {
             Some(id) => mine.find(|m| &m.id == id).cloned(),
             None => mine.max_by_key(|m| m.saved_at).cloned(),
         })
+    }
+
+    async fn list_for_user(
+        &self,
+        user_id: &Identifier,
+        merchant: Option<&Identifier>,
+        limit: u8,
+        after: Option<&HistoryCursor>,
+    ) -> Result<HistoryPage, StoreError> {
+        // The order of the DynamoDB index: creation time, then id, newest first.
+        let position = |created_at: i64, id: &PaymentId| (created_at, id.as_str().to_owned());
+        let start = after.map(|c| position(c.created_at, &c.payment_id));
+        let mut mine: Vec<Payment> = lock(&self.payments)
+            .values()
+            .filter(|p| &p.user_id == user_id)
+            .filter(|p| start.as_ref().is_none_or(|s| position(p.created_at, &p.id) < *s))
+            .cloned()
+            .collect();
+        mine.sort_by_key(|p| std::cmp::Reverse(position(p.created_at, &p.id)));
+        let more = mine.len() > usize::from(limit);
+        mine.truncate(usize::from(limit));
+        let next = more.then(|| mine.last().map(HistoryCursor::after)).flatten();
+        mine.retain(|p| merchant.is_none_or(|m| &p.merchant_id == m));
+        Ok(HistoryPage { payments: mine, next })
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod card;
 pub mod code;
 pub mod field_error;
+pub mod history;
 pub mod identifier;
 pub mod money;
 pub mod payment;
@@ -11,6 +12,7 @@ pub mod phone;
 pub use card::{year_month, CardBrand, CardNumber, Cvc, Expiry};
 pub use code::{CodeHash, VerificationCode};
 pub use field_error::FieldError;
+pub use history::{page_size, HistoryCursor, HistoryPage};
 pub use identifier::{Identifier, MethodId, PaymentId};
 pub use money::{Currency, Money};
 pub use payment::{

@@ -13,9 +13,11 @@ use super::dto::{FirstPaymentBody, RepeatPaymentBody, ResendBody, VerifyBody};
 use super::idempotency::run_once;
 use super::problem::{from_use_case, Problem};
 use super::reply::Reply;
-use super::request::{claim_deadline, idempotency_key, json_body, payment_action};
-use super::views::payment_view;
-use crate::domain::{Identifier, Payment, PaymentId};
+use super::request::{
+    claim_deadline, idempotency_key, json_body, payment_action, query_param, status_route, StatusRoute,
+};
+use super::views::{history_view, payment_view};
+use crate::domain::{page_size, HistoryCursor, Identifier, Payment, PaymentId};
 use crate::usecases::{self, Attempt, Caller, Services, UseCaseError};
 
 /// `POST /payments`
@@ -114,13 +116,8 @@ where
     F: FnOnce(B, Caller, Option<Attempt>) -> Fut,
     Fut: Future<Output = Result<Payment, UseCaseError>>,
 {
-    let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
-    // Every line of the request carries the Lambda request id and, once known, the payment id
-    // (the path holds it for verify and resend).
-    let span = tracing::info_span!("request", %request_id, route = %scope, payment_id = tracing::field::Empty);
-    if let Some((id, _)) = payment_action(req).filter(|_| scope.contains(':')) {
-        span.record("payment_id", id.as_str());
-    }
+    let path_id = payment_action(req).filter(|_| scope.contains(':')).map(|(id, _)| id);
+    let span = request_span(req, &scope, path_id.as_deref());
     async move {
         let reply = if req.method() != Method::POST {
             Problem::new(405, "method_not_allowed", "use POST").into_reply()
@@ -142,6 +139,68 @@ where
     }
     .instrument(span)
     .await
+}
+
+/// Every line of a request carries the Lambda request id, the route and, once known, the
+/// payment id (the path holds it for verify, resend and status).
+fn request_span(req: &Request, route: &str, payment_id: Option<&str>) -> tracing::Span {
+    let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+    let span = tracing::info_span!("request", %request_id, %route, payment_id = tracing::field::Empty);
+    if let Some(id) = payment_id {
+        span.record("payment_id", id);
+    }
+    span
+}
+
+/// `GET /payments/{payment_id}` and `GET /users/{user_id}/payments?limit=&cursor=`
+pub async fn payment_status(svc: &Services, req: Request) -> Response<Body> {
+    let route = status_route(&req);
+    let path_id = match &route {
+        Some(StatusRoute::Payment(id)) => Some(id.as_str()),
+        _ => None,
+    };
+    let span = request_span(&req, "payment-status", path_id);
+    async {
+        let reply = match (req.method(), caller(&req), &route) {
+            (m, _, _) if m != Method::GET => {
+                Problem::new(405, "method_not_allowed", "use GET").into_reply().allowing("GET")
+            }
+            (_, Err(p), _) => p.into_reply(),
+            (_, _, None) => {
+                Problem::new(404, "route_not_found", "use /payments/{payment_id} or /users/{user_id}/payments")
+                    .into_reply()
+            }
+            (_, Ok(caller), Some(StatusRoute::Payment(raw))) => match PaymentId::parse(raw) {
+                None => Problem::new(404, "payment_not_found", "no payment with this id").into_reply(),
+                Some(id) => answer(svc, usecases::payment_status(svc, &caller, &id), 200).await,
+            },
+            (_, Ok(caller), Some(StatusRoute::History(raw))) => history(svc, &caller, &req, raw).await,
+        };
+        tracing::info!(status = reply.status, "answered");
+        reply.into_response()
+    }
+    .instrument(span)
+    .await
+}
+
+async fn history(svc: &Services, caller: &Caller, req: &Request, raw_user: &str) -> Reply {
+    let query = || -> Result<_, UseCaseError> {
+        let user = Identifier::parse("user_id", raw_user)?;
+        let limit = page_size(query_param(req, "limit").as_deref())?;
+        let after = query_param(req, "cursor").map(|c| HistoryCursor::parse(&c)).transpose()?;
+        Ok((user, limit, after))
+    };
+    let now = svc.clock.now();
+    let page = match query() {
+        Ok((user, limit, after)) => {
+            usecases::payment_history(svc, caller, &user, limit, after.as_ref()).await.map(|page| (user, page))
+        }
+        Err(e) => Err(e),
+    };
+    match page {
+        Ok((user, page)) => Reply::json(200, &history_view(&user, &page, now)),
+        Err(e) => from_use_case(e, now).into_reply(),
+    }
 }
 
 /// A token issued to one merchant cannot pay for another.

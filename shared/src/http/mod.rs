@@ -10,5 +10,5 @@ mod reply;
 mod request;
 mod views;
 
-pub use handlers::{first_payment, repeat_payment, verify_code};
+pub use handlers::{first_payment, payment_status, repeat_payment, verify_code};
 pub use reply::Reply;

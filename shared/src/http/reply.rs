@@ -17,11 +17,26 @@ pub struct Reply {
     /// A passing condition (overload, rate limit, contention, 5xx): never kept under an
     /// idempotency key, so a retry runs again.
     pub transient: bool,
+    /// What a 405 lists in `Allow`.
+    pub allow: &'static str,
 }
 
 impl Reply {
     pub fn json(status: u16, value: &serde_json::Value) -> Self {
-        Self { status, body: value.to_string(), retry_after_secs: None, replayed: false, transient: status >= 500 }
+        Self {
+            status,
+            body: value.to_string(),
+            retry_after_secs: None,
+            replayed: false,
+            transient: status >= 500,
+            allow: "POST",
+        }
+    }
+
+    /// For a resource that takes `methods` (a 405's `Allow`).
+    pub fn allowing(mut self, methods: &'static str) -> Self {
+        self.allow = methods;
+        self
     }
 
     pub fn content_type(&self) -> &'static str {
@@ -37,7 +52,14 @@ impl Reply {
     }
 
     pub fn replay(stored: StoredResponse) -> Self {
-        Self { status: stored.status, body: stored.body, retry_after_secs: None, replayed: true, transient: false }
+        Self {
+            status: stored.status,
+            body: stored.body,
+            retry_after_secs: None,
+            replayed: true,
+            transient: false,
+            allow: "POST",
+        }
     }
 
     pub fn into_response(self) -> Response<Body> {
@@ -53,7 +75,7 @@ impl Reply {
         }
         if self.status == 405 {
             // RFC 9110: a 405 lists what the resource does take.
-            headers.insert("allow", HeaderValue::from_static("POST"));
+            headers.insert("allow", HeaderValue::from_static(self.allow));
         }
         if self.replayed {
             headers.insert("idempotency-replayed", HeaderValue::from_static("true"));

@@ -91,3 +91,41 @@ pub fn claim_deadline(req: &Request, now: i64) -> i64 {
         .filter(|d| *d > now)
         .map_or(now + WITHOUT_CONTEXT_SECS, |d| d.min(now + 15 * 60) + 1)
 }
+
+/// What a `GET` to the status function asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum StatusRoute {
+    /// `/payments/{payment_id}`
+    Payment(String),
+    /// `/users/{user_id}/payments`
+    History(String),
+}
+
+/// Reads the route from API Gateway's pathParameters, or from the raw path (`cargo lambda watch`
+/// sets none and prefixes `/lambda-url/<function>`).
+pub fn status_route(req: &Request) -> Option<StatusRoute> {
+    let params = req.path_parameters_ref();
+    if let Some(user) = params.and_then(|p| p.first("user_id")) {
+        return Some(StatusRoute::History(user.to_owned()));
+    }
+    if let Some(id) = params.and_then(|p| p.first("payment_id")) {
+        return Some(StatusRoute::Payment(id.to_owned()));
+    }
+    let raw = req.raw_http_path();
+    let path = if raw.is_empty() { req.uri().path() } else { raw };
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        [.., "users", user, "payments"] => Some(StatusRoute::History((*user).to_owned())),
+        [.., "payments", id] => Some(StatusRoute::Payment((*id).to_owned())),
+        _ => None,
+    }
+}
+
+/// A query string parameter, as API Gateway parsed it or from the URI.
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    if let Some(v) = req.query_string_parameters_ref().and_then(|q| q.first(name)) {
+        return Some(v.to_owned());
+    }
+    let query = req.uri().query()?;
+    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}

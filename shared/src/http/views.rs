@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::domain::{Payment, MAX_SENDS, RESEND_COOLDOWN_SECS};
+use crate::domain::{HistoryPage, Identifier, Payment, MAX_SENDS, RESEND_COOLDOWN_SECS};
 
 pub fn rfc3339(epoch_secs: i64) -> String {
     OffsetDateTime::from_unix_timestamp(epoch_secs).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
@@ -50,5 +50,16 @@ fn next_action(p: &Payment) -> Value {
         "resend_url": format!("/payments/{}/resend", p.id),
         "resend_available_at": rfc3339(v.last_sent_at + RESEND_COOLDOWN_SECS),
         "sends_remaining": MAX_SENDS.saturating_sub(v.sends),
+    })
+}
+
+/// A page of a user's payments, newest first, each in the same shape as every other answer.
+pub fn history_view(user_id: &Identifier, page: &HistoryPage, now: i64) -> Value {
+    json!({
+        "object": "list",
+        "url": format!("/users/{user_id}/payments"),
+        "data": page.payments.iter().map(|p| payment_view(p, now)).collect::<Vec<_>>(),
+        "has_more": page.next.is_some(),
+        "next_cursor": page.next.as_ref().map(|c| c.encode()),
     })
 }

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    CardBrand, CodeHash, Currency, Expiry, Identifier, MethodId, MethodSummary, Money, Payment, PaymentId,
-    PaymentStatus, Phone, Verification,
+    CardBrand, CodeHash, Currency, Expiry, HistoryCursor, Identifier, MethodId, MethodSummary, Money, Payment,
+    PaymentId, PaymentStatus, Phone, Verification,
 };
 use crate::ports::{SavedMethod, StoreError};
 
@@ -17,6 +17,19 @@ pub(super) fn payment_pk(id: &PaymentId) -> String {
 
 pub(super) fn user_pk(user_id: &Identifier) -> String {
     format!("USER#{user_id}")
+}
+
+/// The index of each user's payments, newest first.
+pub(super) const HISTORY_INDEX: &str = "gsi1";
+
+/// A payment's place in its user's history: creation time (fixed width, so it sorts), then id.
+pub(super) fn history_sk(created_at: i64, id: &PaymentId) -> String {
+    format!("PAY#{created_at:012}#{id}")
+}
+
+pub(super) fn parse_history_sk(sk: &str) -> Option<HistoryCursor> {
+    let (created, id) = sk.strip_prefix("PAY#")?.split_once('#')?;
+    Some(HistoryCursor { created_at: created.parse().ok()?, payment_id: PaymentId::parse(id)? })
 }
 
 pub(super) fn method_sk(id: &MethodId) -> String {
@@ -73,7 +86,7 @@ impl PaymentItem {
             sk: PAYMENT_SK.into(),
             entity: "payment".into(),
             gsi1pk: user_pk(&p.user_id),
-            gsi1sk: format!("PAY#{:012}#{}", p.created_at, p.id),
+            gsi1sk: history_sk(p.created_at, &p.id),
             payment_id: p.id.to_string(),
             status: p.status.as_str().into(),
             user_id: p.user_id.to_string(),

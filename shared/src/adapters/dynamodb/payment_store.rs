@@ -8,8 +8,11 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckF
 use aws_sdk_dynamodb::Client;
 
 use super::error::{corrupt, store_error};
-use super::items::{method_sk, payment_pk, user_pk, MethodItem, PaymentItem, METHOD_SK_PREFIX, PAYMENT_SK};
-use crate::domain::{Identifier, MethodId, Payment, PaymentId};
+use super::items::{
+    history_sk, method_sk, parse_history_sk, payment_pk, user_pk, MethodItem, PaymentItem, HISTORY_INDEX,
+    METHOD_SK_PREFIX, PAYMENT_SK,
+};
+use crate::domain::{HistoryCursor, HistoryPage, Identifier, MethodId, Payment, PaymentId};
 use crate::ports::{PaymentStore, SavedMethod, StoreError};
 
 type Item = HashMap<String, AttributeValue>;
@@ -210,5 +213,52 @@ impl PaymentStore for DynamoPaymentStore {
                 return Ok(newest);
             }
         }
+    }
+
+    async fn list_for_user(
+        &self,
+        user_id: &Identifier,
+        merchant: Option<&Identifier>,
+        limit: u8,
+        after: Option<&HistoryCursor>,
+    ) -> Result<HistoryPage, StoreError> {
+        let user = user_pk(user_id);
+        // Where the previous page stopped, as DynamoDB's key of an index entry.
+        let start = after.map(|c| {
+            HashMap::from([
+                ("pk".to_owned(), AttributeValue::S(payment_pk(&c.payment_id))),
+                ("sk".to_owned(), AttributeValue::S(PAYMENT_SK.into())),
+                ("gsi1pk".to_owned(), AttributeValue::S(user.clone())),
+                ("gsi1sk".to_owned(), AttributeValue::S(history_sk(c.created_at, &c.payment_id))),
+            ])
+        });
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(HISTORY_INDEX)
+            .key_condition_expression("gsi1pk = :user")
+            .expression_attribute_values(":user", AttributeValue::S(user.clone()))
+            .scan_index_forward(false)
+            .limit(i32::from(limit))
+            .set_exclusive_start_key(start);
+        if let Some(merchant) = merchant {
+            query = query
+                .filter_expression("merchant_id = :merchant")
+                .expression_attribute_values(":merchant", AttributeValue::S(merchant.to_string()));
+        }
+        let out = query.send().await.map_err(store_error)?;
+        let payments = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| serde_dynamo::from_item::<_, PaymentItem>(item).map_err(corrupt)?.into_payment())
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = match out.last_evaluated_key.as_ref().and_then(|k| k.get("gsi1sk")) {
+            None => None,
+            Some(AttributeValue::S(sk)) => Some(parse_history_sk(sk).ok_or_else(|| corrupt(format!("gsi1sk {sk}")))?),
+            Some(_) => return Err(corrupt("gsi1sk is not a string")),
+        };
+        Ok(HistoryPage { payments, next })
     }
 }

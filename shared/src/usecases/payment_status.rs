@@ -1,0 +1,25 @@
+//! Where payments stand: one payment, or a user's history a page at a time. Read only.
+
+use super::{Caller, Services, UseCaseError};
+use crate::domain::{HistoryCursor, HistoryPage, Identifier, Payment, PaymentId};
+
+/// The payment, as stored. Another merchant's payment is answered as if it did not exist.
+pub async fn payment_status(svc: &Services, caller: &Caller, id: &PaymentId) -> Result<Payment, UseCaseError> {
+    let payment = svc.payments.get(id).await?.filter(|p| caller.may_act_for(&p.merchant_id));
+    payment.ok_or(UseCaseError::PaymentNotFound)
+}
+
+/// A page of the user's payments, newest first; a merchant sees only its own.
+pub async fn payment_history(
+    svc: &Services,
+    caller: &Caller,
+    user_id: &Identifier,
+    limit: u8,
+    after: Option<&HistoryCursor>,
+) -> Result<HistoryPage, UseCaseError> {
+    let merchant = match caller {
+        Caller::Unscoped => None,
+        Caller::Merchant(id) => Some(id),
+    };
+    Ok(svc.payments.list_for_user(user_id, merchant, limit, after).await?)
+}
