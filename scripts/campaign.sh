@@ -14,14 +14,15 @@ mkdir -p "$report_dir"
 export SCHEMATHESIS_HOOKS=scripts/campaign_hooks.py
 
 # One request each first, so every function instance is up before the clock starts.
-for fn in first-payment repeat-payment verify-code payment-status; do
+for fn in first-payment repeat-payment verify-code payment-status checkout-page; do
   curl -s -o /dev/null -X POST "$WATCH_ENDPOINT/lambda-url/$fn/payments" || true
 done
 
 rm -f "$report_dir"/*.ndjson
 for seed in ${CAMPAIGN_SEEDS:-20261127}; do
   for op in first-payment:createFirstPayment repeat-payment:createRepeatPayment verify-code:verifyCode \
-            verify-code:resendCode payment-status:getPayment payment-status:listUserPayments; do
+            verify-code:resendCode payment-status:getPayment payment-status:listUserPayments \
+            checkout-page:openCheckout; do
     fn=${op%%:*}; id=${op##*:}; run="$id-$seed"
     .venv/bin/st run openapi.yaml --url "$WATCH_ENDPOINT/lambda-url/$fn" --include-operation-id "$id" \
       --max-examples "$examples" --checks all --exclude-checks positive_data_acceptance \

@@ -13,13 +13,15 @@ export TABLE_NAME="${TABLE_NAME:-payments-local}"
 export CODE_HASH_KEYS="dev1:ZGV2LW9ubHktY29kZS1oYXNoLWtleS1ub3QtcHJvZCE="
 export CARD_ENCRYPTION_KEYS="dev1:ZGV2LW9ubHktY2FyZC1lbmNyeXB0aW9uLWtleS0hISE="
 export LOG_FORMAT="${LOG_FORMAT:-text}"
+# The checkout page calls the functions under /lambda-url/<function>, as cargo lambda watch serves them.
+export LOCAL_FUNCTION_URLS=true
 export PATH="$PWD/.venv/bin:$PATH"
 
 # Variables the functions get under `cargo lambda watch`.
 watch_env_args() {
   local v
   for v in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION AWS_EC2_METADATA_DISABLED \
-           AWS_ENDPOINT_URL TABLE_NAME CODE_HASH_KEYS CARD_ENCRYPTION_KEYS LOG_FORMAT; do
+           AWS_ENDPOINT_URL TABLE_NAME CODE_HASH_KEYS CARD_ENCRYPTION_KEYS LOG_FORMAT LOCAL_FUNCTION_URLS; do
     printf -- '--env-var\n%s=%s\n' "$v" "${!v}"
   done
 }

@@ -22,6 +22,14 @@ if [ "${CAMPAIGN_ONLY:-0}" != 1 ]; then
   sam build --build-dir target/sam-build
 fi
 
+# The browser test's tools: Debian's Chromium, and playwright-core pinned in tests/browser.
+if ! command -v chromium > /dev/null; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium > /dev/null
+fi
+(cd tests/browser && npm ci --no-audit --no-fund --silent)
+
 # Bins first, on their own: the same build cargo lambda watch will ask for, so it reuses it.
 cargo build --workspace --bins
 cargo test --workspace --no-run
@@ -36,6 +44,8 @@ if [ "${CAMPAIGN_ONLY:-0}" != 1 ]; then
   # First, on a fresh table: the fixtures' users and phones are fixed.
   scripts/invoke-events.sh target/test-watch.log || status=$?
   cargo test --workspace --no-fail-fast || status=$?
+  # The checkout page in headless Chromium: first payment, returning shopper, lock-out.
+  node tests/browser/checkout.mjs || status=$?
 fi
 scripts/campaign.sh "${CAMPAIGN_EXAMPLES:-60}" || status=$?
 echo "== figures"

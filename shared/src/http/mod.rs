@@ -2,6 +2,7 @@
 //! is here; `functions/*/src/main.rs` only wires one of them to the runtime.
 
 mod caller;
+mod checkout;
 mod dto;
 mod handlers;
 mod idempotency;
@@ -10,5 +11,6 @@ mod reply;
 mod request;
 mod views;
 
+pub use checkout::checkout_page;
 pub use handlers::{first_payment, payment_status, repeat_payment, verify_code};
 pub use reply::Reply;
