@@ -128,11 +128,29 @@ try {
   assert.equal(await page.locator("#result-title").textContent(), "Payment locked");
   await shot("8-locked-out");
 
+  // 4. Another new shopper, whose bank declines; this time the code goes in by keyboard alone.
+  const declinedUser = `u-browser-${digits(8)}`;
+  await page.goto(checkoutUrl(`o-${digits(6)}`).replace(`user_id=${user}`, `user_id=${declinedUser}`));
+  await visible("#card-form");
+  await page.fill("#card-number", "4000 0000 0000 0002");
+  await page.fill("#card-exp", "12/30");
+  await page.fill("#card-cvc", "123");
+  await page.fill("#phone", phone);
+  await page.press("#phone", "Enter");
+  await visible("#code-step");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "code", "the code field has the focus");
+  await page.keyboard.type(await codeNumber(4));
+  await page.keyboard.press("Enter");
+  await visible("#result");
+  assert.equal(await page.locator("#result-title").textContent(), "Payment declined");
+  assert.equal(await page.locator("#result-detail").textContent(), "Your bank declined the payment. Try another card.");
+  await shot("9-declined");
+
   // Nothing was kept in the browser, and the CSP let the page's own script and style run
   // (a mismatch would show as console errors).
   assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0);
   assert.deepEqual(problems, []);
-  console.log(`checkout browser test: 3 flows passed; screenshots in ${OUT}`);
+  console.log(`checkout browser test: 4 flows passed; screenshots in ${OUT}`);
 } catch (e) {
   failed = true;
   console.error(e);
