@@ -29,7 +29,7 @@ pub async fn first_payment(svc: &Services, req: Request) -> Response<Body> {
         false,
         |body: FirstPaymentBody, caller, attempt| async move {
             let cmd = body.validate(svc.clock.now())?;
-            require_merchant(&caller, &cmd.merchant_id)?;
+            caller.require(&cmd.merchant_id)?;
             usecases::first_payment(svc, cmd, attempt.as_ref()).await
         },
         201,
@@ -46,7 +46,7 @@ pub async fn repeat_payment(svc: &Services, req: Request) -> Response<Body> {
         false,
         |body: RepeatPaymentBody, caller, attempt| async move {
             let cmd = body.validate()?;
-            require_merchant(&caller, &cmd.merchant_id)?;
+            caller.require(&cmd.merchant_id)?;
             usecases::repeat_payment(svc, cmd, attempt.as_ref()).await
         },
         201,
@@ -200,15 +200,6 @@ async fn history(svc: &Services, caller: &Caller, req: &Request, raw_user: &str)
     match page {
         Ok((user, page)) => Reply::json(200, &history_view(&user, &page, now)),
         Err(e) => from_use_case(e, now).into_reply(),
-    }
-}
-
-/// A token issued to one merchant cannot pay for another.
-fn require_merchant(caller: &Caller, merchant_id: &Identifier) -> Result<(), UseCaseError> {
-    if caller.may_act_for(merchant_id) {
-        Ok(())
-    } else {
-        Err(UseCaseError::MerchantMismatch)
     }
 }
 

@@ -1,3 +1,4 @@
+use super::UseCaseError;
 use crate::domain::Identifier;
 
 /// Who is asking. Behind API Gateway the JWT authorizer vouches for a merchant, and a request
@@ -17,11 +18,25 @@ impl Caller {
         }
     }
 
+    /// A token issued to one merchant cannot pay for another.
+    pub fn require(&self, merchant_id: &Identifier) -> Result<(), UseCaseError> {
+        if self.may_act_for(merchant_id) {
+            Ok(())
+        } else {
+            Err(UseCaseError::MerchantMismatch)
+        }
+    }
+
+    /// The merchant the caller is limited to, if any.
+    pub fn merchant(&self) -> Option<&Identifier> {
+        match self {
+            Self::Unscoped => None,
+            Self::Merchant(id) => Some(id),
+        }
+    }
+
     /// What idempotency keys are scoped by: each merchant has its own key space.
     pub fn key_scope(&self) -> &str {
-        match self {
-            Self::Unscoped => "-",
-            Self::Merchant(id) => id.as_str(),
-        }
+        self.merchant().map_or("-", Identifier::as_str)
     }
 }

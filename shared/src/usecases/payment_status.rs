@@ -17,9 +17,5 @@ pub async fn payment_history(
     limit: u8,
     after: Option<&HistoryCursor>,
 ) -> Result<HistoryPage, UseCaseError> {
-    let merchant = match caller {
-        Caller::Unscoped => None,
-        Caller::Merchant(id) => Some(id),
-    };
-    Ok(svc.payments.list_for_user(user_id, merchant, limit, after).await?)
+    Ok(svc.payments.list_for_user(user_id, caller.merchant(), limit, after).await?)
 }
