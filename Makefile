@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 TOOLS := $(VENV)/.installed-$(shell sha1sum requirements-dev.txt | cut -c1-12)
 
-.PHONY: run test campaign code
+.PHONY: run test campaign bench code
 
 # Local tooling (moto, cargo-lambda, boto3), pinned, inside the repo.
 $(TOOLS): requirements-dev.txt
@@ -21,6 +21,11 @@ test: $(TOOLS)
 # stack; `make test` runs it small.
 campaign: $(TOOLS)
 	CAMPAIGN_ONLY=1 CAMPAIGN_EXAMPLES=550 CAMPAIGN_SEEDS="20261127 1127" scripts/test.sh
+
+# Cold starts, per-request AWS calls, sizes and memory of every function against a hello-world
+# baseline; writes BENCHMARKS.md.
+bench: $(TOOLS)
+	bench/run.sh
 
 # The latest code sent to PHONE by the local stack, e.g. `make code PHONE=+8613800138000`.
 code:

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# `make bench`: cold starts of every function's release bootstrap against a local Lambda
+# Runtime API, side by side with a hello-world lambda_http baseline from the same build, each
+# function pointed at moto (through a counting proxy) so its first invocation does real SDK work.
+# Writes BENCHMARKS.md.
+#   BENCH_RUNS  cold starts per function (default 30)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export MOTO_PORT="${BENCH_MOTO_PORT:-4588}" TABLE_NAME=payments-bench LOG_FORMAT=json
+source scripts/local-env.sh
+trap 'trap - EXIT INT TERM; kill $(jobs -p) 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+runs="${BENCH_RUNS:-30}"
+functions=(first-payment repeat-payment verify-code payment-status checkout-page)
+
+# The release profile SAM deploys (x86_64 here: the machine's own architecture, so it can run),
+# and the baseline with the same profile. Same lambda_http and tokio versions as the functions.
+cargo build --release $(printf -- '-p %s ' "${functions[@]}")
+cp Cargo.lock bench/hello-lambda/Cargo.lock
+cargo build --release --manifest-path bench/hello-lambda/Cargo.toml --target-dir target/bench-hello
+
+start_moto > target/bench-moto.log 2>&1
+cargo run -q -p dev-tools --bin create-table
+# Keys from SSM SecureStrings, as in AWS: init then includes reading them.
+.venv/bin/python - <<'PY'
+import os, boto3
+ssm = boto3.client("ssm", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+for name in ("CODE_HASH_KEYS", "CARD_ENCRYPTION_KEYS"):
+    ssm.put_parameter(Name=f"/payments/bench/{name.lower()}", Value=os.environ[name], Type="SecureString", Overwrite=True)
+PY
+export CODE_HASH_KEYS_PARAM=/payments/bench/code_hash_keys CARD_ENCRYPTION_KEYS_PARAM=/payments/bench/card_encryption_keys
+unset CODE_HASH_KEYS CARD_ENCRYPTION_KEYS LOCAL_FUNCTION_URLS
+# Every run opens a payment for the fixture's phone.
+export SMS_PHONE_HOURLY_CAP=1000000 SMS_MERCHANT_HOURLY_CAP=1000000
+
+event_of() {
+  case "$1" in
+    first-payment) echo events/first-payment.201.json ;;
+    repeat-payment) echo events/repeat-payment-no-saved-card.404.json ;;
+    verify-code) echo events/verify-code-unknown-payment.404.json ;;
+    payment-status) echo events/payment-history.200.json ;;
+    checkout-page) echo bench/checkout.200.json ;;
+  esac
+}
+specs=("hello=target/bench-hello/release/hello-lambda:events/payment-history.200.json")
+for f in "${functions[@]}"; do specs+=("$f=target/release/$f:$(event_of "$f")"); done
+mkdir -p target/bench
+.venv/bin/python bench/coldstart.py "$AWS_ENDPOINT_URL" "$runs" "${specs[@]}" > target/bench/coldstart.ndjson
+.venv/bin/python bench/summary.py target/bench/coldstart.ndjson target/sam-build > BENCHMARKS.md
+cat BENCHMARKS.md
