@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: cold starts of every function's release bootstrap against a local Lambda
 # Runtime API, side by side with a hello-world lambda_http baseline from the same build, each
-# function pointed at moto (through a counting proxy) so its first invocation does real SDK work.
-# Writes BENCHMARKS.md.
+# function pointed at moto (through a counting proxy) so its first invocation does real SDK work;
+# then the warm path in process (criterion, in-memory adapters) and the AWS round trips of each
+# kind of request (real adapters against moto). Writes BENCHMARKS.md.
 #   BENCH_RUNS  cold starts per function (default 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,5 +46,11 @@ specs=("hello=target/bench-hello/release/hello-lambda:events/payment-history.200
 for f in "${functions[@]}"; do specs+=("$f=target/release/$f:$(event_of "$f")"); done
 mkdir -p target/bench
 .venv/bin/python bench/coldstart.py "$AWS_ENDPOINT_URL" "$runs" "${specs[@]}" > target/bench/coldstart.ndjson
+
+# Warm path (tests/benches/warm_path.rs) and round trips (tests/benches/round_trips.rs), each
+# writing its JSON into target/bench/ for the summary.
+rm -f target/bench/warm_path.json target/bench/round_trips.json
+cargo bench -p integration-tests --bench warm_path
+MOTO_ENDPOINT="$AWS_ENDPOINT_URL" cargo bench -p integration-tests --bench round_trips
 .venv/bin/python bench/summary.py target/bench/coldstart.ndjson target/sam-build > BENCHMARKS.md
 cat BENCHMARKS.md

@@ -2,7 +2,8 @@
 # Every events/ fixture through `cargo lambda invoke --data-file` against the running
 # `cargo lambda watch` (real functions, moto behind them): each must answer the status its name
 # documents (`<case>.<status>.json`). Then the functions' stdout must hold the business metrics
-# (CloudWatch EMF) those invocations recorded.
+# (CloudWatch EMF) those invocations recorded, and each function's cold start must have warmed
+# its connections (DynamoDB for all, SNS for those that send codes).
 #   $1  the watch log to look for EMF lines in
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,4 +35,11 @@ for metric in PaymentsCreated CodesSent; do
     failed=1
   fi
 done
+# Log lines may carry colour codes; strip them before matching.
+plain_log=$(sed 's/\x1b\[[0-9;]*m//g' "$watch_log")
+warm_count() { grep -c "cold start: services ready.*$1=true" <<<"$plain_log" || true; }
+if [ "$(warm_count dynamodb_warm)" -lt 4 ] || [ "$(warm_count sns_warm)" -lt 3 ]; then
+  echo "FAIL cold starts did not warm their connections: $(grep 'cold start' <<<"$plain_log" | tail -5)" >&2
+  failed=1
+fi
 exit $failed

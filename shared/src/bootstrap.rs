@@ -1,6 +1,13 @@
-//! Cold start: configuration, AWS clients and adapters, built once per Lambda instance.
+//! Cold start: configuration, AWS clients and adapters, built once per Lambda instance, and
+//! the connections and tables a first request would otherwise pay for, warmed before it comes.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_http::{Body, Request, Response};
 
 use crate::adapters::clock::SystemClock;
 use crate::adapters::dynamodb::{DynamoIdempotencyStore, DynamoPaymentStore, DynamoSmsQuota};
@@ -8,14 +15,22 @@ use crate::adapters::emf::EmfMetrics;
 use crate::adapters::sandbox_acquirer::SandboxAcquirer;
 use crate::adapters::sns::SnsCodeSender;
 use crate::config::{Config, ConfigError};
+use crate::domain::Phone;
 use crate::secrets::{CardVault, CodeHasher};
 use crate::usecases::Services;
 
 /// Services over DynamoDB, SNS and the sandbox acquirer, with the given AWS configuration
 /// (the SDK honours `AWS_ENDPOINT_URL`, which points local runs at moto).
 pub fn aws_services(config: &Config, aws: &aws_config::SdkConfig) -> Result<Services, ConfigError> {
-    let dynamo = aws_sdk_dynamodb::Client::new(aws);
-    let sns = aws_sdk_sns::Client::new(aws);
+    services_over(config, aws_sdk_dynamodb::Client::new(aws), aws_sdk_sns::Client::new(aws))
+}
+
+/// Services over the given clients (the round-trip benchmark counts their calls).
+pub fn services_over(
+    config: &Config,
+    dynamo: aws_sdk_dynamodb::Client,
+    sns: aws_sdk_sns::Client,
+) -> Result<Services, ConfigError> {
     Ok(Services {
         payments: Arc::new(DynamoPaymentStore::new(dynamo.clone(), &config.table_name)),
         idempotency: Arc::new(DynamoIdempotencyStore::new(dynamo.clone(), &config.table_name)),
@@ -29,12 +44,87 @@ pub fn aws_services(config: &Config, aws: &aws_config::SdkConfig) -> Result<Serv
     })
 }
 
-/// Everything a function needs, from the environment.
-pub async fn services_from_env() -> Result<Services, ConfigError> {
+/// What a function prepares at cold start besides its services.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Warmup {
+    /// It sends codes: open the SNS connection now.
+    pub sns: bool,
+    /// It validates phone numbers from requests: decode the phone metadata now.
+    pub phone_metadata: bool,
+}
+
+/// A Lambda's `main`: logging, services and warm-up at cold start, then every request to
+/// `handler`. The services live as long as the process, hence `'static`.
+pub async fn serve<H, F>(warmup: Warmup, handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(&'static Services, Request) -> F,
+    F: Future<Output = Response<Body>> + Send,
+{
+    crate::telemetry::init();
+    let services: &'static Services = Box::leak(Box::new(services_from_env(warmup).await?));
+    lambda_http::run(lambda_http::service_fn(move |req: Request| {
+        let answer = handler(services, req);
+        async move { Ok::<_, lambda_http::Error>(answer.await) }
+    }))
+    .await
+}
+
+/// Everything a function needs, from the environment. While the keys are read, the DynamoDB
+/// connection (and, per `warmup`, SNS's and the phone metadata) is made ready: in AWS the
+/// first call to each endpoint pays its TLS handshake, which belongs to the cold start, not to
+/// a shopper's request.
+pub async fn services_from_env(warmup: Warmup) -> Result<Services, ConfigError> {
+    let started = Instant::now();
     let aws = aws_config().await;
-    let config = Config::load(&aws).await?;
-    tracing::info!(table = %config.table_name, "cold start: services ready");
-    aws_services(&config, &aws)
+    let dynamo = aws_sdk_dynamodb::Client::new(&aws);
+    let sns = aws_sdk_sns::Client::new(&aws);
+    let phones = warmup.phone_metadata.then(|| tokio::task::spawn_blocking(Phone::load_metadata));
+    let (config, dynamodb_warm, sns_warm) =
+        tokio::join!(Config::load(&aws), warm_dynamodb(&dynamo), async { warmup.sns && warm_sns(&sns).await });
+    let config = config?;
+    if let Some(loading) = phones {
+        // A panic in the phone library loses only the warm-up; requests still validate.
+        let _ = loading.await;
+    }
+    tracing::info!(
+        table = %config.table_name,
+        dynamodb_warm,
+        sns_warm,
+        phone_metadata = warmup.phone_metadata,
+        init_ms = started.elapsed().as_millis() as u64,
+        "cold start: services ready"
+    );
+    services_over(&config, dynamo, sns)
+}
+
+/// A warm-up is worth a short wait, never a failed or long cold start.
+const WARMUP_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// One `GetItem` of a key no item has (half a read unit): opens the DynamoDB connection.
+async fn warm_dynamodb(dynamo: &aws_sdk_dynamodb::Client) -> bool {
+    let Ok(table) = std::env::var("TABLE_NAME") else { return false };
+    let key = || AttributeValue::S("warmup".into());
+    warm("DynamoDB", dynamo.get_item().table_name(table).key("pk", key()).key("sk", key()).send()).await
+}
+
+/// One `GetSMSAttributes`: opens the SNS connection without sending anything.
+async fn warm_sns(sns: &aws_sdk_sns::Client) -> bool {
+    warm("SNS", sns.get_sms_attributes().attributes("DefaultSMSType").send()).await
+}
+
+/// Whether `call` answered in time; a failure is logged, never returned.
+async fn warm<T, E: std::error::Error + 'static>(service: &str, call: impl Future<Output = Result<T, E>>) -> bool {
+    match tokio::time::timeout(WARMUP_TIMEOUT, call).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(service, error = %DisplayErrorContext(e), "cold start: warm-up failed");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(service, "cold start: warm-up timed out");
+            false
+        }
+    }
 }
 
 /// The SDK's defaults with this platform's timeouts: an attempt gets 2 s, an operation

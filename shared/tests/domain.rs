@@ -83,6 +83,21 @@ fn phone_is_validated_and_masked() {
 }
 
 #[test]
+fn stored_phones_come_back_by_their_country_code() {
+    let phone = Phone::parse("phone", "+14155552671").unwrap();
+    assert_eq!(phone.country_code(), 1);
+    assert_eq!(Phone::from_stored("+14155552671", Some(1)).unwrap(), phone);
+    // No code (items written before it was stored), or one the number does not start with
+    // (a saved card bound to an older phone): the number is parsed, and the parse decides.
+    assert_eq!(Phone::from_stored("+14155552671", None).unwrap(), phone);
+    assert_eq!(Phone::from_stored("+14155552671", Some(86)).unwrap(), phone);
+    assert_eq!(Phone::from_stored("+8613800138000", Some(1)).unwrap().masked(), "+86*******8000");
+    for (bad, cc) in [("+86123", None), ("+86", Some(86)), ("8613800138000", Some(86)), ("+86x3800138000", Some(86))] {
+        assert!(Phone::from_stored(bad, cc).is_err(), "{bad}");
+    }
+}
+
+#[test]
 fn currency_and_amount_rules() {
     assert_eq!(Currency::parse("currency", "JPY").unwrap().exponent(), 0);
     assert_eq!(Currency::parse("currency", "BHD").unwrap().exponent(), 3);

@@ -90,6 +90,8 @@ proptest! {
             // Printing shows the masked form only.
             prop_assert_eq!(format!("{phone}"), masked.clone());
             prop_assert_eq!(format!("{phone:?}"), format!("Phone({masked})"));
+            // Read back with its stored country code, it is the same phone, without metadata.
+            prop_assert_eq!(Phone::from_stored(e164, Some(phone.country_code())).unwrap(), phone.clone());
         }
     }
 

@@ -2,8 +2,10 @@
 //! moto (started by `make test`, which sets `MOTO_ENDPOINT`), one fresh table per test, and
 //! the SMS moto recorded.
 
+pub mod calls;
 pub mod faults;
 pub mod http_client;
+pub mod round_trips;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -96,6 +98,8 @@ pub struct Stack {
     pub metrics: Arc<MemoryMetrics>,
     pub dynamo: aws_sdk_dynamodb::Client,
     pub table: String,
+    /// The AWS requests the services' adapters sent (not the test's own scans).
+    pub calls: calls::CallLog,
 }
 
 impl Stack {
@@ -128,13 +132,19 @@ impl Stack {
             function_name: "integration-tests".into(),
         };
         let clock = Arc::new(ManualClock::starting_now());
-        let mut services = shared::bootstrap::aws_services(&config, &aws).unwrap();
+        let calls = calls::CallLog::default();
+        let counted_dynamo = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&aws).interceptor(calls.clone()).build(),
+        );
+        let counted_sns =
+            aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(&aws).interceptor(calls.clone()).build());
+        let mut services = shared::bootstrap::services_over(&config, counted_dynamo, counted_sns).unwrap();
         services.clock = clock.clone();
         let sent = Arc::new(SentSms::default());
         services.sms = Arc::new(RecordingSender { real: services.sms.clone(), sent: sent.clone() });
         let metrics = Arc::new(MemoryMetrics::default());
         services.metrics = metrics.clone();
-        Self { services, sent, clock, metrics, dynamo, table }
+        Self { services, sent, clock, metrics, dynamo, table, calls }
     }
 
     /// Drops this stack's table (moto keeps everything in memory).
@@ -228,7 +238,7 @@ impl Stack {
 
 /// `req` as API Gateway's JWT authorizer passes it on: the token's claims in the request
 /// context, here naming `merchant`.
-fn from_merchant(req: Request, merchant: &str) -> Request {
+pub fn from_merchant(req: Request, merchant: &str) -> Request {
     use shared::lambda_http::aws_lambda_events::apigw::{
         ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription, ApiGatewayV2httpRequestContext,
     };
@@ -245,7 +255,7 @@ fn from_merchant(req: Request, merchant: &str) -> Request {
 }
 
 /// A JSON POST to `path`, with an Idempotency-Key if given.
-fn post_request(path: &str, body: &Value, key: Option<&str>) -> Request {
+pub fn post_request(path: &str, body: &Value, key: Option<&str>) -> Request {
     let mut builder = http::Request::builder()
         .method("POST")
         .uri(format!("https://api.example.com{path}"))
@@ -325,4 +335,15 @@ pub fn record_figure(name: &str, line: &str) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/figures");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{name}.txt")), format!("{line}\n")).unwrap();
+}
+
+/// Writes a benchmark's figures to `target/bench/<name>`, for `bench/summary.py`.
+pub fn write_bench_json(name: &str, figures: &Value) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(dir.join(name), serde_json::to_string_pretty(figures).unwrap_or_default()));
+    if let Err(e) = written {
+        eprintln!("cannot write target/bench/{name}: {e}");
+        std::process::exit(1);
+    }
 }

@@ -1,13 +1,10 @@
-//! `first-payment` Lambda: wiring only. Services are built once at cold start; every request goes to
-//! `shared::http::first_payment`.
+//! `first-payment` Lambda: wiring only. `shared::bootstrap::serve` builds and warms the services
+//! once at cold start and sends every request to `shared::http::first_payment`.
 
-use lambda_http::{run, service_fn, Error, Request};
+use shared::bootstrap::{serve, Warmup};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let services = shared::bootstrap::services_from_env().await?;
-    let services = &services;
-    run(service_fn(move |req: Request| async move { Ok::<_, Error>(shared::http::first_payment(services, req).await) }))
-        .await
+async fn main() -> Result<(), lambda_http::Error> {
+    // A first payment validates the shopper's phone and sends a code.
+    serve(Warmup { sns: true, phone_metadata: true }, shared::http::first_payment).await
 }

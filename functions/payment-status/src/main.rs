@@ -1,15 +1,11 @@
-//! `payment-status` Lambda: wiring only. Services are built once at cold start; every request goes
-//! to `shared::http::payment_status` (one payment, or a user's history).
+//! `payment-status` Lambda: wiring only. `shared::bootstrap::serve` builds and warms the services
+//! once at cold start and sends every request to `shared::http::payment_status` (one payment, or a
+//! user's history).
 
-use lambda_http::{run, service_fn, Error, Request};
+use shared::bootstrap::{serve, Warmup};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let services = shared::bootstrap::services_from_env().await?;
-    let services = &services;
-    run(service_fn(
-        move |req: Request| async move { Ok::<_, Error>(shared::http::payment_status(services, req).await) },
-    ))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    // Reads payments only.
+    serve(Warmup::default(), shared::http::payment_status).await
 }

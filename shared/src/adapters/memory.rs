@@ -1,7 +1,7 @@
 //! In-memory ports with the same conditional semantics as the DynamoDB adapter, for fast
 //! use-case tests and in-process benchmarks.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -21,7 +21,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Default)]
 pub struct MemoryPaymentStore {
     payments: Mutex<HashMap<String, Payment>>,
-    methods: Mutex<HashMap<(String, String), SavedMethod>>,
+    /// By (user, method): a user's cards are one range, as under their partition key in DynamoDB.
+    methods: Mutex<BTreeMap<(String, String), SavedMethod>>,
 }
 
 impl MemoryPaymentStore {
@@ -73,7 +74,9 @@ impl PaymentStore for MemoryPaymentStore {
         id: Option<&MethodId>,
     ) -> Result<Option<SavedMethod>, StoreError> {
         let methods = lock(&self.methods);
-        let mut mine = methods.values().filter(|m| &m.user_id == user_id);
+        let user = user_id.as_str();
+        let mut mine =
+            methods.range((user.to_owned(), String::new())..).take_while(|((u, _), _)| u == user).map(|(_, m)| m);
         Ok(match id {
             Some(id) => mine.find(|m| &m.id == id).cloned(),
             None => mine.max_by_key(|m| m.saved_at).cloned(),

@@ -28,9 +28,31 @@ impl Phone {
         Ok(Self { e164, country_code: number.code().value() })
     }
 
-    /// Rebuilds a number read back from storage, where it was validated on the way in.
-    pub fn from_stored(e164: &str) -> Result<Self, FieldError> {
-        Self::parse("phone", e164)
+    /// The country calling code (`86` for `+86…`), stored beside the number so that reading
+    /// it back needs no phone metadata.
+    pub fn country_code(&self) -> u16 {
+        self.country_code
+    }
+
+    /// Rebuilds a number read back from storage, where it was validated on the way in. With
+    /// its stored country code this is a string check: the phone library decodes its whole
+    /// metadata on first use (~100 ms of CPU, measured in BENCHMARKS.md), which a request
+    /// that only reads a payment should not pay. Items without the code are parsed.
+    pub fn from_stored(e164: &str, country_code: Option<u16>) -> Result<Self, FieldError> {
+        // Country codes are prefix-free, so `+<code>` opening the number identifies it.
+        let digits =
+            e164.strip_prefix('+').filter(|d| (2..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+        match (digits, country_code) {
+            (Some(d), Some(cc)) if cc > 0 && d.starts_with(&cc.to_string()) && d.len() > cc.to_string().len() => {
+                Ok(Self { e164: e164.to_owned(), country_code: cc })
+            }
+            _ => Self::parse("phone", e164),
+        }
+    }
+
+    /// Decodes the phone metadata now (at cold start) rather than on a shopper's first request.
+    pub fn load_metadata() {
+        let _ = Self::parse("phone", "+8613800138000");
     }
 
     /// Keeps the country code and the last four digits: `+86*******8000`.

@@ -57,6 +57,9 @@ pub(super) struct PaymentItem {
     pub exp_month: u8,
     pub exp_year: u16,
     pub phone: String,
+    /// The phone's country calling code: reading the item back needs no phone metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_cc: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_card: Option<String>,
     pub fingerprint: String,
@@ -100,6 +103,7 @@ impl PaymentItem {
             exp_month: p.method.expiry.month,
             exp_year: p.method.expiry.year,
             phone: p.phone.expose().into(),
+            phone_cc: Some(p.phone.country_code()),
             sealed_card: p.sealed_card.clone(),
             fingerprint: p.fingerprint.clone(),
             save_card: p.save_card,
@@ -134,7 +138,7 @@ impl PaymentItem {
                 last4: self.last4.clone(),
                 expiry: Expiry { month: self.exp_month, year: self.exp_year },
             },
-            phone: Phone::from_stored(&self.phone).map_err(|_| bad("phone"))?,
+            phone: Phone::from_stored(&self.phone, self.phone_cc).map_err(|_| bad("phone"))?,
             verification: Verification {
                 code_hash: CodeHash { key_id: self.code_key_id.clone(), mac_hex: self.code_mac.clone() },
                 expires_at: self.code_expires_at,
@@ -168,6 +172,8 @@ pub(super) struct MethodItem {
     pub fingerprint: String,
     pub sealed_card: String,
     pub phone: String,
+    #[serde(default)]
+    pub phone_cc: Option<u16>,
     pub saved_at: i64,
 }
 
@@ -182,7 +188,7 @@ impl MethodItem {
             expiry: Expiry { month: self.exp_month, year: self.exp_year },
             fingerprint: self.fingerprint,
             sealed_card: self.sealed_card,
-            phone: Phone::from_stored(&self.phone).map_err(|_| bad("phone"))?,
+            phone: Phone::from_stored(&self.phone, self.phone_cc).map_err(|_| bad("phone"))?,
             saved_at: self.saved_at,
         })
     }

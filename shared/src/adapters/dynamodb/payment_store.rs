@@ -83,7 +83,7 @@ impl DynamoPaymentStore {
             .update_expression(
                 "SET entity = :entity, payment_method_id = :id, user_id = :user, brand = :brand, last4 = :last4, \
                  exp_month = :month, exp_year = :year, fingerprint = :fp, saved_at = :now, \
-                 phone = if_not_exists(phone, :phone), sealed_card = if_not_exists(sealed_card, :card), \
+                 phone = if_not_exists(phone, :phone), phone_cc = if_not_exists(phone_cc, :cc), sealed_card = if_not_exists(sealed_card, :card), \
                  created_at = if_not_exists(created_at, :now)",
             )
             .expression_attribute_values(":entity", s("payment_method"))
@@ -96,6 +96,9 @@ impl DynamoPaymentStore {
             .expression_attribute_values(":fp", s(&m.fingerprint))
             .expression_attribute_values(":now", n(m.saved_at))
             .expression_attribute_values(":phone", s(m.phone.expose()))
+            // An item saved before `phone_cc` existed gets the new phone's code here; reading
+            // it back checks the code against the number and parses when they disagree.
+            .expression_attribute_values(":cc", n(m.phone.country_code().into()))
             .expression_attribute_values(":card", s(&m.sealed_card))
             .build()
             .map_err(corrupt)

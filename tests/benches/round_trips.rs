@@ -1,0 +1,30 @@
+//! `make bench`: the AWS requests each kind of API request makes, counted against moto (the
+//! SDK interceptor in support/calls.rs), next to the fewest possible. Writes
+//! `target/bench/round_trips.json` for BENCHMARKS.md.
+
+use integration_tests::calls::tally;
+use integration_tests::round_trips::measure;
+use integration_tests::Stack;
+use serde_json::json;
+
+#[tokio::main]
+async fn main() {
+    let stack = Stack::new().await;
+    let measured = measure(&stack).await;
+    stack.delete_table().await;
+    let rows: serde_json::Value = measured
+        .iter()
+        .map(|r| {
+            let (dynamodb, sns, calls) = tally(&r.calls);
+            println!(
+                "{:<34} {} dynamodb={dynamodb} (min {}) sns={sns}  {calls}",
+                r.request, r.status, r.minimum_dynamodb
+            );
+            json!({
+                "request": r.request, "status": r.status, "dynamodb": dynamodb, "sns": sns, "calls": calls,
+                "minimum_dynamodb": r.minimum_dynamodb, "minimum_why": r.minimum_why, "sends_code": r.sends_code,
+            })
+        })
+        .collect();
+    integration_tests::write_bench_json("round_trips.json", &rows);
+}

@@ -1,0 +1,33 @@
+//! AWS round trips per API request, counted by an SDK interceptor against moto. The counts
+//! are the design's (BENCHMARKS.md explains each one above the minimum): a change that adds a
+//! request to a path has to change them here, on purpose.
+
+use integration_tests::round_trips::measure;
+use integration_tests::Stack;
+
+#[tokio::test]
+async fn each_request_makes_the_round_trips_it_is_designed_to() {
+    let stack = Stack::new().await;
+    let measured = measure(&stack).await;
+    let expected: &[(&str, u16, usize)] = &[
+        ("first payment", 201, 3),
+        ("verify, wrong code", 422, 2),
+        ("resend code", 200, 4),
+        ("verify, right code", 200, 2),
+        ("first payment, Idempotency-Key", 201, 5),
+        ("first payment, replayed key", 201, 1),
+        ("verify, Idempotency-Key", 200, 4),
+        ("repeat payment", 201, 4),
+        ("repeat payment, Idempotency-Key", 201, 6),
+        ("payment status", 200, 1),
+        ("payment history", 200, 1),
+    ];
+    let got: Vec<(&str, u16, usize)> = measured.iter().map(|r| (r.request, r.status, r.dynamodb())).collect();
+    assert_eq!(got, expected, "{:#?}", measured.iter().map(|r| (r.request, &r.calls)).collect::<Vec<_>>());
+    for r in &measured {
+        // Exactly one SMS per code sent, none otherwise.
+        assert_eq!(r.sns(), usize::from(r.sends_code), "{}: {:?}", r.request, r.calls);
+        assert!(r.dynamodb() >= r.minimum_dynamodb, "{}: below the stated minimum", r.request);
+    }
+    stack.delete_table().await;
+}
