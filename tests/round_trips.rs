@@ -22,12 +22,12 @@ async fn each_request_makes_the_round_trips_it_is_designed_to() {
         ("payment status", 200, 1),
         ("payment history", 200, 1),
     ];
-    let got: Vec<(&str, u16, usize)> = measured.iter().map(|r| (r.request, r.status, r.dynamodb())).collect();
-    assert_eq!(got, expected, "{:#?}", measured.iter().map(|r| (r.request, &r.calls)).collect::<Vec<_>>());
+    let got: Vec<(&str, u16, usize)> = measured.iter().map(|r| (r.kind.name, r.status, r.dynamodb())).collect();
+    assert_eq!(got, expected, "{:#?}", measured.iter().map(|r| (r.kind.name, &r.calls)).collect::<Vec<_>>());
     for r in &measured {
         // Exactly one SMS per code sent, none otherwise.
-        assert_eq!(r.sns(), usize::from(r.sends_code), "{}: {:?}", r.request, r.calls);
-        assert!(r.dynamodb() >= r.minimum_dynamodb, "{}: below the stated minimum", r.request);
+        assert_eq!(r.sns(), usize::from(r.kind.sends_code), "{}: {:?}", r.kind.name, r.calls);
+        assert!(r.dynamodb() >= r.kind.minimum_dynamodb, "{}: below the stated minimum", r.kind.name);
     }
     stack.delete_table().await;
 }

@@ -18,11 +18,11 @@ async fn main() {
             let (dynamodb, sns, calls) = tally(&r.calls);
             println!(
                 "{:<34} {} dynamodb={dynamodb} (min {}) sns={sns}  {calls}",
-                r.request, r.status, r.minimum_dynamodb
+                r.kind.name, r.status, r.kind.minimum_dynamodb
             );
             json!({
-                "request": r.request, "status": r.status, "dynamodb": dynamodb, "sns": sns, "calls": calls,
-                "minimum_dynamodb": r.minimum_dynamodb, "minimum_why": r.minimum_why, "sends_code": r.sends_code,
+                "request": r.kind.name, "status": r.status, "dynamodb": dynamodb, "sns": sns, "calls": calls,
+                "minimum_dynamodb": r.kind.minimum_dynamodb, "minimum_why": r.kind.minimum_why, "sends_code": r.kind.sends_code,
             })
         })
         .collect();

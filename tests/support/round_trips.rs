@@ -2,21 +2,48 @@
 //! next to the fewest it could make. `make bench` prints them (benches/round_trips.rs) and
 //! tests/round_trips.rs keeps them from growing unnoticed.
 
+use std::future::Future;
+
 use serde_json::json;
 
 use crate::calls::tally;
-use crate::{first_payment_body, random_id, random_phone, repeat_payment_body, Answer, Function, Stack};
+use crate::{first_payment_body, random_id, random_phone, repeat_payment_body, wrong_code, Answer, Function, Stack};
+
+/// A kind of API request and the fewest DynamoDB round trips it could make, with why.
+#[derive(Clone, Copy)]
+pub struct Kind {
+    pub name: &'static str,
+    /// It sends a code: then exactly one SNS publish is right, otherwise none.
+    pub sends_code: bool,
+    pub minimum_dynamodb: usize,
+    pub minimum_why: &'static str,
+}
+
+const ONE_WRITE: &str = "one write: the payment, its Idempotency-Key and the SMS counters in one transaction";
+const READ_THEN_WRITE: &str = "read what the answer depends on, then one conditional write";
+const CARD_THEN_WRITE: &str = "read the saved card (its phone gets the code), then one write";
+
+const fn kind(name: &'static str, sends_code: bool, minimum_dynamodb: usize, minimum_why: &'static str) -> Kind {
+    Kind { name, sends_code, minimum_dynamodb, minimum_why }
+}
+const FIRST: Kind = kind("first payment", true, 1, ONE_WRITE);
+const WRONG_CODE: Kind =
+    kind("verify, wrong code", false, 2, "read the payment, then one conditional write of the attempt");
+const RESEND: Kind = kind("resend code", true, 2, READ_THEN_WRITE);
+const RIGHT_CODE: Kind = kind("verify, right code", false, 2, READ_THEN_WRITE);
+const FIRST_KEYED: Kind = kind("first payment, Idempotency-Key", true, 1, ONE_WRITE);
+const REPLAY: Kind = kind("first payment, replayed key", false, 1, "read the key's stored answer");
+const VERIFY_KEYED: Kind = kind("verify, Idempotency-Key", false, 2, READ_THEN_WRITE);
+const REPEAT: Kind = kind("repeat payment", true, 2, CARD_THEN_WRITE);
+const REPEAT_KEYED: Kind = kind("repeat payment, Idempotency-Key", true, 2, CARD_THEN_WRITE);
+const STATUS: Kind = kind("payment status", false, 1, "one GetItem");
+const HISTORY: Kind = kind("payment history", false, 1, "one Query");
 
 pub struct RoundTrip {
-    pub request: &'static str,
+    pub kind: Kind,
     pub status: u16,
     /// `service:Operation` of every AWS request, in order.
     pub calls: Vec<String>,
-    /// Whether the request sends a code (then exactly one SNS publish is right).
-    pub sends_code: bool,
-    /// The fewest DynamoDB round trips this request could make, and why.
-    pub minimum_dynamodb: usize,
-    pub minimum_why: &'static str,
 }
 
 impl RoundTrip {
@@ -29,123 +56,66 @@ impl RoundTrip {
     }
 }
 
-const ONE_WRITE: &str = "one write: the payment, its Idempotency-Key and the SMS counters in one transaction";
-const READ_THEN_WRITE: &str = "read what the answer depends on, then one conditional write";
+/// The requests of a journey, each with the AWS requests it made.
+struct Journey<'a> {
+    stack: &'a Stack,
+    trips: Vec<RoundTrip>,
+}
+
+impl Journey<'_> {
+    async fn step(&mut self, kind: Kind, request: impl Future<Output = Answer>) -> Answer {
+        let mark = self.stack.calls.mark();
+        let answer = request.await;
+        self.trips.push(RoundTrip { kind, status: answer.status, calls: self.stack.calls.since(mark) });
+        answer
+    }
+}
+
+fn payment_id(answer: &Answer) -> String {
+    answer.body["payment_id"].as_str().unwrap_or_default().to_owned()
+}
 
 /// One shopper's whole journey, request by request: new card, wrong code, resend, right code;
-/// keyed first payment and its replay; repeat payments; status and history.
+/// keyed first payment and its replay; repeat payments; status and history. All from the
+/// merchant's token, as in AWS.
 pub async fn measure(stack: &Stack) -> Vec<RoundTrip> {
-    let mut out = Vec::new();
+    let mut journey = Journey { stack, trips: Vec::new() };
     let user = random_id("u");
     let phone = random_phone();
     let first = first_payment_body(&user, &phone, "4242424242424242");
     let merchant = first["merchant_id"].as_str().unwrap_or_default().to_owned();
+    let call = |function, path: String, body: serde_json::Value, key: Option<String>| {
+        let merchant = merchant.clone();
+        async move { stack.call_as(&merchant, function, &path, &body, key.as_deref()).await }
+    };
+
+    let created = journey.step(FIRST, call(Function::FirstPayment, "/payments".into(), first.clone(), None)).await;
+    let verify_path = format!("/payments/{}/verify", payment_id(&created));
+    let wrong = json!({ "code": wrong_code(&stack.code_sent_to(&phone)) });
+    journey.step(WRONG_CODE, call(Function::VerifyCode, verify_path.clone(), wrong, None)).await;
+    stack.clock.advance(30);
+    let resend_path = format!("/payments/{}/resend", payment_id(&created));
+    journey.step(RESEND, call(Function::VerifyCode, resend_path, json!({}), None)).await;
+    let right = json!({ "code": stack.code_sent_to(&phone) });
+    journey.step(RIGHT_CODE, call(Function::VerifyCode, verify_path, right, None)).await;
+
+    let mut keyed = first;
+    keyed["order_id"] = json!(random_id("o"));
+    let key = Some(random_id("k"));
+    let created =
+        journey.step(FIRST_KEYED, call(Function::FirstPayment, "/payments".into(), keyed.clone(), key.clone())).await;
+    journey.step(REPLAY, call(Function::FirstPayment, "/payments".into(), keyed, key)).await;
+    let verify_path = format!("/payments/{}/verify", payment_id(&created));
+    let right = json!({ "code": stack.code_sent_to(&phone) });
+    journey.step(VERIFY_KEYED, call(Function::VerifyCode, verify_path, right, Some(random_id("k")))).await;
+
     let mut repeat = repeat_payment_body(&user);
     repeat["merchant_id"] = json!(merchant);
-
-    let mut step = |request, sends_code, minimum_dynamodb, minimum_why, answer: Answer, mark: usize| {
-        out.push(RoundTrip {
-            request,
-            status: answer.status,
-            calls: stack.calls.since(mark),
-            sends_code,
-            minimum_dynamodb,
-            minimum_why,
-        });
-        answer
-    };
-    macro_rules! call {
-        ($name:expr, $sends:expr, $min:expr, $why:expr, $fut:expr) => {{
-            let mark = stack.calls.mark();
-            let answer = $fut.await;
-            step($name, $sends, $min, $why, answer, mark)
-        }};
-    }
-    let payment_id = |a: &Answer| a.body["payment_id"].as_str().unwrap_or_default().to_owned();
-
-    let created = call!(
-        "first payment",
-        true,
-        1,
-        ONE_WRITE,
-        stack.call_as(&merchant, Function::FirstPayment, "/payments", &first, None)
-    );
+    journey.step(REPEAT, call(Function::RepeatPayment, "/payments/repeat".into(), repeat.clone(), None)).await;
+    let key = Some(random_id("k"));
+    journey.step(REPEAT_KEYED, call(Function::RepeatPayment, "/payments/repeat".into(), repeat, key)).await;
     let id = payment_id(&created);
-    let right = stack.code_sent_to(&phone);
-    let verify_path = format!("/payments/{id}/verify");
-    let wrong = json!({ "code": crate::wrong_code(&right) });
-    call!(
-        "verify, wrong code",
-        false,
-        2,
-        "read the payment, then one conditional write of the attempt",
-        stack.call_as(&merchant, Function::VerifyCode, &verify_path, &wrong, None)
-    );
-    stack.clock.advance(30);
-    call!(
-        "resend code",
-        true,
-        2,
-        READ_THEN_WRITE,
-        stack.call_as(&merchant, Function::VerifyCode, &format!("/payments/{id}/resend"), &json!({}), None)
-    );
-    let right = json!({ "code": stack.code_sent_to(&phone) });
-    call!(
-        "verify, right code",
-        false,
-        2,
-        READ_THEN_WRITE,
-        stack.call_as(&merchant, Function::VerifyCode, &verify_path, &right, None)
-    );
-
-    let mut keyed = first.clone();
-    keyed["order_id"] = json!(random_id("o"));
-    let key = random_id("k");
-    let created = call!(
-        "first payment, Idempotency-Key",
-        true,
-        1,
-        ONE_WRITE,
-        stack.call_as(&merchant, Function::FirstPayment, "/payments", &keyed, Some(&key))
-    );
-    call!(
-        "first payment, replayed key",
-        false,
-        1,
-        "read the key's stored answer",
-        stack.call_as(&merchant, Function::FirstPayment, "/payments", &keyed, Some(&key))
-    );
-    let id = payment_id(&created);
-    let right = json!({ "code": stack.code_sent_to(&phone) });
-    call!(
-        "verify, Idempotency-Key",
-        false,
-        2,
-        READ_THEN_WRITE,
-        stack.call_as(
-            &merchant,
-            Function::VerifyCode,
-            &format!("/payments/{id}/verify"),
-            &right,
-            Some(&random_id("k"))
-        )
-    );
-
-    call!(
-        "repeat payment",
-        true,
-        2,
-        "read the saved card (its phone gets the code), then one write",
-        stack.call_as(&merchant, Function::RepeatPayment, "/payments/repeat", &repeat, None)
-    );
-    call!(
-        "repeat payment, Idempotency-Key",
-        true,
-        2,
-        "read the saved card (its phone gets the code), then one write",
-        stack.call_as(&merchant, Function::RepeatPayment, "/payments/repeat", &repeat, Some(&random_id("k")))
-    );
-    call!("payment status", false, 1, "one GetItem", stack.get(&format!("/payments/{id}"), Some(&merchant)));
-    call!("payment history", false, 1, "one Query", stack.get(&format!("/users/{user}/payments"), Some(&merchant)));
-    out
+    journey.step(STATUS, stack.get(&format!("/payments/{id}"), Some(&merchant))).await;
+    journey.step(HISTORY, stack.get(&format!("/users/{user}/payments"), Some(&merchant))).await;
+    journey.trips
 }
