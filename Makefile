@@ -1,30 +1,49 @@
-# The two commands a newcomer needs: `make run` and `make test`.
+# The two commands a newcomer needs: `make run` and `make test`. The long runs have their own
+# targets: `make package`, `make soak`, `make campaign`, `make bench`.
 SHELL := /bin/bash
 VENV := .venv
 TOOLS := $(VENV)/.installed-$(shell sha1sum requirements-dev.txt | cut -c1-12)
+DEPLOY_TOOLS := $(VENV)/.deploy-installed-$(shell cat requirements-dev.txt requirements-deploy.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test campaign bench code
+.PHONY: run test tools deploy-tools package soak campaign bench code
 
-# Local tooling (moto, cargo-lambda, boto3), pinned, inside the repo.
+# Local tooling (moto, cargo-lambda, boto3, schemathesis, cfn-lint), pinned, inside the repo.
 $(TOOLS): requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements-dev.txt
 	touch $@
+tools: $(TOOLS)
+
+# What packaging adds: SAM CLI and zig (links the arm64 bootstraps), pinned.
+$(DEPLOY_TOOLS): $(TOOLS) requirements-deploy.txt
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements-dev.txt -r requirements-deploy.txt
+	touch $@
+deploy-tools: $(DEPLOY_TOOLS)
 
 run: $(TOOLS)
 	scripts/run-local.sh
 
-test: $(TOOLS)
+# Every behaviour, in minutes: formatting, the template, the build, clippy, every test.
+test:
 	scripts/test.sh
 
-# The full bad-input campaign (schemathesis, 550 examples per operation, 2 seeds) on its own
-# stack; `make test` runs it small.
-campaign: $(TOOLS)
-	CAMPAIGN_ONLY=1 CAMPAIGN_EXAMPLES=550 CAMPAIGN_SEEDS="20261127 1127" scripts/test.sh
+# The deployable artefacts: every function's arm64 release bootstrap in one
+# `cargo lambda build`, sizes recorded in BENCHMARKS.md; the SAM template validated.
+package: $(DEPLOY_TOOLS)
+	scripts/package.sh
+
+# The long campaigns: 1,000-round verify race, 200-round idempotency race, 10,000 cases per
+# property, the full bad-input campaign; figures recorded in docs/reliability.md.
+soak:
+	MODE=soak scripts/test.sh
+
+# The full bad-input campaign alone (schemathesis, 550 examples per operation, 2 seeds).
+campaign:
+	MODE=campaign scripts/test.sh
 
 # Cold starts, per-request AWS calls, sizes and memory of every function against a hello-world
-# baseline; writes BENCHMARKS.md.
-bench: $(TOOLS)
+# baseline; writes BENCHMARKS.md. Sizes come from `make package`'s arm64 build.
+bench: package
 	bench/run.sh
 
 # The latest code sent to PHONE by the local stack, e.g. `make code PHONE=+8613800138000`.

@@ -50,7 +50,8 @@ mkdir -p target/bench
 # Warm path (tests/benches/warm_path.rs) and round trips (tests/benches/round_trips.rs), each
 # writing its JSON into target/bench/ for the summary.
 rm -f target/bench/warm_path.json target/bench/round_trips.json
-cargo bench -p integration-tests --bench warm_path
-MOTO_ENDPOINT="$AWS_ENDPOINT_URL" cargo bench -p integration-tests --bench round_trips
-.venv/bin/python bench/summary.py target/bench/coldstart.ndjson target/sam-build > BENCHMARKS.md
+cargo bench -p integration-tests --features bench --bench warm_path
+MOTO_ENDPOINT="$AWS_ENDPOINT_URL" cargo bench -p integration-tests --features bench --bench round_trips
+.venv/bin/python bench/summary.py target/bench/coldstart.ndjson target/lambda > target/bench/BENCHMARKS.md
+mv target/bench/BENCHMARKS.md BENCHMARKS.md
 cat BENCHMARKS.md

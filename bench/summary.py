@@ -1,6 +1,10 @@
 """BENCHMARKS.md from bench/coldstart.py's samples, the warm-path and round-trip benchmarks'
-JSON (tests/benches/), and, when `make test` has left them, the arm64 bootstraps `sam build`
-made. Every comparison is against the baseline of the same run."""
+JSON (tests/benches/), and the arm64 bootstraps `make package` built (`make bench` runs it
+first). Blocks recorded by other targets (`<!-- figures:NAME:begin -->` … `end -->`, e.g.
+`make package`'s) are carried over from the BENCHMARKS.md being replaced. Every comparison is
+against the baseline of the same run."""
+
+import re
 
 import json
 import os
@@ -71,7 +75,17 @@ def round_trips(path):
     return out
 
 
-def main(path, sam_dir):
+def recorded_blocks(previous="BENCHMARKS.md"):
+    """The figure blocks other targets wrote into the current BENCHMARKS.md, by name."""
+    if not os.path.exists(previous):
+        return {}
+    text = open(previous, encoding="utf-8").read()
+    pattern = r"<!-- figures:(\w+):begin -->.*?<!-- figures:\1:end -->"
+    return {m.group(1): m.group(0) for m in re.finditer(pattern, text, re.S)}
+
+
+def main(path, lambda_dir):
+    blocks = recorded_blocks()
     rows = [json.loads(line) for line in open(path, encoding="utf-8")]
     base = next(r for r in rows if r["function"] == "hello")
     base_init = statistics.median(s["init_ms"] for s in base["samples"])
@@ -104,15 +118,15 @@ def main(path, sam_dir):
             f"{r['size_bytes'] / 1e6:.1f} | {max(x['rss_mb'] for x in s):.1f} |"
         )
     sizes = []
-    if os.path.isdir(sam_dir):
-        for fn in sorted(os.listdir(sam_dir)):
-            boot = os.path.join(sam_dir, fn, "bootstrap")
+    if os.path.isdir(lambda_dir):
+        for fn in sorted(os.listdir(lambda_dir)):
+            boot = os.path.join(lambda_dir, fn, "bootstrap")
             if os.path.isfile(boot):
                 sizes.append(f"{fn} {os.path.getsize(boot) / 1e6:.1f} MB")
     out += [
         "",
-        "arm64 bootstraps as `sam build` makes them (`make test` runs it): "
-        + ("; ".join(sizes) if sizes else "not built on this machine yet (run `make test` first)."),
+        "arm64 bootstraps as `make package` builds them (one `cargo lambda build --release --arm64`): "
+        + ("; ".join(sizes) if sizes else "not built on this machine yet (run `make package`)."),
         "",
         "Targets: init within {init_over_hello_ms} ms of hello; ≤ {dynamodb_calls} DynamoDB calls per request; "
         "bootstrap ≤ {size_mb} MB; peak RSS ≤ {rss_mb} MB; warm p99 ≤ {warm_p99_us} µs. See the notes below for each miss. "
@@ -123,6 +137,12 @@ def main(path, sam_dir):
     for name, render in (("warm_path.json", warm_path), ("round_trips.json", round_trips)):
         data = os.path.join(bench_dir, name)
         out += render(data) if os.path.exists(data) else ["", f"({name} missing: its benchmark did not run)"]
+    out += [
+        "",
+        "## Packaging (`make package`)",
+        "",
+        blocks.get("package", "<!-- figures:package:begin -->\n(not run yet)\n<!-- figures:package:end -->"),
+    ]
     notes = os.path.join(os.path.dirname(__file__), "NOTES.md")
     if os.path.exists(notes):
         out += ["", open(notes, encoding="utf-8").read().rstrip()]

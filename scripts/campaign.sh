@@ -33,4 +33,7 @@ for seed in ${CAMPAIGN_SEEDS:-20261127}; do
 done
 # schemathesis's own verdict counts the emulator's failures too; the summary separates them
 # and decides.
-.venv/bin/python scripts/campaign_summary.py "$report_dir"/*.ndjson
+mkdir -p target/figures
+.venv/bin/python scripts/campaign_summary.py "$report_dir"/*.ndjson \
+  | sed "1s/^campaign:/campaign ($examples examples per operation, seeds ${CAMPAIGN_SEEDS:-20261127}):/" \
+  | tee target/figures/campaign.txt

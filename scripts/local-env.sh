@@ -37,7 +37,19 @@ wait_for_port() {
   return 1
 }
 
+# Fails, saying so, when something already listens on 127.0.0.1:$1: a leftover emulator or
+# watch from an earlier run would otherwise be used silently, with its old state and code.
+require_free_port() {
+  local port=$1 what=$2 variable=$3
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "error: 127.0.0.1:$port ($what) is already taken, perhaps by a leftover run;" \
+         "stop it (e.g. \`fuser -k $port/tcp\`) or choose another port with $variable=..." >&2
+    return 1
+  fi
+}
+
 start_moto() {
+  require_free_port "$MOTO_PORT" moto "${MOTO_PORT_VARIABLE:-MOTO_PORT}"
   python scripts/moto_server.py "$MOTO_PORT" &
   wait_for_port "$MOTO_PORT" 60
 }
@@ -47,6 +59,7 @@ WATCH_FLAGS="${WATCH_FLAGS:-}"
 
 start_watch() {
   local args
+  require_free_port "$WATCH_PORT" "cargo lambda watch" "${WATCH_PORT_VARIABLE:-WATCH_PORT}"
   mapfile -t args < <(watch_env_args)
   # shellcheck disable=SC2086
   cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" --concurrency 4 $WATCH_FLAGS "${args[@]}" &

@@ -1,6 +1,6 @@
 //! Exactly-once under races, counted: many rounds of concurrent verifies with the right code,
 //! and of concurrent first/repeat payments sharing one Idempotency-Key. `RACE_ROUNDS` sets the
-//! number of verify rounds (default 1000).
+//! number of verify rounds (default 100, `make soak` 1000).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -13,7 +13,7 @@ use shared::ports::SmsLimits;
 const PARALLEL_ROUNDS: usize = 2;
 
 fn rounds() -> usize {
-    std::env::var("RACE_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000)
+    std::env::var("RACE_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(100)
 }
 
 /// The two races take turns: each alone keeps moto busy.

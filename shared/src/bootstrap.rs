@@ -127,15 +127,24 @@ async fn warm<T, E: std::error::Error + 'static>(service: &str, call: impl Futur
     }
 }
 
-/// The SDK's defaults with this platform's timeouts: an attempt gets 2 s, an operation
-/// (3 attempts with the standard retry's backoff) 6 s, inside the functions' 10 s timeout.
+/// The one HTTP client every AWS client uses: hyper 1 with rustls on ring (HTTPS in AWS, plain
+/// HTTP to the local emulator). The SDK's own default would bring aws-lc; one crypto provider
+/// keeps the build and the bootstrap smaller.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+}
+
+/// The SDK's defaults with this platform's HTTP client and timeouts: an attempt gets 2 s, an
+/// operation (3 attempts with the standard retry's backoff) 6 s, inside the functions' 10 s
+/// timeout.
 pub fn aws_config_loader() -> aws_config::ConfigLoader {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_secs(1))
         .operation_attempt_timeout(std::time::Duration::from_secs(2))
         .operation_timeout(std::time::Duration::from_secs(6))
         .build();
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts)
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client()).timeout_config(timeouts)
 }
 
 /// The AWS configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`).

@@ -1,7 +1,7 @@
 //! Every events/ fixture goes through lambda_http's own parser into the real handler and gets
 //! the status its name documents (`<name>.<status>.json`).
 
-mod common;
+use crate::common;
 
 use shared::lambda_http::request::from_str;
 

@@ -2,7 +2,7 @@
 //! and every answer the handlers give in the flows below (success and each kind of problem)
 //! has a documented status and content type and validates against the documented schema.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

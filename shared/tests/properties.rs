@@ -1,15 +1,15 @@
-//! Property tests of request parsing and every validator: 10,000 generated cases each
+//! Property tests of request parsing and every validator: 1,000 generated cases each
 //! (`PROPTEST_CASES` overrides). Nothing may panic; what is accepted is exactly what the rules
 //! say; secrets never print.
 
-mod common;
+use crate::common;
 
 use proptest::prelude::*;
 use shared::domain::*;
 use shared::lambda_http::{http, Body};
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000);
     ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
 }
 

@@ -1,8 +1,6 @@
 //! Use cases over the in-memory adapters: the flows and their rules, fast.
 
-mod common;
-
-use common::{latest_code, memory_stack};
+use crate::common::{latest_code, memory_stack};
 use shared::domain::*;
 use shared::ports::BusinessEvent;
 use shared::usecases::*;

@@ -1,6 +1,8 @@
 //! `make bench`: the AWS requests each kind of API request makes, counted against moto (the
 //! SDK interceptor in support/calls.rs), next to the fewest possible. Writes
 //! `target/bench/round_trips.json` for BENCHMARKS.md.
+// Test support may unwrap, panic and index: a failure is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use integration_tests::calls::tally;
 use integration_tests::round_trips::measure;

@@ -22,12 +22,14 @@ impl EmfMetrics {
     pub fn document(&self, event: &BusinessEvent, timestamp_ms: i64) -> Value {
         let name = event.metric_name();
         let mut dimensions = vec!["Function"];
-        let mut doc = json!({ "Function": self.function, name: 1 });
+        let mut doc = serde_json::Map::new();
+        doc.insert("Function".into(), self.function.as_str().into());
+        doc.insert(name.into(), 1.into());
         if let BusinessEvent::PaymentFailed { code } = event {
             dimensions.push("Code");
-            doc["Code"] = code.as_str().into();
+            doc.insert("Code".into(), code.as_str().into());
         }
-        doc["_aws"] = json!({
+        let aws = json!({
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
                 "Namespace": self.namespace,
@@ -35,7 +37,8 @@ impl EmfMetrics {
                 "Metrics": [{ "Name": name, "Unit": "Count" }],
             }],
         });
-        doc
+        doc.insert("_aws".into(), aws);
+        Value::Object(doc)
     }
 }
 

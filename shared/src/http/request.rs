@@ -74,12 +74,11 @@ pub fn payment_action(req: &Request) -> Option<(String, String)> {
     let raw = req.raw_http_path();
     let path = if raw.is_empty() { req.uri().path() } else { raw };
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let n = segments.len();
-    if n < 3 || segments[n - 3] != "payments" {
+    let [.., "payments", id, action] = segments.as_slice() else {
         return None;
-    }
-    let id = from_params.unwrap_or_else(|| segments[n - 2].to_owned());
-    Some((id, segments[n - 1].to_owned()))
+    };
+    let id = from_params.unwrap_or_else(|| (*id).to_owned());
+    Some((id, (*action).to_owned()))
 }
 
 /// How long an idempotency claim may live: until this invocation's deadline (plus a second of

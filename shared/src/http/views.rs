@@ -29,11 +29,13 @@ pub fn payment_view(p: &Payment, now: i64) -> Value {
         },
         "created_at": rfc3339(p.created_at),
     });
-    if let Some(code) = &p.failure_code {
-        view["failure_code"] = json!(code);
-    }
-    if p.is_pending() && now < p.expires_at {
-        view["next_action"] = next_action(p);
+    if let Some(fields) = view.as_object_mut() {
+        if let Some(code) = &p.failure_code {
+            fields.insert("failure_code".into(), json!(code));
+        }
+        if p.is_pending() && now < p.expires_at {
+            fields.insert("next_action".into(), next_action(p));
+        }
     }
     view
 }

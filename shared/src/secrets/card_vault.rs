@@ -12,14 +12,15 @@ use crate::domain::{CardNumber, Identifier};
 /// another user's record does not open.
 #[derive(Clone)]
 pub struct CardVault {
-    current: String,
+    /// The current key's id and cipher: new cards are sealed with it.
+    current: (String, Aes256Gcm),
     /// One cipher per key id, its key schedule prepared once at cold start.
     ciphers: HashMap<String, Aes256Gcm>,
 }
 
 impl std::fmt::Debug for CardVault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CardVault(current={}, keys=<redacted>)", self.current)
+        write!(f, "CardVault(current={}, keys=<redacted>)", self.current.0)
     }
 }
 
@@ -33,7 +34,9 @@ impl CardVault {
     pub fn new(keys: &Keyring) -> Self {
         let ciphers =
             keys.iter().map(|(id, key)| (id.to_owned(), Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key)))).collect();
-        Self { current: keys.current().0.to_owned(), ciphers }
+        let (current_id, current_key) = keys.current();
+        let current = (current_id.to_owned(), Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(current_key)));
+        Self { current, ciphers }
     }
 
     fn aad(user_id: &Identifier) -> Vec<u8> {
@@ -41,8 +44,7 @@ impl CardVault {
     }
 
     pub fn seal(&self, user_id: &Identifier, card: &CardNumber) -> Result<String, UnsealError> {
-        let key_id = &self.current;
-        let cipher = &self.ciphers[key_id];
+        let (key_id, cipher) = (&self.current.0, &self.current.1);
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let aad = Self::aad(user_id);
         let ct =

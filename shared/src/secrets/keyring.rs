@@ -10,7 +10,8 @@ use base64::Engine;
 /// Configured as `id:base64key[,id:base64key…]`, current key first.
 #[derive(Clone)]
 pub struct Keyring {
-    current: String,
+    /// The current key's id and key, held apart so that it can never be missing.
+    current: (String, [u8; 32]),
     keys: HashMap<String, [u8; 32]>,
 }
 
@@ -32,7 +33,7 @@ impl Keyring {
             if !valid_id {
                 return Err(KeyError::Malformed(name));
             }
-            current.get_or_insert_with(|| id.to_owned());
+            current.get_or_insert_with(|| (id.to_owned(), key));
             keys.insert(id.to_owned(), key);
         }
         let current = current.ok_or(KeyError::Malformed(name))?;
@@ -40,7 +41,7 @@ impl Keyring {
     }
 
     pub fn current(&self) -> (&str, &[u8; 32]) {
-        (&self.current, &self.keys[&self.current])
+        (&self.current.0, &self.current.1)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8; 32])> {
@@ -56,6 +57,6 @@ impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut ids: Vec<&String> = self.keys.keys().collect();
         ids.sort();
-        write!(f, "Keyring(current={}, ids={ids:?}, keys=<redacted>)", self.current)
+        write!(f, "Keyring(current={}, ids={ids:?}, keys=<redacted>)", self.current.0)
     }
 }

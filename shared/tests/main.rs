@@ -1,0 +1,12 @@
+//! The `shared` crate's tests, one binary: domain rules, use cases over the in-memory adapters,
+//! request parsing, the OpenAPI contract, event fixtures, EMF lines and generated properties.
+// Tests may unwrap, panic and index: a failure is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+mod domain;
+mod emf;
+mod events;
+mod openapi;
+mod properties;
+mod use_cases;

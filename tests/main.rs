@@ -1,0 +1,13 @@
+//! The integration tests, one binary: the real handlers over the real AWS SDK against moto
+//! (started by `make test`), the local stack over HTTP, races, faults, logs and stored data.
+// Tests may unwrap, panic and index: a failure is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod concurrency;
+mod faults;
+mod local_stack_http;
+mod log_secrets;
+mod payment_flows;
+mod races;
+mod round_trips;
+mod stored_data;
