@@ -47,11 +47,15 @@ cleanup() {
   report
 }
 trap cleanup EXIT INT TERM
-phase() { # phase NAME COMMAND...: must pass
-  local name=$1 started=$SECONDS
+phase() { # phase NAME COMMAND...: must pass, or the run stops here
+  local name=$1 started=$SECONDS result=0
   shift
   echo "== $name"
-  "$@"
+  "$@" || result=$?
+  if [ "$result" != 0 ]; then
+    durations+=("$name $((SECONDS - started)) FAILED")
+    exit "$result"
+  fi
   durations+=("$name $((SECONDS - started))")
 }
 tested() { # tested NAME COMMAND...: a failure fails the run at its end
@@ -109,6 +113,10 @@ case "$mode" in
   test)
     # First, on a fresh table: the fixtures' users and phones are fixed.
     tested fixtures scripts/invoke-events.sh target/test-watch.log
+    # The checkout page in headless Chromium (first payment, returning shopper, lock-out,
+    # decline) while the emulator is nearly empty: it reads codes from moto's whole-state dump,
+    # which the integration tests' tables make slow to serialize.
+    tested browser node tests/browser/checkout.mjs
     tested cargo-test cargo test --workspace --no-fail-fast -- --skip faults:: --skip log_secrets::
     # Two tests need the process to themselves, one after the other. The fault cases keep
     # production's 2-second SDK timeouts against the serialized emulator, so no other test's
@@ -117,8 +125,6 @@ case "$mode" in
     # subscriber about a callsite first hit elsewhere, so another test thread would switch that
     # callsite off for every thread and the capture would miss lines.
     tested alone cargo test -p integration-tests --test integration -- --test-threads 1 faults:: log_secrets::
-    # The checkout page in headless Chromium: first payment, returning shopper, lock-out.
-    tested browser node tests/browser/checkout.mjs
     tested campaign scripts/campaign.sh "$CAMPAIGN_EXAMPLES"
     ;;
   soak)

@@ -49,7 +49,7 @@ async fn first_payment_verify_repeat_verify() {
     let rid = repeat.body["payment_id"].as_str().unwrap().to_owned();
     let sms = sms_to(&phone).await;
     assert_eq!(sms.len(), 2);
-    assert!(sms[1].contains("to pay CNY 5.00 to shop-2"), "{}", sms[1]);
+    assert!(sms[1].contains("to pay CNY 5.00 to shop-1"), "{}", sms[1]);
 
     let verified = stack.verify(&rid, &latest_code(&phone).await).await;
     assert_eq!(verified.status, 200, "{}", verified.body);
@@ -427,4 +427,104 @@ async fn status_and_history_newest_first_a_page_at_a_time() {
         let r = stack.get(&format!("/users/{user}/payments?{query}"), None).await;
         assert_eq!((r.status, &r.body["code"], &r.body["param"]), (422, &json!(code), &json!(code[8..])), "{query}");
     }
+}
+
+#[tokio::test]
+async fn another_merchant_cannot_see_or_use_a_saved_card() {
+    let stack = Stack::new().await;
+    let (user, phone) = (random_id("u"), random_phone());
+    let created = stack
+        .call_as(
+            "shop-1",
+            Function::FirstPayment,
+            "/payments",
+            &first_payment_body(&user, &phone, "4242424242424242"),
+            None,
+        )
+        .await;
+    let id = created.body["payment_id"].as_str().unwrap().to_owned();
+    let method_id = created.body["payment_method"]["id"].clone();
+    let code = json!({"code": latest_code(&phone).await});
+    let done = stack.call_as("shop-1", Function::VerifyCode, &format!("/payments/{id}/verify"), &code, None).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+
+    // Merchant B sends the same user_id: no saved card, by default or by A's method id, and no code.
+    let mut theirs = repeat_payment_body(&user);
+    theirs["merchant_id"] = json!("shop-2");
+    let refused = stack.call_as("shop-2", Function::RepeatPayment, "/payments/repeat", &theirs, None).await;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str()),
+        (404, Some("no_saved_payment_method")),
+        "{}",
+        refused.body
+    );
+    theirs["payment_method_id"] = method_id;
+    let refused = stack.call_as("shop-2", Function::RepeatPayment, "/payments/repeat", &theirs, None).await;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str()),
+        (404, Some("payment_method_not_found")),
+        "{}",
+        refused.body
+    );
+    assert_eq!(sms_to(&phone).await.len(), 1, "no code went to A's customer for B");
+
+    // At rest the card is filed under merchant and user together.
+    let methods: Vec<_> =
+        stack.scan().await.into_iter().filter(|i| i["entity"].as_s().unwrap() == "payment_method").collect();
+    assert_eq!(methods.len(), 1);
+    assert_eq!(methods[0]["pk"].as_s().unwrap(), &format!("CUST#shop-1#{user}"));
+    assert_eq!(methods[0]["merchant_id"].as_s().unwrap(), "shop-1");
+    // A's own repeat payment still works.
+    let mine =
+        stack.call_as("shop-1", Function::RepeatPayment, "/payments/repeat", &repeat_payment_body(&user), None).await;
+    assert_eq!(mine.status, 201, "{}", mine.body);
+}
+
+#[tokio::test]
+async fn a_paid_order_cannot_be_paid_again() {
+    let stack = Stack::new().await;
+    let user = random_id("u");
+    let (phone_a, phone_b) = (random_phone(), random_phone());
+    let mut body_a = first_payment_body(&user, &phone_a, "4242424242424242");
+    body_a["order_id"] = json!("order-once");
+    let mut body_b = first_payment_body(&user, &phone_b, "5555555555554444");
+    body_b["order_id"] = json!("order-once");
+    // Two payments opened for one order before either completes.
+    let a = stack.first_payment(&body_a).await;
+    let b = stack.first_payment(&body_b).await;
+    assert_eq!((a.status, b.status), (201, 201));
+    let (a_id, b_id) = (a.body["payment_id"].as_str().unwrap(), b.body["payment_id"].as_str().unwrap());
+    let (code_a, code_b) = (stack.code_sent_to(&phone_a), stack.code_sent_to(&phone_b));
+
+    // Both right codes at once: exactly one payment succeeds, the other fails uncharged.
+    let (va, vb) = tokio::join!(stack.verify(a_id, &code_a), stack.verify(b_id, &code_b));
+    let mut statuses = [va.status, vb.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{} / {}", va.body, vb.body);
+    let lost = if va.status == 409 { &va } else { &vb };
+    assert_eq!(lost.body["code"], "order_already_paid", "{}", lost.body);
+    assert_eq!(
+        (lost.body["payment"]["status"].as_str(), lost.body["payment"]["failure_code"].as_str()),
+        (Some("failed"), Some("order_already_paid"))
+    );
+
+    // A third payment for the order is refused before any code goes out.
+    let phone_c = random_phone();
+    let mut body_c = first_payment_body(&user, &phone_c, "4242424242424242");
+    body_c["order_id"] = json!("order-once");
+    let refused = stack.first_payment(&body_c).await;
+    assert_eq!((refused.status, refused.body["code"].as_str()), (409, Some("order_already_paid")), "{}", refused.body);
+    assert_eq!(stack.sms_count(&phone_c), 0, "no SMS");
+
+    // At rest: one order item naming the winner, one succeeded payment for the order.
+    let items = stack.scan().await;
+    let orders: Vec<_> = items.iter().filter(|i| i["entity"].as_s().unwrap() == "order").collect();
+    assert_eq!(orders.len(), 1);
+    let winner = if va.status == 200 { a_id } else { b_id };
+    assert_eq!(orders[0]["payment_id"].as_s().unwrap(), winner);
+    let succeeded = items
+        .iter()
+        .filter(|i| i["entity"].as_s().unwrap() == "payment" && i["status"].as_s().unwrap() == "succeeded")
+        .count();
+    assert_eq!(succeeded, 1);
 }

@@ -47,7 +47,10 @@ async fn no_card_number_cvc_or_code_is_stored_in_clear() {
 
     let items = stack.scan().await;
     let kinds: std::collections::BTreeSet<String> = items.iter().map(|i| i["entity"].as_s().unwrap().clone()).collect();
-    assert_eq!(kinds.into_iter().collect::<Vec<_>>(), ["idempotency_key", "payment", "payment_method", "sms_quota"]);
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        ["idempotency_key", "order", "payment", "payment_method", "sms_quota"]
+    );
     for item in &items {
         assert!(!item.keys().any(|k| k.contains("cvc") || k == "code"), "{:?}", item.keys());
         for (name, value) in item {

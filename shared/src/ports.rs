@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    CardBrand, CardNumber, Expiry, HistoryCursor, HistoryPage, Identifier, MethodId, Money, Payment, PaymentId, Phone,
+    CardBrand, CardNumber, Customer, Expiry, HistoryCursor, HistoryPage, Identifier, MethodId, Money, Payment,
+    PaymentId, Phone,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -20,11 +21,12 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// A card saved for repeat payments, bound to the phone that verified it.
+/// A card saved for repeat payments: one merchant's customer's, bound to the phone that
+/// verified it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedMethod {
     pub id: MethodId,
-    pub user_id: Identifier,
+    pub customer: Customer,
     pub brand: CardBrand,
     pub last4: String,
     pub expiry: Expiry,
@@ -42,13 +44,22 @@ pub trait PaymentStore: Send + Sync {
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError>;
 
     /// Replaces a payment if its stored version still equals `payment.version`, writing
-    /// `version + 1`; `Conflict` otherwise. With `save`, the saved method is written in the same
-    /// transaction (the payment succeeded); a method that exists keeps the phone it is bound to.
+    /// `version + 1`; `Conflict` otherwise. A payment written as succeeded claims its order
+    /// (merchant, `order_id`) in the same transaction: `Conflict` too if another payment holds
+    /// it, so an order is paid at most once. With `save`, the saved method is written in that
+    /// transaction as well; a method that exists keeps the phone it is bound to.
     async fn update(&self, payment: &Payment, save: Option<&SavedMethod>) -> Result<(), StoreError>;
 
-    /// The user's method `id`, or with `None` the most recently saved one.
-    async fn find_method(&self, user_id: &Identifier, id: Option<&MethodId>)
-        -> Result<Option<SavedMethod>, StoreError>;
+    /// The payment that paid `order_id` of `merchant_id`, if one has.
+    async fn order_paid_by(
+        &self,
+        merchant_id: &Identifier,
+        order_id: &Identifier,
+    ) -> Result<Option<PaymentId>, StoreError>;
+
+    /// The customer's method `id`, or with `None` the most recently saved one. Another
+    /// merchant's customer with the same `user_id` has other methods.
+    async fn find_method(&self, customer: &Customer, id: Option<&MethodId>) -> Result<Option<SavedMethod>, StoreError>;
 
     /// Up to `limit` of the user's payments, newest first, starting after `after`; only
     /// `merchant`'s when given (a page may then hold fewer). One read per page.

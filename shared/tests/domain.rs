@@ -207,18 +207,35 @@ fn rotated_code_keys_still_verify_old_hashes() {
     assert_eq!(rotated.hash(&ctx, &code).key_id, "b");
 }
 
+fn customer(merchant: &str, user: &str) -> Customer {
+    Customer { merchant_id: id(merchant), user_id: id(user) }
+}
+
 #[test]
-fn card_vault_round_trips_and_binds_to_the_user() {
+fn card_vault_round_trips_and_binds_to_the_customer() {
     let vault = CardVault::new(&Keyring::parse("k", KEY_B).unwrap());
     let card = CardNumber::parse("n", "4242424242424242").unwrap();
-    let sealed = vault.seal(&id("u-1"), &card).unwrap();
+    let mine = customer("shop-1", "u-1");
+    let sealed = vault.seal(&mine, &card).unwrap();
     assert!(sealed.starts_with("v1.b."));
     assert!(!sealed.contains("4242424242424242"));
-    assert_ne!(sealed, vault.seal(&id("u-1"), &card).unwrap(), "fresh nonce each time");
-    assert_eq!(vault.open(&id("u-1"), &sealed).unwrap(), card);
-    assert!(vault.open(&id("u-2"), &sealed).is_err(), "bound to its user");
-    assert!(vault.open(&id("u-1"), &sealed.replace("v1.b.", "v1.a.")).is_err());
-    assert!(vault.open(&id("u-1"), "garbage").is_err());
+    assert_ne!(sealed, vault.seal(&mine, &card).unwrap(), "fresh nonce each time");
+    assert_eq!(vault.open(&mine, &sealed).unwrap(), card);
+    assert!(vault.open(&customer("shop-1", "u-2"), &sealed).is_err(), "bound to its user");
+    assert!(vault.open(&customer("shop-2", "u-1"), &sealed).is_err(), "bound to its merchant");
+    assert!(vault.open(&mine, &sealed.replace("v1.b.", "v1.a.")).is_err());
+    assert!(vault.open(&mine, "garbage").is_err());
+}
+
+#[test]
+fn card_fingerprints_differ_per_merchant_and_user() {
+    let hasher = CodeHasher::new(&Keyring::parse("k", KEY_A).unwrap()).unwrap();
+    let card = CardNumber::parse("n", "4242424242424242").unwrap();
+    let at = |m: &str, u: &str| hasher.card_fingerprint(&customer(m, u), &card);
+    assert_eq!(at("shop-1", "u-1"), at("shop-1", "u-1"), "the same card is recognised again");
+    assert_ne!(at("shop-1", "u-1"), at("shop-2", "u-1"), "another merchant's customer");
+    assert_ne!(at("shop-1", "u-1"), at("shop-1", "u-2"), "another user");
+    assert!(!at("shop-1", "u-1").contains("4242"));
 }
 
 #[test]

@@ -99,8 +99,11 @@ fn post(uri: &str, body: &str, content_type: Option<&str>) -> http::Request<Body
     b.body(Body::Text(body.to_owned())).unwrap()
 }
 
+/// A first payment's body; each for an order of its own (an order is paid once).
 fn first_body(card: &str, user: &str) -> Value {
-    json!({"user_id": user, "phone": "+8613800138000", "merchant_id": "shop-1", "order_id": "o-1", "amount": 1999,
+    static ORDERS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let order = format!("o-{}", ORDERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    json!({"user_id": user, "phone": "+8613800138000", "merchant_id": "shop-1", "order_id": order, "amount": 1999,
         "currency": "CNY", "card": {"number": card, "exp_month": 12, "exp_year": 2040, "cvc": "123", "holder_name": "Li Lei"}})
 }
 
@@ -161,7 +164,8 @@ async fn every_kind_of_answer_conforms_to_the_spec() {
     }
     // Repeat payment with the saved card.
     let r =
-        repeat(json!({"user_id": "u-1", "merchant_id": "m", "order_id": "o2", "amount": 5, "currency": "JPY"})).await;
+        repeat(json!({"user_id": "u-1", "merchant_id": "shop-1", "order_id": "o2", "amount": 5, "currency": "JPY"}))
+            .await;
     seen(REPEAT, &r);
     spec.check("post", REPEAT, &r);
     // A decline and a lock-out.

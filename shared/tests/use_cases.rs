@@ -9,11 +9,17 @@ fn ident(s: &str) -> Identifier {
     Identifier::parse("x", s).unwrap()
 }
 
+/// A fresh order id: an order is paid once, so every payment of a test has its own.
+fn order() -> Identifier {
+    static ORDERS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    ident(&format!("o-{}", ORDERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)))
+}
+
 fn first(user: &str, phone: &str, card: &str, save_card: bool) -> FirstPaymentCommand {
     FirstPaymentCommand {
         user_id: ident(user),
         merchant_id: ident("shop-1"),
-        order_id: ident("o-1"),
+        order_id: order(),
         money: Money::new("amount", 1999, Currency::parse("currency", "CNY").unwrap()).unwrap(),
         phone: Phone::parse("phone", phone).unwrap(),
         card: CardNumber::parse("card.number", card).unwrap(),
@@ -26,8 +32,8 @@ fn first(user: &str, phone: &str, card: &str, save_card: bool) -> FirstPaymentCo
 fn repeat(user: &str, method: Option<MethodId>) -> RepeatPaymentCommand {
     RepeatPaymentCommand {
         user_id: ident(user),
-        merchant_id: ident("shop-2"),
-        order_id: ident("o-2"),
+        merchant_id: ident("shop-1"),
+        order_id: order(),
         money: Money::new("amount", 500, Currency::parse("currency", "JPY").unwrap()).unwrap(),
         method_id: method,
     }
@@ -64,7 +70,7 @@ async fn first_payment_then_repeat_payment_complete_by_code() {
     let r = repeat_payment(svc, repeat("u-1", None), None).await.unwrap();
     assert_eq!(r.method.id, saved[0].id);
     assert_eq!(stack.sms.sent().len(), 2);
-    assert!(stack.sms.sent()[1].1.contains("to pay JPY 500 to shop-2"));
+    assert!(stack.sms.sent()[1].1.contains("to pay JPY 500 to shop-1"));
     let done = verify_code(svc, &Caller::Unscoped, &r.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
     assert_eq!(done.status, PaymentStatus::Succeeded);
 }
@@ -279,4 +285,65 @@ async fn a_merchant_cannot_see_or_touch_another_merchants_payment() {
 
     let own = Caller::Merchant(ident("shop-1"));
     assert_eq!(verify_code(svc, &own, &p.id, &right, None).await.unwrap().status, PaymentStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn a_saved_card_belongs_to_one_merchants_customer() {
+    let (stack, _) = memory_stack();
+    let svc = &stack.services;
+    let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
+    verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
+    let saved = stack.payments.saved_methods();
+    assert_eq!(saved.len(), 1);
+
+    // The same user_id at another merchant is another customer: no card, by default or by id.
+    let mut elsewhere = repeat("u-1", None);
+    elsewhere.merchant_id = ident("shop-2");
+    assert!(matches!(repeat_payment(svc, elsewhere, None).await, Err(UseCaseError::NoSavedMethod)));
+    let mut by_id = repeat("u-1", Some(saved[0].id.clone()));
+    by_id.merchant_id = ident("shop-2");
+    assert!(matches!(repeat_payment(svc, by_id, None).await, Err(UseCaseError::MethodNotFound)));
+    assert_eq!(stack.sms.sent().len(), 1, "no code went out for the other merchant");
+    // At its own merchant the card still pays.
+    assert!(repeat_payment(svc, repeat("u-1", None), None).await.is_ok());
+}
+
+#[tokio::test]
+async fn an_order_is_paid_once() {
+    let (stack, _) = memory_stack();
+    let svc = &stack.services;
+    // Two payments opened for one order before either completes (two tabs, say).
+    let for_order = |phone, save| FirstPaymentCommand { order_id: ident("o-once"), ..first("u-1", phone, VISA, save) };
+    let a = first_payment(svc, for_order(PHONE, true), None).await.unwrap();
+    let a_code = latest_code(&stack, PHONE);
+    let other_phone = "+8613800138001";
+    let b = first_payment(svc, for_order(other_phone, false), None).await.unwrap();
+    let b_code = latest_code(&stack, other_phone);
+
+    let paid = verify_code(svc, &Caller::Unscoped, &a.id, &code(&a_code), None).await.unwrap();
+    assert_eq!(paid.status, PaymentStatus::Succeeded);
+    // The second right code finds the order paid: its payment fails, uncharged.
+    match verify_code(svc, &Caller::Unscoped, &b.id, &code(&b_code), None).await {
+        Err(UseCaseError::OrderAlreadyPaid(Some(p))) => {
+            assert_eq!((p.status, p.failure_code.as_deref()), (PaymentStatus::Failed, Some("order_already_paid")));
+            assert_eq!(p.sealed_card, None);
+        }
+        other => panic!("expected order_already_paid, got {other:?}"),
+    }
+    assert!(stack.metrics.events().contains(&BusinessEvent::PaymentFailed { code: "order_already_paid".into() }));
+
+    // A new payment for the paid order is refused before any code is sent.
+    let sent = stack.sms.sent().len();
+    assert!(matches!(
+        first_payment(svc, for_order(PHONE, false), None).await,
+        Err(UseCaseError::OrderAlreadyPaid(None))
+    ));
+    let mut again = repeat("u-1", None);
+    again.order_id = ident("o-once");
+    assert!(matches!(repeat_payment(svc, again, None).await, Err(UseCaseError::OrderAlreadyPaid(None))));
+    assert_eq!(stack.sms.sent().len(), sent);
+    // Another merchant's order with the same id is its own.
+    let mut theirs = for_order(PHONE, false);
+    theirs.merchant_id = ident("shop-2");
+    assert!(first_payment(svc, theirs, None).await.is_ok());
 }

@@ -294,7 +294,7 @@ pub fn first_payment_body(user: &str, phone: &str, card: &str) -> Value {
 }
 
 pub fn repeat_payment_body(user: &str) -> Value {
-    json!({"user_id": user, "merchant_id": "shop-2", "order_id": random_id("o"), "amount": 500, "currency": "CNY"})
+    json!({"user_id": user, "merchant_id": "shop-1", "order_id": random_id("o"), "amount": 500, "currency": "CNY"})
 }
 
 /// Every SMS moto recorded for `phone`, oldest first.

@@ -6,7 +6,9 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::domain::{HistoryCursor, HistoryPage, Identifier, MethodId, Payment, PaymentId, Phone};
+use crate::domain::{
+    Customer, HistoryCursor, HistoryPage, Identifier, MethodId, Payment, PaymentId, PaymentStatus, Phone,
+};
 use crate::ports::KEY_RETENTION_SECS;
 use crate::ports::{
     until_next_hour, BusinessEvent, Claim, CodeSender, IdempotencyStore, Metrics, PaymentStore, QuotaError,
@@ -21,8 +23,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Default)]
 pub struct MemoryPaymentStore {
     payments: Mutex<HashMap<String, Payment>>,
-    /// By (user, method): a user's cards are one range, as under their partition key in DynamoDB.
-    methods: Mutex<BTreeMap<(String, String), SavedMethod>>,
+    /// By (merchant, user, method): a customer's cards are one range, as under their partition
+    /// key in DynamoDB.
+    methods: Mutex<BTreeMap<(String, String, String), SavedMethod>>,
+    /// Paid orders, by (merchant, order): the payment that paid each.
+    orders: Mutex<HashMap<(String, String), PaymentId>>,
 }
 
 impl MemoryPaymentStore {
@@ -52,10 +57,23 @@ impl PaymentStore for MemoryPaymentStore {
         if current.version != payment.version {
             return Err(StoreError::Conflict);
         }
+        // A success claims its order, in the same (here: locked) write.
+        if payment.status == PaymentStatus::Succeeded {
+            let mut orders = lock(&self.orders);
+            let order = (payment.merchant_id.as_str().to_owned(), payment.order_id.as_str().to_owned());
+            match orders.get(&order) {
+                Some(holder) if holder != &payment.id => return Err(StoreError::Conflict),
+                _ => orders.insert(order, payment.id.clone()),
+            };
+        }
         *current = Payment { version: payment.version + 1, ..payment.clone() };
         if let Some(m) = save {
             let mut methods = lock(&self.methods);
-            let key = (m.user_id.as_str().to_owned(), m.id.as_str().to_owned());
+            let key = (
+                m.customer.merchant_id.as_str().to_owned(),
+                m.customer.user_id.as_str().to_owned(),
+                m.id.as_str().to_owned(),
+            );
             let bound: Option<(Phone, String)> =
                 methods.get(&key).map(|old| (old.phone.clone(), old.sealed_card.clone()));
             let mut new = m.clone();
@@ -68,15 +86,20 @@ impl PaymentStore for MemoryPaymentStore {
         Ok(())
     }
 
-    async fn find_method(
+    async fn order_paid_by(
         &self,
-        user_id: &Identifier,
-        id: Option<&MethodId>,
-    ) -> Result<Option<SavedMethod>, StoreError> {
+        merchant_id: &Identifier,
+        order_id: &Identifier,
+    ) -> Result<Option<PaymentId>, StoreError> {
+        Ok(lock(&self.orders).get(&(merchant_id.as_str().to_owned(), order_id.as_str().to_owned())).cloned())
+    }
+
+    async fn find_method(&self, customer: &Customer, id: Option<&MethodId>) -> Result<Option<SavedMethod>, StoreError> {
         let methods = lock(&self.methods);
-        let user = user_id.as_str();
+        let (merchant, user) = (customer.merchant_id.as_str(), customer.user_id.as_str());
+        let start = (merchant.to_owned(), user.to_owned(), String::new());
         let mut mine =
-            methods.range((user.to_owned(), String::new())..).take_while(|((u, _), _)| u == user).map(|(_, m)| m);
+            methods.range(start..).take_while(|((m, u, _), _)| m == merchant && u == user).map(|(_, method)| method);
         Ok(match id {
             Some(id) => mine.find(|m| &m.id == id).cloned(),
             None => mine.max_by_key(|m| m.saved_at).cloned(),

@@ -30,6 +30,14 @@ impl fmt::Display for Identifier {
     }
 }
 
+/// A merchant's customer. Saved cards, and everything bound to them (their encryption, their
+/// fingerprint), belong to this pair: the same `user_id` at two merchants is two customers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Customer {
+    pub merchant_id: Identifier,
+    pub user_id: Identifier,
+}
+
 /// Generates the id types the platform mints itself: a prefix and a time-ordered ULID.
 macro_rules! minted_id {
     ($name:ident, $prefix:literal) => {

@@ -13,10 +13,10 @@ pub use card::{year_month, CardBrand, CardNumber, Cvc, Expiry};
 pub use code::{CodeHash, VerificationCode};
 pub use field_error::FieldError;
 pub use history::{page_size, HistoryCursor, HistoryPage};
-pub use identifier::{Identifier, MethodId, PaymentId};
+pub use identifier::{Customer, Identifier, MethodId, PaymentId};
 pub use money::{Currency, Money};
 pub use payment::{
     CodeCheck, MethodSummary, Payment, PaymentStatus, ResendRefusal, Verification, CODE_TTL_SECS, MAX_ATTEMPTS,
-    MAX_SENDS, PAYMENT_TTL_SECS, RESEND_COOLDOWN_SECS,
+    MAX_SENDS, ORDER_ALREADY_PAID, PAYMENT_TTL_SECS, RESEND_COOLDOWN_SECS,
 };
 pub use phone::Phone;

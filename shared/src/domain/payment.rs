@@ -5,7 +5,7 @@
 
 use super::card::{CardBrand, Expiry};
 use super::code::CodeHash;
-use super::{Identifier, MethodId, Money, PaymentId, Phone};
+use super::{Customer, Identifier, MethodId, Money, PaymentId, Phone};
 
 /// A code is valid for five minutes.
 pub const CODE_TTL_SECS: i64 = 5 * 60;
@@ -17,6 +17,8 @@ pub const MAX_SENDS: u8 = 5;
 pub const RESEND_COOLDOWN_SECS: i64 = 30;
 /// A payment nobody completes expires after this long.
 pub const PAYMENT_TTL_SECS: i64 = 30 * 60;
+/// The failure code of a payment whose order another payment paid first.
+pub const ORDER_ALREADY_PAID: &str = "order_already_paid";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaymentStatus {
@@ -125,6 +127,11 @@ pub enum ResendRefusal {
 }
 
 impl Payment {
+    /// Whose payment this is: the merchant's customer.
+    pub fn customer(&self) -> Customer {
+        Customer { merchant_id: self.merchant_id.clone(), user_id: self.user_id.clone() }
+    }
+
     pub fn is_pending(&self) -> bool {
         self.status == PaymentStatus::RequiresVerification
     }
@@ -170,6 +177,12 @@ impl Payment {
     /// The acquirer approved: the payment is complete and the code is spent.
     pub fn succeed(&mut self, now: i64) {
         self.end(PaymentStatus::Succeeded, None, now);
+    }
+
+    /// The right code came, but another payment has already paid this order: this one ends
+    /// failed before the card is charged.
+    pub fn lose_order(&mut self, now: i64) {
+        self.end(PaymentStatus::Failed, Some(ORDER_ALREADY_PAID), now);
     }
 
     /// The acquirer declined with `reason` (e.g. `card_declined`).

@@ -12,7 +12,7 @@ use lambda_http::{Body, Request, Response};
 use sha2::{Digest, Sha256};
 
 use super::request::query_param;
-use crate::domain::{year_month, CardBrand, Currency, FieldError, Identifier, Money};
+use crate::domain::{year_month, CardBrand, Currency, Customer, FieldError, Identifier, Money};
 use crate::ports::SavedMethod;
 use crate::Services;
 
@@ -73,7 +73,8 @@ pub async fn checkout_page(svc: &Services, req: Request) -> Response<Body> {
         }
     };
     // A returning shopper pays with the card saved last, unless it has expired.
-    let saved = match svc.payments.find_method(&order.user_id, None).await {
+    let customer = Customer { merchant_id: order.merchant_id.clone(), user_id: order.user_id.clone() };
+    let saved = match svc.payments.find_method(&customer, None).await {
         Ok(found) => found.filter(|m| !m.expiry.is_expired(year_month(svc.clock.now()))),
         Err(e) => {
             tracing::warn!(error = %e, "saved cards unavailable; offering the card form");

@@ -123,6 +123,15 @@ pub fn from_use_case(err: UseCaseError, now: i64) -> Problem {
         E::MethodNotFound => Problem::new(404, "payment_method_not_found", "no saved card with this id for this user")
             .param("payment_method_id"),
         E::PaymentNotFound => Problem::new(404, "payment_not_found", "no payment with this id"),
+        E::OrderAlreadyPaid(payment) => {
+            let problem =
+                Problem::new(409, "order_already_paid", "this order has already been paid; nothing was charged")
+                    .param("order_id");
+            match payment {
+                Some(p) => problem.with_payment(&p, now),
+                None => problem,
+            }
+        }
         E::IncorrectCode { attempts_remaining } => Problem::new(422, "incorrect_code", "the code is not correct")
             .param("code")
             .with("attempts_remaining", attempts_remaining),

@@ -5,11 +5,12 @@ use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine;
 
 use super::Keyring;
-use crate::domain::{CardNumber, Identifier};
+use crate::domain::{CardNumber, Customer};
 
 /// AES-256-GCM encryption of card numbers. A sealed card reads `v1.<key id>.<base64 nonce‖ct>`
-/// and is bound (as associated data) to the user it belongs to, so a ciphertext copied onto
-/// another user's record does not open.
+/// and is bound (as associated data) to the customer it belongs to, the merchant and the user,
+/// so a ciphertext copied onto another customer's record, at this merchant or another, does
+/// not open.
 #[derive(Clone)]
 pub struct CardVault {
     /// The current key's id and cipher: new cards are sealed with it.
@@ -39,14 +40,15 @@ impl CardVault {
         Self { current, ciphers }
     }
 
-    fn aad(user_id: &Identifier) -> Vec<u8> {
-        format!("card-v1|{}", user_id.as_str()).into_bytes()
+    fn aad(customer: &Customer) -> Vec<u8> {
+        // Identifiers cannot hold `|`, so no two customers share associated data.
+        format!("card-v1|{}|{}", customer.merchant_id.as_str(), customer.user_id.as_str()).into_bytes()
     }
 
-    pub fn seal(&self, user_id: &Identifier, card: &CardNumber) -> Result<String, UnsealError> {
+    pub fn seal(&self, customer: &Customer, card: &CardNumber) -> Result<String, UnsealError> {
         let (key_id, cipher) = (&self.current.0, &self.current.1);
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let aad = Self::aad(user_id);
+        let aad = Self::aad(customer);
         let ct =
             cipher.encrypt(&nonce, Payload { msg: card.expose().as_bytes(), aad: &aad }).map_err(|_| UnsealError)?;
         let mut blob = nonce.to_vec();
@@ -54,7 +56,7 @@ impl CardVault {
         Ok(format!("v1.{key_id}.{}", B64.encode(blob)))
     }
 
-    pub fn open(&self, user_id: &Identifier, sealed: &str) -> Result<CardNumber, UnsealError> {
+    pub fn open(&self, customer: &Customer, sealed: &str) -> Result<CardNumber, UnsealError> {
         let mut parts = sealed.splitn(3, '.');
         let (Some("v1"), Some(key_id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(UnsealError);
@@ -65,7 +67,7 @@ impl CardVault {
             return Err(UnsealError);
         }
         let (nonce, ct) = blob.split_at(12);
-        let aad = Self::aad(user_id);
+        let aad = Self::aad(customer);
         let clear =
             cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad }).map_err(|_| UnsealError)?;
         let digits = String::from_utf8(clear).map_err(|_| UnsealError)?;

@@ -4,7 +4,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::{KeyError, Keyring};
-use crate::domain::{CardNumber, CodeHash, Identifier, Money, PaymentId, Phone, VerificationCode};
+use crate::domain::{CardNumber, CodeHash, Customer, Identifier, Money, PaymentId, Phone, VerificationCode};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -110,10 +110,17 @@ impl CodeHasher {
         hex::encode(digest.get(..16).unwrap_or(digest))
     }
 
-    /// A user's card, recognisable again without keeping its number.
-    pub fn card_fingerprint(&self, user_id: &Identifier, card: &CardNumber) -> String {
+    /// A customer's card, recognisable again (by this merchant, for this user) without keeping
+    /// its number; the same card at another merchant has another fingerprint.
+    pub fn card_fingerprint(&self, customer: &Customer, card: &CardNumber) -> String {
         let (_, key) = self.current();
-        let mac = Self::mac(key, &[b"card-fingerprint-v1", user_id.as_str().as_bytes(), card.expose().as_bytes()]);
+        let parts: [&[u8]; 4] = [
+            b"card-fingerprint-v2",
+            customer.merchant_id.as_str().as_bytes(),
+            customer.user_id.as_str().as_bytes(),
+            card.expose().as_bytes(),
+        ];
+        let mac = Self::mac(key, &parts);
         hex::encode(mac.finalize().into_bytes())
     }
 }

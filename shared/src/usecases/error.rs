@@ -16,6 +16,10 @@ pub enum UseCaseError {
     MethodNotFound,
     #[error("payment not found")]
     PaymentNotFound,
+    /// The merchant's order already has a succeeded payment; with the payment this request
+    /// would have completed, when there is one (it is failed, nothing was charged).
+    #[error("the order has already been paid")]
+    OrderAlreadyPaid(Option<Box<Payment>>),
     #[error("incorrect code")]
     IncorrectCode { attempts_remaining: u8 },
     #[error("too many incorrect codes; the payment failed")]

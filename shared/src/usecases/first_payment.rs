@@ -1,6 +1,6 @@
 use super::open_payment::{open_payment, PaymentDraft};
 use super::{Attempt, Services, UseCaseError};
-use crate::domain::{CardNumber, Cvc, Expiry, Identifier, MethodId, MethodSummary, Money, Payment, Phone};
+use crate::domain::{CardNumber, Customer, Cvc, Expiry, Identifier, MethodId, MethodSummary, Money, Payment, Phone};
 
 /// A first payment, validated: the whole card, the phone, the order.
 #[derive(Debug)]
@@ -23,11 +23,12 @@ pub async fn first_payment(
     cmd: FirstPaymentCommand,
     attempt: Option<&Attempt>,
 ) -> Result<Payment, UseCaseError> {
-    let fingerprint = svc.hasher.card_fingerprint(&cmd.user_id, &cmd.card);
-    let sealed_card = svc.vault.seal(&cmd.user_id, &cmd.card).map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
+    let customer = Customer { merchant_id: cmd.merchant_id.clone(), user_id: cmd.user_id.clone() };
+    let fingerprint = svc.hasher.card_fingerprint(&customer, &cmd.card);
+    let sealed_card = svc.vault.seal(&customer, &cmd.card).map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
     let method = MethodSummary {
-        // Keyed by the card's fingerprint: saving the same card twice for a user updates one
-        // method instead of piling up copies.
+        // Keyed by the card's fingerprint: saving the same card twice for a customer updates
+        // one method instead of piling up copies.
         id: MethodId::from_digest(&fingerprint),
         brand: cmd.card.brand(),
         last4: cmd.card.last4(),

@@ -54,6 +54,13 @@ pub async fn open_payment(
         version: 0,
     };
 
+    // An order that another payment has paid is not paid again: no code, no payment. (A
+    // retry of this very request may find its own payment holding the order.)
+    match svc.payments.order_paid_by(&payment.merchant_id, &payment.order_id).await? {
+        Some(holder) if holder != payment.id => return Err(UseCaseError::OrderAlreadyPaid(None)),
+        Some(_) => return resume(svc, &payment.id).await,
+        None => {}
+    }
     // Counted before anything is stored: a refused SMS opens no payment.
     take_sms_quota(svc, &payment, now).await?;
     // Stored before sending: the code must be checkable the moment the shopper can read it.

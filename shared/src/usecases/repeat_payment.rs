@@ -1,6 +1,6 @@
 use super::open_payment::{open_payment, PaymentDraft};
 use super::{Attempt, Services, UseCaseError};
-use crate::domain::{year_month, Identifier, MethodId, MethodSummary, Money, Payment};
+use crate::domain::{year_month, Customer, Identifier, MethodId, MethodSummary, Money, Payment};
 
 /// A later payment: only the user, the order and the amount (and optionally which card).
 #[derive(Debug)]
@@ -17,7 +17,8 @@ pub async fn repeat_payment(
     cmd: RepeatPaymentCommand,
     attempt: Option<&Attempt>,
 ) -> Result<Payment, UseCaseError> {
-    let saved = svc.payments.find_method(&cmd.user_id, cmd.method_id.as_ref()).await?;
+    let customer = Customer { merchant_id: cmd.merchant_id.clone(), user_id: cmd.user_id.clone() };
+    let saved = svc.payments.find_method(&customer, cmd.method_id.as_ref()).await?;
     let Some(saved) = saved else {
         return Err(match cmd.method_id {
             Some(_) => UseCaseError::MethodNotFound,

@@ -1,6 +1,6 @@
 use super::send_code::code_context;
 use super::{Attempt, Caller, Services, UseCaseError};
-use crate::domain::{CodeCheck, Payment, PaymentId, PaymentStatus, VerificationCode};
+use crate::domain::{CodeCheck, Payment, PaymentId, PaymentStatus, VerificationCode, ORDER_ALREADY_PAID};
 use crate::ports::{Authorization, BusinessEvent, SavedMethod, StoreError};
 
 /// Version-checked writes that lose a race are retried from a fresh read this many times.
@@ -54,10 +54,20 @@ async fn try_once(
         CodeCheck::PaymentExpired => (None, Err(UseCaseError::NotPending(Box::new(payment.clone())))),
         CodeCheck::LockedOut => (None, Err(UseCaseError::TooManyAttempts(Box::new(payment.clone())))),
         CodeCheck::Incorrect { attempts_remaining } => (None, Err(UseCaseError::IncorrectCode { attempts_remaining })),
-        CodeCheck::Accepted => match authorize(svc, &mut payment, now).await {
-            Ok(save) => (save, Ok(())),
-            Err(e @ UseCaseError::Unavailable(_)) => return Ok(Err(e)),
-            Err(e) => (None, Err(e)),
+        // The order is checked before the card is charged: a paid order fails this payment.
+        // (The success write claims the order too, so of two payments racing for one order
+        // only one can succeed; the loser reads again and ends here.)
+        CodeCheck::Accepted => match svc.payments.order_paid_by(&payment.merchant_id, &payment.order_id).await {
+            Err(e) => return Ok(Err(e.into())),
+            Ok(Some(holder)) if holder != payment.id => {
+                payment.lose_order(now);
+                (None, Err(UseCaseError::OrderAlreadyPaid(None)))
+            }
+            Ok(_) => match authorize(svc, &mut payment, now).await {
+                Ok(save) => (save, Ok(())),
+                Err(e @ UseCaseError::Unavailable(_)) => return Ok(Err(e)),
+                Err(e) => (None, Err(e)),
+            },
         },
     };
 
@@ -72,6 +82,7 @@ async fn try_once(
             Ok(match result {
                 Ok(()) => Ok(payment),
                 Err(UseCaseError::Declined(_)) => Err(UseCaseError::Declined(Box::new(payment))),
+                Err(UseCaseError::OrderAlreadyPaid(_)) => Err(UseCaseError::OrderAlreadyPaid(Some(Box::new(payment)))),
                 Err(e) => Err(e),
             })
         }
@@ -95,6 +106,9 @@ fn count_outcome(svc: &Services, payment: &Payment, result: &Result<(), UseCaseE
 fn outcome_of(payment: Payment) -> Result<Payment, UseCaseError> {
     match (payment.status, payment.failure_code.as_deref()) {
         (PaymentStatus::Succeeded, _) => Ok(payment),
+        (PaymentStatus::Failed, Some(ORDER_ALREADY_PAID)) => {
+            Err(UseCaseError::OrderAlreadyPaid(Some(Box::new(payment))))
+        }
         (PaymentStatus::Failed, Some(reason)) if reason != "too_many_attempts" && reason != "code_not_sent" => {
             Err(UseCaseError::Declined(Box::new(payment)))
         }
@@ -109,7 +123,7 @@ async fn authorize(svc: &Services, payment: &mut Payment, now: i64) -> Result<Op
         .sealed_card
         .clone()
         .ok_or_else(|| UseCaseError::Unavailable("pending payment without its card".into()))?;
-    let card = svc.vault.open(&payment.user_id, &sealed).map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
+    let card = svc.vault.open(&payment.customer(), &sealed).map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
     let auth = svc
         .acquirer
         .authorize(&payment.id, &payment.money, &card)
@@ -123,7 +137,7 @@ async fn authorize(svc: &Services, payment: &mut Payment, now: i64) -> Result<Op
         Authorization::Approved => {
             let save = payment.save_card.then(|| SavedMethod {
                 id: payment.method.id.clone(),
-                user_id: payment.user_id.clone(),
+                customer: payment.customer(),
                 brand: payment.method.brand,
                 last4: payment.method.last4.clone(),
                 expiry: payment.method.expiry,

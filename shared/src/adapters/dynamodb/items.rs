@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    CardBrand, CodeHash, Currency, Expiry, HistoryCursor, Identifier, MethodId, MethodSummary, Money, Payment,
-    PaymentId, PaymentStatus, Phone, Verification,
+    CardBrand, CodeHash, Currency, Customer, Expiry, HistoryCursor, Identifier, MethodId, MethodSummary, Money,
+    Payment, PaymentId, PaymentStatus, Phone, Verification,
 };
 use crate::ports::{SavedMethod, StoreError};
 
@@ -31,6 +31,18 @@ pub(super) fn parse_history_sk(sk: &str) -> Option<HistoryCursor> {
     let (created, id) = sk.strip_prefix("PAY#")?.split_once('#')?;
     Some(HistoryCursor { created_at: created.parse().ok()?, payment_id: PaymentId::parse(id)? })
 }
+
+/// A merchant's customer's saved cards live under this partition: identifiers cannot hold `#`,
+/// so no two customers share it.
+pub(super) fn customer_pk(customer: &Customer) -> String {
+    format!("CUST#{}#{}", customer.merchant_id, customer.user_id)
+}
+
+/// The item that says a merchant's order is paid, and by which payment.
+pub(super) fn order_pk(merchant_id: &Identifier, order_id: &Identifier) -> String {
+    format!("ORDER#{merchant_id}#{order_id}")
+}
+pub(super) const ORDER_SK: &str = "ORDER";
 
 pub(super) fn method_sk(id: &MethodId) -> String {
     format!("{METHOD_SK_PREFIX}{id}")
@@ -164,6 +176,7 @@ pub(super) struct MethodItem {
     pub sk: String,
     pub entity: String,
     pub payment_method_id: String,
+    pub merchant_id: String,
     pub user_id: String,
     pub brand: String,
     pub last4: String,
@@ -182,7 +195,10 @@ impl MethodItem {
         let bad = |what: &str| StoreError::Corrupt(format!("payment method {}: bad {what}", self.payment_method_id));
         Ok(SavedMethod {
             id: MethodId::parse(&self.payment_method_id).ok_or_else(|| bad("payment_method_id"))?,
-            user_id: Identifier::parse("user_id", &self.user_id).map_err(|_| bad("user_id"))?,
+            customer: Customer {
+                merchant_id: Identifier::parse("merchant_id", &self.merchant_id).map_err(|_| bad("merchant_id"))?,
+                user_id: Identifier::parse("user_id", &self.user_id).map_err(|_| bad("user_id"))?,
+            },
             brand: CardBrand::parse(&self.brand),
             last4: self.last4,
             expiry: Expiry { month: self.exp_month, year: self.exp_year },

@@ -9,10 +9,10 @@ use aws_sdk_dynamodb::Client;
 
 use super::error::{corrupt, store_error};
 use super::items::{
-    history_sk, method_sk, parse_history_sk, payment_pk, user_pk, MethodItem, PaymentItem, HISTORY_INDEX,
-    METHOD_SK_PREFIX, PAYMENT_SK,
+    customer_pk, history_sk, method_sk, order_pk, parse_history_sk, payment_pk, user_pk, MethodItem, PaymentItem,
+    HISTORY_INDEX, METHOD_SK_PREFIX, ORDER_SK, PAYMENT_SK,
 };
-use crate::domain::{HistoryCursor, HistoryPage, Identifier, MethodId, Payment, PaymentId};
+use crate::domain::{Customer, HistoryCursor, HistoryPage, Identifier, MethodId, Payment, PaymentId, PaymentStatus};
 use crate::ports::{PaymentStore, SavedMethod, StoreError};
 
 type Item = HashMap<String, AttributeValue>;
@@ -78,17 +78,18 @@ impl DynamoPaymentStore {
         let n = |v: i64| AttributeValue::N(v.to_string());
         Update::builder()
             .table_name(&self.table)
-            .key("pk", s(&user_pk(&m.user_id)))
+            .key("pk", s(&customer_pk(&m.customer)))
             .key("sk", s(&method_sk(&m.id)))
             .update_expression(
-                "SET entity = :entity, payment_method_id = :id, user_id = :user, brand = :brand, last4 = :last4, \
+                "SET entity = :entity, payment_method_id = :id, merchant_id = :merchant, user_id = :user, brand = :brand, last4 = :last4, \
                  exp_month = :month, exp_year = :year, fingerprint = :fp, saved_at = :now, \
                  phone = if_not_exists(phone, :phone), phone_cc = if_not_exists(phone_cc, :cc), sealed_card = if_not_exists(sealed_card, :card), \
                  created_at = if_not_exists(created_at, :now)",
             )
             .expression_attribute_values(":entity", s("payment_method"))
             .expression_attribute_values(":id", s(m.id.as_str()))
-            .expression_attribute_values(":user", s(m.user_id.as_str()))
+            .expression_attribute_values(":merchant", s(m.customer.merchant_id.as_str()))
+            .expression_attribute_values(":user", s(m.customer.user_id.as_str()))
             .expression_attribute_values(":brand", s(m.brand.as_str()))
             .expression_attribute_values(":last4", s(&m.last4))
             .expression_attribute_values(":month", n(m.expiry.month.into()))
@@ -104,8 +105,28 @@ impl DynamoPaymentStore {
             .map_err(corrupt)
     }
 
-    /// The payment and its saved card in one transaction.
-    async fn update_with_method(&self, payment: &Payment, method: &SavedMethod) -> Result<(), StoreError> {
+    /// Claims the payment's order for it: a put that succeeds only where no other payment
+    /// holds the order (this one's own earlier landing passes).
+    fn order_claim(&self, payment: &Payment) -> Result<Put, StoreError> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(&order_pk(&payment.merchant_id, &payment.order_id)))
+            .item("sk", s(ORDER_SK))
+            .item("entity", s("order"))
+            .item("merchant_id", s(payment.merchant_id.as_str()))
+            .item("order_id", s(payment.order_id.as_str()))
+            .item("payment_id", s(payment.id.as_str()))
+            .item("paid_at", AttributeValue::N(payment.updated_at.to_string()))
+            .condition_expression("attribute_not_exists(pk) OR payment_id = :payment")
+            .expression_attribute_values(":payment", s(payment.id.as_str()))
+            .build()
+            .map_err(corrupt)
+    }
+
+    /// A payment's success in one transaction: the payment, its order's claim and, when the
+    /// card is to be kept, the saved card.
+    async fn update_succeeded(&self, payment: &Payment, method: Option<&SavedMethod>) -> Result<(), StoreError> {
         let (item, write_id) = Self::payment_item(payment, payment.version + 1)?;
         let put = Put::builder()
             .table_name(&self.table)
@@ -115,13 +136,14 @@ impl DynamoPaymentStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(corrupt)?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            .transact_items(TransactWriteItem::builder().update(self.save_method_update(method)?).build())
-            .send()
-            .await;
+        let mut items = vec![
+            TransactWriteItem::builder().put(put).build(),
+            TransactWriteItem::builder().put(self.order_claim(payment)?).build(),
+        ];
+        if let Some(method) = method {
+            items.push(TransactWriteItem::builder().update(self.save_method_update(method)?).build());
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         let err = match result {
             Ok(_) => return Ok(()),
             Err(err) => err,
@@ -131,8 +153,8 @@ impl DynamoPaymentStore {
         };
         match e.cancellation_reasons().first() {
             Some(r) if Self::is_own_write(r.item.as_ref(), &write_id) => Ok(()),
-            // The condition failed, or a concurrent transaction touched the item: either way
-            // the payment moved on since it was read.
+            // The payment moved on since it was read, another payment holds the order, or a
+            // concurrent transaction touched an item: the caller reads again and decides.
             _ => Err(StoreError::Conflict),
         }
     }
@@ -162,25 +184,46 @@ impl PaymentStore for DynamoPaymentStore {
     }
 
     async fn update(&self, payment: &Payment, save: Option<&SavedMethod>) -> Result<(), StoreError> {
-        if let Some(method) = save {
-            return self.update_with_method(payment, method).await;
+        if payment.status == PaymentStatus::Succeeded {
+            return self.update_succeeded(payment, save).await;
         }
         let (item, write_id) = Self::payment_item(payment, payment.version + 1)?;
         self.put_if(item, &write_id, "version = :expected", Some(payment.version)).await
     }
 
-    async fn find_method(
+    async fn order_paid_by(
         &self,
-        user_id: &Identifier,
-        id: Option<&MethodId>,
-    ) -> Result<Option<SavedMethod>, StoreError> {
+        merchant_id: &Identifier,
+        order_id: &Identifier,
+    ) -> Result<Option<PaymentId>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(order_pk(merchant_id, order_id)))
+            .key("sk", AttributeValue::S(ORDER_SK.into()))
+            .projection_expression("payment_id")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        match out.item.as_ref().and_then(|i| i.get("payment_id")) {
+            None => Ok(None),
+            Some(AttributeValue::S(id)) => {
+                PaymentId::parse(id).map(Some).ok_or_else(|| corrupt(format!("order item's payment_id {id}")))
+            }
+            Some(_) => Err(corrupt("order item's payment_id is not a string")),
+        }
+    }
+
+    async fn find_method(&self, customer: &Customer, id: Option<&MethodId>) -> Result<Option<SavedMethod>, StoreError> {
         let to_method = |item: Item| serde_dynamo::from_item::<_, MethodItem>(item).map_err(corrupt)?.into_method();
         if let Some(id) = id {
             let out = self
                 .client
                 .get_item()
                 .table_name(&self.table)
-                .key("pk", AttributeValue::S(user_pk(user_id)))
+                .key("pk", AttributeValue::S(customer_pk(customer)))
                 .key("sk", AttributeValue::S(method_sk(id)))
                 .consistent_read(true)
                 .send()
@@ -188,7 +231,7 @@ impl PaymentStore for DynamoPaymentStore {
                 .map_err(store_error)?;
             return out.item.map(to_method).transpose();
         }
-        // A user has a handful of cards: read them all (one page in practice) and take the
+        // A customer has a handful of cards: read them all (one page in practice) and take the
         // most recently saved.
         let mut newest: Option<SavedMethod> = None;
         let mut start: Option<Item> = None;
@@ -198,7 +241,7 @@ impl PaymentStore for DynamoPaymentStore {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", AttributeValue::S(user_pk(user_id)))
+                .expression_attribute_values(":pk", AttributeValue::S(customer_pk(customer)))
                 .expression_attribute_values(":prefix", AttributeValue::S(METHOD_SK_PREFIX.into()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
