@@ -49,7 +49,8 @@ require_free_port() {
 }
 
 start_moto() {
-  require_free_port "$MOTO_PORT" moto "${MOTO_PORT_VARIABLE:-MOTO_PORT}"
+  # `|| return`: callers may run this where `set -e` does not apply (`cmd || …`).
+  require_free_port "$MOTO_PORT" moto "${MOTO_PORT_VARIABLE:-MOTO_PORT}" || return 1
   python scripts/moto_server.py "$MOTO_PORT" &
   wait_for_port "$MOTO_PORT" 60
 }
@@ -59,7 +60,7 @@ WATCH_FLAGS="${WATCH_FLAGS:-}"
 
 start_watch() {
   local args
-  require_free_port "$WATCH_PORT" "cargo lambda watch" "${WATCH_PORT_VARIABLE:-WATCH_PORT}"
+  require_free_port "$WATCH_PORT" "cargo lambda watch" "${WATCH_PORT_VARIABLE:-WATCH_PORT}" || return 1
   mapfile -t args < <(watch_env_args)
   # shellcheck disable=SC2086
   cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" --concurrency 4 $WATCH_FLAGS "${args[@]}" &

@@ -108,6 +108,8 @@ phase start-moto eval 'start_moto > target/test-moto.log 2>&1'
 phase create-table cargo run -q -p dev-tools --bin create-table
 phase start-watch eval 'start_watch > target/test-watch.log 2>&1'
 export MOTO_ENDPOINT="http://127.0.0.1:${MOTO_PORT}" WATCH_ENDPOINT="http://127.0.0.1:${WATCH_PORT}"
+# The campaign's summary reads the functions' output here (scripts/campaign_summary.py).
+export WATCH_LOG=target/test-watch.log
 
 case "$mode" in
   test)
