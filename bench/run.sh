@@ -29,7 +29,7 @@ for name in ("CODE_HASH_KEYS", "CARD_ENCRYPTION_KEYS"):
     ssm.put_parameter(Name=f"/payments/bench/{name.lower()}", Value=os.environ[name], Type="SecureString", Overwrite=True)
 PY
 export CODE_HASH_KEYS_PARAM=/payments/bench/code_hash_keys CARD_ENCRYPTION_KEYS_PARAM=/payments/bench/card_encryption_keys
-unset CODE_HASH_KEYS CARD_ENCRYPTION_KEYS LOCAL_FUNCTION_URLS
+unset CODE_HASH_KEYS CARD_ENCRYPTION_KEYS LOCAL_AUTH MERCHANT_DISPLAY_NAMES
 # Every run opens a payment for the fixture's phone.
 export SMS_PHONE_HOURLY_CAP=1000000 SMS_MERCHANT_HOURLY_CAP=1000000
 

@@ -13,7 +13,8 @@ for file in events/*.json; do
   name=$(basename "$file" .json)
   expected=${name##*.}
   case "$name" in
-    first-payment*) function=first-payment ;;
+    first-payment* | session-payment*) function=first-payment ;;
+    checkout-*) function=checkout-page ;;
     repeat-payment*) function=repeat-payment ;;
     verify-code* | resend-code*) function=verify-code ;;
     payment-status* | payment-history*) function=payment-status ;;

@@ -13,15 +13,18 @@ export TABLE_NAME="${TABLE_NAME:-payments-local}"
 export CODE_HASH_KEYS="dev1:ZGV2LW9ubHktY29kZS1oYXNoLWtleS1ub3QtcHJvZCE="
 export CARD_ENCRYPTION_KEYS="dev1:ZGV2LW9ubHktY2FyZC1lbmNyeXB0aW9uLWtleS0hISE="
 export LOG_FORMAT="${LOG_FORMAT:-text}"
-# The checkout page calls the functions under /lambda-url/<function>, as cargo lambda watch serves them.
-export LOCAL_FUNCTION_URLS=true
+# cargo lambda watch passes no authorizer context: merchant routes take the merchant from the
+# X-Local-Merchant-Id header instead. The functions refuse this unless AWS_ENDPOINT_URL is on
+# 127.0.0.1; no deployed function ever has it (template.yaml never sets it, a test checks).
+export LOCAL_AUTH=merchant-header
+export MERCHANT_DISPLAY_NAMES='{"shop-1": "Lotus Tea House"}'
 export PATH="$PWD/.venv/bin:$PATH"
 
 # Variables the functions get under `cargo lambda watch`.
 watch_env_args() {
   local v
   for v in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION AWS_EC2_METADATA_DISABLED \
-           AWS_ENDPOINT_URL TABLE_NAME CODE_HASH_KEYS CARD_ENCRYPTION_KEYS LOG_FORMAT LOCAL_FUNCTION_URLS; do
+           AWS_ENDPOINT_URL TABLE_NAME CODE_HASH_KEYS CARD_ENCRYPTION_KEYS LOG_FORMAT LOCAL_AUTH MERCHANT_DISPLAY_NAMES; do
     printf -- '--env-var\n%s=%s\n' "$v" "${!v}"
   done
 }

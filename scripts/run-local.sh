@@ -15,7 +15,10 @@ cat <<MSG
 Local stack is up:
   moto (DynamoDB + SNS)  http://127.0.0.1:${MOTO_PORT}
   functions              http://127.0.0.1:${WATCH_PORT}/lambda-url/<function>/<route>
-  checkout page          http://127.0.0.1:${WATCH_PORT}/lambda-url/checkout-page/checkout?merchant_id=shop-1&order_id=o-1&amount=1999&currency=CNY&user_id=u-42
+  a checkout, as the merchant's server starts one (open the answer's "url" in a browser):
+    curl -s -X POST http://127.0.0.1:${WATCH_PORT}/lambda-url/checkout-page/checkout/sessions \\
+      -H 'X-Local-Merchant-Id: shop-1' -H 'content-type: application/json' \\
+      -d '{"user_id": "u-42", "order_id": "o-1", "amount": 1999, "currency": "CNY", "return_url": "http://127.0.0.1:${WATCH_PORT}/"}'
   latest code for a phone: make code PHONE=+8613800138000
 Ctrl-C stops everything.
 MSG

@@ -1,5 +1,5 @@
 //! Captures every log line of full flows (success, decline, lock-out, resend, bad input) and
-//! finds no card number, CVC, code or full phone in them.
+//! finds no card number, CVC, code, client secret or full phone in them.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -93,6 +93,23 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
     let resumed = faulty.call(Function::FirstPayment, "/payments", &body, Some("k-2")).await;
     assert_eq!(resumed.status, 201, "{}", resumed.body);
     secrets.push(faulty.code_sent_to(&phone));
+    phones.push(phone);
+
+    // A checkout session: created (under a key), its state read, paid by card, verified.
+    let session = json!({"user_id": random_id("u"), "order_id": random_id("o"), "amount": 1999, "currency": "CNY"});
+    let created = stack.call_as("shop-1", Function::CheckoutPage, "/checkout/sessions", &session, Some("s-1")).await;
+    let replayed = stack.call_as("shop-1", Function::CheckoutPage, "/checkout/sessions", &session, Some("s-1")).await;
+    assert_eq!(replayed.body, created.body);
+    let (sid, secret) =
+        (created.body["id"].as_str().unwrap().to_owned(), created.body["client_secret"].as_str().unwrap().to_owned());
+    assert_eq!(stack.get_as_shopper(&format!("/checkout/{sid}/state"), Some(&secret)).await.status, 200);
+    let phone = random_phone();
+    let paid = stack.pay_in_session(&sid, &secret, &phone).await;
+    let pid = paid.body["payment_id"].as_str().unwrap().to_owned();
+    let code = stack.code_sent_to(&phone);
+    let done = stack.verify_in_session(&sid, &secret, &pid, &code).await;
+    assert_eq!(done.status, 200);
+    secrets.extend([secret, code]);
     phones.push(phone);
 
     // Bad input that carries a card number and a phone.

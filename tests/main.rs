@@ -11,3 +11,4 @@ mod payment_flows;
 mod races;
 mod round_trips;
 mod stored_data;
+mod trust_model;

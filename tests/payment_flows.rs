@@ -272,7 +272,7 @@ async fn bad_input_gets_a_4xx_that_says_what_is_wrong() {
         .header("content-type", "text/plain")
         .body(shared::lambda_http::Body::Text("hello".into()))
         .unwrap();
-    assert_eq!(stack.send(Function::FirstPayment, req).await.status, 415);
+    assert_eq!(stack.send(Function::FirstPayment, from_merchant(req, "shop-1")).await.status, 415);
 
     let req = shared::lambda_http::http::Request::builder()
         .method("POST")
@@ -280,7 +280,7 @@ async fn bad_input_gets_a_4xx_that_says_what_is_wrong() {
         .header("content-type", "application/json")
         .body(shared::lambda_http::Body::Text("{\"user_id\":".into()))
         .unwrap();
-    let a = stack.send(Function::FirstPayment, req).await;
+    let a = stack.send(Function::FirstPayment, from_merchant(req, "shop-1")).await;
     assert_eq!((a.status, a.body["code"].as_str()), (400, Some("invalid_json")));
 
     // What the local emulator cannot even carry (checked here, in process): a header value
@@ -292,7 +292,7 @@ async fn bad_input_gets_a_4xx_that_says_what_is_wrong() {
         .header("idempotency-key", shared::lambda_http::http::HeaderValue::from_bytes(b"\xd7\xf8k").unwrap())
         .body(shared::lambda_http::Body::Text(good.to_string()))
         .unwrap();
-    let a = stack.send(Function::FirstPayment, req).await;
+    let a = stack.send(Function::FirstPayment, from_merchant(req, "shop-1")).await;
     assert_eq!((a.status, a.body["param"].as_str()), (400, Some("Idempotency-Key")));
     let req = shared::lambda_http::http::Request::builder()
         .method("POST")
@@ -300,7 +300,7 @@ async fn bad_input_gets_a_4xx_that_says_what_is_wrong() {
         .header("content-type", "application/json")
         .body(shared::lambda_http::Body::Binary(vec![b'{', 0x80, b'}']))
         .unwrap();
-    assert_eq!(stack.send(Function::FirstPayment, req).await.body["code"], "invalid_json");
+    assert_eq!(stack.send(Function::FirstPayment, from_merchant(req, "shop-1")).await.body["code"], "invalid_json");
 
     let unknown = stack.verify("pay_01kbzz0000000000000000000a", "123456").await;
     assert_eq!((unknown.status, unknown.body["code"].as_str()), (404, Some("payment_not_found")));
@@ -409,11 +409,12 @@ async fn status_and_history_newest_first_a_page_at_a_time() {
             }
         }
     };
-    let (all, count) = pages(None).await;
-    assert_eq!(all, newest_first);
-    assert!(count >= 3, "5 payments in pages of 2: {count} pages");
-
-    // A merchant's token sees only its own payments, in the same order.
+    // A merchant's token sees only its own payments, newest first.
+    let (all, count) = pages(Some("shop-1")).await;
+    let mine: Vec<&str> =
+        newest_first.iter().copied().filter(|id| created.iter().any(|(c, m, _)| c == id && *m == "shop-1")).collect();
+    assert_eq!(all, mine);
+    assert!(count >= 2, "3 payments in pages of 2: {count} pages");
     let (theirs, _) = pages(Some("shop-2")).await;
     let expected: Vec<&str> =
         created.iter().rev().filter(|(_, m, _)| *m == "shop-2").map(|(id, _, _)| id.as_str()).collect();

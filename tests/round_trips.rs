@@ -23,6 +23,13 @@ async fn each_request_makes_the_round_trips_it_is_designed_to() {
         ("repeat payment, Idempotency-Key", 201, 7),
         ("payment status", 200, 1),
         ("payment history", 200, 1),
+        // Sessions: the order is checked at creation too; a shopper's route reads its session
+        // first (its secret's hash), then does what the merchant's route does.
+        ("create checkout session", 201, 2),
+        ("session state (shopper)", 200, 2),
+        ("session payment (shopper)", 201, 5),
+        ("session verify, right code (shopper)", 200, 4),
+        ("read checkout session (merchant)", 200, 2),
     ];
     let got: Vec<(&str, u16, usize)> = measured.iter().map(|r| (r.kind.name, r.status, r.dynamodb())).collect();
     assert_eq!(got, expected, "{:#?}", measured.iter().map(|r| (r.kind.name, &r.calls)).collect::<Vec<_>>());

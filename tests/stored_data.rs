@@ -1,4 +1,5 @@
-//! What reaches the table: no card number, CVC or code in clear, after every kind of flow.
+//! What reaches the table: no card number, CVC, code or client secret in clear, after every kind
+//! of flow.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::*;
@@ -44,12 +45,25 @@ async fn no_card_number_cvc_or_code_is_stored_in_clear() {
     codes.push(stack.code_sent_to(&phone));
     let repeat = stack.repeat_payment(&repeat_payment_body(&user)).await;
     assert_eq!(repeat.status, 201);
+    // A checkout session, created under an Idempotency-Key (its kept answer), paid by card.
+    let session =
+        serde_json::json!({"user_id": random_id("u"), "order_id": random_id("o"), "amount": 1999, "currency": "CNY"});
+    let created = stack.call_as("shop-1", Function::CheckoutPage, "/checkout/sessions", &session, Some("s-1")).await;
+    let (sid, secret) =
+        (created.body["id"].as_str().unwrap(), created.body["client_secret"].as_str().unwrap().to_owned());
+    let phone = random_phone();
+    let card = serde_json::json!({"phone": phone, "card": {"number": "5555555555554444", "exp_month": 12, "exp_year": 2040, "cvc": "737"}});
+    let paid = stack
+        .call_as_shopper(Function::FirstPayment, &format!("/checkout/{sid}/payments"), &secret, &card, Some("s-2"))
+        .await;
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    codes.push(stack.code_sent_to(&phone));
 
     let items = stack.scan().await;
     let kinds: std::collections::BTreeSet<String> = items.iter().map(|i| i["entity"].as_s().unwrap().clone()).collect();
     assert_eq!(
         kinds.into_iter().collect::<Vec<_>>(),
-        ["idempotency_key", "order", "payment", "payment_method", "sms_quota"]
+        ["checkout_session", "idempotency_key", "order", "payment", "payment_method", "sms_quota"]
     );
     for item in &items {
         assert!(!item.keys().any(|k| k.contains("cvc") || k == "code"), "{:?}", item.keys());
@@ -64,6 +78,7 @@ async fn no_card_number_cvc_or_code_is_stored_in_clear() {
                     assert!(!v.contains(&card[..12]), "card digits in clear");
                 }
                 assert_ne!(v, "737", "CVC stored");
+                assert!(!v.contains(&secret), "client secret in clear in {name}");
                 for code in codes.iter().filter(|_| !keyed_hash) {
                     assert!(!v.contains(code.as_str()), "code in clear in {name}: {v}");
                 }

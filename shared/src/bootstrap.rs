@@ -41,6 +41,7 @@ pub fn services_over(
         metrics: Arc::new(EmfMetrics::new(&config.metrics_namespace, &config.function_name)),
         hasher: CodeHasher::new(&config.code_hash_keys)?,
         vault: CardVault::new(&config.card_keys),
+        settings: config.settings.clone(),
     })
 }
 
@@ -61,7 +62,11 @@ where
     F: Future<Output = Response<Body>> + Send,
 {
     crate::telemetry::init();
-    let services: &'static Services = Box::leak(Box::new(services_from_env(warmup).await?));
+    let services = services_from_env(warmup).await.inspect_err(|e| {
+        // Refusing to start (a missing key, LOCAL_AUTH away from 127.0.0.1) says why, once.
+        tracing::error!(error = %e, "cold start refused: the function does not start");
+    })?;
+    let services: &'static Services = Box::leak(Box::new(services));
     lambda_http::run(lambda_http::service_fn(move |req: Request| {
         let answer = handler(services, req);
         async move { Ok::<_, lambda_http::Error>(answer.await) }
@@ -82,6 +87,9 @@ pub async fn services_from_env(warmup: Warmup) -> Result<Services, ConfigError> 
     let (config, dynamodb_warm, sns_warm) =
         tokio::join!(Config::load(&aws), warm_dynamodb(&dynamo), async { warmup.sns && warm_sns(&sns).await });
     let config = config?;
+    if config.settings.local_auth == crate::config::LocalAuth::MerchantHeader {
+        tracing::warn!("LOCAL_AUTH=merchant-header: merchant routes trust X-Local-Merchant-Id (local stack only)");
+    }
     if let Some(loading) = phones {
         // A panic in the phone library loses only the warm-up; requests still validate.
         let _ = loading.await;

@@ -16,6 +16,61 @@ pub enum ConfigError {
     Number(&'static str),
     #[error(transparent)]
     Key(#[from] KeyError),
+    #[error("LOCAL_AUTH must be unset or `merchant-header`, not {0:?}")]
+    LocalAuthMode(String),
+    #[error(
+        "LOCAL_AUTH=merchant-header trusts a request header for the merchant; it is for the local stack only \
+         and needs an AWS endpoint on 127.0.0.1 (AWS_ENDPOINT_URL is {0:?})"
+    )]
+    LocalAuthOutsideLocal(String),
+    #[error("MERCHANT_DISPLAY_NAMES must be a JSON object of merchant id to name: {0}")]
+    MerchantNames(String),
+}
+
+/// How a merchant route learns its caller besides the JWT authorizer's claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LocalAuth {
+    /// Only the authorizer's claims (every deployed stage).
+    #[default]
+    Off,
+    /// `LOCAL_AUTH=merchant-header`: where a request has no authorizer context, the
+    /// `X-Local-Merchant-Id` header names the merchant (`cargo lambda watch` passes no
+    /// authorizer context). Only the local scripts set it.
+    MerchantHeader,
+}
+
+impl LocalAuth {
+    /// The mode `LOCAL_AUTH` asks for, refused unless the AWS endpoint is on 127.0.0.1: a
+    /// function that trusts a header must never run against real AWS.
+    pub fn from_env(value: Option<&str>, aws_endpoint: Option<&str>) -> Result<Self, ConfigError> {
+        match value {
+            None | Some("") => Ok(Self::Off),
+            Some("merchant-header") => {
+                let host =
+                    aws_endpoint.and_then(|e| url::Url::parse(e).ok()).and_then(|u| u.host_str().map(str::to_owned));
+                if host.as_deref() == Some("127.0.0.1") {
+                    Ok(Self::MerchantHeader)
+                } else {
+                    Err(ConfigError::LocalAuthOutsideLocal(aws_endpoint.unwrap_or("").to_owned()))
+                }
+            }
+            Some(other) => Err(ConfigError::LocalAuthMode(other.to_owned())),
+        }
+    }
+}
+
+/// What the HTTP layer needs besides the use cases' services.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub local_auth: LocalAuth,
+    /// `MERCHANT_DISPLAY_NAMES`: `{"merchant id": "name shoppers see"}`; the id otherwise.
+    pub merchant_names: std::collections::BTreeMap<String, String>,
+}
+
+impl Settings {
+    pub fn merchant_name<'a>(&'a self, merchant_id: &'a str) -> &'a str {
+        self.merchant_names.get(merchant_id).map_or(merchant_id, String::as_str)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +89,8 @@ pub struct Config {
     pub metrics_namespace: String,
     /// `AWS_LAMBDA_FUNCTION_NAME`, set by Lambda: the metrics' `Function` dimension.
     pub function_name: String,
+    /// `LOCAL_AUTH` and `MERCHANT_DISPLAY_NAMES`.
+    pub settings: Settings,
 }
 
 fn cap(name: &'static str, default: u32) -> Result<u32, ConfigError> {
@@ -80,6 +137,13 @@ impl Config {
             },
             metrics_namespace: env("METRICS_NAMESPACE").unwrap_or_else(|| "Payments".into()),
             function_name: env("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "local".into()),
+            settings: Settings {
+                local_auth: LocalAuth::from_env(env("LOCAL_AUTH").as_deref(), aws.endpoint_url())?,
+                merchant_names: match env("MERCHANT_DISPLAY_NAMES") {
+                    None => Default::default(),
+                    Some(json) => serde_json::from_str(&json).map_err(|e| ConfigError::MerchantNames(e.to_string()))?,
+                },
+            },
         })
     }
 }

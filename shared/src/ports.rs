@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    CardBrand, CardNumber, Customer, Expiry, HistoryCursor, HistoryPage, Identifier, MethodId, Money, Payment,
-    PaymentId, Phone,
+    CardBrand, CardNumber, CheckoutSession, Customer, Expiry, HistoryCursor, HistoryPage, Identifier, MethodId, Money,
+    Payment, PaymentId, Phone, SessionId,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -61,12 +61,36 @@ pub trait PaymentStore: Send + Sync {
     /// merchant's customer with the same `user_id` has other methods.
     async fn find_method(&self, customer: &Customer, id: Option<&MethodId>) -> Result<Option<SavedMethod>, StoreError>;
 
-    /// Up to `limit` of the user's payments, newest first, starting after `after`; only
-    /// `merchant`'s when given (a page may then hold fewer). One read per page.
+    /// All the customer's saved methods, the most recently saved first.
+    async fn list_methods(&self, customer: &Customer) -> Result<Vec<SavedMethod>, StoreError>;
+
+    /// Stores a new checkout session; `Conflict` if the id exists.
+    async fn insert_session(&self, session: &CheckoutSession) -> Result<(), StoreError>;
+
+    async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError>;
+
+    /// Stores the new `payment` as `session`'s latest, in one transaction: the session moves
+    /// to it only if its stored version still equals `session.version` and it has not ended,
+    /// and `cancel` (the session's pending payment, already marked canceled) is written with
+    /// its version checked. `Conflict` when any condition fails: nothing is written.
+    async fn insert_in_session(
+        &self,
+        session: &CheckoutSession,
+        payment: &Payment,
+        cancel: Option<&Payment>,
+    ) -> Result<(), StoreError>;
+
+    /// Writes `session` (ended, or with a new secret) if its stored version still equals
+    /// `session.version`, with `cancel` (its pending payment, marked canceled) in the same
+    /// transaction.
+    async fn update_session(&self, session: &CheckoutSession, cancel: Option<&Payment>) -> Result<(), StoreError>;
+
+    /// Up to `limit` of the user's payments at `merchant`, newest first, starting after
+    /// `after` (a page may hold fewer: other merchants' are filtered out). One read per page.
     async fn list_for_user(
         &self,
         user_id: &Identifier,
-        merchant: Option<&Identifier>,
+        merchant: &Identifier,
         limit: u8,
         after: Option<&HistoryCursor>,
     ) -> Result<HistoryPage, StoreError>;

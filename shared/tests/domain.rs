@@ -256,6 +256,7 @@ fn pending_payment(now: i64) -> Payment {
         merchant_id: id("m"),
         order_id: id("o"),
         money: cny(1999),
+        session_id: None,
         method: MethodSummary {
             id: MethodId::new(),
             brand: card.brand(),

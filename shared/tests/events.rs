@@ -17,7 +17,7 @@ async fn every_event_fixture_gives_its_documented_status() {
         let expected: u16 = name.trim_end_matches(".json").rsplit('.').next().unwrap().parse().unwrap();
         let req = from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
         let svc = &stack.services;
-        let response = if name.starts_with("first-payment") {
+        let response = if name.starts_with("first-payment") || name.starts_with("session-payment") {
             shared::http::first_payment(svc, req).await
         } else if name.starts_with("repeat-payment") {
             shared::http::repeat_payment(svc, req).await
@@ -25,6 +25,8 @@ async fn every_event_fixture_gives_its_documented_status() {
             shared::http::verify_code(svc, req).await
         } else if name.starts_with("payment-status") || name.starts_with("payment-history") {
             shared::http::payment_status(svc, req).await
+        } else if name.starts_with("checkout-") {
+            shared::http::checkout_page(svc, req).await
         } else {
             panic!("{name}: no function for this fixture");
         };
@@ -41,7 +43,7 @@ async fn every_event_fixture_gives_its_documented_status() {
         } else {
             assert_eq!(content_type, "application/json", "{name}");
             let is_payment = body["payment_id"].as_str().is_some_and(|id| id.starts_with("pay_"));
-            assert!(is_payment || body["object"] == "list", "{name}: {body}");
+            assert!(is_payment || body["object"] == "list" || body["object"] == "checkout_session", "{name}: {body}");
         }
         checked += 1;
     }

@@ -91,10 +91,19 @@ impl Spec {
     }
 }
 
-fn post(uri: &str, body: &str, content_type: Option<&str>) -> http::Request<Body> {
+/// A merchant's server's POST (shop-1's token).
+fn post(uri: &str, body: &str, content_type: Option<&str>) -> shared::lambda_http::Request {
+    common::as_merchant(raw_post(uri, body, content_type, None), "shop-1")
+}
+
+/// A POST as sent, with a bearer token if given (a shopper's client secret).
+fn raw_post(uri: &str, body: &str, content_type: Option<&str>, bearer: Option<&str>) -> shared::lambda_http::Request {
     let mut b = http::Request::builder().method("POST").uri(uri);
     if let Some(ct) = content_type {
         b = b.header("content-type", ct);
+    }
+    if let Some(secret) = bearer {
+        b = b.header("authorization", format!("Bearer {secret}"));
     }
     b.body(Body::Text(body.to_owned())).unwrap()
 }
@@ -208,7 +217,12 @@ async fn every_kind_of_answer_conforms_to_the_spec() {
     // Status and history.
     const STATUS: &str = "/payments/{payment_id}";
     const HISTORY: &str = "/users/{user_id}/payments";
-    let get = |uri: String| shared::http::payment_status(svc, http::Request::get(uri).body(Body::Empty).unwrap());
+    let get = |uri: String| {
+        shared::http::payment_status(
+            svc,
+            common::as_merchant(http::Request::get(uri).body(Body::Empty).unwrap(), "shop-1"),
+        )
+    };
     for r in [
         get(format!("/payments/{id}")).await,
         get(format!("/payments/{locked}")).await,
@@ -230,6 +244,130 @@ async fn every_kind_of_answer_conforms_to_the_spec() {
         spec.check("get", HISTORY, &r);
     }
 
+    // A claimless request: 401.
+    let r = shared::http::first_payment(
+        svc,
+        raw_post(FIRST, &first_body(VISA, "u-5").to_string(), Some("application/json"), None),
+    )
+    .await;
+    seen(FIRST, &r);
+    spec.check("post", FIRST, &r);
+    let r = get_raw(svc, "/payments/pay_x").await;
+    spec.check("get", STATUS, &r);
+
+    // Checkout sessions: the merchant's routes, then the shopper's.
+    const SESSIONS: &str = "/checkout/sessions";
+    const SESSION: &str = "/checkout/sessions/{session_id}";
+    const EXPIRE: &str = "/checkout/sessions/{session_id}/expire";
+    const STATE: &str = "/checkout/{session_id}/state";
+    const PAY: &str = "/checkout/{session_id}/payments";
+    const PAY_SAVED: &str = "/checkout/{session_id}/payments/repeat";
+    const S_VERIFY: &str = "/checkout/{session_id}/payments/{payment_id}/verify";
+    const S_RESEND: &str = "/checkout/{session_id}/payments/{payment_id}/resend";
+    let checkout = |req: shared::lambda_http::Request| shared::http::checkout_page(svc, req);
+    let session_body =
+        |user: &str, order: &str| json!({"user_id": user, "order_id": order, "amount": 1999, "currency": "CNY"});
+    let r = checkout(post(SESSIONS, &session_body("u-1", "o-s1").to_string(), Some("application/json"))).await;
+    seen(SESSIONS, &r);
+    let created = spec.check("post", SESSIONS, &r);
+    let (sid, secret) =
+        (created["id"].as_str().unwrap().to_owned(), created["client_secret"].as_str().unwrap().to_owned());
+    for body in [
+        json!({"user_id": "u-1", "order_id": "o", "amount": 1, "currency": "CNY", "expires_in": 10}),
+        json!({"user_id": "u-1"}),
+    ] {
+        let r = checkout(post(SESSIONS, &body.to_string(), Some("application/json"))).await;
+        seen(SESSIONS, &r);
+        spec.check("post", SESSIONS, &r);
+    }
+    let get_session =
+        |uri: String| checkout(common::as_merchant(http::Request::get(uri).body(Body::Empty).unwrap(), "shop-1"));
+    for r in
+        [get_session(format!("/checkout/sessions/{sid}")).await, get_session("/checkout/sessions/cs_nope".into()).await]
+    {
+        seen(SESSION, &r);
+        spec.check("get", SESSION, &r);
+    }
+    let state = |secret: Option<&str>| {
+        let mut b = http::Request::get(format!("/checkout/{sid}/state"));
+        if let Some(s) = secret {
+            b = b.header("authorization", format!("Bearer {s}"));
+        }
+        checkout(b.body(Body::Empty).unwrap())
+    };
+    for r in [state(Some(&secret)).await, state(None).await] {
+        seen(STATE, &r);
+        spec.check("get", STATE, &r);
+    }
+    let shopper_post =
+        |uri: String, body: Value| raw_post(&uri, &body.to_string(), Some("application/json"), Some(&secret));
+    let card = json!({"number": VISA, "exp_month": 12, "exp_year": 2040, "cvc": "123"});
+    let r = shared::http::first_payment(
+        svc,
+        shopper_post(format!("/checkout/{sid}/payments"), json!({"phone": PHONE, "card": card, "amount": 1})),
+    )
+    .await;
+    seen(PAY, &r);
+    spec.check("post", PAY, &r);
+    let r =
+        shared::http::repeat_payment(svc, shopper_post(format!("/checkout/{sid}/payments/repeat"), json!({}))).await;
+    seen(PAY_SAVED, &r);
+    let pid = spec.check("post", PAY_SAVED, &r)["payment_id"].as_str().unwrap().to_owned();
+    let r =
+        shared::http::verify_code(svc, shopper_post(format!("/checkout/{sid}/payments/{pid}/resend"), json!({}))).await;
+    seen(S_RESEND, &r);
+    spec.check("post", S_RESEND, &r);
+    let r = shared::http::verify_code(
+        svc,
+        shopper_post(format!("/checkout/{sid}/payments/{id}/verify"), json!({"code": "123456"})),
+    )
+    .await;
+    seen(S_VERIFY, &r);
+    spec.check("post", S_VERIFY, &r);
+    let code = common::latest_code(&stack, PHONE);
+    let r = shared::http::verify_code(
+        svc,
+        shopper_post(format!("/checkout/{sid}/payments/{pid}/verify"), json!({"code": code})),
+    )
+    .await;
+    seen(S_VERIFY, &r);
+    spec.check("post", S_VERIFY, &r);
+    let r = shared::http::first_payment(
+        svc,
+        shopper_post(format!("/checkout/{sid}/payments"), json!({"phone": PHONE, "card": card})),
+    )
+    .await;
+    seen(PAY, &r);
+    assert_eq!(spec.check("post", PAY, &r)["code"], "session_completed");
+    let r = checkout(post(&format!("/checkout/sessions/{sid}/expire"), "", None)).await;
+    seen(EXPIRE, &r);
+    spec.check("post", EXPIRE, &r);
+    // A second session, ended by its merchant: the shopper is told it expired.
+    let r = checkout(post(SESSIONS, &session_body("u-1", "o-s2").to_string(), Some("application/json"))).await;
+    let second = spec.check("post", SESSIONS, &r);
+    let (sid2, secret2) =
+        (second["id"].as_str().unwrap().to_owned(), second["client_secret"].as_str().unwrap().to_owned());
+    let r = checkout(post(&format!("/checkout/sessions/{sid2}/expire"), "", None)).await;
+    spec.check("post", EXPIRE, &r);
+    let r = shared::http::repeat_payment(
+        svc,
+        raw_post(&format!("/checkout/{sid2}/payments/repeat"), "{}", Some("application/json"), Some(&secret2)),
+    )
+    .await;
+    seen(PAY_SAVED, &r);
+    assert_eq!(spec.check("post", PAY_SAVED, &r)["code"], "session_expired");
+
     let covered: BTreeSet<u16> = statuses.iter().map(|(_, s)| *s).collect();
-    assert_eq!(covered, BTreeSet::from([200, 201, 400, 402, 404, 405, 409, 413, 415, 422, 429]), "{statuses:?}");
+    assert_eq!(
+        covered,
+        BTreeSet::from([200, 201, 400, 401, 402, 403, 404, 405, 409, 410, 413, 415, 422, 429]),
+        "{statuses:?}"
+    );
+}
+
+const VISA: &str = "4242424242424242";
+const PHONE: &str = "+8613800138000";
+
+async fn get_raw(svc: &shared::Services, uri: &str) -> Response<Body> {
+    shared::http::payment_status(svc, http::Request::get(uri).body(Body::Empty).unwrap()).await
 }

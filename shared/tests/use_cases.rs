@@ -9,6 +9,11 @@ fn ident(s: &str) -> Identifier {
     Identifier::parse("x", s).unwrap()
 }
 
+/// The merchant every payment here is for, as its server calls.
+fn shop() -> Caller {
+    Caller::Merchant(ident("shop-1"))
+}
+
 /// A fresh order id: an order is paid once, so every payment of a test has its own.
 fn order() -> Identifier {
     static ORDERS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
@@ -60,7 +65,7 @@ async fn first_payment_then_repeat_payment_complete_by_code() {
     let sms = &stack.sms.sent()[0].1;
     assert!(sms.ends_with(" is your code to pay CNY 19.99 to shop-1. Valid 5 minutes. Never share it."), "{sms}");
 
-    let done = verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
+    let done = verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
     assert_eq!(done.status, PaymentStatus::Succeeded);
     assert_eq!(done.sealed_card, None);
     let saved = stack.payments.saved_methods();
@@ -71,7 +76,7 @@ async fn first_payment_then_repeat_payment_complete_by_code() {
     assert_eq!(r.method.id, saved[0].id);
     assert_eq!(stack.sms.sent().len(), 2);
     assert!(stack.sms.sent()[1].1.contains("to pay JPY 500 to shop-1"));
-    let done = verify_code(svc, &Caller::Unscoped, &r.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
+    let done = verify_code(svc, &shop(), &r.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
     assert_eq!(done.status, PaymentStatus::Succeeded);
 }
 
@@ -80,9 +85,9 @@ async fn card_is_not_saved_when_not_asked_or_when_the_payment_fails() {
     let (stack, _) = memory_stack();
     let svc = &stack.services;
     let p = first_payment(svc, first("u-1", PHONE, VISA, false), None).await.unwrap();
-    verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
+    verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
     let p = first_payment(svc, first("u-1", PHONE, "4000000000000002", true), None).await.unwrap();
-    let err = verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
+    let err = verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
     assert!(matches!(&err, UseCaseError::Declined(p) if p.failure_code.as_deref() == Some("card_declined")), "{err:?}");
     assert!(stack.payments.saved_methods().is_empty());
     assert!(matches!(repeat_payment(svc, repeat("u-1", None), None).await, Err(UseCaseError::NoSavedMethod)));
@@ -93,10 +98,10 @@ async fn insufficient_funds_fails_the_payment() {
     let (stack, _) = memory_stack();
     let svc = &stack.services;
     let p = first_payment(svc, first("u-1", PHONE, "4000000000009995", true), None).await.unwrap();
-    let err = verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
+    let err = verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
     let UseCaseError::Declined(failed) = err else { panic!("{err:?}") };
     assert_eq!((failed.status, failed.failure_code.as_deref()), (PaymentStatus::Failed, Some("insufficient_funds")));
-    let again = verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
+    let again = verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
     assert!(matches!(again, UseCaseError::NotPending(_)));
 }
 
@@ -107,18 +112,15 @@ async fn five_wrong_codes_lock_the_payment() {
     let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     let right = latest_code(&stack, PHONE);
     for left in (1..5).rev() {
-        let err = verify_code(svc, &Caller::Unscoped, &p.id, &wrong(&right), None).await.unwrap_err();
+        let err = verify_code(svc, &shop(), &p.id, &wrong(&right), None).await.unwrap_err();
         assert!(
             matches!(err, UseCaseError::IncorrectCode { attempts_remaining } if attempts_remaining == left),
             "{err:?}"
         );
     }
-    let err = verify_code(svc, &Caller::Unscoped, &p.id, &wrong(&right), None).await.unwrap_err();
+    let err = verify_code(svc, &shop(), &p.id, &wrong(&right), None).await.unwrap_err();
     assert!(matches!(&err, UseCaseError::TooManyAttempts(p) if p.failure_code.as_deref() == Some("too_many_attempts")));
-    assert!(matches!(
-        verify_code(svc, &Caller::Unscoped, &p.id, &code(&right), None).await,
-        Err(UseCaseError::NotPending(_))
-    ));
+    assert!(matches!(verify_code(svc, &shop(), &p.id, &code(&right), None).await, Err(UseCaseError::NotPending(_))));
     assert_eq!(stack.metrics.count(&BusinessEvent::VerificationFailed), 5);
     assert_eq!(stack.metrics.count(&BusinessEvent::PaymentFailed { code: "too_many_attempts".into() }), 1);
     assert_eq!(stack.metrics.count(&BusinessEvent::PaymentSucceeded), 0);
@@ -131,23 +133,20 @@ async fn resend_replaces_the_code_after_the_cooldown() {
     let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     let old = latest_code(&stack, PHONE);
     assert!(matches!(
-        resend_code(svc, &Caller::Unscoped, &p.id, None).await,
+        resend_code(svc, &shop(), &p.id, None).await,
         Err(UseCaseError::ResendTooSoon { retry_after_secs: 30 })
     ));
     clock.advance(RESEND_COOLDOWN_SECS);
-    let resent = resend_code(svc, &Caller::Unscoped, &p.id, None).await.unwrap();
+    let resent = resend_code(svc, &shop(), &p.id, None).await.unwrap();
     assert_eq!(resent.verification.sends, 2);
     let new = latest_code(&stack, PHONE);
     if new != old {
         assert!(matches!(
-            verify_code(svc, &Caller::Unscoped, &p.id, &code(&old), None).await,
+            verify_code(svc, &shop(), &p.id, &code(&old), None).await,
             Err(UseCaseError::IncorrectCode { .. })
         ));
     }
-    assert_eq!(
-        verify_code(svc, &Caller::Unscoped, &p.id, &code(&new), None).await.unwrap().status,
-        PaymentStatus::Succeeded
-    );
+    assert_eq!(verify_code(svc, &shop(), &p.id, &code(&new), None).await.unwrap().status, PaymentStatus::Succeeded);
 }
 
 #[tokio::test]
@@ -157,12 +156,12 @@ async fn expired_codes_are_refused_until_resent() {
     let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     clock.advance(CODE_TTL_SECS);
     assert!(matches!(
-        verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, PHONE)), None).await,
+        verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await,
         Err(UseCaseError::CodeExpired)
     ));
-    resend_code(svc, &Caller::Unscoped, &p.id, None).await.unwrap();
+    resend_code(svc, &shop(), &p.id, None).await.unwrap();
     assert_eq!(
-        verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap().status,
+        verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap().status,
         PaymentStatus::Succeeded
     );
 }
@@ -174,10 +173,10 @@ async fn at_most_five_codes_per_payment() {
     let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     for _ in 1..MAX_SENDS {
         clock.advance(RESEND_COOLDOWN_SECS);
-        resend_code(svc, &Caller::Unscoped, &p.id, None).await.unwrap();
+        resend_code(svc, &shop(), &p.id, None).await.unwrap();
     }
     clock.advance(RESEND_COOLDOWN_SECS);
-    assert!(matches!(resend_code(svc, &Caller::Unscoped, &p.id, None).await, Err(UseCaseError::SendLimitReached)));
+    assert!(matches!(resend_code(svc, &shop(), &p.id, None).await, Err(UseCaseError::SendLimitReached)));
     assert_eq!(stack.sms.sent().len(), usize::from(MAX_SENDS));
     assert_eq!(stack.metrics.count(&BusinessEvent::CodeSent), usize::from(MAX_SENDS));
 }
@@ -187,13 +186,10 @@ async fn unknown_payment_and_unknown_method() {
     let (stack, _) = memory_stack();
     let svc = &stack.services;
     assert!(matches!(
-        verify_code(svc, &Caller::Unscoped, &PaymentId::new(), &code("123456"), None).await,
+        verify_code(svc, &shop(), &PaymentId::new(), &code("123456"), None).await,
         Err(UseCaseError::PaymentNotFound)
     ));
-    assert!(matches!(
-        resend_code(svc, &Caller::Unscoped, &PaymentId::new(), None).await,
-        Err(UseCaseError::PaymentNotFound)
-    ));
+    assert!(matches!(resend_code(svc, &shop(), &PaymentId::new(), None).await, Err(UseCaseError::PaymentNotFound)));
     assert!(matches!(
         repeat_payment(svc, repeat("u-1", Some(MethodId::new())), None).await,
         Err(UseCaseError::MethodNotFound)
@@ -207,10 +203,10 @@ async fn a_saved_card_keeps_the_phone_that_verified_it() {
     let victim = "+8613800138000";
     let attacker = "+8613900139000";
     let p = first_payment(svc, first("u-1", victim, VISA, true), None).await.unwrap();
-    verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, victim)), None).await.unwrap();
+    verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, victim)), None).await.unwrap();
     // Someone pays for the same user with the same card number from another phone.
     let p = first_payment(svc, first("u-1", attacker, VISA, true), None).await.unwrap();
-    verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, attacker)), None).await.unwrap();
+    verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, attacker)), None).await.unwrap();
     let r = repeat_payment(svc, repeat("u-1", None), None).await.unwrap();
     assert_eq!(r.phone.expose(), victim, "codes for the card still go to the phone that saved it");
     assert_eq!(stack.payments.saved_methods().len(), 1, "one card, one saved method");
@@ -222,8 +218,8 @@ async fn concurrent_right_codes_complete_the_payment_once() {
     let svc = &stack.services;
     let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     let c = code(&latest_code(&stack, PHONE));
-    let results =
-        futures::future::join_all((0..20).map(|_| verify_code(svc, &Caller::Unscoped, &p.id, &c, None))).await;
+    let caller = shop();
+    let results = futures::future::join_all((0..20).map(|_| verify_code(svc, &caller, &p.id, &c, None))).await;
     let wins = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(wins, 1, "{results:?}");
     assert!(results.iter().filter(|r| r.is_err()).all(|r| matches!(r, Err(UseCaseError::NotPending(_)))));
@@ -236,11 +232,11 @@ async fn each_business_event_is_counted_once_it_is_stored() {
     let svc = &stack.services;
     let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     let right = latest_code(&stack, PHONE);
-    verify_code(svc, &Caller::Unscoped, &p.id, &wrong(&right), None).await.unwrap_err();
-    verify_code(svc, &Caller::Unscoped, &p.id, &code(&right), None).await.unwrap();
+    verify_code(svc, &shop(), &p.id, &wrong(&right), None).await.unwrap_err();
+    verify_code(svc, &shop(), &p.id, &code(&right), None).await.unwrap();
     let declined = first_payment(svc, first("u-2", "+8613800138001", "4000000000000002", true), None).await.unwrap();
     let code_2 = latest_code(&stack, "+8613800138001");
-    verify_code(svc, &Caller::Unscoped, &declined.id, &code(&code_2), None).await.unwrap_err();
+    verify_code(svc, &shop(), &declined.id, &code(&code_2), None).await.unwrap_err();
     use BusinessEvent as E;
     assert_eq!(
         stack.metrics.events(),
@@ -292,7 +288,7 @@ async fn a_saved_card_belongs_to_one_merchants_customer() {
     let (stack, _) = memory_stack();
     let svc = &stack.services;
     let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
-    verify_code(svc, &Caller::Unscoped, &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
+    verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
     let saved = stack.payments.saved_methods();
     assert_eq!(saved.len(), 1);
 
@@ -320,10 +316,10 @@ async fn an_order_is_paid_once() {
     let b = first_payment(svc, for_order(other_phone, false), None).await.unwrap();
     let b_code = latest_code(&stack, other_phone);
 
-    let paid = verify_code(svc, &Caller::Unscoped, &a.id, &code(&a_code), None).await.unwrap();
+    let paid = verify_code(svc, &shop(), &a.id, &code(&a_code), None).await.unwrap();
     assert_eq!(paid.status, PaymentStatus::Succeeded);
     // The second right code finds the order paid: its payment fails, uncharged.
-    match verify_code(svc, &Caller::Unscoped, &b.id, &code(&b_code), None).await {
+    match verify_code(svc, &shop(), &b.id, &code(&b_code), None).await {
         Err(UseCaseError::OrderAlreadyPaid(Some(p))) => {
             assert_eq!((p.status, p.failure_code.as_deref()), (PaymentStatus::Failed, Some("order_already_paid")));
             assert_eq!(p.sealed_card, None);

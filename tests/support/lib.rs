@@ -65,6 +65,7 @@ pub enum Function {
     RepeatPayment,
     VerifyCode,
     PaymentStatus,
+    CheckoutPage,
 }
 
 pub struct Answer {
@@ -132,6 +133,7 @@ impl Stack {
             sms_limits,
             metrics_namespace: "Payments".into(),
             function_name: "integration-tests".into(),
+            settings: Default::default(),
         };
         let clock = Arc::new(ManualClock::starting_now());
         let calls = calls::CallLog::default();
@@ -171,8 +173,54 @@ impl Stack {
         self.clock.now()
     }
 
+    /// A merchant's server's POST, as API Gateway passes it on: from the merchant the body
+    /// names (`shop-1` when it names none), its JWT verified.
     pub async fn call(&self, function: Function, path: &str, body: &Value, key: Option<&str>) -> Answer {
-        self.send(function, post_request(path, body, key)).await
+        let merchant = body["merchant_id"].as_str().unwrap_or("shop-1");
+        self.send(function, from_merchant(post_request(path, body, key), merchant)).await
+    }
+
+    /// A shopper's browser's POST to a session route, with the session's client secret.
+    pub async fn call_as_shopper(
+        &self,
+        function: Function,
+        path: &str,
+        secret: &str,
+        body: &Value,
+        key: Option<&str>,
+    ) -> Answer {
+        let mut req = post_request(path, body, key);
+        req.headers_mut().insert("authorization", format!("Bearer {secret}").parse().unwrap());
+        self.send(function, req).await
+    }
+
+    /// A shopper's browser's GET (the page, its state), with `secret` if given.
+    pub async fn get_as_shopper(&self, path: &str, secret: Option<&str>) -> Answer {
+        let mut req: Request = http::Request::get(format!("https://api.example.com{path}")).body(Body::Empty).unwrap();
+        if let Some(secret) = secret {
+            req.headers_mut().insert("authorization", format!("Bearer {secret}").parse().unwrap());
+        }
+        self.send(Function::CheckoutPage, req).await
+    }
+
+    /// The shopper pays session `sid` by card (codes to `phone`); the answer.
+    pub async fn pay_in_session(&self, sid: &str, secret: &str, phone: &str) -> Answer {
+        let path = format!("/checkout/{sid}/payments");
+        self.call_as_shopper(Function::FirstPayment, &path, secret, &session_card_body(phone), None).await
+    }
+
+    /// The shopper enters `code` for payment `pid` of session `sid`; the answer.
+    pub async fn verify_in_session(&self, sid: &str, secret: &str, pid: &str, code: &str) -> Answer {
+        let path = format!("/checkout/{sid}/payments/{pid}/verify");
+        self.call_as_shopper(Function::VerifyCode, &path, secret, &json!({ "code": code }), None).await
+    }
+
+    /// A new checkout session of `merchant` for `user`: its id and client secret.
+    pub async fn create_session(&self, merchant: &str, user: &str, order: &str, amount: u64) -> (String, String) {
+        let body = json!({"user_id": user, "order_id": order, "amount": amount, "currency": "CNY"});
+        let a = self.call_as(merchant, Function::CheckoutPage, "/checkout/sessions", &body, None).await;
+        assert_eq!(a.status, 201, "{}", a.body);
+        (a.body["id"].as_str().unwrap().to_owned(), a.body["client_secret"].as_str().unwrap().to_owned())
     }
 
     /// As `call`, from a merchant whose JWT API Gateway's authorizer verified.
@@ -187,14 +235,17 @@ impl Stack {
         self.send(function, from_merchant(post_request(path, body, key), merchant)).await
     }
 
-    /// `GET path` from the status function, from `merchant`'s token if given.
+    /// `GET path` from the status function, from `merchant`'s token (`shop-1`'s if none is
+    /// named).
     pub async fn get(&self, path: &str, merchant: Option<&str>) -> Answer {
         let req: Request = http::Request::get(format!("https://api.example.com{path}")).body(Body::Empty).unwrap();
-        let req = match merchant {
-            Some(m) => from_merchant(req, m),
-            None => req,
-        };
-        self.send(Function::PaymentStatus, req).await
+        self.send(Function::PaymentStatus, from_merchant(req, merchant.unwrap_or("shop-1"))).await
+    }
+
+    /// `GET path` from the checkout-page function, from `merchant`'s token.
+    pub async fn get_session(&self, path: &str, merchant: &str) -> Answer {
+        let req: Request = http::Request::get(format!("https://api.example.com{path}")).body(Body::Empty).unwrap();
+        self.send(Function::CheckoutPage, from_merchant(req, merchant)).await
     }
 
     pub async fn send(&self, function: Function, req: Request) -> Answer {
@@ -203,6 +254,7 @@ impl Stack {
             Function::RepeatPayment => shared::http::repeat_payment(&self.services, req).await,
             Function::VerifyCode => shared::http::verify_code(&self.services, req).await,
             Function::PaymentStatus => shared::http::payment_status(&self.services, req).await,
+            Function::CheckoutPage => shared::http::checkout_page(&self.services, req).await,
         };
         answer(response)
     }
@@ -291,6 +343,11 @@ pub fn first_payment_body(user: &str, phone: &str, card: &str) -> Value {
         "card": {"number": card, "exp_month": 12, "exp_year": 2030, "cvc": "737", "holder_name": "Li Lei"},
         "save_card": true
     })
+}
+
+/// What the shopper's page sends for a card payment in a session: card and phone only.
+pub fn session_card_body(phone: &str) -> Value {
+    json!({"phone": phone, "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"}})
 }
 
 pub fn repeat_payment_body(user: &str) -> Value {

@@ -38,6 +38,12 @@ const REPEAT: Kind = kind("repeat payment", true, 2, CARD_THEN_WRITE);
 const REPEAT_KEYED: Kind = kind("repeat payment, Idempotency-Key", true, 2, CARD_THEN_WRITE);
 const STATUS: Kind = kind("payment status", false, 1, "one GetItem");
 const HISTORY: Kind = kind("payment history", false, 1, "one Query");
+const SESSION: Kind = kind("create checkout session", false, 1, "one conditional put of the session");
+const STATE: Kind =
+    kind("session state (shopper)", false, 2, "read the session, then its payment and the saved cards at once");
+const SESSION_PAY: Kind = kind("session payment (shopper)", true, 2, "read the session, then one write");
+const SESSION_VERIFY: Kind = kind("session verify, right code (shopper)", false, 3, "read the session, then as verify");
+const SESSION_READ: Kind = kind("read checkout session (merchant)", false, 2, "the session, then its payment");
 
 pub struct RoundTrip {
     pub kind: Kind,
@@ -117,5 +123,26 @@ pub async fn measure(stack: &Stack) -> Vec<RoundTrip> {
     let id = payment_id(&created);
     journey.step(STATUS, stack.get(&format!("/payments/{id}"), Some(&merchant))).await;
     journey.step(HISTORY, stack.get(&format!("/users/{user}/payments"), Some(&merchant))).await;
+
+    session_journey(&mut journey, &merchant).await;
     journey.trips
+}
+
+/// A checkout session: the merchant creates it, the shopper's page reads it, pays in it,
+/// enters the code; the merchant confirms.
+async fn session_journey(journey: &mut Journey<'_>, merchant: &str) {
+    let stack = journey.stack;
+    let call = |function, path: String, body: serde_json::Value| async move {
+        stack.call_as(merchant, function, &path, &body, None).await
+    };
+    let body = json!({"user_id": random_id("u"), "order_id": random_id("o"), "amount": 1999, "currency": "CNY"});
+    let session = journey.step(SESSION, call(Function::CheckoutPage, "/checkout/sessions".into(), body)).await;
+    let sid = session.body["id"].as_str().unwrap_or_default().to_owned();
+    let secret = session.body["client_secret"].as_str().unwrap_or_default().to_owned();
+    journey.step(STATE, stack.get_as_shopper(&format!("/checkout/{sid}/state"), Some(&secret))).await;
+    let phone = random_phone();
+    let paid = journey.step(SESSION_PAY, stack.pay_in_session(&sid, &secret, &phone)).await;
+    let code = stack.code_sent_to(&phone);
+    journey.step(SESSION_VERIFY, stack.verify_in_session(&sid, &secret, &payment_id(&paid), &code)).await;
+    journey.step(SESSION_READ, stack.get_session(&format!("/checkout/sessions/{sid}"), merchant)).await;
 }

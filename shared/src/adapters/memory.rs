@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::domain::{
-    Customer, HistoryCursor, HistoryPage, Identifier, MethodId, Payment, PaymentId, PaymentStatus, Phone,
+    CheckoutSession, Customer, HistoryCursor, HistoryPage, Identifier, MethodId, Payment, PaymentId, PaymentStatus,
+    Phone, SessionId,
 };
 use crate::ports::KEY_RETENTION_SECS;
 use crate::ports::{
@@ -28,6 +29,15 @@ pub struct MemoryPaymentStore {
     methods: Mutex<BTreeMap<(String, String, String), SavedMethod>>,
     /// Paid orders, by (merchant, order): the payment that paid each.
     orders: Mutex<HashMap<(String, String), PaymentId>>,
+    sessions: Mutex<HashMap<String, CheckoutSession>>,
+}
+
+/// Checks a version-guarded write of `p` against `payments` (the lock held by the caller).
+fn check_version(payments: &HashMap<String, Payment>, p: &Payment) -> Result<(), StoreError> {
+    match payments.get(p.id.as_str()) {
+        Some(current) if current.version == p.version => Ok(()),
+        _ => Err(StoreError::Conflict),
+    }
 }
 
 impl MemoryPaymentStore {
@@ -94,6 +104,72 @@ impl PaymentStore for MemoryPaymentStore {
         Ok(lock(&self.orders).get(&(merchant_id.as_str().to_owned(), order_id.as_str().to_owned())).cloned())
     }
 
+    async fn list_methods(&self, customer: &Customer) -> Result<Vec<SavedMethod>, StoreError> {
+        let methods = lock(&self.methods);
+        let (merchant, user) = (customer.merchant_id.as_str(), customer.user_id.as_str());
+        let start = (merchant.to_owned(), user.to_owned(), String::new());
+        let mut mine: Vec<SavedMethod> = methods
+            .range(start..)
+            .take_while(|((m, u, _), _)| m == merchant && u == user)
+            .map(|(_, method)| method.clone())
+            .collect();
+        mine.sort_by_key(|m| std::cmp::Reverse(m.saved_at));
+        Ok(mine)
+    }
+
+    async fn insert_session(&self, session: &CheckoutSession) -> Result<(), StoreError> {
+        let mut map = lock(&self.sessions);
+        if map.contains_key(session.id.as_str()) {
+            return Err(StoreError::Conflict);
+        }
+        map.insert(session.id.as_str().to_owned(), session.clone());
+        Ok(())
+    }
+
+    async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError> {
+        Ok(lock(&self.sessions).get(id.as_str()).cloned())
+    }
+
+    async fn insert_in_session(
+        &self,
+        session: &CheckoutSession,
+        payment: &Payment,
+        cancel: Option<&Payment>,
+    ) -> Result<(), StoreError> {
+        let mut sessions = lock(&self.sessions);
+        let mut payments = lock(&self.payments);
+        let current = sessions.get_mut(session.id.as_str()).ok_or(StoreError::Conflict)?;
+        if current.version != session.version
+            || current.ended_at.is_some()
+            || payments.contains_key(payment.id.as_str())
+        {
+            return Err(StoreError::Conflict);
+        }
+        if let Some(c) = cancel {
+            check_version(&payments, c)?;
+            payments.insert(c.id.as_str().to_owned(), Payment { version: c.version + 1, ..c.clone() });
+        }
+        payments.insert(payment.id.as_str().to_owned(), payment.clone());
+        *current =
+            CheckoutSession { payment_id: Some(payment.id.clone()), version: session.version + 1, ..session.clone() };
+        Ok(())
+    }
+
+    async fn update_session(&self, session: &CheckoutSession, cancel: Option<&Payment>) -> Result<(), StoreError> {
+        let mut sessions = lock(&self.sessions);
+        let mut payments = lock(&self.payments);
+        let current = sessions.get_mut(session.id.as_str()).ok_or(StoreError::Conflict)?;
+        if current.version != session.version {
+            return Err(StoreError::Conflict);
+        }
+        if let Some(c) = cancel {
+            check_version(&payments, c)?;
+            payments.insert(c.id.as_str().to_owned(), Payment { version: c.version + 1, ..c.clone() });
+        }
+        *current = CheckoutSession { version: session.version + 1, ..session.clone() };
+        Ok(())
+    }
+
     async fn find_method(&self, customer: &Customer, id: Option<&MethodId>) -> Result<Option<SavedMethod>, StoreError> {
         let methods = lock(&self.methods);
         let (merchant, user) = (customer.merchant_id.as_str(), customer.user_id.as_str());
@@ -109,7 +185,7 @@ impl PaymentStore for MemoryPaymentStore {
     async fn list_for_user(
         &self,
         user_id: &Identifier,
-        merchant: Option<&Identifier>,
+        merchant: &Identifier,
         limit: u8,
         after: Option<&HistoryCursor>,
     ) -> Result<HistoryPage, StoreError> {
@@ -126,7 +202,7 @@ impl PaymentStore for MemoryPaymentStore {
         let more = mine.len() > usize::from(limit);
         mine.truncate(usize::from(limit));
         let next = more.then(|| mine.last().map(HistoryCursor::after)).flatten();
-        mine.retain(|p| merchant.is_none_or(|m| &p.merchant_id == m));
+        mine.retain(|p| &p.merchant_id == merchant);
         Ok(HistoryPage { payments: mine, next })
     }
 }
@@ -300,6 +376,7 @@ impl MemoryStack {
             metrics: metrics.clone(),
             hasher,
             vault,
+            settings: crate::config::Settings::default(),
         };
         Self { services, payments, sms, metrics }
     }

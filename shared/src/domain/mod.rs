@@ -8,15 +8,20 @@ pub mod identifier;
 pub mod money;
 pub mod payment;
 pub mod phone;
+pub mod session;
 
 pub use card::{year_month, CardBrand, CardNumber, Cvc, Expiry};
 pub use code::{CodeHash, VerificationCode};
 pub use field_error::FieldError;
 pub use history::{page_size, HistoryCursor, HistoryPage};
-pub use identifier::{Customer, Identifier, MethodId, PaymentId};
+pub use identifier::{Customer, Identifier, MethodId, PaymentId, SessionId};
 pub use money::{Currency, Money};
 pub use payment::{
     CodeCheck, MethodSummary, Payment, PaymentStatus, ResendRefusal, Verification, CODE_TTL_SECS, MAX_ATTEMPTS,
     MAX_SENDS, ORDER_ALREADY_PAID, PAYMENT_TTL_SECS, RESEND_COOLDOWN_SECS,
 };
 pub use phone::Phone;
+pub use session::{
+    session_lifetime, CheckoutSession, ClientSecret, ReturnUrl, SessionStatus, SESSION_DEFAULT_SECS, SESSION_MAX_SECS,
+    SESSION_MIN_SECS,
+};

@@ -1,11 +1,12 @@
 //! The payment record and its state machine:
-//! `requires_verification` → `succeeded` | `failed` (with `failure_code`) | `expired`.
+//! `requires_verification` → `succeeded` | `failed` (with `failure_code`) | `expired` |
+//! `canceled` (its checkout session started another payment, or ended).
 //! Methods here only decide and mutate in memory; use cases persist the result with a
 //! version-checked write, so two concurrent transitions can never both land.
 
 use super::card::{CardBrand, Expiry};
 use super::code::CodeHash;
-use super::{Customer, Identifier, MethodId, Money, PaymentId, Phone};
+use super::{Customer, Identifier, MethodId, Money, PaymentId, Phone, SessionId};
 
 /// A code is valid for five minutes.
 pub const CODE_TTL_SECS: i64 = 5 * 60;
@@ -26,6 +27,7 @@ pub enum PaymentStatus {
     Succeeded,
     Failed,
     Expired,
+    Canceled,
 }
 
 impl PaymentStatus {
@@ -35,11 +37,14 @@ impl PaymentStatus {
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
             Self::Expired => "expired",
+            Self::Canceled => "canceled",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::RequiresVerification, Self::Succeeded, Self::Failed, Self::Expired].into_iter().find(|v| v.as_str() == s)
+        [Self::RequiresVerification, Self::Succeeded, Self::Failed, Self::Expired, Self::Canceled]
+            .into_iter()
+            .find(|v| v.as_str() == s)
     }
 }
 
@@ -83,6 +88,9 @@ pub struct Payment {
     pub merchant_id: Identifier,
     pub order_id: Identifier,
     pub money: Money,
+    /// The checkout session the shopper's browser paid in, if any (`None`: the merchant's
+    /// server created the payment directly).
+    pub session_id: Option<SessionId>,
     pub method: MethodSummary,
     /// Where codes go: for a repeat payment, the phone bound to the saved card.
     pub phone: Phone,
@@ -183,6 +191,11 @@ impl Payment {
     /// failed before the card is charged.
     pub fn lose_order(&mut self, now: i64) {
         self.end(PaymentStatus::Failed, Some(ORDER_ALREADY_PAID), now);
+    }
+
+    /// Its checkout session started another payment or ended: nothing is charged.
+    pub fn cancel(&mut self, now: i64) {
+        self.end(PaymentStatus::Canceled, None, now);
     }
 
     /// The acquirer declined with `reason` (e.g. `card_declined`).

@@ -1,6 +1,12 @@
-//! `GET /checkout`: the page a merchant links a shopper to. HTML, CSS and a little plain JS,
-//! embedded in the binary; the script and style are allowed by hash in the
-//! Content-Security-Policy, so nothing else can run or load.
+//! The `checkout-page` function: checkout sessions for the merchant's server, and for the
+//! shopper's browser the page and its state.
+//! - `POST /checkout/sessions`, `GET /checkout/sessions/{id}`, `POST /checkout/sessions/{id}/expire`
+//!   (merchant);
+//! - `GET /checkout/{session_id}`: the page, the same bytes for every id of a session's shape
+//!   (no table read, so ids cannot be probed); `GET /checkout/{session_id}/state` (shopper).
+//!
+//! The page is HTML, CSS and a little plain JS embedded in the binary; the script and style are
+//! allowed by hash in the Content-Security-Policy, so nothing else can run or load.
 
 use std::sync::LazyLock;
 
@@ -9,12 +15,17 @@ use base64::Engine;
 use lambda_http::http::header::{HeaderValue, CONTENT_TYPE};
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::request::query_param;
-use crate::domain::{year_month, CardBrand, Currency, Customer, FieldError, Identifier, Money};
-use crate::ports::SavedMethod;
-use crate::Services;
+use super::dto::{EmptyBody, SessionBody};
+use super::handlers::{get, not_found, post, Access, Endpoint};
+use super::reply::Reply;
+use super::request::{base_path, origin, route, Route};
+use super::views::{session_view, state_view};
+use crate::config::LocalAuth;
+use crate::domain::{ClientSecret, Identifier, SessionId};
+use crate::usecases::{self, Services, SessionView, UseCaseError};
 
 const PAGE: &str = include_str!("checkout/page.html");
 const STYLE: &str = include_str!("checkout/page.css");
@@ -31,106 +42,148 @@ static CSP: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// `LOCAL_FUNCTION_URLS=true` (the local stack): the page calls each function under
-/// `/lambda-url/<function>`, as `cargo lambda watch` serves them, instead of API Gateway's routes.
-static LOCAL_FUNCTION_URLS: LazyLock<bool> =
-    LazyLock::new(|| std::env::var("LOCAL_FUNCTION_URLS").is_ok_and(|v| v == "true"));
+/// The page, built once: every session gets these very bytes.
+static PAGE_HTML: LazyLock<String> = LazyLock::new(|| PAGE.replace("{{STYLE}}", STYLE).replace("{{SCRIPT}}", SCRIPT));
 
-/// What the merchant's link asks the shopper to pay.
-struct CheckoutOrder {
-    user_id: Identifier,
-    merchant_id: Identifier,
-    order_id: Identifier,
-    money: Money,
-}
+const CREATE_SESSION: Endpoint =
+    Endpoint { name: "create-session", ok_status: 201, empty_body: false, restore: Some(restore_secret) };
+const EXPIRE_SESSION: Endpoint = Endpoint { name: "expire-session", ok_status: 200, empty_body: true, restore: None };
 
-impl CheckoutOrder {
-    fn from_query(req: &Request) -> Result<Self, FieldError> {
-        let param = |name: &str| query_param(req, name).unwrap_or_default();
-        let amount = param("amount");
-        let minor = amount.parse::<i64>().map_err(|_| {
-            FieldError::new("invalid_amount", "amount", "amount must be a whole number of minor units, e.g. 1999")
-        })?;
-        Ok(Self {
-            user_id: Identifier::parse("user_id", &param("user_id"))?,
-            merchant_id: Identifier::parse("merchant_id", &param("merchant_id"))?,
-            order_id: Identifier::parse("order_id", &param("order_id"))?,
-            money: Money::new("amount", minor, Currency::parse("currency", &param("currency"))?)?,
-        })
+pub async fn checkout_page(svc: &Services, req: Request) -> Response<Body> {
+    match route(&req) {
+        Some(Route::CreateSession) => create_session(svc, &req).await,
+        Some(Route::GetSession(raw)) => {
+            get(svc, &req, "get-session", Access::Merchant, |ctx| async move {
+                let id = SessionId::parse(&raw).ok_or(UseCaseError::SessionNotFound)?;
+                let view = usecases::merchant_session(svc, &ctx.caller, &id).await?;
+                Ok(Reply::json(200, &session_view(&view, ctx.now)))
+            })
+            .await
+        }
+        Some(Route::ExpireSession(raw)) => {
+            let suffix = format!(":{raw}");
+            post(svc, &req, &EXPIRE_SESSION, Access::Merchant, &suffix, None, |_: EmptyBody, ctx, _| async move {
+                let id = SessionId::parse(&raw).ok_or(UseCaseError::SessionNotFound)?;
+                let view = usecases::expire_session(svc, &ctx.caller, &id).await?;
+                Ok(Reply::json(200, &session_view(&view, ctx.now)))
+            })
+            .await
+        }
+        Some(Route::SessionState(raw)) => {
+            get(svc, &req, "session-state", Access::Shopper(raw), |ctx| async move {
+                let session = ctx.session()?.clone();
+                let name = svc.settings.merchant_name(session.merchant_id.as_str()).to_owned();
+                let (view, methods) = usecases::session_state(svc, session).await?;
+                Ok(Reply::json(200, &state_view(&view, &methods, &name, ctx.now)))
+            })
+            .await
+        }
+        Some(Route::CheckoutPage(raw)) => page(&req, &raw),
+        _ if req.method() == Method::GET => html(
+            404,
+            &error_page(
+                "Page not found",
+                "This checkout link is not valid. Go back to the shop and start the payment again.",
+            ),
+        ),
+        _ => not_found("use POST /checkout/sessions"),
     }
 }
 
-pub async fn checkout_page(svc: &Services, req: Request) -> Response<Body> {
+fn page(req: &Request, raw: &str) -> Response<Body> {
     if req.method() != Method::GET {
-        let mut r = html(405, &error_page("Use GET to open the checkout page."));
+        let mut r = html(405, &error_page("Not available", "Open this page from the link the shop gave you."));
         r.headers_mut().insert("allow", HeaderValue::from_static("GET"));
         return r;
     }
-    let order = match CheckoutOrder::from_query(&req) {
-        Ok(order) => order,
-        Err(e) => {
-            return html(400, &error_page(&format!("This payment link is incomplete: {} ({}).", e.message, e.param)))
-        }
-    };
-    // A returning shopper pays with the card saved last, unless it has expired.
-    let customer = Customer { merchant_id: order.merchant_id.clone(), user_id: order.user_id.clone() };
-    let saved = match svc.payments.find_method(&customer, None).await {
-        Ok(found) => found.filter(|m| !m.expiry.is_expired(year_month(svc.clock.now()))),
-        Err(e) => {
-            tracing::warn!(error = %e, "saved cards unavailable; offering the card form");
-            None
-        }
-    };
-    tracing::info!(returning = saved.is_some(), "checkout page");
-    html(200, &render(&order, saved.as_ref(), *LOCAL_FUNCTION_URLS))
-}
-
-fn render(order: &CheckoutOrder, saved: Option<&SavedMethod>, local: bool) -> String {
-    let label = saved.map(|m| format!("{} •••• {}", brand_name(m.brand), m.last4)).unwrap_or_default();
-    let hidden = |yes: bool| if yes { "hidden" } else { "" };
-    // Every value the link brought in was validated above and is escaped again here.
-    [
-        ("{{AMOUNT}}", escape(&order.money.to_string())),
-        ("{{AMOUNT_MINOR}}", order.money.minor.to_string()),
-        ("{{CURRENCY}}", escape(order.money.currency.code())),
-        ("{{MERCHANT}}", escape(order.merchant_id.as_str())),
-        ("{{ORDER}}", escape(order.order_id.as_str())),
-        ("{{USER}}", escape(order.user_id.as_str())),
-        ("{{METHOD_ID}}", escape(saved.map(|m| m.id.as_str()).unwrap_or(""))),
-        ("{{SAVED_LABEL}}", escape(&label)),
-        ("{{SAVED_HIDDEN}}", hidden(saved.is_none()).to_owned()),
-        ("{{FORM_HIDDEN}}", hidden(saved.is_some()).to_owned()),
-        ("{{LOCAL}}", local.to_string()),
-        // Last, so no other marker is looked for inside them (their hashes must not change).
-        ("{{STYLE}}", STYLE.to_owned()),
-        ("{{SCRIPT}}", SCRIPT.to_owned()),
-    ]
-    .iter()
-    .fold(PAGE.to_owned(), |page, (marker, value)| page.replace(marker, value))
-}
-
-fn brand_name(brand: CardBrand) -> &'static str {
-    match brand {
-        CardBrand::Visa => "Visa",
-        CardBrand::Mastercard => "Mastercard",
-        CardBrand::Amex => "American Express",
-        CardBrand::Discover => "Discover",
-        CardBrand::Jcb => "JCB",
-        CardBrand::Unionpay => "UnionPay",
-        CardBrand::Diners => "Diners Club",
-        CardBrand::Unknown => "Card",
+    if SessionId::parse(raw).is_none() {
+        return html(
+            404,
+            &error_page(
+                "Page not found",
+                "This checkout link is not valid. Go back to the shop and start the payment again.",
+            ),
+        );
     }
+    tracing::info!("checkout page");
+    html(200, &PAGE_HTML)
+}
+
+/// `POST /checkout/sessions`: the answer carries the client secret and the page's URL (the
+/// secret in its fragment, which browsers never send to a server). Under an Idempotency-Key
+/// the kept answer holds the secret sealed, never in clear.
+async fn create_session(svc: &Services, req: &Request) -> Response<Body> {
+    // `cargo lambda watch` serves this function under `/lambda-url/checkout-page` and hands it
+    // the path without that prefix: the local stack's page lives there.
+    let base = match svc.settings.local_auth {
+        LocalAuth::MerchantHeader => "/lambda-url/checkout-page".to_owned(),
+        LocalAuth::Off => base_path(req),
+    };
+    let page_base = format!("{}{base}", origin(req));
+    post(svc, req, &CREATE_SESSION, Access::Merchant, "", None, |body: SessionBody, ctx, attempt| async move {
+        if let Some(raw) = &body.merchant_id {
+            ctx.caller.require(&Identifier::parse("merchant_id", raw)?)?;
+        }
+        let cmd = body.validate(svc.settings.local_auth == LocalAuth::MerchantHeader)?;
+        let (session, secret) = usecases::create_session(svc, &ctx.caller, cmd, attempt.as_ref()).await?;
+        let view = SessionView { session, payment: None };
+        let mut answer = session_view(&view, ctx.now);
+        let url = format!("{page_base}/checkout/{}", view.session.id);
+        let mut reply = Reply::json(201, &with_secret(answer.clone(), &url, &secret));
+        if attempt.is_some() {
+            let sealed = svc
+                .vault
+                .seal_text(view.session.id.as_str(), secret.expose())
+                .map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
+            if let Some(fields) = answer.as_object_mut() {
+                fields.insert("url".into(), url.into());
+                fields.insert("sealed_client_secret".into(), sealed.into());
+            }
+            reply.kept_body = Some(answer.to_string());
+        }
+        Ok(reply)
+    })
+    .await
+}
+
+fn with_secret(mut answer: Value, url: &str, secret: &ClientSecret) -> Value {
+    if let Some(fields) = answer.as_object_mut() {
+        fields.insert("client_secret".into(), secret.expose().into());
+        fields.insert("url".into(), format!("{url}#{}", secret.expose()).into());
+    }
+    answer
+}
+
+/// A replayed session answer: the sealed secret opened and put back where it belongs.
+fn restore_secret(svc: &Services, mut reply: Reply) -> Reply {
+    let Ok(mut kept) = serde_json::from_str::<Value>(&reply.body) else { return reply };
+    let Some(fields) = kept.as_object_mut() else { return reply };
+    let Some(Value::String(sealed)) = fields.remove("sealed_client_secret") else { return reply };
+    let id = fields.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
+    let url = fields.get("url").and_then(Value::as_str).unwrap_or("").to_owned();
+    match svc.vault.open_text(&id, &sealed).ok().as_deref().and_then(ClientSecret::parse) {
+        Some(secret) => reply.body = with_secret(kept, &url, &secret).to_string(),
+        None => {
+            tracing::error!(session_id = %id, "kept session answer cannot be opened (key retired?)");
+            reply.body = kept.to_string();
+        }
+    }
+    reply
 }
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-fn error_page(message: &str) -> String {
+/// An error page in the checkout's own style (the stylesheet is allowed by its hash).
+fn error_page(title: &str, message: &str) -> String {
     format!(
-        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><meta name=\"viewport\" \
-         content=\"width=device-width, initial-scale=1\"><title>Checkout</title><main><h1>Checkout</h1><p>{}</p></main></html>",
-        escape(message)
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width, initial-scale=1\"><meta name=\"referrer\" content=\"no-referrer\">\
+         <title>{t} · Checkout</title><style>{STYLE}</style></head><body><main class=\"card\">\
+         <h1>{t}</h1><p>{m}</p></main></body></html>",
+        t = escape(title),
+        m = escape(message)
     )
 }
 

@@ -5,9 +5,10 @@ use serde::Deserialize;
 
 use crate::domain::FieldError;
 use crate::domain::{
-    year_month, CardNumber, Currency, Cvc, Expiry, Identifier, MethodId, Money, Phone, VerificationCode,
+    session_lifetime, year_month, CardNumber, Currency, Cvc, Expiry, Identifier, MethodId, Money, Phone, ReturnUrl,
+    VerificationCode,
 };
-use crate::usecases::{FirstPaymentCommand, RepeatPaymentCommand};
+use crate::usecases::{FirstPaymentCommand, RepeatPaymentCommand, SessionCommand, SessionPayment};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +20,17 @@ pub struct CardBody {
     #[serde(default)]
     #[allow(dead_code)]
     holder_name: Option<String>,
+}
+
+impl CardBody {
+    /// The card's number, expiry and CVC, each checked; `param`s as `card.number`, `card`, `card.cvc`.
+    fn validate(&self, now: i64) -> Result<(CardNumber, Expiry, Cvc), FieldError> {
+        Ok((
+            CardNumber::parse("card.number", &self.number)?,
+            Expiry::parse("card", self.exp_month, self.exp_year, year_month(now))?,
+            Cvc::parse("card.cvc", &self.cvc)?,
+        ))
+    }
 }
 
 impl std::fmt::Debug for CardBody {
@@ -51,15 +63,21 @@ fn money(amount: i64, currency: &str) -> Result<Money, FieldError> {
 
 impl FirstPaymentBody {
     pub fn validate(self, now: i64) -> Result<FirstPaymentCommand, FieldError> {
+        let user_id = Identifier::parse("user_id", &self.user_id)?;
+        let merchant_id = Identifier::parse("merchant_id", &self.merchant_id)?;
+        let order_id = Identifier::parse("order_id", &self.order_id)?;
+        let money = money(self.amount, &self.currency)?;
+        let phone = Phone::parse("phone", &self.phone)?;
+        let (card, expiry, cvc) = self.card.validate(now)?;
         Ok(FirstPaymentCommand {
-            user_id: Identifier::parse("user_id", &self.user_id)?,
-            merchant_id: Identifier::parse("merchant_id", &self.merchant_id)?,
-            order_id: Identifier::parse("order_id", &self.order_id)?,
-            money: money(self.amount, &self.currency)?,
-            phone: Phone::parse("phone", &self.phone)?,
-            card: CardNumber::parse("card.number", &self.card.number)?,
-            expiry: Expiry::parse("card", self.card.exp_month, self.card.exp_year, year_month(now))?,
-            cvc: Cvc::parse("card.cvc", &self.card.cvc)?,
+            user_id,
+            merchant_id,
+            order_id,
+            money,
+            phone,
+            card,
+            expiry,
+            cvc,
             save_card: self.save_card,
         })
     }
@@ -77,14 +95,18 @@ pub struct RepeatPaymentBody {
     payment_method_id: Option<String>,
 }
 
+fn method_id(raw: Option<String>) -> Result<Option<MethodId>, FieldError> {
+    match raw {
+        None => Ok(None),
+        Some(raw) => Ok(Some(MethodId::parse(&raw).ok_or_else(|| {
+            FieldError::new("invalid_identifier", "payment_method_id", "payment_method_id must be a pm_… id")
+        })?)),
+    }
+}
+
 impl RepeatPaymentBody {
     pub fn validate(self) -> Result<RepeatPaymentCommand, FieldError> {
-        let method_id = match self.payment_method_id {
-            None => None,
-            Some(raw) => Some(MethodId::parse(&raw).ok_or_else(|| {
-                FieldError::new("invalid_identifier", "payment_method_id", "payment_method_id must be a pm_… id")
-            })?),
-        };
+        let method_id = method_id(self.payment_method_id)?;
         Ok(RepeatPaymentCommand {
             user_id: Identifier::parse("user_id", &self.user_id)?,
             merchant_id: Identifier::parse("merchant_id", &self.merchant_id)?,
@@ -107,7 +129,69 @@ impl VerifyBody {
     }
 }
 
-/// Resend takes no fields: an empty body or `{}`.
+/// Resend and expire take no fields: an empty body or `{}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ResendBody {}
+pub struct EmptyBody {}
+
+/// `POST /checkout/sessions`: the order the shopper is to pay.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct SessionBody {
+    user_id: String,
+    order_id: String,
+    amount: i64,
+    currency: String,
+    #[serde(default)]
+    expires_in: Option<i64>,
+    #[serde(default)]
+    return_url: Option<String>,
+    /// Optional; when given it must be the caller's own (`403 merchant_mismatch`).
+    #[serde(default)]
+    pub merchant_id: Option<String>,
+}
+
+impl SessionBody {
+    pub fn validate(self, allow_local_http: bool) -> Result<SessionCommand, FieldError> {
+        Ok(SessionCommand {
+            user_id: Identifier::parse("user_id", &self.user_id)?,
+            order_id: Identifier::parse("order_id", &self.order_id)?,
+            money: money(self.amount, &self.currency)?,
+            expires_in: session_lifetime(self.expires_in)?,
+            return_url: self.return_url.map(|u| ReturnUrl::parse("return_url", &u, allow_local_http)).transpose()?,
+        })
+    }
+}
+
+/// `POST /checkout/{session_id}/payments`: the card and the phone; the order is the session's,
+/// so naming `user_id`, `merchant_id`, `order_id`, `amount` or `currency` is refused (400).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct SessionCardBody {
+    phone: String,
+    card: CardBody,
+    #[serde(default = "default_true")]
+    save_card: bool,
+}
+
+impl SessionCardBody {
+    pub fn validate(self, now: i64) -> Result<SessionPayment, FieldError> {
+        let phone = Phone::parse("phone", &self.phone)?;
+        let (card, expiry, cvc) = self.card.validate(now)?;
+        Ok(SessionPayment::Card { phone, card, expiry, cvc, save_card: self.save_card })
+    }
+}
+
+/// `POST /checkout/{session_id}/payments/repeat`: which saved card, if not the latest.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRepeatBody {
+    #[serde(default)]
+    payment_method_id: Option<String>,
+}
+
+impl SessionRepeatBody {
+    pub fn validate(self) -> Result<SessionPayment, FieldError> {
+        Ok(SessionPayment::Saved { method_id: method_id(self.payment_method_id)? })
+    }
+}

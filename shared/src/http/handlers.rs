@@ -1,5 +1,5 @@
-//! One handler per function. Each: method check → caller → body → (Idempotency-Key) → use
-//! case → reply.
+//! One handler per function. Each: route → caller (by the route's kind) → body →
+//! (Idempotency-Key) → use case → reply. A route is described by an [`Endpoint`] value.
 
 use std::future::Future;
 
@@ -8,142 +8,327 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
-use super::caller::caller;
-use super::dto::{FirstPaymentBody, RepeatPaymentBody, ResendBody, VerifyBody};
+use super::auth;
+use super::dto::{EmptyBody, FirstPaymentBody, RepeatPaymentBody, SessionCardBody, SessionRepeatBody, VerifyBody};
 use super::idempotency::run_once;
 use super::problem::{from_use_case, Problem};
 use super::reply::Reply;
-use super::request::{
-    claim_deadline, idempotency_key, json_body, payment_action, query_param, status_route, StatusRoute,
-};
-use super::views::{history_view, payment_view};
-use crate::domain::{page_size, HistoryCursor, Identifier, Payment, PaymentId};
+use super::request::{claim_deadline, idempotency_key, json_body, query_param, route, CodeAction, Route};
+use super::views::{history_view, payment_view, Urls};
+use crate::domain::{page_size, CheckoutSession, HistoryCursor, Identifier, Payment, PaymentId};
 use crate::usecases::{self, Attempt, Caller, Services, UseCaseError};
 
-/// `POST /payments`
+/// What a POST route is: its name (logs, Idempotency-Key scope), its success status, whether
+/// an empty body reads as `{}`, and what a replayed answer needs before it goes out.
+pub struct Endpoint {
+    pub name: &'static str,
+    pub ok_status: u16,
+    pub empty_body: bool,
+    /// Turns a kept answer back into the answer (the session's sealed secret).
+    pub restore: Option<fn(&Services, Reply) -> Reply>,
+}
+
+impl Endpoint {
+    pub const fn new(name: &'static str, ok_status: u16) -> Self {
+        Self { name, ok_status, empty_body: false, restore: None }
+    }
+
+    const fn empty_body(mut self) -> Self {
+        self.empty_body = true;
+        self
+    }
+}
+
+const CREATE_PAYMENT: Endpoint = Endpoint::new("first-payment", 201);
+const REPEAT_PAYMENT: Endpoint = Endpoint::new("repeat-payment", 201);
+const VERIFY: Endpoint = Endpoint::new("verify", 200);
+const RESEND: Endpoint = Endpoint::new("resend", 200).empty_body();
+const SESSION_PAYMENT: Endpoint = Endpoint::new("session-payment", 201);
+const SESSION_REPEAT: Endpoint = Endpoint::new("session-repeat-payment", 201).empty_body();
+
+/// Who may call a route: the merchant's server, or the browser holding the named session's
+/// client secret.
+pub enum Access {
+    Merchant,
+    /// The raw session id from the path.
+    Shopper(String),
+}
+
+/// What a request runs with once its caller is known.
+pub struct Ctx {
+    pub caller: Caller,
+    /// The session a shopper's request is for.
+    pub session: Option<CheckoutSession>,
+    /// Which routes the answer's links name.
+    pub urls: Urls,
+    pub now: i64,
+}
+
+impl Ctx {
+    pub fn session(&self) -> Result<&CheckoutSession, UseCaseError> {
+        self.session.as_ref().ok_or(UseCaseError::InvalidClientSecret)
+    }
+}
+
+pub(super) fn not_found(hint: &str) -> Response<Body> {
+    Problem::new(404, "route_not_found", format!("no such route; {hint}")).into_reply().into_response()
+}
+
+/// Who is asking, from the route's kind: fails closed.
+pub(super) async fn caller_of(svc: &Services, req: &Request, access: &Access) -> Result<Ctx, Problem> {
+    let now = svc.clock.now();
+    match access {
+        Access::Merchant => Ok(Ctx { caller: auth::merchant(svc, req)?, session: None, urls: Urls::Merchant, now }),
+        Access::Shopper(raw) => {
+            let (caller, session) = auth::shopper(svc, req, raw).await?;
+            let urls = Urls::Session(session.id.clone());
+            Ok(Ctx { caller, session: Some(session), urls, now })
+        }
+    }
+}
+
+/// `POST /payments` (merchant) and `POST /checkout/{session_id}/payments` (shopper)
 pub async fn first_payment(svc: &Services, req: Request) -> Response<Body> {
-    serve(
-        svc,
-        &req,
-        "first-payment".into(),
-        false,
-        |body: FirstPaymentBody, caller, attempt| async move {
-            let cmd = body.validate(svc.clock.now())?;
-            caller.require(&cmd.merchant_id)?;
-            usecases::first_payment(svc, cmd, attempt.as_ref()).await
-        },
-        201,
-    )
-    .await
+    match route(&req) {
+        Some(Route::CreatePayment) => {
+            post(
+                svc,
+                &req,
+                &CREATE_PAYMENT,
+                Access::Merchant,
+                "",
+                None,
+                |body: FirstPaymentBody, ctx, attempt| async move {
+                    let cmd = body.validate(ctx.now)?;
+                    ctx.caller.require(&cmd.merchant_id)?;
+                    let p = usecases::first_payment(svc, cmd, attempt.as_ref()).await?;
+                    Ok(payment_reply(&p, CREATE_PAYMENT.ok_status, ctx))
+                },
+            )
+            .await
+        }
+        Some(Route::SessionPay(sid)) => {
+            post(
+                svc,
+                &req,
+                &SESSION_PAYMENT,
+                Access::Shopper(sid),
+                "",
+                None,
+                |body: SessionCardBody, ctx, attempt| async move {
+                    let how = body.validate(ctx.now)?;
+                    let p = usecases::pay_in_session(svc, ctx.session()?.clone(), how, attempt.as_ref()).await?;
+                    Ok(payment_reply(&p, SESSION_PAYMENT.ok_status, ctx))
+                },
+            )
+            .await
+        }
+        _ => not_found("use POST /payments or POST /checkout/{session_id}/payments"),
+    }
 }
 
-/// `POST /payments/repeat`
+/// `POST /payments/repeat` (merchant) and `POST /checkout/{session_id}/payments/repeat` (shopper)
 pub async fn repeat_payment(svc: &Services, req: Request) -> Response<Body> {
-    serve(
-        svc,
-        &req,
-        "repeat-payment".into(),
-        false,
-        |body: RepeatPaymentBody, caller, attempt| async move {
-            let cmd = body.validate()?;
-            caller.require(&cmd.merchant_id)?;
-            usecases::repeat_payment(svc, cmd, attempt.as_ref()).await
-        },
-        201,
-    )
-    .await
+    match route(&req) {
+        Some(Route::RepeatPayment) => {
+            post(
+                svc,
+                &req,
+                &REPEAT_PAYMENT,
+                Access::Merchant,
+                "",
+                None,
+                |body: RepeatPaymentBody, ctx, attempt| async move {
+                    let cmd = body.validate()?;
+                    ctx.caller.require(&cmd.merchant_id)?;
+                    let p = usecases::repeat_payment(svc, cmd, attempt.as_ref()).await?;
+                    Ok(payment_reply(&p, REPEAT_PAYMENT.ok_status, ctx))
+                },
+            )
+            .await
+        }
+        Some(Route::SessionRepeat(sid)) => {
+            post(
+                svc,
+                &req,
+                &SESSION_REPEAT,
+                Access::Shopper(sid),
+                "",
+                None,
+                |body: SessionRepeatBody, ctx, attempt| async move {
+                    let how = body.validate()?;
+                    let p = usecases::pay_in_session(svc, ctx.session()?.clone(), how, attempt.as_ref()).await?;
+                    Ok(payment_reply(&p, SESSION_REPEAT.ok_status, ctx))
+                },
+            )
+            .await
+        }
+        _ => not_found("use POST /payments/repeat or POST /checkout/{session_id}/payments/repeat"),
+    }
 }
 
-/// `POST /payments/{payment_id}/verify` and `POST /payments/{payment_id}/resend`
+/// `POST /payments/{payment_id}/verify|resend` (merchant) and
+/// `POST /checkout/{session_id}/payments/{payment_id}/verify|resend` (shopper: its session's
+/// latest payment only)
 pub async fn verify_code(svc: &Services, req: Request) -> Response<Body> {
-    if req.method() != Method::POST {
-        return Problem::new(405, "method_not_allowed", "use POST").into_reply().into_response();
-    }
-    let Some((raw_id, action)) = payment_action(&req) else {
-        return Problem::new(404, "route_not_found", "use /payments/{payment_id}/verify or /resend")
-            .into_reply()
-            .into_response();
+    let (access, raw_id, action) = match route(&req) {
+        Some(Route::PaymentCode { payment_id, action }) => (Access::Merchant, payment_id, action),
+        Some(Route::SessionCode { session_id, payment_id, action }) => {
+            (Access::Shopper(session_id), payment_id, action)
+        }
+        _ => return not_found("use /payments/{payment_id}/verify or /resend"),
     };
-    // An id of the wrong shape cannot exist; answer as for any unknown payment.
-    let id = PaymentId::parse(&raw_id);
-    let scope = format!("{action}:{raw_id}");
-    match (action.as_str(), id) {
-        (_, None) if action == "verify" || action == "resend" => {
-            Problem::new(404, "payment_not_found", "no payment with this id").into_reply().into_response()
-        }
-        ("verify", Some(id)) => {
-            serve(
-                svc,
-                &req,
-                scope,
-                false,
-                |body: VerifyBody, caller, attempt| async move {
-                    usecases::verify_code(svc, &caller, &id, &body.validate()?, attempt.as_ref()).await
-                },
-                200,
-            )
-            .await
-        }
-        ("resend", Some(id)) => {
-            serve(
-                svc,
-                &req,
-                scope,
-                true,
-                |_: ResendBody, caller, attempt| async move {
-                    usecases::resend_code(svc, &caller, &id, attempt.as_ref()).await
-                },
-                200,
-            )
-            .await
-        }
-        _ => Problem::new(404, "route_not_found", "use /payments/{payment_id}/verify or /resend")
-            .into_reply()
-            .into_response(),
-    }
+    code_action(svc, &req, access, &raw_id, action).await
 }
 
-async fn serve<B, F, Fut>(
+async fn code_action(
     svc: &Services,
     req: &Request,
-    scope: String,
-    allow_empty: bool,
+    access: Access,
+    raw_id: &str,
+    action: CodeAction,
+) -> Response<Body> {
+    // An id of the wrong shape cannot exist: answered as any unknown payment.
+    let id = PaymentId::parse(raw_id);
+    let suffix = format!(":{raw_id}");
+    // The shopper's session must hold this payment, and must not have ended.
+    let scoped = |ctx: &Ctx, id: Option<PaymentId>| -> Result<PaymentId, UseCaseError> {
+        let id = id.ok_or(UseCaseError::PaymentNotFound)?;
+        if let Some(session) = &ctx.session {
+            if session.payment_id.as_ref() != Some(&id) {
+                return Err(UseCaseError::PaymentNotFound);
+            }
+            if session.is_over(ctx.now) {
+                return Err(UseCaseError::SessionExpired);
+            }
+        }
+        Ok(id)
+    };
+    match action {
+        CodeAction::Verify => {
+            post(svc, req, &VERIFY, access, &suffix, Some(raw_id), |body: VerifyBody, ctx, attempt| async move {
+                let id = scoped(&ctx, id)?;
+                let code = body.validate()?;
+                let p = usecases::verify_code(svc, &ctx.caller, &id, &code, attempt.as_ref()).await?;
+                Ok(payment_reply(&p, VERIFY.ok_status, ctx))
+            })
+            .await
+        }
+        CodeAction::Resend => {
+            post(svc, req, &RESEND, access, &suffix, Some(raw_id), |_: EmptyBody, ctx, attempt| async move {
+                let id = scoped(&ctx, id)?;
+                let p = usecases::resend_code(svc, &ctx.caller, &id, attempt.as_ref()).await?;
+                Ok(payment_reply(&p, RESEND.ok_status, ctx))
+            })
+            .await
+        }
+    }
+}
+
+pub(super) fn payment_reply(p: &Payment, status: u16, ctx: Ctx) -> Reply {
+    tracing::Span::current().record("payment_id", p.id.as_str());
+    Reply::json(status, &payment_view(p, ctx.now, &ctx.urls))
+}
+
+/// A POST: method, caller, body, Idempotency-Key, then `run`. `suffix` narrows the key's
+/// scope (the payment a code action is for).
+pub(super) async fn post<B, F, Fut>(
+    svc: &Services,
+    req: &Request,
+    endpoint: &Endpoint,
+    access: Access,
+    suffix: &str,
+    payment_id: Option<&str>,
     run: F,
-    ok_status: u16,
 ) -> Response<Body>
 where
     B: DeserializeOwned,
-    F: FnOnce(B, Caller, Option<Attempt>) -> Fut,
-    Fut: Future<Output = Result<Payment, UseCaseError>>,
+    F: FnOnce(B, Ctx, Option<Attempt>) -> Fut,
+    Fut: Future<Output = Result<Reply, UseCaseError>>,
 {
-    let path_id = payment_action(req).filter(|_| scope.contains(':')).map(|(id, _)| id);
-    let span = request_span(req, &scope, path_id.as_deref());
-    async move {
-        let reply = if req.method() != Method::POST {
-            Problem::new(405, "method_not_allowed", "use POST").into_reply()
-        } else {
-            match (caller(req), json_body::<B>(req, allow_empty), idempotency_key(req)) {
-                (Err(p), _, _) | (_, Err(p), _) | (_, _, Err(p)) => p.into_reply(),
-                (Ok(caller), Ok((body, _)), Ok(None)) => answer(svc, run(body, caller, None), ok_status).await,
-                (Ok(caller), Ok((body, value)), Ok(Some(key))) => {
-                    let lock_until = claim_deadline(req, svc.clock.now());
-                    // Each merchant has its own key space.
-                    let scope = format!("{}/{scope}", caller.key_scope());
-                    let work = |attempt| answer(svc, run(body, caller, Some(attempt)), ok_status);
-                    run_once(svc, &scope, &key, &value, lock_until, work).await
+    let span = request_span(req, endpoint.name, payment_id);
+    // Boxed: a route's future holds its use case's, and several routes per function would
+    // otherwise make one large future per request (too large for a debug test thread's stack).
+    Box::pin(
+        async move {
+            let reply = if req.method() != Method::POST {
+                Problem::new(405, "method_not_allowed", "use POST").into_reply()
+            } else {
+                match caller_of(svc, req, &access).await {
+                    Err(p) => p.into_reply(),
+                    Ok(ctx) => match (json_body::<B>(req, endpoint.empty_body), idempotency_key(req)) {
+                        (Err(p), _) | (_, Err(p)) => p.into_reply(),
+                        (Ok((body, _)), Ok(None)) => {
+                            let urls = ctx.urls.clone();
+                            settle(svc, run(body, ctx, None), &urls).await
+                        }
+                        (Ok((body, value)), Ok(Some(key))) => {
+                            let lock_until = claim_deadline(req, svc.clock.now());
+                            // Each merchant, and each session, has its own key space.
+                            let scope = format!("{}/{}{suffix}", ctx.caller.key_scope(), endpoint.name);
+                            let urls = ctx.urls.clone();
+                            let work = |attempt| async move { settle(svc, run(body, ctx, Some(attempt)), &urls).await };
+                            let reply = run_once(svc, &scope, &key, &value, lock_until, work).await;
+                            match endpoint.restore {
+                                Some(restore) if reply.replayed => restore(svc, reply),
+                                _ => reply,
+                            }
+                        }
+                    },
                 }
-            }
-        };
-        tracing::info!(status = reply.status, replayed = reply.replayed, "answered");
-        reply.into_response()
-    }
-    .instrument(span)
+            };
+            tracing::info!(status = reply.status, replayed = reply.replayed, "answered");
+            reply.into_response()
+        }
+        .instrument(span),
+    )
     .await
+}
+
+/// A GET: method, caller, then `run`.
+pub(super) async fn get<F, Fut>(svc: &Services, req: &Request, name: &str, access: Access, run: F) -> Response<Body>
+where
+    F: FnOnce(Ctx) -> Fut,
+    Fut: Future<Output = Result<Reply, UseCaseError>>,
+{
+    let span = request_span(req, name, None);
+    Box::pin(
+        async move {
+            let reply = if req.method() != Method::GET {
+                Problem::new(405, "method_not_allowed", "use GET").into_reply().allowing("GET")
+            } else {
+                match caller_of(svc, req, &access).await {
+                    Err(p) => p.into_reply(),
+                    Ok(ctx) => {
+                        let urls = ctx.urls.clone();
+                        settle(svc, run(ctx), &urls).await
+                    }
+                }
+            };
+            tracing::info!(status = reply.status, "answered");
+            reply.into_response()
+        }
+        .instrument(span),
+    )
+    .await
+}
+
+/// The reply of a use case's outcome.
+pub(super) async fn settle(
+    svc: &Services,
+    outcome: impl Future<Output = Result<Reply, UseCaseError>>,
+    urls: &Urls,
+) -> Reply {
+    match outcome.await {
+        Ok(reply) => reply,
+        // A shopper's problems name its session's routes.
+        Err(e) => from_use_case(e, svc.clock.now(), urls).into_reply(),
+    }
 }
 
 /// Every line of a request carries the Lambda request id, the route and, once known, the
 /// payment id (the path holds it for verify, resend and status).
-fn request_span(req: &Request, route: &str, payment_id: Option<&str>) -> tracing::Span {
+pub(super) fn request_span(req: &Request, route: &str, payment_id: Option<&str>) -> tracing::Span {
     let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
     let span = tracing::info_span!("request", %request_id, %route, payment_id = tracing::field::Empty);
     if let Some(id) = payment_id {
@@ -152,29 +337,40 @@ fn request_span(req: &Request, route: &str, payment_id: Option<&str>) -> tracing
     span
 }
 
-/// `GET /payments/{payment_id}` and `GET /users/{user_id}/payments?limit=&cursor=`
+/// `GET /payments/{payment_id}` and `GET /users/{user_id}/payments?limit=&cursor=` (merchant)
 pub async fn payment_status(svc: &Services, req: Request) -> Response<Body> {
-    let route = status_route(&req);
+    let route = route(&req).filter(|r| matches!(r, Route::GetPayment(_) | Route::History(_)));
     let path_id = match &route {
-        Some(StatusRoute::Payment(id)) => Some(id.as_str()),
+        Some(Route::GetPayment(id)) => Some(id.as_str()),
         _ => None,
     };
     let span = request_span(&req, "payment-status", path_id);
     async {
-        let reply = match (req.method(), caller(&req), &route) {
-            (m, _, _) if m != Method::GET => {
+        let reply = match (req.method(), &route) {
+            (m, _) if m != Method::GET => {
                 Problem::new(405, "method_not_allowed", "use GET").into_reply().allowing("GET")
             }
-            (_, Err(p), _) => p.into_reply(),
-            (_, _, None) => {
+            (_, None) => {
                 Problem::new(404, "route_not_found", "use /payments/{payment_id} or /users/{user_id}/payments")
                     .into_reply()
             }
-            (_, Ok(caller), Some(StatusRoute::Payment(raw))) => match PaymentId::parse(raw) {
-                None => Problem::new(404, "payment_not_found", "no payment with this id").into_reply(),
-                Some(id) => answer(svc, usecases::payment_status(svc, &caller, &id), 200).await,
+            (_, Some(route)) => match auth::merchant(svc, &req) {
+                Err(p) => p.into_reply(),
+                Ok(caller) => match route {
+                    Route::GetPayment(raw) => match PaymentId::parse(raw) {
+                        None => Problem::new(404, "payment_not_found", "no payment with this id").into_reply(),
+                        Some(id) => {
+                            let outcome = async {
+                                let p = usecases::payment_status(svc, &caller, &id).await?;
+                                Ok(Reply::json(200, &payment_view(&p, svc.clock.now(), &Urls::Merchant)))
+                            };
+                            settle(svc, outcome, &Urls::Merchant).await
+                        }
+                    },
+                    Route::History(raw) => history(svc, &caller, &req, raw).await,
+                    _ => Problem::new(404, "route_not_found", "use /payments/{payment_id}").into_reply(),
+                },
             },
-            (_, Ok(caller), Some(StatusRoute::History(raw))) => history(svc, &caller, &req, raw).await,
         };
         tracing::info!(status = reply.status, "answered");
         reply.into_response()
@@ -199,18 +395,6 @@ async fn history(svc: &Services, caller: &Caller, req: &Request, raw_user: &str)
     };
     match page {
         Ok((user, page)) => Reply::json(200, &history_view(&user, &page, now)),
-        Err(e) => from_use_case(e, now).into_reply(),
-    }
-}
-
-async fn answer(svc: &Services, outcome: impl Future<Output = Result<Payment, UseCaseError>>, ok_status: u16) -> Reply {
-    let result = outcome.await;
-    let now = svc.clock.now();
-    match result {
-        Ok(payment) => {
-            tracing::Span::current().record("payment_id", payment.id.as_str());
-            Reply::json(ok_status, &payment_view(&payment, now))
-        }
-        Err(e) => from_use_case(e, now).into_reply(),
+        Err(e) => from_use_case(e, now, &Urls::Merchant).into_reply(),
     }
 }

@@ -51,7 +51,7 @@ where
             .retry_after(1)
             .into_reply()
         }
-        Err(e) => return super::problem::from_use_case(e.into(), now).into_reply(),
+        Err(e) => return super::problem::from_use_case(e.into(), now, &super::views::Urls::Merchant).into_reply(),
     };
 
     let reply = work(attempt).await;

@@ -1,7 +1,7 @@
 //! The one HTTP layer: requests in, problem+json or payment JSON out. Every function's handler
 //! is here; `functions/*/src/main.rs` only wires one of them to the runtime.
 
-mod caller;
+mod auth;
 mod checkout;
 mod dto;
 mod handlers;

@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::reply::Reply;
-use super::views::payment_view;
+use super::views::{payment_view, Urls};
 use crate::domain::{FieldError, Payment};
 use crate::usecases::UseCaseError;
 
@@ -52,8 +52,8 @@ impl Problem {
         self
     }
 
-    fn with_payment(self, payment: &Payment, now: i64) -> Self {
-        self.with("payment_id", payment.id.as_str()).with("payment", payment_view(payment, now))
+    fn with_payment(self, payment: &Payment, now: i64, urls: &Urls) -> Self {
+        self.with("payment_id", payment.id.as_str()).with("payment", payment_view(payment, now, urls))
     }
 
     pub fn bad_request(detail: impl Into<String>, param: &str) -> Self {
@@ -79,10 +79,12 @@ fn title(status: u16) -> &'static str {
     match status {
         400 => "Bad Request",
         402 => "Payment Required",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         409 => "Conflict",
+        410 => "Gone",
         413 => "Content Too Large",
         415 => "Unsupported Media Type",
         422 => "Unprocessable Content",
@@ -99,11 +101,12 @@ impl From<FieldError> for Problem {
 }
 
 /// Guidance for a shopper with no usable saved card: start a first payment.
-fn provide_payment_details() -> Value {
-    json!({"type": "provide_payment_details", "url": "/payments", "method": "POST"})
+fn provide_payment_details(urls: &Urls) -> Value {
+    json!({"type": "provide_payment_details", "url": urls.new_payment(), "method": "POST"})
 }
 
-pub fn from_use_case(err: UseCaseError, now: i64) -> Problem {
+/// `urls` says which routes the answer's links name (a browser's answers name its session's).
+pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
     use UseCaseError as E;
     match err {
         E::Field(e) => e.into(),
@@ -116,19 +119,27 @@ pub fn from_use_case(err: UseCaseError, now: i64) -> Problem {
             "no_saved_payment_method",
             "this user has no saved card; make a first payment with the card details",
         )
-        .with("next_action", provide_payment_details()),
+        .with("next_action", provide_payment_details(urls)),
         E::SavedMethodExpired => Problem::new(422, "card_expired", "the saved card has expired; pay with card details")
             .param("payment_method_id")
-            .with("next_action", provide_payment_details()),
+            .with("next_action", provide_payment_details(urls)),
         E::MethodNotFound => Problem::new(404, "payment_method_not_found", "no saved card with this id for this user")
             .param("payment_method_id"),
         E::PaymentNotFound => Problem::new(404, "payment_not_found", "no payment with this id"),
+        E::SessionNotFound => Problem::new(404, "session_not_found", "no checkout session with this id"),
+        E::InvalidClientSecret => Problem::new(
+            401,
+            "invalid_client_secret",
+            "send this checkout session's client secret as `Authorization: Bearer <client_secret>`",
+        ),
+        E::SessionExpired => Problem::new(410, "session_expired", "this checkout session has expired"),
+        E::SessionCompleted => Problem::new(409, "session_completed", "this checkout session has been paid"),
         E::OrderAlreadyPaid(payment) => {
             let problem =
                 Problem::new(409, "order_already_paid", "this order has already been paid; nothing was charged")
                     .param("order_id");
             match payment {
-                Some(p) => problem.with_payment(&p, now),
+                Some(p) => problem.with_payment(&p, now, urls),
                 None => problem,
             }
         }
@@ -139,16 +150,16 @@ pub fn from_use_case(err: UseCaseError, now: i64) -> Problem {
             Problem::new(422, "too_many_attempts", "too many incorrect codes; the payment has failed")
                 .param("code")
                 .with("attempts_remaining", 0)
-                .with_payment(&p, now)
+                .with_payment(&p, now, urls)
         }
         E::CodeExpired => {
             Problem::new(422, "code_expired", "the code has expired; ask for a new one with resend").param("code")
         }
         E::NotPending(p) => Problem::new(409, "payment_not_pending", format!("the payment is {}", p.status.as_str()))
-            .with_payment(&p, now),
+            .with_payment(&p, now, urls),
         E::Declined(p) => {
             let reason = p.failure_code.clone().unwrap_or_else(|| "card_declined".into());
-            Problem::new(402, reason, "the card issuer declined the payment").with_payment(&p, now)
+            Problem::new(402, reason, "the card issuer declined the payment").with_payment(&p, now, urls)
         }
         E::ResendTooSoon { retry_after_secs } => {
             Problem::new(429, "resend_too_soon", "a code was sent moments ago; wait before asking again")

@@ -19,6 +19,9 @@ pub struct Reply {
     pub transient: bool,
     /// What a 405 lists in `Allow`.
     pub allow: &'static str,
+    /// What an idempotency record keeps instead of `body`, where the body holds a secret (kept
+    /// sealed, restored on replay).
+    pub kept_body: Option<String>,
 }
 
 impl Reply {
@@ -30,6 +33,7 @@ impl Reply {
             replayed: false,
             transient: status >= 500,
             allow: "POST",
+            kept_body: None,
         }
     }
 
@@ -48,7 +52,7 @@ impl Reply {
     }
 
     pub fn stored(&self) -> StoredResponse {
-        StoredResponse { status: self.status, body: self.body.clone() }
+        StoredResponse { status: self.status, body: self.kept_body.clone().unwrap_or_else(|| self.body.clone()) }
     }
 
     pub fn replay(stored: StoredResponse) -> Self {
@@ -59,6 +63,7 @@ impl Reply {
             replayed: true,
             transient: false,
             allow: "POST",
+            kept_body: None,
         }
     }
 

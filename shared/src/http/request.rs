@@ -1,6 +1,7 @@
 //! Reading a request: size, content type, JSON, typed body, path id, Idempotency-Key.
 
 use lambda_http::http::header::CONTENT_TYPE;
+use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -67,20 +68,6 @@ pub fn idempotency_key(req: &Request) -> Result<Option<String>, Problem> {
     Ok(Some(key.to_owned()))
 }
 
-/// What `POST /payments/{payment_id}/<action>` asks for. API Gateway fills pathParameters;
-/// `cargo lambda watch` does not, so the raw path is read too.
-pub fn payment_action(req: &Request) -> Option<(String, String)> {
-    let from_params = req.path_parameters_ref().and_then(|p| p.first("payment_id")).map(str::to_owned);
-    let raw = req.raw_http_path();
-    let path = if raw.is_empty() { req.uri().path() } else { raw };
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let [.., "payments", id, action] = segments.as_slice() else {
-        return None;
-    };
-    let id = from_params.unwrap_or_else(|| (*id).to_owned());
-    Some((id, (*action).to_owned()))
-}
-
 /// How long an idempotency claim may live: until this invocation's deadline (plus a second of
 /// slack), so a timed-out Lambda never leaves a key stuck.
 pub fn claim_deadline(req: &Request, now: i64) -> i64 {
@@ -91,33 +78,136 @@ pub fn claim_deadline(req: &Request, now: i64) -> i64 {
         .map_or(now + WITHOUT_CONTEXT_SECS, |d| d.min(now + 15 * 60) + 1)
 }
 
-/// What a `GET` to the status function asks for.
-#[derive(Debug, PartialEq, Eq)]
-pub enum StatusRoute {
-    /// `/payments/{payment_id}`
-    Payment(String),
-    /// `/users/{user_id}/payments`
-    History(String),
+/// A code action on a pending payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeAction {
+    Verify,
+    Resend,
 }
 
-/// Reads the route from API Gateway's pathParameters, or from the raw path (`cargo lambda watch`
-/// sets none and prefixes `/lambda-url/<function>`).
-pub fn status_route(req: &Request) -> Option<StatusRoute> {
-    let params = req.path_parameters_ref();
-    if let Some(user) = params.and_then(|p| p.first("user_id")) {
-        return Some(StatusRoute::History(user.to_owned()));
+/// Every route of the API. Which caller a request is treated as follows from its route, never
+/// from the credential it carries: `/checkout/{session_id}/…` routes are the shopper's
+/// browser's, the others the merchant's server's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /payments`
+    CreatePayment,
+    /// `POST /payments/repeat`
+    RepeatPayment,
+    /// `POST /payments/{payment_id}/verify|resend`
+    PaymentCode { payment_id: String, action: CodeAction },
+    /// `GET /payments/{payment_id}`
+    GetPayment(String),
+    /// `GET /users/{user_id}/payments`
+    History(String),
+    /// `POST /checkout/sessions`
+    CreateSession,
+    /// `GET /checkout/sessions/{session_id}`
+    GetSession(String),
+    /// `POST /checkout/sessions/{session_id}/expire`
+    ExpireSession(String),
+    /// `GET /checkout/{session_id}`: the page
+    CheckoutPage(String),
+    /// `GET /checkout/{session_id}/state`
+    SessionState(String),
+    /// `POST /checkout/{session_id}/payments`
+    SessionPay(String),
+    /// `POST /checkout/{session_id}/payments/repeat`
+    SessionRepeat(String),
+    /// `POST /checkout/{session_id}/payments/{payment_id}/verify|resend`
+    SessionCode { session_id: String, payment_id: String, action: CodeAction },
+}
+
+impl Route {
+    fn from_segments(segments: &[&str]) -> Option<Self> {
+        let action = |a: &str| match a {
+            "verify" => Some(CodeAction::Verify),
+            "resend" => Some(CodeAction::Resend),
+            _ => None,
+        };
+        let own = |s: &&str| (*s).to_owned();
+        Some(match segments {
+            ["payments"] => Self::CreatePayment,
+            ["payments", "repeat"] => Self::RepeatPayment,
+            ["payments", id] => Self::GetPayment(own(id)),
+            ["payments", id, a] => Self::PaymentCode { payment_id: own(id), action: action(a)? },
+            ["users", user, "payments"] => Self::History(own(user)),
+            ["checkout", "sessions"] => Self::CreateSession,
+            ["checkout", "sessions", id] => Self::GetSession(own(id)),
+            ["checkout", "sessions", id, "expire"] => Self::ExpireSession(own(id)),
+            ["checkout", id] => Self::CheckoutPage(own(id)),
+            ["checkout", id, "state"] => Self::SessionState(own(id)),
+            ["checkout", id, "payments"] => Self::SessionPay(own(id)),
+            ["checkout", id, "payments", "repeat"] => Self::SessionRepeat(own(id)),
+            ["checkout", sid, "payments", pid, a] => {
+                Self::SessionCode { session_id: own(sid), payment_id: own(pid), action: action(a)? }
+            }
+            _ => return None,
+        })
     }
-    if let Some(id) = params.and_then(|p| p.first("payment_id")) {
-        return Some(StatusRoute::Payment(id.to_owned()));
+}
+
+/// The request's route. Behind API Gateway: its route key, with the path parameters put in;
+/// under `cargo lambda watch` (no route key, no path parameters): the raw path, without the
+/// `/lambda-url/<function>` prefix.
+pub fn route(req: &Request) -> Option<Route> {
+    let (route_key, stage) = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => (ctx.route_key.clone(), ctx.stage.clone()),
+        _ => (None, None),
+    };
+    if let Some(key) = route_key.filter(|k| k != "$default" && !k.is_empty()) {
+        let params = req.path_parameters_ref();
+        let template = key.split_once(' ').map_or(key.as_str(), |(_, path)| path).to_owned();
+        let segments: Vec<String> = template
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| match s.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
+                Some(name) => params.and_then(|p| p.first(name)).unwrap_or("").to_owned(),
+                None => s.to_owned(),
+            })
+            .collect();
+        let refs: Vec<&str> = segments.iter().map(String::as_str).collect();
+        return Route::from_segments(&refs);
     }
     let raw = req.raw_http_path();
     let path = if raw.is_empty() { req.uri().path() } else { raw };
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    match segments.as_slice() {
-        [.., "users", user, "payments"] => Some(StatusRoute::History((*user).to_owned())),
-        [.., "payments", id] => Some(StatusRoute::Payment((*id).to_owned())),
-        _ => None,
+    let mut segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if let ["lambda-url", _function, ..] = segments.as_slice() {
+        segments.drain(..2);
+    } else if let (Some(stage), Some(first)) = (stage.as_deref(), segments.first()) {
+        if stage != "$default" && *first == stage {
+            segments.remove(0);
+        }
     }
+    Route::from_segments(&segments)
+}
+
+/// The path prefix before the API's own routes: the stage behind a named API Gateway stage
+/// (or `/lambda-url/<function>` where a raw path still has it), else nothing.
+pub fn base_path(req: &Request) -> String {
+    let raw = req.raw_http_path();
+    let path = if raw.is_empty() { req.uri().path() } else { raw };
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if let ["lambda-url", function, ..] = segments.as_slice() {
+        return format!("/lambda-url/{function}");
+    }
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => match ctx.stage.as_deref() {
+            Some(stage) if stage != "$default" && !stage.is_empty() => format!("/{stage}"),
+            _ => String::new(),
+        },
+        _ => String::new(),
+    }
+}
+
+/// `scheme://host` the request came to: API Gateway says the scheme in `X-Forwarded-Proto`;
+/// without it, a request to 127.0.0.1 is the local stack's plain HTTP.
+pub fn origin(req: &Request) -> String {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let host = header("host").or_else(|| req.uri().host().map(str::to_owned)).unwrap_or_default();
+    let local = host.starts_with("127.0.0.1") || host.starts_with("localhost");
+    let scheme = header("x-forwarded-proto").unwrap_or_else(|| if local { "http" } else { "https" }.to_owned());
+    format!("{scheme}://{host}")
 }
 
 /// A query string parameter, as API Gateway parsed it or from the URI.

@@ -5,13 +5,38 @@ use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::domain::{HistoryPage, Identifier, Payment, MAX_SENDS, RESEND_COOLDOWN_SECS};
+use crate::domain::{
+    CardBrand, CheckoutSession, HistoryPage, Identifier, Payment, SessionId, MAX_SENDS, RESEND_COOLDOWN_SECS,
+};
+use crate::ports::SavedMethod;
+use crate::usecases::SessionView;
+
+/// Which routes an answer's links name: the merchant's, or one session's (a browser answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Urls {
+    Merchant,
+    Session(SessionId),
+}
+
+impl Urls {
+    fn prefix(&self) -> String {
+        match self {
+            Self::Merchant => String::new(),
+            Self::Session(id) => format!("/checkout/{id}"),
+        }
+    }
+
+    /// Where a payment with card details is started.
+    pub fn new_payment(&self) -> String {
+        format!("{}/payments", self.prefix())
+    }
+}
 
 pub fn rfc3339(epoch_secs: i64) -> String {
     OffsetDateTime::from_unix_timestamp(epoch_secs).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
 }
 
-pub fn payment_view(p: &Payment, now: i64) -> Value {
+pub fn payment_view(p: &Payment, now: i64, urls: &Urls) -> Value {
     let mut view = json!({
         "payment_id": p.id.as_str(),
         "status": p.status.as_str(),
@@ -28,28 +53,29 @@ pub fn payment_view(p: &Payment, now: i64) -> Value {
             "exp_year": p.method.expiry.year,
         },
         "created_at": rfc3339(p.created_at),
+        "session_id": p.session_id.as_ref().map(|s| s.as_str()),
     });
     if let Some(fields) = view.as_object_mut() {
         if let Some(code) = &p.failure_code {
             fields.insert("failure_code".into(), json!(code));
         }
         if p.is_pending() && now < p.expires_at {
-            fields.insert("next_action".into(), next_action(p));
+            fields.insert("next_action".into(), next_action(p, urls));
         }
     }
     view
 }
 
 /// The step the client takes next: enter the code sent by SMS (or ask for another).
-fn next_action(p: &Payment) -> Value {
+fn next_action(p: &Payment, urls: &Urls) -> Value {
     let v = &p.verification;
     json!({
         "type": "enter_verification_code",
         "sent_to": p.phone.masked(),
         "expires_at": rfc3339(v.expires_at),
         "attempts_remaining": v.attempts_remaining,
-        "verify_url": format!("/payments/{}/verify", p.id),
-        "resend_url": format!("/payments/{}/resend", p.id),
+        "verify_url": format!("{}/payments/{}/verify", urls.prefix(), p.id),
+        "resend_url": format!("{}/payments/{}/resend", urls.prefix(), p.id),
         "resend_available_at": rfc3339(v.last_sent_at + RESEND_COOLDOWN_SECS),
         "sends_remaining": MAX_SENDS.saturating_sub(v.sends),
     })
@@ -60,8 +86,69 @@ pub fn history_view(user_id: &Identifier, page: &HistoryPage, now: i64) -> Value
     json!({
         "object": "list",
         "url": format!("/users/{user_id}/payments"),
-        "data": page.payments.iter().map(|p| payment_view(p, now)).collect::<Vec<_>>(),
+        "data": page.payments.iter().map(|p| payment_view(p, now, &Urls::Merchant)).collect::<Vec<_>>(),
         "has_more": page.next.is_some(),
         "next_cursor": page.next.as_ref().map(|c| c.encode()),
     })
+}
+
+/// A checkout session as its merchant sees it: never its secret (only the answer that creates
+/// it carries that, added by the caller).
+pub fn session_view(view: &SessionView, now: i64) -> Value {
+    let s = &view.session;
+    json!({
+        "object": "checkout_session",
+        "id": s.id.as_str(),
+        "status": s.status(view.is_complete(), now).as_str(),
+        "merchant_id": s.merchant_id.as_str(),
+        "user_id": s.user_id.as_str(),
+        "order_id": s.order_id.as_str(),
+        "amount": s.money.minor,
+        "currency": s.money.currency.code(),
+        "created_at": rfc3339(s.created_at),
+        "expires_at": rfc3339(s.ends_at()),
+        "return_url": s.return_url.as_ref().map(|u| u.as_str()),
+        "payment_id": s.payment_id.as_ref().map(|p| p.as_str()),
+        "payment_status": view.payment.as_ref().map(|p| p.status.as_str()),
+    })
+}
+
+/// What the shopper's page needs, and nothing more: no user id, no phone, no other session.
+pub fn state_view(view: &SessionView, methods: &[SavedMethod], merchant_name: &str, now: i64) -> Value {
+    let s: &CheckoutSession = &view.session;
+    let urls = Urls::Session(s.id.clone());
+    json!({
+        "object": "checkout_state",
+        "session_id": s.id.as_str(),
+        "status": s.status(view.is_complete(), now).as_str(),
+        "amount": s.money.minor,
+        "currency": s.money.currency.code(),
+        "amount_display": s.money.to_string(),
+        "merchant_name": merchant_name,
+        "order_id": s.order_id.as_str(),
+        "expires_at": rfc3339(s.ends_at()),
+        "return_url": s.return_url.as_ref().map(|u| u.as_str()),
+        "saved_payment_methods": methods.iter().map(|m| json!({
+            "id": m.id.as_str(),
+            "brand": m.brand.as_str(),
+            "brand_name": brand_name(m.brand),
+            "last4": m.last4,
+            "exp_month": m.expiry.month,
+            "exp_year": m.expiry.year,
+        })).collect::<Vec<_>>(),
+        "payment": view.payment.as_ref().map(|p| payment_view(p, now, &urls)),
+    })
+}
+
+pub fn brand_name(brand: CardBrand) -> &'static str {
+    match brand {
+        CardBrand::Visa => "Visa",
+        CardBrand::Mastercard => "Mastercard",
+        CardBrand::Amex => "American Express",
+        CardBrand::Discover => "Discover",
+        CardBrand::Jcb => "JCB",
+        CardBrand::Unionpay => "UnionPay",
+        CardBrand::Diners => "Diners Club",
+        CardBrand::Unknown => "Card",
+    }
 }

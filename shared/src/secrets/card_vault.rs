@@ -46,17 +46,35 @@ impl CardVault {
     }
 
     pub fn seal(&self, customer: &Customer, card: &CardNumber) -> Result<String, UnsealError> {
+        self.seal_bytes(&Self::aad(customer), card.expose().as_bytes())
+    }
+
+    pub fn open(&self, customer: &Customer, sealed: &str) -> Result<CardNumber, UnsealError> {
+        let digits = String::from_utf8(self.open_bytes(&Self::aad(customer), sealed)?).map_err(|_| UnsealError)?;
+        CardNumber::parse("card", &digits).map_err(|_| UnsealError)
+    }
+
+    /// Seals a short secret other than a card (an idempotent answer's client secret), bound to
+    /// `context`; reads `v1.<key id>.<base64>` like a sealed card.
+    pub fn seal_text(&self, context: &str, text: &str) -> Result<String, UnsealError> {
+        self.seal_bytes(format!("text-v1|{context}").as_bytes(), text.as_bytes())
+    }
+
+    pub fn open_text(&self, context: &str, sealed: &str) -> Result<String, UnsealError> {
+        String::from_utf8(self.open_bytes(format!("text-v1|{context}").as_bytes(), sealed)?).map_err(|_| UnsealError)
+    }
+
+    /// `v1.<key id>.<base64 nonce‖ciphertext>` under the current key, `aad` bound in.
+    fn seal_bytes(&self, aad: &[u8], msg: &[u8]) -> Result<String, UnsealError> {
         let (key_id, cipher) = (&self.current.0, &self.current.1);
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let aad = Self::aad(customer);
-        let ct =
-            cipher.encrypt(&nonce, Payload { msg: card.expose().as_bytes(), aad: &aad }).map_err(|_| UnsealError)?;
+        let ct = cipher.encrypt(&nonce, Payload { msg, aad }).map_err(|_| UnsealError)?;
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ct);
         Ok(format!("v1.{key_id}.{}", B64.encode(blob)))
     }
 
-    pub fn open(&self, customer: &Customer, sealed: &str) -> Result<CardNumber, UnsealError> {
+    fn open_bytes(&self, aad: &[u8], sealed: &str) -> Result<Vec<u8>, UnsealError> {
         let mut parts = sealed.splitn(3, '.');
         let (Some("v1"), Some(key_id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(UnsealError);
@@ -67,10 +85,6 @@ impl CardVault {
             return Err(UnsealError);
         }
         let (nonce, ct) = blob.split_at(12);
-        let aad = Self::aad(customer);
-        let clear =
-            cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: &aad }).map_err(|_| UnsealError)?;
-        let digits = String::from_utf8(clear).map_err(|_| UnsealError)?;
-        CardNumber::parse("card", &digits).map_err(|_| UnsealError)
+        cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad }).map_err(|_| UnsealError)
     }
 }

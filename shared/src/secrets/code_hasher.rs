@@ -4,7 +4,9 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::{KeyError, Keyring};
-use crate::domain::{CardNumber, CodeHash, Customer, Identifier, Money, PaymentId, Phone, VerificationCode};
+use crate::domain::{
+    CardNumber, ClientSecret, CodeHash, Customer, Identifier, Money, PaymentId, Phone, SessionId, VerificationCode,
+};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -122,5 +124,22 @@ impl CodeHasher {
         ];
         let mac = Self::mac(key, &parts);
         hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// A session's client secret, as stored: bound to its session, under the current key.
+    pub fn client_secret_hash(&self, session: &SessionId, secret: &ClientSecret) -> CodeHash {
+        let (key_id, key) = self.current();
+        let mac = Self::mac(key, &[b"client-secret-v1", session.as_str().as_bytes(), secret.expose().as_bytes()]);
+        CodeHash { key_id: key_id.to_owned(), mac_hex: hex::encode(mac.finalize().into_bytes()) }
+    }
+
+    /// Constant-time check of a presented client secret against the stored hash.
+    pub fn client_secret_matches(&self, session: &SessionId, secret: &ClientSecret, stored: &CodeHash) -> bool {
+        let (Some(key), Ok(expected)) = (self.macs.get(&stored.key_id), hex::decode(&stored.mac_hex)) else {
+            return false;
+        };
+        Self::mac(key, &[b"client-secret-v1", session.as_str().as_bytes(), secret.expose().as_bytes()])
+            .verify_slice(&expected)
+            .is_ok()
     }
 }

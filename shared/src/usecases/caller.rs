@@ -1,42 +1,67 @@
 use super::UseCaseError;
-use crate::domain::Identifier;
+use crate::domain::{CheckoutSession, Identifier, Payment, PaymentId, SessionId};
 
-/// Who is asking. Behind API Gateway the JWT authorizer vouches for a merchant, and a request
-/// may then only touch that merchant's payments. Without an authorizer (the local stack) or
-/// without the claim in the token, the merchant id in the body scopes the request.
+/// Who is asking, decided by the HTTP layer from the route (never from the credential alone):
+/// a merchant's server (its JWT's merchant claim, verified by API Gateway) or a shopper's
+/// browser (the client secret of one checkout session). There is no unscoped caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
-    Unscoped,
     Merchant(Identifier),
+    Shopper(SessionScope),
+}
+
+/// What a session's client secret reaches: that session's order, and its latest payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionScope {
+    pub session_id: SessionId,
+    pub merchant_id: Identifier,
+    pub payment_id: Option<PaymentId>,
+}
+
+impl SessionScope {
+    pub fn of(session: &CheckoutSession) -> Self {
+        Self {
+            session_id: session.id.clone(),
+            merchant_id: session.merchant_id.clone(),
+            payment_id: session.payment_id.clone(),
+        }
+    }
 }
 
 impl Caller {
-    pub fn may_act_for(&self, merchant_id: &Identifier) -> bool {
+    /// The merchant whose data the caller may touch.
+    pub fn merchant(&self) -> &Identifier {
         match self {
-            Self::Unscoped => true,
-            Self::Merchant(own) => own == merchant_id,
+            Self::Merchant(id) => id,
+            Self::Shopper(scope) => &scope.merchant_id,
+        }
+    }
+
+    /// A merchant sees its own payments; a shopper only its session's latest payment.
+    pub fn may_see(&self, payment: &Payment) -> bool {
+        match self {
+            Self::Merchant(id) => &payment.merchant_id == id,
+            Self::Shopper(scope) => {
+                scope.payment_id.as_ref() == Some(&payment.id) && payment.merchant_id == scope.merchant_id
+            }
         }
     }
 
     /// A token issued to one merchant cannot pay for another.
     pub fn require(&self, merchant_id: &Identifier) -> Result<(), UseCaseError> {
-        if self.may_act_for(merchant_id) {
+        if self.merchant() == merchant_id {
             Ok(())
         } else {
             Err(UseCaseError::MerchantMismatch)
         }
     }
 
-    /// The merchant the caller is limited to, if any.
-    pub fn merchant(&self) -> Option<&Identifier> {
+    /// What idempotency keys are scoped by: each merchant, and each session, has its own key
+    /// space.
+    pub fn key_scope(&self) -> String {
         match self {
-            Self::Unscoped => None,
-            Self::Merchant(id) => Some(id),
+            Self::Merchant(id) => format!("m:{id}"),
+            Self::Shopper(scope) => format!("s:{}", scope.session_id),
         }
-    }
-
-    /// What idempotency keys are scoped by: each merchant has its own key space.
-    pub fn key_scope(&self) -> &str {
-        self.merchant().map_or("-", Identifier::as_str)
     }
 }

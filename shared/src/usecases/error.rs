@@ -16,6 +16,16 @@ pub enum UseCaseError {
     MethodNotFound,
     #[error("payment not found")]
     PaymentNotFound,
+    #[error("checkout session not found")]
+    SessionNotFound,
+    /// A browser request's client secret is missing or wrong, or its session does not exist:
+    /// one answer for all three.
+    #[error("invalid client secret")]
+    InvalidClientSecret,
+    #[error("the checkout session has expired")]
+    SessionExpired,
+    #[error("the checkout session is complete")]
+    SessionCompleted,
     /// The merchant's order already has a succeeded payment; with the payment this request
     /// would have completed, when there is one (it is failed, nothing was charged).
     #[error("the order has already been paid")]

@@ -23,6 +23,11 @@ pub async fn first_payment(
     cmd: FirstPaymentCommand,
     attempt: Option<&Attempt>,
 ) -> Result<Payment, UseCaseError> {
+    open_payment(svc, first_draft(svc, cmd)?, attempt).await
+}
+
+/// The payment a first payment opens: the card sealed for its customer, fingerprinted.
+pub(crate) fn first_draft(svc: &Services, cmd: FirstPaymentCommand) -> Result<PaymentDraft, UseCaseError> {
     let customer = Customer { merchant_id: cmd.merchant_id.clone(), user_id: cmd.user_id.clone() };
     let fingerprint = svc.hasher.card_fingerprint(&customer, &cmd.card);
     let sealed_card = svc.vault.seal(&customer, &cmd.card).map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
@@ -34,7 +39,7 @@ pub async fn first_payment(
         last4: cmd.card.last4(),
         expiry: cmd.expiry,
     };
-    let draft = PaymentDraft {
+    Ok(PaymentDraft {
         user_id: cmd.user_id,
         merchant_id: cmd.merchant_id,
         order_id: cmd.order_id,
@@ -44,6 +49,6 @@ pub async fn first_payment(
         sealed_card,
         fingerprint,
         save_card: cmd.save_card,
-    };
-    open_payment(svc, draft, attempt).await
+        session: None,
+    })
 }

@@ -2,6 +2,7 @@
 
 pub mod attempt;
 pub mod caller;
+pub mod checkout;
 pub mod error;
 pub mod first_payment;
 pub mod open_payment;
@@ -13,7 +14,11 @@ pub mod services;
 pub mod verify_code;
 
 pub use attempt::Attempt;
-pub use caller::Caller;
+pub use caller::{Caller, SessionScope};
+pub use checkout::{
+    authenticate, create_session, expire_session, merchant_session, pay_in_session, session_state, SessionCommand,
+    SessionPayment, SessionView,
+};
 pub use error::UseCaseError;
 pub use first_payment::{first_payment, FirstPaymentCommand};
 pub use payment_status::{payment_history, payment_status};

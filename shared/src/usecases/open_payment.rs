@@ -5,8 +5,8 @@ use super::send_code::{reissue_code, sms_text, take_sms_quota, Raced};
 use super::verify_code::MAX_RACE_RETRIES;
 use super::{Attempt, Services, UseCaseError};
 use crate::domain::{
-    Identifier, MethodSummary, Money, Payment, PaymentId, PaymentStatus, Phone, Verification, VerificationCode,
-    MAX_SENDS, PAYMENT_TTL_SECS,
+    CheckoutSession, Identifier, MethodSummary, Money, Payment, PaymentId, PaymentStatus, Phone, Verification,
+    VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
 };
 use crate::ports::{BusinessEvent, StoreError};
 use crate::secrets::CodeContext;
@@ -22,6 +22,15 @@ pub struct PaymentDraft {
     pub sealed_card: String,
     pub fingerprint: String,
     pub save_card: bool,
+    /// Opened in a checkout session: the payment becomes the session's latest.
+    pub session: Option<SessionLink>,
+}
+
+/// A payment's session, as read, and the session's pending payment it replaces (already
+/// marked canceled): both written with the new payment, in one transaction.
+pub struct SessionLink {
+    pub session: CheckoutSession,
+    pub cancel: Option<Payment>,
 }
 
 pub async fn open_payment(
@@ -41,6 +50,7 @@ pub async fn open_payment(
         merchant_id: draft.merchant_id,
         order_id: draft.order_id,
         money: draft.money,
+        session_id: draft.session.as_ref().map(|l| l.session.id.clone()),
         method: draft.method,
         phone: draft.phone,
         sealed_card: Some(draft.sealed_card),
@@ -50,7 +60,11 @@ pub async fn open_payment(
         failure_code: None,
         created_at: now,
         updated_at: now,
-        expires_at: now + PAYMENT_TTL_SECS,
+        // No payment outlives its session.
+        expires_at: draft
+            .session
+            .as_ref()
+            .map_or(now + PAYMENT_TTL_SECS, |l| (now + PAYMENT_TTL_SECS).min(l.session.ends_at())),
         version: 0,
     };
 
@@ -64,11 +78,18 @@ pub async fn open_payment(
     // Counted before anything is stored: a refused SMS opens no payment.
     take_sms_quota(svc, &payment, now).await?;
     // Stored before sending: the code must be checkable the moment the shopper can read it.
-    match svc.payments.insert(&payment).await {
+    let stored = match &draft.session {
+        None => svc.payments.insert(&payment).await,
+        Some(link) => svc.payments.insert_in_session(&link.session, &payment, link.cancel.as_ref()).await,
+    };
+    match stored {
         Ok(()) => {}
         // Same Idempotency-Key, same id: an earlier attempt of this very request got this far.
         Err(StoreError::Conflict) if attempt.is_some() => return resume(svc, &payment.id).await,
         Err(e) => return Err(e.into()),
+    }
+    if let Some(canceled) = draft.session.as_ref().and_then(|l| l.cancel.as_ref()) {
+        tracing::info!(payment_id = %canceled.id, "payment canceled: its session started another");
     }
     svc.metrics.record(BusinessEvent::PaymentCreated);
     tracing::info!(payment_id = %payment.id, sent_to = %payment.phone, amount = payment.money.minor,

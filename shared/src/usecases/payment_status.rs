@@ -5,7 +5,7 @@ use crate::domain::{HistoryCursor, HistoryPage, Identifier, Payment, PaymentId};
 
 /// The payment, as stored. Another merchant's payment is answered as if it did not exist.
 pub async fn payment_status(svc: &Services, caller: &Caller, id: &PaymentId) -> Result<Payment, UseCaseError> {
-    let payment = svc.payments.get(id).await?.filter(|p| caller.may_act_for(&p.merchant_id));
+    let payment = svc.payments.get(id).await?.filter(|p| caller.may_see(p));
     payment.ok_or(UseCaseError::PaymentNotFound)
 }
 

@@ -17,6 +17,12 @@ pub async fn repeat_payment(
     cmd: RepeatPaymentCommand,
     attempt: Option<&Attempt>,
 ) -> Result<Payment, UseCaseError> {
+    let draft = repeat_draft(svc, cmd).await?;
+    open_payment(svc, draft, attempt).await
+}
+
+/// The payment a repeat payment opens: the customer's saved card, codes to its phone.
+pub(crate) async fn repeat_draft(svc: &Services, cmd: RepeatPaymentCommand) -> Result<PaymentDraft, UseCaseError> {
     let customer = Customer { merchant_id: cmd.merchant_id.clone(), user_id: cmd.user_id.clone() };
     let saved = svc.payments.find_method(&customer, cmd.method_id.as_ref()).await?;
     let Some(saved) = saved else {
@@ -29,7 +35,7 @@ pub async fn repeat_payment(
         return Err(UseCaseError::SavedMethodExpired);
     }
     // The code goes to the phone the card is bound to, never to one named by this request.
-    let draft = PaymentDraft {
+    Ok(PaymentDraft {
         user_id: cmd.user_id,
         merchant_id: cmd.merchant_id,
         order_id: cmd.order_id,
@@ -39,6 +45,6 @@ pub async fn repeat_payment(
         sealed_card: saved.sealed_card,
         fingerprint: saved.fingerprint,
         save_card: false,
-    };
-    open_payment(svc, draft, attempt).await
+        session: None,
+    })
 }

@@ -13,7 +13,7 @@ pub async fn resend_code(
     attempt: Option<&Attempt>,
 ) -> Result<Payment, UseCaseError> {
     for _ in 0..MAX_RACE_RETRIES {
-        let payment = svc.payments.get(id).await?.filter(|p| caller.may_act_for(&p.merchant_id));
+        let payment = svc.payments.get(id).await?.filter(|p| caller.may_see(p));
         let mut payment = payment.ok_or(UseCaseError::PaymentNotFound)?;
         let now = svc.clock.now();
         match payment.check_resend(now) {

@@ -15,4 +15,6 @@ pub struct Services {
     pub metrics: Arc<dyn Metrics>,
     pub hasher: CodeHasher,
     pub vault: CardVault,
+    /// How callers are recognised and named (read by the HTTP layer only).
+    pub settings: crate::config::Settings,
 }

@@ -36,7 +36,7 @@ async fn try_once(
     recovering: bool,
 ) -> Result<Result<Payment, UseCaseError>, Raced> {
     let mut payment = match svc.payments.get(id).await {
-        Ok(Some(p)) if caller.may_act_for(&p.merchant_id) => p,
+        Ok(Some(p)) if caller.may_see(&p) => p,
         // Another merchant's payment is answered as if it did not exist.
         Ok(_) => return Ok(Err(UseCaseError::PaymentNotFound)),
         Err(e) => return Ok(Err(e.into())),
@@ -99,7 +99,7 @@ fn count_outcome(svc: &Services, payment: &Payment, result: &Result<(), UseCaseE
         PaymentStatus::Failed => svc.metrics.record(BusinessEvent::PaymentFailed {
             code: payment.failure_code.clone().unwrap_or_else(|| "failed".into()),
         }),
-        PaymentStatus::RequiresVerification | PaymentStatus::Expired => {}
+        PaymentStatus::RequiresVerification | PaymentStatus::Expired | PaymentStatus::Canceled => {}
     }
 }
 

@@ -26,3 +26,19 @@ pub fn latest_code(stack: &MemoryStack, phone: &str) -> String {
     let (_, text) = sent.iter().rev().find(|(to, _)| to == phone).expect("an SMS to this phone");
     text[..6].to_owned()
 }
+
+/// `req` as API Gateway's JWT authorizer passes it on: the token's claims name `merchant`.
+pub fn as_merchant(req: shared::lambda_http::Request, merchant: &str) -> shared::lambda_http::Request {
+    use shared::lambda_http::aws_lambda_events::apigw::{
+        ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription, ApiGatewayV2httpRequestContext,
+    };
+    use shared::lambda_http::request::RequestContext;
+    use shared::lambda_http::RequestExt;
+    let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+    jwt.claims = std::collections::HashMap::from([("merchant_id".to_owned(), merchant.to_owned())]);
+    let mut authorizer = ApiGatewayRequestAuthorizer::default();
+    authorizer.jwt = Some(jwt);
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.authorizer = Some(authorizer);
+    req.with_request_context(RequestContext::ApiGatewayV2(context))
+}

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    CardBrand, CodeHash, Currency, Customer, Expiry, HistoryCursor, Identifier, MethodId, MethodSummary, Money,
-    Payment, PaymentId, PaymentStatus, Phone, Verification,
+    CardBrand, CheckoutSession, CodeHash, Currency, Customer, Expiry, HistoryCursor, Identifier, MethodId,
+    MethodSummary, Money, Payment, PaymentId, PaymentStatus, Phone, ReturnUrl, SessionId, Verification,
 };
 use crate::ports::{SavedMethod, StoreError};
 
@@ -44,6 +44,11 @@ pub(super) fn order_pk(merchant_id: &Identifier, order_id: &Identifier) -> Strin
 }
 pub(super) const ORDER_SK: &str = "ORDER";
 
+pub(super) fn session_pk(id: &SessionId) -> String {
+    format!("SESSION#{id}")
+}
+pub(super) const SESSION_SK: &str = "SESSION";
+
 pub(super) fn method_sk(id: &MethodId) -> String {
     format!("{METHOD_SK_PREFIX}{id}")
 }
@@ -63,6 +68,8 @@ pub(super) struct PaymentItem {
     pub order_id: String,
     pub amount: u64,
     pub currency: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
     pub payment_method_id: String,
     pub brand: String,
     pub last4: String,
@@ -109,6 +116,7 @@ impl PaymentItem {
             order_id: p.order_id.to_string(),
             amount: p.money.minor,
             currency: p.money.currency.code().into(),
+            session_id: p.session_id.as_ref().map(ToString::to_string),
             payment_method_id: p.method.id.to_string(),
             brand: p.method.brand.as_str().into(),
             last4: p.method.last4.clone(),
@@ -144,6 +152,10 @@ impl PaymentItem {
             merchant_id: Identifier::parse("merchant_id", &self.merchant_id).map_err(|_| bad("merchant_id"))?,
             order_id: Identifier::parse("order_id", &self.order_id).map_err(|_| bad("order_id"))?,
             money: Money { minor: self.amount, currency },
+            session_id: match &self.session_id {
+                None => None,
+                Some(id) => Some(SessionId::parse(id).ok_or_else(|| bad("session_id"))?),
+            },
             method: MethodSummary {
                 id: MethodId::parse(&self.payment_method_id).ok_or_else(|| bad("payment_method_id"))?,
                 brand: CardBrand::parse(&self.brand),
@@ -206,6 +218,80 @@ impl MethodItem {
             sealed_card: self.sealed_card,
             phone: Phone::from_stored(&self.phone, self.phone_cc).map_err(|_| bad("phone"))?,
             saved_at: self.saved_at,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct SessionItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    pub session_id: String,
+    pub merchant_id: String,
+    pub user_id: String,
+    pub order_id: String,
+    pub amount: u64,
+    pub currency: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_url: Option<String>,
+    /// The client secret's keyed hash, never the secret.
+    pub secret_key_id: String,
+    pub secret_mac: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<String>,
+    pub version: u64,
+    #[serde(default)]
+    pub write_id: String,
+}
+
+impl SessionItem {
+    pub fn from_session(s: &CheckoutSession, version: u64, write_id: String) -> Self {
+        Self {
+            pk: session_pk(&s.id),
+            sk: SESSION_SK.into(),
+            entity: "checkout_session".into(),
+            session_id: s.id.to_string(),
+            merchant_id: s.merchant_id.to_string(),
+            user_id: s.user_id.to_string(),
+            order_id: s.order_id.to_string(),
+            amount: s.money.minor,
+            currency: s.money.currency.code().into(),
+            return_url: s.return_url.as_ref().map(|u| u.as_str().to_owned()),
+            secret_key_id: s.secret_hash.key_id.clone(),
+            secret_mac: s.secret_hash.mac_hex.clone(),
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            ended_at: s.ended_at,
+            payment_id: s.payment_id.as_ref().map(ToString::to_string),
+            version,
+            write_id,
+        }
+    }
+
+    pub fn into_session(self) -> Result<CheckoutSession, StoreError> {
+        let bad = |what: &str| StoreError::Corrupt(format!("session {}: bad {what}", self.session_id));
+        let currency = Currency::parse("currency", &self.currency).map_err(|_| bad("currency"))?;
+        Ok(CheckoutSession {
+            id: SessionId::parse(&self.session_id).ok_or_else(|| bad("session_id"))?,
+            merchant_id: Identifier::parse("merchant_id", &self.merchant_id).map_err(|_| bad("merchant_id"))?,
+            user_id: Identifier::parse("user_id", &self.user_id).map_err(|_| bad("user_id"))?,
+            order_id: Identifier::parse("order_id", &self.order_id).map_err(|_| bad("order_id"))?,
+            money: Money { minor: self.amount, currency },
+            return_url: self.return_url.as_deref().map(ReturnUrl::from_stored),
+            secret_hash: CodeHash { key_id: self.secret_key_id.clone(), mac_hex: self.secret_mac.clone() },
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            ended_at: self.ended_at,
+            payment_id: match &self.payment_id {
+                None => None,
+                Some(id) => Some(PaymentId::parse(id).ok_or_else(|| bad("payment_id"))?),
+            },
+            version: self.version,
         })
     }
 }

@@ -9,10 +9,13 @@ use aws_sdk_dynamodb::Client;
 
 use super::error::{corrupt, store_error};
 use super::items::{
-    customer_pk, history_sk, method_sk, order_pk, parse_history_sk, payment_pk, user_pk, MethodItem, PaymentItem,
-    HISTORY_INDEX, METHOD_SK_PREFIX, ORDER_SK, PAYMENT_SK,
+    customer_pk, history_sk, method_sk, order_pk, parse_history_sk, payment_pk, session_pk, user_pk, MethodItem,
+    PaymentItem, SessionItem, HISTORY_INDEX, METHOD_SK_PREFIX, ORDER_SK, PAYMENT_SK, SESSION_SK,
 };
-use crate::domain::{Customer, HistoryCursor, HistoryPage, Identifier, MethodId, Payment, PaymentId, PaymentStatus};
+use crate::domain::{
+    CheckoutSession, Customer, HistoryCursor, HistoryPage, Identifier, MethodId, Payment, PaymentId, PaymentStatus,
+    SessionId,
+};
 use crate::ports::{PaymentStore, SavedMethod, StoreError};
 
 type Item = HashMap<String, AttributeValue>;
@@ -143,6 +146,27 @@ impl DynamoPaymentStore {
         if let Some(method) = method {
             items.push(TransactWriteItem::builder().update(self.save_method_update(method)?).build());
         }
+        self.transact(items, &write_id).await
+    }
+
+    /// One item by its key, read consistently.
+    async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(out.item)
+    }
+
+    /// One TransactWriteItems whose first item is stamped `write_id`: finding that item's own
+    /// earlier landing (a retried attempt whose answer was lost) counts as success.
+    async fn transact(&self, items: Vec<TransactWriteItem>, write_id: &str) -> Result<(), StoreError> {
         let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         let err = match result {
             Ok(_) => return Ok(()),
@@ -152,10 +176,63 @@ impl DynamoPaymentStore {
             return Err(StoreError::Unavailable(DisplayErrorContext(err).to_string()));
         };
         match e.cancellation_reasons().first() {
-            Some(r) if Self::is_own_write(r.item.as_ref(), &write_id) => Ok(()),
-            // The payment moved on since it was read, another payment holds the order, or a
+            Some(r) if Self::is_own_write(r.item.as_ref(), write_id) => Ok(()),
+            // An item moved on since it was read, another payment holds the order, or a
             // concurrent transaction touched an item: the caller reads again and decides.
             _ => Err(StoreError::Conflict),
+        }
+    }
+
+    /// A version-checked put of `item` (already at the next version) inside a transaction.
+    fn versioned_put(&self, item: Item, expected: u64, extra_condition: &str) -> Result<Put, StoreError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(format!("version = :expected{extra_condition}"))
+            .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(corrupt)
+    }
+
+    fn session_item(session: &CheckoutSession, version: u64) -> Result<(Item, String), StoreError> {
+        let write_id = ulid::Ulid::new().to_string();
+        let item = SessionItem::from_session(session, version, write_id.clone());
+        Ok((serde_dynamo::to_item(item).map_err(corrupt)?, write_id))
+    }
+
+    /// The session's pending payment, written canceled in a transaction.
+    fn cancel_put(&self, cancel: Option<&Payment>) -> Result<Option<TransactWriteItem>, StoreError> {
+        let Some(p) = cancel else { return Ok(None) };
+        let (item, _) = Self::payment_item(p, p.version + 1)?;
+        Ok(Some(TransactWriteItem::builder().put(self.versioned_put(item, p.version, "")?).build()))
+    }
+
+    async fn query_methods(&self, customer: &Customer) -> Result<Vec<SavedMethod>, StoreError> {
+        let to_method = |item: Item| serde_dynamo::from_item::<_, MethodItem>(item).map_err(corrupt)?.into_method();
+        let mut methods = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", AttributeValue::S(customer_pk(customer)))
+                .expression_attribute_values(":prefix", AttributeValue::S(METHOD_SK_PREFIX.into()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in out.items.unwrap_or_default() {
+                methods.push(to_method(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                methods.sort_by_key(|m| std::cmp::Reverse(m.saved_at));
+                return Ok(methods);
+            }
         }
     }
 }
@@ -168,17 +245,8 @@ impl PaymentStore for DynamoPaymentStore {
     }
 
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(payment_pk(id)))
-            .key("sk", AttributeValue::S(PAYMENT_SK.into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        out.item
+        self.get_item(payment_pk(id), PAYMENT_SK)
+            .await?
             .map(|item| serde_dynamo::from_item::<_, PaymentItem>(item).map_err(corrupt)?.into_payment())
             .transpose()
     }
@@ -219,52 +287,65 @@ impl PaymentStore for DynamoPaymentStore {
     async fn find_method(&self, customer: &Customer, id: Option<&MethodId>) -> Result<Option<SavedMethod>, StoreError> {
         let to_method = |item: Item| serde_dynamo::from_item::<_, MethodItem>(item).map_err(corrupt)?.into_method();
         if let Some(id) = id {
-            let out = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .key("pk", AttributeValue::S(customer_pk(customer)))
-                .key("sk", AttributeValue::S(method_sk(id)))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(store_error)?;
-            return out.item.map(to_method).transpose();
+            return self.get_item(customer_pk(customer), &method_sk(id)).await?.map(to_method).transpose();
         }
         // A customer has a handful of cards: read them all (one page in practice) and take the
         // most recently saved.
-        let mut newest: Option<SavedMethod> = None;
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", AttributeValue::S(customer_pk(customer)))
-                .expression_attribute_values(":prefix", AttributeValue::S(METHOD_SK_PREFIX.into()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(store_error)?;
-            for item in out.items.unwrap_or_default() {
-                let m = to_method(item)?;
-                if newest.as_ref().is_none_or(|n| m.saved_at >= n.saved_at) {
-                    newest = Some(m);
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(newest);
-            }
-        }
+        Ok(self.query_methods(customer).await?.into_iter().next())
+    }
+
+    async fn list_methods(&self, customer: &Customer) -> Result<Vec<SavedMethod>, StoreError> {
+        self.query_methods(customer).await
+    }
+
+    async fn insert_session(&self, session: &CheckoutSession) -> Result<(), StoreError> {
+        let (item, write_id) = Self::session_item(session, session.version)?;
+        self.put_if(item, &write_id, "attribute_not_exists(pk)", None).await
+    }
+
+    async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError> {
+        self.get_item(session_pk(id), SESSION_SK)
+            .await?
+            .map(|item| serde_dynamo::from_item::<_, SessionItem>(item).map_err(corrupt)?.into_session())
+            .transpose()
+    }
+
+    async fn insert_in_session(
+        &self,
+        session: &CheckoutSession,
+        payment: &Payment,
+        cancel: Option<&Payment>,
+    ) -> Result<(), StoreError> {
+        let (item, write_id) = Self::payment_item(payment, payment.version)?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(corrupt)?;
+        let moved = CheckoutSession { payment_id: Some(payment.id.clone()), ..session.clone() };
+        let (session_item, _) = Self::session_item(&moved, session.version + 1)?;
+        let session_put = self.versioned_put(session_item, session.version, " AND attribute_not_exists(ended_at)")?;
+        let mut items =
+            vec![TransactWriteItem::builder().put(put).build(), TransactWriteItem::builder().put(session_put).build()];
+        items.extend(self.cancel_put(cancel)?);
+        self.transact(items, &write_id).await
+    }
+
+    async fn update_session(&self, session: &CheckoutSession, cancel: Option<&Payment>) -> Result<(), StoreError> {
+        let (item, write_id) = Self::session_item(session, session.version + 1)?;
+        let Some(cancel_item) = self.cancel_put(cancel)? else {
+            return self.put_if(item, &write_id, "version = :expected", Some(session.version)).await;
+        };
+        let put = self.versioned_put(item, session.version, "")?;
+        self.transact(vec![TransactWriteItem::builder().put(put).build(), cancel_item], &write_id).await
     }
 
     async fn list_for_user(
         &self,
         user_id: &Identifier,
-        merchant: Option<&Identifier>,
+        merchant: &Identifier,
         limit: u8,
         after: Option<&HistoryCursor>,
     ) -> Result<HistoryPage, StoreError> {
@@ -288,11 +369,9 @@ impl PaymentStore for DynamoPaymentStore {
             .scan_index_forward(false)
             .limit(i32::from(limit))
             .set_exclusive_start_key(start);
-        if let Some(merchant) = merchant {
-            query = query
-                .filter_expression("merchant_id = :merchant")
-                .expression_attribute_values(":merchant", AttributeValue::S(merchant.to_string()));
-        }
+        query = query
+            .filter_expression("merchant_id = :merchant")
+            .expression_attribute_values(":merchant", AttributeValue::S(merchant.to_string()));
         let out = query.send().await.map_err(store_error)?;
         let payments = out
             .items

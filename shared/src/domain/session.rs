@@ -1,0 +1,163 @@
+//! Checkout sessions: one order a merchant's server hands to a shopper's browser, with a
+//! client secret that lets the browser pay that order and nothing else.
+//! `open` → `complete` (its payment succeeded) | `expired` (its time ran out, or the merchant
+//! ended it).
+
+use std::fmt;
+
+use super::{Customer, FieldError, Identifier, Money, PaymentId, SessionId};
+
+/// Shortest, longest and default life of a session, in seconds.
+pub const SESSION_MIN_SECS: i64 = 300;
+pub const SESSION_MAX_SECS: i64 = 3600;
+pub const SESSION_DEFAULT_SECS: i64 = 1800;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStatus {
+    Open,
+    Complete,
+    Expired,
+}
+
+impl SessionStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Complete => "complete",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// The secret the browser holds for one session: 32 bytes from the OS CSPRNG, base64url.
+/// Never printed; stored only as a keyed hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    pub fn generate() -> Self {
+        use aes_gcm::aead::rand_core::RngCore;
+        use base64::Engine;
+        let mut bytes = [0u8; 32];
+        aes_gcm::aead::OsRng.fill_bytes(&mut bytes);
+        Self(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// A secret as presented (`Authorization: Bearer …`); `None` unless it has the shape of
+    /// ours (43 base64url characters), so nothing else is ever hashed or compared.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let ok = raw.len() == 43 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then(|| Self(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret(<redacted>)")
+    }
+}
+
+/// Where the shopper goes back to the shop: https, or http on 127.0.0.1 where the platform
+/// runs locally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnUrl(String);
+
+impl ReturnUrl {
+    pub fn parse(param: &str, raw: &str, allow_local_http: bool) -> Result<Self, FieldError> {
+        let bad = || {
+            FieldError::new(
+                "invalid_return_url",
+                param,
+                format!("{param} must be an https:// address of at most 2048 characters"),
+            )
+        };
+        if raw.len() > 2048 {
+            return Err(bad());
+        }
+        let url = url::Url::parse(raw).map_err(|_| bad())?;
+        let local = url.host_str() == Some("127.0.0.1");
+        let allowed = match url.scheme() {
+            "https" => url.host_str().is_some_and(|h| !h.is_empty()),
+            "http" => allow_local_http && local,
+            _ => false,
+        };
+        if !allowed || !url.username().is_empty() || url.password().is_some() {
+            return Err(bad());
+        }
+        Ok(Self(url.to_string()))
+    }
+
+    /// A stored value (validated when it was written).
+    pub fn from_stored(raw: &str) -> Self {
+        Self(raw.to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckoutSession {
+    pub id: SessionId,
+    pub merchant_id: Identifier,
+    pub user_id: Identifier,
+    pub order_id: Identifier,
+    pub money: Money,
+    pub return_url: Option<ReturnUrl>,
+    /// The client secret's keyed hash (`key id`, hex HMAC).
+    pub secret_hash: super::CodeHash,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// Set when the merchant ended the session before its time.
+    pub ended_at: Option<i64>,
+    /// The session's latest payment.
+    pub payment_id: Option<PaymentId>,
+    /// Optimistic-concurrency version, as for payments.
+    pub version: u64,
+}
+
+impl CheckoutSession {
+    pub fn customer(&self) -> Customer {
+        Customer { merchant_id: self.merchant_id.clone(), user_id: self.user_id.clone() }
+    }
+
+    /// Past its time, or ended by the merchant.
+    pub fn is_over(&self, now: i64) -> bool {
+        now >= self.expires_at || self.ended_at.is_some()
+    }
+
+    /// `complete` once its payment succeeded (the payment is what says so), else `expired`
+    /// once over, else `open`.
+    pub fn status(&self, payment_succeeded: bool, now: i64) -> SessionStatus {
+        if payment_succeeded {
+            SessionStatus::Complete
+        } else if self.is_over(now) {
+            SessionStatus::Expired
+        } else {
+            SessionStatus::Open
+        }
+    }
+
+    /// When the session's payments must end: never after the session.
+    pub fn ends_at(&self) -> i64 {
+        self.ended_at.map_or(self.expires_at, |e| e.min(self.expires_at))
+    }
+}
+
+/// `expires_in` as asked (seconds), checked against the allowed range.
+pub fn session_lifetime(expires_in: Option<i64>) -> Result<i64, FieldError> {
+    let secs = expires_in.unwrap_or(SESSION_DEFAULT_SECS);
+    if !(SESSION_MIN_SECS..=SESSION_MAX_SECS).contains(&secs) {
+        return Err(FieldError::new(
+            "invalid_expires_in",
+            "expires_in",
+            format!("expires_in must be between {SESSION_MIN_SECS} and {SESSION_MAX_SECS} seconds"),
+        ));
+    }
+    Ok(secs)
+}

@@ -1,0 +1,228 @@
+//! Checkout sessions: the merchant's server opens one for an order and hands its client secret
+//! to the shopper's browser, which may then pay that order (and only it) and enter its code.
+
+use super::first_payment::{first_draft, FirstPaymentCommand};
+use super::open_payment::{open_payment, SessionLink};
+use super::repeat_payment::{repeat_draft, RepeatPaymentCommand};
+use super::verify_code::MAX_RACE_RETRIES;
+use super::{Attempt, Caller, Services, UseCaseError};
+use crate::domain::{
+    year_month, CardNumber, CheckoutSession, ClientSecret, Cvc, Expiry, Identifier, MethodId, Money, Payment,
+    PaymentStatus, Phone, ReturnUrl, SessionId,
+};
+use crate::ports::{SavedMethod, StoreError};
+
+/// A session as the merchant asks for it (validated).
+#[derive(Debug)]
+pub struct SessionCommand {
+    pub user_id: Identifier,
+    pub order_id: Identifier,
+    pub money: Money,
+    /// Seconds, within the allowed range.
+    pub expires_in: i64,
+    pub return_url: Option<ReturnUrl>,
+}
+
+/// How the shopper pays in a session: everything about the order comes from the session.
+#[derive(Debug)]
+pub enum SessionPayment {
+    Card { phone: Phone, card: CardNumber, expiry: Expiry, cvc: Cvc, save_card: bool },
+    Saved { method_id: Option<MethodId> },
+}
+
+/// A session and its latest payment, as read.
+#[derive(Debug)]
+pub struct SessionView {
+    pub session: CheckoutSession,
+    pub payment: Option<Payment>,
+}
+
+impl SessionView {
+    pub fn is_complete(&self) -> bool {
+        self.payment.as_ref().is_some_and(|p| p.status == PaymentStatus::Succeeded)
+    }
+}
+
+/// Opens a session for the caller's customer. The secret is returned once; only its keyed
+/// hash is stored. Under an Idempotency-Key the session id is the same on every retry; a retry
+/// that finds the session a dead attempt stored gives it a new secret (the old one never
+/// reached anybody).
+pub async fn create_session(
+    svc: &Services,
+    caller: &Caller,
+    cmd: SessionCommand,
+    attempt: Option<&Attempt>,
+) -> Result<(CheckoutSession, ClientSecret), UseCaseError> {
+    let Caller::Merchant(merchant_id) = caller else {
+        return Err(UseCaseError::MerchantMismatch);
+    };
+    let now = svc.clock.now();
+    let id = attempt.map_or_else(SessionId::new, |a| SessionId::from_digest(&a.seed));
+    if svc.payments.order_paid_by(merchant_id, &cmd.order_id).await?.is_some() {
+        return Err(UseCaseError::OrderAlreadyPaid(None));
+    }
+    let secret = ClientSecret::generate();
+    let session = CheckoutSession {
+        secret_hash: svc.hasher.client_secret_hash(&id, &secret),
+        id,
+        merchant_id: merchant_id.clone(),
+        user_id: cmd.user_id,
+        order_id: cmd.order_id,
+        money: cmd.money,
+        return_url: cmd.return_url,
+        created_at: now,
+        expires_at: now + cmd.expires_in,
+        ended_at: None,
+        payment_id: None,
+        version: 0,
+    };
+    match svc.payments.insert_session(&session).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict) if attempt.is_some() => {
+            let stored = svc.payments.get_session(&session.id).await?.ok_or(UseCaseError::Contention)?;
+            let rotated = CheckoutSession { secret_hash: session.secret_hash.clone(), ..stored };
+            svc.payments.update_session(&rotated, None).await?;
+            tracing::info!(session_id = %rotated.id, "session of a dead attempt: new client secret");
+            return Ok((CheckoutSession { version: rotated.version + 1, ..rotated }, secret));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(session_id = %session.id, "checkout session created");
+    Ok((session, secret))
+}
+
+/// The caller merchant's session, with its latest payment. Another merchant's is answered as
+/// if it did not exist.
+pub async fn merchant_session(svc: &Services, caller: &Caller, id: &SessionId) -> Result<SessionView, UseCaseError> {
+    let session = svc.payments.get_session(id).await?.filter(|s| &s.merchant_id == caller.merchant());
+    let session = session.ok_or(UseCaseError::SessionNotFound)?;
+    with_payment(svc, session).await
+}
+
+async fn with_payment(svc: &Services, session: CheckoutSession) -> Result<SessionView, UseCaseError> {
+    let payment = match &session.payment_id {
+        Some(id) => svc.payments.get(id).await?,
+        None => None,
+    };
+    Ok(SessionView { session, payment })
+}
+
+/// Ends an open session now; its pending payment is canceled in the same write. A session
+/// already over is answered as it is; a complete one cannot be ended.
+pub async fn expire_session(svc: &Services, caller: &Caller, id: &SessionId) -> Result<SessionView, UseCaseError> {
+    for _ in 0..MAX_RACE_RETRIES {
+        let mut view = merchant_session(svc, caller, id).await?;
+        let now = svc.clock.now();
+        if view.is_complete() {
+            return Err(UseCaseError::SessionCompleted);
+        }
+        if view.session.is_over(now) {
+            return Ok(view);
+        }
+        let cancel = view.payment.clone().filter(Payment::is_pending).map(|mut p| {
+            p.cancel(now);
+            p
+        });
+        let ended = CheckoutSession { ended_at: Some(now), ..view.session.clone() };
+        match svc.payments.update_session(&ended, cancel.as_ref()).await {
+            Ok(()) => {
+                tracing::info!(session_id = %ended.id, canceled = cancel.is_some(), "checkout session ended");
+                view.session = CheckoutSession { version: ended.version + 1, ..ended };
+                if let Some(c) = cancel {
+                    view.payment = Some(Payment { version: c.version + 1, ..c });
+                }
+                return Ok(view);
+            }
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(UseCaseError::Contention)
+}
+
+/// The session a browser request names, if the secret it presents is that session's. A
+/// missing or wrong secret and an unknown session get the same refusal.
+pub async fn authenticate(
+    svc: &Services,
+    id: &SessionId,
+    secret: Option<&ClientSecret>,
+) -> Result<CheckoutSession, UseCaseError> {
+    let Some(secret) = secret else {
+        return Err(UseCaseError::InvalidClientSecret);
+    };
+    let session = svc.payments.get_session(id).await?.ok_or(UseCaseError::InvalidClientSecret)?;
+    if !svc.hasher.client_secret_matches(&session.id, secret, &session.secret_hash) {
+        return Err(UseCaseError::InvalidClientSecret);
+    }
+    Ok(session)
+}
+
+/// What the shopper's page shows: the session, its latest payment and the customer's saved
+/// cards that have not expired.
+pub async fn session_state(
+    svc: &Services,
+    session: CheckoutSession,
+) -> Result<(SessionView, Vec<SavedMethod>), UseCaseError> {
+    let today = year_month(svc.clock.now());
+    let customer = session.customer();
+    let (view, methods) = tokio::join!(with_payment(svc, session), svc.payments.list_methods(&customer));
+    let methods = methods?.into_iter().filter(|m| !m.expiry.is_expired(today)).collect();
+    Ok((view?, methods))
+}
+
+/// A payment in the session: a new one replaces (cancels) the session's pending one in the
+/// same write. An ended session takes none (`SessionExpired`), nor does a paid one
+/// (`SessionCompleted`).
+pub async fn pay_in_session(
+    svc: &Services,
+    session: CheckoutSession,
+    how: SessionPayment,
+    attempt: Option<&Attempt>,
+) -> Result<Payment, UseCaseError> {
+    let now = svc.clock.now();
+    let view = with_payment(svc, session).await?;
+    if view.is_complete() {
+        return Err(UseCaseError::SessionCompleted);
+    }
+    if view.session.is_over(now) {
+        return Err(UseCaseError::SessionExpired);
+    }
+    let session = view.session;
+    // A retry of this very request finds its own payment: it is resumed, not canceled.
+    let own = attempt.map(|a| Attempt::payment_id(Some(a)));
+    let cancel = view.payment.filter(|p| p.is_pending() && Some(&p.id) != own.as_ref()).map(|mut p| {
+        p.cancel(now);
+        p
+    });
+    let mut draft = match how {
+        SessionPayment::Card { phone, card, expiry, cvc, save_card } => first_draft(
+            svc,
+            FirstPaymentCommand {
+                user_id: session.user_id.clone(),
+                merchant_id: session.merchant_id.clone(),
+                order_id: session.order_id.clone(),
+                money: session.money,
+                phone,
+                card,
+                expiry,
+                cvc,
+                save_card,
+            },
+        )?,
+        SessionPayment::Saved { method_id } => {
+            repeat_draft(
+                svc,
+                RepeatPaymentCommand {
+                    user_id: session.user_id.clone(),
+                    merchant_id: session.merchant_id.clone(),
+                    order_id: session.order_id.clone(),
+                    money: session.money,
+                    method_id,
+                },
+            )
+            .await?
+        }
+    };
+    draft.session = Some(SessionLink { session, cancel });
+    open_payment(svc, draft, attempt).await
+}

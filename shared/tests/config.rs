@@ -1,0 +1,68 @@
+//! Configuration that decides who may call: the local merchant header is for the local stack
+//! only, and nothing deployed can turn it on.
+
+use shared::config::{ConfigError, LocalAuth};
+
+#[test]
+fn local_auth_is_refused_unless_the_aws_endpoint_is_on_127_0_0_1() {
+    assert_eq!(LocalAuth::from_env(None, None).unwrap(), LocalAuth::Off);
+    assert_eq!(
+        LocalAuth::from_env(Some(""), Some("https://dynamodb.eu-west-1.amazonaws.com")).unwrap(),
+        LocalAuth::Off
+    );
+    assert_eq!(
+        LocalAuth::from_env(Some("merchant-header"), Some("http://127.0.0.1:4566")).unwrap(),
+        LocalAuth::MerchantHeader
+    );
+    for endpoint in [
+        None,
+        Some("https://dynamodb.eu-west-1.amazonaws.com"),
+        Some("http://localhost:4566"),
+        Some("http://127.0.0.1.example.com:4566"),
+        Some("http://10.0.0.1:4566"),
+        Some("not a url"),
+    ] {
+        assert!(
+            matches!(
+                LocalAuth::from_env(Some("merchant-header"), endpoint),
+                Err(ConfigError::LocalAuthOutsideLocal(_))
+            ),
+            "{endpoint:?}"
+        );
+    }
+    assert!(matches!(
+        LocalAuth::from_env(Some("yes"), Some("http://127.0.0.1:4566")),
+        Err(ConfigError::LocalAuthMode(_))
+    ));
+}
+
+#[test]
+fn the_template_never_sets_local_auth() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let template = std::fs::read_to_string(root.join("template.yaml")).unwrap();
+    assert!(!template.contains("LOCAL_AUTH"), "template.yaml must never set LOCAL_AUTH");
+    assert!(!template.to_ascii_lowercase().contains("x-local-merchant-id"));
+    // Every merchant route has the JWT authorizer with a scope; only the shopper's routes
+    // (/checkout/{session_id}/...) have none.
+    let yaml: serde_norway::Value = serde_norway::from_str(&template).unwrap();
+    let mut routes = 0;
+    for resource in yaml["Resources"].as_mapping().unwrap().values() {
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else { continue };
+        for event in events.values() {
+            let props = &event["Properties"];
+            let (path, auth) = (props["Path"].as_str().unwrap(), &props["Auth"]);
+            let shoppers = path.starts_with("/checkout/{session_id}");
+            if shoppers {
+                assert_eq!(auth["Authorizer"].as_str(), Some("NONE"), "{path}");
+            } else {
+                assert_eq!(auth["Authorizer"].as_str(), Some("MerchantJwt"), "{path}");
+                let scope = if props["Method"].as_str() == Some("GET") { "payments/read" } else { "payments/write" };
+                let scopes: Vec<&str> =
+                    auth["AuthorizationScopes"].as_sequence().unwrap().iter().filter_map(|s| s.as_str()).collect();
+                assert_eq!(scopes, [scope], "{path}");
+            }
+            routes += 1;
+        }
+    }
+    assert_eq!(routes, 15);
+}
