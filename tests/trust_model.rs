@@ -101,7 +101,11 @@ async fn locally_the_merchant_header_counts_only_under_local_auth_and_claims_win
     let mut req = from_merchant(bare("POST", "/checkout/sessions", &body, None), "shop-1");
     req.headers_mut().insert("x-local-merchant-id", "shop-2".parse().unwrap());
     let a = stack.send(Function::CheckoutPage, req).await;
-    assert_eq!((a.status, a.body["merchant_id"].as_str()), (201, Some("shop-1")), "{}", a.body);
+    assert_eq!((a.status, a.body["merchant_id"].as_str()), (201, Some("shop-1")), "{}", a.body); // Any authorizer context, even one without a JWT, rules the header out.
+    let mut req = strip_merchant_claim(from_merchant(bare("POST", "/checkout/sessions", &body, None), "x"));
+    req.headers_mut().insert("x-local-merchant-id", "shop-2".parse().unwrap());
+    let a = stack.send(Function::CheckoutPage, req).await;
+    assert_eq!((a.status, a.body["code"].as_str()), (401, Some("unauthorized")), "{}", a.body);
 }
 
 #[tokio::test]

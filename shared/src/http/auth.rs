@@ -24,13 +24,17 @@ fn unauthorized() -> Problem {
 
 /// The merchant a merchant route acts for.
 pub fn merchant(svc: &Services, req: &Request) -> Result<Caller, Problem> {
-    let jwt = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()),
+    let authorizer = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer.as_ref(),
         _ => None,
     };
-    let raw = match jwt {
+    let raw = match authorizer {
         // Claims win: with an authorizer context, nothing else is looked at.
-        Some(jwt) => MERCHANT_CLAIMS.iter().find_map(|name| jwt.claims.get(*name)).map(String::as_str),
+        Some(authorizer) => authorizer
+            .jwt
+            .as_ref()
+            .and_then(|jwt| MERCHANT_CLAIMS.iter().find_map(|name| jwt.claims.get(*name)))
+            .map(String::as_str),
         None if svc.settings.local_auth == LocalAuth::MerchantHeader => {
             req.headers().get(LOCAL_MERCHANT_HEADER).map(|v| v.to_str().unwrap_or("\u{0}"))
         }
