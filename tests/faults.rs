@@ -1,5 +1,5 @@
-//! Faults at every step of every flow: each AWS call of first payment, repeat payment, verify
-//! and resend fails in turn (throttled, 500, timed out, answer lost after landing, or the
+//! Faults at every step of every flow: each AWS call of first payment, repeat payment, verify,
+//! resend and a shopper's payment in a checkout session fails in turn (throttled, 500, timed out, answer lost after landing, or the
 //! invocation dying there). For each: the client gets a clear answer, the stored state stays
 //! consistent, and a retry with the same Idempotency-Key converges to one outcome.
 
@@ -15,6 +15,8 @@ enum Flow {
     Repeat,
     Verify,
     Resend,
+    /// The shopper's page pays a checkout session by card (`POST /checkout/{id}/payments`).
+    SessionPay,
 }
 
 const CLAIM: &[&str] = &["PutItem", "IDEM#"];
@@ -25,6 +27,9 @@ const READ: &[&str] = &["GetItem", "PAY#"];
 const FIND_CARD: &[&str] = &["Query", "PM#"];
 const COMMIT: &[&str] = &["TransactWriteItems", "PAY#"];
 const SMS: &[&str] = &["Action=Publish"];
+const READ_SESSION: &[&str] = &["GetItem", "SESSION#"];
+const READ_ORDER: &[&str] = &["GetItem", "ORDER#"];
+const INSERT_IN_SESSION: &[&str] = &["TransactWriteItems", "SESSION#"];
 
 fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
     match flow {
@@ -54,6 +59,15 @@ fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
             ("send SMS", SMS),
             ("complete key", COMPLETE),
         ],
+        Flow::SessionPay => vec![
+            ("read session (its secret)", READ_SESSION),
+            ("claim key", CLAIM),
+            ("read order", READ_ORDER),
+            ("count SMS", QUOTA),
+            ("store payment with its session", INSERT_IN_SESSION),
+            ("send SMS", SMS),
+            ("complete key", COMPLETE),
+        ],
     }
 }
 
@@ -63,7 +77,7 @@ fn is_write(matches: &[&str]) -> bool {
 
 fn cases() -> Vec<(Flow, &'static str, &'static [&'static str], Fault)> {
     let mut cases = Vec::new();
-    for flow in [Flow::First, Flow::Repeat, Flow::Verify, Flow::Resend] {
+    for flow in [Flow::First, Flow::Repeat, Flow::Verify, Flow::Resend, Flow::SessionPay] {
         for (step, matches) in steps(flow) {
             cases.push((flow, step, matches, Fault::Throttle));
             if is_write(matches) {
@@ -71,7 +85,7 @@ fn cases() -> Vec<(Flow, &'static str, &'static [&'static str], Fault)> {
             } else {
                 cases.push((flow, step, matches, Fault::ServerError));
             }
-            if matches == INSERT || matches == SMS || matches == COMMIT {
+            if matches == INSERT || matches == SMS || matches == COMMIT || matches == INSERT_IN_SESSION {
                 cases.push((flow, step, matches, Fault::Hang));
             }
         }
@@ -83,15 +97,51 @@ fn cases() -> Vec<(Flow, &'static str, &'static [&'static str], Fault)> {
 
 const VISA: &str = "4242424242424242";
 
+/// The request under test: the function, path and body, and for a shopper's request the
+/// session's client secret.
+struct Request {
+    function: Function,
+    path: String,
+    body: Value,
+    secret: Option<String>,
+}
+
+impl Request {
+    async fn send(&self, stack: &Stack, key: &str) -> Answer {
+        match &self.secret {
+            Some(secret) => stack.call_as_shopper(self.function, &self.path, secret, &self.body, Some(key)).await,
+            None => stack.call(self.function, &self.path, &self.body, Some(key)).await,
+        }
+    }
+}
+
 /// The request under test, after whatever it needs was set up without faults.
-async fn prepare(stack: &Stack, flow: Flow, user: &str, phone: &str) -> (Function, String, Value) {
+async fn prepare(stack: &Stack, flow: Flow, user: &str, phone: &str) -> Request {
+    if flow == Flow::SessionPay {
+        let (sid, secret) = stack.create_session("shop-1", user, &random_id("o"), 1999).await;
+        let path = format!("/checkout/{sid}/payments");
+        return Request {
+            function: Function::FirstPayment,
+            path,
+            body: session_card_body(phone),
+            secret: Some(secret),
+        };
+    }
+    let (function, path, body) = prepare_merchant(stack, flow, user, phone).await;
+    Request { function, path, body, secret: None }
+}
+
+/// A merchant's request under test.
+async fn prepare_merchant(stack: &Stack, flow: Flow, user: &str, phone: &str) -> (Function, String, Value) {
     let pending = || async {
         let created = stack.first_payment(&first_payment_body(user, phone, VISA)).await;
         assert_eq!(created.status, 201, "{}", created.body);
         created.body["payment_id"].as_str().unwrap().to_owned()
     };
     match flow {
-        Flow::First => (Function::FirstPayment, "/payments".into(), first_payment_body(user, phone, VISA)),
+        Flow::First | Flow::SessionPay => {
+            (Function::FirstPayment, "/payments".into(), first_payment_body(user, phone, VISA))
+        }
         Flow::Repeat => {
             let id = pending().await;
             assert_eq!(stack.verify(&id, &stack.code_sent_to(phone)).await.status, 200);
@@ -151,12 +201,12 @@ async fn run_case(flow: Flow, step: &str, matches: &[&str], fault: Fault) -> Res
     let plan = FaultPlan::default();
     let stack = Stack::with_faults(&plan).await;
     let (user, phone) = (random_id("u"), random_phone());
-    let (function, path, body) = prepare(&stack, flow, &user, &phone).await;
+    let request = prepare(&stack, flow, &user, &phone).await;
     let key = random_id("key");
     let name = format!("{flow:?} / {step} / {fault:?}");
 
     plan.arm(matches, fault);
-    let call = stack.call(function, &path, &body, Some(&key));
+    let call = request.send(&stack, &key);
     let first = if fault == Fault::Hang {
         // The invocation dies (its Lambda times out) while the call hangs.
         tokio::select! {
@@ -191,11 +241,11 @@ async fn run_case(flow: Flow, step: &str, matches: &[&str], fault: Fault) -> Res
 
     // The client retries with the same key; past any claim the dead attempt left.
     stack.clock.advance(31);
-    let retry = stack.call(function, &path, &body, Some(&key)).await;
+    let retry = request.send(&stack, &key).await;
     if retry.status >= 300 {
         return Err(format!("{name}: retry answered {} {}", retry.status, retry.body));
     }
-    let again = stack.call(function, &path, &body, Some(&key)).await;
+    let again = request.send(&stack, &key).await;
     if (again.status, &again.body) != (retry.status, &retry.body) {
         return Err(format!("{name}: a second retry differs: {} vs {}", again.body, retry.body));
     }
@@ -211,13 +261,14 @@ async fn run_case(flow: Flow, step: &str, matches: &[&str], fault: Fault) -> Res
             return Err(format!("{name}: the converged payment does not complete: {}", done.body));
         }
     }
-    if matches!(flow, Flow::First | Flow::Repeat) {
-        let order = body["order_id"].as_str().unwrap();
+    if matches!(flow, Flow::First | Flow::Repeat | Flow::SessionPay) {
+        let order = stack.get(&format!("/payments/{id}"), None).await.body["order_id"].as_str().unwrap().to_owned();
         let live = stack
             .scan()
             .await
             .iter()
-            .filter(|i| s(i, "entity") == "payment" && s(i, "order_id") == order && s(i, "status") != "failed")
+            .filter(|i| s(i, "entity") == "payment" && s(i, "order_id") == order)
+            .filter(|i| s(i, "status") != "failed" && s(i, "status") != "canceled")
             .count();
         if live != 1 {
             return Err(format!("{name}: {live} live payments for one request"));
