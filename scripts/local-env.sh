@@ -18,13 +18,15 @@ export LOG_FORMAT="${LOG_FORMAT:-text}"
 # 127.0.0.1; no deployed function ever has it (template.yaml never sets it, a test checks).
 export LOCAL_AUTH=merchant-header
 export MERCHANT_DISPLAY_NAMES='{"shop-1": "Lotus Tea House"}'
+# The sandbox acquirer approves every valid card but its test cards; it needs the permission.
+export ACQUIRER=sandbox ALLOW_SANDBOX_ACQUIRER=true
 export PATH="$PWD/.venv/bin:$PATH"
 
 # Variables the functions get under `cargo lambda watch`.
 watch_env_args() {
   local v
   for v in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION AWS_EC2_METADATA_DISABLED \
-           AWS_ENDPOINT_URL TABLE_NAME CODE_HASH_KEYS CARD_ENCRYPTION_KEYS LOG_FORMAT LOCAL_AUTH MERCHANT_DISPLAY_NAMES; do
+           AWS_ENDPOINT_URL TABLE_NAME CODE_HASH_KEYS CARD_ENCRYPTION_KEYS LOG_FORMAT LOCAL_AUTH MERCHANT_DISPLAY_NAMES ACQUIRER ALLOW_SANDBOX_ACQUIRER; do
     printf -- '--env-var\n%s=%s\n' "$v" "${!v}"
   done
 }

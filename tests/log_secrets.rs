@@ -124,6 +124,9 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
     // Lines carry the payment id once it is known (the request span's field).
     let answered: Vec<&str> = logs.lines().filter(|l| l.contains("\"answered\"")).collect();
     assert!(answered.iter().filter(|l| l.contains("\"payment_id\":\"pay_")).count() >= 10, "{logs}");
+    // Each request's audit line names its caller: a merchant, or a session for the shopper.
+    assert!(answered.iter().any(|l| l.contains("\"caller\":\"merchant:shop-1\"")), "{logs}");
+    assert!(answered.iter().any(|l| l.contains("\"caller\":\"session:cs_")), "{logs}");
     for secret in &secrets {
         assert!(!logs.contains(secret.as_str()), "{secret} in logs:\n{logs}");
     }

@@ -529,3 +529,33 @@ async fn a_paid_order_cannot_be_paid_again() {
         .count();
     assert_eq!(succeeded, 1);
 }
+
+/// A refused resend must not become a sent one by being retried: a retry under the same
+/// Idempotency-Key runs every check again (it used to be taken over as "recovering" and skip the
+/// cooldown). Fresh and reused keys, six requests every 30 s window: at most one SMS per window,
+/// at most five per payment.
+#[tokio::test]
+async fn the_resend_cooldown_holds_with_fresh_and_reused_keys() {
+    let stack = Stack::new().await;
+    let phone = random_phone();
+    let created = stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4242424242424242")).await;
+    let id = created.body["payment_id"].as_str().unwrap().to_owned();
+    let path = format!("/payments/{id}/resend");
+    let mut statuses = std::collections::BTreeMap::new();
+    let mut before = 0;
+    for window in 0..8 {
+        for i in 0..6 {
+            // The same key three times, then three fresh ones.
+            let key = if i < 3 { format!("resend-{window}") } else { random_id("k") };
+            let a = stack.call(Function::VerifyCode, &path, &json!({}), Some(&key)).await;
+            *statuses.entry(a.status).or_insert(0) += 1;
+            stack.clock.advance(1);
+        }
+        let sent = stack.sms_count(&phone);
+        assert!(sent - before <= 1, "window {window}: {} SMS within 30 s ({statuses:?})", sent - before);
+        before = sent;
+        stack.clock.advance(shared::domain::RESEND_COOLDOWN_SECS - 6);
+    }
+    assert_eq!(stack.sms_count(&phone), usize::from(shared::domain::MAX_SENDS), "{statuses:?}");
+    assert_eq!(sms_to(&phone).await.len(), usize::from(shared::domain::MAX_SENDS));
+}

@@ -86,3 +86,29 @@ async fn no_card_number_cvc_or_code_is_stored_in_clear() {
         }
     }
 }
+
+/// The Idempotency-Key's fingerprint, kept 24 hours, covers no card secret: trying every CVC
+/// with the HMAC key against the whole request finds no match (the fingerprint leaves the CVC
+/// out and covers the card number only as a keyed digest).
+#[tokio::test]
+async fn no_idempotency_fingerprint_can_be_matched_against_cvc_candidates() {
+    let stack = Stack::new().await;
+    let body = first_payment_body(&random_id("u"), &random_phone(), "4242424242424242");
+    let created = stack.call(Function::FirstPayment, "/payments", &body, Some("fp-1")).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let items = stack.scan().await;
+    let key = items.iter().find(|i| i["entity"].as_s().is_ok_and(|e| e == "idempotency_key")).unwrap();
+    let stored = key["fingerprint"].as_s().unwrap().clone();
+    let scope = "m:shop-1/first-payment";
+    let mut candidate = body.clone();
+    for cvc in 0..10_000 {
+        for text in [format!("{cvc:03}"), format!("{cvc:04}")] {
+            candidate["card"]["cvc"] = serde_json::json!(text);
+            assert_ne!(stack.services.hasher.request_fingerprint(scope, &candidate.to_string()), stored, "{text}");
+        }
+    }
+    // The same request with another CVC is the same request: replayed, not refused.
+    candidate["card"]["cvc"] = serde_json::json!("999");
+    let again = stack.call(Function::FirstPayment, "/payments", &candidate, Some("fp-1")).await;
+    assert_eq!((again.status, &again.body), (201, &created.body));
+}

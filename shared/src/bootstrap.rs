@@ -14,7 +14,7 @@ use crate::adapters::dynamodb::{DynamoIdempotencyStore, DynamoPaymentStore, Dyna
 use crate::adapters::emf::EmfMetrics;
 use crate::adapters::sandbox_acquirer::SandboxAcquirer;
 use crate::adapters::sns::SnsCodeSender;
-use crate::config::{Config, ConfigError};
+use crate::config::{AcquirerChoice, Config, ConfigError};
 use crate::domain::Phone;
 use crate::secrets::{CardVault, CodeHasher};
 use crate::usecases::Services;
@@ -36,7 +36,9 @@ pub fn services_over(
         idempotency: Arc::new(DynamoIdempotencyStore::new(dynamo.clone(), &config.table_name)),
         quota: Arc::new(DynamoSmsQuota::new(dynamo, &config.table_name, config.sms_limits)),
         sms: Arc::new(SnsCodeSender::new(sns, config.sms_sender_id.clone())),
-        acquirer: Arc::new(SandboxAcquirer),
+        acquirer: match config.acquirer {
+            AcquirerChoice::Sandbox => Arc::new(SandboxAcquirer),
+        },
         clock: Arc::new(SystemClock),
         metrics: Arc::new(EmfMetrics::new(&config.metrics_namespace, &config.function_name)),
         hasher: CodeHasher::new(&config.code_hash_keys)?,

@@ -25,6 +25,34 @@ pub enum ConfigError {
     LocalAuthOutsideLocal(String),
     #[error("MERCHANT_DISPLAY_NAMES must be a JSON object of merchant id to name: {0}")]
     MerchantNames(String),
+    #[error("ACQUIRER {0:?} is not an acquirer this build has (sandbox)")]
+    UnknownAcquirer(String),
+    #[error(
+        "ACQUIRER=sandbox approves every valid card and moves no money; it runs only with \
+         ALLOW_SANDBOX_ACQUIRER=true, which the template forbids for the prod stage"
+    )]
+    SandboxNotAllowed,
+}
+
+/// Which acquirer authorises payments. Only the sandbox exists so far; a real acquirer is a new
+/// adapter behind the same port, and a new variant here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcquirerChoice {
+    /// Approves every Luhn-valid card except its test cards; never in production.
+    Sandbox,
+}
+
+impl AcquirerChoice {
+    /// `ACQUIRER` and `ALLOW_SANDBOX_ACQUIRER`: there is no default, and the sandbox needs the
+    /// explicit permission.
+    pub fn from_env(acquirer: Option<&str>, allow_sandbox: Option<&str>) -> Result<Self, ConfigError> {
+        match acquirer {
+            None | Some("") => Err(ConfigError::Missing("ACQUIRER")),
+            Some("sandbox") if allow_sandbox == Some("true") => Ok(Self::Sandbox),
+            Some("sandbox") => Err(ConfigError::SandboxNotAllowed),
+            Some(other) => Err(ConfigError::UnknownAcquirer(other.to_owned())),
+        }
+    }
 }
 
 /// How a merchant route learns its caller besides the JWT authorizer's claims.
@@ -91,6 +119,8 @@ pub struct Config {
     pub function_name: String,
     /// `LOCAL_AUTH` and `MERCHANT_DISPLAY_NAMES`.
     pub settings: Settings,
+    /// `ACQUIRER` (with `ALLOW_SANDBOX_ACQUIRER` for the sandbox).
+    pub acquirer: AcquirerChoice,
 }
 
 fn cap(name: &'static str, default: u32) -> Result<u32, ConfigError> {
@@ -127,6 +157,7 @@ impl Config {
         let (code_hash_keys, card_keys) =
             tokio::try_join!(keyring("CODE_HASH_KEYS", &ssm), keyring("CARD_ENCRYPTION_KEYS", &ssm))?;
         Ok(Self {
+            acquirer: AcquirerChoice::from_env(env("ACQUIRER").as_deref(), env("ALLOW_SANDBOX_ACQUIRER").as_deref())?,
             table_name: env("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,
             code_hash_keys,
             card_keys,

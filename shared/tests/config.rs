@@ -66,3 +66,33 @@ fn the_template_never_sets_local_auth() {
     }
     assert_eq!(routes, 15);
 }
+
+#[test]
+fn the_sandbox_acquirer_needs_its_permission_and_there_is_no_default() {
+    use shared::config::AcquirerChoice;
+    assert_eq!(AcquirerChoice::from_env(Some("sandbox"), Some("true")).unwrap(), AcquirerChoice::Sandbox);
+    for allow in [None, Some("false"), Some("TRUE"), Some("1")] {
+        assert!(
+            matches!(AcquirerChoice::from_env(Some("sandbox"), allow), Err(ConfigError::SandboxNotAllowed)),
+            "{allow:?}"
+        );
+    }
+    assert!(matches!(AcquirerChoice::from_env(None, Some("true")), Err(ConfigError::Missing("ACQUIRER"))));
+    assert!(matches!(AcquirerChoice::from_env(Some("stripe"), Some("true")), Err(ConfigError::UnknownAcquirer(_))));
+}
+
+#[test]
+fn the_template_forbids_the_sandbox_in_prod() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(root.join("template.yaml")).unwrap();
+    let yaml: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let acquirer = &yaml["Parameters"]["Acquirer"];
+    assert!(acquirer.get("Default").is_none(), "the acquirer must be chosen, not defaulted");
+    assert_eq!(yaml["Parameters"]["AllowSandboxAcquirer"]["Default"].as_str(), Some("false"));
+    // The rule's condition is the prod stage; its assertion negates allowing the sandbox.
+    let rule = format!("{:?}", yaml["Rules"]["NoSandboxInProd"]);
+    assert!(rule.contains("Stage") && rule.contains("prod") && rule.contains("AllowSandboxAcquirer"), "{rule}");
+    assert!(rule.contains("Not"), "{rule}");
+    let env = &yaml["Globals"]["Function"]["Environment"]["Variables"];
+    assert!(env.get("ACQUIRER").is_some() && env.get("ALLOW_SANDBOX_ACQUIRER").is_some());
+}

@@ -133,11 +133,11 @@ async fn resend_replaces_the_code_after_the_cooldown() {
     let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     let old = latest_code(&stack, PHONE);
     assert!(matches!(
-        resend_code(svc, &shop(), &p.id, None).await,
+        resend_code(svc, &shop(), &p.id).await,
         Err(UseCaseError::ResendTooSoon { retry_after_secs: 30 })
     ));
     clock.advance(RESEND_COOLDOWN_SECS);
-    let resent = resend_code(svc, &shop(), &p.id, None).await.unwrap();
+    let resent = resend_code(svc, &shop(), &p.id).await.unwrap();
     assert_eq!(resent.verification.sends, 2);
     let new = latest_code(&stack, PHONE);
     if new != old {
@@ -159,7 +159,7 @@ async fn expired_codes_are_refused_until_resent() {
         verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await,
         Err(UseCaseError::CodeExpired)
     ));
-    resend_code(svc, &shop(), &p.id, None).await.unwrap();
+    resend_code(svc, &shop(), &p.id).await.unwrap();
     assert_eq!(
         verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap().status,
         PaymentStatus::Succeeded
@@ -173,10 +173,10 @@ async fn at_most_five_codes_per_payment() {
     let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
     for _ in 1..MAX_SENDS {
         clock.advance(RESEND_COOLDOWN_SECS);
-        resend_code(svc, &shop(), &p.id, None).await.unwrap();
+        resend_code(svc, &shop(), &p.id).await.unwrap();
     }
     clock.advance(RESEND_COOLDOWN_SECS);
-    assert!(matches!(resend_code(svc, &shop(), &p.id, None).await, Err(UseCaseError::SendLimitReached)));
+    assert!(matches!(resend_code(svc, &shop(), &p.id).await, Err(UseCaseError::SendLimitReached)));
     assert_eq!(stack.sms.sent().len(), usize::from(MAX_SENDS));
     assert_eq!(stack.metrics.count(&BusinessEvent::CodeSent), usize::from(MAX_SENDS));
 }
@@ -189,7 +189,7 @@ async fn unknown_payment_and_unknown_method() {
         verify_code(svc, &shop(), &PaymentId::new(), &code("123456"), None).await,
         Err(UseCaseError::PaymentNotFound)
     ));
-    assert!(matches!(resend_code(svc, &shop(), &PaymentId::new(), None).await, Err(UseCaseError::PaymentNotFound)));
+    assert!(matches!(resend_code(svc, &shop(), &PaymentId::new()).await, Err(UseCaseError::PaymentNotFound)));
     assert!(matches!(
         repeat_payment(svc, repeat("u-1", Some(MethodId::new())), None).await,
         Err(UseCaseError::MethodNotFound)
@@ -275,7 +275,7 @@ async fn a_merchant_cannot_see_or_touch_another_merchants_payment() {
     let other = Caller::Merchant(ident("shop-9"));
     assert!(matches!(verify_code(svc, &other, &p.id, &right, None).await, Err(UseCaseError::PaymentNotFound)));
     clock.advance(RESEND_COOLDOWN_SECS);
-    assert!(matches!(resend_code(svc, &other, &p.id, None).await, Err(UseCaseError::PaymentNotFound)));
+    assert!(matches!(resend_code(svc, &other, &p.id).await, Err(UseCaseError::PaymentNotFound)));
     let stored = svc.payments.get(&p.id).await.unwrap().unwrap();
     assert_eq!((stored.version, stored.verification.sends), (p.version, 1), "nothing changed");
 

@@ -134,6 +134,7 @@ impl Stack {
             metrics_namespace: "Payments".into(),
             function_name: "integration-tests".into(),
             settings: Default::default(),
+            acquirer: shared::config::AcquirerChoice::Sandbox,
         };
         let clock = Arc::new(ManualClock::starting_now());
         let calls = calls::CallLog::default();

@@ -76,6 +76,12 @@ pub(super) fn not_found(hint: &str) -> Response<Body> {
 
 /// Who is asking, from the route's kind: fails closed.
 pub(super) async fn caller_of(svc: &Services, req: &Request, access: &Access) -> Result<Ctx, Problem> {
+    let ctx = identify(svc, req, access).await?;
+    tracing::Span::current().record("caller", ctx.caller.audit_name());
+    Ok(ctx)
+}
+
+async fn identify(svc: &Services, req: &Request, access: &Access) -> Result<Ctx, Problem> {
     let now = svc.clock.now();
     match access {
         Access::Merchant => Ok(Ctx { caller: auth::merchant(svc, req)?, session: None, urls: Urls::Merchant, now }),
@@ -215,9 +221,9 @@ async fn code_action(
             .await
         }
         CodeAction::Resend => {
-            post(svc, req, &RESEND, access, &suffix, Some(raw_id), |_: EmptyBody, ctx, attempt| async move {
+            post(svc, req, &RESEND, access, &suffix, Some(raw_id), |_: EmptyBody, ctx, _| async move {
                 let id = scoped(&ctx, id)?;
-                let p = usecases::resend_code(svc, &ctx.caller, &id, attempt.as_ref()).await?;
+                let p = usecases::resend_code(svc, &ctx.caller, &id).await?;
                 Ok(payment_reply(&p, RESEND.ok_status, ctx))
             })
             .await
@@ -326,11 +332,18 @@ pub(super) async fn settle(
     }
 }
 
-/// Every line of a request carries the Lambda request id, the route and, once known, the
-/// payment id (the path holds it for verify, resend and status).
+/// Every line of a request carries the Lambda request id, the route and, once known, the caller
+/// and the payment id (the path holds it for verify, resend and status): the `answered` line
+/// closing each request is its audit line.
 pub(super) fn request_span(req: &Request, route: &str, payment_id: Option<&str>) -> tracing::Span {
     let request_id = req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
-    let span = tracing::info_span!("request", %request_id, %route, payment_id = tracing::field::Empty);
+    let span = tracing::info_span!(
+        "request",
+        %request_id,
+        %route,
+        caller = tracing::field::Empty,
+        payment_id = tracing::field::Empty
+    );
     if let Some(id) = payment_id {
         span.record("payment_id", id);
     }
@@ -356,20 +369,10 @@ pub async fn payment_status(svc: &Services, req: Request) -> Response<Body> {
             }
             (_, Some(route)) => match auth::merchant(svc, &req) {
                 Err(p) => p.into_reply(),
-                Ok(caller) => match route {
-                    Route::GetPayment(raw) => match PaymentId::parse(raw) {
-                        None => Problem::new(404, "payment_not_found", "no payment with this id").into_reply(),
-                        Some(id) => {
-                            let outcome = async {
-                                let p = usecases::payment_status(svc, &caller, &id).await?;
-                                Ok(Reply::json(200, &payment_view(&p, svc.clock.now(), &Urls::Merchant)))
-                            };
-                            settle(svc, outcome, &Urls::Merchant).await
-                        }
-                    },
-                    Route::History(raw) => history(svc, &caller, &req, raw).await,
-                    _ => Problem::new(404, "route_not_found", "use /payments/{payment_id}").into_reply(),
-                },
+                Ok(caller) => {
+                    tracing::Span::current().record("caller", caller.audit_name());
+                    status_reply(svc, &req, &caller, route).await
+                }
             },
         };
         tracing::info!(status = reply.status, "answered");
@@ -377,6 +380,23 @@ pub async fn payment_status(svc: &Services, req: Request) -> Response<Body> {
     }
     .instrument(span)
     .await
+}
+
+async fn status_reply(svc: &Services, req: &Request, caller: &Caller, route: &Route) -> Reply {
+    match route {
+        Route::GetPayment(raw) => match PaymentId::parse(raw) {
+            None => Problem::new(404, "payment_not_found", "no payment with this id").into_reply(),
+            Some(id) => {
+                let outcome = async {
+                    let p = usecases::payment_status(svc, caller, &id).await?;
+                    Ok(Reply::json(200, &payment_view(&p, svc.clock.now(), &Urls::Merchant)))
+                };
+                settle(svc, outcome, &Urls::Merchant).await
+            }
+        },
+        Route::History(raw) => history(svc, caller, req, raw).await,
+        _ => Problem::new(404, "route_not_found", "use /payments/{payment_id}").into_reply(),
+    }
 }
 
 async fn history(svc: &Services, caller: &Caller, req: &Request, raw_user: &str) -> Reply {

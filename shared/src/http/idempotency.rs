@@ -8,6 +8,22 @@ use super::reply::Reply;
 use crate::ports::Claim;
 use crate::usecases::{Attempt, Services};
 
+/// The request as its fingerprint covers it: without the CVC, and with the card number
+/// replaced by its keyed digest. The fingerprint is kept 24 hours; whoever holds the HMAC key
+/// could otherwise recover a CVC from it by trying its 1,000-10,000 values (PCI DSS 3.3.1).
+/// Two requests that differ only in their CVC are the same request.
+pub fn without_card_secrets(svc: &Services, body: &serde_json::Value) -> serde_json::Value {
+    let mut body = body.clone();
+    if let Some(card) = body.get_mut("card").and_then(serde_json::Value::as_object_mut) {
+        card.remove("cvc");
+        if let Some(serde_json::Value::String(number)) = card.get("number") {
+            let digest = svc.hasher.card_number_digest(number);
+            card.insert("number".into(), digest.into());
+        }
+    }
+    body
+}
+
 /// Runs `work` at most once per `key`; `scope` names the route (and payment) the key is for.
 /// `work` gets the [`Attempt`]: stable across retries of this key, and whether it takes over
 /// from an attempt that died.
@@ -26,7 +42,7 @@ where
     let now = svc.clock.now();
     let scoped_key = format!("{scope}#{key}");
     // serde_json's map is ordered, so equal JSON bodies serialize alike whatever their key order.
-    let fingerprint = svc.hasher.request_fingerprint(scope, &body.to_string());
+    let fingerprint = svc.hasher.request_fingerprint(scope, &without_card_secrets(svc, body).to_string());
     let (token, attempt) = match svc.idempotency.claim(&scoped_key, &fingerprint, now, lock_until).await {
         Ok(Claim::Acquired { token, origin, recovering }) => {
             let seed = svc.hasher.request_fingerprint(&scoped_key, &origin);

@@ -102,6 +102,12 @@ impl CodeHasher {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// A card number as sent (not yet validated), for an Idempotency-Key's fingerprint only.
+    pub fn card_number_digest(&self, number: &str) -> String {
+        let (_, key) = self.current();
+        hex::encode(Self::mac(key, &[b"card-number-v1", number.as_bytes()]).finalize().into_bytes())
+    }
+
     /// A phone, as the key of its SMS counters.
     pub fn phone_key(&self, phone: &Phone) -> String {
         let (_, key) = self.current();

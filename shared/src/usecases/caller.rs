@@ -56,6 +56,15 @@ impl Caller {
         }
     }
 
+    /// Who asked, for the audit line every request logs: a merchant id, or a session id for
+    /// a shopper's browser (never a secret).
+    pub fn audit_name(&self) -> String {
+        match self {
+            Self::Merchant(id) => format!("merchant:{id}"),
+            Self::Shopper(scope) => format!("session:{}", scope.session_id),
+        }
+    }
+
     /// What idempotency keys are scoped by: each merchant, and each session, has its own key
     /// space.
     pub fn key_scope(&self) -> String {
