@@ -96,3 +96,27 @@ fn the_template_forbids_the_sandbox_in_prod() {
     let env = &yaml["Globals"]["Function"]["Environment"]["Variables"];
     assert!(env.get("ACQUIRER").is_some() && env.get("ALLOW_SANDBOX_ACQUIRER").is_some());
 }
+
+#[test]
+fn the_table_is_encrypted_with_its_own_rotating_key_usable_only_through_dynamodb() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(root.join("template.yaml")).unwrap();
+    let yaml: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let sse = &yaml["Resources"]["PaymentsTable"]["Properties"]["SSESpecification"];
+    assert_eq!(sse["SSEType"].as_str(), Some("KMS"));
+    assert!(format!("{:?}", sse["KMSMasterKeyId"]).contains("TableKey"), "{sse:?}");
+    let key = &yaml["Resources"]["TableKey"]["Properties"];
+    assert_eq!(key["EnableKeyRotation"].as_bool(), Some(true));
+    let statements = key["KeyPolicy"]["Statement"].as_sequence().unwrap();
+    for statement in statements {
+        let actions = format!("{:?}", statement["Action"]);
+        let uses = actions.contains("kms:Decrypt") || actions.contains("kms:GenerateDataKey");
+        if uses {
+            // Whoever may use the key may do so only through DynamoDB, for this account.
+            let condition = format!("{:?}", statement["Condition"]);
+            assert!(condition.contains("kms:ViaService") && condition.contains("dynamodb."), "{statement:?}");
+            assert!(condition.contains("kms:CallerAccount"), "{statement:?}");
+        }
+        assert!(!actions.contains("kms:*"), "no statement grants every KMS action: {statement:?}");
+    }
+}
