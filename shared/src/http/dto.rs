@@ -39,7 +39,8 @@ impl std::fmt::Debug for CardBody {
     }
 }
 
-#[derive(Deserialize, Debug)]
+/// No `Debug`: the phone is in clear until validated into a `Phone` (which prints masked).
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FirstPaymentBody {
     user_id: String,
@@ -165,7 +166,8 @@ impl SessionBody {
 
 /// `POST /checkout/{session_id}/payments`: the card and the phone; the order is the session's,
 /// so naming `user_id`, `merchant_id`, `order_id`, `amount` or `currency` is refused (400).
-#[derive(Deserialize, Debug)]
+/// No `Debug`, as for [`FirstPaymentBody`].
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionCardBody {
     phone: String,
