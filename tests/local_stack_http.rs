@@ -86,7 +86,15 @@ async fn a_checkout_session_over_http_from_creation_to_the_merchant_confirming_i
     let url = session["url"].as_str().unwrap();
     assert_eq!(url, format!("{}/lambda-url/checkout-page/checkout/{id}#{secret}", watch()));
 
-    let page = http_client::request(Method::GET, url.split('#').next().unwrap(), &[], "").await;
+    // cargo lambda watch now and then answers the ~17 KB page with its own bare 500 while the
+    // function served it (issue 14, item 5): such an answer is retried; any other stands.
+    let mut page = http_client::request(Method::GET, url.split('#').next().unwrap(), &[], "").await;
+    for _ in 0..2 {
+        if page.status != 500 || !String::from_utf8_lossy(&page.body).contains("https://httpstatuses.com/500") {
+            break;
+        }
+        page = http_client::request(Method::GET, url.split('#').next().unwrap(), &[], "").await;
+    }
     assert_eq!(page.status, 200);
     let state_url = format!("{}/lambda-url/checkout-page/checkout/{id}/state", watch());
     let bearer = format!("Bearer {secret}");

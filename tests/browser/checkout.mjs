@@ -70,6 +70,21 @@ try {
   });
   page.on("pageerror", (e) => problems.push(String(e)));
   const visible = (selector) => page.locator(selector).waitFor({ state: "visible", timeout: 20_000 });
+  // cargo lambda watch now and then answers the ~17 KB page with its own bare 500
+  // ({"type":"https://httpstatuses.com/500",...}) while the function served it (issue 14,
+  // item 5; the campaign counts these apart too). Such a load is retried, counted and printed;
+  // any other answer stands.
+  let emulator500s = 0;
+  async function open(url) {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await page.goto("about:blank");
+      const response = await page.goto(url);
+      const body = response.status() === 500 ? await response.text() : "";
+      if (!body.includes("https://httpstatuses.com/500")) return response;
+      emulator500s += 1;
+    }
+    throw new Error(`the emulator answered 500 three times for ${url}`);
+  }
   let states = 0;
   // Every state: a screenshot, axe-core's WCAG A/AA rules, and the non-text contrasts axe
   // leaves out (WCAG 1.4.11: input borders and the focus ring at least 3:1 on white).
@@ -103,7 +118,7 @@ try {
 
   // 1. A new shopper: the merchant creates a session; the shopper opens its url.
   const first = await createSession();
-  const response = await page.goto(first.url);
+  const response = await open(first.url);
   assert.equal(response.status(), 200);
   const headers = response.headers();
   assert.match(headers["content-security-policy"], /script-src 'sha256-[^']+'; style-src 'sha256-/);
@@ -153,13 +168,13 @@ try {
   assert.equal(confirmed.payment_status, "succeeded");
 
   // 2. The paid link, reopened: no second payment is offered.
-  await page.goto(first.url);
+  await open(first.url);
   await visible("#result");
   assert.equal(await page.locator("#result-title").textContent(), "Payment complete");
   assert.equal(await page.locator("#pay-saved").isHidden(), true);
 
   // 3. The same shopper returns with a new order: one tap, a wrong code, the right one.
-  await page.goto((await createSession()).url);
+  await open((await createSession()).url);
   await visible("#saved");
   assert.equal(await page.locator("#pay-saved").textContent(), "Pay CNY 19.99 with Visa •••• 4242");
   assert.equal(await page.locator("#card-form").isHidden(), true);
@@ -180,7 +195,7 @@ try {
   await check("7-repeat-payment-complete");
 
   // 4. Five wrong codes stop the payment; the shopper can start again with a card.
-  await page.goto((await createSession()).url);
+  await open((await createSession()).url);
   await visible("#saved");
   await page.click("#pay-saved");
   await visible("#code-step");
@@ -198,7 +213,7 @@ try {
 
   // 5. Another new shopper, whose bank declines; the code goes in by keyboard alone; then
   //    "Try another card" reopens the form.
-  await page.goto((await createSession(`u-browser-${digits(8)}`)).url);
+  await open((await createSession(`u-browser-${digits(8)}`)).url);
   await visible("#card-form");
   await page.fill("#card-number", "4000 0000 0000 0002");
   await page.fill("#card-exp", "12/30");
@@ -219,7 +234,7 @@ try {
   await check("10-try-another-card");
 
   // 6. The page without its secret (a copied address, a reload) shows nothing of the session.
-  await page.goto(first.url.split("#")[0]);
+  await open(first.url.split("#")[0]);
   await visible("#result");
   assert.equal(await page.locator("#result-title").textContent(), "This link does not work");
   await check("11-link-without-secret");
@@ -231,7 +246,8 @@ try {
   // (a mismatch would show as console errors).
   assert.equal(await page.evaluate(() => localStorage.length + sessionStorage.length), 0);
   assert.deepEqual(problems, []);
-  console.log(`checkout browser test: 6 flows passed, ${states} states checked by axe-core; screenshots in ${OUT}`);
+  console.log(`checkout browser test: 6 flows passed, ${states} states checked by axe-core; ` +
+    `${emulator500s} page loads retried after the emulator's own 500; screenshots in ${OUT}`);
 } catch (e) {
   failed = true;
   console.error(e);
