@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every events/ fixture through `cargo lambda invoke --data-file` against the running
 # `cargo lambda watch` (real functions, moto behind them): each must answer the status its name
-# documents (`<case>.<status>.json`). Then the functions' stdout must hold the business metrics
+# documents (`<case>.<status>.json`; the scheduled sweeper's, `.report.json`, must answer its
+# report). Then the functions' stdout must hold the business metrics
 # (CloudWatch EMF) those invocations recorded, and each function's cold start must have warmed
 # its connections (DynamoDB for all, SNS for those that send codes).
 #   $1  the watch log to look for EMF lines in
@@ -18,10 +19,12 @@ for file in events/*.json; do
     repeat-payment*) function=repeat-payment ;;
     verify-code* | resend-code*) function=verify-code ;;
     payment-status* | payment-history*) function=payment-status ;;
+    payment-sweeper*) function=payment-sweeper ;;
     *) echo "$file: no function for this fixture" >&2; failed=1; continue ;;
   esac
   answer=$(cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" --data-file "$file" "$function")
-  status=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["statusCode"])' "$answer")
+  # An HTTP function answers a status code; the sweeper answers what it did.
+  status=$(python3 -c 'import json,sys; a=json.loads(sys.argv[1]); print(a["statusCode"] if "statusCode" in a else "report" if "examined" in a else "?")' "$answer")
   if [ "$status" = "$expected" ]; then
     echo "ok   $file → $status"
   else

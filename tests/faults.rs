@@ -28,15 +28,22 @@ const FIND_CARD: &[&str] = &["Query", "PM#"];
 const COMMIT: &[&str] = &["TransactWriteItems", "PAY#"];
 const SMS: &[&str] = &["Action=Publish"];
 const READ_SESSION: &[&str] = &["GetItem", "SESSION#"];
-const READ_ORDER: &[&str] = &["GetItem", "ORDER#"];
+/// The order, the payer's guards and the decline caps, in one read.
+const ADMISSION: &[&str] = &["BatchGetItem", "ORDER#"];
+/// A first payment stored authorised (funds held) after the acquirer's approval.
+const AUTHORISED: &[&str] = &["PutItem", "sbx_auth_"];
+/// The capture stored (with the saved card).
+const CAPTURED: &[&str] = &["TransactWriteItems", "\"captured\""];
 const INSERT_IN_SESSION: &[&str] = &["TransactWriteItems", "SESSION#"];
 
 fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
     match flow {
         Flow::First => vec![
             ("claim key", CLAIM),
+            ("read order and guards", ADMISSION),
             ("count SMS", QUOTA),
             ("store payment", INSERT),
+            ("store authorisation", AUTHORISED),
             ("send SMS", SMS),
             ("complete key", COMPLETE),
         ],
@@ -49,7 +56,14 @@ fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
             ("complete key", COMPLETE),
         ],
         Flow::Verify => {
-            vec![("claim key", CLAIM), ("read payment", READ), ("complete payment", COMMIT), ("complete key", COMPLETE)]
+            vec![
+                ("claim key", CLAIM),
+                ("read payment", READ),
+                ("read order and guards", ADMISSION),
+                ("complete payment", COMMIT),
+                ("store capture", CAPTURED),
+                ("complete key", COMPLETE),
+            ]
         }
         Flow::Resend => vec![
             ("claim key", CLAIM),
@@ -62,9 +76,10 @@ fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
         Flow::SessionPay => vec![
             ("read session (its secret)", READ_SESSION),
             ("claim key", CLAIM),
-            ("read order", READ_ORDER),
+            ("read order and guards", ADMISSION),
             ("count SMS", QUOTA),
             ("store payment with its session", INSERT_IN_SESSION),
+            ("store authorisation", AUTHORISED),
             ("send SMS", SMS),
             ("complete key", COMPLETE),
         ],
@@ -72,7 +87,7 @@ fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
 }
 
 fn is_write(matches: &[&str]) -> bool {
-    !matches.contains(&"GetItem") && !matches.contains(&"Query")
+    !matches.contains(&"GetItem") && !matches.contains(&"Query") && !matches.contains(&"BatchGetItem")
 }
 
 fn cases() -> Vec<(Flow, &'static str, &'static [&'static str], Fault)> {
@@ -85,7 +100,8 @@ fn cases() -> Vec<(Flow, &'static str, &'static [&'static str], Fault)> {
             } else {
                 cases.push((flow, step, matches, Fault::ServerError));
             }
-            if matches == INSERT || matches == SMS || matches == COMMIT || matches == INSERT_IN_SESSION {
+            let dies_there = [INSERT, SMS, COMMIT, INSERT_IN_SESSION, AUTHORISED, CAPTURED];
+            if dies_there.contains(&matches) {
                 cases.push((flow, step, matches, Fault::Hang));
             }
         }

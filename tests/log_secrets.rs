@@ -56,13 +56,17 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
     secrets.push(code);
     phones.push(phone);
 
-    // Decline.
+    // Decline (at creation, with the CVC), and a capture that fails.
     let phone = random_phone();
     let created = stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4000000000000002")).await;
+    assert_eq!(created.status, 402);
+    phones.push(phone);
+    let phone = random_phone();
+    let created = stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4000000000000341")).await;
     let id = created.body["payment_id"].as_str().unwrap().to_owned();
     let code = stack.code_sent_to(&phone);
     assert_eq!(stack.verify(&id, &code).await.status, 402);
-    secrets.push(code);
+    secrets.extend([code, "4000000000000341".into()]);
     phones.push(phone);
 
     // Lock-out.

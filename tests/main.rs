@@ -5,6 +5,7 @@
 
 mod concurrency;
 mod faults;
+mod lifecycle;
 mod local_stack_http;
 mod log_secrets;
 mod payment_flows;

@@ -91,8 +91,10 @@ async fn wrong_codes_count_down_then_lock_the_payment() {
     assert_eq!((locked.status, locked.body["code"].as_str()), (422, Some("too_many_attempts")));
     assert_eq!(locked.body["payment"]["status"], "failed");
     assert_eq!(locked.body["payment"]["failure_code"], "too_many_attempts");
+    // Five in a row also locked the payer out for an hour.
     let after = stack.verify(&id, &right).await;
-    assert_eq!((after.status, after.body["code"].as_str()), (409, Some("payment_not_pending")));
+    assert_eq!((after.status, after.body["code"].as_str()), (429, Some("too_many_failures")));
+    assert_eq!(after.headers["retry-after"], "3600");
     let resend = stack.resend(&id).await;
     assert_eq!((resend.status, resend.body["code"].as_str()), (409, Some("payment_not_pending")));
 }
@@ -137,21 +139,47 @@ async fn expired_code_then_resend() {
 }
 
 #[tokio::test]
-async fn declines_fail_the_payment_and_save_nothing() {
+async fn declines_are_refused_at_creation_before_any_sms_and_save_nothing() {
     let stack = Stack::new().await;
     for (card, reason) in [("4000000000000002", "card_declined"), ("4000000000009995", "insufficient_funds")] {
         let (user, phone) = (random_id("u"), random_phone());
-        let created = stack.first_payment(&first_payment_body(&user, &phone, card)).await;
-        let id = created.body["payment_id"].as_str().unwrap().to_owned();
-        let declined = stack.verify(&id, &latest_code(&phone).await).await;
+        let declined = stack.first_payment(&first_payment_body(&user, &phone, card)).await;
         assert_eq!(declined.status, 402, "{}", declined.body);
         assert_eq!(declined.body["code"], reason);
-        assert_eq!(declined.body["payment_id"], id.as_str());
         assert_eq!(declined.body["payment"]["status"], "failed");
         assert_eq!(declined.body["payment"]["failure_code"], reason);
+        assert!(declined.body["payment"].get("next_action").is_none());
+        assert_eq!(stack.sms_count(&phone), 0, "a declined card costs no SMS");
         let repeat = stack.repeat_payment(&repeat_payment_body(&user)).await;
         assert_eq!(repeat.body["code"], "no_saved_payment_method", "a declined card is not saved");
     }
+}
+
+#[tokio::test]
+async fn a_capture_failure_fails_the_payment_and_frees_its_order() {
+    let stack = Stack::new().await;
+    let (user, phone) = (random_id("u"), random_phone());
+    let mut body = first_payment_body(&user, &phone, "4000000000000341");
+    let created = stack.first_payment(&body).await;
+    assert_eq!(created.status, 201, "authorised: the code goes out");
+    let id = created.body["payment_id"].as_str().unwrap().to_owned();
+    let failed = stack.verify(&id, &latest_code(&phone).await).await;
+    assert_eq!((failed.status, failed.body["code"].as_str()), (402, Some("capture_failed")), "{}", failed.body);
+    assert_eq!(failed.body["payment"]["status"], "failed");
+    let item = stack
+        .scan()
+        .await
+        .into_iter()
+        .find(|i| i["entity"].as_s().unwrap() == "payment" && i["payment_id"].as_s().ok() == Some(&id))
+        .unwrap();
+    assert_eq!(item["hold_state"].as_s().unwrap(), "voided", "the authorisation is released");
+    assert!(!item.contains_key("sealed_card") && !item.contains_key("gsi2pk"), "nothing kept, nothing due");
+    // The order is free again: another card pays it.
+    body["card"]["number"] = serde_json::json!("4242424242424242");
+    let again = stack.first_payment(&body).await;
+    let again_id = again.body["payment_id"].as_str().unwrap().to_owned();
+    let paid = stack.verify(&again_id, &latest_code(&phone).await).await;
+    assert_eq!((paid.status, paid.body["status"].as_str()), (200, Some("succeeded")), "{}", paid.body);
 }
 
 #[tokio::test]

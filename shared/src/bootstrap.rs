@@ -76,6 +76,24 @@ where
     .await
 }
 
+/// A scheduled function's `main` (not behind API Gateway): logging, services and warm-up at
+/// cold start, then every event to `job`, whose JSON answer is the invocation's result.
+pub async fn run_job<H, F>(warmup: Warmup, job: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(&'static Services, serde_json::Value) -> F,
+    F: Future<Output = Result<serde_json::Value, lambda_http::Error>> + Send,
+{
+    crate::telemetry::init();
+    let services = services_from_env(warmup).await.inspect_err(|e| {
+        tracing::error!(error = %e, "cold start refused: the function does not start");
+    })?;
+    let services: &'static Services = Box::leak(Box::new(services));
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        move |event: lambda_http::LambdaEvent<serde_json::Value>| job(services, event.payload),
+    ))
+    .await
+}
+
 /// Everything a function needs, from the environment. While the keys are read, the DynamoDB
 /// connection (and, per `warmup`, SNS's and the phone metadata) is made ready: in AWS the
 /// first call to each endpoint pays its TLS handshake, which belongs to the cold start, not to

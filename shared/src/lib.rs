@@ -6,6 +6,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod jobs;
 pub mod ports;
 pub mod secrets;
 pub mod telemetry;

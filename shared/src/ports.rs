@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    CardBrand, CardNumber, CheckoutSession, Customer, Expiry, HistoryCursor, HistoryPage, Identifier, MethodId, Money,
-    Payment, PaymentId, Phone, SessionId,
+    CardBrand, CardNumber, CheckoutSession, Customer, Cvc, Expiry, HistoryCursor, HistoryPage, Identifier, MethodId,
+    Money, Payment, PaymentId, Phone, SessionId,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +33,64 @@ pub struct SavedMethod {
     pub fingerprint: String,
     pub sealed_card: String,
     pub phone: Phone,
+    /// The network's reference from the authorisation that stored the card.
+    pub network_reference: Option<String>,
     pub saved_at: i64,
+}
+
+/// A counter item guarding a payer or a limit: read before a decision, written back at the
+/// version read (in the payment's own transaction where it must be), so two concurrent
+/// decisions cannot both count from the same value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guard {
+    pub key: String,
+    pub count: u32,
+    /// Locked (or capped) until then, epoch seconds.
+    pub until: Option<i64>,
+    /// 0: the item does not exist yet.
+    pub version: u64,
+    /// When the item may be removed (DynamoDB TTL), epoch seconds.
+    pub expires_at: i64,
+}
+
+impl Guard {
+    pub fn new(key: String) -> Self {
+        Self { key, count: 0, until: None, version: 0, expires_at: 0 }
+    }
+
+    pub fn is_locked(&self, now: i64) -> Option<i64> {
+        self.until.filter(|u| *u > now).map(|u| u - now)
+    }
+}
+
+/// What happens to the payment's order claim in the same write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderChange {
+    #[default]
+    Keep,
+    /// The payment takes the order (it fails if another payment holds it).
+    Claim,
+    /// The payment gives the order up (it failed after claiming it).
+    Release,
+}
+
+/// What a payment's write carries with it, in one transaction.
+#[derive(Debug, Default)]
+pub struct WriteAlso<'a> {
+    /// The card to keep for repeat payments.
+    pub save: Option<&'a SavedMethod>,
+    pub order: OrderChange,
+    /// Guards written back at the versions they were read.
+    pub guards: &'a [Guard],
+}
+
+/// What deciding on a payment needs to read, in one round trip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    /// The payment holding the order (capturing or succeeded), if any.
+    pub order_holder: Option<PaymentId>,
+    /// The guards asked for, in the order asked (missing ones at version 0).
+    pub guards: Vec<Guard>,
 }
 
 #[async_trait]
@@ -44,11 +101,29 @@ pub trait PaymentStore: Send + Sync {
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError>;
 
     /// Replaces a payment if its stored version still equals `payment.version`, writing
-    /// `version + 1`; `Conflict` otherwise. A payment written as succeeded claims its order
-    /// (merchant, `order_id`) in the same transaction: `Conflict` too if another payment holds
-    /// it, so an order is paid at most once. With `save`, the saved method is written in that
-    /// transaction as well; a method that exists keeps the phone it is bound to.
-    async fn update(&self, payment: &Payment, save: Option<&SavedMethod>) -> Result<(), StoreError>;
+    /// `version + 1`; `Conflict` otherwise. With `also`, in the same transaction: the order's
+    /// claim taken (`Conflict` if another payment holds it, so an order is paid at most once)
+    /// or released; the saved method (one that exists keeps the phone it is bound to); guards
+    /// at the versions read (`Conflict` if one moved).
+    async fn update(&self, payment: &Payment, also: WriteAlso<'_>) -> Result<(), StoreError>;
+
+    /// The order's holder and the named guards, read consistently in one round trip.
+    async fn admission(
+        &self,
+        merchant_id: &Identifier,
+        order_id: &Identifier,
+        guard_keys: &[String],
+    ) -> Result<Admission, StoreError>;
+
+    /// Adds one to each counter (hourly or daily windows are in the keys), expiring at
+    /// `expires_at`: plain updates, never conflicting.
+    async fn bump(&self, keys: &[String], expires_at: i64) -> Result<(), StoreError>;
+
+    /// The customer's payments still open (authorizing or awaiting a code).
+    async fn open_for_customer(&self, customer: &Customer) -> Result<Vec<Payment>, StoreError>;
+
+    /// Up to `limit` payments due for the sweeper at `now` (sparse index on `due_at`).
+    async fn due(&self, now: i64, limit: u8) -> Result<Vec<Payment>, StoreError>;
 
     /// The payment that paid `order_id` of `merchant_id`, if one has.
     async fn order_paid_by(
@@ -188,11 +263,58 @@ pub fn until_next_hour(now: i64) -> i64 {
     3600 - now.rem_euclid(3600)
 }
 
+/// Whether the card is stored, and how this authorisation uses it (the card networks'
+/// stored-credential framework).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredCredential<'a> {
+    /// A one-off payment: the card is not kept.
+    None,
+    /// The shopper's first payment, present, storing the card for later payments.
+    Initial,
+    /// A later payment on a stored card, with the network's reference from the first.
+    Subsequent { network_reference: Option<&'a str> },
+}
+
+/// The result of a 3-D Secure authentication, for acquirers that need one. Nothing produces it
+/// yet: the slot exists so a real acquirer's adapter need not change the port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreeDsResult {
+    pub version: String,
+    pub eci: String,
+    pub authentication_value: String,
+    pub ds_transaction_id: String,
+}
+
+/// One authorisation: everything an acquirer needs. The payment id is the acquirer-side
+/// idempotency key, so a repeated call for one payment never authorises twice.
+#[derive(Debug)]
+pub struct AuthorizationRequest<'a> {
+    pub payment_id: &'a PaymentId,
+    pub money: &'a Money,
+    pub card: &'a CardNumber,
+    pub expiry: Expiry,
+    /// Present on a first payment only, on this call only; never stored.
+    pub cvc: Option<&'a Cvc>,
+    pub credential: StoredCredential<'a>,
+    pub three_ds: Option<&'a ThreeDsResult>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Authorization {
-    Approved,
+    Approved {
+        authorization_id: String,
+        /// The network's reference for a stored credential (kept with the saved card).
+        network_reference: Option<String>,
+    },
     /// A stable decline reason such as `card_declined` or `insufficient_funds`.
     Declined(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Capture {
+    Captured,
+    /// The acquirer refused to capture (the authorisation lapsed, the issuer withdrew it).
+    Failed(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -201,14 +323,18 @@ pub struct AcquirerError(pub String);
 
 #[async_trait]
 pub trait Acquirer: Send + Sync {
-    /// Authorizes `money` on `card`. The payment id is the acquirer-side idempotency key, so a
-    /// repeated call for one payment never authorizes twice.
-    async fn authorize(
+    async fn authorize(&self, request: &AuthorizationRequest<'_>) -> Result<Authorization, AcquirerError>;
+
+    /// Captures the authorisation in full; repeating it for one payment captures once.
+    async fn capture(
         &self,
         payment_id: &PaymentId,
+        authorization_id: &str,
         money: &Money,
-        card: &CardNumber,
-    ) -> Result<Authorization, AcquirerError>;
+    ) -> Result<Capture, AcquirerError>;
+
+    /// Releases the held funds; repeating it is harmless.
+    async fn void(&self, payment_id: &PaymentId, authorization_id: &str) -> Result<(), AcquirerError>;
 }
 
 pub trait Clock: Send + Sync {
@@ -230,6 +356,8 @@ pub enum BusinessEvent {
     VerificationFailed,
     /// A code was refused by the per-phone or per-merchant SMS cap.
     SmsRateLimited,
+    /// An authorisation was refused before the acquirer: a decline cap is reached.
+    DeclineCapReached,
 }
 
 impl BusinessEvent {
@@ -242,6 +370,7 @@ impl BusinessEvent {
             Self::CodeSent => "CodesSent",
             Self::VerificationFailed => "VerificationsFailed",
             Self::SmsRateLimited => "SmsRateLimited",
+            Self::DeclineCapReached => "DeclineCapsReached",
         }
     }
 }

@@ -268,6 +268,8 @@ fn pending_payment(now: i64) -> Payment {
         fingerprint: "fp".into(),
         save_card: true,
         verification: Verification::first(CodeHash { key_id: "a".into(), mac_hex: "00".into() }, now),
+        hold: None,
+        network_reference: None,
         failure_code: None,
         created_at: now,
         updated_at: now,

@@ -14,6 +14,12 @@ async fn every_event_fixture_gives_its_documented_status() {
     paths.sort();
     for path in paths {
         let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.starts_with("payment-sweeper") {
+            // A scheduled event, no HTTP request: invoked locally by scripts/invoke-events.sh
+            // and in process by tests/lifecycle.rs.
+            assert!(serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&path).unwrap()).is_ok());
+            continue;
+        }
         let expected: u16 = name.trim_end_matches(".json").rsplit('.').next().unwrap().parse().unwrap();
         let req = from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
         let svc = &stack.services;

@@ -86,23 +86,145 @@ async fn card_is_not_saved_when_not_asked_or_when_the_payment_fails() {
     let svc = &stack.services;
     let p = first_payment(svc, first("u-1", PHONE, VISA, false), None).await.unwrap();
     verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
-    let p = first_payment(svc, first("u-1", PHONE, "4000000000000002", true), None).await.unwrap();
-    let err = verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
+    let sent = stack.sms.sent().len();
+    let err = first_payment(svc, first("u-1", PHONE, "4000000000000002", true), None).await.unwrap_err();
     assert!(matches!(&err, UseCaseError::Declined(p) if p.failure_code.as_deref() == Some("card_declined")), "{err:?}");
+    assert_eq!(stack.sms.sent().len(), sent, "a declined first payment sends no code");
     assert!(stack.payments.saved_methods().is_empty());
     assert!(matches!(repeat_payment(svc, repeat("u-1", None), None).await, Err(UseCaseError::NoSavedMethod)));
 }
 
 #[tokio::test]
-async fn insufficient_funds_fails_the_payment() {
+async fn insufficient_funds_fails_the_payment_at_creation() {
     let (stack, _) = memory_stack();
     let svc = &stack.services;
-    let p = first_payment(svc, first("u-1", PHONE, "4000000000009995", true), None).await.unwrap();
-    let err = verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
+    let err = first_payment(svc, first("u-1", PHONE, "4000000000009995", true), None).await.unwrap_err();
     let UseCaseError::Declined(failed) = err else { panic!("{err:?}") };
     assert_eq!((failed.status, failed.failure_code.as_deref()), (PaymentStatus::Failed, Some("insufficient_funds")));
-    let again = verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
-    assert!(matches!(again, UseCaseError::NotPending(_)));
+    assert_eq!((failed.sealed_card.as_deref(), failed.hold.as_ref()), (None, None), "nothing kept, nothing held");
+    assert!(stack.sms.sent().is_empty());
+    assert!(matches!(
+        verify_code(svc, &shop(), &failed.id, &code("123456"), None).await,
+        Err(UseCaseError::NotPending(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_first_payment_holds_funds_before_its_code_and_captures_after_it() {
+    let (stack, _) = memory_stack();
+    let svc = &stack.services;
+    let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
+    let hold = p.hold.clone().expect("authorised at creation");
+    assert_eq!(hold.state, HoldState::Held);
+    assert!(p.network_reference.is_some(), "a stored credential's first authorisation returns its reference");
+    let done = verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
+    assert_eq!((done.status, done.hold.map(|h| h.state)), (PaymentStatus::Succeeded, Some(HoldState::Captured)));
+    let saved = stack.payments.saved_methods();
+    assert_eq!(saved[0].network_reference, p.network_reference, "kept with the card for later payments");
+
+    // A repeat payment holds nothing until the code; the code authorises (stored credential)
+    // and captures.
+    let r = repeat_payment(svc, repeat("u-1", None), None).await.unwrap();
+    assert_eq!((r.status, r.hold.as_ref()), (PaymentStatus::RequiresVerification, None));
+    assert_eq!(r.network_reference, p.network_reference);
+    let done = verify_code(svc, &shop(), &r.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
+    assert_eq!(done.hold.map(|h| h.state), Some(HoldState::Captured));
+}
+
+#[tokio::test]
+async fn a_capture_that_fails_fails_the_payment_voids_it_and_frees_the_order() {
+    let (stack, _) = memory_stack();
+    let svc = &stack.services;
+    let mut cmd = first("u-1", PHONE, "4000000000000341", true);
+    let order_id = cmd.order_id.clone();
+    let p = first_payment(svc, cmd, None).await.unwrap();
+    let err = verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
+    let UseCaseError::Declined(failed) = err else { panic!("{err:?}") };
+    assert_eq!(failed.failure_code.as_deref(), Some(CAPTURE_FAILED));
+    assert_eq!(failed.hold.map(|h| h.state), Some(HoldState::Voided));
+    assert!(stack.payments.saved_methods().is_empty(), "a card whose capture failed is not kept");
+    // The order was given up: another card pays it.
+    cmd = first("u-1", PHONE, VISA, false);
+    cmd.order_id = order_id;
+    let again = first_payment(svc, cmd, None).await.unwrap();
+    let done = verify_code(svc, &shop(), &again.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
+    assert_eq!(done.status, PaymentStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn five_wrong_codes_in_a_row_across_payments_lock_the_payer_out() {
+    let (stack, clock) = memory_stack();
+    let svc = &stack.services;
+    // Four wrong, then the right one: the count starts again.
+    let p = first_payment(svc, first("u-1", PHONE, VISA, false), None).await.unwrap();
+    let right = latest_code(&stack, PHONE);
+    for _ in 0..4 {
+        verify_code(svc, &shop(), &p.id, &wrong(&right), None).await.unwrap_err();
+    }
+    verify_code(svc, &shop(), &p.id, &code(&right), None).await.unwrap();
+    // Then 3 + 2 over two payments: the fifth locks the payer.
+    let a = first_payment(svc, first("u-1", PHONE, VISA, false), None).await.unwrap();
+    let right_a = latest_code(&stack, PHONE);
+    for _ in 0..3 {
+        verify_code(svc, &shop(), &a.id, &wrong(&right_a), None).await.unwrap_err();
+    }
+    let b = first_payment(svc, first("u-1", PHONE, VISA, false), None).await.unwrap();
+    let right_b = latest_code(&stack, PHONE);
+    verify_code(svc, &shop(), &b.id, &wrong(&right_b), None).await.unwrap_err();
+    let err = verify_code(svc, &shop(), &b.id, &wrong(&right_b), None).await.unwrap_err();
+    assert!(matches!(err, UseCaseError::TooManyFailures { retry_after_secs: PAYER_LOCK_SECS }), "{err:?}");
+    // Its pending payments ended and released what they held; the right code no longer helps.
+    let err = verify_code(svc, &shop(), &a.id, &code(&right_a), None).await.unwrap_err();
+    assert!(matches!(err, UseCaseError::TooManyFailures { .. }), "{err:?}");
+    let a = payment_status(svc, &shop(), &a.id).await.unwrap();
+    assert_eq!((a.status, a.failure_code.as_deref()), (PaymentStatus::Failed, Some(PAYER_LOCKED)));
+    assert_eq!(a.hold.map(|h| h.state), Some(HoldState::Voided));
+    // A new payment for the same user, or to the same phone under another user, is refused.
+    let err = first_payment(svc, first("u-1", "+8613800138009", VISA, false), None).await.unwrap_err();
+    assert!(matches!(err, UseCaseError::TooManyFailures { .. }), "{err:?}");
+    let err = first_payment(svc, first("u-9", PHONE, VISA, false), None).await.unwrap_err();
+    assert!(matches!(err, UseCaseError::TooManyFailures { .. }), "{err:?}");
+    // Another merchant's payer with the same ids is not.
+    let mut other = first("u-1", PHONE, VISA, false);
+    other.merchant_id = ident("shop-2");
+    first_payment(svc, other, None).await.unwrap();
+    // An hour later the payer may pay again.
+    clock.advance(PAYER_LOCK_SECS);
+    let c = first_payment(svc, first("u-1", PHONE, VISA, false), None).await.unwrap();
+    verify_code(svc, &shop(), &c.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
+}
+
+#[tokio::test]
+async fn declines_are_capped_before_the_acquirer() {
+    let (stack, _) = memory_stack();
+    let svc = &stack.services;
+    for _ in 0..5 {
+        first_payment(svc, first("u-1", PHONE, "4000000000000002", false), None).await.unwrap_err();
+    }
+    // The same card, a sixth time the same day: refused before any authorisation.
+    let err = first_payment(svc, first("u-1", PHONE, "4000000000000002", false), None).await.unwrap_err();
+    assert!(matches!(err, UseCaseError::TooManyDeclines { .. }), "{err:?}");
+    assert_eq!(stack.metrics.count(&BusinessEvent::DeclineCapReached), 1);
+}
+
+#[tokio::test]
+async fn the_sweeper_voids_and_expires_what_nobody_finished() {
+    let (stack, clock) = memory_stack();
+    let svc = &stack.services;
+    let p = first_payment(svc, first("u-1", PHONE, VISA, true), None).await.unwrap();
+    let r_user = first_payment(svc, first("u-2", "+8613800138002", VISA, true), None).await.unwrap();
+    verify_code(svc, &shop(), &r_user.id, &code(&latest_code(&stack, "+8613800138002")), None).await.unwrap();
+    let nothing = sweep(svc, 25, 10).await.unwrap();
+    assert_eq!(nothing.expired, 0, "nothing is due yet");
+    clock.advance(PAYMENT_TTL_SECS);
+    let report = sweep(svc, 25, 10).await.unwrap();
+    assert_eq!((report.expired, report.failed), (1, 0), "{report:?}");
+    let p = payment_status(svc, &shop(), &p.id).await.unwrap();
+    assert_eq!(p.status, PaymentStatus::Expired);
+    assert_eq!(p.hold.as_ref().map(|h| h.state), Some(HoldState::Voided), "its authorisation is released");
+    assert_eq!(p.sealed_card, None, "no card ciphertext outlives its payment");
+    assert_eq!(p.due_at(), None, "nothing left: out of the sweeper's index");
+    assert_eq!(sweep(svc, 25, 10).await.unwrap().examined, 0);
 }
 
 #[tokio::test]
@@ -120,7 +242,11 @@ async fn five_wrong_codes_lock_the_payment() {
     }
     let err = verify_code(svc, &shop(), &p.id, &wrong(&right), None).await.unwrap_err();
     assert!(matches!(&err, UseCaseError::TooManyAttempts(p) if p.failure_code.as_deref() == Some("too_many_attempts")));
-    assert!(matches!(verify_code(svc, &shop(), &p.id, &code(&right), None).await, Err(UseCaseError::NotPending(_))));
+    // Five in a row also locked the payer out: even the right code is not checked now.
+    assert!(matches!(
+        verify_code(svc, &shop(), &p.id, &code(&right), None).await,
+        Err(UseCaseError::TooManyFailures { .. })
+    ));
     assert_eq!(stack.metrics.count(&BusinessEvent::VerificationFailed), 5);
     assert_eq!(stack.metrics.count(&BusinessEvent::PaymentFailed { code: "too_many_attempts".into() }), 1);
     assert_eq!(stack.metrics.count(&BusinessEvent::PaymentSucceeded), 0);
@@ -234,9 +360,7 @@ async fn each_business_event_is_counted_once_it_is_stored() {
     let right = latest_code(&stack, PHONE);
     verify_code(svc, &shop(), &p.id, &wrong(&right), None).await.unwrap_err();
     verify_code(svc, &shop(), &p.id, &code(&right), None).await.unwrap();
-    let declined = first_payment(svc, first("u-2", "+8613800138001", "4000000000000002", true), None).await.unwrap();
-    let code_2 = latest_code(&stack, "+8613800138001");
-    verify_code(svc, &shop(), &declined.id, &code(&code_2), None).await.unwrap_err();
+    first_payment(svc, first("u-2", "+8613800138001", "4000000000000002", true), None).await.unwrap_err();
     use BusinessEvent as E;
     assert_eq!(
         stack.metrics.events(),
@@ -246,7 +370,6 @@ async fn each_business_event_is_counted_once_it_is_stored() {
             E::VerificationFailed,
             E::PaymentSucceeded,
             E::PaymentCreated,
-            E::CodeSent,
             E::PaymentFailed { code: "card_declined".into() },
         ]
     );

@@ -12,8 +12,9 @@ use crate::domain::{
 };
 use crate::ports::KEY_RETENTION_SECS;
 use crate::ports::{
-    until_next_hour, BusinessEvent, Claim, CodeSender, IdempotencyStore, Metrics, PaymentStore, QuotaError,
-    SavedMethod, SendError, SmsLimits, SmsQuota, SmsText, StoreError, StoredResponse,
+    until_next_hour, Admission, BusinessEvent, Claim, CodeSender, Guard, IdempotencyStore, Metrics, OrderChange,
+    PaymentStore, QuotaError, SavedMethod, SendError, SmsLimits, SmsQuota, SmsText, StoreError, StoredResponse,
+    WriteAlso,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -30,6 +31,7 @@ pub struct MemoryPaymentStore {
     /// Paid orders, by (merchant, order): the payment that paid each.
     orders: Mutex<HashMap<(String, String), PaymentId>>,
     sessions: Mutex<HashMap<String, CheckoutSession>>,
+    guards: Mutex<HashMap<String, Guard>>,
 }
 
 /// Checks a version-guarded write of `p` against `payments` (the lock held by the caller).
@@ -61,23 +63,40 @@ impl PaymentStore for MemoryPaymentStore {
         Ok(lock(&self.payments).get(id.as_str()).cloned())
     }
 
-    async fn update(&self, payment: &Payment, save: Option<&SavedMethod>) -> Result<(), StoreError> {
+    async fn update(&self, payment: &Payment, also: WriteAlso<'_>) -> Result<(), StoreError> {
         let mut map = lock(&self.payments);
+        let mut orders = lock(&self.orders);
+        let mut guards = lock(&self.guards);
         let current = map.get_mut(payment.id.as_str()).ok_or(StoreError::Conflict)?;
         if current.version != payment.version {
             return Err(StoreError::Conflict);
         }
-        // A success claims its order, in the same (here: locked) write.
-        if payment.status == PaymentStatus::Succeeded {
-            let mut orders = lock(&self.orders);
-            let order = (payment.merchant_id.as_str().to_owned(), payment.order_id.as_str().to_owned());
-            match orders.get(&order) {
-                Some(holder) if holder != &payment.id => return Err(StoreError::Conflict),
-                _ => orders.insert(order, payment.id.clone()),
-            };
+        // Every condition first, then every write: all or nothing, as in a transaction.
+        let order = (payment.merchant_id.as_str().to_owned(), payment.order_id.as_str().to_owned());
+        match (also.order, orders.get(&order)) {
+            (OrderChange::Claim, Some(holder)) if holder != &payment.id => return Err(StoreError::Conflict),
+            (OrderChange::Release, holder) if holder != Some(&payment.id) => return Err(StoreError::Conflict),
+            _ => {}
+        }
+        for g in also.guards {
+            if guards.get(&g.key).map_or(0, |c| c.version) != g.version {
+                return Err(StoreError::Conflict);
+            }
+        }
+        match also.order {
+            OrderChange::Keep => {}
+            OrderChange::Claim => {
+                orders.insert(order, payment.id.clone());
+            }
+            OrderChange::Release => {
+                orders.remove(&order);
+            }
+        }
+        for g in also.guards {
+            guards.insert(g.key.clone(), Guard { version: g.version + 1, ..g.clone() });
         }
         *current = Payment { version: payment.version + 1, ..payment.clone() };
-        if let Some(m) = save {
+        if let Some(m) = also.save {
             let mut methods = lock(&self.methods);
             let key = (
                 m.customer.merchant_id.as_str().to_owned(),
@@ -94,6 +113,47 @@ impl PaymentStore for MemoryPaymentStore {
             methods.insert(key, new);
         }
         Ok(())
+    }
+
+    async fn admission(
+        &self,
+        merchant_id: &Identifier,
+        order_id: &Identifier,
+        guard_keys: &[String],
+    ) -> Result<Admission, StoreError> {
+        let order_holder = self.order_paid_by(merchant_id, order_id).await?;
+        let guards = lock(&self.guards);
+        let guards =
+            guard_keys.iter().map(|k| guards.get(k).cloned().unwrap_or_else(|| Guard::new(k.clone()))).collect();
+        Ok(Admission { order_holder, guards })
+    }
+
+    async fn bump(&self, keys: &[String], expires_at: i64) -> Result<(), StoreError> {
+        let mut guards = lock(&self.guards);
+        for k in keys {
+            let g = guards.entry(k.clone()).or_insert_with(|| Guard::new(k.clone()));
+            g.count += 1;
+            g.version += 1;
+            g.expires_at = expires_at;
+        }
+        Ok(())
+    }
+
+    async fn open_for_customer(&self, customer: &Customer) -> Result<Vec<Payment>, StoreError> {
+        Ok(lock(&self.payments)
+            .values()
+            .filter(|p| p.customer() == *customer)
+            .filter(|p| matches!(p.status, PaymentStatus::Authorizing | PaymentStatus::RequiresVerification))
+            .cloned()
+            .collect())
+    }
+
+    async fn due(&self, now: i64, limit: u8) -> Result<Vec<Payment>, StoreError> {
+        let mut due: Vec<Payment> =
+            lock(&self.payments).values().filter(|p| p.due_at().is_some_and(|at| at <= now)).cloned().collect();
+        due.sort_by_key(|p| p.due_at());
+        due.truncate(usize::from(limit) * 4);
+        Ok(due)
     }
 
     async fn order_paid_by(

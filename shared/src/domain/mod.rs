@@ -17,8 +17,9 @@ pub use history::{page_size, HistoryCursor, HistoryPage};
 pub use identifier::{Customer, Identifier, MethodId, PaymentId, SessionId};
 pub use money::{Currency, Money};
 pub use payment::{
-    CodeCheck, MethodSummary, Payment, PaymentStatus, ResendRefusal, Verification, CODE_TTL_SECS, MAX_ATTEMPTS,
-    MAX_SENDS, ORDER_ALREADY_PAID, PAYMENT_TTL_SECS, RESEND_COOLDOWN_SECS,
+    CodeCheck, Hold, HoldState, MethodSummary, Payment, PaymentStatus, ResendRefusal, Verification, CAPTURE_FAILED,
+    CAPTURE_GRACE_SECS, CODE_TTL_SECS, MAX_ATTEMPTS, MAX_SENDS, ORDER_ALREADY_PAID, PAYER_LOCKED, PAYMENT_TTL_SECS,
+    RESEND_COOLDOWN_SECS,
 };
 pub use phone::Phone;
 pub use session::{

@@ -1,6 +1,11 @@
 //! The payment record and its state machine:
-//! `requires_verification` → `succeeded` | `failed` (with `failure_code`) | `expired` |
-//! `canceled` (its checkout session started another payment, or ended).
+//! first payment: `authorizing` (stored before the acquirer is called, the CVC in hand) →
+//! `requires_verification` (funds held) | `failed` (declined: no code sent);
+//! repeat payment: `requires_verification` (nothing held until the shopper's code);
+//! then the right code → `capturing` (the order claimed for it) → `succeeded` (captured) |
+//! `failed` (`capture_failed`, declined, …); and from any open state → `expired` |
+//! `canceled` (its checkout session started another payment, or ended). An ended payment
+//! whose funds are still held is voided (`hold` = voided) by whoever ends it, or the sweeper.
 //! Methods here only decide and mutate in memory; use cases persist the result with a
 //! version-checked write, so two concurrent transitions can never both land.
 
@@ -16,14 +21,24 @@ pub const MAX_ATTEMPTS: u8 = 5;
 pub const MAX_SENDS: u8 = 5;
 /// Shortest gap between two sends to one payment.
 pub const RESEND_COOLDOWN_SECS: i64 = 30;
+/// A payment left `capturing` this long is taken to be abandoned by the request that moved it
+/// there (it died, or lost the acquirer): a retry or a status read may finish it. Sooner, a
+/// second request is a concurrent one, and is answered as the loser it is.
+pub const CAPTURE_GRACE_SECS: i64 = 10;
 /// A payment nobody completes expires after this long.
 pub const PAYMENT_TTL_SECS: i64 = 30 * 60;
 /// The failure code of a payment whose order another payment paid first.
 pub const ORDER_ALREADY_PAID: &str = "order_already_paid";
+/// The failure code of a payment whose authorisation could not be captured.
+pub const CAPTURE_FAILED: &str = "capture_failed";
+/// The failure code of a pending payment whose payer was locked out by wrong codes.
+pub const PAYER_LOCKED: &str = "too_many_failures";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaymentStatus {
+    Authorizing,
     RequiresVerification,
+    Capturing,
     Succeeded,
     Failed,
     Expired,
@@ -33,7 +48,9 @@ pub enum PaymentStatus {
 impl PaymentStatus {
     pub fn as_str(&self) -> &'static str {
         match self {
+            Self::Authorizing => "authorizing",
             Self::RequiresVerification => "requires_verification",
+            Self::Capturing => "capturing",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
             Self::Expired => "expired",
@@ -42,9 +59,51 @@ impl PaymentStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::RequiresVerification, Self::Succeeded, Self::Failed, Self::Expired, Self::Canceled]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [
+            Self::Authorizing,
+            Self::RequiresVerification,
+            Self::Capturing,
+            Self::Succeeded,
+            Self::Failed,
+            Self::Expired,
+            Self::Canceled,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+
+    /// Not ended yet: the payment can still move (and so is due for the sweeper at expiry).
+    pub fn is_open(&self) -> bool {
+        matches!(self, Self::Authorizing | Self::RequiresVerification | Self::Capturing)
+    }
+}
+
+/// The acquirer's authorisation of a payment: funds held on the card until captured or voided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    /// The acquirer's id of the authorisation (capture and void name it).
+    pub authorization_id: String,
+    pub state: HoldState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldState {
+    Held,
+    Captured,
+    Voided,
+}
+
+impl HoldState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Held => "held",
+            Self::Captured => "captured",
+            Self::Voided => "voided",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Held, Self::Captured, Self::Voided].into_iter().find(|v| v.as_str() == s)
     }
 }
 
@@ -102,6 +161,11 @@ pub struct Payment {
     /// Save the card for repeat payments once this payment succeeds.
     pub save_card: bool,
     pub verification: Verification,
+    /// The acquirer's authorisation, once there is one.
+    pub hold: Option<Hold>,
+    /// The card network's reference for the stored credential: returned by the first
+    /// payment's authorisation (and saved with the card), sent with a repeat payment's.
+    pub network_reference: Option<String>,
     pub failure_code: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -140,8 +204,76 @@ impl Payment {
         Customer { merchant_id: self.merchant_id.clone(), user_id: self.user_id.clone() }
     }
 
+    /// Waiting for the shopper's code.
     pub fn is_pending(&self) -> bool {
         self.status == PaymentStatus::RequiresVerification
+    }
+
+    /// Ended with funds still held: the authorisation is to be voided.
+    pub fn needs_void(&self) -> bool {
+        !self.status.is_open() && self.hold.as_ref().is_some_and(|h| h.state == HoldState::Held)
+    }
+
+    /// When the sweeper must look at this payment: an open one at its expiry, an ended one
+    /// still holding funds at once; `None` once nothing is left to do (the item leaves the
+    /// sparse index).
+    pub fn due_at(&self) -> Option<i64> {
+        if self.status.is_open() {
+            Some(self.expires_at)
+        } else if self.needs_void() {
+            Some(self.updated_at)
+        } else {
+            None
+        }
+    }
+
+    /// The acquirer authorised a first payment: funds are held, the code may go out.
+    pub fn authorized(&mut self, authorization_id: String, network_reference: Option<String>, now: i64) {
+        self.status = PaymentStatus::RequiresVerification;
+        self.hold = Some(Hold { authorization_id, state: HoldState::Held });
+        if network_reference.is_some() {
+            self.network_reference = network_reference;
+        }
+        self.updated_at = now;
+    }
+
+    /// A repeat payment's authorisation, given after the right code (the payment is capturing).
+    pub fn hold_funds(&mut self, authorization_id: String, now: i64) {
+        self.hold = Some(Hold { authorization_id, state: HoldState::Held });
+        self.updated_at = now;
+    }
+
+    /// The right code: the code is spent and the payment, holding its order, is to be captured.
+    pub fn start_capture(&mut self, now: i64) {
+        self.status = PaymentStatus::Capturing;
+        self.updated_at = now;
+    }
+
+    /// The authorisation was voided at the acquirer.
+    pub fn voided(&mut self, now: i64) {
+        if let Some(h) = self.hold.as_mut() {
+            h.state = HoldState::Voided;
+        }
+        self.updated_at = now;
+    }
+
+    /// An open payment reached its deadline (noticed by a read or the sweeper).
+    pub fn expire(&mut self, now: i64) {
+        self.end(PaymentStatus::Expired, None, now);
+    }
+
+    /// A capture left unfinished long enough that finishing it cannot race its own request.
+    pub fn is_stale_capture(&self, now: i64) -> bool {
+        self.status == PaymentStatus::Capturing && now >= self.updated_at + CAPTURE_GRACE_SECS
+    }
+
+    /// True when an open payment can no longer be completed.
+    pub fn is_expired_at(&self, now: i64) -> bool {
+        match self.status {
+            PaymentStatus::RequiresVerification => self.is_past_deadline(now),
+            PaymentStatus::Authorizing | PaymentStatus::Capturing => now >= self.expires_at,
+            _ => false,
+        }
     }
 
     /// True when the payment can no longer be completed: its deadline passed, or its last
@@ -182,9 +314,22 @@ impl Payment {
         CodeCheck::Incorrect { attempts_remaining: self.verification.attempts_remaining }
     }
 
-    /// The acquirer approved: the payment is complete and the code is spent.
+    /// The capture went through: the payment is complete.
     pub fn succeed(&mut self, now: i64) {
+        if let Some(h) = self.hold.as_mut() {
+            h.state = HoldState::Captured;
+        }
         self.end(PaymentStatus::Succeeded, None, now);
+    }
+
+    /// The acquirer refused to capture the authorisation: nothing was charged.
+    pub fn fail_capture(&mut self, now: i64) {
+        self.end(PaymentStatus::Failed, Some(CAPTURE_FAILED), now);
+    }
+
+    /// Its payer was locked out by wrong codes: the payment ends, its funds are released.
+    pub fn lock_out(&mut self, now: i64) {
+        self.end(PaymentStatus::Failed, Some(PAYER_LOCKED), now);
     }
 
     /// The right code came, but another payment has already paid this order: this one ends
@@ -198,7 +343,7 @@ impl Payment {
         self.end(PaymentStatus::Canceled, None, now);
     }
 
-    /// The acquirer declined with `reason` (e.g. `card_declined`).
+    /// The acquirer declined with `reason` (e.g. `card_declined`), or the code never went out.
     pub fn decline(&mut self, reason: &str, now: i64) {
         self.end(PaymentStatus::Failed, Some(reason), now);
     }

@@ -165,6 +165,16 @@ pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
             Problem::new(429, "resend_too_soon", "a code was sent moments ago; wait before asking again")
                 .retry_after(retry_after_secs)
         }
+        E::TooManyFailures { retry_after_secs } => Problem::new(
+            429,
+            "too_many_failures",
+            "too many wrong codes in a row; this payer is locked out for a while",
+        )
+        .retry_after(retry_after_secs),
+        E::TooManyDeclines { retry_after_secs } => {
+            Problem::new(429, "too_many_declines", "too many cards were declined; try again later")
+                .retry_after(retry_after_secs)
+        }
         E::SmsRateLimited { retry_after_secs } => Problem::new(
             429,
             "sms_rate_limited",

@@ -2,6 +2,8 @@
 //! to the shopper's browser, which may then pay that order (and only it) and enter its code.
 
 use super::first_payment::{first_draft, FirstPaymentCommand};
+use super::guards::lockable;
+use super::lifecycle::release_hold;
 use super::open_payment::{open_payment, SessionLink};
 use super::repeat_payment::{repeat_draft, RepeatPaymentCommand};
 use super::verify_code::MAX_RACE_RETRIES;
@@ -119,7 +121,7 @@ pub async fn expire_session(svc: &Services, caller: &Caller, id: &SessionId) -> 
         if view.session.is_over(now) {
             return Ok(view);
         }
-        let cancel = view.payment.clone().filter(Payment::is_pending).map(|mut p| {
+        let cancel = view.payment.clone().filter(lockable).map(|mut p| {
             p.cancel(now);
             p
         });
@@ -129,7 +131,7 @@ pub async fn expire_session(svc: &Services, caller: &Caller, id: &SessionId) -> 
                 tracing::info!(session_id = %ended.id, canceled = cancel.is_some(), "checkout session ended");
                 view.session = CheckoutSession { version: ended.version + 1, ..ended };
                 if let Some(c) = cancel {
-                    view.payment = Some(Payment { version: c.version + 1, ..c });
+                    view.payment = Some(release_hold(svc, Payment { version: c.version + 1, ..c }).await);
                 }
                 return Ok(view);
             }
@@ -190,7 +192,7 @@ pub async fn pay_in_session(
     let session = view.session;
     // A retry of this very request finds its own payment: it is resumed, not canceled.
     let own = attempt.map(|a| Attempt::payment_id(Some(a)));
-    let cancel = view.payment.filter(|p| p.is_pending() && Some(&p.id) != own.as_ref()).map(|mut p| {
+    let cancel = view.payment.filter(|p| lockable(p) && Some(&p.id) != own.as_ref()).map(|mut p| {
         p.cancel(now);
         p
     });

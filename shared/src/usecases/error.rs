@@ -42,6 +42,10 @@ pub enum UseCaseError {
     Declined(Box<Payment>),
     #[error("a code was sent less than the cooldown ago")]
     ResendTooSoon { retry_after_secs: i64 },
+    #[error("too many wrong codes in a row: the payer is locked out")]
+    TooManyFailures { retry_after_secs: i64 },
+    #[error("too many declined cards: no authorisation is attempted")]
+    TooManyDeclines { retry_after_secs: i64 },
     #[error("the SMS cap for this phone or merchant is reached")]
     SmsRateLimited { retry_after_secs: i64 },
     #[error("no more codes may be sent for this payment")]

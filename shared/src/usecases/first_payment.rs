@@ -1,3 +1,4 @@
+use super::lifecycle::PresentCard;
 use super::open_payment::{open_payment, PaymentDraft};
 use super::{Attempt, Services, UseCaseError};
 use crate::domain::{CardNumber, Customer, Cvc, Expiry, Identifier, MethodId, MethodSummary, Money, Payment, Phone};
@@ -12,8 +13,8 @@ pub struct FirstPaymentCommand {
     pub phone: Phone,
     pub card: CardNumber,
     pub expiry: Expiry,
-    /// Checked for shape and dropped here: the sandbox acquirer does not take it and nothing
-    /// ever stores it. A real acquirer adapter would receive it on this call only.
+    /// Sent to the acquirer with the authorisation at creation, then dropped: nothing stores
+    /// it, nor anything derived from it.
     pub cvc: Cvc,
     pub save_card: bool,
 }
@@ -49,6 +50,8 @@ pub(crate) fn first_draft(svc: &Services, cmd: FirstPaymentCommand) -> Result<Pa
         sealed_card,
         fingerprint,
         save_card: cmd.save_card,
+        present: Some(PresentCard { card: cmd.card, cvc: cmd.cvc }),
+        network_reference: None,
         session: None,
     })
 }

@@ -5,6 +5,8 @@ pub mod caller;
 pub mod checkout;
 pub mod error;
 pub mod first_payment;
+mod guards;
+pub mod lifecycle;
 pub mod open_payment;
 pub mod payment_status;
 pub mod repeat_payment;
@@ -21,6 +23,8 @@ pub use checkout::{
 };
 pub use error::UseCaseError;
 pub use first_payment::{first_payment, FirstPaymentCommand};
+pub use guards::{MAX_PAYER_FAILURES, MAX_SESSION_DECLINES, PAYER_LOCK_SECS};
+pub use lifecycle::{sweep, SweepReport};
 pub use payment_status::{payment_history, payment_status};
 pub use repeat_payment::{repeat_payment, RepeatPaymentCommand};
 pub use resend_code::resend_code;

@@ -1,6 +1,8 @@
 //! What first and repeat payments share: mint the payment, store it with its code's hash,
 //! then send the code.
 
+use super::guards::{admission_keys, check_declines, check_payer};
+use super::lifecycle::{authorize_first, outcome_of, release_hold, PresentCard};
 use super::send_code::{reissue_code, sms_text, take_sms_quota, Raced};
 use super::verify_code::MAX_RACE_RETRIES;
 use super::{Attempt, Services, UseCaseError};
@@ -8,7 +10,7 @@ use crate::domain::{
     CheckoutSession, Identifier, MethodSummary, Money, Payment, PaymentId, PaymentStatus, Phone, Verification,
     VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
 };
-use crate::ports::{BusinessEvent, StoreError};
+use crate::ports::{BusinessEvent, StoreError, WriteAlso};
 use crate::secrets::CodeContext;
 
 /// A payment about to be opened: who pays whom, with which (sealed) card, codes to which phone.
@@ -22,6 +24,11 @@ pub struct PaymentDraft {
     pub sealed_card: String,
     pub fingerprint: String,
     pub save_card: bool,
+    /// A first payment's card and CVC, for its authorisation at creation; `None` for a repeat
+    /// payment (authorised after the code, on the stored credential).
+    pub present: Option<PresentCard>,
+    /// The stored credential's network reference (repeat payments).
+    pub network_reference: Option<String>,
     /// Opened in a checkout session: the payment becomes the session's latest.
     pub session: Option<SessionLink>,
 }
@@ -43,9 +50,12 @@ pub async fn open_payment(
     let id = Attempt::payment_id(attempt);
     let ctx = CodeContext { payment_id: &id, money: &draft.money, merchant_id: &draft.merchant_id, send_seq: 1 };
     let code_hash = svc.hasher.hash(&ctx, &code);
+    let present = draft.present;
     let payment = Payment {
         id,
-        status: PaymentStatus::RequiresVerification,
+        // A first payment is authorised (with its CVC) before any code goes out; a repeat
+        // payment holds nothing until the shopper's code.
+        status: if present.is_some() { PaymentStatus::Authorizing } else { PaymentStatus::RequiresVerification },
         user_id: draft.user_id,
         merchant_id: draft.merchant_id,
         order_id: draft.order_id,
@@ -57,6 +67,8 @@ pub async fn open_payment(
         fingerprint: draft.fingerprint,
         save_card: draft.save_card,
         verification: Verification::first(code_hash, now),
+        hold: None,
+        network_reference: draft.network_reference,
         failure_code: None,
         created_at: now,
         updated_at: now,
@@ -68,16 +80,23 @@ pub async fn open_payment(
         version: 0,
     };
 
-    // An order that another payment has paid is not paid again: no code, no payment. (A
-    // retry of this very request may find its own payment holding the order.)
-    match svc.payments.order_paid_by(&payment.merchant_id, &payment.order_id).await? {
+    // One read: who holds the order, whether the payer is locked out, the decline caps.
+    let keys = admission_keys(svc, &payment, now);
+    let admission = svc.payments.admission(&payment.merchant_id, &payment.order_id, &keys).await?;
+    // An order that another payment has paid (or is capturing) is not paid again: no code, no
+    // payment. (A retry of this very request may find its own payment holding the order.)
+    match admission.order_holder {
         Some(holder) if holder != payment.id => return Err(UseCaseError::OrderAlreadyPaid(None)),
-        Some(_) => return resume(svc, &payment.id).await,
+        Some(_) => return resume(svc, &payment.id, present.as_ref()).await,
         None => {}
+    }
+    check_payer(&admission.guards, now)?;
+    if present.is_some() {
+        check_declines(svc, &payment, &admission.guards, now)?;
     }
     // Counted before anything is stored: a refused SMS opens no payment.
     take_sms_quota(svc, &payment, now).await?;
-    // Stored before sending: the code must be checkable the moment the shopper can read it.
+    // Stored before the acquirer or the SMS: a retry (same Idempotency-Key, same id) finds it.
     let stored = match &draft.session {
         None => svc.payments.insert(&payment).await,
         Some(link) => svc.payments.insert_in_session(&link.session, &payment, link.cancel.as_ref()).await,
@@ -85,26 +104,56 @@ pub async fn open_payment(
     match stored {
         Ok(()) => {}
         // Same Idempotency-Key, same id: an earlier attempt of this very request got this far.
-        Err(StoreError::Conflict) if attempt.is_some() => return resume(svc, &payment.id).await,
+        Err(StoreError::Conflict) if attempt.is_some() => return resume(svc, &payment.id, present.as_ref()).await,
         Err(e) => return Err(e.into()),
     }
-    if let Some(canceled) = draft.session.as_ref().and_then(|l| l.cancel.as_ref()) {
+    if let Some(canceled) = draft.session.and_then(|l| l.cancel) {
         tracing::info!(payment_id = %canceled.id, "payment canceled: its session started another");
+        release_hold(svc, Payment { version: canceled.version + 1, ..canceled }).await;
     }
     svc.metrics.record(BusinessEvent::PaymentCreated);
+    let payment = match &present {
+        None => payment,
+        Some(present) => match authorize_first(svc, payment.clone(), present, &code).await {
+            Err(UseCaseError::Unavailable(e)) if attempt.is_none() => {
+                // Nobody could ever resume it: close it; the sweeper voids whatever the
+                // acquirer may have authorised.
+                let mut failed = payment;
+                failed.decline("acquirer_unavailable", svc.clock.now());
+                if let Err(e) = svc.payments.update(&failed, WriteAlso::default()).await {
+                    tracing::warn!(payment_id = %failed.id, error = %e, "could not close unauthorised payment");
+                }
+                return Err(UseCaseError::Unavailable(e));
+            }
+            other => other?,
+        },
+    };
+    send_first_code(svc, payment, &code, attempt.is_some()).await
+}
+
+/// Sends the code of a payment just opened (or just authorised).
+async fn send_first_code(
+    svc: &Services,
+    payment: Payment,
+    code: &VerificationCode,
+    keyed: bool,
+) -> Result<Payment, UseCaseError> {
+    let now = svc.clock.now();
     tracing::info!(payment_id = %payment.id, sent_to = %payment.phone, amount = payment.money.minor,
         currency = payment.money.currency.code(), "payment created, sending code");
-
-    if let Err(e) = svc.sms.send(&payment.phone, &sms_text(&code, &payment)).await {
+    if let Err(e) = svc.sms.send(&payment.phone, &sms_text(code, &payment)).await {
         tracing::warn!(payment_id = %payment.id, error = %e, "code not sent");
         // Under an Idempotency-Key the retry resumes this payment with a fresh code. Without
         // one nobody could ever reach it: close it so it never lingers as pending (if even
-        // this write fails, it expires on its own).
-        if attempt.is_none() {
+        // this write fails, it expires on its own), and release what it holds.
+        if !keyed {
             let mut failed = payment.clone();
             failed.decline("code_not_sent", now);
-            match svc.payments.update(&failed, None).await {
-                Ok(()) => svc.metrics.record(BusinessEvent::PaymentFailed { code: "code_not_sent".into() }),
+            match svc.payments.update(&failed, WriteAlso::default()).await {
+                Ok(()) => {
+                    svc.metrics.record(BusinessEvent::PaymentFailed { code: "code_not_sent".into() });
+                    release_hold(svc, Payment { version: failed.version + 1, ..failed }).await;
+                }
                 Err(e) => tracing::warn!(payment_id = %payment.id, error = %e, "could not close unsent payment"),
             }
         }
@@ -114,11 +163,27 @@ pub async fn open_payment(
     Ok(payment)
 }
 
-/// Finishes what a crashed attempt started: its payment exists, but whether its code went
-/// out is unknown, so a pending one gets a fresh code (the old one stops working).
-async fn resume(svc: &Services, id: &PaymentId) -> Result<Payment, UseCaseError> {
+/// Finishes what a crashed attempt started: its payment exists, but how far it got is
+/// unknown. An `authorizing` one is authorised again (the acquirer's key is the payment id,
+/// so it is not authorised twice) and gets its first code; a pending one gets a fresh code
+/// (the old one stops working).
+async fn resume(svc: &Services, id: &PaymentId, present: Option<&PresentCard>) -> Result<Payment, UseCaseError> {
     for _ in 0..MAX_RACE_RETRIES {
         let payment = svc.payments.get(id).await?.ok_or(UseCaseError::Contention)?;
+        if payment.status == PaymentStatus::Authorizing {
+            let Some(present) = present else { return Ok(payment) };
+            tracing::info!(payment_id = %payment.id, "resuming an authorisation whose first attempt died");
+            let code = VerificationCode::generate();
+            return match authorize_first(svc, payment, present, &code).await {
+                Err(UseCaseError::Contention) => continue,
+                Ok(p) => send_first_code(svc, p, &code, true).await,
+                Err(e) => Err(e),
+            };
+        }
+        if payment.status == PaymentStatus::Failed {
+            // A decline stored by the attempt that died answers the same again.
+            return outcome_of(payment);
+        }
         if !payment.is_pending() || payment.verification.sends >= MAX_SENDS {
             return Ok(payment);
         }

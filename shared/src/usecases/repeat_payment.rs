@@ -45,6 +45,8 @@ pub(crate) async fn repeat_draft(svc: &Services, cmd: RepeatPaymentCommand) -> R
         sealed_card: saved.sealed_card,
         fingerprint: saved.fingerprint,
         save_card: false,
+        present: None,
+        network_reference: saved.network_reference,
         session: None,
     })
 }

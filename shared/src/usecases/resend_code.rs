@@ -1,8 +1,9 @@
+use super::lifecycle::release_hold;
 use super::send_code::{reissue_code, Raced};
 use super::verify_code::MAX_RACE_RETRIES;
 use super::{Caller, Services, UseCaseError};
 use crate::domain::{Payment, PaymentId, ResendRefusal};
-use crate::ports::StoreError;
+use crate::ports::{StoreError, WriteAlso};
 
 /// Sends a new code for a pending payment; the previous code stops working at once.
 /// Another merchant's payment is answered as if it did not exist. Every check runs on every
@@ -22,10 +23,13 @@ pub async fn resend_code(svc: &Services, caller: &Caller, id: &PaymentId) -> Res
             Err(ResendRefusal::NotPending) => return Err(UseCaseError::NotPending(Box::new(payment))),
             Err(ResendRefusal::SendLimitReached) => return Err(UseCaseError::SendLimitReached),
             Err(ResendRefusal::PaymentExpired) => {
-                return match svc.payments.update(&payment, None).await {
+                return match svc.payments.update(&payment, WriteAlso::default()).await {
                     Err(StoreError::Conflict) => continue,
                     Err(e) => Err(e.into()),
-                    Ok(()) => Err(UseCaseError::NotPending(Box::new(payment))),
+                    Ok(()) => {
+                        let payment = release_hold(svc, Payment { version: payment.version + 1, ..payment }).await;
+                        Err(UseCaseError::NotPending(Box::new(payment)))
+                    }
                 };
             }
         }

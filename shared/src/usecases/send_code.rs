@@ -3,7 +3,7 @@
 
 use super::{Services, UseCaseError};
 use crate::domain::{Payment, VerificationCode, CODE_TTL_SECS};
-use crate::ports::{BusinessEvent, QuotaError, SmsText, StoreError};
+use crate::ports::{BusinessEvent, QuotaError, SmsText, StoreError, WriteAlso};
 use crate::secrets::CodeContext;
 
 /// The payment changed since it was read; read it again and retry.
@@ -50,7 +50,7 @@ pub(crate) async fn reissue_code(
     let code = VerificationCode::generate();
     let hash = svc.hasher.hash(&code_context(&payment, payment.next_send_seq()), &code);
     payment.issue_code(hash, now);
-    match svc.payments.update(&payment, None).await {
+    match svc.payments.update(&payment, WriteAlso::default()).await {
         Err(StoreError::Conflict) => return Err(Raced),
         Err(e) => return Ok(Err(e.into())),
         Ok(()) => payment.version += 1,
@@ -61,7 +61,7 @@ pub(crate) async fn reissue_code(
         // send still counts toward the payment's limit.
         let mut retry = payment.clone();
         retry.verification.last_sent_at = previous_send;
-        if let Err(e) = svc.payments.update(&retry, None).await {
+        if let Err(e) = svc.payments.update(&retry, WriteAlso::default()).await {
             tracing::warn!(payment_id = %payment.id, error = %e, "could not lift resend cooldown");
         }
         return Ok(Err(UseCaseError::Unavailable(format!("sms: {e}"))));

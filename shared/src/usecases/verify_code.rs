@@ -1,14 +1,16 @@
+use super::guards::{admission_keys, check_declines, check_payer, count_failure, reset_failures, PAYER_LOCK_SECS};
+use super::lifecycle::{finish_capture, lock_out_payer, outcome_of, release_hold};
 use super::send_code::code_context;
 use super::{Attempt, Caller, Services, UseCaseError};
-use crate::domain::{CodeCheck, Payment, PaymentId, PaymentStatus, VerificationCode, ORDER_ALREADY_PAID};
-use crate::ports::{Authorization, BusinessEvent, SavedMethod, StoreError};
+use crate::domain::{CodeCheck, Payment, PaymentId, PaymentStatus, VerificationCode};
+use crate::ports::{BusinessEvent, Guard, OrderChange, StoreError, WriteAlso};
 
 /// Version-checked writes that lose a race are retried from a fresh read this many times.
 pub(crate) const MAX_RACE_RETRIES: usize = 8;
 
-/// Checks the code; on a match, authorizes with the acquirer and completes the payment
-/// (saving the card when asked). Every outcome that changes the payment is stored with a
-/// version-checked write, so of two concurrent right codes exactly one completes it.
+/// Checks the code; on a match, claims the order and captures (a repeat payment is authorised
+/// first), saving the card when asked. Every outcome that changes the payment is stored with a
+/// version-checked write, so of two concurrent right codes exactly one moves it to capture.
 pub async fn verify_code(
     svc: &Services,
     caller: &Caller,
@@ -44,34 +46,77 @@ async fn try_once(
     let now = svc.clock.now();
     let ctx = code_context(&payment, payment.verification.sends);
     let matches = svc.hasher.matches(&ctx, code, &payment.verification.code_hash);
+    // The right code again on a payment it already moved to capture, from a retry (its verify
+    // died, or lost the acquirer): finish the capture, under the same capture key. A request
+    // racing the one that is capturing is answered as the loser it is.
+    if matches && (payment.is_stale_capture(now) || (recovering && payment.status == PaymentStatus::Capturing)) {
+        return Ok(finish_capture(svc, payment).await);
+    }
 
-    let (save, result): (Option<SavedMethod>, Result<(), UseCaseError>) = match payment.check_code(matches, now) {
+    // One read: the order's holder, the payer's lock-out guards and the decline caps.
+    let keys = admission_keys(svc, &payment, now);
+    let mut admission = match svc.payments.admission(&payment.merchant_id, &payment.order_id, &keys).await {
+        Ok(a) => a,
+        Err(e) => return Ok(Err(e.into())),
+    };
+    // A locked-out payer's codes are not even checked (a finished payment still answers as
+    // it stands).
+    if payment.status != PaymentStatus::Succeeded {
+        if let Err(e) = check_payer(&admission.guards, now) {
+            return Ok(Err(e));
+        }
+    }
+
+    let mut payers: Vec<Guard> = admission.guards.iter().take(2).cloned().collect();
+    let mut also = WriteAlso::default();
+    let mut locked_payer = false;
+    let result: Result<(), UseCaseError> = match payment.check_code(matches, now) {
         // A retry of a verify that died after completing the payment with this very code:
         // answer what that attempt would have answered.
         CodeCheck::NotPending if recovering && matches => return Ok(outcome_of(payment)),
         CodeCheck::NotPending => return Ok(Err(UseCaseError::NotPending(Box::new(payment)))),
         CodeCheck::CodeExpired => return Ok(Err(UseCaseError::CodeExpired)),
-        CodeCheck::PaymentExpired => (None, Err(UseCaseError::NotPending(Box::new(payment.clone())))),
-        CodeCheck::LockedOut => (None, Err(UseCaseError::TooManyAttempts(Box::new(payment.clone())))),
-        CodeCheck::Incorrect { attempts_remaining } => (None, Err(UseCaseError::IncorrectCode { attempts_remaining })),
-        // The order is checked before the card is charged: a paid order fails this payment.
-        // (The success write claims the order too, so of two payments racing for one order
-        // only one can succeed; the loser reads again and ends here.)
-        CodeCheck::Accepted => match svc.payments.order_paid_by(&payment.merchant_id, &payment.order_id).await {
-            Err(e) => return Ok(Err(e.into())),
-            Ok(Some(holder)) if holder != payment.id => {
-                payment.lose_order(now);
-                (None, Err(UseCaseError::OrderAlreadyPaid(None)))
+        CodeCheck::PaymentExpired => Err(UseCaseError::NotPending(Box::new(payment.clone()))),
+        // A wrong code counts against the payer too, in the same transaction: the 5th in a
+        // row, across payments, locks them out.
+        check @ (CodeCheck::LockedOut | CodeCheck::Incorrect { .. }) => {
+            locked_payer = count_failure(&mut payers, now);
+            match check {
+                // The payment's own last attempt: it has failed, as it always did.
+                CodeCheck::LockedOut => Err(UseCaseError::TooManyAttempts(Box::new(payment.clone()))),
+                _ if locked_payer => {
+                    payment.lock_out(now);
+                    Err(UseCaseError::TooManyFailures { retry_after_secs: PAYER_LOCK_SECS })
+                }
+                CodeCheck::Incorrect { attempts_remaining } => Err(UseCaseError::IncorrectCode { attempts_remaining }),
+                _ => Err(UseCaseError::TooManyAttempts(Box::new(payment.clone()))),
             }
-            Ok(_) => match authorize(svc, &mut payment, now).await {
-                Ok(save) => (save, Ok(())),
-                Err(e @ UseCaseError::Unavailable(_)) => return Ok(Err(e)),
-                Err(e) => (None, Err(e)),
-            },
+        }
+        CodeCheck::Accepted => match admission.order_holder.take() {
+            // The order is checked before anything is captured: a paid order fails this payment.
+            Some(holder) if holder != payment.id => {
+                payment.lose_order(now);
+                Err(UseCaseError::OrderAlreadyPaid(None))
+            }
+            _ => {
+                if payment.hold.is_none() {
+                    // A repeat payment is authorised after this write: its caps come first.
+                    if let Err(e) = check_declines(svc, &payment, &admission.guards, now) {
+                        return Ok(Err(e));
+                    }
+                }
+                // One write: the code is spent, the order claimed for this payment, the
+                // payer's count of wrong codes starts again.
+                payment.start_capture(now);
+                payers = reset_failures(&payers);
+                also.order = OrderChange::Claim;
+                Ok(())
+            }
         },
     };
+    also.guards = &payers;
 
-    match svc.payments.update(&payment, save.as_ref()).await {
+    match svc.payments.update(&payment, also).await {
         Err(StoreError::Conflict) => Err(Raced),
         Err(e) => Ok(Err(e.into())),
         Ok(()) => {
@@ -79,75 +124,40 @@ async fn try_once(
             tracing::info!(payment_id = %payment.id, status = payment.status.as_str(),
                 failure_code = payment.failure_code.as_deref().unwrap_or(""), "verification stored");
             count_outcome(svc, &payment, &result);
+            if locked_payer {
+                tracing::warn!(payment_id = %payment.id, "payer locked out after consecutive wrong codes");
+                lock_out_payer(svc, &payment).await;
+            }
             Ok(match result {
-                Ok(()) => Ok(payment),
-                Err(UseCaseError::Declined(_)) => Err(UseCaseError::Declined(Box::new(payment))),
-                Err(UseCaseError::OrderAlreadyPaid(_)) => Err(UseCaseError::OrderAlreadyPaid(Some(Box::new(payment)))),
-                Err(e) => Err(e),
+                Ok(()) => finish_capture(svc, payment).await,
+                Err(e) => {
+                    // Whatever an ended payment holds is released now (or by the sweeper).
+                    let payment = release_hold(svc, payment).await;
+                    Err(match e {
+                        UseCaseError::OrderAlreadyPaid(_) => UseCaseError::OrderAlreadyPaid(Some(Box::new(payment))),
+                        UseCaseError::TooManyAttempts(_) => UseCaseError::TooManyAttempts(Box::new(payment)),
+                        UseCaseError::NotPending(_) => UseCaseError::NotPending(Box::new(payment)),
+                        e => e,
+                    })
+                }
             })
         }
     }
 }
 
-/// The business events of a stored verification: a wrong code, and how the payment ended.
+/// The business events of a stored verification: a wrong code, and a payment ended by it.
 fn count_outcome(svc: &Services, payment: &Payment, result: &Result<(), UseCaseError>) {
-    if matches!(result, Err(UseCaseError::IncorrectCode { .. } | UseCaseError::TooManyAttempts(_))) {
+    if matches!(
+        result,
+        Err(UseCaseError::IncorrectCode { .. }
+            | UseCaseError::TooManyAttempts(_)
+            | UseCaseError::TooManyFailures { .. })
+    ) {
         svc.metrics.record(BusinessEvent::VerificationFailed);
     }
-    match payment.status {
-        PaymentStatus::Succeeded => svc.metrics.record(BusinessEvent::PaymentSucceeded),
-        PaymentStatus::Failed => svc.metrics.record(BusinessEvent::PaymentFailed {
+    if payment.status == PaymentStatus::Failed {
+        svc.metrics.record(BusinessEvent::PaymentFailed {
             code: payment.failure_code.clone().unwrap_or_else(|| "failed".into()),
-        }),
-        PaymentStatus::RequiresVerification | PaymentStatus::Expired | PaymentStatus::Canceled => {}
-    }
-}
-
-fn outcome_of(payment: Payment) -> Result<Payment, UseCaseError> {
-    match (payment.status, payment.failure_code.as_deref()) {
-        (PaymentStatus::Succeeded, _) => Ok(payment),
-        (PaymentStatus::Failed, Some(ORDER_ALREADY_PAID)) => {
-            Err(UseCaseError::OrderAlreadyPaid(Some(Box::new(payment))))
-        }
-        (PaymentStatus::Failed, Some(reason)) if reason != "too_many_attempts" && reason != "code_not_sent" => {
-            Err(UseCaseError::Declined(Box::new(payment)))
-        }
-        _ => Err(UseCaseError::NotPending(Box::new(payment))),
-    }
-}
-
-/// Authorizes a payment whose code matched, and moves it to its final state in memory.
-/// Returns the method to save with it, if the card is to be kept.
-async fn authorize(svc: &Services, payment: &mut Payment, now: i64) -> Result<Option<SavedMethod>, UseCaseError> {
-    let sealed = payment
-        .sealed_card
-        .clone()
-        .ok_or_else(|| UseCaseError::Unavailable("pending payment without its card".into()))?;
-    let card = svc.vault.open(&payment.customer(), &sealed).map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
-    let auth = svc
-        .acquirer
-        .authorize(&payment.id, &payment.money, &card)
-        .await
-        .map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
-    match auth {
-        Authorization::Declined(reason) => {
-            payment.decline(&reason, now);
-            Err(UseCaseError::Declined(Box::new(payment.clone())))
-        }
-        Authorization::Approved => {
-            let save = payment.save_card.then(|| SavedMethod {
-                id: payment.method.id.clone(),
-                customer: payment.customer(),
-                brand: payment.method.brand,
-                last4: payment.method.last4.clone(),
-                expiry: payment.method.expiry,
-                fingerprint: payment.fingerprint.clone(),
-                sealed_card: sealed,
-                phone: payment.phone.clone(),
-                saved_at: now,
-            });
-            payment.succeed(now);
-            Ok(save)
-        }
+        });
     }
 }

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    CardBrand, CheckoutSession, CodeHash, Currency, Customer, Expiry, HistoryCursor, Identifier, MethodId,
-    MethodSummary, Money, Payment, PaymentId, PaymentStatus, Phone, ReturnUrl, SessionId, Verification,
+    CardBrand, CheckoutSession, CodeHash, Currency, Customer, Expiry, HistoryCursor, Hold, HoldState, Identifier,
+    MethodId, MethodSummary, Money, Payment, PaymentId, PaymentStatus, Phone, ReturnUrl, SessionId, Verification,
 };
 use crate::ports::{SavedMethod, StoreError};
 
@@ -21,6 +21,24 @@ pub(super) fn user_pk(user_id: &Identifier) -> String {
 
 /// The index of each user's payments, newest first.
 pub(super) const HISTORY_INDEX: &str = "gsi1";
+
+/// The sparse index of payments the sweeper must look at, by when (`gsi2`): only payments with
+/// something left to do carry its keys. Spread over a few partitions so no one key is hot.
+pub(super) const DUE_INDEX: &str = "gsi2";
+pub(super) const DUE_SHARDS: u8 = 4;
+
+pub(super) fn due_pk(id: &PaymentId) -> String {
+    let shard = id.as_str().bytes().last().map_or(0, |b| b % DUE_SHARDS);
+    format!("DUE#{shard}")
+}
+
+/// A due time that sorts as a string (fixed width), then the id.
+pub(super) fn due_sk(due_at: i64, id: &PaymentId) -> String {
+    format!("{:012}#{id}", due_at.max(0))
+}
+
+/// The key of a guard (payer lock-out or decline counter) item; the sort key is fixed.
+pub(super) const GUARD_SK: &str = "GUARD";
 
 /// A payment's place in its user's history: creation time (fixed width, so it sorts), then id.
 pub(super) fn history_sk(created_at: i64, id: &PaymentId) -> String {
@@ -61,6 +79,11 @@ pub(super) struct PaymentItem {
     /// Per-user history, newest first (`gsi1`).
     pub gsi1pk: String,
     pub gsi1sk: String,
+    /// Due for the sweeper (`gsi2`), only while something is left to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi2sk: Option<String>,
     pub payment_id: String,
     pub status: String,
     pub user_id: String,
@@ -90,6 +113,12 @@ pub(super) struct PaymentItem {
     pub sends: u8,
     pub last_sent_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_code: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -109,6 +138,8 @@ impl PaymentItem {
             entity: "payment".into(),
             gsi1pk: user_pk(&p.user_id),
             gsi1sk: history_sk(p.created_at, &p.id),
+            gsi2pk: p.due_at().map(|_| due_pk(&p.id)),
+            gsi2sk: p.due_at().map(|at| due_sk(at, &p.id)),
             payment_id: p.id.to_string(),
             status: p.status.as_str().into(),
             user_id: p.user_id.to_string(),
@@ -133,6 +164,9 @@ impl PaymentItem {
             attempts_remaining: p.verification.attempts_remaining,
             sends: p.verification.sends,
             last_sent_at: p.verification.last_sent_at,
+            authorization_id: p.hold.as_ref().map(|h| h.authorization_id.clone()),
+            hold_state: p.hold.as_ref().map(|h| h.state.as_str().to_owned()),
+            network_reference: p.network_reference.clone(),
             failure_code: p.failure_code.clone(),
             created_at: p.created_at,
             updated_at: p.updated_at,
@@ -170,6 +204,14 @@ impl PaymentItem {
                 sends: self.sends,
                 last_sent_at: self.last_sent_at,
             },
+            hold: match (self.authorization_id, self.hold_state.as_deref()) {
+                (None, _) => None,
+                (Some(authorization_id), state) => Some(Hold {
+                    authorization_id,
+                    state: state.and_then(HoldState::parse).ok_or_else(|| bad("hold_state"))?,
+                }),
+            },
+            network_reference: self.network_reference,
             sealed_card: self.sealed_card,
             fingerprint: self.fingerprint,
             save_card: self.save_card,
@@ -199,6 +241,8 @@ pub(super) struct MethodItem {
     pub phone: String,
     #[serde(default)]
     pub phone_cc: Option<u16>,
+    #[serde(default)]
+    pub network_reference: Option<String>,
     pub saved_at: i64,
 }
 
@@ -217,6 +261,7 @@ impl MethodItem {
             fingerprint: self.fingerprint,
             sealed_card: self.sealed_card,
             phone: Phone::from_stored(&self.phone, self.phone_cc).map_err(|_| bad("phone"))?,
+            network_reference: self.network_reference.filter(|r| !r.is_empty()),
             saved_at: self.saved_at,
         })
     }

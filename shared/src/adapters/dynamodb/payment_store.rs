@@ -4,19 +4,22 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
 use aws_sdk_dynamodb::Client;
 
 use super::error::{corrupt, store_error};
 use super::items::{
     customer_pk, history_sk, method_sk, order_pk, parse_history_sk, payment_pk, session_pk, user_pk, MethodItem,
-    PaymentItem, SessionItem, HISTORY_INDEX, METHOD_SK_PREFIX, ORDER_SK, PAYMENT_SK, SESSION_SK,
+    PaymentItem, SessionItem, DUE_INDEX, DUE_SHARDS, GUARD_SK, HISTORY_INDEX, METHOD_SK_PREFIX, ORDER_SK, PAYMENT_SK,
+    SESSION_SK,
 };
 use crate::domain::{
     CheckoutSession, Customer, HistoryCursor, HistoryPage, Identifier, MethodId, Payment, PaymentId, PaymentStatus,
     SessionId,
 };
-use crate::ports::{PaymentStore, SavedMethod, StoreError};
+use crate::ports::{Admission, Guard, OrderChange, PaymentStore, SavedMethod, StoreError, WriteAlso};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -87,7 +90,7 @@ impl DynamoPaymentStore {
                 "SET entity = :entity, payment_method_id = :id, merchant_id = :merchant, user_id = :user, brand = :brand, last4 = :last4, \
                  exp_month = :month, exp_year = :year, fingerprint = :fp, saved_at = :now, \
                  phone = if_not_exists(phone, :phone), phone_cc = if_not_exists(phone_cc, :cc), sealed_card = if_not_exists(sealed_card, :card), \
-                 created_at = if_not_exists(created_at, :now)",
+                 network_reference = if_not_exists(network_reference, :ntr), created_at = if_not_exists(created_at, :now)",
             )
             .expression_attribute_values(":entity", s("payment_method"))
             .expression_attribute_values(":id", s(m.id.as_str()))
@@ -104,6 +107,8 @@ impl DynamoPaymentStore {
             // it back checks the code against the number and parses when they disagree.
             .expression_attribute_values(":cc", n(m.phone.country_code().into()))
             .expression_attribute_values(":card", s(&m.sealed_card))
+            // A card saved without the network's reference keeps none; stored as empty.
+            .expression_attribute_values(":ntr", s(m.network_reference.as_deref().unwrap_or("")))
             .build()
             .map_err(corrupt)
     }
@@ -121,30 +126,83 @@ impl DynamoPaymentStore {
             .item("order_id", s(payment.order_id.as_str()))
             .item("payment_id", s(payment.id.as_str()))
             .item("paid_at", AttributeValue::N(payment.updated_at.to_string()))
-            .condition_expression("attribute_not_exists(pk) OR payment_id = :payment")
+            // A released order (its holder failed) has no payment_id: it can be claimed again.
+            .condition_expression("attribute_not_exists(payment_id) OR payment_id = :payment")
             .expression_attribute_values(":payment", s(payment.id.as_str()))
             .build()
             .map_err(corrupt)
     }
 
-    /// A payment's success in one transaction: the payment, its order's claim and, when the
-    /// card is to be kept, the saved card.
-    async fn update_succeeded(&self, payment: &Payment, method: Option<&SavedMethod>) -> Result<(), StoreError> {
-        let (item, write_id) = Self::payment_item(payment, payment.version + 1)?;
-        let put = Put::builder()
+    /// Gives the payment's order up: only the payment holding it can.
+    fn order_release(&self, payment: &Payment) -> Result<Update, StoreError> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        Update::builder()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("version = :expected")
-            .expression_attribute_values(":expected", AttributeValue::N(payment.version.to_string()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .key("pk", s(&order_pk(&payment.merchant_id, &payment.order_id)))
+            .key("sk", s(ORDER_SK))
+            .update_expression("REMOVE payment_id SET released_at = :now")
+            .condition_expression("payment_id = :payment")
+            .expression_attribute_values(":payment", s(payment.id.as_str()))
+            .expression_attribute_values(":now", AttributeValue::N(payment.updated_at.to_string()))
             .build()
-            .map_err(corrupt)?;
-        let mut items = vec![
-            TransactWriteItem::builder().put(put).build(),
-            TransactWriteItem::builder().put(self.order_claim(payment)?).build(),
-        ];
-        if let Some(method) = method {
+            .map_err(corrupt)
+    }
+
+    /// A guard written back at the version it was read (created if it was missing).
+    fn guard_put(&self, guard: &Guard) -> Result<Put, StoreError> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let n = |v: i64| AttributeValue::N(v.to_string());
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(&guard.key))
+            .item("sk", s(GUARD_SK))
+            .item("entity", s("guard"))
+            .item("count", AttributeValue::N(guard.count.to_string()))
+            .item("version", AttributeValue::N((guard.version + 1).to_string()))
+            .item("ttl", n(guard.expires_at));
+        if let Some(until) = guard.until {
+            put = put.item("until", n(until));
+        }
+        put = if guard.version == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("version = :expected")
+                .expression_attribute_values(":expected", AttributeValue::N(guard.version.to_string()))
+        };
+        put.build().map_err(corrupt)
+    }
+
+    fn guard_from(key: &str, item: Option<&Item>) -> Guard {
+        let num = |name: &str| match item.and_then(|i| i.get(name)) {
+            Some(AttributeValue::N(v)) => v.parse::<i64>().ok(),
+            _ => None,
+        };
+        Guard {
+            key: key.to_owned(),
+            count: num("count").and_then(|c| u32::try_from(c).ok()).unwrap_or(0),
+            until: num("until"),
+            version: num("version").and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
+            expires_at: num("ttl").unwrap_or(0),
+        }
+    }
+
+    /// A payment's write with what it carries (order claim or release, saved card, guards), in
+    /// one transaction.
+    async fn update_with(&self, payment: &Payment, also: WriteAlso<'_>) -> Result<(), StoreError> {
+        let (item, write_id) = Self::payment_item(payment, payment.version + 1)?;
+        let mut items = vec![TransactWriteItem::builder().put(self.versioned_put(item, payment.version, "")?).build()];
+        match also.order {
+            OrderChange::Keep => {}
+            OrderChange::Claim => items.push(TransactWriteItem::builder().put(self.order_claim(payment)?).build()),
+            OrderChange::Release => {
+                items.push(TransactWriteItem::builder().update(self.order_release(payment)?).build())
+            }
+        }
+        if let Some(method) = also.save {
             items.push(TransactWriteItem::builder().update(self.save_method_update(method)?).build());
+        }
+        for guard in also.guards {
+            items.push(TransactWriteItem::builder().put(self.guard_put(guard)?).build());
         }
         self.transact(items, &write_id).await
     }
@@ -209,31 +267,26 @@ impl DynamoPaymentStore {
     }
 
     async fn query_methods(&self, customer: &Customer) -> Result<Vec<SavedMethod>, StoreError> {
-        let to_method = |item: Item| serde_dynamo::from_item::<_, MethodItem>(item).map_err(corrupt)?.into_method();
-        let mut methods = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", AttributeValue::S(customer_pk(customer)))
-                .expression_attribute_values(":prefix", AttributeValue::S(METHOD_SK_PREFIX.into()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(store_error)?;
-            for item in out.items.unwrap_or_default() {
-                methods.push(to_method(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                methods.sort_by_key(|m| std::cmp::Reverse(m.saved_at));
-                return Ok(methods);
-            }
-        }
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", AttributeValue::S(customer_pk(customer)))
+            .expression_attribute_values(":prefix", AttributeValue::S(METHOD_SK_PREFIX.into()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<Item>, _>>()
+            .await
+            .map_err(store_error)?;
+        let mut methods = items
+            .into_iter()
+            .map(|item| serde_dynamo::from_item::<_, MethodItem>(item).map_err(corrupt)?.into_method())
+            .collect::<Result<Vec<_>, _>>()?;
+        methods.sort_by_key(|m| std::cmp::Reverse(m.saved_at));
+        Ok(methods)
     }
 }
 
@@ -251,12 +304,133 @@ impl PaymentStore for DynamoPaymentStore {
             .transpose()
     }
 
-    async fn update(&self, payment: &Payment, save: Option<&SavedMethod>) -> Result<(), StoreError> {
-        if payment.status == PaymentStatus::Succeeded {
-            return self.update_succeeded(payment, save).await;
+    async fn update(&self, payment: &Payment, also: WriteAlso<'_>) -> Result<(), StoreError> {
+        if also.order != OrderChange::Keep || also.save.is_some() || !also.guards.is_empty() {
+            return self.update_with(payment, also).await;
         }
         let (item, write_id) = Self::payment_item(payment, payment.version + 1)?;
         self.put_if(item, &write_id, "version = :expected", Some(payment.version)).await
+    }
+
+    async fn admission(
+        &self,
+        merchant_id: &Identifier,
+        order_id: &Identifier,
+        guard_keys: &[String],
+    ) -> Result<Admission, StoreError> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let key = |pk: &str, sk: &str| HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))]);
+        let order = order_pk(merchant_id, order_id);
+        let mut keys = KeysAndAttributes::builder().consistent_read(true).keys(key(&order, ORDER_SK));
+        for k in guard_keys {
+            keys = keys.keys(key(k, GUARD_SK));
+        }
+        let mut request = HashMap::from([(self.table.clone(), keys.build().map_err(corrupt)?)]);
+        let mut found: Vec<Item> = Vec::new();
+        // Unprocessed keys (throttling) are asked again, a few times.
+        for _ in 0..5 {
+            let out =
+                self.client.batch_get_item().set_request_items(Some(request)).send().await.map_err(store_error)?;
+            found.extend(out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
+            match out.unprocessed_keys.filter(|u| !u.is_empty()) {
+                None => {
+                    let pk_of = |i: &Item| match i.get("pk") {
+                        Some(AttributeValue::S(pk)) => Some(pk.clone()),
+                        _ => None,
+                    };
+                    let by_pk: HashMap<String, Item> =
+                        found.into_iter().filter_map(|i| Some((pk_of(&i)?, i))).collect();
+                    let order_holder = match by_pk.get(&order).and_then(|i| i.get("payment_id")) {
+                        None => None,
+                        Some(AttributeValue::S(id)) => {
+                            Some(PaymentId::parse(id).ok_or_else(|| corrupt(format!("order item's payment_id {id}")))?)
+                        }
+                        Some(_) => return Err(corrupt("order item's payment_id is not a string")),
+                    };
+                    let guards = guard_keys.iter().map(|k| Self::guard_from(k, by_pk.get(k))).collect();
+                    return Ok(Admission { order_holder, guards });
+                }
+                Some(unprocessed) => request = unprocessed,
+            }
+        }
+        Err(StoreError::Unavailable("batch read left keys unprocessed".into()))
+    }
+
+    async fn bump(&self, keys: &[String], expires_at: i64) -> Result<(), StoreError> {
+        // Only after a decline: a few plain updates, one after the other.
+        for k in keys {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(k.clone()))
+                .key("sk", AttributeValue::S(GUARD_SK.into()))
+                .update_expression("ADD #count :one, version :one SET #ttl = :ttl, entity = :entity")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .expression_attribute_values(":ttl", AttributeValue::N(expires_at.to_string()))
+                .expression_attribute_values(":entity", AttributeValue::S("guard".into()))
+                .send()
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(())
+    }
+
+    async fn open_for_customer(&self, customer: &Customer) -> Result<Vec<Payment>, StoreError> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(HISTORY_INDEX)
+            .key_condition_expression("gsi1pk = :user")
+            .filter_expression("merchant_id = :merchant AND #status IN (:a, :b)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":user", AttributeValue::S(user_pk(&customer.user_id)))
+            .expression_attribute_values(":merchant", AttributeValue::S(customer.merchant_id.to_string()))
+            .expression_attribute_values(":a", AttributeValue::S(PaymentStatus::Authorizing.as_str().into()))
+            .expression_attribute_values(":b", AttributeValue::S(PaymentStatus::RequiresVerification.as_str().into()))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<Item>, _>>()
+            .await
+            .map_err(store_error)?;
+        // The index is eventually consistent: each payment is read from the table, as it is now.
+        let mut open = Vec::with_capacity(items.len());
+        for item in items {
+            let p = serde_dynamo::from_item::<_, PaymentItem>(item).map_err(corrupt)?.into_payment()?;
+            open.extend(self.get(&p.id).await?);
+        }
+        Ok(open)
+    }
+
+    async fn due(&self, now: i64, limit: u8) -> Result<Vec<Payment>, StoreError> {
+        let mut due = Vec::new();
+        for shard in 0..DUE_SHARDS {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(DUE_INDEX)
+                .key_condition_expression("gsi2pk = :shard AND gsi2sk <= :bound")
+                .expression_attribute_values(":shard", AttributeValue::S(format!("DUE#{shard}")))
+                // Every id sorts before `~`: everything due at or before `now`.
+                .expression_attribute_values(":bound", AttributeValue::S(format!("{:012}#~", now.max(0))))
+                .limit(i32::from(limit))
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in out.items.unwrap_or_default() {
+                // Keys only: the payment is read from the table, as it is now (the index lags).
+                let Some(AttributeValue::S(pk)) = item.get("pk") else { continue };
+                let Some(id) = pk.strip_prefix("PAY#").and_then(PaymentId::parse) else { continue };
+                if let Some(current) = self.get(&id).await? {
+                    due.push(current);
+                }
+            }
+        }
+        Ok(due)
     }
 
     async fn order_paid_by(

@@ -32,6 +32,14 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), String> {
         .projection(Projection::builder().projection_type(ProjectionType::All).build())
         .build()
         .map_err(|e| e.to_string())?;
+    // Sparse: only payments with something left for the sweeper carry gsi2pk.
+    let due = GlobalSecondaryIndex::builder()
+        .index_name("gsi2")
+        .key_schema(key("gsi2pk", KeyType::Hash)?)
+        .key_schema(key("gsi2sk", KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+        .build()
+        .map_err(|e| e.to_string())?;
     let created = client
         .create_table()
         .table_name(name)
@@ -42,7 +50,10 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), String> {
         .attribute_definitions(string_attr("sk")?)
         .attribute_definitions(string_attr("gsi1pk")?)
         .attribute_definitions(string_attr("gsi1sk")?)
+        .attribute_definitions(string_attr("gsi2pk")?)
+        .attribute_definitions(string_attr("gsi2sk")?)
         .global_secondary_indexes(gsi)
+        .global_secondary_indexes(due)
         .send()
         .await;
     match created {

@@ -147,6 +147,7 @@
   const DECLINES = {
     card_declined: "Your bank declined the payment. You can try another card.",
     insufficient_funds: "The card does not have enough funds. You can try another card.",
+    capture_failed: "Your bank did not complete the payment. Nothing was charged. You can try another card.",
     code_not_sent: "We could not send the code. Please try again.",
     order_already_paid: "This order has already been paid. Nothing more was charged.",
   };
@@ -197,6 +198,9 @@
         return say(`Too many codes were sent to this number. Please try again in ${minutes} ${minutes === 1 ? "minute" : "minutes"}.`);
       }
       case "resend_too_soon": return say("A code was sent a moment ago. Please wait a few seconds before asking again.");
+      case "too_many_failures":
+        return showResult("failure", "Payments paused", "Too many wrong codes were entered. For your security, please try again in an hour.");
+      case "too_many_declines": return say("Too many cards were declined. Please try again later.");
       case "send_limit_reached": return say("No more codes can be sent for this payment. Enter the last code you received.");
       case "order_already_paid": return showResult("failure", "Already paid", DECLINES.order_already_paid);
       case "network": return say("The connection failed. Check your network and try again.");

@@ -1,0 +1,116 @@
+//! The counters that guard payers and limit declines: their keys, their caps, and what a
+//! decision does with them. Read in the same round trip as the order (`PaymentStore::admission`).
+
+use super::{Services, UseCaseError};
+use crate::domain::{Payment, PaymentStatus};
+use crate::ports::{BusinessEvent, Guard, KEY_RETENTION_SECS};
+
+/// Consecutive wrong codes a payer may enter, across payments (PSD2 RTS Art. 4: at most 5).
+pub const MAX_PAYER_FAILURES: u32 = 5;
+/// How long the 5th consecutive wrong code locks the payer out.
+pub const PAYER_LOCK_SECS: i64 = 60 * 60;
+/// Declines a checkout session may see; the next card is refused before the acquirer.
+pub const MAX_SESSION_DECLINES: u32 = 3;
+/// Declines of one card (by fingerprint) per day.
+pub const MAX_CARD_DECLINES_PER_DAY: u32 = 5;
+/// Declines per merchant per hour: past it, card testing is likely; an alarm watches it.
+pub const MAX_MERCHANT_DECLINES_PER_HOUR: u32 = 100;
+
+/// A payer, twice: by the merchant's user and by the phone codes go to. Either one locked
+/// locks the payer.
+pub(crate) fn payer_keys(svc: &Services, payment: &Payment) -> [String; 2] {
+    [
+        format!("PAYER#{}#USER#{}", payment.merchant_id, payment.user_id),
+        format!("PAYER#{}#PHONE#{}", payment.merchant_id, svc.hasher.phone_key(&payment.phone)),
+    ]
+}
+
+/// The decline counters a payment's authorisation is checked against, with their caps and the
+/// end of their window.
+pub(crate) fn decline_limits(payment: &Payment, now: i64) -> Vec<(String, u32, i64)> {
+    let day = now.div_euclid(86_400);
+    let hour = now.div_euclid(3_600);
+    let mut limits = vec![
+        (format!("DECLINES#CARD#{}#D{day}", payment.fingerprint), MAX_CARD_DECLINES_PER_DAY, (day + 1) * 86_400),
+        (
+            format!("DECLINES#MERCHANT#{}#H{hour}", payment.merchant_id),
+            MAX_MERCHANT_DECLINES_PER_HOUR,
+            (hour + 1) * 3_600,
+        ),
+    ];
+    if let Some(session) = &payment.session_id {
+        // No window: the session's lifetime (at most an hour) bounds it.
+        limits.push((format!("DECLINES#SESSION#{session}"), MAX_SESSION_DECLINES, now + PAYER_LOCK_SECS));
+    }
+    limits
+}
+
+/// The keys read before a decision on `payment`: its payer's two, then its decline counters.
+pub(crate) fn admission_keys(svc: &Services, payment: &Payment, now: i64) -> Vec<String> {
+    let mut keys: Vec<String> = payer_keys(svc, payment).into();
+    keys.extend(decline_limits(payment, now).into_iter().map(|(k, _, _)| k));
+    keys
+}
+
+/// Refuses a payer who is locked out.
+pub(crate) fn check_payer(guards: &[Guard], now: i64) -> Result<(), UseCaseError> {
+    match guards.iter().take(2).filter_map(|g| g.is_locked(now)).max() {
+        Some(retry_after_secs) => Err(UseCaseError::TooManyFailures { retry_after_secs }),
+        None => Ok(()),
+    }
+}
+
+/// Refuses an authorisation once a decline cap is reached: before the acquirer is called. Under
+/// concurrency a cap can be passed by the authorisations already in flight when it is reached
+/// (the counters are read, then bumped after each decline).
+pub(crate) fn check_declines(
+    svc: &Services,
+    payment: &Payment,
+    guards: &[Guard],
+    now: i64,
+) -> Result<(), UseCaseError> {
+    for ((key, cap, window_end), guard) in decline_limits(payment, now).iter().zip(guards.iter().skip(2)) {
+        if guard.count >= *cap {
+            tracing::warn!(payment_id = %payment.id, limit = key.split('#').nth(1).unwrap_or(""), cap,
+                "decline cap reached: authorisation refused");
+            svc.metrics.record(BusinessEvent::DeclineCapReached);
+            return Err(UseCaseError::TooManyDeclines { retry_after_secs: (window_end - now).max(1) });
+        }
+    }
+    Ok(())
+}
+
+/// Counts a decline against every cap of `payment` (plain counter updates: they never conflict).
+pub(crate) async fn count_decline(svc: &Services, payment: &Payment, now: i64) {
+    let keys: Vec<String> = decline_limits(payment, now).into_iter().map(|(k, _, _)| k).collect();
+    if let Err(e) = svc.payments.bump(&keys, now + 2 * 86_400).await {
+        tracing::warn!(payment_id = %payment.id, error = %e, "decline not counted");
+    }
+}
+
+/// The payer's guards after a wrong code: one more consecutive failure each; the 5th locks the
+/// payer (and starts the count again). Returns whether this failure locked the payer.
+pub(crate) fn count_failure(guards: &mut [Guard], now: i64) -> bool {
+    let mut locked = false;
+    for g in guards.iter_mut() {
+        g.count += 1;
+        g.expires_at = now + KEY_RETENTION_SECS;
+        if g.count >= MAX_PAYER_FAILURES {
+            g.count = 0;
+            g.until = Some(now + PAYER_LOCK_SECS);
+            locked = true;
+        }
+    }
+    locked
+}
+
+/// The payer's guards after a right code: the consecutive count starts again. Only guards
+/// that counted something are written.
+pub(crate) fn reset_failures(guards: &[Guard]) -> Vec<Guard> {
+    guards.iter().filter(|g| g.count > 0).map(|g| Guard { count: 0, ..g.clone() }).collect()
+}
+
+/// Whether a payment may be locked out by its payer's lock (it is open and not yet capturing).
+pub(crate) fn lockable(p: &Payment) -> bool {
+    matches!(p.status, PaymentStatus::Authorizing | PaymentStatus::RequiresVerification)
+}

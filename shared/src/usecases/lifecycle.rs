@@ -1,0 +1,350 @@
+//! The acquirer's side of a payment: authorise (with the CVC, on a first payment), capture
+//! once the right code claimed the order, void whatever an ended payment still holds.
+
+use super::guards::{count_decline, lockable};
+use super::verify_code::MAX_RACE_RETRIES;
+use super::{Services, UseCaseError};
+use crate::domain::{CardNumber, Cvc, Payment, PaymentStatus, Verification, VerificationCode};
+use crate::ports::{
+    Authorization, AuthorizationRequest, BusinessEvent, Capture, OrderChange, SavedMethod, StoreError,
+    StoredCredential, WriteAlso,
+};
+use crate::secrets::CodeContext;
+
+/// The card as the shopper typed it, for the first payment's authorisation only: never stored.
+pub struct PresentCard {
+    pub card: CardNumber,
+    pub cvc: Cvc,
+}
+
+impl std::fmt::Debug for PresentCard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PresentCard").field("card", &self.card).field("cvc", &self.cvc).finish()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> UseCaseError {
+    UseCaseError::Unavailable(e.to_string())
+}
+
+/// Authorises a stored `authorizing` first payment with the card and CVC in hand. Approved: the
+/// payment is stored awaiting `code` (whose hash it now carries). Declined: stored failed, the
+/// decline counted, `Declined`. The acquirer unreachable: the payment stays `authorizing`.
+pub(crate) async fn authorize_first(
+    svc: &Services,
+    mut payment: Payment,
+    present: &PresentCard,
+    code: &VerificationCode,
+) -> Result<Payment, UseCaseError> {
+    let request = AuthorizationRequest {
+        payment_id: &payment.id,
+        money: &payment.money,
+        card: &present.card,
+        expiry: payment.method.expiry,
+        cvc: Some(&present.cvc),
+        credential: if payment.save_card { StoredCredential::Initial } else { StoredCredential::None },
+        three_ds: None,
+    };
+    let decision = svc.acquirer.authorize(&request).await.map_err(unavailable)?;
+    let now = svc.clock.now();
+    match decision {
+        Authorization::Declined(reason) => {
+            payment.decline(&reason, now);
+            store(svc, &mut payment, WriteAlso::default()).await?;
+            count_decline(svc, &payment, now).await;
+            svc.metrics.record(BusinessEvent::PaymentFailed { code: reason });
+            tracing::info!(payment_id = %payment.id, "first payment declined: no code sent");
+            Err(UseCaseError::Declined(Box::new(payment)))
+        }
+        Authorization::Approved { authorization_id, network_reference } => {
+            payment.authorized(authorization_id, network_reference, now);
+            let ctx = CodeContext {
+                payment_id: &payment.id,
+                money: &payment.money,
+                merchant_id: &payment.merchant_id,
+                send_seq: 1,
+            };
+            payment.verification = Verification::first(svc.hasher.hash(&ctx, code), now);
+            store(svc, &mut payment, WriteAlso::default()).await?;
+            Ok(payment)
+        }
+    }
+}
+
+/// A version-checked write of `payment`; its version moves on with it.
+async fn store(svc: &Services, payment: &mut Payment, also: WriteAlso<'_>) -> Result<(), StoreError> {
+    svc.payments.update(payment, also).await?;
+    payment.version += 1;
+    Ok(())
+}
+
+/// Finishes a stored `capturing` payment: a repeat payment is authorised first (stored
+/// credential, no funds were held before the code); then the capture, whose key is the payment
+/// id, so finishing twice captures once. Run by the verify that won the code, by a retry, by a
+/// status read, or by the sweeper.
+pub(crate) async fn finish_capture(svc: &Services, mut payment: Payment) -> Result<Payment, UseCaseError> {
+    let authorization_id = match payment.hold.as_ref().map(|h| h.authorization_id.clone()) {
+        Some(id) => id,
+        None => {
+            let sealed =
+                payment.sealed_card.clone().ok_or_else(|| unavailable("capturing payment without its card"))?;
+            let card = svc.vault.open(&payment.customer(), &sealed).map_err(unavailable)?;
+            let request = AuthorizationRequest {
+                payment_id: &payment.id,
+                money: &payment.money,
+                card: &card,
+                expiry: payment.method.expiry,
+                cvc: None,
+                credential: StoredCredential::Subsequent { network_reference: payment.network_reference.as_deref() },
+                three_ds: None,
+            };
+            match svc.acquirer.authorize(&request).await.map_err(unavailable)? {
+                Authorization::Approved { authorization_id, .. } => {
+                    // Not stored on its own: a retry authorises again under the same payment
+                    // id and gets the same authorisation back.
+                    payment.hold_funds(authorization_id.clone(), svc.clock.now());
+                    authorization_id
+                }
+                Authorization::Declined(reason) => {
+                    let now = svc.clock.now();
+                    payment.decline(&reason, now);
+                    return match end_capturing(svc, payment).await? {
+                        Ok(p) => {
+                            count_decline(svc, &p, now).await;
+                            Err(UseCaseError::Declined(Box::new(p)))
+                        }
+                        Err(current) => outcome_of(current),
+                    };
+                }
+            }
+        }
+    };
+    let captured = svc.acquirer.capture(&payment.id, &authorization_id, &payment.money).await.map_err(unavailable)?;
+    let now = svc.clock.now();
+    match captured {
+        Capture::Captured => {
+            let save = payment.save_card.then(|| SavedMethod {
+                id: payment.method.id.clone(),
+                customer: payment.customer(),
+                brand: payment.method.brand,
+                last4: payment.method.last4.clone(),
+                expiry: payment.method.expiry,
+                fingerprint: payment.fingerprint.clone(),
+                sealed_card: payment.sealed_card.clone().unwrap_or_default(),
+                phone: payment.phone.clone(),
+                network_reference: payment.network_reference.clone(),
+                saved_at: now,
+            });
+            let save = save.filter(|m| !m.sealed_card.is_empty());
+            payment.succeed(now);
+            match svc.payments.update(&payment, WriteAlso { save: save.as_ref(), ..WriteAlso::default() }).await {
+                Ok(()) => {
+                    payment.version += 1;
+                    svc.metrics.record(BusinessEvent::PaymentSucceeded);
+                    tracing::info!(payment_id = %payment.id, "payment captured");
+                    Ok(payment)
+                }
+                // Another finisher stored it first: answer what is stored.
+                Err(StoreError::Conflict) => outcome_of(reread(svc, &payment).await?),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Capture::Failed(reason) => {
+            tracing::warn!(payment_id = %payment.id, %reason, "capture failed");
+            payment.fail_capture(now);
+            match end_capturing(svc, payment).await? {
+                Ok(p) => {
+                    let p = release_hold(svc, p).await;
+                    Err(UseCaseError::Declined(Box::new(p)))
+                }
+                Err(current) => outcome_of(current),
+            }
+        }
+    }
+}
+
+/// Stores a capturing payment's failure, giving its order up in the same write. `Err` holds
+/// the payment as stored when another finisher got there first.
+async fn end_capturing(svc: &Services, mut payment: Payment) -> Result<Result<Payment, Payment>, UseCaseError> {
+    let also = WriteAlso { order: OrderChange::Release, ..WriteAlso::default() };
+    match svc.payments.update(&payment, also).await {
+        Ok(()) => {
+            payment.version += 1;
+            svc.metrics.record(BusinessEvent::PaymentFailed {
+                code: payment.failure_code.clone().unwrap_or_else(|| "failed".into()),
+            });
+            Ok(Ok(payment))
+        }
+        Err(StoreError::Conflict) => Ok(Err(reread(svc, &payment).await?)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn reread(svc: &Services, payment: &Payment) -> Result<Payment, UseCaseError> {
+    svc.payments.get(&payment.id).await?.ok_or(UseCaseError::Contention)
+}
+
+/// What a payment's stored state answers to the request that would have finished it.
+pub(crate) fn outcome_of(payment: Payment) -> Result<Payment, UseCaseError> {
+    use crate::domain::ORDER_ALREADY_PAID;
+    match (payment.status, payment.failure_code.as_deref()) {
+        (PaymentStatus::Succeeded, _) => Ok(payment),
+        (PaymentStatus::Failed, Some(ORDER_ALREADY_PAID)) => {
+            Err(UseCaseError::OrderAlreadyPaid(Some(Box::new(payment))))
+        }
+        (PaymentStatus::Failed, Some(reason))
+            if !matches!(reason, "too_many_attempts" | "code_not_sent" | crate::domain::PAYER_LOCKED) =>
+        {
+            Err(UseCaseError::Declined(Box::new(payment)))
+        }
+        _ => Err(UseCaseError::NotPending(Box::new(payment))),
+    }
+}
+
+/// Voids what an ended payment still holds and stores it voided. Best effort: whatever is left
+/// held stays due for the sweeper. Returns the payment as it now stands.
+pub(crate) async fn release_hold(svc: &Services, mut payment: Payment) -> Payment {
+    if !payment.needs_void() {
+        return payment;
+    }
+    let id = payment.hold.as_ref().map(|h| h.authorization_id.clone()).unwrap_or_default();
+    if let Err(e) = svc.acquirer.void(&payment.id, &id).await {
+        tracing::warn!(payment_id = %payment.id, error = %e, "void failed; the sweeper retries");
+        return payment;
+    }
+    let before = payment.clone();
+    payment.voided(svc.clock.now());
+    match svc.payments.update(&payment, WriteAlso::default()).await {
+        Ok(()) => {
+            payment.version += 1;
+            tracing::info!(payment_id = %payment.id, "authorisation voided");
+            payment
+        }
+        Err(e) => {
+            tracing::warn!(payment_id = %payment.id, error = %e, "voided, not yet recorded; the sweeper retries");
+            before
+        }
+    }
+}
+
+/// A payer just locked out: their open payments end and release what they hold.
+pub(crate) async fn lock_out_payer(svc: &Services, payment: &Payment) {
+    let open = match svc.payments.open_for_customer(&payment.customer()).await {
+        Ok(open) => open,
+        Err(e) => {
+            tracing::warn!(payment_id = %payment.id, error = %e, "could not list the locked payer's payments");
+            return;
+        }
+    };
+    for mut p in open.into_iter().filter(lockable) {
+        p.lock_out(svc.clock.now());
+        match svc.payments.update(&p, WriteAlso::default()).await {
+            Ok(()) => {
+                p.version += 1;
+                tracing::info!(payment_id = %p.id, "payment failed: its payer is locked out");
+                release_hold(svc, p).await;
+            }
+            Err(e) => tracing::warn!(payment_id = %p.id, error = %e, "could not end a locked payer's payment"),
+        }
+    }
+}
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    pub examined: usize,
+    pub expired: usize,
+    pub voided: usize,
+    pub captured: usize,
+    pub failed: usize,
+}
+
+/// Runs the sweeper once: every payment due at `now` (up to `limit` per page, until none is
+/// left or `max_pages` pages were read) is finished, expired or voided with conditional writes.
+pub async fn sweep(svc: &Services, limit: u8, max_pages: usize) -> Result<SweepReport, UseCaseError> {
+    let mut report = SweepReport::default();
+    for _ in 0..max_pages {
+        let now = svc.clock.now();
+        let due = svc.payments.due(now, limit).await?;
+        if due.is_empty() {
+            break;
+        }
+        let mut progressed = false;
+        for payment in due {
+            report.examined += 1;
+            match sweep_one(svc, payment).await {
+                Ok(Some(kind)) => {
+                    progressed = true;
+                    match kind {
+                        Swept::Expired => report.expired += 1,
+                        Swept::Voided => report.voided += 1,
+                        Swept::Captured => report.captured += 1,
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    report.failed += 1;
+                    tracing::warn!(error = %e, "sweep of one payment failed; next run retries");
+                }
+            }
+        }
+        if !progressed {
+            break;
+        }
+    }
+    tracing::info!(
+        examined = report.examined,
+        expired = report.expired,
+        voided = report.voided,
+        captured = report.captured,
+        failed = report.failed,
+        "sweep done"
+    );
+    Ok(report)
+}
+
+enum Swept {
+    Expired,
+    Voided,
+    Captured,
+}
+
+async fn sweep_one(svc: &Services, mut payment: Payment) -> Result<Option<Swept>, UseCaseError> {
+    for _ in 0..MAX_RACE_RETRIES {
+        let now = svc.clock.now();
+        if payment.status == PaymentStatus::Capturing {
+            return match finish_capture(svc, payment).await {
+                Ok(_) => Ok(Some(Swept::Captured)),
+                Err(UseCaseError::Unavailable(e)) => Err(UseCaseError::Unavailable(e)),
+                Err(_) => Ok(Some(Swept::Voided)),
+            };
+        }
+        if payment.needs_void() {
+            let p = release_hold(svc, payment).await;
+            return Ok((!p.needs_void()).then_some(Swept::Voided));
+        }
+        if !payment.is_expired_at(now) {
+            return Ok(None);
+        }
+        if payment.status == PaymentStatus::Authorizing && payment.hold.is_none() {
+            // The acquirer may have authorised before the invocation died: void by payment id.
+            if let Err(e) = svc.acquirer.void(&payment.id, "").await {
+                return Err(unavailable(e));
+            }
+        }
+        payment.expire(now);
+        match svc.payments.update(&payment, WriteAlso::default()).await {
+            Ok(()) => {
+                payment.version += 1;
+                tracing::info!(payment_id = %payment.id, "payment expired by the sweeper");
+                release_hold(svc, payment).await;
+                return Ok(Some(Swept::Expired));
+            }
+            Err(StoreError::Conflict) => {
+                payment = svc.payments.get(&payment.id).await?.ok_or(UseCaseError::Contention)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(UseCaseError::Contention)
+}
