@@ -15,13 +15,15 @@ fn strings(value: &AttributeValue, out: &mut Vec<String>) {
 }
 
 #[tokio::test]
-async fn no_card_number_cvc_or_code_is_stored_in_clear() {
+async fn no_card_number_cvc_code_or_phone_number_is_stored_in_clear() {
     let stack = Stack::new().await;
     let user = random_id("u");
     let mut codes = Vec::new();
+    let mut phones = Vec::new();
     let cards = ["4242424242424242", "4000000000000002", "5555555555554444"];
     for card in cards {
         let phone = random_phone();
+        phones.push(phone.clone());
         let created = stack
             .call(Function::FirstPayment, "/payments", &first_payment_body(&user, &phone, card), Some(&random_id("k")))
             .await;
@@ -45,6 +47,7 @@ async fn no_card_number_cvc_or_code_is_stored_in_clear() {
     }
     // A pending payment (card still held, encrypted) and a repeat payment.
     let phone = random_phone();
+    phones.push(phone.clone());
     stack.first_payment(&first_payment_body(&random_id("u"), &phone, "6011111111111117")).await;
     codes.push(stack.code_sent_to(&phone));
     let repeat = stack.repeat_payment(&repeat_payment_body(&user)).await;
@@ -56,6 +59,7 @@ async fn no_card_number_cvc_or_code_is_stored_in_clear() {
     let (sid, secret) =
         (created.body["id"].as_str().unwrap(), created.body["client_secret"].as_str().unwrap().to_owned());
     let phone = random_phone();
+    phones.push(phone.clone());
     let card = serde_json::json!({"phone": phone, "card": {"number": "5555555555554444", "exp_month": 12, "exp_year": 2040, "cvc": "737"}});
     let paid = stack
         .call_as_shopper(Function::FirstPayment, &format!("/checkout/{sid}/payments"), &secret, &card, Some("s-2"))
@@ -86,6 +90,10 @@ async fn no_card_number_cvc_or_code_is_stored_in_clear() {
                 }
                 assert_ne!(v, "737", "CVC stored");
                 assert!(!v.contains(&secret), "client secret in clear in {name}");
+                for phone in &phones {
+                    // Masked forms keep the country code and the last four digits only.
+                    assert!(!v.contains(&phone[3..]), "phone number in clear in {name}: {v}");
+                }
                 for code in codes.iter().filter(|_| !keyed_hash) {
                     assert!(!v.contains(code.as_str()), "code in clear in {name}: {v}");
                 }

@@ -32,7 +32,11 @@ pub fn services_over(
     sns: aws_sdk_sns::Client,
 ) -> Result<Services, ConfigError> {
     Ok(Services {
-        payments: Arc::new(DynamoPaymentStore::new(dynamo.clone(), &config.table_name)),
+        payments: Arc::new(DynamoPaymentStore::new(
+            dynamo.clone(),
+            &config.table_name,
+            Some(CardVault::new(&config.card_keys)),
+        )),
         idempotency: Arc::new(DynamoIdempotencyStore::new(dynamo.clone(), &config.table_name)),
         quota: Arc::new(DynamoSmsQuota::new(dynamo, &config.table_name, config.sms_limits)),
         sms: Arc::new(SnsCodeSender::new(sns, config.sms_sender_id.clone())),

@@ -161,7 +161,7 @@ pub trait PaymentStore: Send + Sync {
     async fn update_session(&self, session: &CheckoutSession, cancel: Option<&Payment>) -> Result<(), StoreError>;
 
     /// Up to `limit` of the user's payments at `merchant`, newest first, starting after
-    /// `after` (a page may hold fewer: other merchants' are filtered out). One read per page.
+    /// `after`, as history shows them (no secrets are read). One read per page.
     async fn list_for_user(
         &self,
         user_id: &Identifier,

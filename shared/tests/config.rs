@@ -125,3 +125,18 @@ fn the_table_is_encrypted_with_its_own_rotating_key_usable_only_through_dynamodb
         assert!(!actions.contains("kms:*"), "no statement grants every KMS action: {statement:?}");
     }
 }
+
+#[test]
+fn the_history_index_projects_the_same_attributes_here_and_in_the_template() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let template = std::fs::read_to_string(root.join("template.yaml")).unwrap();
+    let yaml: serde_norway::Value = serde_norway::from_str(&template).unwrap();
+    let indexes = yaml["Resources"]["PaymentsTable"]["Properties"]["GlobalSecondaryIndexes"].as_sequence().unwrap();
+    let history = indexes.iter().find(|i| i["IndexName"].as_str() == Some("gsi1")).unwrap();
+    let projected: Vec<&str> =
+        history["Projection"]["NonKeyAttributes"].as_sequence().unwrap().iter().filter_map(|a| a.as_str()).collect();
+    assert_eq!(projected, shared::adapters::dynamodb::table::HISTORY_PROJECTION);
+    for secret in ["sealed_card", "sealed_phone", "code_mac", "fingerprint", "phone_key", "authorization_id"] {
+        assert!(!projected.contains(&secret), "{secret}");
+    }
+}

@@ -263,7 +263,7 @@ fn pending_payment(now: i64) -> Payment {
             last4: card.last4(),
             expiry: Expiry { month: 12, year: 2030 },
         },
-        phone: Phone::parse("phone", "+8613800138000").unwrap(),
+        phone: PayerPhone::new(Phone::parse("phone", "+8613800138000").unwrap(), "phone-key".into()),
         sealed_card: Some("sealed".into()),
         fingerprint: "fp".into(),
         save_card: true,

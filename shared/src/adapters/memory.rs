@@ -254,7 +254,7 @@ impl PaymentStore for MemoryPaymentStore {
         let start = after.map(|c| position(c.created_at, &c.payment_id));
         let mut mine: Vec<Payment> = lock(&self.payments)
             .values()
-            .filter(|p| &p.user_id == user_id)
+            .filter(|p| &p.user_id == user_id && &p.merchant_id == merchant)
             .filter(|p| start.as_ref().is_none_or(|s| position(p.created_at, &p.id) < *s))
             .cloned()
             .collect();
@@ -262,7 +262,6 @@ impl PaymentStore for MemoryPaymentStore {
         let more = mine.len() > usize::from(limit);
         mine.truncate(usize::from(limit));
         let next = more.then(|| mine.last().map(HistoryCursor::after)).flatten();
-        mine.retain(|p| &p.merchant_id == merchant);
         Ok(HistoryPage { payments: mine, next })
     }
 }

@@ -21,7 +21,7 @@ pub use payment::{
     CAPTURE_GRACE_SECS, CODE_TTL_SECS, MAX_ATTEMPTS, MAX_SENDS, ORDER_ALREADY_PAID, PAYER_LOCKED, PAYMENT_TTL_SECS,
     RESEND_COOLDOWN_SECS,
 };
-pub use phone::Phone;
+pub use phone::{PayerPhone, Phone};
 pub use session::{
     session_lifetime, CheckoutSession, ClientSecret, ReturnUrl, SessionStatus, SESSION_DEFAULT_SECS, SESSION_MAX_SECS,
     SESSION_MIN_SECS,

@@ -11,7 +11,7 @@
 
 use super::card::{CardBrand, Expiry};
 use super::code::CodeHash;
-use super::{Customer, Identifier, MethodId, Money, PaymentId, Phone, SessionId};
+use super::{Customer, Identifier, MethodId, Money, PayerPhone, PaymentId, SessionId};
 
 /// A code is valid for five minutes.
 pub const CODE_TTL_SECS: i64 = 5 * 60;
@@ -151,8 +151,9 @@ pub struct Payment {
     /// server created the payment directly).
     pub session_id: Option<SessionId>,
     pub method: MethodSummary,
-    /// Where codes go: for a repeat payment, the phone bound to the saved card.
-    pub phone: Phone,
+    /// Where codes go: for a repeat payment, the phone bound to the saved card. The number
+    /// itself only while the payment is open.
+    pub phone: PayerPhone,
     /// The card, encrypted, kept only while the payment is pending (the acquirer needs it at
     /// verification); removed once the payment ends.
     pub sealed_card: Option<String>,
@@ -286,7 +287,9 @@ impl Payment {
     fn end(&mut self, status: PaymentStatus, failure_code: Option<&str>, now: i64) {
         self.status = status;
         self.failure_code = failure_code.map(str::to_owned);
+        // Nothing is sent or charged again: the card and the number are no longer kept.
         self.sealed_card = None;
+        self.phone.forget_number();
         self.updated_at = now;
     }
 

@@ -80,3 +80,50 @@ impl fmt::Display for Phone {
         f.write_str(&self.masked())
     }
 }
+
+/// Where a payment's codes go, as the payment keeps it: the number's keyed hash (the key of
+/// its counters and lock-outs) and its masked form always; the number itself only while codes
+/// may still be sent to it (stored encrypted), dropped when the payment ends.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PayerPhone {
+    pub key: String,
+    masked: String,
+    number: Option<Phone>,
+}
+
+impl PayerPhone {
+    pub fn new(number: Phone, key: String) -> Self {
+        Self { key, masked: number.masked(), number: Some(number) }
+    }
+
+    /// As read back without the number (the payment ended, or the reader holds no key).
+    pub fn masked_only(key: String, masked: String) -> Self {
+        Self { key, masked, number: None }
+    }
+
+    pub fn masked(&self) -> &str {
+        &self.masked
+    }
+
+    /// The number, while codes may be sent to it.
+    pub fn number(&self) -> Option<&Phone> {
+        self.number.as_ref()
+    }
+
+    /// The payment ended: no code will go to it again.
+    pub fn forget_number(&mut self) {
+        self.number = None;
+    }
+}
+
+impl fmt::Debug for PayerPhone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PayerPhone({})", self.masked)
+    }
+}
+
+impl fmt::Display for PayerPhone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked)
+    }
+}

@@ -1,7 +1,9 @@
 use super::lifecycle::PresentCard;
 use super::open_payment::{open_payment, PaymentDraft};
 use super::{Attempt, Services, UseCaseError};
-use crate::domain::{CardNumber, Customer, Cvc, Expiry, Identifier, MethodId, MethodSummary, Money, Payment, Phone};
+use crate::domain::{
+    CardNumber, Customer, Cvc, Expiry, Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment, Phone,
+};
 
 /// A first payment, validated: the whole card, the phone, the order.
 #[derive(Debug)]
@@ -46,7 +48,7 @@ pub(crate) fn first_draft(svc: &Services, cmd: FirstPaymentCommand) -> Result<Pa
         order_id: cmd.order_id,
         money: cmd.money,
         method,
-        phone: cmd.phone,
+        phone: PayerPhone::new(cmd.phone.clone(), svc.hasher.phone_key(&cmd.phone)),
         sealed_card,
         fingerprint,
         save_card: cmd.save_card,

@@ -18,10 +18,10 @@ pub const MAX_MERCHANT_DECLINES_PER_HOUR: u32 = 100;
 
 /// A payer, twice: by the merchant's user and by the phone codes go to. Either one locked
 /// locks the payer.
-pub(crate) fn payer_keys(svc: &Services, payment: &Payment) -> [String; 2] {
+pub(crate) fn payer_keys(payment: &Payment) -> [String; 2] {
     [
         format!("PAYER#{}#USER#{}", payment.merchant_id, payment.user_id),
-        format!("PAYER#{}#PHONE#{}", payment.merchant_id, svc.hasher.phone_key(&payment.phone)),
+        format!("PAYER#{}#PHONE#{}", payment.merchant_id, payment.phone.key),
     ]
 }
 
@@ -46,8 +46,8 @@ pub(crate) fn decline_limits(payment: &Payment, now: i64) -> Vec<(String, u32, i
 }
 
 /// The keys read before a decision on `payment`: its payer's two, then its decline counters.
-pub(crate) fn admission_keys(svc: &Services, payment: &Payment, now: i64) -> Vec<String> {
-    let mut keys: Vec<String> = payer_keys(svc, payment).into();
+pub(crate) fn admission_keys(payment: &Payment, now: i64) -> Vec<String> {
+    let mut keys: Vec<String> = payer_keys(payment).into();
     keys.extend(decline_limits(payment, now).into_iter().map(|(k, _, _)| k));
     keys
 }

@@ -123,19 +123,24 @@ pub(crate) async fn finish_capture(svc: &Services, mut payment: Payment) -> Resu
     let now = svc.clock.now();
     match captured {
         Capture::Captured => {
-            let save = payment.save_card.then(|| SavedMethod {
-                id: payment.method.id.clone(),
-                customer: payment.customer(),
-                brand: payment.method.brand,
-                last4: payment.method.last4.clone(),
-                expiry: payment.method.expiry,
-                fingerprint: payment.fingerprint.clone(),
-                sealed_card: payment.sealed_card.clone().unwrap_or_default(),
-                phone: payment.phone.clone(),
-                network_reference: payment.network_reference.clone(),
-                saved_at: now,
-            });
-            let save = save.filter(|m| !m.sealed_card.is_empty());
+            let save = match (payment.save_card, payment.sealed_card.clone(), payment.phone.number().cloned()) {
+                (false, _, _) => None,
+                (true, Some(sealed_card), Some(phone)) => Some(SavedMethod {
+                    id: payment.method.id.clone(),
+                    customer: payment.customer(),
+                    brand: payment.method.brand,
+                    last4: payment.method.last4.clone(),
+                    expiry: payment.method.expiry,
+                    fingerprint: payment.fingerprint.clone(),
+                    sealed_card,
+                    phone,
+                    network_reference: payment.network_reference.clone(),
+                    saved_at: now,
+                }),
+                // Read without the key to its phone: a function that holds it finishes this
+                // (the captured funds are not lost: the capture key is the payment id).
+                (true, _, _) => return Err(unavailable("the card to save cannot be read here")),
+            };
             payment.succeed(now);
             match svc.payments.update(&payment, WriteAlso { save: save.as_ref(), ..WriteAlso::default() }).await {
                 Ok(()) => {

@@ -7,10 +7,10 @@ use super::send_code::{reissue_code, sms_text, take_sms_quota, Raced};
 use super::verify_code::MAX_RACE_RETRIES;
 use super::{Attempt, Services, UseCaseError};
 use crate::domain::{
-    CheckoutSession, Identifier, MethodSummary, Money, Payment, PaymentId, PaymentStatus, Phone, Verification,
+    CheckoutSession, Identifier, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus, Verification,
     VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
 };
-use crate::ports::{BusinessEvent, StoreError, WriteAlso};
+use crate::ports::{BusinessEvent, SendError, StoreError, WriteAlso};
 use crate::secrets::CodeContext;
 
 /// A payment about to be opened: who pays whom, with which (sealed) card, codes to which phone.
@@ -20,7 +20,7 @@ pub struct PaymentDraft {
     pub order_id: Identifier,
     pub money: Money,
     pub method: MethodSummary,
-    pub phone: Phone,
+    pub phone: PayerPhone,
     pub sealed_card: String,
     pub fingerprint: String,
     pub save_card: bool,
@@ -81,7 +81,7 @@ pub async fn open_payment(
     };
 
     // One read: who holds the order, whether the payer is locked out, the decline caps.
-    let keys = admission_keys(svc, &payment, now);
+    let keys = admission_keys(&payment, now);
     let admission = svc.payments.admission(&payment.merchant_id, &payment.order_id, &keys).await?;
     // An order that another payment has paid (or is capturing) is not paid again: no code, no
     // payment. (A retry of this very request may find its own payment holding the order.)
@@ -141,7 +141,11 @@ async fn send_first_code(
     let now = svc.clock.now();
     tracing::info!(payment_id = %payment.id, sent_to = %payment.phone, amount = payment.money.minor,
         currency = payment.money.currency.code(), "payment created, sending code");
-    if let Err(e) = svc.sms.send(&payment.phone, &sms_text(code, &payment)).await {
+    let sent = match payment.phone.number() {
+        Some(number) => svc.sms.send(number, &sms_text(code, &payment)).await,
+        None => Err(SendError("the payment keeps no phone number".into())),
+    };
+    if let Err(e) = sent {
         tracing::warn!(payment_id = %payment.id, error = %e, "code not sent");
         // Under an Idempotency-Key the retry resumes this payment with a fresh code. Without
         // one nobody could ever reach it: close it so it never lingers as pending (if even

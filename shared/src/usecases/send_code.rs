@@ -3,7 +3,7 @@
 
 use super::{Services, UseCaseError};
 use crate::domain::{Payment, VerificationCode, CODE_TTL_SECS};
-use crate::ports::{BusinessEvent, QuotaError, SmsText, StoreError, WriteAlso};
+use crate::ports::{BusinessEvent, QuotaError, SendError, SmsText, StoreError, WriteAlso};
 use crate::secrets::CodeContext;
 
 /// The payment changed since it was read; read it again and retry.
@@ -26,8 +26,7 @@ pub(crate) fn code_context(payment: &Payment, send_seq: u8) -> CodeContext<'_> {
 
 /// Counts one SMS to the payment's phone for its merchant, or refuses with `sms_rate_limited`.
 pub(crate) async fn take_sms_quota(svc: &Services, payment: &Payment, now: i64) -> Result<(), UseCaseError> {
-    let phone_key = svc.hasher.phone_key(&payment.phone);
-    svc.quota.take(&phone_key, &payment.merchant_id, now).await.map_err(|e| match e {
+    svc.quota.take(&payment.phone.key, &payment.merchant_id, now).await.map_err(|e| match e {
         QuotaError::Exceeded { retry_after_secs } => {
             tracing::warn!(payment_id = %payment.id, sent_to = %payment.phone, merchant_id = %payment.merchant_id, "SMS cap reached");
             svc.metrics.record(BusinessEvent::SmsRateLimited);
@@ -55,7 +54,11 @@ pub(crate) async fn reissue_code(
         Err(e) => return Ok(Err(e.into())),
         Ok(()) => payment.version += 1,
     }
-    if let Err(e) = svc.sms.send(&payment.phone, &sms_text(&code, &payment)).await {
+    let sent = match payment.phone.number() {
+        Some(number) => svc.sms.send(number, &sms_text(&code, &payment)).await,
+        None => Err(SendError("the payment no longer keeps its phone number".into())),
+    };
+    if let Err(e) = sent {
         tracing::warn!(payment_id = %payment.id, error = %e, "code not delivered");
         // Lift the cooldown this send started, so the shopper may ask again at once. The
         // send still counts toward the payment's limit.

@@ -54,7 +54,7 @@ async fn try_once(
     }
 
     // One read: the order's holder, the payer's lock-out guards and the decline caps.
-    let keys = admission_keys(svc, &payment, now);
+    let keys = admission_keys(&payment, now);
     let mut admission = match svc.payments.admission(&payment.merchant_id, &payment.order_id, &keys).await {
         Ok(a) => a,
         Err(e) => return Ok(Err(e.into())),

@@ -4,9 +4,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     CardBrand, CheckoutSession, CodeHash, Currency, Customer, Expiry, HistoryCursor, Hold, HoldState, Identifier,
-    MethodId, MethodSummary, Money, Payment, PaymentId, PaymentStatus, Phone, ReturnUrl, SessionId, Verification,
+    MethodId, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus, Phone, ReturnUrl, SessionId,
+    Verification,
 };
 use crate::ports::{SavedMethod, StoreError};
+use crate::secrets::CardVault;
 
 pub(super) const PAYMENT_SK: &str = "PAYMENT";
 pub(super) const METHOD_SK_PREFIX: &str = "PM#";
@@ -15,11 +17,13 @@ pub(super) fn payment_pk(id: &PaymentId) -> String {
     format!("PAY#{id}")
 }
 
-pub(super) fn user_pk(user_id: &Identifier) -> String {
-    format!("USER#{user_id}")
+/// A merchant's user's history: one partition per (merchant, user), so a merchant's query can
+/// only ever see its own customers' payments.
+pub(super) fn history_pk(merchant_id: &Identifier, user_id: &Identifier) -> String {
+    format!("HIST#{merchant_id}#{user_id}")
 }
 
-/// The index of each user's payments, newest first.
+/// The index of each merchant's user's payments, newest first, projecting what history shows.
 pub(super) const HISTORY_INDEX: &str = "gsi1";
 
 /// The sparse index of payments the sweeper must look at, by when (`gsi2`): only payments with
@@ -35,6 +39,11 @@ pub(super) fn due_pk(id: &PaymentId) -> String {
 /// A due time that sorts as a string (fixed width), then the id.
 pub(super) fn due_sk(due_at: i64, id: &PaymentId) -> String {
     format!("{:012}#{id}", due_at.max(0))
+}
+
+/// What a sealed phone is bound to (its item's key): copied onto another item, it does not open.
+pub(super) fn phone_context(pk: &str) -> String {
+    format!("phone|{pk}")
 }
 
 /// The key of a guard (payer lock-out or decline counter) item; the sort key is fixed.
@@ -76,7 +85,7 @@ pub(super) struct PaymentItem {
     pub pk: String,
     pub sk: String,
     pub entity: String,
-    /// Per-user history, newest first (`gsi1`).
+    /// Per (merchant, user) history, newest first (`gsi1`).
     pub gsi1pk: String,
     pub gsi1sk: String,
     /// Due for the sweeper (`gsi2`), only while something is left to do.
@@ -98,7 +107,12 @@ pub(super) struct PaymentItem {
     pub last4: String,
     pub exp_month: u8,
     pub exp_year: u16,
-    pub phone: String,
+    /// The phone's keyed hash (its counters' and lock-out's key) and masked form, always.
+    pub phone_key: String,
+    pub phone_masked: String,
+    /// The number itself, encrypted, only while codes may still be sent to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_phone: Option<String>,
     /// The phone's country calling code: reading the item back needs no phone metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_cc: Option<u16>,
@@ -130,13 +144,30 @@ pub(super) struct PaymentItem {
 }
 
 impl PaymentItem {
-    /// The item as it is to be stored, at `version`.
-    pub fn from_payment(p: &Payment, version: u64, write_id: String) -> Self {
-        Self {
+    /// The item as it is to be stored, at `version`. A number still kept is sealed with
+    /// `vault` (a reader without the key never writes one: it cannot read one either).
+    pub fn from_payment(
+        p: &Payment,
+        version: u64,
+        write_id: String,
+        vault: Option<&CardVault>,
+    ) -> Result<Self, StoreError> {
+        let sealed_phone = match (p.phone.number(), vault) {
+            (None, _) => None,
+            (Some(number), Some(vault)) => Some(
+                vault
+                    .seal_text(&phone_context(&payment_pk(&p.id)), number.expose())
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            ),
+            (Some(_), None) => {
+                return Err(StoreError::Corrupt("a phone number to store, and no key to seal it".into()))
+            }
+        };
+        Ok(Self {
             pk: payment_pk(&p.id),
             sk: PAYMENT_SK.into(),
             entity: "payment".into(),
-            gsi1pk: user_pk(&p.user_id),
+            gsi1pk: history_pk(&p.merchant_id, &p.user_id),
             gsi1sk: history_sk(p.created_at, &p.id),
             gsi2pk: p.due_at().map(|_| due_pk(&p.id)),
             gsi2sk: p.due_at().map(|at| due_sk(at, &p.id)),
@@ -153,8 +184,10 @@ impl PaymentItem {
             last4: p.method.last4.clone(),
             exp_month: p.method.expiry.month,
             exp_year: p.method.expiry.year,
-            phone: p.phone.expose().into(),
-            phone_cc: Some(p.phone.country_code()),
+            phone_key: p.phone.key.clone(),
+            phone_masked: p.phone.masked().to_owned(),
+            phone_cc: p.phone.number().map(Phone::country_code),
+            sealed_phone,
             sealed_card: p.sealed_card.clone(),
             fingerprint: p.fingerprint.clone(),
             save_card: p.save_card,
@@ -173,10 +206,11 @@ impl PaymentItem {
             expires_at: p.expires_at,
             version,
             write_id,
-        }
+        })
     }
 
-    pub fn into_payment(self) -> Result<Payment, StoreError> {
+    /// The payment; its number only if it is kept and `vault` can open it.
+    pub fn into_payment(self, vault: Option<&CardVault>) -> Result<Payment, StoreError> {
         let bad = |what: &str| StoreError::Corrupt(format!("payment {}: bad {what}", self.payment_id));
         let currency = Currency::parse("currency", &self.currency).map_err(|_| bad("currency"))?;
         Ok(Payment {
@@ -196,7 +230,14 @@ impl PaymentItem {
                 last4: self.last4.clone(),
                 expiry: Expiry { month: self.exp_month, year: self.exp_year },
             },
-            phone: Phone::from_stored(&self.phone, self.phone_cc).map_err(|_| bad("phone"))?,
+            phone: match (&self.sealed_phone, vault) {
+                (Some(sealed), Some(vault)) => {
+                    let e164 = vault.open_text(&phone_context(&self.pk), sealed).map_err(|_| bad("sealed_phone"))?;
+                    let number = Phone::from_stored(&e164, self.phone_cc).map_err(|_| bad("sealed_phone"))?;
+                    PayerPhone::new(number, self.phone_key.clone())
+                }
+                _ => PayerPhone::masked_only(self.phone_key.clone(), self.phone_masked.clone()),
+            },
             verification: Verification {
                 code_hash: CodeHash { key_id: self.code_key_id.clone(), mac_hex: self.code_mac.clone() },
                 expires_at: self.code_expires_at,
@@ -224,6 +265,82 @@ impl PaymentItem {
     }
 }
 
+/// A payment as the history index projects it (`table::HISTORY_PROJECTION`): what a history
+/// answer shows, nothing secret (no code hash, card or phone ciphertext, fingerprint, keys).
+#[derive(Deserialize)]
+pub(super) struct HistoryItem {
+    pub payment_id: String,
+    pub status: String,
+    pub user_id: String,
+    pub merchant_id: String,
+    pub order_id: String,
+    pub amount: u64,
+    pub currency: String,
+    #[serde(default)]
+    pub session_id: Option<String>,
+    pub payment_method_id: String,
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: u8,
+    pub exp_year: u16,
+    pub phone_masked: String,
+    pub code_expires_at: i64,
+    pub attempts_remaining: u8,
+    pub sends: u8,
+    pub last_sent_at: i64,
+    #[serde(default)]
+    pub failure_code: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub expires_at: i64,
+    pub version: u64,
+}
+
+impl HistoryItem {
+    /// The payment for a history answer: its secrets were never read, so they are empty here
+    /// (nothing built from this is ever written back).
+    pub fn into_payment(self) -> Result<Payment, StoreError> {
+        let bad = |what: &str| StoreError::Corrupt(format!("history entry {}: bad {what}", self.payment_id));
+        let currency = Currency::parse("currency", &self.currency).map_err(|_| bad("currency"))?;
+        Ok(Payment {
+            id: PaymentId::parse(&self.payment_id).ok_or_else(|| bad("payment_id"))?,
+            status: PaymentStatus::parse(&self.status).ok_or_else(|| bad("status"))?,
+            user_id: Identifier::parse("user_id", &self.user_id).map_err(|_| bad("user_id"))?,
+            merchant_id: Identifier::parse("merchant_id", &self.merchant_id).map_err(|_| bad("merchant_id"))?,
+            order_id: Identifier::parse("order_id", &self.order_id).map_err(|_| bad("order_id"))?,
+            money: Money { minor: self.amount, currency },
+            session_id: match &self.session_id {
+                None => None,
+                Some(id) => Some(SessionId::parse(id).ok_or_else(|| bad("session_id"))?),
+            },
+            method: MethodSummary {
+                id: MethodId::parse(&self.payment_method_id).ok_or_else(|| bad("payment_method_id"))?,
+                brand: CardBrand::parse(&self.brand),
+                last4: self.last4.clone(),
+                expiry: Expiry { month: self.exp_month, year: self.exp_year },
+            },
+            phone: PayerPhone::masked_only(String::new(), self.phone_masked),
+            verification: Verification {
+                code_hash: CodeHash { key_id: String::new(), mac_hex: String::new() },
+                expires_at: self.code_expires_at,
+                attempts_remaining: self.attempts_remaining,
+                sends: self.sends,
+                last_sent_at: self.last_sent_at,
+            },
+            hold: None,
+            network_reference: None,
+            sealed_card: None,
+            fingerprint: String::new(),
+            save_card: false,
+            failure_code: self.failure_code,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            expires_at: self.expires_at,
+            version: self.version,
+        })
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 pub(super) struct MethodItem {
     pub pk: String,
@@ -238,7 +355,10 @@ pub(super) struct MethodItem {
     pub exp_year: u16,
     pub fingerprint: String,
     pub sealed_card: String,
-    pub phone: String,
+    /// The phone the card's codes go to, encrypted (as long as the card is kept, a code may be
+    /// sent to it), and masked.
+    pub sealed_phone: String,
+    pub phone_masked: String,
     #[serde(default)]
     pub phone_cc: Option<u16>,
     #[serde(default)]
@@ -247,7 +367,7 @@ pub(super) struct MethodItem {
 }
 
 impl MethodItem {
-    pub fn into_method(self) -> Result<SavedMethod, StoreError> {
+    pub fn into_method(self, vault: Option<&CardVault>) -> Result<SavedMethod, StoreError> {
         let bad = |what: &str| StoreError::Corrupt(format!("payment method {}: bad {what}", self.payment_method_id));
         Ok(SavedMethod {
             id: MethodId::parse(&self.payment_method_id).ok_or_else(|| bad("payment_method_id"))?,
@@ -260,7 +380,12 @@ impl MethodItem {
             expiry: Expiry { month: self.exp_month, year: self.exp_year },
             fingerprint: self.fingerprint,
             sealed_card: self.sealed_card,
-            phone: Phone::from_stored(&self.phone, self.phone_cc).map_err(|_| bad("phone"))?,
+            phone: {
+                let vault = vault.ok_or_else(|| StoreError::Corrupt("no key to open a saved card's phone".into()))?;
+                let context = phone_context(&format!("{}|{}", self.pk, self.sk));
+                let e164 = vault.open_text(&context, &self.sealed_phone).map_err(|_| bad("phone"))?;
+                Phone::from_stored(&e164, self.phone_cc).map_err(|_| bad("phone"))?
+            },
             network_reference: self.network_reference.filter(|r| !r.is_empty()),
             saved_at: self.saved_at,
         })

@@ -11,32 +11,36 @@ use aws_sdk_dynamodb::Client;
 
 use super::error::{corrupt, store_error};
 use super::items::{
-    customer_pk, history_sk, method_sk, order_pk, parse_history_sk, payment_pk, session_pk, user_pk, MethodItem,
-    PaymentItem, SessionItem, DUE_INDEX, DUE_SHARDS, GUARD_SK, HISTORY_INDEX, METHOD_SK_PREFIX, ORDER_SK, PAYMENT_SK,
-    SESSION_SK,
+    customer_pk, history_pk, history_sk, method_sk, order_pk, parse_history_sk, payment_pk, phone_context, session_pk,
+    HistoryItem, MethodItem, PaymentItem, SessionItem, DUE_INDEX, DUE_SHARDS, GUARD_SK, HISTORY_INDEX,
+    METHOD_SK_PREFIX, ORDER_SK, PAYMENT_SK, SESSION_SK,
 };
 use crate::domain::{
     CheckoutSession, Customer, HistoryCursor, HistoryPage, Identifier, MethodId, Payment, PaymentId, PaymentStatus,
     SessionId,
 };
 use crate::ports::{Admission, Guard, OrderChange, PaymentStore, SavedMethod, StoreError, WriteAlso};
+use crate::secrets::CardVault;
 
 type Item = HashMap<String, AttributeValue>;
 
 pub struct DynamoPaymentStore {
     client: Client,
     table: String,
+    /// Seals and opens the phone numbers items keep; `None` in a function that holds no card
+    /// key (it reads payments with their phones masked, and never writes a number).
+    vault: Option<CardVault>,
 }
 
 impl DynamoPaymentStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+    pub fn new(client: Client, table: impl Into<String>, vault: Option<CardVault>) -> Self {
+        Self { client, table: table.into(), vault }
     }
 
     /// The item to write at `version`, stamped with a fresh write id.
-    fn payment_item(payment: &Payment, version: u64) -> Result<(Item, String), StoreError> {
+    fn payment_item(&self, payment: &Payment, version: u64) -> Result<(Item, String), StoreError> {
         let write_id = ulid::Ulid::new().to_string();
-        let item = PaymentItem::from_payment(payment, version, write_id.clone());
+        let item = PaymentItem::from_payment(payment, version, write_id.clone(), self.vault.as_ref())?;
         Ok((serde_dynamo::to_item(item).map_err(corrupt)?, write_id))
     }
 
@@ -81,15 +85,19 @@ impl DynamoPaymentStore {
     /// ciphertext): a later payment can never redirect an earlier card's codes.
     fn save_method_update(&self, m: &SavedMethod) -> Result<Update, StoreError> {
         let s = |v: &str| AttributeValue::S(v.to_owned());
+        let pk = customer_pk(&m.customer);
+        let sk = method_sk(&m.id);
+        let vault = self.vault.as_ref().ok_or_else(|| corrupt("no key to seal a saved card's phone"))?;
+        let sealed_phone = vault.seal_text(&phone_context(&format!("{pk}|{sk}")), m.phone.expose()).map_err(corrupt)?;
         let n = |v: i64| AttributeValue::N(v.to_string());
         Update::builder()
             .table_name(&self.table)
-            .key("pk", s(&customer_pk(&m.customer)))
-            .key("sk", s(&method_sk(&m.id)))
+            .key("pk", s(&pk))
+            .key("sk", s(&sk))
             .update_expression(
                 "SET entity = :entity, payment_method_id = :id, merchant_id = :merchant, user_id = :user, brand = :brand, last4 = :last4, \
                  exp_month = :month, exp_year = :year, fingerprint = :fp, saved_at = :now, \
-                 phone = if_not_exists(phone, :phone), phone_cc = if_not_exists(phone_cc, :cc), sealed_card = if_not_exists(sealed_card, :card), \
+                 sealed_phone = if_not_exists(sealed_phone, :phone), phone_masked = if_not_exists(phone_masked, :masked), phone_cc = if_not_exists(phone_cc, :cc), sealed_card = if_not_exists(sealed_card, :card), \
                  network_reference = if_not_exists(network_reference, :ntr), created_at = if_not_exists(created_at, :now)",
             )
             .expression_attribute_values(":entity", s("payment_method"))
@@ -102,7 +110,8 @@ impl DynamoPaymentStore {
             .expression_attribute_values(":year", n(m.expiry.year.into()))
             .expression_attribute_values(":fp", s(&m.fingerprint))
             .expression_attribute_values(":now", n(m.saved_at))
-            .expression_attribute_values(":phone", s(m.phone.expose()))
+            .expression_attribute_values(":phone", s(&sealed_phone))
+            .expression_attribute_values(":masked", s(&m.phone.masked()))
             // An item saved before `phone_cc` existed gets the new phone's code here; reading
             // it back checks the code against the number and parses when they disagree.
             .expression_attribute_values(":cc", n(m.phone.country_code().into()))
@@ -189,7 +198,7 @@ impl DynamoPaymentStore {
     /// A payment's write with what it carries (order claim or release, saved card, guards), in
     /// one transaction.
     async fn update_with(&self, payment: &Payment, also: WriteAlso<'_>) -> Result<(), StoreError> {
-        let (item, write_id) = Self::payment_item(payment, payment.version + 1)?;
+        let (item, write_id) = self.payment_item(payment, payment.version + 1)?;
         let mut items = vec![TransactWriteItem::builder().put(self.versioned_put(item, payment.version, "")?).build()];
         match also.order {
             OrderChange::Keep => {}
@@ -262,7 +271,7 @@ impl DynamoPaymentStore {
     /// The session's pending payment, written canceled in a transaction.
     fn cancel_put(&self, cancel: Option<&Payment>) -> Result<Option<TransactWriteItem>, StoreError> {
         let Some(p) = cancel else { return Ok(None) };
-        let (item, _) = Self::payment_item(p, p.version + 1)?;
+        let (item, _) = self.payment_item(p, p.version + 1)?;
         Ok(Some(TransactWriteItem::builder().put(self.versioned_put(item, p.version, "")?).build()))
     }
 
@@ -283,7 +292,9 @@ impl DynamoPaymentStore {
             .map_err(store_error)?;
         let mut methods = items
             .into_iter()
-            .map(|item| serde_dynamo::from_item::<_, MethodItem>(item).map_err(corrupt)?.into_method())
+            .map(|item| {
+                serde_dynamo::from_item::<_, MethodItem>(item).map_err(corrupt)?.into_method(self.vault.as_ref())
+            })
             .collect::<Result<Vec<_>, _>>()?;
         methods.sort_by_key(|m| std::cmp::Reverse(m.saved_at));
         Ok(methods)
@@ -293,14 +304,16 @@ impl DynamoPaymentStore {
 #[async_trait]
 impl PaymentStore for DynamoPaymentStore {
     async fn insert(&self, payment: &Payment) -> Result<(), StoreError> {
-        let (item, write_id) = Self::payment_item(payment, payment.version)?;
+        let (item, write_id) = self.payment_item(payment, payment.version)?;
         self.put_if(item, &write_id, "attribute_not_exists(pk)", None).await
     }
 
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
         self.get_item(payment_pk(id), PAYMENT_SK)
             .await?
-            .map(|item| serde_dynamo::from_item::<_, PaymentItem>(item).map_err(corrupt)?.into_payment())
+            .map(|item| {
+                serde_dynamo::from_item::<_, PaymentItem>(item).map_err(corrupt)?.into_payment(self.vault.as_ref())
+            })
             .transpose()
     }
 
@@ -308,7 +321,7 @@ impl PaymentStore for DynamoPaymentStore {
         if also.order != OrderChange::Keep || also.save.is_some() || !also.guards.is_empty() {
             return self.update_with(payment, also).await;
         }
-        let (item, write_id) = Self::payment_item(payment, payment.version + 1)?;
+        let (item, write_id) = self.payment_item(payment, payment.version + 1)?;
         self.put_if(item, &write_id, "version = :expected", Some(payment.version)).await
     }
 
@@ -383,11 +396,13 @@ impl PaymentStore for DynamoPaymentStore {
             .query()
             .table_name(&self.table)
             .index_name(HISTORY_INDEX)
-            .key_condition_expression("gsi1pk = :user")
-            .filter_expression("merchant_id = :merchant AND #status IN (:a, :b)")
+            .key_condition_expression("gsi1pk = :customer")
+            .filter_expression("#status IN (:a, :b)")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":user", AttributeValue::S(user_pk(&customer.user_id)))
-            .expression_attribute_values(":merchant", AttributeValue::S(customer.merchant_id.to_string()))
+            .expression_attribute_values(
+                ":customer",
+                AttributeValue::S(history_pk(&customer.merchant_id, &customer.user_id)),
+            )
             .expression_attribute_values(":a", AttributeValue::S(PaymentStatus::Authorizing.as_str().into()))
             .expression_attribute_values(":b", AttributeValue::S(PaymentStatus::RequiresVerification.as_str().into()))
             .into_paginator()
@@ -399,7 +414,7 @@ impl PaymentStore for DynamoPaymentStore {
         // The index is eventually consistent: each payment is read from the table, as it is now.
         let mut open = Vec::with_capacity(items.len());
         for item in items {
-            let p = serde_dynamo::from_item::<_, PaymentItem>(item).map_err(corrupt)?.into_payment()?;
+            let p = serde_dynamo::from_item::<_, HistoryItem>(item).map_err(corrupt)?.into_payment()?;
             open.extend(self.get(&p.id).await?);
         }
         Ok(open)
@@ -459,7 +474,9 @@ impl PaymentStore for DynamoPaymentStore {
     }
 
     async fn find_method(&self, customer: &Customer, id: Option<&MethodId>) -> Result<Option<SavedMethod>, StoreError> {
-        let to_method = |item: Item| serde_dynamo::from_item::<_, MethodItem>(item).map_err(corrupt)?.into_method();
+        let to_method = |item: Item| {
+            serde_dynamo::from_item::<_, MethodItem>(item).map_err(corrupt)?.into_method(self.vault.as_ref())
+        };
         if let Some(id) = id {
             return self.get_item(customer_pk(customer), &method_sk(id)).await?.map(to_method).transpose();
         }
@@ -490,7 +507,7 @@ impl PaymentStore for DynamoPaymentStore {
         payment: &Payment,
         cancel: Option<&Payment>,
     ) -> Result<(), StoreError> {
-        let (item, write_id) = Self::payment_item(payment, payment.version)?;
+        let (item, write_id) = self.payment_item(payment, payment.version)?;
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -523,35 +540,34 @@ impl PaymentStore for DynamoPaymentStore {
         limit: u8,
         after: Option<&HistoryCursor>,
     ) -> Result<HistoryPage, StoreError> {
-        let user = user_pk(user_id);
+        let partition = history_pk(merchant, user_id);
         // Where the previous page stopped, as DynamoDB's key of an index entry.
         let start = after.map(|c| {
             HashMap::from([
                 ("pk".to_owned(), AttributeValue::S(payment_pk(&c.payment_id))),
                 ("sk".to_owned(), AttributeValue::S(PAYMENT_SK.into())),
-                ("gsi1pk".to_owned(), AttributeValue::S(user.clone())),
+                ("gsi1pk".to_owned(), AttributeValue::S(partition.clone())),
                 ("gsi1sk".to_owned(), AttributeValue::S(history_sk(c.created_at, &c.payment_id))),
             ])
         });
-        let mut query = self
+        let out = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(HISTORY_INDEX)
-            .key_condition_expression("gsi1pk = :user")
-            .expression_attribute_values(":user", AttributeValue::S(user.clone()))
+            .key_condition_expression("gsi1pk = :customer")
+            .expression_attribute_values(":customer", AttributeValue::S(partition.clone()))
             .scan_index_forward(false)
             .limit(i32::from(limit))
-            .set_exclusive_start_key(start);
-        query = query
-            .filter_expression("merchant_id = :merchant")
-            .expression_attribute_values(":merchant", AttributeValue::S(merchant.to_string()));
-        let out = query.send().await.map_err(store_error)?;
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(store_error)?;
         let payments = out
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(|item| serde_dynamo::from_item::<_, PaymentItem>(item).map_err(corrupt)?.into_payment())
+            .map(|item| serde_dynamo::from_item::<_, HistoryItem>(item).map_err(corrupt)?.into_payment())
             .collect::<Result<Vec<_>, _>>()?;
         let next = match out.last_evaluated_key.as_ref().and_then(|k| k.get("gsi1sk")) {
             None => None,

@@ -7,6 +7,34 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
+/// What the history index (`gsi1`, by merchant and user) projects: what a history answer shows,
+/// and nothing secret. template.yaml declares the same list (a test compares them).
+pub const HISTORY_PROJECTION: &[&str] = &[
+    "payment_id",
+    "status",
+    "user_id",
+    "merchant_id",
+    "order_id",
+    "amount",
+    "currency",
+    "session_id",
+    "payment_method_id",
+    "brand",
+    "last4",
+    "exp_month",
+    "exp_year",
+    "phone_masked",
+    "code_expires_at",
+    "attempts_remaining",
+    "sends",
+    "last_sent_at",
+    "failure_code",
+    "created_at",
+    "updated_at",
+    "expires_at",
+    "version",
+];
+
 pub fn client(aws: &aws_config::SdkConfig) -> Client {
     Client::new(aws)
 }
@@ -29,7 +57,12 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), String> {
         .index_name("gsi1")
         .key_schema(key("gsi1pk", KeyType::Hash)?)
         .key_schema(key("gsi1sk", KeyType::Range)?)
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .set_non_key_attributes(Some(HISTORY_PROJECTION.iter().map(|a| (*a).to_owned()).collect()))
+                .build(),
+        )
         .build()
         .map_err(|e| e.to_string())?;
     // Sparse: only payments with something left for the sweeper carry gsi2pk.
