@@ -88,3 +88,24 @@ async fn concurrent_wrong_codes_across_a_payers_payments_lock_them_out_at_the_fi
     }
     stack.delete_table().await;
 }
+
+#[tokio::test]
+async fn the_status_function_holds_no_key_and_reads_payments_with_their_phones_masked() {
+    let stack = Stack::new().await;
+    let phone = random_phone();
+    let created = stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4242424242424242")).await;
+    let id = created.body["payment_id"].as_str().unwrap().to_owned();
+    // Stack::get is the status function as deployed: no code key, no card key.
+    assert!(stack.keyless.hasher.is_none() && stack.keyless.vault.is_none());
+    let status = stack.get(&format!("/payments/{id}"), None).await;
+    assert_eq!(status.status, 200, "{}", status.body);
+    let masked = format!("+86*******{}", &phone[phone.len() - 4..]);
+    assert_eq!(status.body["next_action"]["sent_to"], masked.as_str());
+    let id = shared::domain::PaymentId::parse(&id).unwrap();
+    let read = stack.keyless.payments.get(&id).await.unwrap().unwrap();
+    assert_eq!((read.phone.number(), read.phone.masked()), (None, masked.as_str()), "the number stays sealed");
+    // A function with the card key reads the number: the payment can still send codes.
+    let full = stack.services.payments.get(&id).await.unwrap().unwrap();
+    assert_eq!(full.phone.number().map(|p| p.expose()), Some(phone.as_str()));
+    stack.delete_table().await;
+}

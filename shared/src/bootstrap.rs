@@ -14,7 +14,7 @@ use crate::adapters::dynamodb::{DynamoIdempotencyStore, DynamoPaymentStore, Dyna
 use crate::adapters::emf::EmfMetrics;
 use crate::adapters::sandbox_acquirer::SandboxAcquirer;
 use crate::adapters::sns::SnsCodeSender;
-use crate::config::{AcquirerChoice, Config, ConfigError};
+use crate::config::{AcquirerChoice, Config, ConfigError, Keys};
 use crate::domain::Phone;
 use crate::secrets::{CardVault, CodeHasher};
 use crate::usecases::Services;
@@ -31,12 +31,9 @@ pub fn services_over(
     dynamo: aws_sdk_dynamodb::Client,
     sns: aws_sdk_sns::Client,
 ) -> Result<Services, ConfigError> {
+    let vault = config.card_keys.as_ref().map(CardVault::new);
     Ok(Services {
-        payments: Arc::new(DynamoPaymentStore::new(
-            dynamo.clone(),
-            &config.table_name,
-            Some(CardVault::new(&config.card_keys)),
-        )),
+        payments: Arc::new(DynamoPaymentStore::new(dynamo.clone(), &config.table_name, vault.clone())),
         idempotency: Arc::new(DynamoIdempotencyStore::new(dynamo.clone(), &config.table_name)),
         quota: Arc::new(DynamoSmsQuota::new(dynamo, &config.table_name, config.sms_limits)),
         sms: Arc::new(SnsCodeSender::new(sns, config.sms_sender_id.clone())),
@@ -45,8 +42,8 @@ pub fn services_over(
         },
         clock: Arc::new(SystemClock),
         metrics: Arc::new(EmfMetrics::new(&config.metrics_namespace, &config.function_name)),
-        hasher: CodeHasher::new(&config.code_hash_keys)?,
-        vault: CardVault::new(&config.card_keys),
+        hasher: config.code_hash_keys.as_ref().map(CodeHasher::new).transpose()?,
+        vault,
         settings: config.settings.clone(),
     })
 }
@@ -58,6 +55,8 @@ pub struct Warmup {
     pub sns: bool,
     /// It validates phone numbers from requests: decode the phone metadata now.
     pub phone_metadata: bool,
+    /// The keys it reads (all unless said otherwise).
+    pub keys: Keys,
 }
 
 /// A Lambda's `main`: logging, services and warm-up at cold start, then every request to
@@ -109,7 +108,9 @@ pub async fn services_from_env(warmup: Warmup) -> Result<Services, ConfigError> 
     let sns = aws_sdk_sns::Client::new(&aws);
     let phones = warmup.phone_metadata.then(|| tokio::task::spawn_blocking(Phone::load_metadata));
     let (config, dynamodb_warm, sns_warm) =
-        tokio::join!(Config::load(&aws), warm_dynamodb(&dynamo), async { warmup.sns && warm_sns(&sns).await });
+        tokio::join!(Config::load(&aws, warmup.keys), warm_dynamodb(&dynamo), async {
+            warmup.sns && warm_sns(&sns).await
+        });
     let config = config?;
     if config.settings.local_auth == crate::config::LocalAuth::MerchantHeader {
         tracing::warn!("LOCAL_AUTH=merchant-header: merchant routes trust X-Local-Merchant-Id (local stack only)");

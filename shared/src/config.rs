@@ -101,14 +101,33 @@ impl Settings {
     }
 }
 
+/// The keys a function reads at cold start: only those it uses (IAM grants it no others).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keys {
+    pub code: bool,
+    pub card: bool,
+}
+
+impl Keys {
+    pub const ALL: Self = Self { code: true, card: true };
+    pub const NONE: Self = Self { code: false, card: false };
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The DynamoDB table (`TABLE_NAME`).
     pub table_name: String,
-    /// `CODE_HASH_KEYS`: HMAC keys for codes, card fingerprints and request fingerprints.
-    pub code_hash_keys: Keyring,
-    /// `CARD_ENCRYPTION_KEYS`: AES-256-GCM keys for stored card numbers.
-    pub card_keys: Keyring,
+    /// `CODE_HASH_KEYS`: HMAC keys for codes, card fingerprints and request fingerprints (read
+    /// only by a function that uses them).
+    pub code_hash_keys: Option<Keyring>,
+    /// `CARD_ENCRYPTION_KEYS`: AES-256-GCM keys for stored card and phone numbers (likewise).
+    pub card_keys: Option<Keyring>,
     /// `SMS_SENDER_ID`: optional alphanumeric sender id where the destination supports it.
     pub sms_sender_id: Option<String>,
     /// `SMS_PHONE_HOURLY_CAP` (default 10) and `SMS_MERCHANT_HOURLY_CAP` (default 1000).
@@ -152,10 +171,20 @@ async fn keyring(name: &'static str, ssm: &aws_sdk_ssm::Client) -> Result<Keyrin
 }
 
 impl Config {
-    pub async fn load(aws: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
+    /// The configuration, with the keys `keys` names (and no others) read.
+    pub async fn load(aws: &aws_config::SdkConfig, keys: Keys) -> Result<Self, ConfigError> {
         let ssm = aws_sdk_ssm::Client::new(aws);
+        let optional = |wanted: bool, name: &'static str| {
+            let ssm = &ssm;
+            async move {
+                match wanted {
+                    true => keyring(name, ssm).await.map(Some),
+                    false => Ok(None),
+                }
+            }
+        };
         let (code_hash_keys, card_keys) =
-            tokio::try_join!(keyring("CODE_HASH_KEYS", &ssm), keyring("CARD_ENCRYPTION_KEYS", &ssm))?;
+            tokio::try_join!(optional(keys.code, "CODE_HASH_KEYS"), optional(keys.card, "CARD_ENCRYPTION_KEYS"))?;
         Ok(Self {
             acquirer: AcquirerChoice::from_env(env("ACQUIRER").as_deref(), env("ALLOW_SANDBOX_ACQUIRER").as_deref())?,
             table_name: env("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,

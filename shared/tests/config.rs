@@ -140,3 +140,21 @@ fn the_history_index_projects_the_same_attributes_here_and_in_the_template() {
         assert!(!projected.contains(&secret), "{secret}");
     }
 }
+
+#[test]
+fn only_the_functions_that_use_the_keys_may_read_them() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let template = std::fs::read_to_string(root.join("template.yaml")).unwrap();
+    let yaml: serde_norway::Value = serde_norway::from_str(&template).unwrap();
+    let status_main = std::fs::read_to_string(root.join("functions/payment-status/src/main.rs")).unwrap();
+    assert!(status_main.contains("keys: Keys::NONE"), "payment-status loads no key");
+    for (name, resource) in yaml["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let policies = serde_norway::to_string(&resource["Properties"]["Policies"]).unwrap();
+        let reads_keys = policies.contains("ReadKeysPolicy");
+        let name = name.as_str().unwrap();
+        assert_eq!(reads_keys, name != "PaymentStatusFunction", "{name}");
+    }
+}

@@ -433,8 +433,8 @@ impl MemoryStack {
             acquirer: std::sync::Arc::new(super::sandbox_acquirer::SandboxAcquirer),
             clock,
             metrics: metrics.clone(),
-            hasher,
-            vault,
+            hasher: Some(hasher),
+            vault: Some(vault),
             settings: crate::config::Settings::default(),
         };
         Self { services, payments, sms, metrics }

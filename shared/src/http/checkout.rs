@@ -132,7 +132,7 @@ async fn create_session(svc: &Services, req: &Request) -> Response<Body> {
         let mut reply = Reply::json(201, &with_secret(answer.clone(), &url, &secret));
         if attempt.is_some() {
             let sealed = svc
-                .vault
+                .vault()?
                 .seal_text(view.session.id.as_str(), secret.expose())
                 .map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
             if let Some(fields) = answer.as_object_mut() {
@@ -161,7 +161,7 @@ fn restore_secret(svc: &Services, mut reply: Reply) -> Reply {
     let Some(Value::String(sealed)) = fields.remove("sealed_client_secret") else { return reply };
     let id = fields.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
     let url = fields.get("url").and_then(Value::as_str).unwrap_or("").to_owned();
-    match svc.vault.open_text(&id, &sealed).ok().as_deref().and_then(ClientSecret::parse) {
+    match svc.vault.as_ref().and_then(|v| v.open_text(&id, &sealed).ok()).as_deref().and_then(ClientSecret::parse) {
         Some(secret) => reply.body = with_secret(kept, &url, &secret).to_string(),
         None => {
             tracing::error!(session_id = %id, "kept session answer cannot be opened (key retired?)");

@@ -6,18 +6,19 @@ use std::future::Future;
 use super::problem::Problem;
 use super::reply::Reply;
 use crate::ports::Claim;
+use crate::secrets::CodeHasher;
 use crate::usecases::{Attempt, Services};
 
 /// The request as its fingerprint covers it: without the CVC, and with the card number
 /// replaced by its keyed digest. The fingerprint is kept 24 hours; whoever holds the HMAC key
 /// could otherwise recover a CVC from it by trying its 1,000-10,000 values (PCI DSS 3.3.1).
 /// Two requests that differ only in their CVC are the same request.
-pub fn without_card_secrets(svc: &Services, body: &serde_json::Value) -> serde_json::Value {
+pub fn without_card_secrets(hasher: &CodeHasher, body: &serde_json::Value) -> serde_json::Value {
     let mut body = body.clone();
     if let Some(card) = body.get_mut("card").and_then(serde_json::Value::as_object_mut) {
         card.remove("cvc");
         if let Some(serde_json::Value::String(number)) = card.get("number") {
-            let digest = svc.hasher.card_number_digest(number);
+            let digest = hasher.card_number_digest(number);
             card.insert("number".into(), digest.into());
         }
     }
@@ -42,10 +43,14 @@ where
     let now = svc.clock.now();
     let scoped_key = format!("{scope}#{key}");
     // serde_json's map is ordered, so equal JSON bodies serialize alike whatever their key order.
-    let fingerprint = svc.hasher.request_fingerprint(scope, &without_card_secrets(svc, body).to_string());
+    let hasher = match svc.hasher() {
+        Ok(hasher) => hasher,
+        Err(e) => return super::problem::from_use_case(e, now, &super::views::Urls::Merchant).into_reply(),
+    };
+    let fingerprint = hasher.request_fingerprint(scope, &without_card_secrets(hasher, body).to_string());
     let (token, attempt) = match svc.idempotency.claim(&scoped_key, &fingerprint, now, lock_until).await {
         Ok(Claim::Acquired { token, origin, recovering }) => {
-            let seed = svc.hasher.request_fingerprint(&scoped_key, &origin);
+            let seed = hasher.request_fingerprint(&scoped_key, &origin);
             (token, Attempt { seed, recovering })
         }
         Ok(Claim::Replay(stored)) => return Reply::replay(stored),

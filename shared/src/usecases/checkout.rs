@@ -65,7 +65,7 @@ pub async fn create_session(
     }
     let secret = ClientSecret::generate();
     let session = CheckoutSession {
-        secret_hash: svc.hasher.client_secret_hash(&id, &secret),
+        secret_hash: svc.hasher()?.client_secret_hash(&id, &secret),
         id,
         merchant_id: merchant_id.clone(),
         user_id: cmd.user_id,
@@ -153,7 +153,7 @@ pub async fn authenticate(
         return Err(UseCaseError::InvalidClientSecret);
     };
     let session = svc.payments.get_session(id).await?.ok_or(UseCaseError::InvalidClientSecret)?;
-    if !svc.hasher.client_secret_matches(&session.id, secret, &session.secret_hash) {
+    if !svc.hasher()?.client_secret_matches(&session.id, secret, &session.secret_hash) {
         return Err(UseCaseError::InvalidClientSecret);
     }
     Ok(session)

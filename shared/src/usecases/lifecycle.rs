@@ -64,7 +64,7 @@ pub(crate) async fn authorize_first(
                 merchant_id: &payment.merchant_id,
                 send_seq: 1,
             };
-            payment.verification = Verification::first(svc.hasher.hash(&ctx, code), now);
+            payment.verification = Verification::first(svc.hasher()?.hash(&ctx, code), now);
             store(svc, &mut payment, WriteAlso::default()).await?;
             Ok(payment)
         }
@@ -88,7 +88,7 @@ pub(crate) async fn finish_capture(svc: &Services, mut payment: Payment) -> Resu
         None => {
             let sealed =
                 payment.sealed_card.clone().ok_or_else(|| unavailable("capturing payment without its card"))?;
-            let card = svc.vault.open(&payment.customer(), &sealed).map_err(unavailable)?;
+            let card = svc.vault()?.open(&payment.customer(), &sealed).map_err(unavailable)?;
             let request = AuthorizationRequest {
                 payment_id: &payment.id,
                 money: &payment.money,

@@ -49,7 +49,7 @@ pub async fn open_payment(
     let code = VerificationCode::generate();
     let id = Attempt::payment_id(attempt);
     let ctx = CodeContext { payment_id: &id, money: &draft.money, merchant_id: &draft.merchant_id, send_seq: 1 };
-    let code_hash = svc.hasher.hash(&ctx, &code);
+    let code_hash = svc.hasher()?.hash(&ctx, &code);
     let present = draft.present;
     let payment = Payment {
         id,

@@ -47,7 +47,10 @@ pub(crate) async fn reissue_code(
     }
     let previous_send = payment.verification.last_sent_at;
     let code = VerificationCode::generate();
-    let hash = svc.hasher.hash(&code_context(&payment, payment.next_send_seq()), &code);
+    let hash = match svc.hasher() {
+        Ok(hasher) => hasher.hash(&code_context(&payment, payment.next_send_seq()), &code),
+        Err(e) => return Ok(Err(e)),
+    };
     payment.issue_code(hash, now);
     match svc.payments.update(&payment, WriteAlso::default()).await {
         Err(StoreError::Conflict) => return Err(Raced),

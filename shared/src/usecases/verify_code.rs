@@ -45,7 +45,10 @@ async fn try_once(
     };
     let now = svc.clock.now();
     let ctx = code_context(&payment, payment.verification.sends);
-    let matches = svc.hasher.matches(&ctx, code, &payment.verification.code_hash);
+    let matches = match svc.hasher() {
+        Ok(hasher) => hasher.matches(&ctx, code, &payment.verification.code_hash),
+        Err(e) => return Ok(Err(e)),
+    };
     // The right code again on a payment it already moved to capture, from a retry (its verify
     // died, or lost the acquirer): finish the capture, under the same capture key. A request
     // racing the one that is capturing is answered as the loser it is.
