@@ -5,7 +5,7 @@ VENV := .venv
 TOOLS := $(VENV)/.installed-$(shell sha1sum requirements-dev.txt | cut -c1-12)
 DEPLOY_TOOLS := $(VENV)/.deploy-installed-$(shell cat requirements-dev.txt requirements-deploy.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test tools deploy-tools package soak campaign bench code
+.PHONY: run test tools deploy-tools package soak campaign bench load code
 
 # Local tooling (moto, cargo-lambda, boto3, schemathesis, cfn-lint), pinned, inside the repo.
 # uv (pinned, from PyPI) installs them: about 10 s where pip takes over a minute.
@@ -34,6 +34,19 @@ test:
 # `cargo lambda build`, sizes recorded in BENCHMARKS.md; the SAM template validated.
 package: $(DEPLOY_TOOLS)
 	scripts/package.sh
+
+# The fixed-rate load ladder (locust, pinned, in a venv of its own): achieved rate, p50/p99 and
+# answers per offered rate, then the checks (no 5xx at a sustained rate, every payment readable,
+# one SMS per code sent, no order paid twice); the table goes into BENCHMARKS.md.
+LOAD_VENV := .venv-load
+LOAD_TOOLS := $(LOAD_VENV)/.installed-$(shell sha1sum requirements-load.txt | cut -c1-12)
+$(LOAD_TOOLS): requirements-load.txt $(TOOLS)
+	python3 -m venv $(LOAD_VENV)
+	$(LOAD_VENV)/bin/pip install --disable-pip-version-check -q uv==$(UV_VERSION)
+	$(LOAD_VENV)/bin/uv pip install --python $(LOAD_VENV)/bin/python -q -r requirements-load.txt
+	touch $@
+load: $(TOOLS) $(LOAD_TOOLS)
+	scripts/load.sh
 
 # The long campaigns: 1,000-round verify race, 200-round idempotency race, 10,000 cases per
 # property, the full bad-input campaign; figures recorded in docs/reliability.md.

@@ -142,6 +142,10 @@ def main(path, lambda_dir):
         "## Packaging (`make package`)",
         "",
         blocks.get("package", "<!-- figures:package:begin -->\n(not run yet)\n<!-- figures:package:end -->"),
+        "",
+        "## Fixed-rate load (`make load`)",
+        "",
+        blocks.get("load", "<!-- figures:load:begin -->\n(not run yet)\n<!-- figures:load:end -->"),
     ]
     notes = os.path.join(os.path.dirname(__file__), "NOTES.md")
     if os.path.exists(notes):

@@ -333,7 +333,9 @@ pub trait Acquirer: Send + Sync {
         money: &Money,
     ) -> Result<Capture, AcquirerError>;
 
-    /// Releases the held funds; repeating it is harmless.
+    /// Releases the held funds; repeating it is harmless. An empty `authorization_id` voids
+    /// whatever the payment id (the authorisation's idempotency key) may have authorised: a
+    /// payment whose invocation died before it stored the acquirer's answer.
     async fn void(&self, payment_id: &PaymentId, authorization_id: &str) -> Result<(), AcquirerError>;
 }
 

@@ -466,3 +466,34 @@ async fn an_order_is_paid_once() {
     theirs.merchant_id = ident("shop-2");
     assert!(first_payment(svc, theirs, None).await.is_ok());
 }
+
+/// The checkout page travels gzip-compressed to a browser that accepts it, as the very same
+/// bytes; a client that does not (or refuses it with `q=0`) gets it as it is.
+#[tokio::test]
+async fn the_checkout_page_is_gzipped_for_browsers_that_accept_it() {
+    use shared::lambda_http::{http, Body};
+    use std::io::Read;
+    let (stack, _) = memory_stack();
+    let get = |encoding: Option<&str>| {
+        let mut b = http::Request::get("/checkout/cs_01jfmv2xkq3x8z4b6n7m9p0r2s");
+        if let Some(e) = encoding {
+            b = b.header("accept-encoding", e);
+        }
+        shared::http::checkout_page(&stack.services, b.body(Body::Empty).unwrap())
+    };
+    let plain = get(None).await;
+    assert_eq!(plain.status(), 200);
+    assert!(plain.headers().get("content-encoding").is_none());
+    let html = plain.body().as_ref().to_vec();
+    for refused in ["identity", "gzip;q=0", "br"] {
+        assert!(get(Some(refused)).await.headers().get("content-encoding").is_none(), "{refused}");
+    }
+    let zipped = get(Some("gzip, deflate, br")).await;
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["vary"], "accept-encoding");
+    let compressed = zipped.body().as_ref().to_vec();
+    assert!(compressed.len() * 2 < html.len(), "{} of {} bytes", compressed.len(), html.len());
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(compressed.as_slice()).read_to_end(&mut unzipped).unwrap();
+    assert_eq!(unzipped, html, "the same page");
+}
