@@ -209,59 +209,61 @@ impl PaymentItem {
         })
     }
 
-    /// The payment; its number only if it is kept and `vault` can open it.
+    /// The payment; its number only if it is kept and `vault` can open it. What history shows
+    /// is read as a history entry is; the rest (secrets and acquirer state) is added here.
     pub fn into_payment(self, vault: Option<&CardVault>) -> Result<Payment, StoreError> {
         let bad = |what: &str| StoreError::Corrupt(format!("payment {}: bad {what}", self.payment_id));
-        let currency = Currency::parse("currency", &self.currency).map_err(|_| bad("currency"))?;
-        Ok(Payment {
-            id: PaymentId::parse(&self.payment_id).ok_or_else(|| bad("payment_id"))?,
-            status: PaymentStatus::parse(&self.status).ok_or_else(|| bad("status"))?,
-            user_id: Identifier::parse("user_id", &self.user_id).map_err(|_| bad("user_id"))?,
-            merchant_id: Identifier::parse("merchant_id", &self.merchant_id).map_err(|_| bad("merchant_id"))?,
-            order_id: Identifier::parse("order_id", &self.order_id).map_err(|_| bad("order_id"))?,
-            money: Money { minor: self.amount, currency },
-            session_id: match &self.session_id {
-                None => None,
-                Some(id) => Some(SessionId::parse(id).ok_or_else(|| bad("session_id"))?),
-            },
-            method: MethodSummary {
-                id: MethodId::parse(&self.payment_method_id).ok_or_else(|| bad("payment_method_id"))?,
-                brand: CardBrand::parse(&self.brand),
-                last4: self.last4.clone(),
-                expiry: Expiry { month: self.exp_month, year: self.exp_year },
-            },
-            phone: match (&self.sealed_phone, vault) {
-                (Some(sealed), Some(vault)) => {
-                    let e164 = vault.open_text(&phone_context(&self.pk), sealed).map_err(|_| bad("sealed_phone"))?;
-                    let number = Phone::from_stored(&e164, self.phone_cc).map_err(|_| bad("sealed_phone"))?;
-                    PayerPhone::new(number, self.phone_key.clone())
-                }
-                _ => PayerPhone::masked_only(self.phone_key.clone(), self.phone_masked.clone()),
-            },
-            verification: Verification {
-                code_hash: CodeHash { key_id: self.code_key_id.clone(), mac_hex: self.code_mac.clone() },
-                expires_at: self.code_expires_at,
-                attempts_remaining: self.attempts_remaining,
-                sends: self.sends,
-                last_sent_at: self.last_sent_at,
-            },
-            hold: match (self.authorization_id, self.hold_state.as_deref()) {
-                (None, _) => None,
-                (Some(authorization_id), state) => Some(Hold {
-                    authorization_id,
-                    state: state.and_then(HoldState::parse).ok_or_else(|| bad("hold_state"))?,
-                }),
-            },
-            network_reference: self.network_reference,
-            sealed_card: self.sealed_card,
-            fingerprint: self.fingerprint,
-            save_card: self.save_card,
+        let phone = match (&self.sealed_phone, vault) {
+            (Some(sealed), Some(vault)) => {
+                let e164 = vault.open_text(&phone_context(&self.pk), sealed).map_err(|_| bad("sealed_phone"))?;
+                let number = Phone::from_stored(&e164, self.phone_cc).map_err(|_| bad("sealed_phone"))?;
+                PayerPhone::new(number, self.phone_key.clone())
+            }
+            _ => PayerPhone::masked_only(self.phone_key.clone(), self.phone_masked.clone()),
+        };
+        let hold = match (self.authorization_id, self.hold_state.as_deref()) {
+            (None, _) => None,
+            (Some(authorization_id), state) => Some(Hold {
+                authorization_id,
+                state: state.and_then(HoldState::parse).ok_or_else(|| bad("hold_state"))?,
+            }),
+        };
+        let shown = HistoryItem {
+            payment_id: self.payment_id,
+            status: self.status,
+            user_id: self.user_id,
+            merchant_id: self.merchant_id,
+            order_id: self.order_id,
+            amount: self.amount,
+            currency: self.currency,
+            session_id: self.session_id,
+            payment_method_id: self.payment_method_id,
+            brand: self.brand,
+            last4: self.last4,
+            exp_month: self.exp_month,
+            exp_year: self.exp_year,
+            phone_masked: self.phone_masked,
+            code_expires_at: self.code_expires_at,
+            attempts_remaining: self.attempts_remaining,
+            sends: self.sends,
+            last_sent_at: self.last_sent_at,
             failure_code: self.failure_code,
             created_at: self.created_at,
             updated_at: self.updated_at,
             expires_at: self.expires_at,
             version: self.version,
-        })
+        };
+        let mut payment = Payment {
+            phone,
+            hold,
+            network_reference: self.network_reference,
+            sealed_card: self.sealed_card,
+            fingerprint: self.fingerprint,
+            save_card: self.save_card,
+            ..shown.into_payment()?
+        };
+        payment.verification.code_hash = CodeHash { key_id: self.code_key_id, mac_hex: self.code_mac };
+        Ok(payment)
     }
 }
 
@@ -298,9 +300,9 @@ pub(super) struct HistoryItem {
 
 impl HistoryItem {
     /// The payment for a history answer: its secrets were never read, so they are empty here
-    /// (nothing built from this is ever written back).
+    /// (nothing built from this alone is ever written back; `PaymentItem::into_payment` adds them).
     pub fn into_payment(self) -> Result<Payment, StoreError> {
-        let bad = |what: &str| StoreError::Corrupt(format!("history entry {}: bad {what}", self.payment_id));
+        let bad = |what: &str| StoreError::Corrupt(format!("payment {}: bad {what}", self.payment_id));
         let currency = Currency::parse("currency", &self.currency).map_err(|_| bad("currency"))?;
         Ok(Payment {
             id: PaymentId::parse(&self.payment_id).ok_or_else(|| bad("payment_id"))?,
