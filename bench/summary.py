@@ -39,7 +39,7 @@ def warm_path(path):
         "## Warm path: one request in process, in-memory adapters (`tests/benches/warm_path.rs`)",
         "",
         "Each handler from the API Gateway request to its answer, on a warm instance, with the",
-        "in-memory stores, sender and quota: the platform's own CPU per request (validation, HMACs,",
+        "in-memory stores and sender: the platform's own CPU per request (validation, HMACs,",
         "AES-GCM, JSON, logging), without the network. Criterion drives the runs; every request is",
         "timed alone. Target: p99 ≤ {warm_p99_us} µs.".format(**TARGETS),
         "",

@@ -21,8 +21,8 @@ enum Flow {
 
 const CLAIM: &[&str] = &["PutItem", "IDEM#"];
 const COMPLETE: &[&str] = &["UpdateItem", "IDEM#", "completed"];
-const QUOTA: &[&str] = &["UpdateItem", "QUOTA#"];
-const INSERT: &[&str] = &["PutItem", "PAY#"];
+/// A payment (new, or with a new code) written with its code's SMS counted, in one transaction.
+const CHARGED: &[&str] = &["TransactWriteItems", "QUOTA#"];
 const READ: &[&str] = &["GetItem", "PAY#"];
 const FIND_CARD: &[&str] = &["Query", "PM#"];
 const COMMIT: &[&str] = &["TransactWriteItems", "PAY#"];
@@ -41,8 +41,7 @@ fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
         Flow::First => vec![
             ("claim key", CLAIM),
             ("read order and guards", ADMISSION),
-            ("count SMS", QUOTA),
-            ("store payment", INSERT),
+            ("store payment, count SMS", CHARGED),
             ("store authorisation", AUTHORISED),
             ("send SMS", SMS),
             ("complete key", COMPLETE),
@@ -50,8 +49,7 @@ fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
         Flow::Repeat => vec![
             ("claim key", CLAIM),
             ("find card", FIND_CARD),
-            ("count SMS", QUOTA),
-            ("store payment", INSERT),
+            ("store payment, count SMS", CHARGED),
             ("send SMS", SMS),
             ("complete key", COMPLETE),
         ],
@@ -68,8 +66,7 @@ fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
         Flow::Resend => vec![
             ("claim key", CLAIM),
             ("read payment", READ),
-            ("count SMS", QUOTA),
-            ("store code", INSERT),
+            ("store code, count SMS", CHARGED),
             ("send SMS", SMS),
             ("complete key", COMPLETE),
         ],
@@ -77,8 +74,7 @@ fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
             ("read session (its secret)", READ_SESSION),
             ("claim key", CLAIM),
             ("read order and guards", ADMISSION),
-            ("count SMS", QUOTA),
-            ("store payment with its session", INSERT_IN_SESSION),
+            ("store payment with its session, count SMS", INSERT_IN_SESSION),
             ("store authorisation", AUTHORISED),
             ("send SMS", SMS),
             ("complete key", COMPLETE),
@@ -100,7 +96,7 @@ fn cases() -> Vec<(Flow, &'static str, &'static [&'static str], Fault)> {
             } else {
                 cases.push((flow, step, matches, Fault::ServerError));
             }
-            let dies_there = [INSERT, SMS, COMMIT, INSERT_IN_SESSION, AUTHORISED, CAPTURED];
+            let dies_there = [CHARGED, SMS, COMMIT, INSERT_IN_SESSION, AUTHORISED, CAPTURED];
             if dies_there.contains(&matches) {
                 cases.push((flow, step, matches, Fault::Hang));
             }

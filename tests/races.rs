@@ -154,3 +154,43 @@ async fn concurrent_requests_sharing_a_key_make_one_payment_and_one_sms() {
     assert_eq!(tally.rounds_with_one_success, tally.rounds);
     assert_eq!(tally.rounds_with_a_5xx, 0);
 }
+
+/// The merchant's SMS cap, split into counter shards that join each payment's transaction,
+/// under concurrent first payments: the cap is never exceeded, every answer is a payment or
+/// `429 sms_rate_limited` (no transaction fails on a counter), each payment opened sent one
+/// SMS, and the shards add up to the payments opened, each within its share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sharded_merchant_sms_cap_holds_under_concurrent_payments() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let limits = SmsLimits { per_phone: 10, per_merchant: 12 };
+    let stack = Stack::with_sms_limits(limits).await;
+    let phones: Vec<String> = (0..30).map(|_| random_phone()).collect();
+    let bodies: Vec<_> = phones.iter().map(|p| first_payment_body(&random_id("u"), p, "4242424242424242")).collect();
+    let answers = join_all(bodies.iter().map(|body| stack.first_payment(body))).await;
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    let opened = answers.iter().filter(|a| a.status == 201).count();
+    let refused = answers.iter().filter(|a| a.status == 429 && a.body["code"] == "sms_rate_limited").count();
+    println!("sharded cap 12 under 30 concurrent payments: {opened} opened, {refused} refused");
+    assert_eq!(opened + refused, phones.len(), "{statuses:?}");
+    assert!(opened <= 12, "the cap is never exceeded: {opened}");
+    // 8 shards with shares 2,2,2,2,1,1,1,1: a refusal needs two full shards, so at least 2
+    // payments were opened before any refusal.
+    assert!(opened >= 2, "{opened}");
+    let sent: usize = phones.iter().map(|p| stack.sms_count(p)).sum();
+    assert_eq!(sent, opened, "one SMS per payment opened");
+
+    let mut per_shard: Vec<(String, u64)> = stack
+        .scan()
+        .await
+        .iter()
+        .filter(|i| i["pk"].as_s().unwrap().starts_with("QUOTA#MERCHANT#"))
+        .map(|i| (i["pk"].as_s().unwrap().clone(), i["sent"].as_n().unwrap().parse().unwrap()))
+        .collect();
+    per_shard.sort();
+    assert_eq!(per_shard.iter().map(|(_, n)| *n).sum::<u64>(), opened as u64, "{per_shard:?}");
+    for (pk, n) in &per_shard {
+        let shard: u32 = pk.rsplit('#').next().unwrap().parse().unwrap();
+        assert!(*n <= u64::from(limits.shard_cap(shard)), "{pk}: {n}");
+    }
+    assert!(per_shard.len() <= limits.merchant_shards() as usize);
+}

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Request, Response};
 
 use crate::adapters::clock::SystemClock;
-use crate::adapters::dynamodb::{DynamoIdempotencyStore, DynamoPaymentStore, DynamoSmsQuota};
+use crate::adapters::dynamodb::{DynamoIdempotencyStore, DynamoPaymentStore};
 use crate::adapters::emf::EmfMetrics;
 use crate::adapters::sandbox_acquirer::SandboxAcquirer;
 use crate::adapters::sns::SnsCodeSender;
@@ -34,8 +34,8 @@ pub fn services_over(
     let vault = config.card_keys.as_ref().map(CardVault::new);
     Ok(Services {
         payments: Arc::new(DynamoPaymentStore::new(dynamo.clone(), &config.table_name, vault.clone())),
-        idempotency: Arc::new(DynamoIdempotencyStore::new(dynamo.clone(), &config.table_name)),
-        quota: Arc::new(DynamoSmsQuota::new(dynamo, &config.table_name, config.sms_limits)),
+        idempotency: Arc::new(DynamoIdempotencyStore::new(dynamo, &config.table_name)),
+        sms_limits: config.sms_limits,
         sms: Arc::new(SnsCodeSender::new(sns, config.sms_sender_id.clone())),
         acquirer: match config.acquirer {
             AcquirerChoice::Sandbox => Arc::new(SandboxAcquirer),

@@ -19,6 +19,17 @@ pub enum StoreError {
     /// A stored record could not be read back into the domain.
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
+    /// An SMS counter in the write refused it: at its cap, or (`busy`) being changed by a
+    /// concurrent transaction. Nothing was written.
+    #[error("SMS counter refused the write: {which:?}, busy: {busy}")]
+    SmsCounter { which: SmsCounter, busy: bool },
+}
+
+/// The two counters a code SMS is charged to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmsCounter {
+    Phone,
+    MerchantShard,
 }
 
 /// A card saved for repeat payments: one merchant's customer's, bound to the phone that
@@ -82,6 +93,8 @@ pub struct WriteAlso<'a> {
     pub order: OrderChange,
     /// Guards written back at the versions they were read.
     pub guards: &'a [Guard],
+    /// A code SMS counted in the same write (the write is refused if a counter is at its cap).
+    pub sms: Option<&'a SmsCharge>,
 }
 
 /// What deciding on a payment needs to read, in one round trip.
@@ -95,8 +108,9 @@ pub struct Admission {
 
 #[async_trait]
 pub trait PaymentStore: Send + Sync {
-    /// Stores a new payment; `Conflict` if the id exists.
-    async fn insert(&self, payment: &Payment) -> Result<(), StoreError>;
+    /// Stores a new payment; `Conflict` if the id exists. With `sms`, its first code is counted
+    /// in the same transaction (`SmsCounter` if a counter refuses: nothing is written).
+    async fn insert(&self, payment: &Payment, sms: Option<&SmsCharge>) -> Result<(), StoreError>;
 
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError>;
 
@@ -147,12 +161,14 @@ pub trait PaymentStore: Send + Sync {
     /// Stores the new `payment` as `session`'s latest, in one transaction: the session moves
     /// to it only if its stored version still equals `session.version` and it has not ended,
     /// and `cancel` (the session's pending payment, already marked canceled) is written with
-    /// its version checked. `Conflict` when any condition fails: nothing is written.
+    /// its version checked, and the first code counted (`sms`). `Conflict` when any condition
+    /// fails (`SmsCounter` when a counter refuses): nothing is written.
     async fn insert_in_session(
         &self,
         session: &CheckoutSession,
         payment: &Payment,
         cancel: Option<&Payment>,
+        sms: Option<&SmsCharge>,
     ) -> Result<(), StoreError>;
 
     /// Writes `session` (ended, or with a new secret) if its stored version still equals
@@ -243,19 +259,62 @@ impl Default for SmsLimits {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum QuotaError {
-    #[error("SMS cap reached; retry in {retry_after_secs} s")]
-    Exceeded { retry_after_secs: i64 },
-    #[error(transparent)]
-    Store(#[from] StoreError),
+/// The merchant's hourly SMS counter is split into this many items (fewer when the cap is
+/// smaller: every shard holds at least one unit), so that concurrent payments of one merchant
+/// rarely write the same counter item in their transactions.
+pub const MERCHANT_SMS_SHARDS: u32 = 8;
+
+impl SmsLimits {
+    /// How many shards the merchant's counter has: `min(MERCHANT_SMS_SHARDS, cap)`.
+    pub fn merchant_shards(&self) -> u32 {
+        MERCHANT_SMS_SHARDS.min(self.per_merchant)
+    }
+
+    /// Shard `shard`'s share of the merchant's cap. The shares add up to the cap exactly, so
+    /// shards each under their share keep the merchant under its cap.
+    pub fn shard_cap(&self, shard: u32) -> u32 {
+        let n = self.merchant_shards();
+        if n == 0 || shard >= n {
+            return 0;
+        }
+        self.per_merchant / n + u32::from(shard < self.per_merchant % n)
+    }
+
+    /// One code SMS to `phone_key` for `merchant` in the hour of `now`, charged to `shard`
+    /// (taken modulo the shard count); `None` when the merchant's cap is 0.
+    pub fn charge(&self, phone_key: &str, merchant: &Identifier, now: i64, shard: u32) -> Option<SmsCharge> {
+        let n = self.merchant_shards();
+        let shard = shard.checked_rem(n)?;
+        Some(SmsCharge {
+            phone_key: phone_key.to_owned(),
+            merchant_id: merchant.clone(),
+            hour: now.div_euclid(3600),
+            phone_cap: self.per_phone,
+            shard,
+            shard_cap: self.shard_cap(shard),
+        })
+    }
 }
 
-#[async_trait]
-pub trait SmsQuota: Send + Sync {
-    /// Counts one code SMS to the phone (`phone_key`, a keyed hash of it) for `merchant` in the
-    /// current hour; both counts or neither. Refuses once either cap is reached.
-    async fn take(&self, phone_key: &str, merchant: &Identifier, now: i64) -> Result<(), QuotaError>;
+/// One code SMS, counted in the write that stores its code: the phone's hourly counter and
+/// one shard of the merchant's, each only while under its cap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsCharge {
+    /// The phone's keyed hash.
+    pub phone_key: String,
+    pub merchant_id: Identifier,
+    /// The hourly window: epoch seconds / 3600.
+    pub hour: i64,
+    pub phone_cap: u32,
+    pub shard: u32,
+    pub shard_cap: u32,
+}
+
+impl SmsCharge {
+    /// When the counters may be removed (DynamoDB TTL): an hour after their window ends.
+    pub fn expires_at(&self) -> i64 {
+        (self.hour + 2) * 3600
+    }
 }
 
 /// Seconds until the hourly window containing `now` ends.

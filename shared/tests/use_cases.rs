@@ -389,6 +389,50 @@ async fn a_code_refused_by_the_sms_cap_is_counted_and_opens_nothing() {
     assert_eq!(stack.metrics.count(&BusinessEvent::PaymentCreated), cap as usize);
 }
 
+#[test]
+fn merchant_sms_shards_split_the_cap_exactly_and_never_outnumber_it() {
+    use shared::ports::{SmsLimits, MERCHANT_SMS_SHARDS};
+    for cap in [0, 1, 2, 3, 7, 8, 9, 12, 1000, 1001, u32::MAX] {
+        let limits = SmsLimits { per_phone: 10, per_merchant: cap };
+        let n = limits.merchant_shards();
+        assert_eq!(n, MERCHANT_SMS_SHARDS.min(cap), "N ≤ the cap");
+        let shares: Vec<u64> = (0..n).map(|i| u64::from(limits.shard_cap(i))).collect();
+        assert_eq!(shares.iter().sum::<u64>(), u64::from(cap), "cap {cap}: {shares:?}");
+        assert!(shares.iter().all(|s| *s >= 1), "every shard holds at least one: {shares:?}");
+        assert_eq!(limits.shard_cap(n), 0, "no shard past the last");
+        let shop = ident("shop-1");
+        match limits.charge("k", &shop, 7200, 13) {
+            None => assert_eq!(cap, 0),
+            Some(c) => assert_eq!((c.shard, c.shard_cap, c.hour), (13 % n, limits.shard_cap(13 % n), 2)),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_sharded_merchant_cap_is_never_exceeded_and_refuses_only_with_two_shards_full() {
+    let (mut stack, _) = memory_stack();
+    let limits = shared::ports::SmsLimits { per_phone: u32::MAX, per_merchant: 20 };
+    stack.services.sms_limits = limits;
+    let svc = &stack.services;
+    let mut outcomes = Vec::new();
+    for i in 0..60 {
+        let ok = match first_payment(svc, first(&format!("u-{i}"), PHONE, VISA, false), None).await {
+            Ok(_) => true,
+            Err(UseCaseError::SmsRateLimited { .. }) => false,
+            Err(e) => panic!("{e:?}"),
+        };
+        outcomes.push(ok);
+    }
+    let opened = outcomes.iter().filter(|ok| **ok).count();
+    assert!(opened <= 20, "never over the cap: {opened}");
+    // Shares 3,3,3,3,2,2,2,2: a refusal needs the shard tried and one other full, so the
+    // first refusal comes after at least 2 × 2 payments.
+    let first_refusal = outcomes.iter().position(|ok| !ok).unwrap();
+    assert!(first_refusal >= 4, "{first_refusal}");
+    assert_eq!(stack.sms.sent().len(), opened);
+    assert_eq!(stack.metrics.count(&BusinessEvent::SmsRateLimited), 60 - opened);
+}
+
 #[tokio::test]
 async fn a_merchant_cannot_see_or_touch_another_merchants_payment() {
     let (stack, clock) = memory_stack();

@@ -12,9 +12,8 @@ use crate::domain::{
 };
 use crate::ports::KEY_RETENTION_SECS;
 use crate::ports::{
-    until_next_hour, Admission, BusinessEvent, Claim, CodeSender, Guard, IdempotencyStore, Metrics, OrderChange,
-    PaymentStore, QuotaError, SavedMethod, SendError, SmsLimits, SmsQuota, SmsText, StoreError, StoredResponse,
-    WriteAlso,
+    Admission, BusinessEvent, Claim, CodeSender, Guard, IdempotencyStore, Metrics, OrderChange, PaymentStore,
+    SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError, StoredResponse, WriteAlso,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -32,6 +31,41 @@ pub struct MemoryPaymentStore {
     orders: Mutex<HashMap<(String, String), PaymentId>>,
     sessions: Mutex<HashMap<String, CheckoutSession>>,
     guards: Mutex<HashMap<String, Guard>>,
+    /// Hourly SMS counters, by the DynamoDB item's key.
+    sms_counts: Mutex<HashMap<String, u32>>,
+}
+
+/// The counters an SMS charge bumps, with their caps, in the order DynamoDB reports refusals.
+fn sms_counters(charge: &SmsCharge) -> [(SmsCounter, String, u32); 2] {
+    [
+        (SmsCounter::Phone, format!("QUOTA#PHONE#{}#{}", charge.phone_key, charge.hour), charge.phone_cap),
+        (
+            SmsCounter::MerchantShard,
+            format!("QUOTA#MERCHANT#{}#{}#{}", charge.merchant_id, charge.shard, charge.hour),
+            charge.shard_cap,
+        ),
+    ]
+}
+
+impl MemoryPaymentStore {
+    /// Checks an SMS charge against the counters (the caller applies it once every condition
+    /// of its write holds).
+    fn check_sms(&self, charge: Option<&SmsCharge>) -> Result<(), StoreError> {
+        let counts = lock(&self.sms_counts);
+        for (which, key, cap) in charge.map(sms_counters).into_iter().flatten() {
+            if counts.get(&key).copied().unwrap_or(0) >= cap {
+                return Err(StoreError::SmsCounter { which, busy: false });
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_sms(&self, charge: Option<&SmsCharge>) {
+        let mut counts = lock(&self.sms_counts);
+        for (_, key, _) in charge.map(sms_counters).into_iter().flatten() {
+            *counts.entry(key).or_insert(0) += 1;
+        }
+    }
 }
 
 /// Checks a version-guarded write of `p` against `payments` (the lock held by the caller).
@@ -50,11 +84,13 @@ impl MemoryPaymentStore {
 
 #[async_trait]
 impl PaymentStore for MemoryPaymentStore {
-    async fn insert(&self, payment: &Payment) -> Result<(), StoreError> {
+    async fn insert(&self, payment: &Payment, sms: Option<&SmsCharge>) -> Result<(), StoreError> {
         let mut map = lock(&self.payments);
         if map.contains_key(payment.id.as_str()) {
             return Err(StoreError::Conflict);
         }
+        self.check_sms(sms)?;
+        self.apply_sms(sms);
         map.insert(payment.id.as_str().to_owned(), payment.clone());
         Ok(())
     }
@@ -83,6 +119,8 @@ impl PaymentStore for MemoryPaymentStore {
                 return Err(StoreError::Conflict);
             }
         }
+        self.check_sms(also.sms)?;
+        self.apply_sms(also.sms);
         match also.order {
             OrderChange::Keep => {}
             OrderChange::Claim => {
@@ -195,6 +233,7 @@ impl PaymentStore for MemoryPaymentStore {
         session: &CheckoutSession,
         payment: &Payment,
         cancel: Option<&Payment>,
+        sms: Option<&SmsCharge>,
     ) -> Result<(), StoreError> {
         let mut sessions = lock(&self.sessions);
         let mut payments = lock(&self.payments);
@@ -207,6 +246,10 @@ impl PaymentStore for MemoryPaymentStore {
         }
         if let Some(c) = cancel {
             check_version(&payments, c)?;
+        }
+        self.check_sms(sms)?;
+        self.apply_sms(sms);
+        if let Some(c) = cancel {
             payments.insert(c.id.as_str().to_owned(), Payment { version: c.version + 1, ..c.clone() });
         }
         payments.insert(payment.id.as_str().to_owned(), payment.clone());
@@ -332,36 +375,6 @@ impl IdempotencyStore for MemoryIdempotencyStore {
     }
 }
 
-/// Hourly SMS counters in memory.
-#[derive(Default)]
-pub struct MemorySmsQuota {
-    limits: SmsLimits,
-    counts: Mutex<HashMap<String, u32>>,
-}
-
-impl MemorySmsQuota {
-    pub fn new(limits: SmsLimits) -> Self {
-        Self { limits, counts: Mutex::default() }
-    }
-}
-
-#[async_trait]
-impl SmsQuota for MemorySmsQuota {
-    async fn take(&self, phone_key: &str, merchant: &Identifier, now: i64) -> Result<(), QuotaError> {
-        let hour = now.div_euclid(3600);
-        let keys = [format!("phone#{phone_key}#{hour}"), format!("merchant#{merchant}#{hour}")];
-        let caps = [self.limits.per_phone, self.limits.per_merchant];
-        let mut counts = lock(&self.counts);
-        if keys.iter().zip(caps).any(|(k, cap)| counts.get(k).copied().unwrap_or(0) >= cap) {
-            return Err(QuotaError::Exceeded { retry_after_secs: until_next_hour(now) });
-        }
-        for k in keys {
-            *counts.entry(k).or_insert(0) += 1;
-        }
-        Ok(())
-    }
-}
-
 /// Records every SMS instead of sending it.
 #[derive(Default)]
 pub struct MemoryCodeSender {
@@ -429,7 +442,7 @@ impl MemoryStack {
             payments: payments.clone(),
             idempotency: std::sync::Arc::new(MemoryIdempotencyStore::default()),
             sms: sms.clone(),
-            quota: std::sync::Arc::new(MemorySmsQuota::new(SmsLimits::default())),
+            sms_limits: SmsLimits::default(),
             acquirer: std::sync::Arc::new(super::sandbox_acquirer::SandboxAcquirer),
             clock,
             metrics: metrics.clone(),

@@ -20,12 +20,14 @@ impl Phone {
         if !well_formed {
             return Err(invalid());
         }
-        let number = phonenumber::parse(None, raw).map_err(|_| invalid())?;
-        if !phonenumber::is_valid(&number) {
+        let util = &*rlibphonenumber::PHONE_NUMBER_UTIL;
+        let number = util.parse(raw, None).map_err(|_| invalid())?;
+        if !util.is_valid_number(&number) {
             return Err(invalid());
         }
-        let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
-        Ok(Self { e164, country_code: number.code().value() })
+        let e164 = util.format(&number, rlibphonenumber::PhoneNumberFormat::E164).into_owned();
+        let country_code = u16::try_from(number.country_code).map_err(|_| invalid())?;
+        Ok(Self { e164, country_code })
     }
 
     /// The country calling code (`86` for `+86…`), stored beside the number so that reading
@@ -35,9 +37,9 @@ impl Phone {
     }
 
     /// Rebuilds a number read back from storage, where it was validated on the way in. With
-    /// its stored country code this is a string check: the phone library decodes its whole
-    /// metadata on first use (~100 ms of CPU, measured in BENCHMARKS.md), which a request
-    /// that only reads a payment should not pay. Items without the code are parsed.
+    /// its stored country code this is a string check: the phone library decodes its
+    /// metadata on first use (~5 ms of CPU, bench/NOTES.md), which a request that only reads
+    /// a payment need not pay. Items without the code are parsed.
     pub fn from_stored(e164: &str, country_code: Option<u16>) -> Result<Self, FieldError> {
         // Country codes are prefix-free, so `+<code>` opening the number identifies it.
         let digits =

@@ -67,6 +67,8 @@ impl From<StoreError> for UseCaseError {
         match e {
             StoreError::Conflict => Self::Contention,
             StoreError::Unavailable(m) | StoreError::Corrupt(m) => Self::Unavailable(m),
+            // Only a write that counts an SMS meets it, and that write handles it itself.
+            e @ StoreError::SmsCounter { .. } => Self::Unavailable(e.to_string()),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::guards::{admission_keys, check_declines, check_payer};
 use super::lifecycle::{authorize_first, outcome_of, release_hold, PresentCard};
-use super::send_code::{reissue_code, sms_text, take_sms_quota, Raced};
+use super::send_code::{reissue_code, sms_text, write_charged, Raced};
 use super::verify_code::MAX_RACE_RETRIES;
 use super::{Attempt, Services, UseCaseError};
 use crate::domain::{
@@ -94,13 +94,20 @@ pub async fn open_payment(
     if present.is_some() {
         check_declines(svc, &payment, &admission.guards, now)?;
     }
-    // Counted before anything is stored: a refused SMS opens no payment.
-    take_sms_quota(svc, &payment, now).await?;
-    // Stored before the acquirer or the SMS: a retry (same Idempotency-Key, same id) finds it.
-    let stored = match &draft.session {
-        None => svc.payments.insert(&payment).await,
-        Some(link) => svc.payments.insert_in_session(&link.session, &payment, link.cancel.as_ref()).await,
-    };
+    // Stored before the acquirer or the SMS, with its first code's SMS counted in the same
+    // write (a refused SMS opens no payment): a retry (same Idempotency-Key, same id) finds it.
+    let stored = write_charged(svc, &payment, now, |charge| {
+        let (payments, payment, session) = (&svc.payments, &payment, draft.session.as_ref());
+        async move {
+            match session {
+                None => payments.insert(payment, Some(&charge)).await,
+                Some(link) => {
+                    payments.insert_in_session(&link.session, payment, link.cancel.as_ref(), Some(&charge)).await
+                }
+            }
+        }
+    })
+    .await?;
     match stored {
         Ok(()) => {}
         // Same Idempotency-Key, same id: an earlier attempt of this very request got this far.

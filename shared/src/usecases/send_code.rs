@@ -1,9 +1,9 @@
-//! Issuing a code: count it against the SMS caps, store its hash (the previous code stops
-//! working at once), send it.
+//! Issuing a code: store its hash (the previous code stops working at once) with its SMS
+//! counted against the caps in the same write, then send it.
 
 use super::{Services, UseCaseError};
 use crate::domain::{Payment, VerificationCode, CODE_TTL_SECS};
-use crate::ports::{BusinessEvent, QuotaError, SendError, SmsText, StoreError, WriteAlso};
+use crate::ports::{until_next_hour, BusinessEvent, SendError, SmsCharge, SmsCounter, SmsText, StoreError, WriteAlso};
 use crate::secrets::CodeContext;
 
 /// The payment changed since it was read; read it again and retry.
@@ -24,16 +24,49 @@ pub(crate) fn code_context(payment: &Payment, send_seq: u8) -> CodeContext<'_> {
     CodeContext { payment_id: &payment.id, money: &payment.money, merchant_id: &payment.merchant_id, send_seq }
 }
 
-/// Counts one SMS to the payment's phone for its merchant, or refuses with `sms_rate_limited`.
-pub(crate) async fn take_sms_quota(svc: &Services, payment: &Payment, now: i64) -> Result<(), UseCaseError> {
-    svc.quota.take(&payment.phone.key, &payment.merchant_id, now).await.map_err(|e| match e {
-        QuotaError::Exceeded { retry_after_secs } => {
-            tracing::warn!(payment_id = %payment.id, sent_to = %payment.phone, merchant_id = %payment.merchant_id, "SMS cap reached");
-            svc.metrics.record(BusinessEvent::SmsRateLimited);
-            UseCaseError::SmsRateLimited { retry_after_secs }
+/// Writes that busy counters sent elsewhere are tried at most this many times in all.
+const MAX_CHARGE_TRIES: u32 = 3;
+
+/// Runs `write`, which stores a code of `payment`, with that code's SMS counted in it: the
+/// phone's hourly counter and one shard of the merchant's, picked at random. A shard at its
+/// share of the cap sends the write to one other shard; a second full shard, or the phone at
+/// its cap, refuses with `sms_rate_limited` (nothing was written). A counter that a concurrent
+/// transaction was changing is tried again on another shard. The outer error is the refusal;
+/// the inner one is the write's own failure (a conflict on the payment, say).
+pub(crate) async fn write_charged<F, Fut>(
+    svc: &Services,
+    payment: &Payment,
+    now: i64,
+    mut write: F,
+) -> Result<Result<(), StoreError>, UseCaseError>
+where
+    F: FnMut(SmsCharge) -> Fut,
+    Fut: std::future::Future<Output = Result<(), StoreError>>,
+{
+    let limits = svc.sms_limits;
+    let first = rand::random::<u32>();
+    let mut full_shards = 0;
+    for attempt in 0..MAX_CHARGE_TRIES {
+        let Some(charge) = limits.charge(&payment.phone.key, &payment.merchant_id, now, first.wrapping_add(attempt))
+        else {
+            break;
+        };
+        match write(charge).await {
+            Err(StoreError::SmsCounter { which: SmsCounter::MerchantShard, busy: false }) if full_shards == 0 => {
+                full_shards += 1;
+            }
+            Err(StoreError::SmsCounter { which: SmsCounter::Phone | SmsCounter::MerchantShard, busy: false }) => break,
+            Err(StoreError::SmsCounter { busy: true, .. }) if attempt + 1 < MAX_CHARGE_TRIES => {
+                tracing::info!(payment_id = %payment.id, "SMS counter busy; trying another shard");
+            }
+            // Busy every time: contention, not a cap (the client may retry).
+            Err(StoreError::SmsCounter { busy: true, .. }) => return Err(UseCaseError::Contention),
+            other => return Ok(other),
         }
-        QuotaError::Store(e) => e.into(),
-    })
+    }
+    tracing::warn!(payment_id = %payment.id, sent_to = %payment.phone, merchant_id = %payment.merchant_id, "SMS cap reached");
+    svc.metrics.record(BusinessEvent::SmsRateLimited);
+    Err(UseCaseError::SmsRateLimited { retry_after_secs: until_next_hour(now) })
 }
 
 /// Issues a fresh code for `payment` (as read, at its stored version) and sends it.
@@ -42,9 +75,6 @@ pub(crate) async fn reissue_code(
     mut payment: Payment,
     now: i64,
 ) -> Result<Result<Payment, UseCaseError>, Raced> {
-    if let Err(e) = take_sms_quota(svc, &payment, now).await {
-        return Ok(Err(e));
-    }
     let previous_send = payment.verification.last_sent_at;
     let code = VerificationCode::generate();
     let hash = match svc.hasher() {
@@ -52,10 +82,17 @@ pub(crate) async fn reissue_code(
         Err(e) => return Ok(Err(e)),
     };
     payment.issue_code(hash, now);
-    match svc.payments.update(&payment, WriteAlso::default()).await {
-        Err(StoreError::Conflict) => return Err(Raced),
-        Err(e) => return Ok(Err(e.into())),
-        Ok(()) => payment.version += 1,
+    // The new code's hash and its SMS counted, in one write.
+    let stored = write_charged(svc, &payment, now, |charge| {
+        let (payments, payment) = (&svc.payments, &payment);
+        async move { payments.update(payment, WriteAlso { sms: Some(&charge), ..WriteAlso::default() }).await }
+    })
+    .await;
+    match stored {
+        Err(refused) => return Ok(Err(refused)),
+        Ok(Err(StoreError::Conflict)) => return Err(Raced),
+        Ok(Err(e)) => return Ok(Err(e.into())),
+        Ok(Ok(())) => payment.version += 1,
     }
     let sent = match payment.phone.number() {
         Some(number) => svc.sms.send(number, &sms_text(&code, &payment)).await,

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use super::UseCaseError;
-use crate::ports::{Acquirer, Clock, CodeSender, IdempotencyStore, Metrics, PaymentStore, SmsQuota};
+use crate::ports::{Acquirer, Clock, CodeSender, IdempotencyStore, Metrics, PaymentStore, SmsLimits};
 use crate::secrets::{CardVault, CodeHasher};
 
 /// Everything a use case may touch, built once at cold start and shared by all invocations.
@@ -10,7 +10,8 @@ pub struct Services {
     pub payments: Arc<dyn PaymentStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
     pub sms: Arc<dyn CodeSender>,
-    pub quota: Arc<dyn SmsQuota>,
+    /// The hourly caps on code SMS, counted in the writes that store codes.
+    pub sms_limits: SmsLimits,
     pub acquirer: Arc<dyn Acquirer>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<dyn Metrics>,

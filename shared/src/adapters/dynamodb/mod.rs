@@ -5,9 +5,7 @@ mod error;
 mod idempotency_store;
 mod items;
 mod payment_store;
-mod sms_quota;
 pub mod table;
 
 pub use idempotency_store::DynamoIdempotencyStore;
 pub use payment_store::DynamoPaymentStore;
-pub use sms_quota::DynamoSmsQuota;

@@ -19,7 +19,9 @@ use crate::domain::{
     CheckoutSession, Customer, HistoryCursor, HistoryPage, Identifier, MethodId, Payment, PaymentId, PaymentStatus,
     SessionId,
 };
-use crate::ports::{Admission, Guard, OrderChange, PaymentStore, SavedMethod, StoreError, WriteAlso};
+use crate::ports::{
+    Admission, Guard, OrderChange, PaymentStore, SavedMethod, SmsCharge, SmsCounter, StoreError, WriteAlso,
+};
 use crate::secrets::CardVault;
 
 type Item = HashMap<String, AttributeValue>;
@@ -122,6 +124,31 @@ impl DynamoPaymentStore {
             .map_err(corrupt)
     }
 
+    /// One code SMS: the phone's hourly counter and one shard of the merchant's, each bumped
+    /// only while under its cap, in that order (the order [`Self::transact`] reads refusals in).
+    fn sms_updates(&self, charge: &SmsCharge) -> Result<[TransactWriteItem; 2], StoreError> {
+        let counter = |pk: String, cap: u32| {
+            Update::builder()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(pk))
+                .key("sk", AttributeValue::S(format!("HOUR#{}", charge.hour)))
+                .update_expression("ADD sent :one SET #ttl = :ttl, entity = :entity")
+                .condition_expression("attribute_not_exists(sent) OR sent < :cap")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .expression_attribute_values(":cap", AttributeValue::N(cap.to_string()))
+                .expression_attribute_values(":ttl", AttributeValue::N(charge.expires_at().to_string()))
+                .expression_attribute_values(":entity", AttributeValue::S("sms_quota".into()))
+                .build()
+                .map(|u| TransactWriteItem::builder().update(u).build())
+                .map_err(corrupt)
+        };
+        Ok([
+            counter(format!("QUOTA#PHONE#{}", charge.phone_key), charge.phone_cap)?,
+            counter(format!("QUOTA#MERCHANT#{}#{}", charge.merchant_id, charge.shard), charge.shard_cap)?,
+        ])
+    }
+
     /// Claims the payment's order for it: a put that succeeds only where no other payment
     /// holds the order (this one's own earlier landing passes).
     fn order_claim(&self, payment: &Payment) -> Result<Put, StoreError> {
@@ -213,7 +240,21 @@ impl DynamoPaymentStore {
         for guard in also.guards {
             items.push(TransactWriteItem::builder().put(self.guard_put(guard)?).build());
         }
-        self.transact(items, &write_id).await
+        self.transact_charged(items, also.sms, &write_id).await
+    }
+
+    /// [`Self::transact`] with the SMS counters of `sms` appended to `items`.
+    async fn transact_charged(
+        &self,
+        mut items: Vec<TransactWriteItem>,
+        sms: Option<&SmsCharge>,
+        write_id: &str,
+    ) -> Result<(), StoreError> {
+        let counters_at = items.len();
+        if let Some(charge) = sms {
+            items.extend(self.sms_updates(charge)?);
+        }
+        self.transact_counted(items, write_id, sms.map(|_| counters_at)).await
     }
 
     /// One item by its key, read consistently.
@@ -234,6 +275,17 @@ impl DynamoPaymentStore {
     /// One TransactWriteItems whose first item is stamped `write_id`: finding that item's own
     /// earlier landing (a retried attempt whose answer was lost) counts as success.
     async fn transact(&self, items: Vec<TransactWriteItem>, write_id: &str) -> Result<(), StoreError> {
+        self.transact_counted(items, write_id, None).await
+    }
+
+    /// [`Self::transact`] where `items[counters_at..]` are the SMS counters (phone, then the
+    /// merchant's shard): their refusal is told apart from the payment's own conflict.
+    async fn transact_counted(
+        &self,
+        items: Vec<TransactWriteItem>,
+        write_id: &str,
+        counters_at: Option<usize>,
+    ) -> Result<(), StoreError> {
         let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         let err = match result {
             Ok(_) => return Ok(()),
@@ -242,12 +294,39 @@ impl DynamoPaymentStore {
         let Some(TransactWriteItemsError::TransactionCanceledException(e)) = err.as_service_error() else {
             return Err(StoreError::Unavailable(DisplayErrorContext(err).to_string()));
         };
-        match e.cancellation_reasons().first() {
-            Some(r) if Self::is_own_write(r.item.as_ref(), write_id) => Ok(()),
-            // An item moved on since it was read, another payment holds the order, or a
-            // concurrent transaction touched an item: the caller reads again and decides.
-            _ => Err(StoreError::Conflict),
+        let reasons = e.cancellation_reasons();
+        if let Some(r) = reasons.first() {
+            if Self::is_own_write(r.item.as_ref(), write_id) {
+                return Ok(());
+            }
         }
+        // A counter's refusal, unless something else failed its condition too (then the caller
+        // reads again and decides, as for any conflict).
+        let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+        let others_failed = (0..counters_at.unwrap_or(reasons.len())).any(|i| code(i) == "ConditionalCheckFailed");
+        if let (Some(at), false) = (counters_at, others_failed) {
+            for (offset, which) in [SmsCounter::Phone, SmsCounter::MerchantShard].into_iter().enumerate() {
+                match code(at + offset) {
+                    "ConditionalCheckFailed" => return Err(StoreError::SmsCounter { which, busy: false }),
+                    "TransactionConflict" => return Err(StoreError::SmsCounter { which, busy: true }),
+                    _ => {}
+                }
+            }
+        }
+        // An item moved on since it was read, another payment holds the order, or a
+        // concurrent transaction touched an item: the caller reads again and decides.
+        Err(StoreError::Conflict)
+    }
+
+    /// A put of a new item inside a transaction (its own earlier landing is told by `write_id`).
+    fn new_put(&self, item: Item) -> Result<Put, StoreError> {
+        Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(corrupt)
     }
 
     /// A version-checked put of `item` (already at the next version) inside a transaction.
@@ -303,9 +382,13 @@ impl DynamoPaymentStore {
 
 #[async_trait]
 impl PaymentStore for DynamoPaymentStore {
-    async fn insert(&self, payment: &Payment) -> Result<(), StoreError> {
+    async fn insert(&self, payment: &Payment, sms: Option<&SmsCharge>) -> Result<(), StoreError> {
         let (item, write_id) = self.payment_item(payment, payment.version)?;
-        self.put_if(item, &write_id, "attribute_not_exists(pk)", None).await
+        if sms.is_none() {
+            return self.put_if(item, &write_id, "attribute_not_exists(pk)", None).await;
+        }
+        let put = self.new_put(item)?;
+        self.transact_charged(vec![TransactWriteItem::builder().put(put).build()], sms, &write_id).await
     }
 
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
@@ -318,7 +401,7 @@ impl PaymentStore for DynamoPaymentStore {
     }
 
     async fn update(&self, payment: &Payment, also: WriteAlso<'_>) -> Result<(), StoreError> {
-        if also.order != OrderChange::Keep || also.save.is_some() || !also.guards.is_empty() {
+        if also.order != OrderChange::Keep || also.save.is_some() || !also.guards.is_empty() || also.sms.is_some() {
             return self.update_with(payment, also).await;
         }
         let (item, write_id) = self.payment_item(payment, payment.version + 1)?;
@@ -506,22 +589,17 @@ impl PaymentStore for DynamoPaymentStore {
         session: &CheckoutSession,
         payment: &Payment,
         cancel: Option<&Payment>,
+        sms: Option<&SmsCharge>,
     ) -> Result<(), StoreError> {
         let (item, write_id) = self.payment_item(payment, payment.version)?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(corrupt)?;
+        let put = self.new_put(item)?;
         let moved = CheckoutSession { payment_id: Some(payment.id.clone()), ..session.clone() };
         let (session_item, _) = Self::session_item(&moved, session.version + 1)?;
         let session_put = self.versioned_put(session_item, session.version, " AND attribute_not_exists(ended_at)")?;
         let mut items =
             vec![TransactWriteItem::builder().put(put).build(), TransactWriteItem::builder().put(session_put).build()];
         items.extend(self.cancel_put(cancel)?);
-        self.transact(items, &write_id).await
+        self.transact_charged(items, sms, &write_id).await
     }
 
     async fn update_session(&self, session: &CheckoutSession, cancel: Option<&Payment>) -> Result<(), StoreError> {
