@@ -57,7 +57,6 @@ fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
             vec![
                 ("claim key", CLAIM),
                 ("read payment", READ),
-                ("read order and guards", ADMISSION),
                 ("complete payment", COMMIT),
                 ("store capture", CAPTURED),
                 ("complete key", COMPLETE),

@@ -10,22 +10,23 @@ async fn each_request_makes_the_round_trips_it_is_designed_to() {
     let stack = Stack::new().await;
     let measured = measure(&stack).await;
     let expected: &[(&str, u16, usize)] = &[
-        // Deciding on a payment reads the order, the payer's lock-out guards and the decline
-        // caps in one BatchGetItem. A first payment is stored `authorizing` with its code's SMS
+        // Opening a payment reads the order, the payer's lock-out guards and the decline caps
+        // in one BatchGetItem. A first payment is stored `authorizing` with its code's SMS
         // counted in the same transaction (the phone's counter and one shard of the
         // merchant's), before the acquirer is called, then stored authorised; a repeat payment
         // reads its saved card, then the same admission read and one transaction. A resend is
-        // the payment read and one transaction (new code, SMS counted). A right code is one
-        // transaction (code spent, order claimed, payer's count reset), then the capture's
-        // write; a wrong code is one transaction (attempt and payer's count); both read the
-        // payment and the admission first. An Idempotency-Key adds its claim and its answer.
+        // the payment read and one transaction (new code, SMS counted). A verification reads
+        // the payment only: a wrong code is one transaction (attempt, the payer's counts under
+        // the condition that neither is locked nor about to lock); a right code one
+        // transaction (code spent, order claimed, payer's counts reset unless locked), then
+        // the capture's write. An Idempotency-Key adds its claim and its answer.
         ("first payment", 201, 3),
-        ("verify, wrong code", 422, 3),
+        ("verify, wrong code", 422, 2),
         ("resend code", 200, 2),
-        ("verify, right code", 200, 4),
+        ("verify, right code", 200, 3),
         ("first payment, Idempotency-Key", 201, 5),
         ("first payment, replayed key", 201, 1),
-        ("verify, Idempotency-Key", 200, 6),
+        ("verify, Idempotency-Key", 200, 5),
         ("repeat payment", 201, 3),
         ("repeat payment, Idempotency-Key", 201, 5),
         ("payment status", 200, 1),
@@ -35,9 +36,26 @@ async fn each_request_makes_the_round_trips_it_is_designed_to() {
         ("create checkout session", 201, 2),
         ("session state (shopper)", 200, 2),
         ("session payment (shopper)", 201, 4),
-        ("session verify, right code (shopper)", 200, 5),
+        ("session verify, right code (shopper)", 200, 4),
         ("read checkout session (merchant)", 200, 2),
     ];
+    // Issue 14's bounds, where met (with an Idempotency-Key a create is still 5 and a verify
+    // 5: the key's claim and answer are writes of their own; BENCHMARKS.md says what is left).
+    let bounds: &[(&str, usize)] = &[
+        ("first payment", 3),
+        ("verify, wrong code", 2),
+        ("resend code", 2),
+        ("verify, right code", 3),
+        ("repeat payment", 3),
+        ("payment status", 1),
+        ("payment history", 1),
+        ("session payment (shopper)", 4),
+        ("session verify, right code (shopper)", 4),
+    ];
+    for (name, bound) in bounds {
+        let r = measured.iter().find(|r| r.kind.name == *name).unwrap();
+        assert!(r.dynamodb() <= *bound, "{name}: {} DynamoDB calls, bound {bound}", r.dynamodb());
+    }
     let got: Vec<(&str, u16, usize)> = measured.iter().map(|r| (r.kind.name, r.status, r.dynamodb())).collect();
     assert_eq!(got, expected, "{:#?}", measured.iter().map(|r| (r.kind.name, &r.calls)).collect::<Vec<_>>());
     for r in &measured {

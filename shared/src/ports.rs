@@ -23,6 +23,17 @@ pub enum StoreError {
     /// concurrent transaction. Nothing was written.
     #[error("SMS counter refused the write: {which:?}, busy: {busy}")]
     SmsCounter { which: SmsCounter, busy: bool },
+    /// The write's order claim or payer condition refused it (nothing was written): another
+    /// payment holds the order, or the payer is locked out or at the failure that locks them.
+    #[error("the write's {0:?} condition refused it")]
+    Refused(Refusal),
+}
+
+/// Which condition of a payment's write refused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Order,
+    Payer,
 }
 
 /// The two counters a code SMS is charged to.
@@ -74,6 +85,20 @@ impl Guard {
     }
 }
 
+/// The payer's two guards changed in a payment's write under a condition, instead of written
+/// back at versions read before it: a verification decides without reading them, and a write
+/// they refuse (`Refused(Payer)`) is decided again the careful way (read, then versioned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PayerChange<'a> {
+    #[default]
+    None,
+    /// One more consecutive wrong code on each guard, only while neither is locked at `now`
+    /// and each count is below `below` (so this failure does not lock the payer).
+    Count { keys: &'a [String; 2], now: i64, below: u32, expires_at: i64 },
+    /// The consecutive count starts again, only while neither guard is locked at `now`.
+    Reset { keys: &'a [String; 2], now: i64, expires_at: i64 },
+}
+
 /// What happens to the payment's order claim in the same write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OrderChange {
@@ -93,6 +118,8 @@ pub struct WriteAlso<'a> {
     pub order: OrderChange,
     /// Guards written back at the versions they were read.
     pub guards: &'a [Guard],
+    /// The payer's guards changed under a condition (the fast way; see [`PayerChange`]).
+    pub payer: PayerChange<'a>,
     /// A code SMS counted in the same write (the write is refused if a counter is at its cap).
     pub sms: Option<&'a SmsCharge>,
 }

@@ -12,8 +12,9 @@ use crate::domain::{
 };
 use crate::ports::KEY_RETENTION_SECS;
 use crate::ports::{
-    Admission, BusinessEvent, Claim, CodeSender, Guard, IdempotencyStore, Metrics, OrderChange, PaymentStore,
-    SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError, StoredResponse, WriteAlso,
+    Admission, BusinessEvent, Claim, CodeSender, Guard, IdempotencyStore, Metrics, OrderChange, PayerChange,
+    PaymentStore, Refusal, SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError,
+    StoredResponse, WriteAlso,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -109,17 +110,39 @@ impl PaymentStore for MemoryPaymentStore {
         }
         // Every condition first, then every write: all or nothing, as in a transaction.
         let order = (payment.merchant_id.as_str().to_owned(), payment.order_id.as_str().to_owned());
-        match (also.order, orders.get(&order)) {
-            (OrderChange::Claim, Some(holder)) if holder != &payment.id => return Err(StoreError::Conflict),
-            (OrderChange::Release, holder) if holder != Some(&payment.id) => return Err(StoreError::Conflict),
-            _ => {}
-        }
         for g in also.guards {
             if guards.get(&g.key).map_or(0, |c| c.version) != g.version {
                 return Err(StoreError::Conflict);
             }
         }
+        match (also.order, orders.get(&order)) {
+            (OrderChange::Claim, Some(holder)) if holder != &payment.id => {
+                return Err(StoreError::Refused(Refusal::Order))
+            }
+            (OrderChange::Release, holder) if holder != Some(&payment.id) => return Err(StoreError::Conflict),
+            _ => {}
+        }
+        let payer_ok = |g: Option<&Guard>, now: i64, below: Option<u32>| {
+            let unlocked = g.and_then(|g| g.until).is_none_or(|until| until <= now);
+            unlocked && below.is_none_or(|below| g.map_or(0, |g| g.count) < below)
+        };
+        let (payer_keys, payer_now, payer_below, payer_expiry) = match also.payer {
+            PayerChange::None => (None, 0, None, 0),
+            PayerChange::Count { keys, now, below, expires_at } => (Some(keys), now, Some(below), expires_at),
+            PayerChange::Reset { keys, now, expires_at } => (Some(keys), now, None, expires_at),
+        };
+        for key in payer_keys.into_iter().flatten() {
+            if !payer_ok(guards.get(key), payer_now, payer_below) {
+                return Err(StoreError::Refused(Refusal::Payer));
+            }
+        }
         self.check_sms(also.sms)?;
+        for key in payer_keys.into_iter().flatten() {
+            let g = guards.entry(key.clone()).or_insert_with(|| Guard::new(key.clone()));
+            g.count = if payer_below.is_some() { g.count + 1 } else { 0 };
+            g.version += 1;
+            g.expires_at = payer_expiry;
+        }
         self.apply_sms(also.sms);
         match also.order {
             OrderChange::Keep => {}

@@ -69,6 +69,8 @@ impl From<StoreError> for UseCaseError {
             StoreError::Unavailable(m) | StoreError::Corrupt(m) => Self::Unavailable(m),
             // Only a write that counts an SMS meets it, and that write handles it itself.
             e @ StoreError::SmsCounter { .. } => Self::Unavailable(e.to_string()),
+            // Only a verification's fast write meets it, and it decides again the careful way.
+            StoreError::Refused(_) => Self::Contention,
         }
     }
 }

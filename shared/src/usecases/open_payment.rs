@@ -91,9 +91,9 @@ pub async fn open_payment(
         None => {}
     }
     check_payer(&admission.guards, now)?;
-    if present.is_some() {
-        check_declines(svc, &payment, &admission.guards, now)?;
-    }
+    // Every payment's decline caps are checked here, a repeat payment's too: it is authorised
+    // after its code, by a verification that reads no counters.
+    check_declines(svc, &payment, &admission.guards, now)?;
     // Stored before the acquirer or the SMS, with its first code's SMS counted in the same
     // write (a refused SMS opens no payment): a retry (same Idempotency-Key, same id) finds it.
     let stored = write_charged(svc, &payment, now, |charge| {

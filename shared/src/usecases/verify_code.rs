@@ -1,9 +1,9 @@
-use super::guards::{admission_keys, check_declines, check_payer, count_failure, reset_failures, PAYER_LOCK_SECS};
+use super::guards::{check_payer, count_failure, payer_keys, reset_failures, MAX_PAYER_FAILURES, PAYER_LOCK_SECS};
 use super::lifecycle::{finish_capture, lock_out_payer, outcome_of, release_hold};
 use super::send_code::code_context;
 use super::{Attempt, Caller, Services, UseCaseError};
 use crate::domain::{CodeCheck, Payment, PaymentId, PaymentStatus, VerificationCode};
-use crate::ports::{BusinessEvent, Guard, OrderChange, StoreError, WriteAlso};
+use crate::ports::{BusinessEvent, Guard, OrderChange, PayerChange, StoreError, WriteAlso, KEY_RETENTION_SECS};
 
 /// Version-checked writes that lose a race are retried from a fresh read this many times.
 pub(crate) const MAX_RACE_RETRIES: usize = 8;
@@ -19,24 +19,40 @@ pub async fn verify_code(
     attempt: Option<&Attempt>,
 ) -> Result<Payment, UseCaseError> {
     let recovering = Attempt::is_recovering(attempt);
+    // The fast way first: decide from the payment alone, with the payer's lock and the order
+    // as conditions of the write. A write they refuse is decided again the careful way.
+    let mut careful = false;
     for _ in 0..MAX_RACE_RETRIES {
-        match try_once(svc, caller, id, code, recovering).await {
-            Err(Raced) => continue,
+        match try_once(svc, caller, id, code, recovering, careful).await {
+            Err(Raced) => {}
+            Err(TakeCare) => careful = true,
             Ok(outcome) => return outcome,
         }
     }
     Err(UseCaseError::Contention)
 }
 
-struct Raced;
+/// Why an attempt is tried again: its write lost a race (read again), or a condition of the
+/// fast write refused it (read again, with the order and the payer's guards).
+enum Retry {
+    Raced,
+    TakeCare,
+}
+use Retry::{Raced, TakeCare};
 
+/// One attempt. The fast way (`careful == false`) reads the payment only: a wrong code counts
+/// against the payer's guards only while neither is locked and the count stays below the lock;
+/// a right code resets them only while neither is locked, and claims the order. The careful way
+/// reads the order and the guards first and writes the guards back at their versions: the
+/// failure that locks the payer, a locked payer, a paid order.
 async fn try_once(
     svc: &Services,
     caller: &Caller,
     id: &PaymentId,
     code: &VerificationCode,
     recovering: bool,
-) -> Result<Result<Payment, UseCaseError>, Raced> {
+    careful: bool,
+) -> Result<Result<Payment, UseCaseError>, Retry> {
     let mut payment = match svc.payments.get(id).await {
         Ok(Some(p)) if caller.may_see(&p) => p,
         // Another merchant's payment is answered as if it did not exist.
@@ -56,24 +72,35 @@ async fn try_once(
         return Ok(finish_capture(svc, payment).await);
     }
 
-    // One read: the order's holder, the payer's lock-out guards and the decline caps.
-    let keys = admission_keys(&payment, now);
-    let mut admission = match svc.payments.admission(&payment.merchant_id, &payment.order_id, &keys).await {
-        Ok(a) => a,
-        Err(e) => return Ok(Err(e.into())),
-    };
-    // A locked-out payer's codes are not even checked (a finished payment still answers as
-    // it stands).
-    if payment.status != PaymentStatus::Succeeded {
-        if let Err(e) = check_payer(&admission.guards, now) {
-            return Ok(Err(e));
+    let keys = payer_keys(&payment);
+    // The careful way: one read of the order's holder and the payer's lock-out guards.
+    let mut order_holder = None;
+    let mut payers: Vec<Guard> = Vec::new();
+    if careful {
+        let admission = match svc.payments.admission(&payment.merchant_id, &payment.order_id, &keys).await {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        // A locked-out payer's codes are not even checked (a finished payment still answers
+        // as it stands).
+        if payment.status != PaymentStatus::Succeeded {
+            if let Err(e) = check_payer(&admission.guards, now) {
+                return Ok(Err(e));
+            }
         }
+        order_holder = admission.order_holder;
+        payers = admission.guards;
     }
-
-    let mut payers: Vec<Guard> = admission.guards.iter().take(2).cloned().collect();
     let mut also = WriteAlso::default();
     let mut locked_payer = false;
-    let result: Result<(), UseCaseError> = match payment.check_code(matches, now) {
+    let check = payment.check_code(matches, now);
+    let decided_by_code = matches!(check, CodeCheck::Accepted | CodeCheck::Incorrect { .. } | CodeCheck::LockedOut);
+    if !careful && !decided_by_code && payment.status != PaymentStatus::Succeeded {
+        // An ended or expired payment answers as it stands, unless its payer is locked out:
+        // only the careful way reads that (these answers are rare, the extra read is too).
+        return Err(TakeCare);
+    }
+    let result: Result<(), UseCaseError> = match check {
         // A retry of a verify that died after completing the payment with this very code:
         // answer what that attempt would have answered.
         CodeCheck::NotPending if recovering && matches => return Ok(outcome_of(payment)),
@@ -83,7 +110,12 @@ async fn try_once(
         // A wrong code counts against the payer too, in the same transaction: the 5th in a
         // row, across payments, locks them out.
         check @ (CodeCheck::LockedOut | CodeCheck::Incorrect { .. }) => {
-            locked_payer = count_failure(&mut payers, now);
+            if careful {
+                locked_payer = count_failure(&mut payers, now);
+            } else {
+                let expires_at = now + KEY_RETENTION_SECS;
+                also.payer = PayerChange::Count { keys: &keys, now, below: MAX_PAYER_FAILURES - 1, expires_at };
+            }
             match check {
                 // The payment's own last attempt: it has failed, as it always did.
                 CodeCheck::LockedOut => Err(UseCaseError::TooManyAttempts(Box::new(payment.clone()))),
@@ -95,23 +127,22 @@ async fn try_once(
                 _ => Err(UseCaseError::TooManyAttempts(Box::new(payment.clone()))),
             }
         }
-        CodeCheck::Accepted => match admission.order_holder.take() {
+        CodeCheck::Accepted => match order_holder.take() {
             // The order is checked before anything is captured: a paid order fails this payment.
             Some(holder) if holder != payment.id => {
                 payment.lose_order(now);
                 Err(UseCaseError::OrderAlreadyPaid(None))
             }
             _ => {
-                if payment.hold.is_none() {
-                    // A repeat payment is authorised after this write: its caps come first.
-                    if let Err(e) = check_declines(svc, &payment, &admission.guards, now) {
-                        return Ok(Err(e));
-                    }
-                }
                 // One write: the code is spent, the order claimed for this payment, the
-                // payer's count of wrong codes starts again.
+                // payer's count of wrong codes starts again. (A repeat payment's decline caps
+                // were checked when it was opened.)
                 payment.start_capture(now);
-                payers = reset_failures(&payers);
+                if careful {
+                    payers = reset_failures(&payers);
+                } else {
+                    also.payer = PayerChange::Reset { keys: &keys, now, expires_at: now + KEY_RETENTION_SECS };
+                }
                 also.order = OrderChange::Claim;
                 Ok(())
             }
@@ -121,6 +152,8 @@ async fn try_once(
 
     match svc.payments.update(&payment, also).await {
         Err(StoreError::Conflict) => Err(Raced),
+        // Locked payer, the failure that locks, or a paid order: decide with them read.
+        Err(StoreError::Refused(_)) => Err(TakeCare),
         Err(e) => Ok(Err(e.into())),
         Ok(()) => {
             payment.version += 1;

@@ -20,11 +20,56 @@ use crate::domain::{
     SessionId,
 };
 use crate::ports::{
-    Admission, Guard, OrderChange, PaymentStore, SavedMethod, SmsCharge, SmsCounter, StoreError, WriteAlso,
+    Admission, Guard, OrderChange, PayerChange, PaymentStore, Refusal, SavedMethod, SmsCharge, SmsCounter, StoreError,
+    WriteAlso,
 };
 use crate::secrets::CardVault;
 
 type Item = HashMap<String, AttributeValue>;
+
+/// Where the items whose refusal means something particular sit in a transaction.
+#[derive(Debug, Default)]
+struct Layout {
+    order: Option<usize>,
+    payer: Option<std::ops::Range<usize>>,
+    /// The phone's SMS counter, then the merchant's shard.
+    counters: Option<usize>,
+}
+
+impl Layout {
+    /// What a cancelled transaction's reasons (`code(i)` for item `i`) mean: the payment's
+    /// own conflict first (the caller reads again), then the order, the payer, the counters.
+    fn refusal<'a>(&self, len: usize, code: impl Fn(usize) -> &'a str) -> StoreError {
+        let failed = |i: usize| code(i) == "ConditionalCheckFailed";
+        let special = |i: usize| {
+            self.order == Some(i)
+                || self.payer.as_ref().is_some_and(|r| r.contains(&i))
+                || self.counters.is_some_and(|at| i == at || i == at + 1)
+        };
+        // The payment, or any other item read before (a session, a guard at its version).
+        if (0..len).any(|i| !special(i) && failed(i)) {
+            return StoreError::Conflict;
+        }
+        if self.order.is_some_and(failed) {
+            return StoreError::Refused(Refusal::Order);
+        }
+        if self.payer.clone().is_some_and(|mut r| r.any(failed)) {
+            return StoreError::Refused(Refusal::Payer);
+        }
+        if let Some(at) = self.counters {
+            for (offset, which) in [SmsCounter::Phone, SmsCounter::MerchantShard].into_iter().enumerate() {
+                match code(at + offset) {
+                    "ConditionalCheckFailed" => return StoreError::SmsCounter { which, busy: false },
+                    "TransactionConflict" => return StoreError::SmsCounter { which, busy: true },
+                    _ => {}
+                }
+            }
+        }
+        // Another item moved on since it was read, or a concurrent transaction touched one:
+        // the caller reads again and decides.
+        StoreError::Conflict
+    }
+}
 
 pub struct DynamoPaymentStore {
     client: Client,
@@ -208,6 +253,50 @@ impl DynamoPaymentStore {
         put.build().map_err(corrupt)
     }
 
+    /// The payer's two guards changed under a condition (see [`PayerChange`]); none for `None`.
+    fn payer_updates(&self, change: PayerChange<'_>) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let (keys, now, expires_at, set, condition, below) = match change {
+            PayerChange::None => return Ok(Vec::new()),
+            PayerChange::Count { keys, now, below, expires_at } => (
+                keys,
+                now,
+                expires_at,
+                "#count = if_not_exists(#count, :zero) + :one",
+                "(attribute_not_exists(#until) OR #until <= :now) AND (attribute_not_exists(#count) OR #count < :below)",
+                Some(below),
+            ),
+            PayerChange::Reset { keys, now, expires_at } => {
+                (keys, now, expires_at, "#count = :zero", "attribute_not_exists(#until) OR #until <= :now", None)
+            }
+        };
+        let n = |v: i64| AttributeValue::N(v.to_string());
+        keys.iter()
+            .map(|key| {
+                let mut update = Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", AttributeValue::S(key.clone()))
+                    .key("sk", AttributeValue::S(GUARD_SK.into()))
+                    // The version moves too: a careful write at the version read before fails.
+                    .update_expression(format!(
+                        "SET {set}, version = if_not_exists(version, :zero) + :one, #ttl = :ttl, entity = :entity"
+                    ))
+                    .condition_expression(condition)
+                    .expression_attribute_names("#count", "count")
+                    .expression_attribute_names("#until", "until")
+                    .expression_attribute_names("#ttl", "ttl")
+                    .expression_attribute_values(":zero", n(0))
+                    .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":now", n(now))
+                    .expression_attribute_values(":ttl", n(expires_at))
+                    .expression_attribute_values(":entity", AttributeValue::S("guard".into()));
+                if let Some(below) = below {
+                    update = update.expression_attribute_values(":below", n(below.into()));
+                }
+                update.build().map(|u| TransactWriteItem::builder().update(u).build()).map_err(corrupt)
+            })
+            .collect()
+    }
+
     fn guard_from(key: &str, item: Option<&Item>) -> Guard {
         let num = |name: &str| match item.and_then(|i| i.get(name)) {
             Some(AttributeValue::N(v)) => v.parse::<i64>().ok(),
@@ -227,9 +316,13 @@ impl DynamoPaymentStore {
     async fn update_with(&self, payment: &Payment, also: WriteAlso<'_>) -> Result<(), StoreError> {
         let (item, write_id) = self.payment_item(payment, payment.version + 1)?;
         let mut items = vec![TransactWriteItem::builder().put(self.versioned_put(item, payment.version, "")?).build()];
+        let mut layout = Layout::default();
         match also.order {
             OrderChange::Keep => {}
-            OrderChange::Claim => items.push(TransactWriteItem::builder().put(self.order_claim(payment)?).build()),
+            OrderChange::Claim => {
+                layout.order = Some(items.len());
+                items.push(TransactWriteItem::builder().put(self.order_claim(payment)?).build());
+            }
             OrderChange::Release => {
                 items.push(TransactWriteItem::builder().update(self.order_release(payment)?).build())
             }
@@ -240,7 +333,16 @@ impl DynamoPaymentStore {
         for guard in also.guards {
             items.push(TransactWriteItem::builder().put(self.guard_put(guard)?).build());
         }
-        self.transact_charged(items, also.sms, &write_id).await
+        let payer = self.payer_updates(also.payer)?;
+        if !payer.is_empty() {
+            layout.payer = Some(items.len()..items.len() + payer.len());
+            items.extend(payer);
+        }
+        if let Some(charge) = also.sms {
+            layout.counters = Some(items.len());
+            items.extend(self.sms_updates(charge)?);
+        }
+        self.transact_laid_out(items, &write_id, &layout).await
     }
 
     /// [`Self::transact`] with the SMS counters of `sms` appended to `items`.
@@ -250,11 +352,11 @@ impl DynamoPaymentStore {
         sms: Option<&SmsCharge>,
         write_id: &str,
     ) -> Result<(), StoreError> {
-        let counters_at = items.len();
+        let layout = Layout { counters: sms.map(|_| items.len()), ..Layout::default() };
         if let Some(charge) = sms {
             items.extend(self.sms_updates(charge)?);
         }
-        self.transact_counted(items, write_id, sms.map(|_| counters_at)).await
+        self.transact_laid_out(items, write_id, &layout).await
     }
 
     /// One item by its key, read consistently.
@@ -275,16 +377,17 @@ impl DynamoPaymentStore {
     /// One TransactWriteItems whose first item is stamped `write_id`: finding that item's own
     /// earlier landing (a retried attempt whose answer was lost) counts as success.
     async fn transact(&self, items: Vec<TransactWriteItem>, write_id: &str) -> Result<(), StoreError> {
-        self.transact_counted(items, write_id, None).await
+        self.transact_laid_out(items, write_id, &Layout::default()).await
     }
 
-    /// [`Self::transact`] where `items[counters_at..]` are the SMS counters (phone, then the
-    /// merchant's shard): their refusal is told apart from the payment's own conflict.
-    async fn transact_counted(
+    /// [`Self::transact`] telling apart, by where they sit in `items` (`layout`), a refusal by
+    /// the order claim, the payer's conditions or the SMS counters from the payment's own
+    /// conflict.
+    async fn transact_laid_out(
         &self,
         items: Vec<TransactWriteItem>,
         write_id: &str,
-        counters_at: Option<usize>,
+        layout: &Layout,
     ) -> Result<(), StoreError> {
         let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         let err = match result {
@@ -300,22 +403,7 @@ impl DynamoPaymentStore {
                 return Ok(());
             }
         }
-        // A counter's refusal, unless something else failed its condition too (then the caller
-        // reads again and decides, as for any conflict).
-        let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
-        let others_failed = (0..counters_at.unwrap_or(reasons.len())).any(|i| code(i) == "ConditionalCheckFailed");
-        if let (Some(at), false) = (counters_at, others_failed) {
-            for (offset, which) in [SmsCounter::Phone, SmsCounter::MerchantShard].into_iter().enumerate() {
-                match code(at + offset) {
-                    "ConditionalCheckFailed" => return Err(StoreError::SmsCounter { which, busy: false }),
-                    "TransactionConflict" => return Err(StoreError::SmsCounter { which, busy: true }),
-                    _ => {}
-                }
-            }
-        }
-        // An item moved on since it was read, another payment holds the order, or a
-        // concurrent transaction touched an item: the caller reads again and decides.
-        Err(StoreError::Conflict)
+        Err(layout.refusal(reasons.len(), |i| reasons.get(i).and_then(|r| r.code()).unwrap_or("None")))
     }
 
     /// A put of a new item inside a transaction (its own earlier landing is told by `write_id`).
@@ -401,7 +489,12 @@ impl PaymentStore for DynamoPaymentStore {
     }
 
     async fn update(&self, payment: &Payment, also: WriteAlso<'_>) -> Result<(), StoreError> {
-        if also.order != OrderChange::Keep || also.save.is_some() || !also.guards.is_empty() || also.sms.is_some() {
+        let alone = also.order == OrderChange::Keep
+            && also.save.is_none()
+            && also.guards.is_empty()
+            && also.payer == PayerChange::None
+            && also.sms.is_none();
+        if !alone {
             return self.update_with(payment, also).await;
         }
         let (item, write_id) = self.payment_item(payment, payment.version + 1)?;
