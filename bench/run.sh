@@ -4,7 +4,8 @@
 # function pointed at moto (through a counting proxy) so its first invocation does real SDK work;
 # then the warm path in process (criterion, in-memory adapters) and the AWS round trips of each
 # kind of request (real adapters against moto). Writes BENCHMARKS.md.
-#   BENCH_RUNS  cold starts per function (default 30)
+#   BENCH_RUNS      cold starts per function (default 30)
+#   COLDSTART_ONLY  set: only the cold starts, printed as a table (no BENCHMARKS.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export MOTO_PORT="${BENCH_MOTO_PORT:-4588}" TABLE_NAME=payments-bench LOG_FORMAT=json
@@ -46,6 +47,23 @@ specs=("hello=target/bench-hello/release/hello-lambda:events/payment-history.200
 for f in "${functions[@]}"; do specs+=("$f=target/release/$f:$(event_of "$f")"); done
 mkdir -p target/bench
 .venv/bin/python bench/coldstart.py "$AWS_ENDPOINT_URL" "$runs" "${specs[@]}" > target/bench/coldstart.ndjson
+if [ -n "${COLDSTART_ONLY:-}" ]; then
+  # `COLDSTART_ONLY=1 bench/run.sh`: the cold starts alone (no package, no warm path, no round
+  # trips), each function's own init against hello's, as the full run's table computes it.
+  .venv/bin/python - <<'PY'
+import json, statistics
+rows = [json.loads(line) for line in open("target/bench/coldstart.ndjson")]
+own = lambda r: statistics.median(x["init_ms"] - x["aws_wall_ms"]["init"] for x in r["samples"])
+hello = own(rows[0])
+print("| function | init median (ms) | own init (ms) | own init − hello (ms) | first invocation median (ms) |")
+print("|---|---|---|---|---|")
+for r in rows:
+    init = statistics.median(x["init_ms"] for x in r["samples"])
+    first = statistics.median(x["first_ms"] for x in r["samples"])
+    print(f"| {r['function']} | {init:.1f} | {own(r):.1f} | {own(r) - hello:+.1f} | {first:.1f} |")
+PY
+  exit 0
+fi
 
 # Warm path (tests/benches/warm_path.rs) and round trips (tests/benches/round_trips.rs), each
 # writing its JSON into target/bench/ for the summary.

@@ -163,10 +163,30 @@ async fn warm<T, E: std::error::Error + 'static>(service: &str, call: impl Futur
 /// The one HTTP client every AWS client uses: hyper 1 with rustls on ring (HTTPS in AWS, plain
 /// HTTP to the local emulator). The SDK's own default would bring aws-lc; one crypto provider
 /// keeps the build and the bootstrap smaller.
+///
+/// It trusts the roots AWS endpoints chain to (Amazon Trust Services and the Starfield root
+/// that cross-signs them, `shared/certs/aws-roots.pem`), not the system's whole store: loading
+/// and parsing the system's ~145 roots took 5.6–9.7 ms of every cold start (measured in
+/// bench/NOTES.md), and the functions talk to nothing but AWS. `AWS_TLS_ROOTS=native` trusts
+/// the system's store instead (an endpoint behind another CA, e.g. a TLS-inspecting proxy).
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring));
+    if std::env::var("AWS_TLS_ROOTS").is_ok_and(|v| v == "native") {
+        return builder.build_https();
+    }
+    let amazon = TrustStore::empty().with_native_roots(false).with_pem_certificate(AWS_ROOTS);
+    match TlsContext::builder().with_trust_store(amazon).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        Err(e) => {
+            tracing::warn!(error = %e, "AWS root certificates refused; trusting the system's roots");
+            aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
+        }
+    }
 }
+
+/// Amazon Root CA 1–4 and Starfield Services Root Certificate Authority – G2, as PEM.
+pub const AWS_ROOTS: &[u8] = include_bytes!("../certs/aws-roots.pem");
 
 /// The SDK's defaults with this platform's HTTP client and timeouts: an attempt gets 2 s, an
 /// operation (3 attempts with the standard retry's backoff) 6 s, inside the functions' 10 s

@@ -158,3 +158,25 @@ fn only_the_functions_that_use_the_keys_may_read_them() {
         assert_eq!(reads_keys, name != "PaymentStatusFunction", "{name}");
     }
 }
+
+#[test]
+fn the_functions_trust_the_five_roots_aws_endpoints_chain_to() {
+    use base64::Engine;
+    let pem = std::str::from_utf8(shared::bootstrap::AWS_ROOTS).unwrap();
+    let bodies: Vec<Vec<u8>> = pem
+        .split("-----BEGIN CERTIFICATE-----")
+        .skip(1)
+        .map(|rest| {
+            let b64: String = rest.split("-----END CERTIFICATE-----").next().unwrap().split_whitespace().collect();
+            base64::engine::general_purpose::STANDARD.decode(b64).unwrap()
+        })
+        .collect();
+    assert_eq!(bodies.len(), 5);
+    for der in &bodies {
+        assert_eq!(der.first(), Some(&0x30), "a DER certificate is a SEQUENCE");
+        let text = String::from_utf8_lossy(der);
+        assert!(text.contains("Amazon Root CA") || text.contains("Starfield Services Root"), "{text}");
+    }
+    // Building the client parses them (the integration tests then reach moto through it).
+    let _client = shared::bootstrap::https_client();
+}
