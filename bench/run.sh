@@ -44,7 +44,7 @@ event_of() {
   esac
 }
 specs=("hello=target/bench-hello/release/hello-lambda:events/payment-history.200.json")
-for f in "${functions[@]}"; do specs+=("$f=target/release/$f:$(event_of "$f")"); done
+for f in "${functions[@]}"; do specs+=("$f=${CARGO_TARGET_DIR:-target}/release/$f:$(event_of "$f")"); done
 mkdir -p target/bench
 .venv/bin/python bench/coldstart.py "$AWS_ENDPOINT_URL" "$runs" "${specs[@]}" > target/bench/coldstart.ndjson
 if [ -n "${COLDSTART_ONLY:-}" ]; then
