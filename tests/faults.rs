@@ -28,28 +28,29 @@ const FIND_CARD: &[&str] = &["Query", "PM#"];
 const COMMIT: &[&str] = &["TransactWriteItems", "PAY#"];
 const SMS: &[&str] = &["Action=Publish"];
 const READ_SESSION: &[&str] = &["GetItem", "SESSION#"];
-/// The order, the payer's guards and the decline caps, in one read.
+/// The order, the payer's guards, the decline caps and the request's key, in one read.
 const ADMISSION: &[&str] = &["BatchGetItem", "ORDER#"];
-/// A first payment stored authorised (funds held) after the acquirer's approval.
-const AUTHORISED: &[&str] = &["PutItem", "sbx_auth_"];
+/// A first payment stored authorised (funds held) after the acquirer's approval and its SMS,
+/// with the request's answer kept under its key.
+const AUTHORISED: &[&str] = &["TransactWriteItems", "sbx_auth_"];
 /// The capture stored (with the saved card).
 const CAPTURED: &[&str] = &["TransactWriteItems", "\"captured\""];
 const INSERT_IN_SESSION: &[&str] = &["TransactWriteItems", "SESSION#"];
 
 fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
     match flow {
+        // A new key on a route that opens a payment: claimed in the payment's transaction, its
+        // answer kept in the authorised write (a first payment) or on its own (a repeat one).
         Flow::First => vec![
-            ("claim key", CLAIM),
-            ("read order and guards", ADMISSION),
-            ("store payment, count SMS", CHARGED),
-            ("store authorisation", AUTHORISED),
+            ("read order, guards and key", ADMISSION),
+            ("store payment, claim key, count SMS", CHARGED),
             ("send SMS", SMS),
-            ("complete key", COMPLETE),
+            ("store authorisation and answer", AUTHORISED),
         ],
         Flow::Repeat => vec![
-            ("claim key", CLAIM),
             ("find card", FIND_CARD),
-            ("store payment, count SMS", CHARGED),
+            ("read order, guards and key", ADMISSION),
+            ("store payment, claim key, count SMS", CHARGED),
             ("send SMS", SMS),
             ("complete key", COMPLETE),
         ],
@@ -71,12 +72,10 @@ fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
         ],
         Flow::SessionPay => vec![
             ("read session (its secret)", READ_SESSION),
-            ("claim key", CLAIM),
-            ("read order and guards", ADMISSION),
-            ("store payment with its session, count SMS", INSERT_IN_SESSION),
-            ("store authorisation", AUTHORISED),
+            ("read order, guards and key", ADMISSION),
+            ("store payment with its session, claim key, count SMS", INSERT_IN_SESSION),
             ("send SMS", SMS),
-            ("complete key", COMPLETE),
+            ("store authorisation and answer", AUTHORISED),
         ],
     }
 }

@@ -80,7 +80,7 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
     secrets.push(code);
     phones.push(phone);
 
-    // Faults: SNS throttled, a payment write whose answer is lost.
+    // Faults: SNS throttled, a payment write whose answer is lost (the authorised write).
     let plan = integration_tests::faults::FaultPlan::default();
     let faulty = Stack::with_faults(&plan).await;
     let phone = random_phone();
@@ -89,7 +89,7 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
         .call(Function::FirstPayment, "/payments", &first_payment_body(&user, &phone, "4242424242424242"), Some("k-1"))
         .await;
     assert_eq!(failed.status, 503);
-    plan.arm(&["PutItem", "PAY#"], integration_tests::faults::Fault::AnswerLost);
+    plan.arm(&["TransactWriteItems", "sbx_auth_"], integration_tests::faults::Fault::AnswerLost);
     let body = first_payment_body(&user, &phone, "4242424242424242");
     let failed = faulty.call(Function::FirstPayment, "/payments", &body, Some("k-2")).await;
     assert_eq!(failed.status, 503);

@@ -211,6 +211,37 @@ async fn idempotent_replays_converge() {
     assert_eq!(v1.body, v2.body);
 }
 
+/// On the routes that open a payment, a new key is written by the payment's own writes: a
+/// request refused before its payment is stored keeps nothing under its key (the corrected
+/// request may use it), while a payment refused after it was stored (a decline) keeps its
+/// answer, replayed as any other.
+#[tokio::test]
+async fn a_key_keeps_what_its_payment_decided_and_nothing_before() {
+    let stack = Stack::new().await;
+    let phone = random_phone();
+    let good = first_payment_body(&random_id("u"), &phone, "4242424242424242");
+    let mut bad = good.clone();
+    bad["card"]["number"] = json!("4242424242424241");
+    let refused = stack.call(Function::FirstPayment, "/payments", &bad, Some("fix-1")).await;
+    assert_eq!((refused.status, refused.body["code"].as_str()), (422, Some("invalid_card_number")));
+    let fixed = stack.call(Function::FirstPayment, "/payments", &good, Some("fix-1")).await;
+    assert_eq!(fixed.status, 201, "the refused request kept nothing: {}", fixed.body);
+    assert!(fixed.headers.get("idempotency-replayed").is_none());
+    let again = stack.call(Function::FirstPayment, "/payments", &good, Some("fix-1")).await;
+    assert_eq!((again.status, &again.body), (201, &fixed.body));
+    assert_eq!(again.headers["idempotency-replayed"], "true");
+    assert_eq!(stack.sms_count(&phone), 1, "one SMS for the key");
+
+    let declined_body = first_payment_body(&random_id("u"), &random_phone(), "4000000000000002");
+    let declined = stack.call(Function::FirstPayment, "/payments", &declined_body, Some("decline-1")).await;
+    assert_eq!((declined.status, declined.body["code"].as_str()), (402, Some("card_declined")), "{}", declined.body);
+    let replayed = stack.call(Function::FirstPayment, "/payments", &declined_body, Some("decline-1")).await;
+    assert_eq!((replayed.status, &replayed.body), (402, &declined.body));
+    assert_eq!(replayed.headers["idempotency-replayed"], "true");
+    let payments = stack.scan().await.iter().filter(|i| i["entity"].as_s().unwrap() == "payment").count();
+    assert_eq!(payments, 2, "one payment per key");
+}
+
 #[tokio::test]
 async fn a_merchants_token_scopes_payments_and_idempotency_keys() {
     let stack = Stack::new().await;

@@ -34,6 +34,8 @@ pub enum StoreError {
 pub enum Refusal {
     Order,
     Payer,
+    /// The Idempotency-Key written with the payment: another request holds it (or held it).
+    Key,
 }
 
 /// The two counters a code SMS is charged to.
@@ -122,6 +124,8 @@ pub struct WriteAlso<'a> {
     pub payer: PayerChange<'a>,
     /// A code SMS counted in the same write (the write is refused if a counter is at its cap).
     pub sms: Option<&'a SmsCharge>,
+    /// The request's Idempotency-Key written too (its answer kept, say).
+    pub key: Option<&'a KeyWrite>,
 }
 
 /// What deciding on a payment needs to read, in one round trip.
@@ -131,13 +135,75 @@ pub struct Admission {
     pub order_holder: Option<PaymentId>,
     /// The guards asked for, in the order asked (missing ones at version 0).
     pub guards: Vec<Guard>,
+    /// The record of the Idempotency-Key asked for, if it has one: the request was made before
+    /// (or is being made now), and goes the way of a retry.
+    pub key: Option<KeyFound>,
+}
+
+/// An Idempotency-Key's record as a read found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyFound {
+    pub fingerprint: String,
+    /// The answer kept, once the request completed.
+    pub answer: Option<StoredResponse>,
+    pub lock_until: i64,
+    /// When the record stops counting (its TTL; DynamoDB removes it lazily).
+    pub expires_at: i64,
+}
+
+impl KeyFound {
+    /// What a request with `fingerprint` gets at `now` from this record alone, or `None` where
+    /// only a write decides: the record has expired (a fresh claim), or its attempt died (a
+    /// takeover).
+    pub fn decided(&self, fingerprint: &str, now: i64) -> Option<Claim> {
+        if self.expires_at < now {
+            return None;
+        }
+        if self.fingerprint != fingerprint {
+            return Some(Claim::KeyReused);
+        }
+        match &self.answer {
+            Some(answer) => Some(Claim::Replay(answer.clone())),
+            None if self.lock_until >= now => Some(Claim::InProgress),
+            None => None,
+        }
+    }
+}
+
+/// A request's Idempotency-Key as a payment's own write claims it: no call of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// The key in its scope (merchant or session, route).
+    pub key: String,
+    pub fingerprint: String,
+    /// This attempt's token (and, claiming a free key, the origin retries derive ids from).
+    pub token: String,
+    pub lock_until: i64,
+    pub now: i64,
+}
+
+/// What a payment's write does to its request's Idempotency-Key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyWrite {
+    pub record: KeyRecord,
+    /// Claim the key: refused (`Refused(Key)`) unless it is free or expired. Otherwise the key
+    /// must still be this attempt's (its token).
+    pub claim: bool,
+    /// The answer to keep: a retry gets it again. `None`: the key stays in progress.
+    pub answer: Option<StoredResponse>,
 }
 
 #[async_trait]
 pub trait PaymentStore: Send + Sync {
     /// Stores a new payment; `Conflict` if the id exists. With `sms`, its first code is counted
-    /// in the same transaction (`SmsCounter` if a counter refuses: nothing is written).
-    async fn insert(&self, payment: &Payment, sms: Option<&SmsCharge>) -> Result<(), StoreError>;
+    /// in the same transaction (`SmsCounter` if a counter refuses: nothing is written); with
+    /// `key`, the request's Idempotency-Key is written in it too (`Refused(Key)` if taken).
+    async fn insert(
+        &self,
+        payment: &Payment,
+        sms: Option<&SmsCharge>,
+        key: Option<&KeyWrite>,
+    ) -> Result<(), StoreError>;
 
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError>;
 
@@ -148,12 +214,14 @@ pub trait PaymentStore: Send + Sync {
     /// at the versions read (`Conflict` if one moved).
     async fn update(&self, payment: &Payment, also: WriteAlso<'_>) -> Result<(), StoreError>;
 
-    /// The order's holder and the named guards, read consistently in one round trip.
+    /// The order's holder, the named guards and whether the Idempotency-Key `key` (scoped) has
+    /// a live record, read consistently in one round trip.
     async fn admission(
         &self,
         merchant_id: &Identifier,
         order_id: &Identifier,
         guard_keys: &[String],
+        key: Option<&str>,
     ) -> Result<Admission, StoreError>;
 
     /// Adds one to each counter (hourly or daily windows are in the keys), expiring at
@@ -188,14 +256,16 @@ pub trait PaymentStore: Send + Sync {
     /// Stores the new `payment` as `session`'s latest, in one transaction: the session moves
     /// to it only if its stored version still equals `session.version` and it has not ended,
     /// and `cancel` (the session's pending payment, already marked canceled) is written with
-    /// its version checked, and the first code counted (`sms`). `Conflict` when any condition
-    /// fails (`SmsCounter` when a counter refuses): nothing is written.
+    /// its version checked, and the first code counted (`sms`), and the request's key written
+    /// (`key`). `Conflict` when any condition fails (`SmsCounter` when a counter refuses,
+    /// `Refused(Key)` when the key is taken): nothing is written.
     async fn insert_in_session(
         &self,
         session: &CheckoutSession,
         payment: &Payment,
         cancel: Option<&Payment>,
         sms: Option<&SmsCharge>,
+        key: Option<&KeyWrite>,
     ) -> Result<(), StoreError>;
 
     /// Writes `session` (ended, or with a new secret) if its stored version still equals

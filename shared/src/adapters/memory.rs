@@ -2,7 +2,7 @@
 //! use-case tests and in-process benchmarks.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
@@ -12,8 +12,8 @@ use crate::domain::{
 };
 use crate::ports::KEY_RETENTION_SECS;
 use crate::ports::{
-    Admission, BusinessEvent, Claim, CodeSender, Guard, IdempotencyStore, Metrics, OrderChange, PayerChange,
-    PaymentStore, Refusal, SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError,
+    Admission, BusinessEvent, Claim, CodeSender, Guard, IdempotencyStore, KeyFound, KeyWrite, Metrics, OrderChange,
+    PayerChange, PaymentStore, Refusal, SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError,
     StoredResponse, WriteAlso,
 };
 
@@ -34,6 +34,9 @@ pub struct MemoryPaymentStore {
     guards: Mutex<HashMap<String, Guard>>,
     /// Hourly SMS counters, by the DynamoDB item's key.
     sms_counts: Mutex<HashMap<String, u32>>,
+    /// Idempotency records, shared with the [`MemoryIdempotencyStore`] made by
+    /// [`MemoryIdempotencyStore::sharing`] (a payment's write claims or answers its key).
+    keys: Arc<Mutex<HashMap<String, IdemEntry>>>,
 }
 
 /// The counters an SMS charge bumps, with their caps, in the order DynamoDB reports refusals.
@@ -67,6 +70,45 @@ impl MemoryPaymentStore {
             *counts.entry(key).or_insert(0) += 1;
         }
     }
+
+    /// Checks a key written with a payment: a claim needs the key free (or expired), an answer
+    /// needs it still this attempt's. The caller applies it once every condition holds.
+    fn check_key(&self, write: Option<&KeyWrite>) -> Result<(), StoreError> {
+        let Some(w) = write else { return Ok(()) };
+        let keys = lock(&self.keys);
+        let current = keys.get(&w.record.key).filter(|e| e.first_claimed_at + KEY_RETENTION_SECS > w.record.now);
+        let ok = match current {
+            None => w.claim,
+            Some(e) => !w.claim && e.token == w.record.token,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(StoreError::Refused(Refusal::Key))
+        }
+    }
+
+    fn apply_key(&self, write: Option<&KeyWrite>) {
+        let Some(w) = write else { return };
+        let r = &w.record;
+        let mut keys = lock(&self.keys);
+        if w.claim {
+            let entry = IdemEntry {
+                fingerprint: r.fingerprint.clone(),
+                first_claimed_at: r.now,
+                origin: r.token.clone(),
+                token: r.token.clone(),
+                lock_until: r.lock_until,
+                response: w.answer.clone(),
+            };
+            keys.insert(r.key.clone(), entry);
+        } else if let Some(e) = keys.get_mut(&r.key) {
+            match &w.answer {
+                Some(answer) => e.response = Some(answer.clone()),
+                None => e.lock_until = r.lock_until,
+            }
+        }
+    }
 }
 
 /// Checks a version-guarded write of `p` against `payments` (the lock held by the caller).
@@ -85,12 +127,19 @@ impl MemoryPaymentStore {
 
 #[async_trait]
 impl PaymentStore for MemoryPaymentStore {
-    async fn insert(&self, payment: &Payment, sms: Option<&SmsCharge>) -> Result<(), StoreError> {
+    async fn insert(
+        &self,
+        payment: &Payment,
+        sms: Option<&SmsCharge>,
+        key: Option<&KeyWrite>,
+    ) -> Result<(), StoreError> {
         let mut map = lock(&self.payments);
         if map.contains_key(payment.id.as_str()) {
             return Err(StoreError::Conflict);
         }
+        self.check_key(key)?;
         self.check_sms(sms)?;
+        self.apply_key(key);
         self.apply_sms(sms);
         map.insert(payment.id.as_str().to_owned(), payment.clone());
         Ok(())
@@ -115,6 +164,7 @@ impl PaymentStore for MemoryPaymentStore {
                 return Err(StoreError::Conflict);
             }
         }
+        self.check_key(also.key)?;
         match (also.order, orders.get(&order)) {
             (OrderChange::Claim, Some(holder)) if holder != &payment.id => {
                 return Err(StoreError::Refused(Refusal::Order))
@@ -144,6 +194,7 @@ impl PaymentStore for MemoryPaymentStore {
             g.expires_at = payer_expiry;
         }
         self.apply_sms(also.sms);
+        self.apply_key(also.key);
         match also.order {
             OrderChange::Keep => {}
             OrderChange::Claim => {
@@ -181,12 +232,14 @@ impl PaymentStore for MemoryPaymentStore {
         merchant_id: &Identifier,
         order_id: &Identifier,
         guard_keys: &[String],
+        key: Option<&str>,
     ) -> Result<Admission, StoreError> {
         let order_holder = self.order_paid_by(merchant_id, order_id).await?;
+        let key = key.and_then(|k| lock(&self.keys).get(k).map(IdemEntry::found));
         let guards = lock(&self.guards);
         let guards =
             guard_keys.iter().map(|k| guards.get(k).cloned().unwrap_or_else(|| Guard::new(k.clone()))).collect();
-        Ok(Admission { order_holder, guards })
+        Ok(Admission { order_holder, guards, key })
     }
 
     async fn bump(&self, keys: &[String], expires_at: i64) -> Result<(), StoreError> {
@@ -257,6 +310,7 @@ impl PaymentStore for MemoryPaymentStore {
         payment: &Payment,
         cancel: Option<&Payment>,
         sms: Option<&SmsCharge>,
+        key: Option<&KeyWrite>,
     ) -> Result<(), StoreError> {
         let mut sessions = lock(&self.sessions);
         let mut payments = lock(&self.payments);
@@ -270,7 +324,9 @@ impl PaymentStore for MemoryPaymentStore {
         if let Some(c) = cancel {
             check_version(&payments, c)?;
         }
+        self.check_key(key)?;
         self.check_sms(sms)?;
+        self.apply_key(key);
         self.apply_sms(sms);
         if let Some(c) = cancel {
             payments.insert(c.id.as_str().to_owned(), Payment { version: c.version + 1, ..c.clone() });
@@ -341,9 +397,28 @@ struct IdemEntry {
     response: Option<StoredResponse>,
 }
 
+impl IdemEntry {
+    fn found(&self) -> KeyFound {
+        KeyFound {
+            fingerprint: self.fingerprint.clone(),
+            answer: self.response.clone(),
+            lock_until: self.lock_until,
+            // Live while `first_claimed_at + KEY_RETENTION_SECS > now`.
+            expires_at: self.first_claimed_at + KEY_RETENTION_SECS - 1,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct MemoryIdempotencyStore {
-    entries: Mutex<HashMap<String, IdemEntry>>,
+    entries: Arc<Mutex<HashMap<String, IdemEntry>>>,
+}
+
+impl MemoryIdempotencyStore {
+    /// The records `payments` writes with its payments, as in DynamoDB's one table.
+    pub fn sharing(payments: &MemoryPaymentStore) -> Self {
+        Self { entries: payments.keys.clone() }
+    }
 }
 
 #[async_trait]
@@ -355,14 +430,8 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         let mut origin = token.clone();
         let mut recovering = false;
         if let Some(e) = map.get(key).filter(|e| e.first_claimed_at + KEY_RETENTION_SECS > now) {
-            if e.fingerprint != fingerprint {
-                return Ok(Claim::KeyReused);
-            }
-            if let Some(r) = &e.response {
-                return Ok(Claim::Replay(r.clone()));
-            }
-            if e.lock_until >= now {
-                return Ok(Claim::InProgress);
+            if let Some(claim) = e.found().decided(fingerprint, now) {
+                return Ok(claim);
             }
             first_claimed_at = e.first_claimed_at;
             origin = e.origin.clone();
@@ -393,6 +462,7 @@ impl IdempotencyStore for MemoryIdempotencyStore {
     async fn release(&self, key: &str, token: &str) -> Result<(), StoreError> {
         if let Some(e) = lock(&self.entries).get_mut(key).filter(|e| e.token == token) {
             e.lock_until = i64::MIN;
+            e.response = None;
         }
         Ok(())
     }
@@ -463,7 +533,7 @@ impl MemoryStack {
         let metrics = std::sync::Arc::new(MemoryMetrics::default());
         let services = crate::Services {
             payments: payments.clone(),
-            idempotency: std::sync::Arc::new(MemoryIdempotencyStore::default()),
+            idempotency: std::sync::Arc::new(MemoryIdempotencyStore::sharing(&payments)),
             sms: sms.clone(),
             sms_limits: SmsLimits::default(),
             acquirer: std::sync::Arc::new(super::sandbox_acquirer::SandboxAcquirer),

@@ -67,9 +67,8 @@ fn accepts_gzip(req: &Request) -> bool {
     })
 }
 
-const CREATE_SESSION: Endpoint =
-    Endpoint { name: "create-session", ok_status: 201, empty_body: false, restore: Some(restore_secret) };
-const EXPIRE_SESSION: Endpoint = Endpoint { name: "expire-session", ok_status: 200, empty_body: true, restore: None };
+const CREATE_SESSION: Endpoint = Endpoint::new("create-session", 201).restoring(restore_secret);
+const EXPIRE_SESSION: Endpoint = Endpoint::new("expire-session", 200).empty_body();
 
 pub async fn checkout_page(svc: &Services, req: Request) -> Response<Body> {
     match route(&req) {
@@ -83,9 +82,9 @@ pub async fn checkout_page(svc: &Services, req: Request) -> Response<Body> {
             .await
         }
         Some(Route::ExpireSession(raw)) => {
-            let suffix = format!(":{raw}");
+            let (suffix, raw) = (format!(":{raw}"), raw.as_str());
             post(svc, &req, &EXPIRE_SESSION, Access::Merchant, &suffix, None, |_: EmptyBody, ctx, _| async move {
-                let id = SessionId::parse(&raw).ok_or(UseCaseError::SessionNotFound)?;
+                let id = SessionId::parse(raw).ok_or(UseCaseError::SessionNotFound)?;
                 let view = usecases::expire_session(svc, &ctx.caller, &id).await?;
                 Ok(Reply::json(200, &session_view(&view, ctx.now)))
             })
@@ -151,7 +150,7 @@ async fn create_session(svc: &Services, req: &Request) -> Response<Body> {
         LocalAuth::MerchantHeader => "/lambda-url/checkout-page".to_owned(),
         LocalAuth::Off => base_path(req),
     };
-    let page_base = format!("{}{base}", origin(req));
+    let page_base = &format!("{}{base}", origin(req));
     post(svc, req, &CREATE_SESSION, Access::Merchant, "", None, |body: SessionBody, ctx, attempt| async move {
         if let Some(raw) = &body.merchant_id {
             ctx.caller.require(&Identifier::parse("merchant_id", raw)?)?;

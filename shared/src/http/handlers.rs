@@ -16,35 +16,48 @@ use super::reply::Reply;
 use super::request::{claim_deadline, idempotency_key, json_body, query_param, route, CodeAction, Route};
 use super::views::{history_view, payment_view, Urls};
 use crate::domain::{page_size, CheckoutSession, HistoryCursor, Identifier, Payment, PaymentId};
-use crate::usecases::{self, Attempt, Caller, Services, UseCaseError};
+use crate::usecases::{self, Attempt, Caller, RenderAnswer, Services, UseCaseError};
 
 /// What a POST route is: its name (logs, Idempotency-Key scope), its success status, whether
-/// an empty body reads as `{}`, and what a replayed answer needs before it goes out.
+/// an empty body reads as `{}`, what a replayed answer needs before it goes out, and whether
+/// its answer is the payment it opens (the payment's own writes then claim and answer a new
+/// Idempotency-Key).
 pub struct Endpoint {
     pub name: &'static str,
     pub ok_status: u16,
     pub empty_body: bool,
     /// Turns a kept answer back into the answer (the session's sealed secret).
     pub restore: Option<fn(&Services, Reply) -> Reply>,
+    pub opens_payment: bool,
 }
 
 impl Endpoint {
     pub const fn new(name: &'static str, ok_status: u16) -> Self {
-        Self { name, ok_status, empty_body: false, restore: None }
+        Self { name, ok_status, empty_body: false, restore: None, opens_payment: false }
     }
 
-    const fn empty_body(mut self) -> Self {
+    pub(super) const fn empty_body(mut self) -> Self {
         self.empty_body = true;
+        self
+    }
+
+    pub(super) const fn restoring(mut self, restore: fn(&Services, Reply) -> Reply) -> Self {
+        self.restore = Some(restore);
+        self
+    }
+
+    const fn opens_payment(mut self) -> Self {
+        self.opens_payment = true;
         self
     }
 }
 
-const CREATE_PAYMENT: Endpoint = Endpoint::new("first-payment", 201);
-const REPEAT_PAYMENT: Endpoint = Endpoint::new("repeat-payment", 201);
+const CREATE_PAYMENT: Endpoint = Endpoint::new("first-payment", 201).opens_payment();
+const REPEAT_PAYMENT: Endpoint = Endpoint::new("repeat-payment", 201).opens_payment();
 const VERIFY: Endpoint = Endpoint::new("verify", 200);
 const RESEND: Endpoint = Endpoint::new("resend", 200).empty_body();
-const SESSION_PAYMENT: Endpoint = Endpoint::new("session-payment", 201);
-const SESSION_REPEAT: Endpoint = Endpoint::new("session-repeat-payment", 201).empty_body();
+const SESSION_PAYMENT: Endpoint = Endpoint::new("session-payment", 201).opens_payment();
+const SESSION_REPEAT: Endpoint = Endpoint::new("session-repeat-payment", 201).empty_body().opens_payment();
 
 /// Who may call a route: the merchant's server, or the browser holding the named session's
 /// client secret.
@@ -55,6 +68,7 @@ pub enum Access {
 }
 
 /// What a request runs with once its caller is known.
+#[derive(Clone)]
 pub struct Ctx {
     pub caller: Caller,
     /// The session a shopper's request is for.
@@ -212,19 +226,25 @@ async fn code_action(
     };
     match action {
         CodeAction::Verify => {
-            post(svc, req, &VERIFY, access, &suffix, Some(raw_id), |body: VerifyBody, ctx, attempt| async move {
-                let id = scoped(&ctx, id)?;
-                let code = body.validate()?;
-                let p = usecases::verify_code(svc, &ctx.caller, &id, &code, attempt.as_ref()).await?;
-                Ok(payment_reply(&p, VERIFY.ok_status, ctx))
+            post(svc, req, &VERIFY, access, &suffix, Some(raw_id), |body: VerifyBody, ctx, attempt| {
+                let id = id.clone();
+                async move {
+                    let id = scoped(&ctx, id)?;
+                    let code = body.validate()?;
+                    let p = usecases::verify_code(svc, &ctx.caller, &id, &code, attempt.as_ref()).await?;
+                    Ok(payment_reply(&p, VERIFY.ok_status, ctx))
+                }
             })
             .await
         }
         CodeAction::Resend => {
-            post(svc, req, &RESEND, access, &suffix, Some(raw_id), |_: EmptyBody, ctx, _| async move {
-                let id = scoped(&ctx, id)?;
-                let p = usecases::resend_code(svc, &ctx.caller, &id).await?;
-                Ok(payment_reply(&p, RESEND.ok_status, ctx))
+            post(svc, req, &RESEND, access, &suffix, Some(raw_id), |_: EmptyBody, ctx, _| {
+                let id = id.clone();
+                async move {
+                    let id = scoped(&ctx, id)?;
+                    let p = usecases::resend_code(svc, &ctx.caller, &id).await?;
+                    Ok(payment_reply(&p, RESEND.ok_status, ctx))
+                }
             })
             .await
         }
@@ -236,8 +256,15 @@ pub(super) fn payment_reply(p: &Payment, status: u16, ctx: Ctx) -> Reply {
     Reply::json(status, &payment_view(p, ctx.now, &ctx.urls))
 }
 
+/// What [`payment_reply`] answers with a payment, as its Idempotency-Key keeps it.
+fn answer_of(status: u16, ctx: &Ctx) -> RenderAnswer {
+    let (now, urls) = (ctx.now, ctx.urls.clone());
+    Box::new(move |p: &Payment| Reply::json(status, &payment_view(p, now, &urls)).stored())
+}
+
 /// A POST: method, caller, body, Idempotency-Key, then `run`. `suffix` narrows the key's
-/// scope (the payment a code action is for).
+/// scope (the payment a code action is for). `run` may run twice under a key: first with the
+/// key left to the payment's writes, then, where the key was seen before, claimed on its own.
 pub(super) async fn post<B, F, Fut>(
     svc: &Services,
     req: &Request,
@@ -249,7 +276,7 @@ pub(super) async fn post<B, F, Fut>(
 ) -> Response<Body>
 where
     B: DeserializeOwned,
-    F: FnOnce(B, Ctx, Option<Attempt>) -> Fut,
+    F: Fn(B, Ctx, Option<Attempt>) -> Fut,
     Fut: Future<Output = Result<Reply, UseCaseError>>,
 {
     let span = request_span(req, endpoint.name, payment_id);
@@ -268,13 +295,22 @@ where
                             let urls = ctx.urls.clone();
                             settle(svc, run(body, ctx, None), &urls).await
                         }
-                        (Ok((body, value)), Ok(Some(key))) => {
+                        (Ok((_, value)), Ok(Some(key))) => {
                             let lock_until = claim_deadline(req, svc.clock.now());
                             // Each merchant, and each session, has its own key space.
                             let scope = format!("{}/{}{suffix}", ctx.caller.key_scope(), endpoint.name);
-                            let urls = ctx.urls.clone();
-                            let work = |attempt| async move { settle(svc, run(body, ctx, Some(attempt)), &urls).await };
-                            let reply = run_once(svc, &scope, &key, &value, lock_until, work).await;
+                            let render = endpoint.opens_payment.then(|| answer_of(endpoint.ok_status, &ctx));
+                            let (run, ctx) = (&run, &ctx);
+                            let work = |attempt| async move {
+                                // Read again for a second run (the body parsed once already).
+                                match json_body::<B>(req, endpoint.empty_body) {
+                                    Ok((body, _)) => {
+                                        settle(svc, run(body, ctx.clone(), Some(attempt)), &ctx.urls).await
+                                    }
+                                    Err(p) => p.into_reply(),
+                                }
+                            };
+                            let reply = run_once(svc, &scope, &key, &value, lock_until, render, work).await;
                             match endpoint.restore {
                                 Some(restore) if reply.replayed => restore(svc, reply),
                                 _ => reply,

@@ -2,12 +2,13 @@
 //! no new SMS; the same key with another body is refused; keys live 24 hours.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use super::problem::Problem;
 use super::reply::Reply;
-use crate::ports::Claim;
+use crate::ports::{Claim, KeyRecord};
 use crate::secrets::CodeHasher;
-use crate::usecases::{Attempt, Services};
+use crate::usecases::{Attempt, InlineKey, KeyState, RenderAnswer, Services};
 
 /// The request as its fingerprint covers it: without the CVC, and with the card number
 /// replaced by its keyed digest. The fingerprint is kept 24 hours; whoever holds the HMAC key
@@ -28,16 +29,23 @@ pub fn without_card_secrets(hasher: &CodeHasher, body: &serde_json::Value) -> se
 /// Runs `work` at most once per `key`; `scope` names the route (and payment) the key is for.
 /// `work` gets the [`Attempt`]: stable across retries of this key, and whether it takes over
 /// from an attempt that died.
+///
+/// With `render` (a route whose answer is the payment it writes), a key is first tried the
+/// cheap way: the payment's own writes claim it and keep the answer ([`InlineKey`]), so the
+/// key costs no call of its own. Where the key has a record already (a retry, or a request
+/// racing this one), the record as read may answer alone (a replay); otherwise `work` runs
+/// again the way below: the key claimed on its own first.
 pub async fn run_once<F, Fut>(
     svc: &Services,
     scope: &str,
     key: &str,
     body: &serde_json::Value,
     lock_until: i64,
+    render: Option<RenderAnswer>,
     work: F,
 ) -> Reply
 where
-    F: FnOnce(Attempt) -> Fut,
+    F: Fn(Attempt) -> Fut,
     Fut: Future<Output = Reply>,
 {
     let now = svc.clock.now();
@@ -48,10 +56,35 @@ where
         Err(e) => return super::problem::from_use_case(e, now, &super::views::Urls::Merchant).into_reply(),
     };
     let fingerprint = hasher.request_fingerprint(scope, &without_card_secrets(hasher, body).to_string());
-    let (token, attempt) = match svc.idempotency.claim(&scoped_key, &fingerprint, now, lock_until).await {
+    // What the key's record, as the admission read found it, decides alone (a replay, say).
+    let mut decided = None;
+    if let Some(render) = render {
+        let token = ulid::Ulid::new().to_string();
+        // The token is the origin retries derive the ids from, as a claim of its own makes it.
+        let seed = hasher.request_fingerprint(&scoped_key, &token);
+        let record = KeyRecord { key: scoped_key.clone(), fingerprint: fingerprint.clone(), token, lock_until, now };
+        let inline = Arc::new(InlineKey::new(record, render));
+        let reply = work(Attempt { seed, recovering: false, key: Some(inline.clone()) }).await;
+        match inline.state() {
+            // Failed before its payment was written: nothing to keep (a retry runs again).
+            KeyState::Untouched => return reply,
+            KeyState::Claimed | KeyState::Unsure => {
+                finish(svc, &scoped_key, inline.token(), &reply).await;
+                return reply;
+            }
+            // Kept with the payment's last write.
+            KeyState::Answered => return reply,
+            KeyState::Seen => decided = inline.decided(),
+        }
+    }
+    let claim = match decided {
+        Some(claim) => Ok(claim),
+        None => svc.idempotency.claim(&scoped_key, &fingerprint, now, lock_until).await,
+    };
+    let (token, attempt) = match claim {
         Ok(Claim::Acquired { token, origin, recovering }) => {
             let seed = hasher.request_fingerprint(&scoped_key, &origin);
-            (token, Attempt { seed, recovering })
+            (token, Attempt { seed, recovering, key: None })
         }
         Ok(Claim::Replay(stored)) => return Reply::replay(stored),
         Ok(Claim::KeyReused) => {
@@ -76,14 +109,20 @@ where
     };
 
     let reply = work(attempt).await;
+    finish(svc, &scoped_key, &token, &reply).await;
+    reply
+}
+
+/// Keeps `reply` under the key `token` holds, or gives the key back where the reply is
+/// transient (a retry runs again).
+async fn finish(svc: &Services, scoped_key: &str, token: &str, reply: &Reply) {
     let outcome = if reply.transient {
-        svc.idempotency.release(&scoped_key, &token).await
+        svc.idempotency.release(scoped_key, token).await
     } else {
-        svc.idempotency.complete(&scoped_key, &token, &reply.stored(), svc.clock.now()).await
+        svc.idempotency.complete(scoped_key, token, &reply.stored(), svc.clock.now()).await
     };
     if let Err(e) = outcome {
         // The answer stands; the claim lapses at its deadline and a retry then runs again.
         tracing::warn!(error = %e, "idempotency record not finalized");
     }
-    reply
 }

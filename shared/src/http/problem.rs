@@ -182,6 +182,12 @@ pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
         )
         .retry_after(retry_after_secs),
         E::SendLimitReached => Problem::new(409, "send_limit_reached", "no more codes can be sent for this payment"),
+        // Only a request the HTTP layer runs again meets it; never answered as such.
+        E::KeySeen => {
+            Problem::new(409, "request_in_progress", "a request with this Idempotency-Key is still being processed")
+                .retry_after(1)
+                .transient()
+        }
         E::Contention => {
             Problem::new(409, "request_conflict", "the payment changed concurrently; retry the request").transient()
         }

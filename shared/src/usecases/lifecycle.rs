@@ -28,8 +28,9 @@ fn unavailable(e: impl std::fmt::Display) -> UseCaseError {
 }
 
 /// Authorises a stored `authorizing` first payment with the card and CVC in hand. Approved: the
-/// payment is stored awaiting `code` (whose hash it now carries). Declined: stored failed, the
-/// decline counted, `Declined`. The acquirer unreachable: the payment stays `authorizing`.
+/// payment as it is to be stored awaiting `code` (whose hash it now carries), not yet written
+/// (its code goes out first: [`super::open_payment`]). Declined: stored failed, the decline
+/// counted, `Declined`. The acquirer unreachable: the payment stays `authorizing`.
 pub(crate) async fn authorize_first(
     svc: &Services,
     mut payment: Payment,
@@ -65,14 +66,13 @@ pub(crate) async fn authorize_first(
                 send_seq: 1,
             };
             payment.verification = Verification::first(svc.hasher()?.hash(&ctx, code), now);
-            store(svc, &mut payment, WriteAlso::default()).await?;
             Ok(payment)
         }
     }
 }
 
 /// A version-checked write of `payment`; its version moves on with it.
-async fn store(svc: &Services, payment: &mut Payment, also: WriteAlso<'_>) -> Result<(), StoreError> {
+pub(crate) async fn store(svc: &Services, payment: &mut Payment, also: WriteAlso<'_>) -> Result<(), StoreError> {
     svc.payments.update(payment, also).await?;
     payment.version += 1;
     Ok(())

@@ -15,7 +15,7 @@ mod send_code;
 pub mod services;
 pub mod verify_code;
 
-pub use attempt::Attempt;
+pub use attempt::{Attempt, InlineKey, KeyState, RenderAnswer};
 pub use caller::{Caller, SessionScope};
 pub use checkout::{
     authenticate, create_session, expire_session, merchant_session, pay_in_session, session_state, SessionCommand,

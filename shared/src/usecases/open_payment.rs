@@ -1,8 +1,9 @@
 //! What first and repeat payments share: mint the payment, store it with its code's hash,
 //! then send the code.
 
+use super::attempt::InlineKey;
 use super::guards::{admission_keys, check_declines, check_payer};
-use super::lifecycle::{authorize_first, outcome_of, release_hold, PresentCard};
+use super::lifecycle::{authorize_first, outcome_of, release_hold, store, PresentCard};
 use super::send_code::{reissue_code, sms_text, write_charged, Raced};
 use super::verify_code::MAX_RACE_RETRIES;
 use super::{Attempt, Services, UseCaseError};
@@ -10,7 +11,7 @@ use crate::domain::{
     CheckoutSession, Identifier, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus, Verification,
     VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
 };
-use crate::ports::{BusinessEvent, SendError, StoreError, WriteAlso};
+use crate::ports::{BusinessEvent, Refusal, SendError, StoreError, WriteAlso};
 use crate::secrets::CodeContext;
 
 /// A payment about to be opened: who pays whom, with which (sealed) card, codes to which phone.
@@ -80,9 +81,15 @@ pub async fn open_payment(
         version: 0,
     };
 
-    // One read: who holds the order, whether the payer is locked out, the decline caps.
+    // One read: who holds the order, whether the payer is locked out, the decline caps, and
+    // whether the request's Idempotency-Key (when its writes are to claim it) is new.
     let keys = admission_keys(&payment, now);
-    let admission = svc.payments.admission(&payment.merchant_id, &payment.order_id, &keys).await?;
+    let inline = Attempt::inline_key(attempt);
+    let admission =
+        svc.payments.admission(&payment.merchant_id, &payment.order_id, &keys, inline.map(InlineKey::key)).await?;
+    if let (Some(key), Some(found)) = (inline, admission.key) {
+        return Err(key.seen(Some(found)));
+    }
     // An order that another payment has paid (or is capturing) is not paid again: no code, no
     // payment. (A retry of this very request may find its own payment holding the order.)
     match admission.order_holder {
@@ -96,82 +103,131 @@ pub async fn open_payment(
     check_declines(svc, &payment, &admission.guards, now)?;
     // Stored before the acquirer or the SMS, with its first code's SMS counted in the same
     // write (a refused SMS opens no payment): a retry (same Idempotency-Key, same id) finds it.
+    // A new Idempotency-Key is claimed in that write too (its answer is kept once the code
+    // went out: with a first payment's authorised write, or on its own).
+    let key_write = inline.map(InlineKey::claim);
     let stored = write_charged(svc, &payment, now, |charge| {
-        let (payments, payment, session) = (&svc.payments, &payment, draft.session.as_ref());
+        let (payments, payment, session, key) = (&svc.payments, &payment, draft.session.as_ref(), key_write.as_ref());
         async move {
             match session {
-                None => payments.insert(payment, Some(&charge)).await,
+                None => payments.insert(payment, Some(&charge), key).await,
                 Some(link) => {
-                    payments.insert_in_session(&link.session, payment, link.cancel.as_ref(), Some(&charge)).await
+                    payments.insert_in_session(&link.session, payment, link.cancel.as_ref(), Some(&charge), key).await
                 }
             }
         }
     })
     .await?;
-    match stored {
-        Ok(()) => {}
+    match (stored, inline) {
+        (Ok(()), _) => {}
+        // Another request with this key got there first: it goes the way of a retry.
+        (Err(StoreError::Refused(Refusal::Key)), Some(key)) => return Err(key.seen(None)),
         // Same Idempotency-Key, same id: an earlier attempt of this very request got this far.
-        Err(StoreError::Conflict) if attempt.is_some() => return resume(svc, &payment.id, present.as_ref()).await,
-        Err(e) => return Err(e.into()),
+        (Err(StoreError::Conflict), _) if attempt.is_some() => return resume(svc, &payment.id, present.as_ref()).await,
+        (Err(e @ StoreError::Unavailable(_)), Some(key)) => {
+            key.unsure();
+            return Err(e.into());
+        }
+        (Err(e), _) => return Err(e.into()),
+    }
+    if let (Some(key), Some(write)) = (inline, &key_write) {
+        key.written(write);
     }
     if let Some(canceled) = draft.session.and_then(|l| l.cancel) {
         tracing::info!(payment_id = %canceled.id, "payment canceled: its session started another");
         release_hold(svc, Payment { version: canceled.version + 1, ..canceled }).await;
     }
     svc.metrics.record(BusinessEvent::PaymentCreated);
-    let payment = match &present {
-        None => payment,
-        Some(present) => match authorize_first(svc, payment.clone(), present, &code).await {
-            Err(UseCaseError::Unavailable(e)) if attempt.is_none() => {
-                // Nobody could ever resume it: close it; the sweeper voids whatever the
-                // acquirer may have authorised.
-                let mut failed = payment;
-                failed.decline("acquirer_unavailable", svc.clock.now());
-                if let Err(e) = svc.payments.update(&failed, WriteAlso::default()).await {
-                    tracing::warn!(payment_id = %failed.id, error = %e, "could not close unauthorised payment");
-                }
-                return Err(UseCaseError::Unavailable(e));
-            }
-            other => other?,
-        },
+    let keyed = attempt.is_some();
+    let Some(present) = &present else {
+        // A repeat payment holds nothing until its code: the code goes out now.
+        return send_first_code(svc, payment, &code, keyed).await;
     };
-    send_first_code(svc, payment, &code, attempt.is_some()).await
+    let approved = match authorize_first(svc, payment.clone(), present, &code).await {
+        Err(UseCaseError::Unavailable(e)) if !keyed => {
+            // Nobody could ever resume it: close it; the sweeper voids whatever the acquirer
+            // may have authorised.
+            let mut failed = payment;
+            failed.decline("acquirer_unavailable", svc.clock.now());
+            if let Err(e) = svc.payments.update(&failed, WriteAlso::default()).await {
+                tracing::warn!(payment_id = %failed.id, error = %e, "could not close unauthorised payment");
+            }
+            return Err(UseCaseError::Unavailable(e));
+        }
+        other => other?,
+    };
+    send_then_store(svc, approved, &code, keyed, inline).await
 }
 
-/// Sends the code of a payment just opened (or just authorised).
+/// Sends an authorised first payment's code, then stores the payment authorised: with the
+/// request's answer under its new Idempotency-Key (`key`) in that same write, which thus
+/// comes after the SMS, so a kept answer always had its code sent. (The code cannot be used
+/// before that write: its payment is still `authorizing` until then, for the few milliseconds
+/// an SMS takes far longer than to arrive.) A code not sent: the hold is stored all the
+/// same, then as [`send_first_code`] does.
+async fn send_then_store(
+    svc: &Services,
+    mut payment: Payment,
+    code: &VerificationCode,
+    keyed: bool,
+    key: Option<&InlineKey>,
+) -> Result<Payment, UseCaseError> {
+    tracing::info!(payment_id = %payment.id, sent_to = %payment.phone, amount = payment.money.minor,
+        currency = payment.money.currency.code(), "payment authorised, sending code");
+    if let Err(e) = send(svc, &payment, code).await {
+        store(svc, &mut payment, WriteAlso::default()).await?;
+        return Err(code_not_sent(svc, payment, keyed, e).await);
+    }
+    let answer = key.map(|k| k.answer(&payment));
+    store(svc, &mut payment, WriteAlso { key: answer.as_ref(), ..WriteAlso::default() }).await?;
+    if let (Some(key), Some(answer)) = (key, &answer) {
+        key.written(answer);
+    }
+    svc.metrics.record(BusinessEvent::CodeSent);
+    Ok(payment)
+}
+
+/// Sends the code of a payment just opened (a repeat payment, stored as it stays).
 async fn send_first_code(
     svc: &Services,
     payment: Payment,
     code: &VerificationCode,
     keyed: bool,
 ) -> Result<Payment, UseCaseError> {
-    let now = svc.clock.now();
     tracing::info!(payment_id = %payment.id, sent_to = %payment.phone, amount = payment.money.minor,
         currency = payment.money.currency.code(), "payment created, sending code");
-    let sent = match payment.phone.number() {
-        Some(number) => svc.sms.send(number, &sms_text(code, &payment)).await,
-        None => Err(SendError("the payment keeps no phone number".into())),
-    };
-    if let Err(e) = sent {
-        tracing::warn!(payment_id = %payment.id, error = %e, "code not sent");
-        // Under an Idempotency-Key the retry resumes this payment with a fresh code. Without
-        // one nobody could ever reach it: close it so it never lingers as pending (if even
-        // this write fails, it expires on its own), and release what it holds.
-        if !keyed {
-            let mut failed = payment.clone();
-            failed.decline("code_not_sent", now);
-            match svc.payments.update(&failed, WriteAlso::default()).await {
-                Ok(()) => {
-                    svc.metrics.record(BusinessEvent::PaymentFailed { code: "code_not_sent".into() });
-                    release_hold(svc, Payment { version: failed.version + 1, ..failed }).await;
-                }
-                Err(e) => tracing::warn!(payment_id = %payment.id, error = %e, "could not close unsent payment"),
-            }
-        }
-        return Err(UseCaseError::Unavailable(format!("sms: {e}")));
+    if let Err(e) = send(svc, &payment, code).await {
+        return Err(code_not_sent(svc, payment, keyed, e).await);
     }
     svc.metrics.record(BusinessEvent::CodeSent);
     Ok(payment)
+}
+
+async fn send(svc: &Services, payment: &Payment, code: &VerificationCode) -> Result<(), SendError> {
+    match payment.phone.number() {
+        Some(number) => svc.sms.send(number, &sms_text(code, payment)).await,
+        None => Err(SendError("the payment keeps no phone number".into())),
+    }
+}
+
+/// A stored payment whose first code was not sent.
+async fn code_not_sent(svc: &Services, payment: Payment, keyed: bool, e: SendError) -> UseCaseError {
+    tracing::warn!(payment_id = %payment.id, error = %e, "code not sent");
+    // Under an Idempotency-Key the retry resumes this payment with a fresh code. Without one
+    // nobody could ever reach it: close it so it never lingers as pending (if even this write
+    // fails, it expires on its own), and release what it holds.
+    if !keyed {
+        let mut failed = payment.clone();
+        failed.decline("code_not_sent", svc.clock.now());
+        match svc.payments.update(&failed, WriteAlso::default()).await {
+            Ok(()) => {
+                svc.metrics.record(BusinessEvent::PaymentFailed { code: "code_not_sent".into() });
+                release_hold(svc, Payment { version: failed.version + 1, ..failed }).await;
+            }
+            Err(e) => tracing::warn!(payment_id = %payment.id, error = %e, "could not close unsent payment"),
+        }
+    }
+    UseCaseError::Unavailable(format!("sms: {e}"))
 }
 
 /// Finishes what a crashed attempt started: its payment exists, but how far it got is
@@ -187,7 +243,7 @@ async fn resume(svc: &Services, id: &PaymentId, present: Option<&PresentCard>) -
             let code = VerificationCode::generate();
             return match authorize_first(svc, payment, present, &code).await {
                 Err(UseCaseError::Contention) => continue,
-                Ok(p) => send_first_code(svc, p, &code, true).await,
+                Ok(p) => send_then_store(svc, p, &code, true, None).await,
                 Err(e) => Err(e),
             };
         }

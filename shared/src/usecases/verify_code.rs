@@ -77,7 +77,7 @@ async fn try_once(
     let mut order_holder = None;
     let mut payers: Vec<Guard> = Vec::new();
     if careful {
-        let admission = match svc.payments.admission(&payment.merchant_id, &payment.order_id, &keys).await {
+        let admission = match svc.payments.admission(&payment.merchant_id, &payment.order_id, &keys, None).await {
             Ok(a) => a,
             Err(e) => return Ok(Err(e.into())),
         };

@@ -2,12 +2,12 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
 use super::error::{corrupt, store_error};
-use crate::ports::{Claim, IdempotencyStore, StoreError, StoredResponse, KEY_RETENTION_SECS};
+use crate::ports::{Claim, IdempotencyStore, KeyFound, KeyWrite, StoreError, StoredResponse, KEY_RETENTION_SECS};
 
 const SK: &str = "IDEM";
 const IN_PROGRESS: &str = "in_progress";
@@ -31,6 +31,85 @@ struct IdempotencyItem {
     ttl: i64,
 }
 
+/// The partition key of the item that holds `key` (scoped).
+pub(super) fn key_pk(key: &str) -> String {
+    format!("IDEM#{key}")
+}
+
+pub(super) const KEY_SK: &str = SK;
+
+impl IdempotencyItem {
+    fn found(self) -> KeyFound {
+        let answer = match (self.state.as_str(), self.status_code, self.body) {
+            (COMPLETED, Some(status), Some(body)) => Some(StoredResponse { status, body }),
+            _ => None,
+        };
+        KeyFound { fingerprint: self.fingerprint, answer, lock_until: self.lock_until, expires_at: self.ttl }
+    }
+}
+
+/// A key's item as a read found it.
+pub(super) fn key_found(item: std::collections::HashMap<String, AttributeValue>) -> Result<KeyFound, StoreError> {
+    Ok(serde_dynamo::from_item::<_, IdempotencyItem>(item).map_err(corrupt)?.found())
+}
+
+/// The key's item as a payment's transaction writes it (see [`KeyWrite`]): claimed with a put
+/// that only a free or expired key lets through, or, already ours, updated to its answer.
+pub(super) fn key_write_item(table: &str, write: &KeyWrite) -> Result<TransactWriteItem, StoreError> {
+    let r = &write.record;
+    let n = |v: i64| AttributeValue::N(v.to_string());
+    let s = |v: &str| AttributeValue::S(v.to_owned());
+    let (state, status_code, body) = match &write.answer {
+        Some(answer) => (COMPLETED, Some(answer.status), Some(answer.body.clone())),
+        None => (IN_PROGRESS, None, None),
+    };
+    if write.claim {
+        let item = IdempotencyItem {
+            pk: key_pk(&r.key),
+            sk: SK.into(),
+            entity: "idempotency_key".into(),
+            state: state.into(),
+            fingerprint: r.fingerprint.clone(),
+            token: r.token.clone(),
+            lock_until: r.lock_until,
+            origin: r.token.clone(),
+            status_code,
+            body,
+            ttl: r.now + KEY_RETENTION_SECS,
+        };
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(serde_dynamo::to_item(item).map_err(corrupt)?))
+            .condition_expression("attribute_not_exists(pk) OR #ttl < :now")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", n(r.now))
+            .build()
+            .map_err(corrupt)?;
+        return Ok(TransactWriteItem::builder().put(put).build());
+    }
+    let mut update = Update::builder()
+        .table_name(table)
+        .key("pk", s(&key_pk(&r.key)))
+        .key("sk", s(SK))
+        .condition_expression("#token = :token")
+        .expression_attribute_names("#token", "token")
+        .expression_attribute_values(":token", s(&r.token));
+    update = match (status_code, body) {
+        (Some(status), Some(body)) => update
+            .update_expression("SET #state = :completed, status_code = :status, body = :body, #ttl = :ttl")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":completed", s(COMPLETED))
+            .expression_attribute_values(":status", n(status.into()))
+            .expression_attribute_values(":body", AttributeValue::S(body))
+            .expression_attribute_values(":ttl", n(r.now + KEY_RETENTION_SECS)),
+        _ => update
+            .update_expression("SET lock_until = :lock_until")
+            .expression_attribute_values(":lock_until", n(r.lock_until)),
+    };
+    Ok(TransactWriteItem::builder().update(update.build().map_err(corrupt)?).build())
+}
+
 pub struct DynamoIdempotencyStore {
     client: Client,
     table: String,
@@ -42,7 +121,7 @@ impl DynamoIdempotencyStore {
     }
 
     fn pk(key: &str) -> String {
-        format!("IDEM#{key}")
+        key_pk(key)
     }
 
     /// An update of the item that holds `key`.
@@ -153,15 +232,13 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             // Our own put landed on an earlier attempt whose answer was lost.
             return Ok(Claim::Acquired { origin: token.clone(), token, recovering: false });
         }
-        if existing.fingerprint != fingerprint {
-            return Ok(Claim::KeyReused);
-        }
-        match (existing.state.as_str(), existing.status_code, existing.body) {
-            (COMPLETED, Some(status), Some(body)) => Ok(Claim::Replay(StoredResponse { status, body })),
-            _ if existing.lock_until >= now => Ok(Claim::InProgress),
-            // The claim outlived its invocation's deadline: that attempt died. Take over,
-            // keeping the origin the first attempt derived its ids from.
-            _ => self.take_over(key, &existing.token, now, lock_until, existing.origin).await,
+        let (dead, origin) = (existing.token.clone(), existing.origin.clone());
+        // Not expired (the put would have passed): a different request, an answer, a claim
+        // still live, or else an attempt that outlived its invocation's deadline: it died.
+        // Take over, keeping the origin the first attempt derived its ids from.
+        match existing.found().decided(fingerprint, now) {
+            Some(claim) => Ok(claim),
+            None => self.take_over(key, &dead, now, lock_until, origin).await,
         }
     }
 
@@ -186,11 +263,14 @@ impl IdempotencyStore for DynamoIdempotencyStore {
     async fn release(&self, key: &str, token: &str) -> Result<(), StoreError> {
         let result = self
             .update_key(key)
-            .update_expression("SET lock_until = :released")
+            // An answer kept in the payment's own write (before the SMS went out) goes too.
+            .update_expression("SET lock_until = :released, #state = :in_progress REMOVE status_code, body")
             .condition_expression("#token = :token")
             .expression_attribute_names("#token", "token")
+            .expression_attribute_names("#state", "state")
             .expression_attribute_values(":token", AttributeValue::S(token.into()))
             .expression_attribute_values(":released", AttributeValue::N("0".into()))
+            .expression_attribute_values(":in_progress", AttributeValue::S(IN_PROGRESS.into()))
             .send()
             .await;
         match result.map_err(store_error) {

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use super::error::{corrupt, store_error};
+use super::idempotency_store::{key_found, key_pk, key_write_item, KEY_SK};
 use super::items::{
     customer_pk, history_pk, history_sk, method_sk, order_pk, parse_history_sk, payment_pk, phone_context, session_pk,
     HistoryItem, MethodItem, PaymentItem, SessionItem, DUE_INDEX, DUE_SHARDS, GUARD_SK, HISTORY_INDEX,
@@ -20,8 +21,8 @@ use crate::domain::{
     SessionId,
 };
 use crate::ports::{
-    Admission, Guard, OrderChange, PayerChange, PaymentStore, Refusal, SavedMethod, SmsCharge, SmsCounter, StoreError,
-    WriteAlso,
+    Admission, Guard, KeyWrite, OrderChange, PayerChange, PaymentStore, Refusal, SavedMethod, SmsCharge, SmsCounter,
+    StoreError, WriteAlso,
 };
 use crate::secrets::CardVault;
 
@@ -34,6 +35,8 @@ struct Layout {
     payer: Option<std::ops::Range<usize>>,
     /// The phone's SMS counter, then the merchant's shard.
     counters: Option<usize>,
+    /// The request's Idempotency-Key.
+    key: Option<usize>,
 }
 
 impl Layout {
@@ -45,10 +48,15 @@ impl Layout {
             self.order == Some(i)
                 || self.payer.as_ref().is_some_and(|r| r.contains(&i))
                 || self.counters.is_some_and(|at| i == at || i == at + 1)
+                || self.key == Some(i)
         };
         // The payment, or any other item read before (a session, a guard at its version).
         if (0..len).any(|i| !special(i) && failed(i)) {
             return StoreError::Conflict;
+        }
+        // Another request with the same key got there first (or is writing it now).
+        if self.key.is_some_and(|i| matches!(code(i), "ConditionalCheckFailed" | "TransactionConflict")) {
+            return StoreError::Refused(Refusal::Key);
         }
         if self.order.is_some_and(failed) {
             return StoreError::Refused(Refusal::Order);
@@ -338,22 +346,25 @@ impl DynamoPaymentStore {
             layout.payer = Some(items.len()..items.len() + payer.len());
             items.extend(payer);
         }
-        if let Some(charge) = also.sms {
-            layout.counters = Some(items.len());
-            items.extend(self.sms_updates(charge)?);
-        }
-        self.transact_laid_out(items, &write_id, &layout).await
+        self.transact_charged(items, also.sms, also.key, &write_id, layout).await
     }
 
-    /// [`Self::transact`] with the SMS counters of `sms` appended to `items`.
+    /// [`Self::transact_laid_out`] with the request's key (`key`) and the SMS counters of
+    /// `sms` appended to `items`.
     async fn transact_charged(
         &self,
         mut items: Vec<TransactWriteItem>,
         sms: Option<&SmsCharge>,
+        key: Option<&KeyWrite>,
         write_id: &str,
+        mut layout: Layout,
     ) -> Result<(), StoreError> {
-        let layout = Layout { counters: sms.map(|_| items.len()), ..Layout::default() };
+        if let Some(key) = key {
+            layout.key = Some(items.len());
+            items.push(key_write_item(&self.table, key)?);
+        }
         if let Some(charge) = sms {
+            layout.counters = Some(items.len());
             items.extend(self.sms_updates(charge)?);
         }
         self.transact_laid_out(items, write_id, &layout).await
@@ -470,13 +481,19 @@ impl DynamoPaymentStore {
 
 #[async_trait]
 impl PaymentStore for DynamoPaymentStore {
-    async fn insert(&self, payment: &Payment, sms: Option<&SmsCharge>) -> Result<(), StoreError> {
+    async fn insert(
+        &self,
+        payment: &Payment,
+        sms: Option<&SmsCharge>,
+        key: Option<&KeyWrite>,
+    ) -> Result<(), StoreError> {
         let (item, write_id) = self.payment_item(payment, payment.version)?;
-        if sms.is_none() {
+        if sms.is_none() && key.is_none() {
             return self.put_if(item, &write_id, "attribute_not_exists(pk)", None).await;
         }
         let put = self.new_put(item)?;
-        self.transact_charged(vec![TransactWriteItem::builder().put(put).build()], sms, &write_id).await
+        let items = vec![TransactWriteItem::builder().put(put).build()];
+        self.transact_charged(items, sms, key, &write_id, Layout::default()).await
     }
 
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
@@ -493,7 +510,8 @@ impl PaymentStore for DynamoPaymentStore {
             && also.save.is_none()
             && also.guards.is_empty()
             && also.payer == PayerChange::None
-            && also.sms.is_none();
+            && also.sms.is_none()
+            && also.key.is_none();
         if !alone {
             return self.update_with(payment, also).await;
         }
@@ -506,6 +524,7 @@ impl PaymentStore for DynamoPaymentStore {
         merchant_id: &Identifier,
         order_id: &Identifier,
         guard_keys: &[String],
+        idempotency_key: Option<&str>,
     ) -> Result<Admission, StoreError> {
         let s = |v: &str| AttributeValue::S(v.to_owned());
         let key = |pk: &str, sk: &str| HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))]);
@@ -513,6 +532,10 @@ impl PaymentStore for DynamoPaymentStore {
         let mut keys = KeysAndAttributes::builder().consistent_read(true).keys(key(&order, ORDER_SK));
         for k in guard_keys {
             keys = keys.keys(key(k, GUARD_SK));
+        }
+        let idempotency_pk = idempotency_key.map(key_pk);
+        if let Some(pk) = &idempotency_pk {
+            keys = keys.keys(key(pk, KEY_SK));
         }
         let mut request = HashMap::from([(self.table.clone(), keys.build().map_err(corrupt)?)]);
         let mut found: Vec<Item> = Vec::new();
@@ -527,7 +550,7 @@ impl PaymentStore for DynamoPaymentStore {
                         Some(AttributeValue::S(pk)) => Some(pk.clone()),
                         _ => None,
                     };
-                    let by_pk: HashMap<String, Item> =
+                    let mut by_pk: HashMap<String, Item> =
                         found.into_iter().filter_map(|i| Some((pk_of(&i)?, i))).collect();
                     let order_holder = match by_pk.get(&order).and_then(|i| i.get("payment_id")) {
                         None => None,
@@ -537,7 +560,8 @@ impl PaymentStore for DynamoPaymentStore {
                         Some(_) => return Err(corrupt("order item's payment_id is not a string")),
                     };
                     let guards = guard_keys.iter().map(|k| Self::guard_from(k, by_pk.get(k))).collect();
-                    return Ok(Admission { order_holder, guards });
+                    let key = idempotency_pk.and_then(|pk| by_pk.remove(&pk)).map(key_found).transpose()?;
+                    return Ok(Admission { order_holder, guards, key });
                 }
                 Some(unprocessed) => request = unprocessed,
             }
@@ -683,6 +707,7 @@ impl PaymentStore for DynamoPaymentStore {
         payment: &Payment,
         cancel: Option<&Payment>,
         sms: Option<&SmsCharge>,
+        key: Option<&KeyWrite>,
     ) -> Result<(), StoreError> {
         let (item, write_id) = self.payment_item(payment, payment.version)?;
         let put = self.new_put(item)?;
@@ -692,7 +717,7 @@ impl PaymentStore for DynamoPaymentStore {
         let mut items =
             vec![TransactWriteItem::builder().put(put).build(), TransactWriteItem::builder().put(session_put).build()];
         items.extend(self.cancel_put(cancel)?);
-        self.transact_charged(items, sms, &write_id).await
+        self.transact_charged(items, sms, key, &write_id, Layout::default()).await
     }
 
     async fn update_session(&self, session: &CheckoutSession, cancel: Option<&Payment>) -> Result<(), StoreError> {
