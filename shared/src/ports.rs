@@ -207,6 +207,10 @@ pub trait PaymentStore: Send + Sync {
 
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError>;
 
+    /// The payment and the record of the Idempotency-Key `key` (scoped), read consistently in
+    /// one round trip.
+    async fn get_with_key(&self, id: &PaymentId, key: &str) -> Result<(Option<Payment>, Option<KeyFound>), StoreError>;
+
     /// Replaces a payment if its stored version still equals `payment.version`, writing
     /// `version + 1`; `Conflict` otherwise. With `also`, in the same transaction: the order's
     /// claim taken (`Conflict` if another payment holds it, so an order is paid at most once)

@@ -149,6 +149,11 @@ impl PaymentStore for MemoryPaymentStore {
         Ok(lock(&self.payments).get(id.as_str()).cloned())
     }
 
+    async fn get_with_key(&self, id: &PaymentId, key: &str) -> Result<(Option<Payment>, Option<KeyFound>), StoreError> {
+        let payment = lock(&self.payments).get(id.as_str()).cloned();
+        Ok((payment, lock(&self.keys).get(key).map(IdemEntry::found)))
+    }
+
     async fn update(&self, payment: &Payment, also: WriteAlso<'_>) -> Result<(), StoreError> {
         let mut map = lock(&self.payments);
         let mut orders = lock(&self.orders);

@@ -20,7 +20,7 @@ use crate::usecases::{self, Attempt, Caller, RenderAnswer, Services, UseCaseErro
 
 /// What a POST route is: its name (logs, Idempotency-Key scope), its success status, whether
 /// an empty body reads as `{}`, what a replayed answer needs before it goes out, and whether
-/// its answer is the payment it opens (the payment's own writes then claim and answer a new
+/// its answer is the payment it writes (the payment's own writes then claim and answer a new
 /// Idempotency-Key).
 pub struct Endpoint {
     pub name: &'static str,
@@ -28,12 +28,12 @@ pub struct Endpoint {
     pub empty_body: bool,
     /// Turns a kept answer back into the answer (the session's sealed secret).
     pub restore: Option<fn(&Services, Reply) -> Reply>,
-    pub opens_payment: bool,
+    pub key_with_payment: bool,
 }
 
 impl Endpoint {
     pub const fn new(name: &'static str, ok_status: u16) -> Self {
-        Self { name, ok_status, empty_body: false, restore: None, opens_payment: false }
+        Self { name, ok_status, empty_body: false, restore: None, key_with_payment: false }
     }
 
     pub(super) const fn empty_body(mut self) -> Self {
@@ -46,18 +46,18 @@ impl Endpoint {
         self
     }
 
-    const fn opens_payment(mut self) -> Self {
-        self.opens_payment = true;
+    const fn key_with_payment(mut self) -> Self {
+        self.key_with_payment = true;
         self
     }
 }
 
-const CREATE_PAYMENT: Endpoint = Endpoint::new("first-payment", 201).opens_payment();
-const REPEAT_PAYMENT: Endpoint = Endpoint::new("repeat-payment", 201).opens_payment();
-const VERIFY: Endpoint = Endpoint::new("verify", 200);
+const CREATE_PAYMENT: Endpoint = Endpoint::new("first-payment", 201).key_with_payment();
+const REPEAT_PAYMENT: Endpoint = Endpoint::new("repeat-payment", 201).key_with_payment();
+const VERIFY: Endpoint = Endpoint::new("verify", 200).key_with_payment();
 const RESEND: Endpoint = Endpoint::new("resend", 200).empty_body();
-const SESSION_PAYMENT: Endpoint = Endpoint::new("session-payment", 201).opens_payment();
-const SESSION_REPEAT: Endpoint = Endpoint::new("session-repeat-payment", 201).empty_body().opens_payment();
+const SESSION_PAYMENT: Endpoint = Endpoint::new("session-payment", 201).key_with_payment();
+const SESSION_REPEAT: Endpoint = Endpoint::new("session-repeat-payment", 201).empty_body().key_with_payment();
 
 /// Who may call a route: the merchant's server, or the browser holding the named session's
 /// client secret.
@@ -299,7 +299,7 @@ where
                             let lock_until = claim_deadline(req, svc.clock.now());
                             // Each merchant, and each session, has its own key space.
                             let scope = format!("{}/{}{suffix}", ctx.caller.key_scope(), endpoint.name);
-                            let render = endpoint.opens_payment.then(|| answer_of(endpoint.ok_status, &ctx));
+                            let render = endpoint.key_with_payment.then(|| answer_of(endpoint.ok_status, &ctx));
                             let (run, ctx) = (&run, &ctx);
                             let work = |attempt| async move {
                                 // Read again for a second run (the body parsed once already).

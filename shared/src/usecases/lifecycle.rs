@@ -1,6 +1,7 @@
 //! The acquirer's side of a payment: authorise (with the CVC, on a first payment), capture
 //! once the right code claimed the order, void whatever an ended payment still holds.
 
+use super::attempt::{InlineKey, KeyState};
 use super::guards::{count_decline, lockable};
 use super::verify_code::MAX_RACE_RETRIES;
 use super::{Services, UseCaseError};
@@ -81,8 +82,13 @@ pub(crate) async fn store(svc: &Services, payment: &mut Payment, also: WriteAlso
 /// Finishes a stored `capturing` payment: a repeat payment is authorised first (stored
 /// credential, no funds were held before the code); then the capture, whose key is the payment
 /// id, so finishing twice captures once. Run by the verify that won the code, by a retry, by a
-/// status read, or by the sweeper.
-pub(crate) async fn finish_capture(svc: &Services, mut payment: Payment) -> Result<Payment, UseCaseError> {
+/// status read, or by the sweeper. With `key` (a new Idempotency-Key the verification's write
+/// claimed), the succeeded write keeps the request's answer too.
+pub(crate) async fn finish_capture(
+    svc: &Services,
+    mut payment: Payment,
+    key: Option<&InlineKey>,
+) -> Result<Payment, UseCaseError> {
     let authorization_id = match payment.hold.as_ref().map(|h| h.authorization_id.clone()) {
         Some(id) => id,
         None => {
@@ -142,8 +148,13 @@ pub(crate) async fn finish_capture(svc: &Services, mut payment: Payment) -> Resu
                 (true, _, _) => return Err(unavailable("the card to save cannot be read here")),
             };
             payment.succeed(now);
-            match svc.payments.update(&payment, WriteAlso { save: save.as_ref(), ..WriteAlso::default() }).await {
+            let answer = key.filter(|k| k.state() == KeyState::Claimed).map(|k| k.answer(&payment));
+            let also = WriteAlso { save: save.as_ref(), key: answer.as_ref(), ..WriteAlso::default() };
+            match svc.payments.update(&payment, also).await {
                 Ok(()) => {
+                    if let (Some(k), Some(answer)) = (key, &answer) {
+                        k.written(answer);
+                    }
                     payment.version += 1;
                     svc.metrics.record(BusinessEvent::PaymentSucceeded);
                     tracing::info!(payment_id = %payment.id, "payment captured");
@@ -318,7 +329,7 @@ async fn sweep_one(svc: &Services, mut payment: Payment) -> Result<Option<Swept>
     for _ in 0..MAX_RACE_RETRIES {
         let now = svc.clock.now();
         if payment.status == PaymentStatus::Capturing {
-            return match finish_capture(svc, payment).await {
+            return match finish_capture(svc, payment, None).await {
                 Ok(_) => Ok(Some(Swept::Captured)),
                 Err(UseCaseError::Unavailable(e)) => Err(UseCaseError::Unavailable(e)),
                 Err(_) => Ok(Some(Swept::Voided)),

@@ -13,7 +13,7 @@ pub async fn payment_status(svc: &Services, caller: &Caller, id: &PaymentId) -> 
     if !payment.is_stale_capture(svc.clock.now()) {
         return Ok(payment);
     }
-    match finish_capture(svc, payment.clone()).await {
+    match finish_capture(svc, payment.clone(), None).await {
         Ok(p) => Ok(p),
         Err(
             UseCaseError::Declined(p)

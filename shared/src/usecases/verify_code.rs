@@ -1,9 +1,12 @@
+use super::attempt::InlineKey;
 use super::guards::{check_payer, count_failure, payer_keys, reset_failures, MAX_PAYER_FAILURES, PAYER_LOCK_SECS};
 use super::lifecycle::{finish_capture, lock_out_payer, outcome_of, release_hold};
 use super::send_code::code_context;
 use super::{Attempt, Caller, Services, UseCaseError};
 use crate::domain::{CodeCheck, Payment, PaymentId, PaymentStatus, VerificationCode};
-use crate::ports::{BusinessEvent, Guard, OrderChange, PayerChange, StoreError, WriteAlso, KEY_RETENTION_SECS};
+use crate::ports::{
+    BusinessEvent, Guard, OrderChange, PayerChange, Refusal, StoreError, WriteAlso, KEY_RETENTION_SECS,
+};
 
 /// Version-checked writes that lose a race are retried from a fresh read this many times.
 pub(crate) const MAX_RACE_RETRIES: usize = 8;
@@ -19,11 +22,12 @@ pub async fn verify_code(
     attempt: Option<&Attempt>,
 ) -> Result<Payment, UseCaseError> {
     let recovering = Attempt::is_recovering(attempt);
+    let key = Attempt::inline_key(attempt);
     // The fast way first: decide from the payment alone, with the payer's lock and the order
     // as conditions of the write. A write they refuse is decided again the careful way.
     let mut careful = false;
     for _ in 0..MAX_RACE_RETRIES {
-        match try_once(svc, caller, id, code, recovering, careful).await {
+        match try_once(svc, caller, id, code, Mode { recovering, careful, key }).await {
             Err(Raced) => {}
             Err(TakeCare) => careful = true,
             Ok(outcome) => return outcome,
@@ -40,24 +44,45 @@ enum Retry {
 }
 use Retry::{Raced, TakeCare};
 
-/// One attempt. The fast way (`careful == false`) reads the payment only: a wrong code counts
-/// against the payer's guards only while neither is locked and the count stays below the lock;
-/// a right code resets them only while neither is locked, and claims the order. The careful way
-/// reads the order and the guards first and writes the guards back at their versions: the
-/// failure that locks the payer, a locked payer, a paid order.
+/// How an attempt goes: taking over from a dead one (`recovering`), the careful way, and with a
+/// new Idempotency-Key its writes claim and answer (`key`).
+#[derive(Clone, Copy)]
+struct Mode<'a> {
+    recovering: bool,
+    careful: bool,
+    key: Option<&'a InlineKey>,
+}
+
+/// One attempt. The fast way (`careful == false`) reads the payment only (with the request's
+/// new key, if any): a wrong code counts against the payer's guards only while neither is
+/// locked and the count stays below the lock; a right code resets them only while neither is
+/// locked, and claims the order. The careful way reads the order and the guards first and
+/// writes the guards back at their versions: the failure that locks the payer, a locked payer,
+/// a paid order. The attempt's write claims the new key; the capture's write keeps its answer.
 async fn try_once(
     svc: &Services,
     caller: &Caller,
     id: &PaymentId,
     code: &VerificationCode,
-    recovering: bool,
-    careful: bool,
+    mode: Mode<'_>,
 ) -> Result<Result<Payment, UseCaseError>, Retry> {
-    let mut payment = match svc.payments.get(id).await {
-        Ok(Some(p)) if caller.may_see(&p) => p,
-        // Another merchant's payment is answered as if it did not exist.
-        Ok(_) => return Ok(Err(UseCaseError::PaymentNotFound)),
+    let Mode { recovering, careful, key } = mode;
+    let read = match key {
+        Some(k) => svc.payments.get_with_key(id, k.key()).await,
+        None => svc.payments.get(id).await.map(|p| (p, None)),
+    };
+    let (stored, seen) = match read {
+        Ok(read) => read,
         Err(e) => return Ok(Err(e.into())),
+    };
+    // The key was used before (or is being used now): the way of a retry.
+    if let (Some(k), Some(found)) = (key, seen) {
+        return Ok(Err(k.seen(Some(found))));
+    }
+    let mut payment = match stored {
+        Some(p) if caller.may_see(&p) => p,
+        // Another merchant's payment is answered as if it did not exist.
+        _ => return Ok(Err(UseCaseError::PaymentNotFound)),
     };
     let now = svc.clock.now();
     let ctx = code_context(&payment, payment.verification.sends);
@@ -69,7 +94,7 @@ async fn try_once(
     // died, or lost the acquirer): finish the capture, under the same capture key. A request
     // racing the one that is capturing is answered as the loser it is.
     if matches && (payment.is_stale_capture(now) || (recovering && payment.status == PaymentStatus::Capturing)) {
-        return Ok(finish_capture(svc, payment).await);
+        return Ok(finish_capture(svc, payment, None).await);
     }
 
     let keys = payer_keys(&payment);
@@ -149,13 +174,25 @@ async fn try_once(
         },
     };
     also.guards = &payers;
+    let claim = key.map(InlineKey::claim);
+    also.key = claim.as_ref();
 
     match svc.payments.update(&payment, also).await {
+        // Another request with this key got there first: the way of a retry.
+        Err(StoreError::Refused(Refusal::Key)) => Ok(Err(key.map_or(UseCaseError::Contention, |k| k.seen(None)))),
         Err(StoreError::Conflict) => Err(Raced),
         // Locked payer, the failure that locks, or a paid order: decide with them read.
         Err(StoreError::Refused(_)) => Err(TakeCare),
-        Err(e) => Ok(Err(e.into())),
+        Err(e) => {
+            if let (Some(k), StoreError::Unavailable(_)) = (key, &e) {
+                k.unsure();
+            }
+            Ok(Err(e.into()))
+        }
         Ok(()) => {
+            if let (Some(k), Some(claim)) = (key, &claim) {
+                k.written(claim);
+            }
             payment.version += 1;
             tracing::info!(payment_id = %payment.id, status = payment.status.as_str(),
                 failure_code = payment.failure_code.as_deref().unwrap_or(""), "verification stored");
@@ -165,7 +202,7 @@ async fn try_once(
                 lock_out_payer(svc, &payment).await;
             }
             Ok(match result {
-                Ok(()) => finish_capture(svc, payment).await,
+                Ok(()) => finish_capture(svc, payment, key).await,
                 Err(e) => {
                     // Whatever an ended payment holds is released now (or by the sweeper).
                     let payment = release_hold(svc, payment).await;

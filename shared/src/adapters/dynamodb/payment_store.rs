@@ -21,8 +21,8 @@ use crate::domain::{
     SessionId,
 };
 use crate::ports::{
-    Admission, Guard, KeyWrite, OrderChange, PayerChange, PaymentStore, Refusal, SavedMethod, SmsCharge, SmsCounter,
-    StoreError, WriteAlso,
+    Admission, Guard, KeyFound, KeyWrite, OrderChange, PayerChange, PaymentStore, Refusal, SavedMethod, SmsCharge,
+    SmsCounter, StoreError, WriteAlso,
 };
 use crate::secrets::CardVault;
 
@@ -453,6 +453,38 @@ impl DynamoPaymentStore {
         Ok(Some(TransactWriteItem::builder().put(self.versioned_put(item, p.version, "")?).build()))
     }
 
+    fn payment_of(&self, item: Item) -> Result<Payment, StoreError> {
+        serde_dynamo::from_item::<_, PaymentItem>(item).map_err(corrupt)?.into_payment(self.vault.as_ref())
+    }
+
+    /// Items by key (`pk`, `sk`), read consistently in one BatchGetItem, by their `pk`.
+    async fn batch_get(&self, keys: Vec<(String, &str)>) -> Result<HashMap<String, Item>, StoreError> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let mut wanted = KeysAndAttributes::builder().consistent_read(true);
+        for (pk, sk) in &keys {
+            wanted = wanted.keys(HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))]));
+        }
+        let mut request = HashMap::from([(self.table.clone(), wanted.build().map_err(corrupt)?)]);
+        let mut found: Vec<Item> = Vec::new();
+        // Unprocessed keys (throttling) are asked again, a few times.
+        for _ in 0..5 {
+            let out =
+                self.client.batch_get_item().set_request_items(Some(request)).send().await.map_err(store_error)?;
+            found.extend(out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
+            match out.unprocessed_keys.filter(|u| !u.is_empty()) {
+                None => {
+                    let pk_of = |i: &Item| match i.get("pk") {
+                        Some(AttributeValue::S(pk)) => Some(pk.clone()),
+                        _ => None,
+                    };
+                    return Ok(found.into_iter().filter_map(|i| Some((pk_of(&i)?, i))).collect());
+                }
+                Some(unprocessed) => request = unprocessed,
+            }
+        }
+        Err(StoreError::Unavailable("batch read left keys unprocessed".into()))
+    }
+
     async fn query_methods(&self, customer: &Customer) -> Result<Vec<SavedMethod>, StoreError> {
         let items = self
             .client
@@ -497,12 +529,14 @@ impl PaymentStore for DynamoPaymentStore {
     }
 
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
-        self.get_item(payment_pk(id), PAYMENT_SK)
-            .await?
-            .map(|item| {
-                serde_dynamo::from_item::<_, PaymentItem>(item).map_err(corrupt)?.into_payment(self.vault.as_ref())
-            })
-            .transpose()
+        self.get_item(payment_pk(id), PAYMENT_SK).await?.map(|item| self.payment_of(item)).transpose()
+    }
+
+    async fn get_with_key(&self, id: &PaymentId, key: &str) -> Result<(Option<Payment>, Option<KeyFound>), StoreError> {
+        let (payment, key) = (payment_pk(id), key_pk(key));
+        let mut by_pk = self.batch_get(vec![(payment.clone(), PAYMENT_SK), (key.clone(), KEY_SK)]).await?;
+        let found = by_pk.remove(&key).map(key_found).transpose()?;
+        Ok((by_pk.remove(&payment).map(|item| self.payment_of(item)).transpose()?, found))
     }
 
     async fn update(&self, payment: &Payment, also: WriteAlso<'_>) -> Result<(), StoreError> {
@@ -526,47 +560,22 @@ impl PaymentStore for DynamoPaymentStore {
         guard_keys: &[String],
         idempotency_key: Option<&str>,
     ) -> Result<Admission, StoreError> {
-        let s = |v: &str| AttributeValue::S(v.to_owned());
-        let key = |pk: &str, sk: &str| HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))]);
         let order = order_pk(merchant_id, order_id);
-        let mut keys = KeysAndAttributes::builder().consistent_read(true).keys(key(&order, ORDER_SK));
-        for k in guard_keys {
-            keys = keys.keys(key(k, GUARD_SK));
-        }
         let idempotency_pk = idempotency_key.map(key_pk);
-        if let Some(pk) = &idempotency_pk {
-            keys = keys.keys(key(pk, KEY_SK));
-        }
-        let mut request = HashMap::from([(self.table.clone(), keys.build().map_err(corrupt)?)]);
-        let mut found: Vec<Item> = Vec::new();
-        // Unprocessed keys (throttling) are asked again, a few times.
-        for _ in 0..5 {
-            let out =
-                self.client.batch_get_item().set_request_items(Some(request)).send().await.map_err(store_error)?;
-            found.extend(out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
-            match out.unprocessed_keys.filter(|u| !u.is_empty()) {
-                None => {
-                    let pk_of = |i: &Item| match i.get("pk") {
-                        Some(AttributeValue::S(pk)) => Some(pk.clone()),
-                        _ => None,
-                    };
-                    let mut by_pk: HashMap<String, Item> =
-                        found.into_iter().filter_map(|i| Some((pk_of(&i)?, i))).collect();
-                    let order_holder = match by_pk.get(&order).and_then(|i| i.get("payment_id")) {
-                        None => None,
-                        Some(AttributeValue::S(id)) => {
-                            Some(PaymentId::parse(id).ok_or_else(|| corrupt(format!("order item's payment_id {id}")))?)
-                        }
-                        Some(_) => return Err(corrupt("order item's payment_id is not a string")),
-                    };
-                    let guards = guard_keys.iter().map(|k| Self::guard_from(k, by_pk.get(k))).collect();
-                    let key = idempotency_pk.and_then(|pk| by_pk.remove(&pk)).map(key_found).transpose()?;
-                    return Ok(Admission { order_holder, guards, key });
-                }
-                Some(unprocessed) => request = unprocessed,
+        let mut keys = vec![(order.clone(), ORDER_SK)];
+        keys.extend(guard_keys.iter().map(|k| (k.clone(), GUARD_SK)));
+        keys.extend(idempotency_pk.iter().map(|pk| (pk.clone(), KEY_SK)));
+        let mut by_pk = self.batch_get(keys).await?;
+        let order_holder = match by_pk.get(&order).and_then(|i| i.get("payment_id")) {
+            None => None,
+            Some(AttributeValue::S(id)) => {
+                Some(PaymentId::parse(id).ok_or_else(|| corrupt(format!("order item's payment_id {id}")))?)
             }
-        }
-        Err(StoreError::Unavailable("batch read left keys unprocessed".into()))
+            Some(_) => return Err(corrupt("order item's payment_id is not a string")),
+        };
+        let guards = guard_keys.iter().map(|k| Self::guard_from(k, by_pk.get(k))).collect();
+        let key = idempotency_pk.and_then(|pk| by_pk.remove(&pk)).map(key_found).transpose()?;
+        Ok(Admission { order_holder, guards, key })
     }
 
     async fn bump(&self, keys: &[String], expires_at: i64) -> Result<(), StoreError> {
