@@ -35,8 +35,8 @@ test:
 package: $(DEPLOY_TOOLS)
 	scripts/package.sh
 
-# The fixed-rate load ladder (locust, pinned, in a venv of its own): achieved rate, p50/p99 and
-# answers per offered rate, then the checks (no 5xx at a sustained rate, every payment readable,
+# The fixed-rate load ladder (locust, pinned, in a venv of its own), then GET-only ladders (oha):
+# achieved rate, p50/p99 and answers per offered rate, then the checks (no 5xx at a sustained rate, every payment readable,
 # one SMS per code sent, no order paid twice); the table goes into BENCHMARKS.md.
 LOAD_VENV := .venv-load
 LOAD_TOOLS := $(LOAD_VENV)/.installed-$(shell sha1sum requirements-load.txt | cut -c1-12)
@@ -45,8 +45,13 @@ $(LOAD_TOOLS): requirements-load.txt $(TOOLS)
 	$(LOAD_VENV)/bin/pip install --disable-pip-version-check -q uv==$(UV_VERSION)
 	$(LOAD_VENV)/bin/uv pip install --python $(LOAD_VENV)/bin/python -q -r requirements-load.txt
 	touch $@
-load: $(TOOLS) $(LOAD_TOOLS)
-	scripts/load.sh
+# oha (crates.io, pinned) drives the GET-only ladders at a fixed query rate (`oha -q`).
+OHA_VERSION := 1.16.0
+OHA := $(LOAD_VENV)/oha-$(OHA_VERSION)/bin/oha
+$(OHA): | $(LOAD_TOOLS)
+	cargo install oha --version $(OHA_VERSION) --locked --quiet --root $(LOAD_VENV)/oha-$(OHA_VERSION)
+load: $(TOOLS) $(LOAD_TOOLS) $(OHA)
+	OHA=$(OHA) scripts/load.sh
 
 # The long campaigns: 1,000-round verify race, 200-round idempotency race, 10,000 cases per
 # property, the full bad-input campaign; figures recorded in docs/reliability.md.

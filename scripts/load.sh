@@ -4,6 +4,9 @@
 # the checks of bench/load/report.py, recorded into BENCHMARKS.md when they pass.
 #   LOAD_RATES      offered request rates, requests/s (default "5 10 20": this machine saturates near 10)
 #   LOAD_STEP_SECS  how long each rate is held (default 30)
+#   LOAD_GET_RATES  query rates of the GET-only ladders (oha -q), requests/s (default "25 50 100 200")
+#   LOAD_GET_SECS   how long each of those is held (default 10)
+#   OHA             the oha binary (make load installs the pinned one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export MOTO_PORT="${LOAD_MOTO_PORT:-4555}" WATCH_PORT="${LOAD_WATCH_PORT:-9055}" TABLE_NAME=payments-load LOG_FORMAT=text
@@ -34,4 +37,14 @@ done
 .venv-load/bin/locust -f bench/load/locustfile.py --headless --host "$WATCH_ENDPOINT" --only-summary --loglevel WARNING \
   --stop-timeout 120 \
   > target/load/locust.log 2>&1 || true
+# GET-only ladders at a fixed query rate (oha -q), on the stack the mix left behind: the checkout
+# page (the ~15 KB answer that once drew stray 500s) and one payment's status.
+export LOAD_GET_RATES="${LOAD_GET_RATES:-25 50 100 200}" LOAD_GET_SECS="${LOAD_GET_SECS:-10}"
+payment_id=$(python -c 'import json; print(json.loads(open("target/load/payments.jsonl").readline())["payment_id"])')
+for rate in $LOAD_GET_RATES; do
+  "$OHA" --no-tui --output-format json -q "$rate" -z "${LOAD_GET_SECS}s" -c 64 \
+    "$WATCH_ENDPOINT/lambda-url/checkout-page/checkout/cs_0123456789abcdef0123456789" > "target/load/oha-checkout-page-$rate.json"
+  "$OHA" --no-tui --output-format json -q "$rate" -z "${LOAD_GET_SECS}s" -c 64 -H 'x-local-merchant-id: shop-1' \
+    "$WATCH_ENDPOINT/lambda-url/payment-status/payments/$payment_id" > "target/load/oha-payment-status-$rate.json"
+done
 python bench/load/report.py --record BENCHMARKS.md

@@ -113,6 +113,33 @@ def main():
     if verified != sum(succeeded.values()):
         failures.append(f"{verified} verifies answered 200 but {sum(succeeded.values())} payments succeeded")
 
+    # The GET-only ladders (oha -q): the same verdict per rate, and no 5xx at a sustained rate.
+    get_rows = []
+    get_rates = [int(r) for r in os.environ.get("LOAD_GET_RATES", "").split()]
+    for kind in ("checkout-page", "payment-status"):
+        for rate in get_rates:
+            path = os.path.join(OUT, f"oha-{kind}-{rate}.json")
+            if not os.path.exists(path):
+                failures.append(f"{path} missing: its ladder did not run")
+                continue
+            with open(path) as f:
+                got = json.load(f)
+            achieved = got["summary"]["requestsPerSec"]
+            p50 = 1000 * (got["latencyPercentiles"].get("p50") or 0)
+            p99 = 1000 * (got["latencyPercentiles"].get("p99") or 0)
+            statuses = {int(k): v for k, v in got.get("statusCodeDistribution", {}).items()}
+            unanswered = sum(got.get("errorDistribution", {}).values())
+            sustained = achieved >= 0.95 * rate and p99 < 1000
+            server_errors = sum(n for s, n in statuses.items() if s >= 500) + unanswered
+            if sustained and server_errors:
+                failures.append(f"{kind}: {server_errors} 5xx (or no answer) at the sustained rate {rate}/s")
+            answers = ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items()))
+            if unanswered:
+                answers += f", no answer: {unanswered}"
+            get_rows.append(
+                f"| {kind} | {rate} | {achieved:.1f} | {'yes' if sustained else 'no'} | {p50:.1f} | {p99:.1f} | {answers} |"
+            )
+
     total = len(requests)
     import subprocess
     import time as _time
@@ -135,6 +162,18 @@ def main():
         f"Afterwards: {len(payments) - unreadable}/{len(payments)} created payments readable; "
         f"{len(sent_by_phone) - sms_mismatch}/{len(sent_by_phone)} phones got exactly one SMS per payment opened; "
         f"orders paid twice: {len(twice)}; verifies answered 200: {verified}, payments succeeded: {sum(succeeded.values())}.",
+        *(
+            [
+                "",
+                f"GET-only ladders (`oha -q RATE -z {os.environ.get('LOAD_GET_SECS', '10')}s -c 64`, after the mix, on the same stack):",
+                "",
+                "| GET | offered req/s | achieved req/s | sustained | p50 ms | p99 ms | answers |",
+                "|---|---|---|---|---|---|---|",
+                *get_rows,
+            ]
+            if get_rows
+            else []
+        ),
         *(f"FAILED: {f}" for f in failures),
     ]
     text = "\n".join(lines)
