@@ -212,6 +212,7 @@ def main():
         "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench",
         "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
     })
+    functions = []
     for spec in sys.argv[3:]:
         name, rest = spec.split("=", 1)
         bootstrap, event_file = rest.split(":", 1)
@@ -219,10 +220,18 @@ def main():
             event = json.load(f)
         # Each run does the real work: no Idempotency-Key to replay.
         event.get("headers", {}).pop("idempotency-key", None)
-        env["AWS_LAMBDA_FUNCTION_NAME"] = name
-        samples = [once(bootstrap, json.dumps(event), env) for _ in range(runs)]
-        print(json.dumps({"function": name, "size_bytes": os.path.getsize(bootstrap), "samples": samples}), flush=True)
-
+        functions.append((name, bootstrap, json.dumps(event)))
+    # Round-robin: run i of every function, then run i + 1, so whatever drifts on a shared
+    # machine over a minute (another tenant, the emulator's state) falls on every function alike.
+    # One round first, not kept: the page cache and the emulator warmed for everyone.
+    samples = {name: [] for name, _, _ in functions}
+    for round_no in range(runs + 1):
+        for name, bootstrap, event in functions:
+            sample = once(bootstrap, event, dict(env, AWS_LAMBDA_FUNCTION_NAME=name))
+            if round_no:
+                samples[name].append(sample)
+    for name, bootstrap, _ in functions:
+        print(json.dumps({"function": name, "size_bytes": os.path.getsize(bootstrap), "samples": samples[name]}), flush=True)
 
 if __name__ == "__main__":
     main()

@@ -303,6 +303,19 @@ fn right_code_is_accepted_then_single_use() {
 }
 
 #[test]
+fn an_authorizing_payment_takes_no_code_yet() {
+    let now = 1_000_000;
+    let mut p = pending_payment(now);
+    p.status = PaymentStatus::Authorizing;
+    assert_eq!(p.check_code(true, now + 1), CodeCheck::NotPending);
+    assert_eq!(p.check_code(false, now + 1), CodeCheck::NotPending);
+    assert_eq!(p.verification.attempts_remaining, MAX_ATTEMPTS, "nothing counted");
+    assert_eq!(p.check_resend(now + RESEND_COOLDOWN_SECS), Err(ResendRefusal::NotPending));
+    p.status = PaymentStatus::RequiresVerification;
+    assert_eq!(p.check_code(true, now + 1), CodeCheck::Accepted);
+}
+
+#[test]
 fn codes_expire_after_five_minutes_and_resend_renews_them() {
     let now = 1_000_000;
     let mut p = pending_payment(now);

@@ -295,7 +295,9 @@ impl Payment {
 
     /// Applies a presented code, given whether it matched the stored keyed hash.
     pub fn check_code(&mut self, matches: bool, now: i64) -> CodeCheck {
-        if !self.is_pending() {
+        // An `authorizing` payment takes no code yet: its first code may already be on its way
+        // (it goes out before the payment is stored authorised), but it works from that write on.
+        if !self.is_pending() || self.status == PaymentStatus::Authorizing {
             return CodeCheck::NotPending;
         }
         if self.is_past_deadline(now) {
@@ -353,7 +355,8 @@ impl Payment {
 
     /// Checks that a new code may be sent now.
     pub fn check_resend(&mut self, now: i64) -> Result<(), ResendRefusal> {
-        if !self.is_pending() {
+        // Nor another code before the payment is authorised (a retry of its request resumes it).
+        if !self.is_pending() || self.status == PaymentStatus::Authorizing {
             return Err(ResendRefusal::NotPending);
         }
         if self.is_past_deadline(now) {

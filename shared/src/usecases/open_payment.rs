@@ -161,10 +161,10 @@ pub async fn open_payment(
 
 /// Sends an authorised first payment's code, then stores the payment authorised: with the
 /// request's answer under its new Idempotency-Key (`key`) in that same write, which thus
-/// comes after the SMS, so a kept answer always had its code sent. (The code cannot be used
-/// before that write: its payment is still `authorizing` until then, for the few milliseconds
-/// an SMS takes far longer than to arrive.) A code not sent: the hold is stored all the
-/// same, then as [`send_first_code`] does.
+/// comes after the SMS, so a kept answer always had its code sent. The code works from that
+/// write on: an `authorizing` payment takes no code (`Payment::check_code`), and an SMS takes
+/// far longer to arrive than the write. A code not sent: the hold is stored all the same, then
+/// as [`send_first_code`] does.
 async fn send_then_store(
     svc: &Services,
     mut payment: Payment,
