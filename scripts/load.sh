@@ -38,13 +38,14 @@ done
   --stop-timeout 120 \
   > target/load/locust.log 2>&1 || true
 # GET-only ladders at a fixed query rate (oha -q), on the stack the mix left behind: the checkout
-# page (the ~15 KB answer that once drew stray 500s) and one payment's status.
+# page (the ~15 KB answer that once drew stray 500s) and one payment's status. A count (-n =
+# rate × seconds) rather than a duration, so no request is cut off unanswered at the end.
 export LOAD_GET_RATES="${LOAD_GET_RATES:-25 50 100 200}" LOAD_GET_SECS="${LOAD_GET_SECS:-10}"
 payment_id=$(python -c 'import json; print(json.loads(open("target/load/payments.jsonl").readline())["payment_id"])')
 for rate in $LOAD_GET_RATES; do
-  "$OHA" --no-tui --output-format json -q "$rate" -z "${LOAD_GET_SECS}s" -c 64 \
+  "$OHA" --no-tui --output-format json -q "$rate" -n $((rate * LOAD_GET_SECS)) -c 64 \
     "$WATCH_ENDPOINT/lambda-url/checkout-page/checkout/cs_0123456789abcdef0123456789" > "target/load/oha-checkout-page-$rate.json"
-  "$OHA" --no-tui --output-format json -q "$rate" -z "${LOAD_GET_SECS}s" -c 64 -H 'x-local-merchant-id: shop-1' \
+  "$OHA" --no-tui --output-format json -q "$rate" -n $((rate * LOAD_GET_SECS)) -c 64 -H 'x-local-merchant-id: shop-1' \
     "$WATCH_ENDPOINT/lambda-url/payment-status/payments/$payment_id" > "target/load/oha-payment-status-$rate.json"
 done
 python bench/load/report.py --record BENCHMARKS.md

@@ -165,7 +165,7 @@ def main():
         *(
             [
                 "",
-                f"GET-only ladders (`oha -q RATE -z {os.environ.get('LOAD_GET_SECS', '10')}s -c 64`, after the mix, on the same stack):",
+                f"GET-only ladders (`oha -q RATE -n RATE×{os.environ.get('LOAD_GET_SECS', '10')} -c 64`, after the mix, on the same stack):",
                 "",
                 "| GET | offered req/s | achieved req/s | sustained | p50 ms | p99 ms | answers |",
                 "|---|---|---|---|---|---|---|",

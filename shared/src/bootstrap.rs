@@ -22,8 +22,24 @@ use crate::usecases::Services;
 /// Services over DynamoDB, SNS and the sandbox acquirer, with the given AWS configuration
 /// (the SDK honours `AWS_ENDPOINT_URL`, which points local runs at moto).
 pub fn aws_services(config: &Config, aws: &aws_config::SdkConfig) -> Result<Services, ConfigError> {
-    services_over(config, aws_sdk_dynamodb::Client::new(aws), aws_sdk_sns::Client::new(aws))
+    services_over(config, aws_sdk_dynamodb::Client::new(aws), sns_client(aws))
 }
+
+/// The SNS client: one attempt may take the whole operation's time. A `Publish` whose answer is
+/// slow has most likely landed, and sending it again would text the shopper twice (the load
+/// test saw moto answer past 2 s and the SDK's retry deliver a second SMS); errors that say it
+/// did not land (throttling, a refused connection) are still retried within those 6 s.
+pub fn sns_client(aws: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(1))
+        .operation_attempt_timeout(OPERATION_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build();
+    aws_sdk_sns::Client::from_conf(aws_sdk_sns::config::Builder::from(aws).timeout_config(timeouts).build())
+}
+
+/// How long one AWS operation may take, its retries included (inside the functions' 10 s).
+const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6);
 
 /// Services over the given clients (the round-trip benchmark counts their calls).
 pub fn services_over(
@@ -105,7 +121,7 @@ pub async fn services_from_env(warmup: Warmup) -> Result<Services, ConfigError> 
     let started = Instant::now();
     let aws = aws_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-    let sns = aws_sdk_sns::Client::new(&aws);
+    let sns = sns_client(&aws);
     let phones = warmup.phone_metadata.then(|| tokio::task::spawn_blocking(Phone::load_metadata));
     let (config, dynamodb_warm, sns_warm) =
         tokio::join!(Config::load(&aws, warmup.keys), warm_dynamodb(&dynamo), async {
@@ -195,7 +211,7 @@ pub fn aws_config_loader() -> aws_config::ConfigLoader {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_secs(1))
         .operation_attempt_timeout(std::time::Duration::from_secs(2))
-        .operation_timeout(std::time::Duration::from_secs(6))
+        .operation_timeout(OPERATION_TIMEOUT)
         .build();
     aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client()).timeout_config(timeouts)
 }
