@@ -184,13 +184,20 @@ pub struct KeyRecord {
 
 /// What a payment's write does to its request's Idempotency-Key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyWrite {
-    pub record: KeyRecord,
-    /// Claim the key: refused (`Refused(Key)`) unless it is free or expired. Otherwise the key
-    /// must still be this attempt's (its token).
-    pub claim: bool,
-    /// The answer to keep: a retry gets it again. `None`: the key stays in progress.
-    pub answer: Option<StoredResponse>,
+pub enum KeyWrite {
+    /// Claim the key, in progress: refused (`Refused(Key)`) unless it is free or expired.
+    Claim(KeyRecord),
+    /// Keep the answer a retry gets again, under the key this attempt claimed (refused if the
+    /// key is no longer this attempt's token).
+    Answer(KeyRecord, StoredResponse),
+}
+
+impl KeyWrite {
+    pub fn record(&self) -> &KeyRecord {
+        match self {
+            Self::Claim(r) | Self::Answer(r, _) => r,
+        }
+    }
 }
 
 #[async_trait]

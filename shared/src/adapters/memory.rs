@@ -75,11 +75,13 @@ impl MemoryPaymentStore {
     /// needs it still this attempt's. The caller applies it once every condition holds.
     fn check_key(&self, write: Option<&KeyWrite>) -> Result<(), StoreError> {
         let Some(w) = write else { return Ok(()) };
+        let r = w.record();
         let keys = lock(&self.keys);
-        let current = keys.get(&w.record.key).filter(|e| e.first_claimed_at + KEY_RETENTION_SECS > w.record.now);
-        let ok = match current {
-            None => w.claim,
-            Some(e) => !w.claim && e.token == w.record.token,
+        let current = keys.get(&r.key).filter(|e| e.first_claimed_at + KEY_RETENTION_SECS > r.now);
+        let ok = match (w, current) {
+            (KeyWrite::Claim(_), None) => true,
+            (KeyWrite::Answer(..), Some(e)) => e.token == r.token,
+            _ => false,
         };
         if ok {
             Ok(())
@@ -89,23 +91,24 @@ impl MemoryPaymentStore {
     }
 
     fn apply_key(&self, write: Option<&KeyWrite>) {
-        let Some(w) = write else { return };
-        let r = &w.record;
         let mut keys = lock(&self.keys);
-        if w.claim {
-            let entry = IdemEntry {
-                fingerprint: r.fingerprint.clone(),
-                first_claimed_at: r.now,
-                origin: r.token.clone(),
-                token: r.token.clone(),
-                lock_until: r.lock_until,
-                response: w.answer.clone(),
-            };
-            keys.insert(r.key.clone(), entry);
-        } else if let Some(e) = keys.get_mut(&r.key) {
-            match &w.answer {
-                Some(answer) => e.response = Some(answer.clone()),
-                None => e.lock_until = r.lock_until,
+        match write {
+            None => {}
+            Some(KeyWrite::Claim(r)) => {
+                let entry = IdemEntry {
+                    fingerprint: r.fingerprint.clone(),
+                    first_claimed_at: r.now,
+                    origin: r.token.clone(),
+                    token: r.token.clone(),
+                    lock_until: r.lock_until,
+                    response: None,
+                };
+                keys.insert(r.key.clone(), entry);
+            }
+            Some(KeyWrite::Answer(r, answer)) => {
+                if let Some(e) = keys.get_mut(&r.key) {
+                    e.response = Some(answer.clone());
+                }
             }
         }
     }

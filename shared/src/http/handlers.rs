@@ -253,13 +253,17 @@ async fn code_action(
 
 pub(super) fn payment_reply(p: &Payment, status: u16, ctx: Ctx) -> Reply {
     tracing::Span::current().record("payment_id", p.id.as_str());
-    Reply::json(status, &payment_view(p, ctx.now, &ctx.urls))
+    payment_answer(p, status, ctx.now, &ctx.urls)
+}
+
+fn payment_answer(p: &Payment, status: u16, now: i64, urls: &Urls) -> Reply {
+    Reply::json(status, &payment_view(p, now, urls))
 }
 
 /// What [`payment_reply`] answers with a payment, as its Idempotency-Key keeps it.
 fn answer_of(status: u16, ctx: &Ctx) -> RenderAnswer {
     let (now, urls) = (ctx.now, ctx.urls.clone());
-    Box::new(move |p: &Payment| Reply::json(status, &payment_view(p, now, &urls)).stored())
+    Box::new(move |p: &Payment| payment_answer(p, status, now, &urls).stored())
 }
 
 /// A POST: method, caller, body, Idempotency-Key, then `run`. `suffix` narrows the key's

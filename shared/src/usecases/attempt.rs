@@ -120,12 +120,12 @@ impl InlineKey {
 
     /// The key claimed with a new payment.
     pub(crate) fn claim(&self) -> KeyWrite {
-        KeyWrite { record: self.record.clone(), claim: true, answer: None }
+        KeyWrite::Claim(self.record.clone())
     }
 
     /// The answer `payment` (as about to be written) gets, kept under the key claimed before.
     pub(crate) fn answer(&self, payment: &Payment) -> KeyWrite {
-        KeyWrite { record: self.record.clone(), claim: false, answer: Some((self.render)(payment)) }
+        KeyWrite::Answer(self.record.clone(), (self.render)(payment))
     }
 
     /// The claiming write's outcome is unknown.
@@ -135,6 +135,9 @@ impl InlineKey {
 
     /// `write` landed.
     pub(crate) fn written(&self, write: &KeyWrite) {
-        self.set(if write.answer.is_some() { KeyState::Answered } else { KeyState::Claimed });
+        self.set(match write {
+            KeyWrite::Claim(_) => KeyState::Claimed,
+            KeyWrite::Answer(..) => KeyState::Answered,
+        });
     }
 }

@@ -56,58 +56,53 @@ pub(super) fn key_found(item: std::collections::HashMap<String, AttributeValue>)
 /// The key's item as a payment's transaction writes it (see [`KeyWrite`]): claimed with a put
 /// that only a free or expired key lets through, or, already ours, updated to its answer.
 pub(super) fn key_write_item(table: &str, write: &KeyWrite) -> Result<TransactWriteItem, StoreError> {
-    let r = &write.record;
     let n = |v: i64| AttributeValue::N(v.to_string());
     let s = |v: &str| AttributeValue::S(v.to_owned());
-    let (state, status_code, body) = match &write.answer {
-        Some(answer) => (COMPLETED, Some(answer.status), Some(answer.body.clone())),
-        None => (IN_PROGRESS, None, None),
-    };
-    if write.claim {
-        let item = IdempotencyItem {
-            pk: key_pk(&r.key),
-            sk: SK.into(),
-            entity: "idempotency_key".into(),
-            state: state.into(),
-            fingerprint: r.fingerprint.clone(),
-            token: r.token.clone(),
-            lock_until: r.lock_until,
-            origin: r.token.clone(),
-            status_code,
-            body,
-            ttl: r.now + KEY_RETENTION_SECS,
-        };
-        let put = Put::builder()
-            .table_name(table)
-            .set_item(Some(serde_dynamo::to_item(item).map_err(corrupt)?))
-            .condition_expression("attribute_not_exists(pk) OR #ttl < :now")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":now", n(r.now))
-            .build()
-            .map_err(corrupt)?;
-        return Ok(TransactWriteItem::builder().put(put).build());
+    match write {
+        KeyWrite::Claim(r) => {
+            let item = IdempotencyItem {
+                pk: key_pk(&r.key),
+                sk: SK.into(),
+                entity: "idempotency_key".into(),
+                state: IN_PROGRESS.into(),
+                fingerprint: r.fingerprint.clone(),
+                token: r.token.clone(),
+                lock_until: r.lock_until,
+                origin: r.token.clone(),
+                status_code: None,
+                body: None,
+                ttl: r.now + KEY_RETENTION_SECS,
+            };
+            let put = Put::builder()
+                .table_name(table)
+                .set_item(Some(serde_dynamo::to_item(item).map_err(corrupt)?))
+                .condition_expression("attribute_not_exists(pk) OR #ttl < :now")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":now", n(r.now))
+                .build()
+                .map_err(corrupt)?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        }
+        KeyWrite::Answer(r, answer) => {
+            let update = Update::builder()
+                .table_name(table)
+                .key("pk", s(&key_pk(&r.key)))
+                .key("sk", s(SK))
+                .update_expression("SET #state = :completed, status_code = :status, body = :body, #ttl = :ttl")
+                .condition_expression("#token = :token")
+                .expression_attribute_names("#token", "token")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":token", s(&r.token))
+                .expression_attribute_values(":completed", s(COMPLETED))
+                .expression_attribute_values(":status", n(answer.status.into()))
+                .expression_attribute_values(":body", s(&answer.body))
+                .expression_attribute_values(":ttl", n(r.now + KEY_RETENTION_SECS))
+                .build()
+                .map_err(corrupt)?;
+            Ok(TransactWriteItem::builder().update(update).build())
+        }
     }
-    let mut update = Update::builder()
-        .table_name(table)
-        .key("pk", s(&key_pk(&r.key)))
-        .key("sk", s(SK))
-        .condition_expression("#token = :token")
-        .expression_attribute_names("#token", "token")
-        .expression_attribute_values(":token", s(&r.token));
-    update = match (status_code, body) {
-        (Some(status), Some(body)) => update
-            .update_expression("SET #state = :completed, status_code = :status, body = :body, #ttl = :ttl")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":completed", s(COMPLETED))
-            .expression_attribute_values(":status", n(status.into()))
-            .expression_attribute_values(":body", AttributeValue::S(body))
-            .expression_attribute_values(":ttl", n(r.now + KEY_RETENTION_SECS)),
-        _ => update
-            .update_expression("SET lock_until = :lock_until")
-            .expression_attribute_values(":lock_until", n(r.lock_until)),
-    };
-    Ok(TransactWriteItem::builder().update(update.build().map_err(corrupt)?).build())
 }
 
 pub struct DynamoIdempotencyStore {
