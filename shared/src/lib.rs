@@ -4,7 +4,6 @@
 pub mod adapters;
 pub mod bootstrap;
 pub mod config;
-pub mod domain;
 pub mod http;
 pub mod jobs;
 pub mod ports;
@@ -13,6 +12,9 @@ pub mod telemetry;
 pub mod usecases;
 
 pub use usecases::Services;
+
+/// The pure domain, its own crate (`payments-domain`): no AWS, Lambda, HTTP or tokio.
+pub use payments_domain as domain;
 
 /// Re-exported for function crates and tests, so they need no lambda_http version of their own.
 pub use lambda_http;

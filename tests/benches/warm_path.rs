@@ -20,9 +20,9 @@ use criterion::Criterion;
 use integration_tests::{
     first_payment_body, from_merchant, post_request, repeat_payment_body, six_digits, CARD_KEYS, CODE_KEYS,
 };
+use payments_testkit::memory::MemoryStack;
 use serde_json::{json, Value};
 use shared::adapters::clock::SystemClock;
-use shared::adapters::memory::MemoryStack;
 use shared::domain::Phone;
 use shared::lambda_http::{Body, Request, Response};
 use shared::ports::{CodeSender, SendError, SmsLimits, SmsText};

@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use payments_testkit::memory::MemoryMetrics;
+use payments_testkit::ManualClock;
 use rand::Rng;
 use serde_json::{json, Value};
-use shared::adapters::clock::ManualClock;
-use shared::adapters::memory::MemoryMetrics;
 use shared::config::Config;
 use shared::lambda_http::{http, Body, Request, Response};
 use shared::ports::{CodeSender, SendError, SmsLimits, SmsText};

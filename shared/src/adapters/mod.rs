@@ -1,9 +1,8 @@
 //! Implementations of the ports: AWS (DynamoDB, SNS, CloudWatch EMF), the sandbox acquirer, the
-//! system clock, and in-memory stores for fast tests.
+//! system clock. The in-memory stores and the manual clock are the test kit (`payments-testkit`).
 
 pub mod clock;
 pub mod dynamodb;
 pub mod emf;
-pub mod memory;
 pub mod sandbox_acquirer;
 pub mod sns;

@@ -17,9 +17,9 @@ pub struct CardBody {
     exp_month: i64,
     exp_year: i64,
     cvc: String,
-    #[serde(default)]
-    #[allow(dead_code)]
-    holder_name: Option<String>,
+    /// Accepted and checked for type, not used (no acquirer needs it yet).
+    #[serde(default, rename = "holder_name")]
+    _holder_name: Option<String>,
 }
 
 impl CardBody {

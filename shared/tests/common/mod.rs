@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use shared::adapters::clock::ManualClock;
-use shared::adapters::memory::MemoryStack;
+use payments_testkit::memory::MemoryStack;
+use payments_testkit::ManualClock;
 use shared::secrets::{CardVault, CodeHasher, Keyring};
 
 pub const CODE_KEYS: &str = "t1:ZGV2LW9ubHktY29kZS1oYXNoLWtleS1ub3QtcHJvZCE=";

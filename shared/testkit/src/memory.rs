@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use crate::domain::{
+use shared::domain::{
     CheckoutSession, Customer, HistoryCursor, HistoryPage, Identifier, MethodId, Payment, PaymentId, PaymentStatus,
     Phone, SessionId,
 };
-use crate::ports::KEY_RETENTION_SECS;
-use crate::ports::{
+use shared::ports::KEY_RETENTION_SECS;
+use shared::ports::{
     Admission, BusinessEvent, Claim, CodeSender, Guard, IdempotencyStore, KeyFound, KeyWrite, Metrics, OrderChange,
     PayerChange, PaymentStore, Refusal, SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError,
     StoredResponse, WriteAlso,
@@ -524,7 +524,7 @@ impl Metrics for MemoryMetrics {
 /// Services wired entirely in memory (sandbox acquirer, the given clock), with handles on the
 /// stores and the SMS outbox for assertions.
 pub struct MemoryStack {
-    pub services: crate::Services,
+    pub services: shared::Services,
     pub payments: std::sync::Arc<MemoryPaymentStore>,
     pub sms: std::sync::Arc<MemoryCodeSender>,
     pub metrics: std::sync::Arc<MemoryMetrics>,
@@ -532,24 +532,24 @@ pub struct MemoryStack {
 
 impl MemoryStack {
     pub fn new(
-        clock: std::sync::Arc<dyn crate::ports::Clock>,
-        hasher: crate::secrets::CodeHasher,
-        vault: crate::secrets::CardVault,
+        clock: std::sync::Arc<dyn shared::ports::Clock>,
+        hasher: shared::secrets::CodeHasher,
+        vault: shared::secrets::CardVault,
     ) -> Self {
         let payments = std::sync::Arc::new(MemoryPaymentStore::default());
         let sms = std::sync::Arc::new(MemoryCodeSender::default());
         let metrics = std::sync::Arc::new(MemoryMetrics::default());
-        let services = crate::Services {
+        let services = shared::Services {
             payments: payments.clone(),
             idempotency: std::sync::Arc::new(MemoryIdempotencyStore::sharing(&payments)),
             sms: sms.clone(),
             sms_limits: SmsLimits::default(),
-            acquirer: std::sync::Arc::new(super::sandbox_acquirer::SandboxAcquirer),
+            acquirer: std::sync::Arc::new(shared::adapters::sandbox_acquirer::SandboxAcquirer),
             clock,
             metrics: metrics.clone(),
             hasher: Some(hasher),
             vault: Some(vault),
-            settings: crate::config::Settings::default(),
+            settings: shared::config::Settings::default(),
         };
         Self { services, payments, sms, metrics }
     }

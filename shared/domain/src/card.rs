@@ -119,10 +119,10 @@ impl CardBrand {
     }
 }
 
-/// Card verification code: checked for shape, handed to nobody, never stored (it has no
-/// serialization at all) and never printed.
-#[derive(Clone)]
-pub struct Cvc(#[allow(dead_code)] String);
+/// Card verification code: checked for shape, handed only to the acquirer's port with the
+/// authorisation that needs it, never stored (it has no serialization at all), never printed
+/// (Debug is masked, there is no Display) and never cloned.
+pub struct Cvc(String);
 
 impl Cvc {
     pub fn parse(param: &str, raw: &str) -> Result<Self, FieldError> {
@@ -130,6 +130,12 @@ impl Cvc {
             return Err(FieldError::new("invalid_cvc", param, "cvc must be 3 or 4 digits"));
         }
         Ok(Self(raw.to_owned()))
+    }
+
+    /// The digits, for an acquirer adapter building the authorisation request it sends: the
+    /// one place they leave this type.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
     }
 }
 
