@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    CardBrand, CardNumber, CheckoutSession, Customer, Cvc, Expiry, HistoryCursor, HistoryPage, Identifier, MethodId,
-    Money, Payment, PaymentId, Phone, SessionId,
+    CardBrand, CardNumber, CheckoutSession, Customer, Cvc, DeclineReason, Expiry, HistoryCursor, HistoryPage,
+    Identifier, MethodId, Money, Payment, PaymentId, Phone, SessionId,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -473,8 +473,9 @@ pub enum Authorization {
         /// The network's reference for a stored credential (kept with the saved card).
         network_reference: Option<String>,
     },
-    /// A stable decline reason such as `card_declined` or `insufficient_funds`.
-    Declined(String),
+    /// Why the issuer or the acquirer declined, in our closed set of reasons (an adapter maps
+    /// its acquirer's codes onto it).
+    Declined(DeclineReason),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

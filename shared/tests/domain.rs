@@ -247,7 +247,7 @@ fn keyrings_reject_malformed_specs_and_never_print_keys() {
     assert!(!format!("{ring:?}").contains("ZGV2"));
 }
 
-fn pending_payment(now: i64) -> Payment {
+pub(crate) fn pending_payment(now: i64) -> Payment {
     let card = CardNumber::parse("n", "4242424242424242").unwrap();
     Payment {
         id: PaymentId::new(),
@@ -270,7 +270,7 @@ fn pending_payment(now: i64) -> Payment {
         verification: Verification::first(CodeHash { key_id: "a".into(), mac_hex: "00".into() }, now),
         hold: None,
         network_reference: None,
-        failure_code: None,
+        failure: None,
         created_at: now,
         updated_at: now,
         expires_at: now + PAYMENT_TTL_SECS,
@@ -287,7 +287,7 @@ fn wrong_codes_count_down_and_the_fifth_fails_the_payment() {
     }
     assert_eq!(p.check_code(false, now), CodeCheck::LockedOut);
     assert_eq!(p.status, PaymentStatus::Failed);
-    assert_eq!(p.failure_code.as_deref(), Some("too_many_attempts"));
+    assert_eq!(p.failure_code(), Some("too_many_attempts"));
     assert_eq!(p.sealed_card, None, "card data is dropped when a payment ends");
     assert_eq!(p.check_code(true, now), CodeCheck::NotPending);
 }
@@ -297,7 +297,8 @@ fn right_code_is_accepted_then_single_use() {
     let now = 1_000_000;
     let mut p = pending_payment(now);
     assert_eq!(p.check_code(true, now + 10), CodeCheck::Accepted);
-    p.succeed(now + 10);
+    p.execute(Command::StartCapture, now + 10).unwrap();
+    p.execute(Command::RecordCapture, now + 10).unwrap();
     assert_eq!(p.status, PaymentStatus::Succeeded);
     assert_eq!(p.check_code(true, now + 11), CodeCheck::NotPending);
 }
@@ -322,7 +323,11 @@ fn codes_expire_after_five_minutes_and_resend_renews_them() {
     assert_eq!(p.check_code(true, now + CODE_TTL_SECS), CodeCheck::CodeExpired);
     assert!(p.is_pending());
     p.check_resend(now + CODE_TTL_SECS).unwrap();
-    p.issue_code(CodeHash { key_id: "a".into(), mac_hex: "01".into() }, now + CODE_TTL_SECS);
+    p.execute(
+        Command::IssueCode { code_hash: CodeHash { key_id: "a".into(), mac_hex: "01".into() } },
+        now + CODE_TTL_SECS,
+    )
+    .unwrap();
     assert_eq!(p.verification.sends, 2);
     assert_eq!(p.check_code(true, now + CODE_TTL_SECS + 1), CodeCheck::Accepted);
 }
@@ -337,7 +342,7 @@ fn resend_has_a_cooldown_and_a_limit_and_keeps_the_attempt_count() {
     while p.verification.sends < MAX_SENDS {
         t += RESEND_COOLDOWN_SECS;
         p.check_resend(t).unwrap();
-        p.issue_code(CodeHash { key_id: "a".into(), mac_hex: "02".into() }, t);
+        p.execute(Command::IssueCode { code_hash: CodeHash { key_id: "a".into(), mac_hex: "02".into() } }, t).unwrap();
     }
     assert_eq!(p.verification.attempts_remaining, MAX_ATTEMPTS - 1, "a resend hands out no fresh guesses");
     assert_eq!(p.check_resend(t + RESEND_COOLDOWN_SECS), Err(ResendRefusal::SendLimitReached));
@@ -358,7 +363,9 @@ fn payments_expire_at_their_deadline() {
 #[test]
 fn declines_fail_the_payment_with_the_reason() {
     let mut p = pending_payment(1);
-    p.decline("insufficient_funds", 2);
-    assert_eq!((p.status, p.failure_code.as_deref()), (PaymentStatus::Failed, Some("insufficient_funds")));
+    // A first payment is declined while it is authorised, before any code.
+    p.status = PaymentStatus::Authorizing;
+    p.execute(Command::Fail(Failure::Declined(DeclineReason::InsufficientFunds)), 2).unwrap();
+    assert_eq!((p.status, p.failure_code()), (PaymentStatus::Failed, Some("insufficient_funds")));
     assert_eq!(PaymentStatus::parse(p.status.as_str()), Some(PaymentStatus::Failed));
 }

@@ -10,4 +10,5 @@ mod emf;
 mod events;
 mod openapi;
 mod properties;
+mod state_machine;
 mod use_cases;

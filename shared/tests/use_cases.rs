@@ -88,7 +88,7 @@ async fn card_is_not_saved_when_not_asked_or_when_the_payment_fails() {
     verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
     let sent = stack.sms.sent().len();
     let err = first_payment(svc, first("u-1", PHONE, "4000000000000002", true), None).await.unwrap_err();
-    assert!(matches!(&err, UseCaseError::Declined(p) if p.failure_code.as_deref() == Some("card_declined")), "{err:?}");
+    assert!(matches!(&err, UseCaseError::Declined(p) if p.failure_code() == Some("card_declined")), "{err:?}");
     assert_eq!(stack.sms.sent().len(), sent, "a declined first payment sends no code");
     assert!(stack.payments.saved_methods().is_empty());
     assert!(matches!(repeat_payment(svc, repeat("u-1", None), None).await, Err(UseCaseError::NoSavedMethod)));
@@ -100,7 +100,7 @@ async fn insufficient_funds_fails_the_payment_at_creation() {
     let svc = &stack.services;
     let err = first_payment(svc, first("u-1", PHONE, "4000000000009995", true), None).await.unwrap_err();
     let UseCaseError::Declined(failed) = err else { panic!("{err:?}") };
-    assert_eq!((failed.status, failed.failure_code.as_deref()), (PaymentStatus::Failed, Some("insufficient_funds")));
+    assert_eq!((failed.status, failed.failure_code()), (PaymentStatus::Failed, Some("insufficient_funds")));
     assert_eq!((failed.sealed_card.as_deref(), failed.hold.as_ref()), (None, None), "nothing kept, nothing held");
     assert!(stack.sms.sent().is_empty());
     assert!(matches!(
@@ -140,7 +140,7 @@ async fn a_capture_that_fails_fails_the_payment_voids_it_and_frees_the_order() {
     let p = first_payment(svc, cmd, None).await.unwrap();
     let err = verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap_err();
     let UseCaseError::Declined(failed) = err else { panic!("{err:?}") };
-    assert_eq!(failed.failure_code.as_deref(), Some(CAPTURE_FAILED));
+    assert_eq!(failed.failure_code(), Some(CAPTURE_FAILED));
     assert_eq!(failed.hold.map(|h| h.state), Some(HoldState::Voided));
     assert!(stack.payments.saved_methods().is_empty(), "a card whose capture failed is not kept");
     // The order was given up: another card pays it.
@@ -177,7 +177,7 @@ async fn five_wrong_codes_in_a_row_across_payments_lock_the_payer_out() {
     let err = verify_code(svc, &shop(), &a.id, &code(&right_a), None).await.unwrap_err();
     assert!(matches!(err, UseCaseError::TooManyFailures { .. }), "{err:?}");
     let a = payment_status(svc, &shop(), &a.id).await.unwrap();
-    assert_eq!((a.status, a.failure_code.as_deref()), (PaymentStatus::Failed, Some(PAYER_LOCKED)));
+    assert_eq!((a.status, a.failure_code()), (PaymentStatus::Failed, Some(PAYER_LOCKED)));
     assert_eq!(a.hold.map(|h| h.state), Some(HoldState::Voided));
     // A new payment for the same user, or to the same phone under another user, is refused.
     let err = first_payment(svc, first("u-1", "+8613800138009", VISA, false), None).await.unwrap_err();
@@ -241,7 +241,7 @@ async fn five_wrong_codes_lock_the_payment() {
         );
     }
     let err = verify_code(svc, &shop(), &p.id, &wrong(&right), None).await.unwrap_err();
-    assert!(matches!(&err, UseCaseError::TooManyAttempts(p) if p.failure_code.as_deref() == Some("too_many_attempts")));
+    assert!(matches!(&err, UseCaseError::TooManyAttempts(p) if p.failure_code() == Some("too_many_attempts")));
     // Five in a row also locked the payer out: even the right code is not checked now.
     assert!(matches!(
         verify_code(svc, &shop(), &p.id, &code(&right), None).await,
@@ -488,7 +488,7 @@ async fn an_order_is_paid_once() {
     // The second right code finds the order paid: its payment fails, uncharged.
     match verify_code(svc, &shop(), &b.id, &code(&b_code), None).await {
         Err(UseCaseError::OrderAlreadyPaid(Some(p))) => {
-            assert_eq!((p.status, p.failure_code.as_deref()), (PaymentStatus::Failed, Some("order_already_paid")));
+            assert_eq!((p.status, p.failure_code()), (PaymentStatus::Failed, Some("order_already_paid")));
             assert_eq!(p.sealed_card, None);
         }
         other => panic!("expected order_already_paid, got {other:?}"),

@@ -5,6 +5,7 @@ pub mod code;
 pub mod field_error;
 pub mod history;
 pub mod identifier;
+pub mod lifecycle;
 pub mod money;
 pub mod payment;
 pub mod phone;
@@ -15,6 +16,7 @@ pub use code::{CodeHash, VerificationCode};
 pub use field_error::FieldError;
 pub use history::{page_size, HistoryCursor, HistoryPage};
 pub use identifier::{Customer, Identifier, MethodId, PaymentId, SessionId};
+pub use lifecycle::{state_diagram, Command, DeclineReason, Event, Failure, FailureAnswer, Plan, Refusal, TRANSITIONS};
 pub use money::{Currency, Money};
 pub use payment::{
     CodeCheck, Hold, HoldState, MethodSummary, Payment, PaymentStatus, ResendRefusal, Verification, CAPTURE_FAILED,

@@ -6,11 +6,13 @@
 //! `failed` (`capture_failed`, declined, …); and from any open state → `expired` |
 //! `canceled` (its checkout session started another payment, or ended). An ended payment
 //! whose funds are still held is voided (`hold` = voided) by whoever ends it, or the sweeper.
-//! Methods here only decide and mutate in memory; use cases persist the result with a
-//! version-checked write, so two concurrent transitions can never both land.
+//! The transitions themselves are decided and applied in [`super::lifecycle`]; use cases
+//! persist the result with a version-checked write, so two concurrent transitions can never
+//! both land.
 
 use super::card::{CardBrand, Expiry};
 use super::code::CodeHash;
+use super::lifecycle::{Command, Event, Failure, Refusal};
 use super::{Customer, Identifier, MethodId, Money, PayerPhone, PaymentId, SessionId};
 
 /// A code is valid for five minutes.
@@ -28,13 +30,13 @@ pub const CAPTURE_GRACE_SECS: i64 = 10;
 /// A payment nobody completes expires after this long.
 pub const PAYMENT_TTL_SECS: i64 = 30 * 60;
 /// The failure code of a payment whose order another payment paid first.
-pub const ORDER_ALREADY_PAID: &str = "order_already_paid";
+pub const ORDER_ALREADY_PAID: &str = Failure::OrderAlreadyPaid.code();
 /// The failure code of a payment whose authorisation could not be captured.
-pub const CAPTURE_FAILED: &str = "capture_failed";
+pub const CAPTURE_FAILED: &str = Failure::CaptureFailed.code();
 /// The failure code of a pending payment whose payer was locked out by wrong codes.
-pub const PAYER_LOCKED: &str = "too_many_failures";
+pub const PAYER_LOCKED: &str = Failure::PayerLocked.code();
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PaymentStatus {
     Authorizing,
     RequiresVerification,
@@ -167,7 +169,8 @@ pub struct Payment {
     /// The card network's reference for the stored credential: returned by the first
     /// payment's authorisation (and saved with the card), sent with a repeat payment's.
     pub network_reference: Option<String>,
-    pub failure_code: Option<String>,
+    /// Why a `failed` payment failed (`None` in every other status).
+    pub failure: Option<Failure>,
     pub created_at: i64,
     pub updated_at: i64,
     pub expires_at: i64,
@@ -228,41 +231,6 @@ impl Payment {
         }
     }
 
-    /// The acquirer authorised a first payment: funds are held, the code may go out.
-    pub fn authorized(&mut self, authorization_id: String, network_reference: Option<String>, now: i64) {
-        self.status = PaymentStatus::RequiresVerification;
-        self.hold = Some(Hold { authorization_id, state: HoldState::Held });
-        if network_reference.is_some() {
-            self.network_reference = network_reference;
-        }
-        self.updated_at = now;
-    }
-
-    /// A repeat payment's authorisation, given after the right code (the payment is capturing).
-    pub fn hold_funds(&mut self, authorization_id: String, now: i64) {
-        self.hold = Some(Hold { authorization_id, state: HoldState::Held });
-        self.updated_at = now;
-    }
-
-    /// The right code: the code is spent and the payment, holding its order, is to be captured.
-    pub fn start_capture(&mut self, now: i64) {
-        self.status = PaymentStatus::Capturing;
-        self.updated_at = now;
-    }
-
-    /// The authorisation was voided at the acquirer.
-    pub fn voided(&mut self, now: i64) {
-        if let Some(h) = self.hold.as_mut() {
-            h.state = HoldState::Voided;
-        }
-        self.updated_at = now;
-    }
-
-    /// An open payment reached its deadline (noticed by a read or the sweeper).
-    pub fn expire(&mut self, now: i64) {
-        self.end(PaymentStatus::Expired, None, now);
-    }
-
     /// A capture left unfinished long enough that finishing it cannot race its own request.
     pub fn is_stale_capture(&self, now: i64) -> bool {
         self.status == PaymentStatus::Capturing && now >= self.updated_at + CAPTURE_GRACE_SECS
@@ -273,121 +241,77 @@ impl Payment {
         match self.status {
             PaymentStatus::RequiresVerification => self.is_past_deadline(now),
             PaymentStatus::Authorizing | PaymentStatus::Capturing => now >= self.expires_at,
-            _ => false,
+            PaymentStatus::Succeeded | PaymentStatus::Failed | PaymentStatus::Expired | PaymentStatus::Canceled => {
+                false
+            }
         }
     }
 
     /// True when the payment can no longer be completed: its deadline passed, or its last
     /// code expired with no sends left.
-    fn is_past_deadline(&self, now: i64) -> bool {
+    pub(crate) fn is_past_deadline(&self, now: i64) -> bool {
         let v = &self.verification;
         now >= self.expires_at || (now >= v.expires_at && v.sends >= MAX_SENDS)
     }
 
-    fn end(&mut self, status: PaymentStatus, failure_code: Option<&str>, now: i64) {
-        self.status = status;
-        self.failure_code = failure_code.map(str::to_owned);
-        // Nothing is sent or charged again: the card and the number are no longer kept.
-        self.sealed_card = None;
-        self.phone.forget_number();
-        self.updated_at = now;
+    /// The failure code a `failed` payment shows.
+    pub fn failure_code(&self) -> Option<&'static str> {
+        self.failure.map(|f| f.code())
     }
 
-    /// Applies a presented code, given whether it matched the stored keyed hash.
+    /// How the payment ended without being paid, if it did: its failure, expired or canceled.
+    pub fn ending(&self) -> Option<Failure> {
+        match self.status {
+            PaymentStatus::Failed => self.failure,
+            PaymentStatus::Expired => Some(Failure::Expired),
+            PaymentStatus::Canceled => Some(Failure::Canceled),
+            PaymentStatus::Authorizing
+            | PaymentStatus::RequiresVerification
+            | PaymentStatus::Capturing
+            | PaymentStatus::Succeeded => None,
+        }
+    }
+
+    /// Presents a code, given whether it matched the stored keyed hash, and applies what it
+    /// decides (attempts spent, failed, expired). A right code changes nothing yet: the order
+    /// is claimed first ([`Command::StartCapture`]).
     pub fn check_code(&mut self, matches: bool, now: i64) -> CodeCheck {
-        // An `authorizing` payment takes no code yet: its first code may already be on its way
-        // (it goes out before the payment is stored authorised), but it works from that write on.
-        if !self.is_pending() || self.status == PaymentStatus::Authorizing {
-            return CodeCheck::NotPending;
+        let plan = match self.decide(Command::PresentCode { matches }, now) {
+            Ok(plan) => plan,
+            Err(Refusal::CodeExpired) => return CodeCheck::CodeExpired,
+            Err(
+                Refusal::NotPending | Refusal::TooSoon { .. } | Refusal::SendLimitReached | Refusal::NotAllowed { .. },
+            ) => return CodeCheck::NotPending,
+        };
+        self.apply_plan(&plan);
+        match plan.ending() {
+            Some(Failure::Expired) => CodeCheck::PaymentExpired,
+            Some(_) => CodeCheck::LockedOut,
+            None if plan.events.contains(&Event::CodeRejected) => {
+                CodeCheck::Incorrect { attempts_remaining: self.verification.attempts_remaining }
+            }
+            None => CodeCheck::Accepted,
         }
-        if self.is_past_deadline(now) {
-            self.end(PaymentStatus::Expired, None, now);
-            return CodeCheck::PaymentExpired;
-        }
-        if now >= self.verification.expires_at {
-            return CodeCheck::CodeExpired;
-        }
-        if matches {
-            return CodeCheck::Accepted;
-        }
-        self.updated_at = now;
-        self.verification.attempts_remaining = self.verification.attempts_remaining.saturating_sub(1);
-        if self.verification.attempts_remaining == 0 {
-            self.end(PaymentStatus::Failed, Some("too_many_attempts"), now);
-            return CodeCheck::LockedOut;
-        }
-        CodeCheck::Incorrect { attempts_remaining: self.verification.attempts_remaining }
     }
 
-    /// The capture went through: the payment is complete.
-    pub fn succeed(&mut self, now: i64) {
-        if let Some(h) = self.hold.as_mut() {
-            h.state = HoldState::Captured;
-        }
-        self.end(PaymentStatus::Succeeded, None, now);
-    }
-
-    /// The acquirer refused to capture the authorisation: nothing was charged.
-    pub fn fail_capture(&mut self, now: i64) {
-        self.end(PaymentStatus::Failed, Some(CAPTURE_FAILED), now);
-    }
-
-    /// Its payer was locked out by wrong codes: the payment ends, its funds are released.
-    pub fn lock_out(&mut self, now: i64) {
-        self.end(PaymentStatus::Failed, Some(PAYER_LOCKED), now);
-    }
-
-    /// The right code came, but another payment has already paid this order: this one ends
-    /// failed before the card is charged.
-    pub fn lose_order(&mut self, now: i64) {
-        self.end(PaymentStatus::Failed, Some(ORDER_ALREADY_PAID), now);
-    }
-
-    /// Its checkout session started another payment or ended: nothing is charged.
-    pub fn cancel(&mut self, now: i64) {
-        self.end(PaymentStatus::Canceled, None, now);
-    }
-
-    /// The acquirer declined with `reason` (e.g. `card_declined`), or the code never went out.
-    pub fn decline(&mut self, reason: &str, now: i64) {
-        self.end(PaymentStatus::Failed, Some(reason), now);
-    }
-
-    /// Checks that a new code may be sent now.
+    /// Checks that a new code may be sent now; a payment past its deadline is expired.
     pub fn check_resend(&mut self, now: i64) -> Result<(), ResendRefusal> {
-        // Nor another code before the payment is authorised (a retry of its request resumes it).
-        if !self.is_pending() || self.status == PaymentStatus::Authorizing {
-            return Err(ResendRefusal::NotPending);
+        match self.decide_resend(now) {
+            Ok(plan) if plan.events.is_empty() => Ok(()),
+            Ok(plan) => {
+                self.apply_plan(&plan);
+                Err(ResendRefusal::PaymentExpired)
+            }
+            Err(Refusal::SendLimitReached) => Err(ResendRefusal::SendLimitReached),
+            Err(Refusal::TooSoon { retry_after_secs }) => Err(ResendRefusal::TooSoon { retry_after_secs }),
+            Err(Refusal::NotPending | Refusal::CodeExpired | Refusal::NotAllowed { .. }) => {
+                Err(ResendRefusal::NotPending)
+            }
         }
-        if self.is_past_deadline(now) {
-            self.end(PaymentStatus::Expired, None, now);
-            return Err(ResendRefusal::PaymentExpired);
-        }
-        if self.verification.sends >= MAX_SENDS {
-            return Err(ResendRefusal::SendLimitReached);
-        }
-        let wait = self.verification.last_sent_at + RESEND_COOLDOWN_SECS - now;
-        if wait > 0 {
-            return Err(ResendRefusal::TooSoon { retry_after_secs: wait });
-        }
-        Ok(())
     }
 
     /// Sequence number the next code will be bound to (its hash includes it).
     pub fn next_send_seq(&self) -> u8 {
         self.verification.sends + 1
-    }
-
-    /// Replaces the outstanding code: the previous one stops working. Wrong tries are counted
-    /// per payment, so a resend does not hand out five fresh guesses.
-    pub fn issue_code(&mut self, code_hash: CodeHash, now: i64) {
-        self.verification = Verification {
-            code_hash,
-            expires_at: now + CODE_TTL_SECS,
-            attempts_remaining: self.verification.attempts_remaining,
-            sends: self.verification.sends + 1,
-            last_sent_at: now,
-        };
-        self.updated_at = now;
     }
 }

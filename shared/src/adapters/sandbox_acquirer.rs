@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use crate::domain::{Money, PaymentId};
+use crate::domain::{DeclineReason, Money, PaymentId};
 use crate::ports::{Acquirer, AcquirerError, Authorization, AuthorizationRequest, Capture, StoredCredential};
 
 /// The built-in test acquirer. Deterministic per card, so repeating a call for one payment
@@ -20,8 +20,8 @@ impl Acquirer for SandboxAcquirer {
     async fn authorize(&self, request: &AuthorizationRequest<'_>) -> Result<Authorization, AcquirerError> {
         let id = request.payment_id;
         let decision = match request.card.expose() {
-            DECLINED_CARD => Authorization::Declined("card_declined".into()),
-            INSUFFICIENT_FUNDS_CARD => Authorization::Declined("insufficient_funds".into()),
+            DECLINED_CARD => Authorization::Declined(DeclineReason::CardDeclined),
+            INSUFFICIENT_FUNDS_CARD => Authorization::Declined(DeclineReason::InsufficientFunds),
             CAPTURE_FAILS_CARD => Authorization::Approved {
                 authorization_id: format!("{CAPTURE_FAILS_MARK}{id}"),
                 network_reference: None,

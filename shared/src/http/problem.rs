@@ -158,7 +158,7 @@ pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
         E::NotPending(p) => Problem::new(409, "payment_not_pending", format!("the payment is {}", p.status.as_str()))
             .with_payment(&p, now, urls),
         E::Declined(p) => {
-            let reason = p.failure_code.clone().unwrap_or_else(|| "card_declined".into());
+            let reason = p.failure_code().unwrap_or("card_declined");
             Problem::new(402, reason, "the card issuer declined the payment").with_payment(&p, now, urls)
         }
         E::ResendTooSoon { retry_after_secs } => {

@@ -56,7 +56,7 @@ pub fn payment_view(p: &Payment, now: i64, urls: &Urls) -> Value {
         "session_id": p.session_id.as_ref().map(|s| s.as_str()),
     });
     if let Some(fields) = view.as_object_mut() {
-        if let Some(code) = &p.failure_code {
+        if let Some(code) = p.failure_code() {
             fields.insert("failure_code".into(), json!(code));
         }
         if p.is_pending() && now < p.expires_at {

@@ -1,16 +1,16 @@
 //! Checkout sessions: the merchant's server opens one for an order and hands its client secret
 //! to the shopper's browser, which may then pay that order (and only it) and enter its code.
 
+use super::commit::{commit, Raced, Step};
 use super::first_payment::{first_draft, FirstPaymentCommand};
 use super::guards::lockable;
 use super::lifecycle::release_hold;
 use super::open_payment::{open_payment, SessionLink};
 use super::repeat_payment::{repeat_draft, RepeatPaymentCommand};
-use super::verify_code::MAX_RACE_RETRIES;
 use super::{Attempt, Caller, Services, UseCaseError};
 use crate::domain::{
-    year_month, CardNumber, CheckoutSession, ClientSecret, Cvc, Expiry, Identifier, MethodId, Money, Payment,
-    PaymentStatus, Phone, ReturnUrl, SessionId,
+    year_month, CardNumber, CheckoutSession, ClientSecret, Command, Cvc, Expiry, Failure, Identifier, MethodId, Money,
+    Payment, PaymentStatus, Phone, ReturnUrl, SessionId,
 };
 use crate::ports::{SavedMethod, StoreError};
 
@@ -112,34 +112,36 @@ async fn with_payment(svc: &Services, session: CheckoutSession) -> Result<Sessio
 /// Ends an open session now; its pending payment is canceled in the same write. A session
 /// already over is answered as it is; a complete one cannot be ended.
 pub async fn expire_session(svc: &Services, caller: &Caller, id: &SessionId) -> Result<SessionView, UseCaseError> {
-    for _ in 0..MAX_RACE_RETRIES {
-        let mut view = merchant_session(svc, caller, id).await?;
-        let now = svc.clock.now();
-        if view.is_complete() {
-            return Err(UseCaseError::SessionCompleted);
-        }
-        if view.session.is_over(now) {
-            return Ok(view);
-        }
-        let cancel = view.payment.clone().filter(lockable).map(|mut p| {
-            p.cancel(now);
-            p
-        });
-        let ended = CheckoutSession { ended_at: Some(now), ..view.session.clone() };
-        match svc.payments.update_session(&ended, cancel.as_ref()).await {
-            Ok(()) => {
-                tracing::info!(session_id = %ended.id, canceled = cancel.is_some(), "checkout session ended");
-                view.session = CheckoutSession { version: ended.version + 1, ..ended };
-                if let Some(c) = cancel {
-                    view.payment = Some(release_hold(svc, Payment { version: c.version + 1, ..c }).await);
-                }
-                return Ok(view);
-            }
-            Err(StoreError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
+    commit(|_: Option<Raced>| expire_once(svc, caller, id)).await
+}
+
+async fn expire_once(
+    svc: &Services,
+    caller: &Caller,
+    id: &SessionId,
+) -> Result<Step<SessionView, Raced>, UseCaseError> {
+    let mut view = merchant_session(svc, caller, id).await?;
+    let now = svc.clock.now();
+    if view.is_complete() {
+        return Err(UseCaseError::SessionCompleted);
     }
-    Err(UseCaseError::Contention)
+    if view.session.is_over(now) {
+        return Ok(Step::Done(view));
+    }
+    let cancel = view.payment.clone().filter(lockable).and_then(|p| canceled(p, now));
+    let ended = CheckoutSession { ended_at: Some(now), ..view.session.clone() };
+    match svc.payments.update_session(&ended, cancel.as_ref()).await {
+        Ok(()) => {
+            tracing::info!(session_id = %ended.id, canceled = cancel.is_some(), "checkout session ended");
+            view.session = CheckoutSession { version: ended.version + 1, ..ended };
+            if let Some(c) = cancel {
+                view.payment = Some(release_hold(svc, Payment { version: c.version + 1, ..c }).await);
+            }
+            Ok(Step::Done(view))
+        }
+        Err(StoreError::Conflict) => Ok(Step::Again(Raced)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The session a browser request names, if the secret it presents is that session's. A
@@ -192,10 +194,7 @@ pub async fn pay_in_session(
     let session = view.session;
     // A retry of this very request finds its own payment: it is resumed, not canceled.
     let own = attempt.map(|a| Attempt::payment_id(Some(a)));
-    let cancel = view.payment.filter(|p| lockable(p) && Some(&p.id) != own.as_ref()).map(|mut p| {
-        p.cancel(now);
-        p
-    });
+    let cancel = view.payment.filter(|p| lockable(p) && Some(&p.id) != own.as_ref()).and_then(|p| canceled(p, now));
     let mut draft = match how {
         SessionPayment::Card { phone, card, expiry, cvc, save_card } => first_draft(
             svc,
@@ -227,4 +226,10 @@ pub async fn pay_in_session(
     };
     draft.session = Some(SessionLink { session, cancel });
     open_payment(svc, draft, attempt).await
+}
+
+/// The session's pending payment, canceled (to be written with the session's change); `None`
+/// if the state machine refuses (it is no longer pending).
+fn canceled(mut payment: Payment, now: i64) -> Option<Payment> {
+    payment.execute(Command::Fail(Failure::Canceled), now).ok().map(|_| payment)
 }

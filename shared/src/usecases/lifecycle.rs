@@ -2,10 +2,10 @@
 //! once the right code claimed the order, void whatever an ended payment still holds.
 
 use super::attempt::{InlineKey, KeyState};
+use super::commit::{commit, transition, Raced, Step};
 use super::guards::{count_decline, lockable};
-use super::verify_code::MAX_RACE_RETRIES;
 use super::{Services, UseCaseError};
-use crate::domain::{CardNumber, Cvc, Payment, PaymentStatus, Verification, VerificationCode};
+use crate::domain::{CardNumber, Command, Cvc, Failure, FailureAnswer, Payment, PaymentStatus, VerificationCode};
 use crate::ports::{
     Authorization, AuthorizationRequest, BusinessEvent, Capture, OrderChange, SavedMethod, StoreError,
     StoredCredential, WriteAlso,
@@ -51,22 +51,26 @@ pub(crate) async fn authorize_first(
     let now = svc.clock.now();
     match decision {
         Authorization::Declined(reason) => {
-            payment.decline(&reason, now);
+            transition(&mut payment, Command::Fail(Failure::Declined(reason)), now)?;
             store(svc, &mut payment, WriteAlso::default()).await?;
             count_decline(svc, &payment, now).await;
-            svc.metrics.record(BusinessEvent::PaymentFailed { code: reason });
+            svc.metrics.record(BusinessEvent::PaymentFailed { code: reason.code().into() });
             tracing::info!(payment_id = %payment.id, "first payment declined: no code sent");
             Err(UseCaseError::Declined(Box::new(payment)))
         }
         Authorization::Approved { authorization_id, network_reference } => {
-            payment.authorized(authorization_id, network_reference, now);
             let ctx = CodeContext {
                 payment_id: &payment.id,
                 money: &payment.money,
                 merchant_id: &payment.merchant_id,
                 send_seq: 1,
             };
-            payment.verification = Verification::first(svc.hasher()?.hash(&ctx, code), now);
+            let code_hash = svc.hasher()?.hash(&ctx, code);
+            transition(
+                &mut payment,
+                Command::RecordAuthorization { authorization_id, network_reference, code_hash },
+                now,
+            )?;
             Ok(payment)
         }
     }
@@ -108,12 +112,13 @@ pub(crate) async fn finish_capture(
                 Authorization::Approved { authorization_id, .. } => {
                     // Not stored on its own: a retry authorises again under the same payment
                     // id and gets the same authorisation back.
-                    payment.hold_funds(authorization_id.clone(), svc.clock.now());
+                    let held = Command::HoldFunds { authorization_id: authorization_id.clone() };
+                    transition(&mut payment, held, svc.clock.now())?;
                     authorization_id
                 }
                 Authorization::Declined(reason) => {
                     let now = svc.clock.now();
-                    payment.decline(&reason, now);
+                    transition(&mut payment, Command::Fail(Failure::Declined(reason)), now)?;
                     return match end_capturing(svc, payment).await? {
                         Ok(p) => {
                             count_decline(svc, &p, now).await;
@@ -147,7 +152,7 @@ pub(crate) async fn finish_capture(
                 // (the captured funds are not lost: the capture key is the payment id).
                 (true, _, _) => return Err(unavailable("the card to save cannot be read here")),
             };
-            payment.succeed(now);
+            transition(&mut payment, Command::RecordCapture, now)?;
             let answer = key.filter(|k| k.state() == KeyState::Claimed).map(|k| k.answer(&payment));
             let also = WriteAlso { save: save.as_ref(), key: answer.as_ref(), ..WriteAlso::default() };
             match svc.payments.update(&payment, also).await {
@@ -167,7 +172,7 @@ pub(crate) async fn finish_capture(
         }
         Capture::Failed(reason) => {
             tracing::warn!(payment_id = %payment.id, %reason, "capture failed");
-            payment.fail_capture(now);
+            transition(&mut payment, Command::Fail(Failure::CaptureFailed), now)?;
             match end_capturing(svc, payment).await? {
                 Ok(p) => {
                     let p = release_hold(svc, p).await;
@@ -186,9 +191,8 @@ async fn end_capturing(svc: &Services, mut payment: Payment) -> Result<Result<Pa
     match svc.payments.update(&payment, also).await {
         Ok(()) => {
             payment.version += 1;
-            svc.metrics.record(BusinessEvent::PaymentFailed {
-                code: payment.failure_code.clone().unwrap_or_else(|| "failed".into()),
-            });
+            svc.metrics
+                .record(BusinessEvent::PaymentFailed { code: payment.failure_code().unwrap_or("failed").into() });
             Ok(Ok(payment))
         }
         Err(StoreError::Conflict) => Ok(Err(reread(svc, &payment).await?)),
@@ -200,20 +204,16 @@ async fn reread(svc: &Services, payment: &Payment) -> Result<Payment, UseCaseErr
     svc.payments.get(&payment.id).await?.ok_or(UseCaseError::Contention)
 }
 
-/// What a payment's stored state answers to the request that would have finished it.
+/// What a payment's stored state answers to the request that would have finished it: the
+/// answer each failure gets is the domain's ([`Failure::answer`]).
 pub(crate) fn outcome_of(payment: Payment) -> Result<Payment, UseCaseError> {
-    use crate::domain::ORDER_ALREADY_PAID;
-    match (payment.status, payment.failure_code.as_deref()) {
-        (PaymentStatus::Succeeded, _) => Ok(payment),
-        (PaymentStatus::Failed, Some(ORDER_ALREADY_PAID)) => {
-            Err(UseCaseError::OrderAlreadyPaid(Some(Box::new(payment))))
-        }
-        (PaymentStatus::Failed, Some(reason))
-            if !matches!(reason, "too_many_attempts" | "code_not_sent" | crate::domain::PAYER_LOCKED) =>
-        {
-            Err(UseCaseError::Declined(Box::new(payment)))
-        }
-        _ => Err(UseCaseError::NotPending(Box::new(payment))),
+    if payment.status == PaymentStatus::Succeeded {
+        return Ok(payment);
+    }
+    match payment.ending().map(|f| f.answer()) {
+        Some(FailureAnswer::Declined) => Err(UseCaseError::Declined(Box::new(payment))),
+        Some(FailureAnswer::OrderAlreadyPaid) => Err(UseCaseError::OrderAlreadyPaid(Some(Box::new(payment)))),
+        Some(FailureAnswer::NotPending) | None => Err(UseCaseError::NotPending(Box::new(payment))),
     }
 }
 
@@ -229,7 +229,9 @@ pub(crate) async fn release_hold(svc: &Services, mut payment: Payment) -> Paymen
         return payment;
     }
     let before = payment.clone();
-    payment.voided(svc.clock.now());
+    if transition(&mut payment, Command::RecordVoid, svc.clock.now()).is_err() {
+        return before;
+    }
     match svc.payments.update(&payment, WriteAlso::default()).await {
         Ok(()) => {
             payment.version += 1;
@@ -253,7 +255,9 @@ pub(crate) async fn lock_out_payer(svc: &Services, payment: &Payment) {
         }
     };
     for mut p in open.into_iter().filter(lockable) {
-        p.lock_out(svc.clock.now());
+        if transition(&mut p, Command::Fail(Failure::PayerLocked), svc.clock.now()).is_err() {
+            continue;
+        }
         match svc.payments.update(&p, WriteAlso::default()).await {
             Ok(()) => {
                 p.version += 1;
@@ -325,42 +329,47 @@ enum Swept {
     Captured,
 }
 
-async fn sweep_one(svc: &Services, mut payment: Payment) -> Result<Option<Swept>, UseCaseError> {
-    for _ in 0..MAX_RACE_RETRIES {
-        let now = svc.clock.now();
-        if payment.status == PaymentStatus::Capturing {
-            return match finish_capture(svc, payment, None).await {
-                Ok(_) => Ok(Some(Swept::Captured)),
-                Err(UseCaseError::Unavailable(e)) => Err(UseCaseError::Unavailable(e)),
-                Err(_) => Ok(Some(Swept::Voided)),
-            };
-        }
-        if payment.needs_void() {
-            let p = release_hold(svc, payment).await;
-            return Ok((!p.needs_void()).then_some(Swept::Voided));
-        }
-        if !payment.is_expired_at(now) {
-            return Ok(None);
-        }
-        if payment.status == PaymentStatus::Authorizing && payment.hold.is_none() {
-            // The acquirer may have authorised before the invocation died: void by payment id.
-            if let Err(e) = svc.acquirer.void(&payment.id, "").await {
-                return Err(unavailable(e));
-            }
-        }
-        payment.expire(now);
-        match svc.payments.update(&payment, WriteAlso::default()).await {
-            Ok(()) => {
-                payment.version += 1;
-                tracing::info!(payment_id = %payment.id, "payment expired by the sweeper");
-                release_hold(svc, payment).await;
-                return Ok(Some(Swept::Expired));
-            }
-            Err(StoreError::Conflict) => {
-                payment = svc.payments.get(&payment.id).await?.ok_or(UseCaseError::Contention)?;
-            }
-            Err(e) => return Err(e.into()),
-        }
+async fn sweep_one(svc: &Services, due: Payment) -> Result<Option<Swept>, UseCaseError> {
+    let due = &due;
+    commit(|again: Option<Raced>| async move {
+        let payment = match again {
+            None => due.clone(),
+            Some(Raced) => svc.payments.get(&due.id).await?.ok_or(UseCaseError::Contention)?,
+        };
+        sweep_once(svc, payment).await
+    })
+    .await
+}
+
+async fn sweep_once(svc: &Services, mut payment: Payment) -> Result<Step<Option<Swept>, Raced>, UseCaseError> {
+    let now = svc.clock.now();
+    if payment.status == PaymentStatus::Capturing {
+        return match finish_capture(svc, payment, None).await {
+            Ok(_) => Ok(Step::Done(Some(Swept::Captured))),
+            Err(UseCaseError::Unavailable(e)) => Err(UseCaseError::Unavailable(e)),
+            Err(_) => Ok(Step::Done(Some(Swept::Voided))),
+        };
     }
-    Err(UseCaseError::Contention)
+    if payment.needs_void() {
+        let p = release_hold(svc, payment).await;
+        return Ok(Step::Done((!p.needs_void()).then_some(Swept::Voided)));
+    }
+    if !payment.is_expired_at(now) {
+        return Ok(Step::Done(None));
+    }
+    if payment.status == PaymentStatus::Authorizing && payment.hold.is_none() {
+        // The acquirer may have authorised before the invocation died: void by payment id.
+        svc.acquirer.void(&payment.id, "").await.map_err(unavailable)?;
+    }
+    transition(&mut payment, Command::Fail(Failure::Expired), now)?;
+    match svc.payments.update(&payment, WriteAlso::default()).await {
+        Ok(()) => {
+            payment.version += 1;
+            tracing::info!(payment_id = %payment.id, "payment expired by the sweeper");
+            release_hold(svc, payment).await;
+            Ok(Step::Done(Some(Swept::Expired)))
+        }
+        Err(StoreError::Conflict) => Ok(Step::Again(Raced)),
+        Err(e) => Err(e.into()),
+    }
 }

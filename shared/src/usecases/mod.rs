@@ -3,6 +3,7 @@
 pub mod attempt;
 pub mod caller;
 pub mod checkout;
+mod commit;
 pub mod error;
 pub mod first_payment;
 mod guards;

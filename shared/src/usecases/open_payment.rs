@@ -2,14 +2,14 @@
 //! then send the code.
 
 use super::attempt::InlineKey;
+use super::commit::{commit, transition, Raced, Step};
 use super::guards::{admission_keys, check_declines, check_payer};
 use super::lifecycle::{authorize_first, outcome_of, release_hold, store, PresentCard};
-use super::send_code::{reissue_code, sms_text, write_charged, Raced};
-use super::verify_code::MAX_RACE_RETRIES;
+use super::send_code::{reissue_code, sms_text, write_charged};
 use super::{Attempt, Services, UseCaseError};
 use crate::domain::{
-    CheckoutSession, Identifier, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus, Verification,
-    VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
+    CheckoutSession, Command, Failure, Identifier, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus,
+    Verification, VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
 };
 use crate::ports::{BusinessEvent, Refusal, SendError, StoreError, WriteAlso};
 use crate::secrets::CodeContext;
@@ -70,7 +70,7 @@ pub async fn open_payment(
         verification: Verification::first(code_hash, now),
         hold: None,
         network_reference: draft.network_reference,
-        failure_code: None,
+        failure: None,
         created_at: now,
         updated_at: now,
         // No payment outlives its session.
@@ -148,7 +148,7 @@ pub async fn open_payment(
             // Nobody could ever resume it: close it; the sweeper voids whatever the acquirer
             // may have authorised.
             let mut failed = payment;
-            failed.decline("acquirer_unavailable", svc.clock.now());
+            transition(&mut failed, Command::Fail(Failure::AcquirerUnavailable), svc.clock.now())?;
             if let Err(e) = svc.payments.update(&failed, WriteAlso::default()).await {
                 tracing::warn!(payment_id = %failed.id, error = %e, "could not close unauthorised payment");
             }
@@ -218,10 +218,15 @@ async fn code_not_sent(svc: &Services, payment: Payment, keyed: bool, e: SendErr
     // fails, it expires on its own), and release what it holds.
     if !keyed {
         let mut failed = payment.clone();
-        failed.decline("code_not_sent", svc.clock.now());
-        match svc.payments.update(&failed, WriteAlso::default()).await {
+        let closed = transition(&mut failed, Command::Fail(Failure::CodeNotSent), svc.clock.now());
+        match async {
+            closed?;
+            Ok::<_, UseCaseError>(svc.payments.update(&failed, WriteAlso::default()).await?)
+        }
+        .await
+        {
             Ok(()) => {
-                svc.metrics.record(BusinessEvent::PaymentFailed { code: "code_not_sent".into() });
+                svc.metrics.record(BusinessEvent::PaymentFailed { code: Failure::CodeNotSent.code().into() });
                 release_hold(svc, Payment { version: failed.version + 1, ..failed }).await;
             }
             Err(e) => tracing::warn!(payment_id = %payment.id, error = %e, "could not close unsent payment"),
@@ -235,30 +240,32 @@ async fn code_not_sent(svc: &Services, payment: Payment, keyed: bool, e: SendErr
 /// so it is not authorised twice) and gets its first code; a pending one gets a fresh code
 /// (the old one stops working).
 async fn resume(svc: &Services, id: &PaymentId, present: Option<&PresentCard>) -> Result<Payment, UseCaseError> {
-    for _ in 0..MAX_RACE_RETRIES {
-        let payment = svc.payments.get(id).await?.ok_or(UseCaseError::Contention)?;
-        if payment.status == PaymentStatus::Authorizing {
-            let Some(present) = present else { return Ok(payment) };
-            tracing::info!(payment_id = %payment.id, "resuming an authorisation whose first attempt died");
-            let code = VerificationCode::generate();
-            return match authorize_first(svc, payment, present, &code).await {
-                Err(UseCaseError::Contention) => continue,
-                Ok(p) => send_then_store(svc, p, &code, true, None).await,
-                Err(e) => Err(e),
-            };
-        }
-        if payment.status == PaymentStatus::Failed {
-            // A decline stored by the attempt that died answers the same again.
-            return outcome_of(payment);
-        }
-        if !payment.is_pending() || payment.verification.sends >= MAX_SENDS {
-            return Ok(payment);
-        }
-        tracing::info!(payment_id = %payment.id, "resuming a payment whose first attempt died");
-        match reissue_code(svc, payment, svc.clock.now()).await {
-            Err(Raced) => continue,
-            Ok(outcome) => return outcome,
-        }
+    commit(|_: Option<Raced>| resume_once(svc, id, present)).await
+}
+
+async fn resume_once(
+    svc: &Services,
+    id: &PaymentId,
+    present: Option<&PresentCard>,
+) -> Result<Step<Payment, Raced>, UseCaseError> {
+    let payment = svc.payments.get(id).await?.ok_or(UseCaseError::Contention)?;
+    if payment.status == PaymentStatus::Authorizing {
+        let Some(present) = present else { return Ok(Step::Done(payment)) };
+        tracing::info!(payment_id = %payment.id, "resuming an authorisation whose first attempt died");
+        let code = VerificationCode::generate();
+        return match authorize_first(svc, payment, present, &code).await {
+            Err(UseCaseError::Contention) => Ok(Step::Again(Raced)),
+            Ok(p) => send_then_store(svc, p, &code, true, None).await.map(Step::Done),
+            Err(e) => Err(e),
+        };
     }
-    Err(UseCaseError::Contention)
+    if payment.status == PaymentStatus::Failed {
+        // A decline stored by the attempt that died answers the same again.
+        return outcome_of(payment).map(Step::Done);
+    }
+    if !payment.is_pending() || payment.verification.sends >= MAX_SENDS {
+        return Ok(Step::Done(payment));
+    }
+    tracing::info!(payment_id = %payment.id, "resuming a payment whose first attempt died");
+    reissue_code(svc, payment, svc.clock.now()).await
 }

@@ -1,13 +1,11 @@
 //! Issuing a code: store its hash (the previous code stops working at once) with its SMS
 //! counted against the caps in the same write, then send it.
 
+use super::commit::{transition, Raced, Step};
 use super::{Services, UseCaseError};
-use crate::domain::{Payment, VerificationCode, CODE_TTL_SECS};
+use crate::domain::{Command, Payment, VerificationCode, CODE_TTL_SECS};
 use crate::ports::{until_next_hour, BusinessEvent, SendError, SmsCharge, SmsCounter, SmsText, StoreError, WriteAlso};
 use crate::secrets::CodeContext;
-
-/// The payment changed since it was read; read it again and retry.
-pub(crate) struct Raced;
 
 /// The SMS: the code is its only run of six digits.
 pub(crate) fn sms_text(code: &VerificationCode, payment: &Payment) -> SmsText {
@@ -74,25 +72,21 @@ pub(crate) async fn reissue_code(
     svc: &Services,
     mut payment: Payment,
     now: i64,
-) -> Result<Result<Payment, UseCaseError>, Raced> {
+) -> Result<Step<Payment, Raced>, UseCaseError> {
     let previous_send = payment.verification.last_sent_at;
     let code = VerificationCode::generate();
-    let hash = match svc.hasher() {
-        Ok(hasher) => hasher.hash(&code_context(&payment, payment.next_send_seq()), &code),
-        Err(e) => return Ok(Err(e)),
-    };
-    payment.issue_code(hash, now);
+    let hash = svc.hasher()?.hash(&code_context(&payment, payment.next_send_seq()), &code);
+    transition(&mut payment, Command::IssueCode { code_hash: hash }, now)?;
     // The new code's hash and its SMS counted, in one write.
     let stored = write_charged(svc, &payment, now, |charge| {
         let (payments, payment) = (&svc.payments, &payment);
         async move { payments.update(payment, WriteAlso { sms: Some(&charge), ..WriteAlso::default() }).await }
     })
     .await;
-    match stored {
-        Err(refused) => return Ok(Err(refused)),
-        Ok(Err(StoreError::Conflict)) => return Err(Raced),
-        Ok(Err(e)) => return Ok(Err(e.into())),
-        Ok(Ok(())) => payment.version += 1,
+    match stored? {
+        Err(StoreError::Conflict) => return Ok(Step::Again(Raced)),
+        Err(e) => return Err(e.into()),
+        Ok(()) => payment.version += 1,
     }
     let sent = match payment.phone.number() {
         Some(number) => svc.sms.send(number, &sms_text(&code, &payment)).await,
@@ -103,13 +97,18 @@ pub(crate) async fn reissue_code(
         // Lift the cooldown this send started, so the shopper may ask again at once. The
         // send still counts toward the payment's limit.
         let mut retry = payment.clone();
-        retry.verification.last_sent_at = previous_send;
-        if let Err(e) = svc.payments.update(&retry, WriteAlso::default()).await {
+        let lifted = transition(&mut retry, Command::LiftCooldown { last_sent_at: previous_send }, now);
+        if let Err(e) = async {
+            lifted?;
+            Ok::<_, UseCaseError>(svc.payments.update(&retry, WriteAlso::default()).await?)
+        }
+        .await
+        {
             tracing::warn!(payment_id = %payment.id, error = %e, "could not lift resend cooldown");
         }
-        return Ok(Err(UseCaseError::Unavailable(format!("sms: {e}"))));
+        return Err(UseCaseError::Unavailable(format!("sms: {e}")));
     }
     svc.metrics.record(BusinessEvent::CodeSent);
     tracing::info!(payment_id = %payment.id, sent_to = %payment.phone, sends = payment.verification.sends, "code sent");
-    Ok(Ok(payment))
+    Ok(Step::Done(payment))
 }

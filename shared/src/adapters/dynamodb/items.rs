@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    CardBrand, CheckoutSession, CodeHash, Currency, Customer, Expiry, HistoryCursor, Hold, HoldState, Identifier,
-    MethodId, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus, Phone, ReturnUrl, SessionId,
-    Verification,
+    CardBrand, CheckoutSession, CodeHash, Currency, Customer, Expiry, Failure, HistoryCursor, Hold, HoldState,
+    Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus, Phone, ReturnUrl,
+    SessionId, Verification,
 };
 use crate::ports::{SavedMethod, StoreError};
 use crate::secrets::CardVault;
@@ -200,7 +200,7 @@ impl PaymentItem {
             authorization_id: p.hold.as_ref().map(|h| h.authorization_id.clone()),
             hold_state: p.hold.as_ref().map(|h| h.state.as_str().to_owned()),
             network_reference: p.network_reference.clone(),
-            failure_code: p.failure_code.clone(),
+            failure_code: p.failure_code().map(str::to_owned),
             created_at: p.created_at,
             updated_at: p.updated_at,
             expires_at: p.expires_at,
@@ -334,7 +334,7 @@ impl HistoryItem {
             sealed_card: None,
             fingerprint: String::new(),
             save_card: false,
-            failure_code: self.failure_code,
+            failure: stored_failure(self.failure_code.as_deref()).ok_or_else(|| bad("failure_code"))?,
             created_at: self.created_at,
             updated_at: self.updated_at,
             expires_at: self.expires_at,
@@ -465,5 +465,14 @@ impl SessionItem {
             },
             version: self.version,
         })
+    }
+}
+
+/// A stored failure code read back: `Some(None)` without one, `None` for a code the domain
+/// does not know (the record is corrupt).
+fn stored_failure(code: Option<&str>) -> Option<Option<Failure>> {
+    match code {
+        None => Some(None),
+        Some(code) => Failure::parse(code).map(Some),
     }
 }

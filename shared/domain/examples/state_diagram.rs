@@ -1,0 +1,3 @@
+fn main() {
+    print!("{}", payments_domain::state_diagram());
+}

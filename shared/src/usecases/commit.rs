@@ -1,0 +1,52 @@
+//! The one read → decide → write loop: every use case that changes a stored record runs its
+//! attempts here. An attempt reads what it decides from, decides, and writes with conditions;
+//! a write that lost a race (`Again`) is tried from a fresh read, at most [`MAX_RACE_RETRIES`]
+//! times, then answered `Contention`.
+
+use std::future::Future;
+
+use super::UseCaseError;
+use crate::domain::{Command, Payment};
+
+/// Conditional writes that lose a race are retried from a fresh read this many times.
+pub(crate) const MAX_RACE_RETRIES: usize = 8;
+
+/// How one attempt ended, unless with an error (which is the answer).
+pub(crate) enum Step<T, W> {
+    /// The outcome, to be answered.
+    Done(T),
+    /// Read again and decide again, knowing why (`W`: a lost race, a condition to read first).
+    Again(W),
+}
+
+/// Runs `attempt` until it is done or fails, each time with why the previous one asked for
+/// another (`None` the first time). The only retry loop of the use cases.
+pub(crate) async fn commit<T, W, F, Fut>(mut attempt: F) -> Result<T, UseCaseError>
+where
+    F: FnMut(Option<W>) -> Fut,
+    Fut: Future<Output = Result<Step<T, W>, UseCaseError>>,
+{
+    let mut why = None;
+    for _ in 0..MAX_RACE_RETRIES {
+        match attempt(why.take()).await? {
+            Step::Done(outcome) => return Ok(outcome),
+            Step::Again(reason) => why = Some(reason),
+        }
+    }
+    Err(UseCaseError::Contention)
+}
+
+/// The stored record changed since it was read: read it again and decide again.
+pub(crate) struct Raced;
+
+/// Decides `command` on `payment` and applies it: the payment as it is to be written. A
+/// command the state machine refuses from the payment's status answers as the payment stands.
+pub(crate) fn transition(payment: &mut Payment, command: Command, now: i64) -> Result<(), UseCaseError> {
+    match payment.execute(command, now) {
+        Ok(_) => Ok(()),
+        Err(refusal) => {
+            tracing::warn!(payment_id = %payment.id, ?refusal, status = payment.status.as_str(), "transition refused");
+            Err(UseCaseError::NotPending(Box::new(payment.clone())))
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The payment's state machine: every plan `decide` makes is a row of `TRANSITIONS`, the
+//! diagram in docs/architecture.md is the one generated from that table, failures keep their
+//! wire codes and answers, and what the table does not allow is refused.
+
+use shared::domain::*;
+
+use crate::domain::pending_payment;
+
+const STATUSES: [PaymentStatus; 7] = [
+    PaymentStatus::Authorizing,
+    PaymentStatus::RequiresVerification,
+    PaymentStatus::Capturing,
+    PaymentStatus::Succeeded,
+    PaymentStatus::Failed,
+    PaymentStatus::Expired,
+    PaymentStatus::Canceled,
+];
+
+fn hash(n: u8) -> CodeHash {
+    CodeHash { key_id: "a".into(), mac_hex: format!("{n:02x}") }
+}
+
+fn failures() -> Vec<Failure> {
+    let mut all: Vec<Failure> = DeclineReason::ALL.into_iter().map(Failure::Declined).collect();
+    all.extend([
+        Failure::AcquirerUnavailable,
+        Failure::CaptureFailed,
+        Failure::CodeNotSent,
+        Failure::TooManyAttempts,
+        Failure::PayerLocked,
+        Failure::OrderAlreadyPaid,
+        Failure::Expired,
+        Failure::Canceled,
+    ]);
+    all
+}
+
+fn commands() -> Vec<Command> {
+    let mut all = vec![
+        Command::RecordAuthorization { authorization_id: "auth".into(), network_reference: None, code_hash: hash(1) },
+        Command::PresentCode { matches: true },
+        Command::PresentCode { matches: false },
+        Command::StartCapture,
+        Command::IssueCode { code_hash: hash(2) },
+        Command::LiftCooldown { last_sent_at: 0 },
+        Command::HoldFunds { authorization_id: "auth".into() },
+        Command::RecordCapture,
+        Command::RecordVoid,
+    ];
+    all.extend(failures().into_iter().map(Command::Fail));
+    all
+}
+
+/// Payments in every status, with and without a hold, at the start of their life and past it.
+fn payments(now: i64) -> Vec<Payment> {
+    let mut all = Vec::new();
+    for status in STATUSES {
+        for held in [false, true] {
+            for attempts in [1, 5] {
+                let mut p = pending_payment(now);
+                p.status = status;
+                p.failure = (status == PaymentStatus::Failed).then_some(Failure::CaptureFailed);
+                p.verification.attempts_remaining = attempts;
+                p.hold = held.then(|| Hold { authorization_id: "auth".into(), state: HoldState::Held });
+                all.push(p);
+            }
+        }
+    }
+    all
+}
+
+#[test]
+fn every_plan_is_a_row_of_the_transition_table() {
+    let start = 1_000_000;
+    let mut seen = std::collections::HashSet::new();
+    for at in [start + 1, start + CODE_TTL_SECS, start + PAYMENT_TTL_SECS] {
+        for payment in payments(start) {
+            for command in commands() {
+                let Ok(plan) = payment.decide(command.clone(), at) else { continue };
+                let mut p = payment.clone();
+                for event in &plan.events {
+                    let from = p.status;
+                    p.apply(event, plan.at);
+                    let row = (from, event.name(), p.status);
+                    assert!(TRANSITIONS.contains(&row), "{command:?} from {from:?} gave {row:?}, not in TRANSITIONS");
+                    seen.insert(row);
+                }
+            }
+        }
+    }
+    // And every row is reachable: the table says nothing the machine does not do.
+    for row in TRANSITIONS {
+        assert!(seen.contains(row), "{row:?} is in TRANSITIONS but no decision makes it");
+    }
+}
+
+#[test]
+fn the_architecture_doc_shows_the_generated_state_diagram() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/architecture.md")).unwrap();
+    let diagram = state_diagram();
+    assert!(
+        doc.contains(&format!("```mermaid\n{diagram}```")),
+        "docs/architecture.md's state diagram is not the one TRANSITIONS generates; paste this:\n{diagram}"
+    );
+}
+
+#[test]
+fn ended_payments_stay_ended() {
+    for payment in payments(1_000_000).into_iter().filter(|p| !p.status.is_open()) {
+        for command in commands() {
+            if let Ok(plan) = payment.decide(command.clone(), 1_000_001) {
+                assert_eq!(plan.events, vec![Event::Voided], "{command:?} on {:?}", payment.status);
+            }
+        }
+    }
+}
+
+#[test]
+fn what_the_table_does_not_allow_is_refused() {
+    let mut p = pending_payment(1_000_000);
+    // A payment awaiting its code is not captured without the code that starts its capture.
+    assert_eq!(
+        p.decide(Command::RecordCapture, 1_000_001),
+        Err(Refusal::NotAllowed { from: PaymentStatus::RequiresVerification })
+    );
+    // Nor can a capturing payment expire: its capture is finished, by its verify or the sweeper.
+    p.execute(Command::StartCapture, 1_000_001).unwrap();
+    assert_eq!(
+        p.decide(Command::Fail(Failure::Expired), 1_000_002),
+        Err(Refusal::NotAllowed { from: PaymentStatus::Capturing })
+    );
+    assert_eq!(p.decide(Command::PresentCode { matches: true }, 1_000_002), Err(Refusal::NotPending));
+}
+
+#[test]
+fn failures_keep_their_wire_codes_and_answers() {
+    for failure in failures() {
+        if failure.status() == PaymentStatus::Failed {
+            assert_eq!(Failure::parse(failure.code()), Some(failure), "{failure:?}");
+        } else {
+            assert_eq!(Failure::parse(failure.code()), None, "{failure:?} is a status, never a stored failure code");
+        }
+    }
+    let answers: Vec<(&str, u16)> = failures().iter().map(|f| (f.code(), f.answer().http_status())).collect();
+    assert_eq!(
+        answers,
+        vec![
+            ("card_declined", 402),
+            ("insufficient_funds", 402),
+            ("expired_card", 402),
+            ("incorrect_cvc", 402),
+            ("limit_exceeded", 402),
+            ("suspected_fraud", 402),
+            ("acquirer_unavailable", 402),
+            ("capture_failed", 402),
+            ("code_not_sent", 409),
+            ("too_many_attempts", 409),
+            ("too_many_failures", 409),
+            ("order_already_paid", 409),
+            ("payment_expired", 409),
+            ("payment_canceled", 409),
+        ]
+    );
+    assert_eq!(Failure::parse("some_new_code"), None, "an unknown stored code is never taken for a decline");
+}
