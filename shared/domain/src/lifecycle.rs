@@ -248,10 +248,7 @@ impl Plan {
 
     /// The failure the plan ends the payment with, if it does.
     pub fn ending(&self) -> Option<Failure> {
-        self.events.iter().find_map(|e| match e {
-            Event::Ended(f) => Some(*f),
-            _ => None,
-        })
+        self.events.iter().find_map(|e| if let Event::Ended(f) = e { Some(*f) } else { None })
     }
 }
 

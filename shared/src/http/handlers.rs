@@ -300,25 +300,7 @@ where
                             settle(svc, run(body, ctx, None), &urls).await
                         }
                         (Ok((_, value)), Ok(Some(key))) => {
-                            let lock_until = claim_deadline(req, svc.clock.now());
-                            // Each merchant, and each session, has its own key space.
-                            let scope = format!("{}/{}{suffix}", ctx.caller.key_scope(), endpoint.name);
-                            let render = endpoint.key_with_payment.then(|| answer_of(endpoint.ok_status, &ctx));
-                            let (run, ctx) = (&run, &ctx);
-                            let work = |attempt| async move {
-                                // Read again for a second run (the body parsed once already).
-                                match json_body::<B>(req, endpoint.empty_body) {
-                                    Ok((body, _)) => {
-                                        settle(svc, run(body, ctx.clone(), Some(attempt)), &ctx.urls).await
-                                    }
-                                    Err(p) => p.into_reply(),
-                                }
-                            };
-                            let reply = run_once(svc, &scope, &key, &value, lock_until, render, work).await;
-                            match endpoint.restore {
-                                Some(restore) if reply.replayed => restore(svc, reply),
-                                _ => reply,
-                            }
+                            keyed(svc, req, endpoint, &ctx, suffix, &key, &value, &run).await
                         }
                     },
                 }
@@ -329,6 +311,41 @@ where
         .instrument(span),
     )
     .await
+}
+
+/// A POST under an Idempotency-Key: run at most once per key (see [`run_once`]).
+#[allow(clippy::too_many_arguments)]
+async fn keyed<B, F, Fut>(
+    svc: &Services,
+    req: &Request,
+    endpoint: &Endpoint,
+    ctx: &Ctx,
+    suffix: &str,
+    key: &str,
+    value: &serde_json::Value,
+    run: &F,
+) -> Reply
+where
+    B: DeserializeOwned,
+    F: Fn(B, Ctx, Option<Attempt>) -> Fut,
+    Fut: Future<Output = Result<Reply, UseCaseError>>,
+{
+    let lock_until = claim_deadline(req, svc.clock.now());
+    // Each merchant, and each session, has its own key space.
+    let scope = format!("{}/{}{suffix}", ctx.caller.key_scope(), endpoint.name);
+    let render = endpoint.key_with_payment.then(|| answer_of(endpoint.ok_status, ctx));
+    let work = |attempt| async move {
+        // Read again for a second run (the body parsed once already).
+        match json_body::<B>(req, endpoint.empty_body) {
+            Ok((body, _)) => settle(svc, run(body, ctx.clone(), Some(attempt)), &ctx.urls).await,
+            Err(p) => p.into_reply(),
+        }
+    };
+    let reply = run_once(svc, &scope, key, value, lock_until, render, work).await;
+    match endpoint.restore {
+        Some(restore) if reply.replayed => restore(svc, reply),
+        _ => reply,
+    }
 }
 
 /// A GET: method, caller, then `run`.

@@ -59,22 +59,16 @@ where
     // What the key's record, as the admission read found it, decides alone (a replay, say).
     let mut decided = None;
     if let Some(render) = render {
-        let token = ulid::Ulid::new().to_string();
-        // The token is the origin retries derive the ids from, as a claim of its own makes it.
-        let seed = hasher.request_fingerprint(&scoped_key, &token);
-        let record = KeyRecord { key: scoped_key.clone(), fingerprint: fingerprint.clone(), token, lock_until, now };
-        let inline = Arc::new(InlineKey::new(record, render));
-        let reply = work(Attempt { seed, recovering: false, key: Some(inline.clone()) }).await;
-        match inline.state() {
-            // Failed before its payment was written: nothing to keep (a retry runs again).
-            KeyState::Untouched => return reply,
-            KeyState::Claimed | KeyState::Unsure => {
-                finish(svc, &scoped_key, inline.token(), &reply).await;
-                return reply;
-            }
-            // Kept with the payment's last write.
-            KeyState::Answered => return reply,
-            KeyState::Seen => decided = inline.decided(),
+        let record = KeyRecord {
+            key: scoped_key.clone(),
+            fingerprint: fingerprint.clone(),
+            token: ulid::Ulid::new().to_string(),
+            lock_until,
+            now,
+        };
+        match inline(svc, hasher, record, render, &work).await {
+            Ok(reply) => return reply,
+            Err(found) => decided = found,
         }
     }
     let claim = match decided {
@@ -87,30 +81,57 @@ where
             (token, Attempt { seed, recovering, key: None })
         }
         Ok(Claim::Replay(stored)) => return Reply::replay(stored),
-        Ok(Claim::KeyReused) => {
-            return Problem::new(
-                422,
-                "idempotency_key_reused",
-                "this Idempotency-Key was used with a different request",
-            )
-            .param("Idempotency-Key")
-            .into_reply()
-        }
-        Ok(Claim::InProgress) => {
-            return Problem::new(
-                409,
-                "request_in_progress",
-                "a request with this Idempotency-Key is still being processed",
-            )
-            .retry_after(1)
-            .into_reply()
-        }
+        Ok(Claim::KeyReused) => return key_reused(),
+        Ok(Claim::InProgress) => return in_progress(),
         Err(e) => return super::problem::from_use_case(e.into(), now, &super::views::Urls::Merchant).into_reply(),
     };
 
     let reply = work(attempt).await;
     finish(svc, &scoped_key, &token, &reply).await;
     reply
+}
+
+/// The first try of a new key: the payment's own writes claim it and keep the answer. The
+/// reply, or (`Err`) the key had a record already, with what that record decides alone.
+async fn inline<F, Fut>(
+    svc: &Services,
+    hasher: &CodeHasher,
+    record: KeyRecord,
+    render: RenderAnswer,
+    work: &F,
+) -> Result<Reply, Option<Claim>>
+where
+    F: Fn(Attempt) -> Fut,
+    Fut: Future<Output = Reply>,
+{
+    // The token is the origin retries derive the ids from, as a claim of its own makes it.
+    let seed = hasher.request_fingerprint(&record.key, &record.token);
+    let scoped_key = record.key.clone();
+    let inline = Arc::new(InlineKey::new(record, render));
+    let reply = work(Attempt { seed, recovering: false, key: Some(inline.clone()) }).await;
+    match inline.state() {
+        // Failed before its payment was written: nothing to keep (a retry runs again).
+        KeyState::Untouched => Ok(reply),
+        KeyState::Claimed | KeyState::Unsure => {
+            finish(svc, &scoped_key, inline.token(), &reply).await;
+            Ok(reply)
+        }
+        // Kept with the payment's last write.
+        KeyState::Answered => Ok(reply),
+        KeyState::Seen => Err(inline.decided()),
+    }
+}
+
+fn key_reused() -> Reply {
+    Problem::new(422, "idempotency_key_reused", "this Idempotency-Key was used with a different request")
+        .param("Idempotency-Key")
+        .into_reply()
+}
+
+fn in_progress() -> Reply {
+    Problem::new(409, "request_in_progress", "a request with this Idempotency-Key is still being processed")
+        .retry_after(1)
+        .into_reply()
 }
 
 /// Keeps `reply` under the key `token` holds, or gives the key back where the reply is

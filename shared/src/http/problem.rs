@@ -105,6 +105,18 @@ fn provide_payment_details(urls: &Urls) -> Value {
     json!({"type": "provide_payment_details", "url": urls.new_payment(), "method": "POST"})
 }
 
+const TOO_MANY_FAILURES: &str = "too many wrong codes in a row; this payer is locked out for a while";
+const SMS_RATE_LIMITED: &str = "too many codes were sent to this phone or for this merchant; try later";
+const ORDER_ALREADY_PAID: &str = "this order has already been paid; nothing was charged";
+const NO_SAVED_METHOD: &str = "this user has no saved card; make a first payment with the card details";
+const INVALID_CLIENT_SECRET: &str =
+    "send this checkout session's client secret as `Authorization: Bearer <client_secret>`";
+
+/// A `429` with its `Retry-After`.
+fn limited(code: &str, detail: &str, retry_after_secs: i64) -> Problem {
+    Problem::new(429, code, detail).retry_after(retry_after_secs)
+}
+
 /// `urls` says which routes the answer's links name (a browser's answers name its session's).
 pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
     use UseCaseError as E;
@@ -114,12 +126,8 @@ pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
             Problem::new(403, "merchant_mismatch", "merchant_id is not the merchant your token was issued to")
                 .param("merchant_id")
         }
-        E::NoSavedMethod => Problem::new(
-            404,
-            "no_saved_payment_method",
-            "this user has no saved card; make a first payment with the card details",
-        )
-        .with("next_action", provide_payment_details(urls)),
+        E::NoSavedMethod => Problem::new(404, "no_saved_payment_method", NO_SAVED_METHOD)
+            .with("next_action", provide_payment_details(urls)),
         E::SavedMethodExpired => Problem::new(422, "card_expired", "the saved card has expired; pay with card details")
             .param("payment_method_id")
             .with("next_action", provide_payment_details(urls)),
@@ -127,17 +135,11 @@ pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
             .param("payment_method_id"),
         E::PaymentNotFound => Problem::new(404, "payment_not_found", "no payment with this id"),
         E::SessionNotFound => Problem::new(404, "session_not_found", "no checkout session with this id"),
-        E::InvalidClientSecret => Problem::new(
-            401,
-            "invalid_client_secret",
-            "send this checkout session's client secret as `Authorization: Bearer <client_secret>`",
-        ),
+        E::InvalidClientSecret => Problem::new(401, "invalid_client_secret", INVALID_CLIENT_SECRET),
         E::SessionExpired => Problem::new(410, "session_expired", "this checkout session has expired"),
         E::SessionCompleted => Problem::new(409, "session_completed", "this checkout session has been paid"),
         E::OrderAlreadyPaid(payment) => {
-            let problem =
-                Problem::new(409, "order_already_paid", "this order has already been paid; nothing was charged")
-                    .param("order_id");
+            let problem = Problem::new(409, "order_already_paid", ORDER_ALREADY_PAID).param("order_id");
             match payment {
                 Some(p) => problem.with_payment(&p, now, urls),
                 None => problem,
@@ -146,12 +148,7 @@ pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
         E::IncorrectCode { attempts_remaining } => Problem::new(422, "incorrect_code", "the code is not correct")
             .param("code")
             .with("attempts_remaining", attempts_remaining),
-        E::TooManyAttempts(p) => {
-            Problem::new(422, "too_many_attempts", "too many incorrect codes; the payment has failed")
-                .param("code")
-                .with("attempts_remaining", 0)
-                .with_payment(&p, now, urls)
-        }
+        E::TooManyAttempts(p) => too_many_attempts(&p, now, urls),
         E::CodeExpired => {
             Problem::new(422, "code_expired", "the code has expired; ask for a new one with resend").param("code")
         }
@@ -162,39 +159,38 @@ pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
             Problem::new(402, reason, "the card issuer declined the payment").with_payment(&p, now, urls)
         }
         E::ResendTooSoon { retry_after_secs } => {
-            Problem::new(429, "resend_too_soon", "a code was sent moments ago; wait before asking again")
-                .retry_after(retry_after_secs)
+            limited("resend_too_soon", "a code was sent moments ago; wait before asking again", retry_after_secs)
         }
-        E::TooManyFailures { retry_after_secs } => Problem::new(
-            429,
-            "too_many_failures",
-            "too many wrong codes in a row; this payer is locked out for a while",
-        )
-        .retry_after(retry_after_secs),
+        E::TooManyFailures { retry_after_secs } => limited("too_many_failures", TOO_MANY_FAILURES, retry_after_secs),
         E::TooManyDeclines { retry_after_secs } => {
-            Problem::new(429, "too_many_declines", "too many cards were declined; try again later")
-                .retry_after(retry_after_secs)
+            limited("too_many_declines", "too many cards were declined; try again later", retry_after_secs)
         }
-        E::SmsRateLimited { retry_after_secs } => Problem::new(
-            429,
-            "sms_rate_limited",
-            "too many codes were sent to this phone or for this merchant; try later",
-        )
-        .retry_after(retry_after_secs),
+        E::SmsRateLimited { retry_after_secs } => limited("sms_rate_limited", SMS_RATE_LIMITED, retry_after_secs),
         E::SendLimitReached => Problem::new(409, "send_limit_reached", "no more codes can be sent for this payment"),
         // Only a request the HTTP layer runs again meets it; never answered as such.
-        E::KeySeen => {
-            Problem::new(409, "request_in_progress", "a request with this Idempotency-Key is still being processed")
-                .retry_after(1)
-                .transient()
-        }
+        E::KeySeen => in_progress(),
         E::Contention => {
             Problem::new(409, "request_conflict", "the payment changed concurrently; retry the request").transient()
         }
-        E::Unavailable(cause) => {
-            tracing::error!(%cause, "dependency unavailable");
-            Problem::new(503, "temporarily_unavailable", "a dependency is temporarily unavailable; retry shortly")
-                .retry_after(UNAVAILABLE_RETRY_AFTER_SECS)
-        }
+        E::Unavailable(cause) => unavailable(&cause),
     }
+}
+
+fn too_many_attempts(p: &Payment, now: i64, urls: &Urls) -> Problem {
+    Problem::new(422, "too_many_attempts", "too many incorrect codes; the payment has failed")
+        .param("code")
+        .with("attempts_remaining", 0)
+        .with_payment(p, now, urls)
+}
+
+fn in_progress() -> Problem {
+    Problem::new(409, "request_in_progress", "a request with this Idempotency-Key is still being processed")
+        .retry_after(1)
+        .transient()
+}
+
+fn unavailable(cause: &str) -> Problem {
+    tracing::error!(%cause, "dependency unavailable");
+    Problem::new(503, "temporarily_unavailable", "a dependency is temporarily unavailable; retry shortly")
+        .retry_after(UNAVAILABLE_RETRY_AFTER_SECS)
 }

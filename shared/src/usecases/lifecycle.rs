@@ -5,7 +5,9 @@ use super::attempt::{InlineKey, KeyState};
 use super::commit::{commit, transition, Raced, Step};
 use super::guards::{count_decline, lockable};
 use super::{Services, UseCaseError};
-use crate::domain::{CardNumber, Command, Cvc, Failure, FailureAnswer, Payment, PaymentStatus, VerificationCode};
+use crate::domain::{
+    CardNumber, Command, Cvc, DeclineReason, Failure, FailureAnswer, Payment, PaymentStatus, VerificationCode,
+};
 use crate::ports::{
     Authorization, AuthorizationRequest, BusinessEvent, Capture, OrderChange, SavedMethod, StoreError,
     StoredCredential, WriteAlso,
@@ -95,81 +97,15 @@ pub(crate) async fn finish_capture(
 ) -> Result<Payment, UseCaseError> {
     let authorization_id = match payment.hold.as_ref().map(|h| h.authorization_id.clone()) {
         Some(id) => id,
-        None => {
-            let sealed =
-                payment.sealed_card.clone().ok_or_else(|| unavailable("capturing payment without its card"))?;
-            let card = svc.vault()?.open(&payment.customer(), &sealed).map_err(unavailable)?;
-            let request = AuthorizationRequest {
-                payment_id: &payment.id,
-                money: &payment.money,
-                card: &card,
-                expiry: payment.method.expiry,
-                cvc: None,
-                credential: StoredCredential::Subsequent { network_reference: payment.network_reference.as_deref() },
-                three_ds: None,
-            };
-            match svc.acquirer.authorize(&request).await.map_err(unavailable)? {
-                Authorization::Approved { authorization_id, .. } => {
-                    // Not stored on its own: a retry authorises again under the same payment
-                    // id and gets the same authorisation back.
-                    let held = Command::HoldFunds { authorization_id: authorization_id.clone() };
-                    transition(&mut payment, held, svc.clock.now())?;
-                    authorization_id
-                }
-                Authorization::Declined(reason) => {
-                    let now = svc.clock.now();
-                    transition(&mut payment, Command::Fail(Failure::Declined(reason)), now)?;
-                    return match end_capturing(svc, payment).await? {
-                        Ok(p) => {
-                            count_decline(svc, &p, now).await;
-                            Err(UseCaseError::Declined(Box::new(p)))
-                        }
-                        Err(current) => outcome_of(current),
-                    };
-                }
-            }
-        }
+        None => match authorize_repeat(svc, &mut payment).await? {
+            Authorization::Approved { authorization_id, .. } => authorization_id,
+            Authorization::Declined(reason) => return repeat_declined(svc, payment, reason).await,
+        },
     };
     let captured = svc.acquirer.capture(&payment.id, &authorization_id, &payment.money).await.map_err(unavailable)?;
     let now = svc.clock.now();
     match captured {
-        Capture::Captured => {
-            let save = match (payment.save_card, payment.sealed_card.clone(), payment.phone.number().cloned()) {
-                (false, _, _) => None,
-                (true, Some(sealed_card), Some(phone)) => Some(SavedMethod {
-                    id: payment.method.id.clone(),
-                    customer: payment.customer(),
-                    brand: payment.method.brand,
-                    last4: payment.method.last4.clone(),
-                    expiry: payment.method.expiry,
-                    fingerprint: payment.fingerprint.clone(),
-                    sealed_card,
-                    phone,
-                    network_reference: payment.network_reference.clone(),
-                    saved_at: now,
-                }),
-                // Read without the key to its phone: a function that holds it finishes this
-                // (the captured funds are not lost: the capture key is the payment id).
-                (true, _, _) => return Err(unavailable("the card to save cannot be read here")),
-            };
-            transition(&mut payment, Command::RecordCapture, now)?;
-            let answer = key.filter(|k| k.state() == KeyState::Claimed).map(|k| k.answer(&payment));
-            let also = WriteAlso { save: save.as_ref(), key: answer.as_ref(), ..WriteAlso::default() };
-            match svc.payments.update(&payment, also).await {
-                Ok(()) => {
-                    if let (Some(k), Some(answer)) = (key, &answer) {
-                        k.written(answer);
-                    }
-                    payment.version += 1;
-                    svc.metrics.record(BusinessEvent::PaymentSucceeded);
-                    tracing::info!(payment_id = %payment.id, "payment captured");
-                    Ok(payment)
-                }
-                // Another finisher stored it first: answer what is stored.
-                Err(StoreError::Conflict) => outcome_of(reread(svc, &payment).await?),
-                Err(e) => Err(e.into()),
-            }
-        }
+        Capture::Captured => record_capture(svc, payment, key, now).await,
         Capture::Failed(reason) => {
             tracing::warn!(payment_id = %payment.id, %reason, "capture failed");
             transition(&mut payment, Command::Fail(Failure::CaptureFailed), now)?;
@@ -181,6 +117,93 @@ pub(crate) async fn finish_capture(
                 Err(current) => outcome_of(current),
             }
         }
+    }
+}
+
+/// A repeat payment's authorisation, after its code, on the stored credential. Approved: its
+/// funds are held in `payment` (not stored on its own: a retry authorises again under the same
+/// payment id and gets the same authorisation back).
+async fn authorize_repeat(svc: &Services, payment: &mut Payment) -> Result<Authorization, UseCaseError> {
+    let sealed = payment.sealed_card.clone().ok_or_else(|| unavailable("capturing payment without its card"))?;
+    let card = svc.vault()?.open(&payment.customer(), &sealed).map_err(unavailable)?;
+    let request = AuthorizationRequest {
+        payment_id: &payment.id,
+        money: &payment.money,
+        card: &card,
+        expiry: payment.method.expiry,
+        cvc: None,
+        credential: StoredCredential::Subsequent { network_reference: payment.network_reference.as_deref() },
+        three_ds: None,
+    };
+    let decision = svc.acquirer.authorize(&request).await.map_err(unavailable)?;
+    if let Authorization::Approved { authorization_id, .. } = &decision {
+        let held = Command::HoldFunds { authorization_id: authorization_id.clone() };
+        transition(payment, held, svc.clock.now())?;
+    }
+    Ok(decision)
+}
+
+/// A repeat payment declined after its code: it fails, giving its order up, and the decline
+/// counts.
+async fn repeat_declined(svc: &Services, mut payment: Payment, reason: DeclineReason) -> Result<Payment, UseCaseError> {
+    let now = svc.clock.now();
+    transition(&mut payment, Command::Fail(Failure::Declined(reason)), now)?;
+    match end_capturing(svc, payment).await? {
+        Ok(p) => {
+            count_decline(svc, &p, now).await;
+            Err(UseCaseError::Declined(Box::new(p)))
+        }
+        Err(current) => outcome_of(current),
+    }
+}
+
+/// Stores a captured payment succeeded, with its card saved when asked and, with `key` (a new
+/// Idempotency-Key the verification's write claimed), the request's answer.
+async fn record_capture(
+    svc: &Services,
+    mut payment: Payment,
+    key: Option<&InlineKey>,
+    now: i64,
+) -> Result<Payment, UseCaseError> {
+    let save = saved_method(&payment, now)?;
+    transition(&mut payment, Command::RecordCapture, now)?;
+    let answer = key.filter(|k| k.state() == KeyState::Claimed).map(|k| k.answer(&payment));
+    let also = WriteAlso { save: save.as_ref(), key: answer.as_ref(), ..WriteAlso::default() };
+    match svc.payments.update(&payment, also).await {
+        Ok(()) => {
+            if let (Some(k), Some(answer)) = (key, &answer) {
+                k.written(answer);
+            }
+            payment.version += 1;
+            svc.metrics.record(BusinessEvent::PaymentSucceeded);
+            tracing::info!(payment_id = %payment.id, "payment captured");
+            Ok(payment)
+        }
+        // Another finisher stored it first: answer what is stored.
+        Err(StoreError::Conflict) => outcome_of(reread(svc, &payment).await?),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The card a succeeding payment saves for repeat payments, if it was asked to.
+fn saved_method(payment: &Payment, now: i64) -> Result<Option<SavedMethod>, UseCaseError> {
+    match (payment.save_card, payment.sealed_card.clone(), payment.phone.number().cloned()) {
+        (false, _, _) => Ok(None),
+        (true, Some(sealed_card), Some(phone)) => Ok(Some(SavedMethod {
+            id: payment.method.id.clone(),
+            customer: payment.customer(),
+            brand: payment.method.brand,
+            last4: payment.method.last4.clone(),
+            expiry: payment.method.expiry,
+            fingerprint: payment.fingerprint.clone(),
+            sealed_card,
+            phone,
+            network_reference: payment.network_reference.clone(),
+            saved_at: now,
+        })),
+        // Read without the key to its phone: a function that holds it finishes this (the
+        // captured funds are not lost: the capture key is the payment id).
+        (true, _, _) => Err(unavailable("the card to save cannot be read here")),
     }
 }
 

@@ -41,6 +41,21 @@ pub struct SessionLink {
     pub cancel: Option<Payment>,
 }
 
+/// Whether a request can be retried into a payment it opened: under an Idempotency-Key a
+/// retry resumes it; without one nobody can ever reach it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retries {
+    Keyed,
+    Unkeyed,
+}
+
+/// What the admission read let a new payment do.
+enum Admitted {
+    Open,
+    /// A retry of this very request: its payment exists (it holds the order, or was stored).
+    Resume,
+}
+
 pub async fn open_payment(
     svc: &Services,
     draft: PaymentDraft,
@@ -48,15 +63,60 @@ pub async fn open_payment(
 ) -> Result<Payment, UseCaseError> {
     let now = svc.clock.now();
     let code = VerificationCode::generate();
-    let id = Attempt::payment_id(attempt);
+    let (payment, present, session) = mint(svc, draft, Attempt::payment_id(attempt), &code, now)?;
+    let inline = Attempt::inline_key(attempt);
+    let admitted = match admit(svc, &payment, inline, now).await? {
+        Admitted::Open => store_opened(svc, &payment, session.as_ref(), attempt, now).await?,
+        Admitted::Resume => Admitted::Resume,
+    };
+    if let Admitted::Resume = admitted {
+        return resume(svc, &payment.id, present.as_ref()).await;
+    }
+    if let Some(canceled) = session.and_then(|l| l.cancel) {
+        tracing::info!(payment_id = %canceled.id, "payment canceled: its session started another");
+        release_hold(svc, Payment { version: canceled.version + 1, ..canceled }).await;
+    }
+    svc.metrics.record(BusinessEvent::PaymentCreated);
+    let retries = if attempt.is_some() { Retries::Keyed } else { Retries::Unkeyed };
+    let Some(present) = &present else {
+        // A repeat payment holds nothing until its code: the code goes out now.
+        return send_first_code(svc, payment, &code, retries).await;
+    };
+    let approved = match authorize_first(svc, payment.clone(), present, &code).await {
+        Err(UseCaseError::Unavailable(e)) if retries == Retries::Unkeyed => {
+            // Nobody could ever resume it: close it; the sweeper voids whatever the acquirer
+            // may have authorised.
+            let mut failed = payment;
+            transition(&mut failed, Command::Fail(Failure::AcquirerUnavailable), svc.clock.now())?;
+            if let Err(e) = svc.payments.update(&failed, WriteAlso::default()).await {
+                tracing::warn!(payment_id = %failed.id, error = %e, "could not close unauthorised payment");
+            }
+            return Err(UseCaseError::Unavailable(e));
+        }
+        other => other?,
+    };
+    send_then_store(svc, approved, &code, retries, inline).await
+}
+
+/// The payment a draft opens, with its first code's hash, not yet stored; the card to
+/// authorise (a first payment's) and the session link go on beside it.
+fn mint(
+    svc: &Services,
+    draft: PaymentDraft,
+    id: PaymentId,
+    code: &VerificationCode,
+    now: i64,
+) -> Result<(Payment, Option<PresentCard>, Option<SessionLink>), UseCaseError> {
     let ctx = CodeContext { payment_id: &id, money: &draft.money, merchant_id: &draft.merchant_id, send_seq: 1 };
-    let code_hash = svc.hasher()?.hash(&ctx, &code);
-    let present = draft.present;
+    let code_hash = svc.hasher()?.hash(&ctx, code);
+    // No payment outlives its session.
+    let expires_at =
+        draft.session.as_ref().map_or(now + PAYMENT_TTL_SECS, |l| (now + PAYMENT_TTL_SECS).min(l.session.ends_at()));
     let payment = Payment {
         id,
         // A first payment is authorised (with its CVC) before any code goes out; a repeat
         // payment holds nothing until the shopper's code.
-        status: if present.is_some() { PaymentStatus::Authorizing } else { PaymentStatus::RequiresVerification },
+        status: if draft.present.is_some() { PaymentStatus::Authorizing } else { PaymentStatus::RequiresVerification },
         user_id: draft.user_id,
         merchant_id: draft.merchant_id,
         order_id: draft.order_id,
@@ -73,18 +133,21 @@ pub async fn open_payment(
         failure: None,
         created_at: now,
         updated_at: now,
-        // No payment outlives its session.
-        expires_at: draft
-            .session
-            .as_ref()
-            .map_or(now + PAYMENT_TTL_SECS, |l| (now + PAYMENT_TTL_SECS).min(l.session.ends_at())),
+        expires_at,
         version: 0,
     };
+    Ok((payment, draft.present, draft.session))
+}
 
-    // One read: who holds the order, whether the payer is locked out, the decline caps, and
-    // whether the request's Idempotency-Key (when its writes are to claim it) is new.
-    let keys = admission_keys(&payment, now);
-    let inline = Attempt::inline_key(attempt);
+/// One read: who holds the order, whether the payer is locked out, the decline caps, and
+/// whether the request's Idempotency-Key (when its writes are to claim it) is new.
+async fn admit(
+    svc: &Services,
+    payment: &Payment,
+    inline: Option<&InlineKey>,
+    now: i64,
+) -> Result<Admitted, UseCaseError> {
+    let keys = admission_keys(payment, now);
     let admission =
         svc.payments.admission(&payment.merchant_id, &payment.order_id, &keys, inline.map(InlineKey::key)).await?;
     if let (Some(key), Some(found)) = (inline, admission.key) {
@@ -94,20 +157,31 @@ pub async fn open_payment(
     // payment. (A retry of this very request may find its own payment holding the order.)
     match admission.order_holder {
         Some(holder) if holder != payment.id => return Err(UseCaseError::OrderAlreadyPaid(None)),
-        Some(_) => return resume(svc, &payment.id, present.as_ref()).await,
+        Some(_) => return Ok(Admitted::Resume),
         None => {}
     }
     check_payer(&admission.guards, now)?;
     // Every payment's decline caps are checked here, a repeat payment's too: it is authorised
     // after its code, by a verification that reads no counters.
-    check_declines(svc, &payment, &admission.guards, now)?;
-    // Stored before the acquirer or the SMS, with its first code's SMS counted in the same
-    // write (a refused SMS opens no payment): a retry (same Idempotency-Key, same id) finds it.
-    // A new Idempotency-Key is claimed in that write too (its answer is kept once the code
-    // went out: with a first payment's authorised write, or on its own).
+    check_declines(svc, payment, &admission.guards, now)?;
+    Ok(Admitted::Open)
+}
+
+/// Stores the new payment before the acquirer or the SMS, with its first code's SMS counted in
+/// the same write (a refused SMS opens no payment): a retry (same Idempotency-Key, same id)
+/// finds it. A new Idempotency-Key is claimed in that write too (its answer is kept once the
+/// code went out: with a first payment's authorised write, or on its own).
+async fn store_opened(
+    svc: &Services,
+    payment: &Payment,
+    session: Option<&SessionLink>,
+    attempt: Option<&Attempt>,
+    now: i64,
+) -> Result<Admitted, UseCaseError> {
+    let inline = Attempt::inline_key(attempt);
     let key_write = inline.map(InlineKey::claim);
-    let stored = write_charged(svc, &payment, now, |charge| {
-        let (payments, payment, session, key) = (&svc.payments, &payment, draft.session.as_ref(), key_write.as_ref());
+    let stored = write_charged(svc, payment, now, |charge| {
+        let (payments, key) = (&svc.payments, key_write.as_ref());
         async move {
             match session {
                 None => payments.insert(payment, Some(&charge), key).await,
@@ -123,7 +197,7 @@ pub async fn open_payment(
         // Another request with this key got there first: it goes the way of a retry.
         (Err(StoreError::Refused(Refusal::Key)), Some(key)) => return Err(key.seen(None)),
         // Same Idempotency-Key, same id: an earlier attempt of this very request got this far.
-        (Err(StoreError::Conflict), _) if attempt.is_some() => return resume(svc, &payment.id, present.as_ref()).await,
+        (Err(StoreError::Conflict), _) if attempt.is_some() => return Ok(Admitted::Resume),
         (Err(e @ StoreError::Unavailable(_)), Some(key)) => {
             key.unsure();
             return Err(e.into());
@@ -133,30 +207,7 @@ pub async fn open_payment(
     if let (Some(key), Some(write)) = (inline, &key_write) {
         key.written(write);
     }
-    if let Some(canceled) = draft.session.and_then(|l| l.cancel) {
-        tracing::info!(payment_id = %canceled.id, "payment canceled: its session started another");
-        release_hold(svc, Payment { version: canceled.version + 1, ..canceled }).await;
-    }
-    svc.metrics.record(BusinessEvent::PaymentCreated);
-    let keyed = attempt.is_some();
-    let Some(present) = &present else {
-        // A repeat payment holds nothing until its code: the code goes out now.
-        return send_first_code(svc, payment, &code, keyed).await;
-    };
-    let approved = match authorize_first(svc, payment.clone(), present, &code).await {
-        Err(UseCaseError::Unavailable(e)) if !keyed => {
-            // Nobody could ever resume it: close it; the sweeper voids whatever the acquirer
-            // may have authorised.
-            let mut failed = payment;
-            transition(&mut failed, Command::Fail(Failure::AcquirerUnavailable), svc.clock.now())?;
-            if let Err(e) = svc.payments.update(&failed, WriteAlso::default()).await {
-                tracing::warn!(payment_id = %failed.id, error = %e, "could not close unauthorised payment");
-            }
-            return Err(UseCaseError::Unavailable(e));
-        }
-        other => other?,
-    };
-    send_then_store(svc, approved, &code, keyed, inline).await
+    Ok(Admitted::Open)
 }
 
 /// Sends an authorised first payment's code, then stores the payment authorised: with the
@@ -169,14 +220,14 @@ async fn send_then_store(
     svc: &Services,
     mut payment: Payment,
     code: &VerificationCode,
-    keyed: bool,
+    retries: Retries,
     key: Option<&InlineKey>,
 ) -> Result<Payment, UseCaseError> {
     tracing::info!(payment_id = %payment.id, sent_to = %payment.phone, amount = payment.money.minor,
         currency = payment.money.currency.code(), "payment authorised, sending code");
     if let Err(e) = send(svc, &payment, code).await {
         store(svc, &mut payment, WriteAlso::default()).await?;
-        return Err(code_not_sent(svc, payment, keyed, e).await);
+        return Err(code_not_sent(svc, payment, retries, e).await);
     }
     let answer = key.map(|k| k.answer(&payment));
     store(svc, &mut payment, WriteAlso { key: answer.as_ref(), ..WriteAlso::default() }).await?;
@@ -192,12 +243,12 @@ async fn send_first_code(
     svc: &Services,
     payment: Payment,
     code: &VerificationCode,
-    keyed: bool,
+    retries: Retries,
 ) -> Result<Payment, UseCaseError> {
     tracing::info!(payment_id = %payment.id, sent_to = %payment.phone, amount = payment.money.minor,
         currency = payment.money.currency.code(), "payment created, sending code");
     if let Err(e) = send(svc, &payment, code).await {
-        return Err(code_not_sent(svc, payment, keyed, e).await);
+        return Err(code_not_sent(svc, payment, retries, e).await);
     }
     svc.metrics.record(BusinessEvent::CodeSent);
     Ok(payment)
@@ -211,12 +262,12 @@ async fn send(svc: &Services, payment: &Payment, code: &VerificationCode) -> Res
 }
 
 /// A stored payment whose first code was not sent.
-async fn code_not_sent(svc: &Services, payment: Payment, keyed: bool, e: SendError) -> UseCaseError {
+async fn code_not_sent(svc: &Services, payment: Payment, retries: Retries, e: SendError) -> UseCaseError {
     tracing::warn!(payment_id = %payment.id, error = %e, "code not sent");
     // Under an Idempotency-Key the retry resumes this payment with a fresh code. Without one
     // nobody could ever reach it: close it so it never lingers as pending (if even this write
     // fails, it expires on its own), and release what it holds.
-    if !keyed {
+    if retries == Retries::Unkeyed {
         let mut failed = payment.clone();
         let closed = transition(&mut failed, Command::Fail(Failure::CodeNotSent), svc.clock.now());
         match async {
@@ -255,7 +306,7 @@ async fn resume_once(
         let code = VerificationCode::generate();
         return match authorize_first(svc, payment, present, &code).await {
             Err(UseCaseError::Contention) => Ok(Step::Again(Raced)),
-            Ok(p) => send_then_store(svc, p, &code, true, None).await.map(Step::Done),
+            Ok(p) => send_then_store(svc, p, &code, Retries::Keyed, None).await.map(Step::Done),
             Err(e) => Err(e),
         };
     }

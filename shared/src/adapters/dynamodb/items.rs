@@ -152,17 +152,7 @@ impl PaymentItem {
         write_id: String,
         vault: Option<&CardVault>,
     ) -> Result<Self, StoreError> {
-        let sealed_phone = match (p.phone.number(), vault) {
-            (None, _) => None,
-            (Some(number), Some(vault)) => Some(
-                vault
-                    .seal_text(&phone_context(&payment_pk(&p.id)), number.expose())
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            ),
-            (Some(_), None) => {
-                return Err(StoreError::Corrupt("a phone number to store, and no key to seal it".into()))
-            }
-        };
+        let sealed_phone = sealed_phone(p, vault)?;
         Ok(Self {
             pk: payment_pk(&p.id),
             sk: PAYMENT_SK.into(),
@@ -474,5 +464,17 @@ fn stored_failure(code: Option<&str>) -> Option<Option<Failure>> {
     match code {
         None => Some(None),
         Some(code) => Failure::parse(code).map(Some),
+    }
+}
+
+/// The payment's phone number, while it is kept, sealed to its item.
+fn sealed_phone(p: &Payment, vault: Option<&CardVault>) -> Result<Option<String>, StoreError> {
+    match (p.phone.number(), vault) {
+        (None, _) => Ok(None),
+        (Some(number), Some(vault)) => vault
+            .seal_text(&phone_context(&payment_pk(&p.id)), number.expose())
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(e.to_string())),
+        (Some(_), None) => Err(StoreError::Corrupt("a phone number to store, and no key to seal it".into())),
     }
 }
