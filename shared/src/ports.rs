@@ -19,23 +19,23 @@ pub enum StoreError {
     /// A stored record could not be read back into the domain.
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
-    /// An SMS counter in the write refused it: at its cap, or (`busy`) being changed by a
-    /// concurrent transaction. Nothing was written.
-    #[error("SMS counter refused the write: {which:?}, busy: {busy}")]
-    SmsCounter { which: SmsCounter, busy: bool },
-    /// The write's order claim or payer condition refused it (nothing was written): another
-    /// payment holds the order, or the payer is locked out or at the failure that locks them.
-    #[error("the write's {0:?} condition refused it")]
-    Refused(Refusal),
+    /// A rider of the write refused it (nothing was written): it names which.
+    #[error("the write's rider refused it: {0:?}")]
+    Refused(RiderRefusal),
 }
 
-/// Which condition of a payment's write refused it.
+/// Which rider refused a payment's write, and why (nothing was written).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub enum RiderRefusal {
+    /// [`Rider::ClaimOrder`]: another payment holds the order.
     Order,
+    /// [`Rider::Payer`]: the payer is locked out, or at the failure that locks them.
     Payer,
-    /// The Idempotency-Key written with the payment: another request holds it (or held it).
+    /// [`Rider::Key`]: another request holds (or held) the Idempotency-Key.
     Key,
+    /// [`Rider::Sms`]: a counter is at its cap, or (`busy`) a concurrent transaction is
+    /// changing it.
+    Sms { counter: SmsCounter, busy: bool },
 }
 
 /// The two counters a code SMS is charged to.
@@ -43,6 +43,40 @@ pub enum Refusal {
 pub enum SmsCounter {
     Phone,
     MerchantShard,
+}
+
+/// What rides in a payment's write: written in the same transaction, only if the payment's
+/// own write lands, and able to refuse it (a refusal names the rider). Each rider's rule is
+/// here, beside its type ([`PayerChange::admits`], [`SmsCharge::counters`]); each adapter's
+/// `transact` only translates it.
+#[derive(Debug, Clone, Copy)]
+pub enum Rider<'a> {
+    /// The payment takes its order: refused if another payment holds it (an order is paid at
+    /// most once).
+    ClaimOrder,
+    /// The payment gives its order up (it failed after claiming it).
+    ReleaseOrder,
+    /// The card kept for repeat payments (one that exists keeps the phone it is bound to).
+    SaveCard(&'a SavedMethod),
+    /// A guard written back at the version it was read: a race if it moved.
+    GuardAt(&'a Guard),
+    /// The payer's two guards changed under a condition.
+    Payer(PayerChange<'a>),
+    /// One code SMS counted against its caps.
+    Sms(&'a SmsCharge),
+    /// The request's Idempotency-Key claimed or answered.
+    Key(&'a KeyWrite),
+    /// A new payment becomes its session's latest (the session at the version read, not
+    /// ended), the session's pending payment it replaces written canceled at its version.
+    Session(&'a SessionMove),
+}
+
+/// A new payment's session, as read, and the session's pending payment it replaces (already
+/// marked canceled).
+#[derive(Debug, Clone)]
+pub struct SessionMove {
+    pub session: CheckoutSession,
+    pub cancel: Option<Payment>,
 }
 
 /// A card saved for repeat payments: one merchant's customer's, bound to the phone that
@@ -90,10 +124,8 @@ impl Guard {
 /// The payer's two guards changed in a payment's write under a condition, instead of written
 /// back at versions read before it: a verification decides without reading them, and a write
 /// they refuse (`Refused(Payer)`) is decided again the careful way (read, then versioned).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PayerChange<'a> {
-    #[default]
-    None,
     /// One more consecutive wrong code on each guard, only while neither is locked at `now`
     /// and each count is below `below` (so this failure does not lock the payer).
     Count { keys: &'a [String; 2], now: i64, below: u32, expires_at: i64 },
@@ -101,31 +133,31 @@ pub enum PayerChange<'a> {
     Reset { keys: &'a [String; 2], now: i64, expires_at: i64 },
 }
 
-/// What happens to the payment's order claim in the same write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OrderChange {
-    #[default]
-    Keep,
-    /// The payment takes the order (it fails if another payment holds it).
-    Claim,
-    /// The payment gives the order up (it failed after claiming it).
-    Release,
-}
+impl PayerChange<'_> {
+    pub fn keys(&self) -> &[String; 2] {
+        match self {
+            Self::Count { keys, .. } | Self::Reset { keys, .. } => keys,
+        }
+    }
 
-/// What a payment's write carries with it, in one transaction.
-#[derive(Debug, Default)]
-pub struct WriteAlso<'a> {
-    /// The card to keep for repeat payments.
-    pub save: Option<&'a SavedMethod>,
-    pub order: OrderChange,
-    /// Guards written back at the versions they were read.
-    pub guards: &'a [Guard],
-    /// The payer's guards changed under a condition (the fast way; see [`PayerChange`]).
-    pub payer: PayerChange<'a>,
-    /// A code SMS counted in the same write (the write is refused if a counter is at its cap).
-    pub sms: Option<&'a SmsCharge>,
-    /// The request's Idempotency-Key written too (its answer kept, say).
-    pub key: Option<&'a KeyWrite>,
+    /// The rule: whether a guard as stored (`None`: missing) lets the change through.
+    pub fn admits(&self, guard: Option<&Guard>) -> bool {
+        let (now, below) = match self {
+            Self::Count { now, below, .. } => (*now, Some(*below)),
+            Self::Reset { now, .. } => (*now, None),
+        };
+        let unlocked = guard.and_then(|g| g.until).is_none_or(|until| until <= now);
+        unlocked && below.is_none_or(|below| guard.map_or(0, |g| g.count) < below)
+    }
+
+    /// The guard after the change.
+    pub fn applied(&self, guard: Guard) -> Guard {
+        let (count, expires_at) = match self {
+            Self::Count { expires_at, .. } => (guard.count + 1, *expires_at),
+            Self::Reset { expires_at, .. } => (0, *expires_at),
+        };
+        Guard { count, version: guard.version + 1, expires_at, ..guard }
+    }
 }
 
 /// What deciding on a payment needs to read, in one round trip.
@@ -202,15 +234,10 @@ impl KeyWrite {
 
 #[async_trait]
 pub trait PaymentStore: Send + Sync {
-    /// Stores a new payment; `Conflict` if the id exists. With `sms`, its first code is counted
-    /// in the same transaction (`SmsCounter` if a counter refuses: nothing is written); with
-    /// `key`, the request's Idempotency-Key is written in it too (`Refused(Key)` if taken).
-    async fn insert(
-        &self,
-        payment: &Payment,
-        sms: Option<&SmsCharge>,
-        key: Option<&KeyWrite>,
-    ) -> Result<(), StoreError>;
+    /// Stores a new payment with its riders, in one transaction; `Conflict` if the id exists
+    /// (or a version a rider checks moved), `Refused(rider)` if a rider refuses: nothing is
+    /// written then.
+    async fn insert(&self, payment: &Payment, riders: &[Rider<'_>]) -> Result<(), StoreError>;
 
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError>;
 
@@ -219,11 +246,9 @@ pub trait PaymentStore: Send + Sync {
     async fn get_with_key(&self, id: &PaymentId, key: &str) -> Result<(Option<Payment>, Option<KeyFound>), StoreError>;
 
     /// Replaces a payment if its stored version still equals `payment.version`, writing
-    /// `version + 1`; `Conflict` otherwise. With `also`, in the same transaction: the order's
-    /// claim taken (`Conflict` if another payment holds it, so an order is paid at most once)
-    /// or released; the saved method (one that exists keeps the phone it is bound to); guards
-    /// at the versions read (`Conflict` if one moved).
-    async fn update(&self, payment: &Payment, also: WriteAlso<'_>) -> Result<(), StoreError>;
+    /// `version + 1`, with its riders in the same transaction. `Conflict` if the payment (or a
+    /// version a rider checks) moved, `Refused(rider)` if a rider refuses: nothing is written.
+    async fn transact(&self, payment: &Payment, riders: &[Rider<'_>]) -> Result<(), StoreError>;
 
     /// The order's holder, the named guards and whether the Idempotency-Key `key` (scoped) has
     /// a live record, read consistently in one round trip.
@@ -263,21 +288,6 @@ pub trait PaymentStore: Send + Sync {
     async fn insert_session(&self, session: &CheckoutSession) -> Result<(), StoreError>;
 
     async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError>;
-
-    /// Stores the new `payment` as `session`'s latest, in one transaction: the session moves
-    /// to it only if its stored version still equals `session.version` and it has not ended,
-    /// and `cancel` (the session's pending payment, already marked canceled) is written with
-    /// its version checked, and the first code counted (`sms`), and the request's key written
-    /// (`key`). `Conflict` when any condition fails (`SmsCounter` when a counter refuses,
-    /// `Refused(Key)` when the key is taken): nothing is written.
-    async fn insert_in_session(
-        &self,
-        session: &CheckoutSession,
-        payment: &Payment,
-        cancel: Option<&Payment>,
-        sms: Option<&SmsCharge>,
-        key: Option<&KeyWrite>,
-    ) -> Result<(), StoreError>;
 
     /// Writes `session` (ended, or with a new secret) if its stored version still equals
     /// `session.version`, with `cancel` (its pending payment, marked canceled) in the same
@@ -419,6 +429,15 @@ pub struct SmsCharge {
 }
 
 impl SmsCharge {
+    /// The rule: the two counters charged, each by its partition key, with its cap, in the
+    /// order a refusal is read in. A counter at its cap refuses the write.
+    pub fn counters(&self) -> [(SmsCounter, String, u32); 2] {
+        [
+            (SmsCounter::Phone, format!("QUOTA#PHONE#{}", self.phone_key), self.phone_cap),
+            (SmsCounter::MerchantShard, format!("QUOTA#MERCHANT#{}#{}", self.merchant_id, self.shard), self.shard_cap),
+        ]
+    }
+
     /// When the counters may be removed (DynamoDB TTL): an hour after their window ends.
     pub fn expires_at(&self) -> i64 {
         (self.hour + 2) * 3600

@@ -5,14 +5,14 @@ use super::commit::{commit, Raced, Step};
 use super::first_payment::{first_draft, FirstPaymentCommand};
 use super::guards::lockable;
 use super::lifecycle::release_hold;
-use super::open_payment::{open_payment, SessionLink};
+use super::open_payment::open_payment;
 use super::repeat_payment::{repeat_draft, RepeatPaymentCommand};
 use super::{Attempt, Caller, Services, UseCaseError};
 use crate::domain::{
     year_month, CardNumber, CheckoutSession, ClientSecret, Command, Cvc, Expiry, Failure, Identifier, MethodId, Money,
     Payment, PaymentStatus, Phone, ReturnUrl, SessionId,
 };
-use crate::ports::{SavedMethod, StoreError};
+use crate::ports::{SavedMethod, SessionMove, StoreError};
 
 /// A session as the merchant asks for it (validated).
 #[derive(Debug)]
@@ -224,7 +224,7 @@ pub async fn pay_in_session(
             .await?
         }
     };
-    draft.session = Some(SessionLink { session, cancel });
+    draft.session = Some(SessionMove { session, cancel });
     open_payment(svc, draft, attempt).await
 }
 

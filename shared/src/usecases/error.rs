@@ -1,5 +1,5 @@
 use crate::domain::{FieldError, Payment};
-use crate::ports::StoreError;
+use crate::ports::{RiderRefusal, StoreError};
 
 /// Every way a use case can end other than success. The HTTP layer maps each to one answer.
 #[derive(Debug, thiserror::Error)]
@@ -72,9 +72,10 @@ impl From<StoreError> for UseCaseError {
             StoreError::Conflict => Self::Contention,
             StoreError::Unavailable(m) | StoreError::Corrupt(m) => Self::Unavailable(m),
             // Only a write that counts an SMS meets it, and that write handles it itself.
-            e @ StoreError::SmsCounter { .. } => Self::Unavailable(e.to_string()),
-            // Only a verification's fast write meets it, and it decides again the careful way.
-            StoreError::Refused(_) => Self::Contention,
+            e @ StoreError::Refused(RiderRefusal::Sms { .. }) => Self::Unavailable(e.to_string()),
+            // Handled where they are met (a verification decides again the careful way, a new
+            // payment's key goes the way of a retry).
+            StoreError::Refused(RiderRefusal::Order | RiderRefusal::Payer | RiderRefusal::Key) => Self::Contention,
         }
     }
 }

@@ -9,8 +9,7 @@ use crate::domain::{
     CardNumber, Command, Cvc, DeclineReason, Failure, FailureAnswer, Payment, PaymentStatus, VerificationCode,
 };
 use crate::ports::{
-    Authorization, AuthorizationRequest, BusinessEvent, Capture, OrderChange, SavedMethod, StoreError,
-    StoredCredential, WriteAlso,
+    Authorization, AuthorizationRequest, BusinessEvent, Capture, Rider, SavedMethod, StoreError, StoredCredential,
 };
 use crate::secrets::CodeContext;
 
@@ -54,7 +53,7 @@ pub(crate) async fn authorize_first(
     match decision {
         Authorization::Declined(reason) => {
             transition(&mut payment, Command::Fail(Failure::Declined(reason)), now)?;
-            store(svc, &mut payment, WriteAlso::default()).await?;
+            store(svc, &mut payment, &[]).await?;
             count_decline(svc, &payment, now).await;
             svc.metrics.record(BusinessEvent::PaymentFailed { code: reason.code().into() });
             tracing::info!(payment_id = %payment.id, "first payment declined: no code sent");
@@ -79,8 +78,8 @@ pub(crate) async fn authorize_first(
 }
 
 /// A version-checked write of `payment`; its version moves on with it.
-pub(crate) async fn store(svc: &Services, payment: &mut Payment, also: WriteAlso<'_>) -> Result<(), StoreError> {
-    svc.payments.update(payment, also).await?;
+pub(crate) async fn store(svc: &Services, payment: &mut Payment, riders: &[Rider<'_>]) -> Result<(), StoreError> {
+    svc.payments.transact(payment, riders).await?;
     payment.version += 1;
     Ok(())
 }
@@ -168,8 +167,9 @@ async fn record_capture(
     let save = saved_method(&payment, now)?;
     transition(&mut payment, Command::RecordCapture, now)?;
     let answer = key.filter(|k| k.state() == KeyState::Claimed).map(|k| k.answer(&payment));
-    let also = WriteAlso { save: save.as_ref(), key: answer.as_ref(), ..WriteAlso::default() };
-    match svc.payments.update(&payment, also).await {
+    let riders: Vec<Rider> =
+        save.as_ref().map(Rider::SaveCard).into_iter().chain(answer.as_ref().map(Rider::Key)).collect();
+    match svc.payments.transact(&payment, &riders).await {
         Ok(()) => {
             if let (Some(k), Some(answer)) = (key, &answer) {
                 k.written(answer);
@@ -210,8 +210,7 @@ fn saved_method(payment: &Payment, now: i64) -> Result<Option<SavedMethod>, UseC
 /// Stores a capturing payment's failure, giving its order up in the same write. `Err` holds
 /// the payment as stored when another finisher got there first.
 async fn end_capturing(svc: &Services, mut payment: Payment) -> Result<Result<Payment, Payment>, UseCaseError> {
-    let also = WriteAlso { order: OrderChange::Release, ..WriteAlso::default() };
-    match svc.payments.update(&payment, also).await {
+    match svc.payments.transact(&payment, &[Rider::ReleaseOrder]).await {
         Ok(()) => {
             payment.version += 1;
             svc.metrics
@@ -255,7 +254,7 @@ pub(crate) async fn release_hold(svc: &Services, mut payment: Payment) -> Paymen
     if transition(&mut payment, Command::RecordVoid, svc.clock.now()).is_err() {
         return before;
     }
-    match svc.payments.update(&payment, WriteAlso::default()).await {
+    match svc.payments.transact(&payment, &[]).await {
         Ok(()) => {
             payment.version += 1;
             tracing::info!(payment_id = %payment.id, "authorisation voided");
@@ -281,7 +280,7 @@ pub(crate) async fn lock_out_payer(svc: &Services, payment: &Payment) {
         if transition(&mut p, Command::Fail(Failure::PayerLocked), svc.clock.now()).is_err() {
             continue;
         }
-        match svc.payments.update(&p, WriteAlso::default()).await {
+        match svc.payments.transact(&p, &[]).await {
             Ok(()) => {
                 p.version += 1;
                 tracing::info!(payment_id = %p.id, "payment failed: its payer is locked out");
@@ -385,7 +384,7 @@ async fn sweep_once(svc: &Services, mut payment: Payment) -> Result<Step<Option<
         svc.acquirer.void(&payment.id, "").await.map_err(unavailable)?;
     }
     transition(&mut payment, Command::Fail(Failure::Expired), now)?;
-    match svc.payments.update(&payment, WriteAlso::default()).await {
+    match svc.payments.transact(&payment, &[]).await {
         Ok(()) => {
             payment.version += 1;
             tracing::info!(payment_id = %payment.id, "payment expired by the sweeper");

@@ -8,10 +8,10 @@ use super::lifecycle::{authorize_first, outcome_of, release_hold, store, Present
 use super::send_code::{reissue_code, sms_text, write_charged};
 use super::{Attempt, Services, UseCaseError};
 use crate::domain::{
-    CheckoutSession, Command, Failure, Identifier, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus,
-    Verification, VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
+    Command, Failure, Identifier, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus, Verification,
+    VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
 };
-use crate::ports::{BusinessEvent, Refusal, SendError, StoreError, WriteAlso};
+use crate::ports::{BusinessEvent, Rider, RiderRefusal, SendError, SessionMove, StoreError};
 use crate::secrets::CodeContext;
 
 /// A payment about to be opened: who pays whom, with which (sealed) card, codes to which phone.
@@ -31,14 +31,7 @@ pub struct PaymentDraft {
     /// The stored credential's network reference (repeat payments).
     pub network_reference: Option<String>,
     /// Opened in a checkout session: the payment becomes the session's latest.
-    pub session: Option<SessionLink>,
-}
-
-/// A payment's session, as read, and the session's pending payment it replaces (already
-/// marked canceled): both written with the new payment, in one transaction.
-pub struct SessionLink {
-    pub session: CheckoutSession,
-    pub cancel: Option<Payment>,
+    pub session: Option<SessionMove>,
 }
 
 /// Whether a request can be retried into a payment it opened: under an Idempotency-Key a
@@ -88,7 +81,7 @@ pub async fn open_payment(
             // may have authorised.
             let mut failed = payment;
             transition(&mut failed, Command::Fail(Failure::AcquirerUnavailable), svc.clock.now())?;
-            if let Err(e) = svc.payments.update(&failed, WriteAlso::default()).await {
+            if let Err(e) = svc.payments.transact(&failed, &[]).await {
                 tracing::warn!(payment_id = %failed.id, error = %e, "could not close unauthorised payment");
             }
             return Err(UseCaseError::Unavailable(e));
@@ -106,7 +99,7 @@ fn mint(
     id: PaymentId,
     code: &VerificationCode,
     now: i64,
-) -> Result<(Payment, Option<PresentCard>, Option<SessionLink>), UseCaseError> {
+) -> Result<(Payment, Option<PresentCard>, Option<SessionMove>), UseCaseError> {
     let ctx = CodeContext { payment_id: &id, money: &draft.money, merchant_id: &draft.merchant_id, send_seq: 1 };
     let code_hash = svc.hasher()?.hash(&ctx, code);
     // No payment outlives its session.
@@ -174,7 +167,7 @@ async fn admit(
 async fn store_opened(
     svc: &Services,
     payment: &Payment,
-    session: Option<&SessionLink>,
+    session: Option<&SessionMove>,
     attempt: Option<&Attempt>,
     now: i64,
 ) -> Result<Admitted, UseCaseError> {
@@ -183,19 +176,20 @@ async fn store_opened(
     let stored = write_charged(svc, payment, now, |charge| {
         let (payments, key) = (&svc.payments, key_write.as_ref());
         async move {
-            match session {
-                None => payments.insert(payment, Some(&charge), key).await,
-                Some(link) => {
-                    payments.insert_in_session(&link.session, payment, link.cancel.as_ref(), Some(&charge), key).await
-                }
-            }
+            let riders: Vec<Rider> = session
+                .map(Rider::Session)
+                .into_iter()
+                .chain(key.map(Rider::Key))
+                .chain([Rider::Sms(&charge)])
+                .collect();
+            payments.insert(payment, &riders).await
         }
     })
     .await?;
     match (stored, inline) {
         (Ok(()), _) => {}
         // Another request with this key got there first: it goes the way of a retry.
-        (Err(StoreError::Refused(Refusal::Key)), Some(key)) => return Err(key.seen(None)),
+        (Err(StoreError::Refused(RiderRefusal::Key)), Some(key)) => return Err(key.seen(None)),
         // Same Idempotency-Key, same id: an earlier attempt of this very request got this far.
         (Err(StoreError::Conflict), _) if attempt.is_some() => return Ok(Admitted::Resume),
         (Err(e @ StoreError::Unavailable(_)), Some(key)) => {
@@ -226,11 +220,12 @@ async fn send_then_store(
     tracing::info!(payment_id = %payment.id, sent_to = %payment.phone, amount = payment.money.minor,
         currency = payment.money.currency.code(), "payment authorised, sending code");
     if let Err(e) = send(svc, &payment, code).await {
-        store(svc, &mut payment, WriteAlso::default()).await?;
+        store(svc, &mut payment, &[]).await?;
         return Err(code_not_sent(svc, payment, retries, e).await);
     }
     let answer = key.map(|k| k.answer(&payment));
-    store(svc, &mut payment, WriteAlso { key: answer.as_ref(), ..WriteAlso::default() }).await?;
+    let riders: Vec<Rider> = answer.as_ref().map(Rider::Key).into_iter().collect();
+    store(svc, &mut payment, &riders).await?;
     if let (Some(key), Some(answer)) = (key, &answer) {
         key.written(answer);
     }
@@ -272,7 +267,7 @@ async fn code_not_sent(svc: &Services, payment: Payment, retries: Retries, e: Se
         let closed = transition(&mut failed, Command::Fail(Failure::CodeNotSent), svc.clock.now());
         match async {
             closed?;
-            Ok::<_, UseCaseError>(svc.payments.update(&failed, WriteAlso::default()).await?)
+            Ok::<_, UseCaseError>(svc.payments.transact(&failed, &[]).await?)
         }
         .await
         {

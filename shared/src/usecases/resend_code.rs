@@ -3,7 +3,7 @@ use super::lifecycle::release_hold;
 use super::send_code::reissue_code;
 use super::{Caller, Services, UseCaseError};
 use crate::domain::{Payment, PaymentId, ResendRefusal};
-use crate::ports::{StoreError, WriteAlso};
+use crate::ports::StoreError;
 
 /// Sends a new code for a pending payment; the previous code stops working at once.
 /// Another merchant's payment is answered as if it did not exist. Every check runs on every
@@ -23,7 +23,7 @@ async fn resend_once(svc: &Services, caller: &Caller, id: &PaymentId) -> Result<
         Err(ResendRefusal::TooSoon { retry_after_secs }) => Err(UseCaseError::ResendTooSoon { retry_after_secs }),
         Err(ResendRefusal::NotPending) => Err(UseCaseError::NotPending(Box::new(payment))),
         Err(ResendRefusal::SendLimitReached) => Err(UseCaseError::SendLimitReached),
-        Err(ResendRefusal::PaymentExpired) => match svc.payments.update(&payment, WriteAlso::default()).await {
+        Err(ResendRefusal::PaymentExpired) => match svc.payments.transact(&payment, &[]).await {
             Err(StoreError::Conflict) => Ok(Step::Again(Raced)),
             Err(e) => Err(e.into()),
             Ok(()) => {

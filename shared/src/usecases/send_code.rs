@@ -4,7 +4,9 @@
 use super::commit::{transition, Raced, Step};
 use super::{Services, UseCaseError};
 use crate::domain::{Command, Payment, VerificationCode, CODE_TTL_SECS};
-use crate::ports::{until_next_hour, BusinessEvent, SendError, SmsCharge, SmsCounter, SmsText, StoreError, WriteAlso};
+use crate::ports::{
+    until_next_hour, BusinessEvent, Rider, RiderRefusal, SendError, SmsCharge, SmsCounter, SmsText, StoreError,
+};
 use crate::secrets::CodeContext;
 
 /// The SMS: the code is its only run of six digits.
@@ -50,15 +52,17 @@ where
             break;
         };
         match write(charge).await {
-            Err(StoreError::SmsCounter { which: SmsCounter::MerchantShard, busy: false }) if full_shards == 0 => {
+            Err(StoreError::Refused(RiderRefusal::Sms { counter: SmsCounter::MerchantShard, busy: false }))
+                if full_shards == 0 =>
+            {
                 full_shards += 1;
             }
-            Err(StoreError::SmsCounter { which: SmsCounter::Phone | SmsCounter::MerchantShard, busy: false }) => break,
-            Err(StoreError::SmsCounter { busy: true, .. }) if attempt + 1 < MAX_CHARGE_TRIES => {
+            Err(StoreError::Refused(RiderRefusal::Sms { busy: false, .. })) => break,
+            Err(StoreError::Refused(RiderRefusal::Sms { busy: true, .. })) if attempt + 1 < MAX_CHARGE_TRIES => {
                 tracing::info!(payment_id = %payment.id, "SMS counter busy; trying another shard");
             }
             // Busy every time: contention, not a cap (the client may retry).
-            Err(StoreError::SmsCounter { busy: true, .. }) => return Err(UseCaseError::Contention),
+            Err(StoreError::Refused(RiderRefusal::Sms { busy: true, .. })) => return Err(UseCaseError::Contention),
             other => return Ok(other),
         }
     }
@@ -80,7 +84,7 @@ pub(crate) async fn reissue_code(
     // The new code's hash and its SMS counted, in one write.
     let stored = write_charged(svc, &payment, now, |charge| {
         let (payments, payment) = (&svc.payments, &payment);
-        async move { payments.update(payment, WriteAlso { sms: Some(&charge), ..WriteAlso::default() }).await }
+        async move { payments.transact(payment, &[Rider::Sms(&charge)]).await }
     })
     .await;
     match stored? {
@@ -100,7 +104,7 @@ pub(crate) async fn reissue_code(
         let lifted = transition(&mut retry, Command::LiftCooldown { last_sent_at: previous_send }, now);
         if let Err(e) = async {
             lifted?;
-            Ok::<_, UseCaseError>(svc.payments.update(&retry, WriteAlso::default()).await?)
+            Ok::<_, UseCaseError>(svc.payments.transact(&retry, &[]).await?)
         }
         .await
         {

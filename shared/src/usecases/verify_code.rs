@@ -5,9 +5,7 @@ use super::lifecycle::{finish_capture, lock_out_payer, outcome_of, release_hold}
 use super::send_code::code_context;
 use super::{Attempt, Caller, Services, UseCaseError};
 use crate::domain::{CodeCheck, Command, Failure, Payment, PaymentId, PaymentStatus, VerificationCode};
-use crate::ports::{
-    BusinessEvent, Guard, OrderChange, PayerChange, Refusal, StoreError, WriteAlso, KEY_RETENTION_SECS,
-};
+use crate::ports::{BusinessEvent, Guard, PayerChange, Rider, RiderRefusal, StoreError, KEY_RETENTION_SECS};
 
 /// Checks the code; on a match, claims the order and captures (a repeat payment is authorised
 /// first), saving the card when asked. Every outcome that changes the payment is stored with a
@@ -55,7 +53,8 @@ struct Read {
 struct Decided {
     result: Result<(), UseCaseError>,
     locked_payer: bool,
-    order: OrderChange,
+    /// The write claims the order for the payment.
+    claims_order: bool,
     payer: PayerWrite,
 }
 
@@ -151,19 +150,23 @@ impl Verify<'_> {
     ) -> Result<Step<Payment, Way>, UseCaseError> {
         let keys = payer_keys(&payment);
         let expires_at = now + KEY_RETENTION_SECS;
-        let (payer, guards) = match &decided.payer {
-            PayerWrite::None => (PayerChange::None, &[][..]),
-            PayerWrite::Count => {
-                (PayerChange::Count { keys: &keys, now, below: MAX_PAYER_FAILURES - 1, expires_at }, &[][..])
-            }
-            PayerWrite::Reset => (PayerChange::Reset { keys: &keys, now, expires_at }, &[][..]),
-            PayerWrite::Guards(guards) => (PayerChange::None, &guards[..]),
-        };
+        let mut riders: Vec<Rider> = decided.claims_order.then_some(Rider::ClaimOrder).into_iter().collect();
+        match &decided.payer {
+            PayerWrite::None => {}
+            PayerWrite::Count => riders.push(Rider::Payer(PayerChange::Count {
+                keys: &keys,
+                now,
+                below: MAX_PAYER_FAILURES - 1,
+                expires_at,
+            })),
+            PayerWrite::Reset => riders.push(Rider::Payer(PayerChange::Reset { keys: &keys, now, expires_at })),
+            PayerWrite::Guards(guards) => riders.extend(guards.iter().map(Rider::GuardAt)),
+        }
         let claim = self.key().map(InlineKey::claim);
-        let also = WriteAlso { order: decided.order, payer, guards, key: claim.as_ref(), ..WriteAlso::default() };
-        match self.svc.payments.update(&payment, also).await {
+        riders.extend(claim.as_ref().map(Rider::Key));
+        match self.svc.payments.transact(&payment, &riders).await {
             // Another request with this key got there first: the way of a retry.
-            Err(StoreError::Refused(Refusal::Key)) => {
+            Err(StoreError::Refused(RiderRefusal::Key)) => {
                 Err(self.key().map_or(UseCaseError::Contention, |k| k.seen(None)))
             }
             Err(StoreError::Conflict) => Ok(Step::Again(way)),
@@ -222,7 +225,7 @@ impl PayerWrite {
 impl Decided {
     /// Written as decided, with no rider.
     fn answer(result: Result<(), UseCaseError>) -> Self {
-        Self { result, locked_payer: false, order: OrderChange::Keep, payer: PayerWrite::None }
+        Self { result, locked_payer: false, claims_order: false, payer: PayerWrite::None }
     }
 }
 
@@ -245,7 +248,7 @@ fn wrong_code(payment: &mut Payment, check: CodeCheck, read: Option<Read>, now: 
             Err(UseCaseError::TooManyAttempts(Box::new(payment.clone())))
         }
     };
-    Ok(Decided { result, locked_payer, order: OrderChange::Keep, payer })
+    Ok(Decided { result, locked_payer, claims_order: false, payer })
 }
 
 /// The right code: the order is checked before anything is captured (a paid order fails this
@@ -265,7 +268,7 @@ fn right_code(payment: &mut Payment, read: Option<Read>, now: i64) -> Result<Dec
         Some(read) => PayerWrite::Guards(reset_failures(&read.payers)),
         None => PayerWrite::Reset,
     };
-    Ok(Decided { result: Ok(()), locked_payer: false, order: OrderChange::Claim, payer })
+    Ok(Decided { result: Ok(()), locked_payer: false, claims_order: true, payer })
 }
 
 /// The business events of a stored verification: a wrong code, and a payment ended by it.

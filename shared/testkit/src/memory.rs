@@ -12,9 +12,8 @@ use shared::domain::{
 };
 use shared::ports::KEY_RETENTION_SECS;
 use shared::ports::{
-    Admission, BusinessEvent, Claim, CodeSender, Guard, IdempotencyStore, KeyFound, KeyWrite, Metrics, OrderChange,
-    PayerChange, PaymentStore, Refusal, SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError,
-    StoredResponse, WriteAlso,
+    Admission, BusinessEvent, Claim, CodeSender, Guard, IdempotencyStore, KeyFound, KeyWrite, Metrics, PaymentStore,
+    Rider, RiderRefusal, SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError, StoredResponse,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -39,16 +38,10 @@ pub struct MemoryPaymentStore {
     keys: Arc<Mutex<HashMap<String, IdemEntry>>>,
 }
 
-/// The counters an SMS charge bumps, with their caps, in the order DynamoDB reports refusals.
-fn sms_counters(charge: &SmsCharge) -> [(SmsCounter, String, u32); 2] {
-    [
-        (SmsCounter::Phone, format!("QUOTA#PHONE#{}#{}", charge.phone_key, charge.hour), charge.phone_cap),
-        (
-            SmsCounter::MerchantShard,
-            format!("QUOTA#MERCHANT#{}#{}#{}", charge.merchant_id, charge.shard, charge.hour),
-            charge.shard_cap,
-        ),
-    ]
+/// The counters an SMS charge bumps (the rule's own list: [`SmsCharge::counters`]), keyed by
+/// partition and hour, with their caps.
+fn sms_counters(charge: &SmsCharge) -> impl Iterator<Item = (SmsCounter, String, u32)> + '_ {
+    charge.counters().into_iter().map(move |(counter, pk, cap)| (counter, format!("{pk}#{}", charge.hour), cap))
 }
 
 impl MemoryPaymentStore {
@@ -56,9 +49,9 @@ impl MemoryPaymentStore {
     /// of its write holds).
     fn check_sms(&self, charge: Option<&SmsCharge>) -> Result<(), StoreError> {
         let counts = lock(&self.sms_counts);
-        for (which, key, cap) in charge.map(sms_counters).into_iter().flatten() {
+        for (counter, key, cap) in charge.map(sms_counters).into_iter().flatten() {
             if counts.get(&key).copied().unwrap_or(0) >= cap {
-                return Err(StoreError::SmsCounter { which, busy: false });
+                return Err(StoreError::Refused(RiderRefusal::Sms { counter, busy: false }));
             }
         }
         Ok(())
@@ -86,7 +79,7 @@ impl MemoryPaymentStore {
         if ok {
             Ok(())
         } else {
-            Err(StoreError::Refused(Refusal::Key))
+            Err(StoreError::Refused(RiderRefusal::Key))
         }
     }
 
@@ -114,6 +107,125 @@ impl MemoryPaymentStore {
     }
 }
 
+impl MemoryPaymentStore {
+    /// Every rider's condition, in the order the DynamoDB adapter reads refusals (races first,
+    /// then the key, the order, the payer, the counters): all before any write, as in a
+    /// transaction.
+    fn check_riders(
+        &self,
+        payments: &HashMap<String, Payment>,
+        payment: &Payment,
+        riders: &[Rider<'_>],
+    ) -> Result<(), StoreError> {
+        let order = order_key(payment);
+        let guards = lock(&self.guards);
+        let sessions = lock(&self.sessions);
+        for rider in riders {
+            let raced = match rider {
+                Rider::GuardAt(g) => guards.get(&g.key).map_or(0, |c| c.version) != g.version,
+                Rider::ReleaseOrder => lock(&self.orders).get(&order) != Some(&payment.id),
+                Rider::Session(link) => {
+                    let current = sessions.get(link.session.id.as_str());
+                    current.is_none_or(|c| c.version != link.session.version || c.ended_at.is_some())
+                        || link.cancel.as_ref().is_some_and(|c| check_version(payments, c).is_err())
+                }
+                Rider::ClaimOrder | Rider::SaveCard(_) | Rider::Payer(_) | Rider::Sms(_) | Rider::Key(_) => false,
+            };
+            if raced {
+                return Err(StoreError::Conflict);
+            }
+        }
+        // Then the riders that refuse, by name; several refusing: the one DynamoDB's reasons
+        // are read for first.
+        let refused = riders
+            .iter()
+            .filter_map(|rider| match rider {
+                Rider::Key(write) => self.check_key(Some(write)).err().map(|_| RiderRefusal::Key),
+                Rider::ClaimOrder => {
+                    lock(&self.orders).get(&order).is_some_and(|h| h != &payment.id).then_some(RiderRefusal::Order)
+                }
+                Rider::Payer(change) => {
+                    change.keys().iter().any(|k| !change.admits(guards.get(k))).then_some(RiderRefusal::Payer)
+                }
+                Rider::Sms(charge) => match self.check_sms(Some(charge)) {
+                    Err(StoreError::Refused(refusal)) => Some(refusal),
+                    Err(StoreError::Conflict | StoreError::Unavailable(_) | StoreError::Corrupt(_)) | Ok(()) => None,
+                },
+                Rider::ReleaseOrder | Rider::SaveCard(_) | Rider::GuardAt(_) | Rider::Session(_) => None,
+            })
+            .min_by_key(precedence);
+        refused.map_or(Ok(()), |r| Err(StoreError::Refused(r)))
+    }
+
+    /// Every rider's write (their conditions held).
+    fn apply_riders(&self, payments: &mut HashMap<String, Payment>, payment: &Payment, riders: &[Rider<'_>]) {
+        for rider in riders {
+            match rider {
+                Rider::ClaimOrder => {
+                    lock(&self.orders).insert(order_key(payment), payment.id.clone());
+                }
+                Rider::ReleaseOrder => {
+                    lock(&self.orders).remove(&order_key(payment));
+                }
+                Rider::SaveCard(m) => self.save_method(m),
+                Rider::GuardAt(g) => {
+                    lock(&self.guards).insert(g.key.clone(), Guard { version: g.version + 1, ..(*g).clone() });
+                }
+                Rider::Payer(change) => {
+                    let mut guards = lock(&self.guards);
+                    for key in change.keys() {
+                        let g = guards.remove(key).unwrap_or_else(|| Guard::new(key.clone()));
+                        guards.insert(key.clone(), change.applied(g));
+                    }
+                }
+                Rider::Sms(charge) => self.apply_sms(Some(charge)),
+                Rider::Key(write) => self.apply_key(Some(write)),
+                Rider::Session(link) => {
+                    if let Some(c) = &link.cancel {
+                        payments.insert(c.id.as_str().to_owned(), Payment { version: c.version + 1, ..c.clone() });
+                    }
+                    let s = &link.session;
+                    let moved =
+                        CheckoutSession { payment_id: Some(payment.id.clone()), version: s.version + 1, ..s.clone() };
+                    lock(&self.sessions).insert(s.id.as_str().to_owned(), moved);
+                }
+            }
+        }
+    }
+
+    /// Upserts a saved method; one that exists keeps the phone it is bound to.
+    fn save_method(&self, m: &SavedMethod) {
+        let mut methods = lock(&self.methods);
+        let key = (
+            m.customer.merchant_id.as_str().to_owned(),
+            m.customer.user_id.as_str().to_owned(),
+            m.id.as_str().to_owned(),
+        );
+        let bound: Option<(Phone, String)> = methods.get(&key).map(|old| (old.phone.clone(), old.sealed_card.clone()));
+        let mut new = m.clone();
+        if let Some((phone, sealed)) = bound {
+            new.phone = phone;
+            new.sealed_card = sealed;
+        }
+        methods.insert(key, new);
+    }
+}
+
+/// Which refusal DynamoDB's cancellation reasons are read for first.
+fn precedence(refusal: &RiderRefusal) -> u8 {
+    match refusal {
+        RiderRefusal::Key => 0,
+        RiderRefusal::Order => 1,
+        RiderRefusal::Payer => 2,
+        RiderRefusal::Sms { .. } => 3,
+    }
+}
+
+/// An order by (merchant, order).
+fn order_key(payment: &Payment) -> (String, String) {
+    (payment.merchant_id.as_str().to_owned(), payment.order_id.as_str().to_owned())
+}
+
 /// Checks a version-guarded write of `p` against `payments` (the lock held by the caller).
 fn check_version(payments: &HashMap<String, Payment>, p: &Payment) -> Result<(), StoreError> {
     match payments.get(p.id.as_str()) {
@@ -130,21 +242,14 @@ impl MemoryPaymentStore {
 
 #[async_trait]
 impl PaymentStore for MemoryPaymentStore {
-    async fn insert(
-        &self,
-        payment: &Payment,
-        sms: Option<&SmsCharge>,
-        key: Option<&KeyWrite>,
-    ) -> Result<(), StoreError> {
+    async fn insert(&self, payment: &Payment, riders: &[Rider<'_>]) -> Result<(), StoreError> {
         let mut map = lock(&self.payments);
         if map.contains_key(payment.id.as_str()) {
             return Err(StoreError::Conflict);
         }
-        self.check_key(key)?;
-        self.check_sms(sms)?;
-        self.apply_key(key);
-        self.apply_sms(sms);
+        self.check_riders(&map, payment, riders)?;
         map.insert(payment.id.as_str().to_owned(), payment.clone());
+        self.apply_riders(&mut map, payment, riders);
         Ok(())
     }
 
@@ -157,81 +262,12 @@ impl PaymentStore for MemoryPaymentStore {
         Ok((payment, lock(&self.keys).get(key).map(IdemEntry::found)))
     }
 
-    async fn update(&self, payment: &Payment, also: WriteAlso<'_>) -> Result<(), StoreError> {
+    async fn transact(&self, payment: &Payment, riders: &[Rider<'_>]) -> Result<(), StoreError> {
         let mut map = lock(&self.payments);
-        let mut orders = lock(&self.orders);
-        let mut guards = lock(&self.guards);
-        let current = map.get_mut(payment.id.as_str()).ok_or(StoreError::Conflict)?;
-        if current.version != payment.version {
-            return Err(StoreError::Conflict);
-        }
-        // Every condition first, then every write: all or nothing, as in a transaction.
-        let order = (payment.merchant_id.as_str().to_owned(), payment.order_id.as_str().to_owned());
-        for g in also.guards {
-            if guards.get(&g.key).map_or(0, |c| c.version) != g.version {
-                return Err(StoreError::Conflict);
-            }
-        }
-        self.check_key(also.key)?;
-        match (also.order, orders.get(&order)) {
-            (OrderChange::Claim, Some(holder)) if holder != &payment.id => {
-                return Err(StoreError::Refused(Refusal::Order))
-            }
-            (OrderChange::Release, holder) if holder != Some(&payment.id) => return Err(StoreError::Conflict),
-            _ => {}
-        }
-        let payer_ok = |g: Option<&Guard>, now: i64, below: Option<u32>| {
-            let unlocked = g.and_then(|g| g.until).is_none_or(|until| until <= now);
-            unlocked && below.is_none_or(|below| g.map_or(0, |g| g.count) < below)
-        };
-        let (payer_keys, payer_now, payer_below, payer_expiry) = match also.payer {
-            PayerChange::None => (None, 0, None, 0),
-            PayerChange::Count { keys, now, below, expires_at } => (Some(keys), now, Some(below), expires_at),
-            PayerChange::Reset { keys, now, expires_at } => (Some(keys), now, None, expires_at),
-        };
-        for key in payer_keys.into_iter().flatten() {
-            if !payer_ok(guards.get(key), payer_now, payer_below) {
-                return Err(StoreError::Refused(Refusal::Payer));
-            }
-        }
-        self.check_sms(also.sms)?;
-        for key in payer_keys.into_iter().flatten() {
-            let g = guards.entry(key.clone()).or_insert_with(|| Guard::new(key.clone()));
-            g.count = if payer_below.is_some() { g.count + 1 } else { 0 };
-            g.version += 1;
-            g.expires_at = payer_expiry;
-        }
-        self.apply_sms(also.sms);
-        self.apply_key(also.key);
-        match also.order {
-            OrderChange::Keep => {}
-            OrderChange::Claim => {
-                orders.insert(order, payment.id.clone());
-            }
-            OrderChange::Release => {
-                orders.remove(&order);
-            }
-        }
-        for g in also.guards {
-            guards.insert(g.key.clone(), Guard { version: g.version + 1, ..g.clone() });
-        }
-        *current = Payment { version: payment.version + 1, ..payment.clone() };
-        if let Some(m) = also.save {
-            let mut methods = lock(&self.methods);
-            let key = (
-                m.customer.merchant_id.as_str().to_owned(),
-                m.customer.user_id.as_str().to_owned(),
-                m.id.as_str().to_owned(),
-            );
-            let bound: Option<(Phone, String)> =
-                methods.get(&key).map(|old| (old.phone.clone(), old.sealed_card.clone()));
-            let mut new = m.clone();
-            if let Some((phone, sealed)) = bound {
-                new.phone = phone;
-                new.sealed_card = sealed;
-            }
-            methods.insert(key, new);
-        }
+        check_version(&map, payment)?;
+        self.check_riders(&map, payment, riders)?;
+        map.insert(payment.id.as_str().to_owned(), Payment { version: payment.version + 1, ..payment.clone() });
+        self.apply_riders(&mut map, payment, riders);
         Ok(())
     }
 
@@ -310,39 +346,6 @@ impl PaymentStore for MemoryPaymentStore {
 
     async fn get_session(&self, id: &SessionId) -> Result<Option<CheckoutSession>, StoreError> {
         Ok(lock(&self.sessions).get(id.as_str()).cloned())
-    }
-
-    async fn insert_in_session(
-        &self,
-        session: &CheckoutSession,
-        payment: &Payment,
-        cancel: Option<&Payment>,
-        sms: Option<&SmsCharge>,
-        key: Option<&KeyWrite>,
-    ) -> Result<(), StoreError> {
-        let mut sessions = lock(&self.sessions);
-        let mut payments = lock(&self.payments);
-        let current = sessions.get_mut(session.id.as_str()).ok_or(StoreError::Conflict)?;
-        if current.version != session.version
-            || current.ended_at.is_some()
-            || payments.contains_key(payment.id.as_str())
-        {
-            return Err(StoreError::Conflict);
-        }
-        if let Some(c) = cancel {
-            check_version(&payments, c)?;
-        }
-        self.check_key(key)?;
-        self.check_sms(sms)?;
-        self.apply_key(key);
-        self.apply_sms(sms);
-        if let Some(c) = cancel {
-            payments.insert(c.id.as_str().to_owned(), Payment { version: c.version + 1, ..c.clone() });
-        }
-        payments.insert(payment.id.as_str().to_owned(), payment.clone());
-        *current =
-            CheckoutSession { payment_id: Some(payment.id.clone()), version: session.version + 1, ..session.clone() };
-        Ok(())
     }
 
     async fn update_session(&self, session: &CheckoutSession, cancel: Option<&Payment>) -> Result<(), StoreError> {

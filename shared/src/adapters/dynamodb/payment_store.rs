@@ -21,61 +21,81 @@ use crate::domain::{
     SessionId,
 };
 use crate::ports::{
-    Admission, Guard, KeyFound, KeyWrite, OrderChange, PayerChange, PaymentStore, Refusal, SavedMethod, SmsCharge,
-    SmsCounter, StoreError, WriteAlso,
+    Admission, Guard, KeyFound, PayerChange, PaymentStore, Rider, RiderRefusal, SavedMethod, SessionMove, SmsCharge,
+    SmsCounter, StoreError,
 };
 use crate::secrets::CardVault;
 
 type Item = HashMap<String, AttributeValue>;
 
-/// Where the items whose refusal means something particular sit in a transaction.
-#[derive(Debug, Default)]
-struct Layout {
-    order: Option<usize>,
-    payer: Option<std::ops::Range<usize>>,
-    /// The phone's SMS counter, then the merchant's shard.
-    counters: Option<usize>,
-    /// The request's Idempotency-Key.
-    key: Option<usize>,
+/// Which rider, if any, an item of a transaction belongs to: a refusal is read by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// The payment, or an item written at the version read (a session, a guard, a canceled
+    /// payment), or one that cannot refuse: its failure is a race.
+    Plain,
+    Order,
+    Payer,
+    Key,
+    Sms(SmsCounter),
 }
 
-impl Layout {
-    /// What a cancelled transaction's reasons (`code(i)` for item `i`) mean: the payment's
-    /// own conflict first (the caller reads again), then the order, the payer, the counters.
-    fn refusal<'a>(&self, len: usize, code: impl Fn(usize) -> &'a str) -> StoreError {
-        let failed = |i: usize| code(i) == "ConditionalCheckFailed";
-        let special = |i: usize| {
-            self.order == Some(i)
-                || self.payer.as_ref().is_some_and(|r| r.contains(&i))
-                || self.counters.is_some_and(|at| i == at || i == at + 1)
-                || self.key == Some(i)
-        };
-        // The payment, or any other item read before (a session, a guard at its version).
-        if (0..len).any(|i| !special(i) && failed(i)) {
-            return StoreError::Conflict;
-        }
-        // Another request with the same key got there first (or is writing it now).
-        if self.key.is_some_and(|i| matches!(code(i), "ConditionalCheckFailed" | "TransactionConflict")) {
-            return StoreError::Refused(Refusal::Key);
-        }
-        if self.order.is_some_and(failed) {
-            return StoreError::Refused(Refusal::Order);
-        }
-        if self.payer.clone().is_some_and(|mut r| r.any(failed)) {
-            return StoreError::Refused(Refusal::Payer);
-        }
-        if let Some(at) = self.counters {
-            for (offset, which) in [SmsCounter::Phone, SmsCounter::MerchantShard].into_iter().enumerate() {
-                match code(at + offset) {
-                    "ConditionalCheckFailed" => return StoreError::SmsCounter { which, busy: false },
-                    "TransactionConflict" => return StoreError::SmsCounter { which, busy: true },
-                    _ => {}
+/// What a cancelled transaction's reasons (`code(i)` for item `i` of `slots`) mean: the
+/// payment's own conflict first (the caller reads again), then the key, the order, the payer,
+/// the counters; anything else is a race too.
+fn refusal<'a>(slots: &[Slot], code: impl Fn(usize) -> &'a str) -> StoreError {
+    let failed = |i: usize| code(i) == "ConditionalCheckFailed";
+    let any = |slot: Slot, hit: &dyn Fn(usize) -> bool| slots.iter().enumerate().any(|(i, s)| *s == slot && hit(i));
+    if any(Slot::Plain, &failed) {
+        return StoreError::Conflict;
+    }
+    // Another request with the same key got there first (or is writing it now).
+    if any(Slot::Key, &|i| matches!(code(i), "ConditionalCheckFailed" | "TransactionConflict")) {
+        return StoreError::Refused(RiderRefusal::Key);
+    }
+    if any(Slot::Order, &failed) {
+        return StoreError::Refused(RiderRefusal::Order);
+    }
+    if any(Slot::Payer, &failed) {
+        return StoreError::Refused(RiderRefusal::Payer);
+    }
+    for (i, slot) in slots.iter().enumerate() {
+        if let Slot::Sms(counter) = slot {
+            match code(i) {
+                "ConditionalCheckFailed" => {
+                    return StoreError::Refused(RiderRefusal::Sms { counter: *counter, busy: false })
                 }
+                "TransactionConflict" => {
+                    return StoreError::Refused(RiderRefusal::Sms { counter: *counter, busy: true })
+                }
+                _ => {}
             }
         }
-        // Another item moved on since it was read, or a concurrent transaction touched one:
-        // the caller reads again and decides.
-        StoreError::Conflict
+    }
+    // Another item moved on since it was read, or a concurrent transaction touched one: the
+    // caller reads again and decides.
+    StoreError::Conflict
+}
+
+/// A transaction's items, each with the rider it belongs to.
+#[derive(Default)]
+struct Transaction {
+    items: Vec<TransactWriteItem>,
+    slots: Vec<Slot>,
+}
+
+impl Transaction {
+    fn push(&mut self, slot: Slot, item: TransactWriteItem) {
+        self.items.push(item);
+        self.slots.push(slot);
+    }
+
+    fn put(&mut self, slot: Slot, put: Put) {
+        self.push(slot, TransactWriteItem::builder().put(put).build());
+    }
+
+    fn update(&mut self, slot: Slot, update: Update) {
+        self.push(slot, TransactWriteItem::builder().update(update).build());
     }
 }
 
@@ -177,11 +197,11 @@ impl DynamoPaymentStore {
             .map_err(corrupt)
     }
 
-    /// One code SMS: the phone's hourly counter and one shard of the merchant's, each bumped
-    /// only while under its cap, in that order (the order [`Self::transact`] reads refusals in).
-    fn sms_updates(&self, charge: &SmsCharge) -> Result<[TransactWriteItem; 2], StoreError> {
-        let counter = |pk: String, cap: u32| {
-            Update::builder()
+    /// One code SMS: each counter of the charge bumped only while under its cap, in the order
+    /// [`refusal`] reads them in.
+    fn sms_updates(&self, charge: &SmsCharge, tx: &mut Transaction) -> Result<(), StoreError> {
+        for (counter, pk, cap) in charge.counters() {
+            let update = Update::builder()
                 .table_name(&self.table)
                 .key("pk", AttributeValue::S(pk))
                 .key("sk", AttributeValue::S(format!("HOUR#{}", charge.hour)))
@@ -193,13 +213,10 @@ impl DynamoPaymentStore {
                 .expression_attribute_values(":ttl", AttributeValue::N(charge.expires_at().to_string()))
                 .expression_attribute_values(":entity", AttributeValue::S("sms_quota".into()))
                 .build()
-                .map(|u| TransactWriteItem::builder().update(u).build())
-                .map_err(corrupt)
-        };
-        Ok([
-            counter(format!("QUOTA#PHONE#{}", charge.phone_key), charge.phone_cap)?,
-            counter(format!("QUOTA#MERCHANT#{}#{}", charge.merchant_id, charge.shard), charge.shard_cap)?,
-        ])
+                .map_err(corrupt)?;
+            tx.update(Slot::Sms(counter), update);
+        }
+        Ok(())
     }
 
     /// Claims the payment's order for it: a put that succeeds only where no other payment
@@ -261,10 +278,10 @@ impl DynamoPaymentStore {
         put.build().map_err(corrupt)
     }
 
-    /// The payer's two guards changed under a condition (see [`PayerChange`]); none for `None`.
-    fn payer_updates(&self, change: PayerChange<'_>) -> Result<Vec<TransactWriteItem>, StoreError> {
+    /// The payer's two guards changed under a condition: [`PayerChange::admits`] as a
+    /// DynamoDB condition.
+    fn payer_updates(&self, change: PayerChange<'_>) -> Result<Vec<Update>, StoreError> {
         let (keys, now, expires_at, set, condition, below) = match change {
-            PayerChange::None => return Ok(Vec::new()),
             PayerChange::Count { keys, now, below, expires_at } => (
                 keys,
                 now,
@@ -300,7 +317,7 @@ impl DynamoPaymentStore {
                 if let Some(below) = below {
                     update = update.expression_attribute_values(":below", n(below.into()));
                 }
-                update.build().map(|u| TransactWriteItem::builder().update(u).build()).map_err(corrupt)
+                update.build().map_err(corrupt)
             })
             .collect()
     }
@@ -319,55 +336,38 @@ impl DynamoPaymentStore {
         }
     }
 
-    /// A payment's write with what it carries (order claim or release, saved card, guards), in
-    /// one transaction.
-    async fn update_with(&self, payment: &Payment, also: WriteAlso<'_>) -> Result<(), StoreError> {
-        let (item, write_id) = self.payment_item(payment, payment.version + 1)?;
-        let mut items = vec![TransactWriteItem::builder().put(self.versioned_put(item, payment.version, "")?).build()];
-        let mut layout = Layout::default();
-        match also.order {
-            OrderChange::Keep => {}
-            OrderChange::Claim => {
-                layout.order = Some(items.len());
-                items.push(TransactWriteItem::builder().put(self.order_claim(payment)?).build());
+    /// The items of `riders`, after the payment's own.
+    fn add_riders(&self, payment: &Payment, riders: &[Rider<'_>], tx: &mut Transaction) -> Result<(), StoreError> {
+        for rider in riders {
+            match rider {
+                Rider::ClaimOrder => tx.put(Slot::Order, self.order_claim(payment)?),
+                Rider::ReleaseOrder => tx.update(Slot::Plain, self.order_release(payment)?),
+                Rider::SaveCard(method) => tx.update(Slot::Plain, self.save_method_update(method)?),
+                Rider::GuardAt(guard) => tx.put(Slot::Plain, self.guard_put(guard)?),
+                Rider::Payer(change) => {
+                    for update in self.payer_updates(*change)? {
+                        tx.update(Slot::Payer, update);
+                    }
+                }
+                Rider::Sms(charge) => self.sms_updates(charge, tx)?,
+                Rider::Key(key) => tx.push(Slot::Key, key_write_item(&self.table, key)?),
+                Rider::Session(link) => self.session_move(payment, link, tx)?,
             }
-            OrderChange::Release => {
-                items.push(TransactWriteItem::builder().update(self.order_release(payment)?).build())
-            }
         }
-        if let Some(method) = also.save {
-            items.push(TransactWriteItem::builder().update(self.save_method_update(method)?).build());
-        }
-        for guard in also.guards {
-            items.push(TransactWriteItem::builder().put(self.guard_put(guard)?).build());
-        }
-        let payer = self.payer_updates(also.payer)?;
-        if !payer.is_empty() {
-            layout.payer = Some(items.len()..items.len() + payer.len());
-            items.extend(payer);
-        }
-        self.transact_charged(items, also.sms, also.key, &write_id, layout).await
+        Ok(())
     }
 
-    /// [`Self::transact_laid_out`] with the request's key (`key`) and the SMS counters of
-    /// `sms` appended to `items`.
-    async fn transact_charged(
-        &self,
-        mut items: Vec<TransactWriteItem>,
-        sms: Option<&SmsCharge>,
-        key: Option<&KeyWrite>,
-        write_id: &str,
-        mut layout: Layout,
-    ) -> Result<(), StoreError> {
-        if let Some(key) = key {
-            layout.key = Some(items.len());
-            items.push(key_write_item(&self.table, key)?);
+    /// The session moves to the new payment (at the version read, not ended), its pending
+    /// payment written canceled at its version.
+    fn session_move(&self, payment: &Payment, link: &SessionMove, tx: &mut Transaction) -> Result<(), StoreError> {
+        let session = &link.session;
+        let moved = CheckoutSession { payment_id: Some(payment.id.clone()), ..session.clone() };
+        let (item, _) = Self::session_item(&moved, session.version + 1)?;
+        tx.put(Slot::Plain, self.versioned_put(item, session.version, " AND attribute_not_exists(ended_at)")?);
+        if let Some(put) = self.cancel_put(link.cancel.as_ref())? {
+            tx.push(Slot::Plain, put);
         }
-        if let Some(charge) = sms {
-            layout.counters = Some(items.len());
-            items.extend(self.sms_updates(charge)?);
-        }
-        self.transact_laid_out(items, write_id, &layout).await
+        Ok(())
     }
 
     /// One item by its key, read consistently.
@@ -387,20 +387,9 @@ impl DynamoPaymentStore {
 
     /// One TransactWriteItems whose first item is stamped `write_id`: finding that item's own
     /// earlier landing (a retried attempt whose answer was lost) counts as success.
-    async fn transact(&self, items: Vec<TransactWriteItem>, write_id: &str) -> Result<(), StoreError> {
-        self.transact_laid_out(items, write_id, &Layout::default()).await
-    }
-
-    /// [`Self::transact`] telling apart, by where they sit in `items` (`layout`), a refusal by
-    /// the order claim, the payer's conditions or the SMS counters from the payment's own
-    /// conflict.
-    async fn transact_laid_out(
-        &self,
-        items: Vec<TransactWriteItem>,
-        write_id: &str,
-        layout: &Layout,
-    ) -> Result<(), StoreError> {
-        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+    /// A refusal is read by the rider each item belongs to ([`refusal`]).
+    async fn transact_items(&self, tx: Transaction, write_id: &str) -> Result<(), StoreError> {
+        let result = self.client.transact_write_items().set_transact_items(Some(tx.items)).send().await;
         let err = match result {
             Ok(_) => return Ok(()),
             Err(err) => err,
@@ -414,7 +403,7 @@ impl DynamoPaymentStore {
                 return Ok(());
             }
         }
-        Err(layout.refusal(reasons.len(), |i| reasons.get(i).and_then(|r| r.code()).unwrap_or("None")))
+        Err(refusal(&tx.slots, |i| reasons.get(i).and_then(|r| r.code()).unwrap_or("None")))
     }
 
     /// A put of a new item inside a transaction (its own earlier landing is told by `write_id`).
@@ -513,19 +502,15 @@ impl DynamoPaymentStore {
 
 #[async_trait]
 impl PaymentStore for DynamoPaymentStore {
-    async fn insert(
-        &self,
-        payment: &Payment,
-        sms: Option<&SmsCharge>,
-        key: Option<&KeyWrite>,
-    ) -> Result<(), StoreError> {
+    async fn insert(&self, payment: &Payment, riders: &[Rider<'_>]) -> Result<(), StoreError> {
         let (item, write_id) = self.payment_item(payment, payment.version)?;
-        if sms.is_none() && key.is_none() {
+        if riders.is_empty() {
             return self.put_if(item, &write_id, "attribute_not_exists(pk)", None).await;
         }
-        let put = self.new_put(item)?;
-        let items = vec![TransactWriteItem::builder().put(put).build()];
-        self.transact_charged(items, sms, key, &write_id, Layout::default()).await
+        let mut tx = Transaction::default();
+        tx.put(Slot::Plain, self.new_put(item)?);
+        self.add_riders(payment, riders, &mut tx)?;
+        self.transact_items(tx, &write_id).await
     }
 
     async fn get(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
@@ -539,18 +524,15 @@ impl PaymentStore for DynamoPaymentStore {
         Ok((by_pk.remove(&payment).map(|item| self.payment_of(item)).transpose()?, found))
     }
 
-    async fn update(&self, payment: &Payment, also: WriteAlso<'_>) -> Result<(), StoreError> {
-        let alone = also.order == OrderChange::Keep
-            && also.save.is_none()
-            && also.guards.is_empty()
-            && also.payer == PayerChange::None
-            && also.sms.is_none()
-            && also.key.is_none();
-        if !alone {
-            return self.update_with(payment, also).await;
-        }
+    async fn transact(&self, payment: &Payment, riders: &[Rider<'_>]) -> Result<(), StoreError> {
         let (item, write_id) = self.payment_item(payment, payment.version + 1)?;
-        self.put_if(item, &write_id, "version = :expected", Some(payment.version)).await
+        if riders.is_empty() {
+            return self.put_if(item, &write_id, "version = :expected", Some(payment.version)).await;
+        }
+        let mut tx = Transaction::default();
+        tx.put(Slot::Plain, self.versioned_put(item, payment.version, "")?);
+        self.add_riders(payment, riders, &mut tx)?;
+        self.transact_items(tx, &write_id).await
     }
 
     async fn admission(
@@ -710,32 +692,15 @@ impl PaymentStore for DynamoPaymentStore {
             .transpose()
     }
 
-    async fn insert_in_session(
-        &self,
-        session: &CheckoutSession,
-        payment: &Payment,
-        cancel: Option<&Payment>,
-        sms: Option<&SmsCharge>,
-        key: Option<&KeyWrite>,
-    ) -> Result<(), StoreError> {
-        let (item, write_id) = self.payment_item(payment, payment.version)?;
-        let put = self.new_put(item)?;
-        let moved = CheckoutSession { payment_id: Some(payment.id.clone()), ..session.clone() };
-        let (session_item, _) = Self::session_item(&moved, session.version + 1)?;
-        let session_put = self.versioned_put(session_item, session.version, " AND attribute_not_exists(ended_at)")?;
-        let mut items =
-            vec![TransactWriteItem::builder().put(put).build(), TransactWriteItem::builder().put(session_put).build()];
-        items.extend(self.cancel_put(cancel)?);
-        self.transact_charged(items, sms, key, &write_id, Layout::default()).await
-    }
-
     async fn update_session(&self, session: &CheckoutSession, cancel: Option<&Payment>) -> Result<(), StoreError> {
         let (item, write_id) = Self::session_item(session, session.version + 1)?;
         let Some(cancel_item) = self.cancel_put(cancel)? else {
             return self.put_if(item, &write_id, "version = :expected", Some(session.version)).await;
         };
-        let put = self.versioned_put(item, session.version, "")?;
-        self.transact(vec![TransactWriteItem::builder().put(put).build(), cancel_item], &write_id).await
+        let mut tx = Transaction::default();
+        tx.put(Slot::Plain, self.versioned_put(item, session.version, "")?);
+        tx.push(Slot::Plain, cancel_item);
+        self.transact_items(tx, &write_id).await
     }
 
     async fn list_for_user(
