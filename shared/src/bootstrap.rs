@@ -17,7 +17,7 @@ use crate::adapters::sns::SnsCodeSender;
 use crate::config::{AcquirerChoice, Config, ConfigError, Keys};
 use crate::domain::Phone;
 use crate::secrets::{CardVault, CodeHasher};
-use crate::usecases::Services;
+use crate::usecases::{Ports, Services};
 
 /// Services over DynamoDB, SNS and the sandbox acquirer, with the given AWS configuration
 /// (the SDK honours `AWS_ENDPOINT_URL`, which points local runs at moto).
@@ -41,15 +41,30 @@ pub fn sns_client(aws: &aws_config::SdkConfig) -> aws_sdk_sns::Client {
 /// How long one AWS operation may take, its retries included (inside the functions' 10 s).
 const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6);
 
-/// Services over the given clients (the round-trip benchmark counts their calls).
+/// Services over the given clients (the round-trip benchmark counts their calls): the ports
+/// and both keys, or a refusal to start where a key is missing.
 pub fn services_over(
     config: &Config,
     dynamo: aws_sdk_dynamodb::Client,
     sns: aws_sdk_sns::Client,
 ) -> Result<Services, ConfigError> {
-    let vault = config.card_keys.as_ref().map(CardVault::new);
-    Ok(Services {
-        payments: Arc::new(DynamoPaymentStore::new(dynamo.clone(), &config.table_name, vault.clone())),
+    let code = config.code_hash_keys.as_ref().ok_or(ConfigError::Missing("CODE_HASH_KEYS"))?;
+    let card = config.card_keys.as_ref().ok_or(ConfigError::Missing("CARD_ENCRYPTION_KEYS"))?;
+    let vault = CardVault::new(card);
+    let ports = ports_over(config, dynamo, sns, Some(vault.clone()));
+    Ok(Services::new(ports, CodeHasher::new(code)?, vault))
+}
+
+/// The ports over the given clients; the payment store seals and opens phone numbers with
+/// `vault` (without one, it reads them masked and never writes one).
+pub fn ports_over(
+    config: &Config,
+    dynamo: aws_sdk_dynamodb::Client,
+    sns: aws_sdk_sns::Client,
+    vault: Option<CardVault>,
+) -> Ports {
+    Ports {
+        payments: Arc::new(DynamoPaymentStore::new(dynamo.clone(), &config.table_name, vault)),
         idempotency: Arc::new(DynamoIdempotencyStore::new(dynamo, &config.table_name)),
         sms_limits: config.sms_limits,
         sms: Arc::new(SnsCodeSender::new(sns, config.sms_sender_id.clone())),
@@ -58,10 +73,34 @@ pub fn services_over(
         },
         clock: Arc::new(SystemClock),
         metrics: Arc::new(EmfMetrics::new(&config.metrics_namespace, &config.function_name)),
-        hasher: config.code_hash_keys.as_ref().map(CodeHasher::new).transpose()?,
-        vault,
         settings: config.settings.clone(),
-    })
+    }
+}
+
+/// What a function's handler runs on, built at cold start from the configuration: the keys it
+/// loads follow from the type its handler asks for ([`Ports`]: none; [`Services`]: both), so a
+/// function cannot load fewer keys than its use cases need.
+pub trait Capabilities: Sized + Send + Sync + 'static {
+    /// The keys to load.
+    const KEYS: Keys;
+
+    fn build(config: &Config, dynamo: aws_sdk_dynamodb::Client, sns: aws_sdk_sns::Client) -> Result<Self, ConfigError>;
+}
+
+impl Capabilities for Ports {
+    const KEYS: Keys = Keys::NONE;
+
+    fn build(config: &Config, dynamo: aws_sdk_dynamodb::Client, sns: aws_sdk_sns::Client) -> Result<Self, ConfigError> {
+        Ok(ports_over(config, dynamo, sns, None))
+    }
+}
+
+impl Capabilities for Services {
+    const KEYS: Keys = Keys::ALL;
+
+    fn build(config: &Config, dynamo: aws_sdk_dynamodb::Client, sns: aws_sdk_sns::Client) -> Result<Self, ConfigError> {
+        services_over(config, dynamo, sns)
+    }
 }
 
 /// What a function prepares at cold start besides its services.
@@ -71,23 +110,22 @@ pub struct Warmup {
     pub sns: bool,
     /// It validates phone numbers from requests: decode the phone metadata now.
     pub phone_metadata: bool,
-    /// The keys it reads (all unless said otherwise).
-    pub keys: Keys,
 }
 
 /// A Lambda's `main`: logging, services and warm-up at cold start, then every request to
 /// `handler`. The services live as long as the process, hence `'static`.
-pub async fn serve<H, F>(warmup: Warmup, handler: H) -> Result<(), lambda_http::Error>
+pub async fn serve<C, H, F>(warmup: Warmup, handler: H) -> Result<(), lambda_http::Error>
 where
-    H: Fn(&'static Services, Request) -> F,
+    C: Capabilities,
+    H: Fn(&'static C, Request) -> F,
     F: Future<Output = Response<Body>> + Send,
 {
     crate::telemetry::init();
-    let services = services_from_env(warmup).await.inspect_err(|e| {
+    let services = services_from_env::<C>(warmup).await.inspect_err(|e| {
         // Refusing to start (a missing key, LOCAL_AUTH away from 127.0.0.1) says why, once.
         tracing::error!(error = %e, "cold start refused: the function does not start");
     })?;
-    let services: &'static Services = Box::leak(Box::new(services));
+    let services: &'static C = Box::leak(Box::new(services));
     lambda_http::run(lambda_http::service_fn(move |req: Request| {
         let answer = handler(services, req);
         async move { Ok::<_, lambda_http::Error>(answer.await) }
@@ -103,7 +141,7 @@ where
     F: Future<Output = Result<serde_json::Value, lambda_http::Error>> + Send,
 {
     crate::telemetry::init();
-    let services = services_from_env(warmup).await.inspect_err(|e| {
+    let services = services_from_env::<Services>(warmup).await.inspect_err(|e| {
         tracing::error!(error = %e, "cold start refused: the function does not start");
     })?;
     let services: &'static Services = Box::leak(Box::new(services));
@@ -117,16 +155,14 @@ where
 /// connection (and, per `warmup`, SNS's and the phone metadata) is made ready: in AWS the
 /// first call to each endpoint pays its TLS handshake, which belongs to the cold start, not to
 /// a shopper's request.
-pub async fn services_from_env(warmup: Warmup) -> Result<Services, ConfigError> {
+pub async fn services_from_env<C: Capabilities>(warmup: Warmup) -> Result<C, ConfigError> {
     let started = Instant::now();
     let aws = aws_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&aws);
     let sns = sns_client(&aws);
     let phones = warmup.phone_metadata.then(|| tokio::task::spawn_blocking(Phone::load_metadata));
     let (config, dynamodb_warm, sns_warm) =
-        tokio::join!(Config::load(&aws, warmup.keys), warm_dynamodb(&dynamo), async {
-            warmup.sns && warm_sns(&sns).await
-        });
+        tokio::join!(Config::load(&aws, C::KEYS), warm_dynamodb(&dynamo), async { warmup.sns && warm_sns(&sns).await });
     let config = config?;
     if config.settings.local_auth == crate::config::LocalAuth::MerchantHeader {
         tracing::warn!("LOCAL_AUTH=merchant-header: merchant routes trust X-Local-Merchant-Id (local stack only)");
@@ -143,7 +179,7 @@ pub async fn services_from_env(warmup: Warmup) -> Result<Services, ConfigError> 
         init_ms = started.elapsed().as_millis() as u64,
         "cold start: services ready"
     );
-    services_over(&config, dynamo, sns)
+    C::build(&config, dynamo, sns)
 }
 
 /// A warm-up is worth a short wait, never a failed or long cold start.

@@ -11,7 +11,7 @@ pub mod secrets;
 pub mod telemetry;
 pub mod usecases;
 
-pub use usecases::Services;
+pub use usecases::{Ports, Services};
 
 /// The pure domain, its own crate (`payments-domain`): no AWS, Lambda, HTTP or tokio.
 pub use payments_domain as domain;

@@ -147,7 +147,23 @@ fn only_the_functions_that_use_the_keys_may_read_them() {
     let template = std::fs::read_to_string(root.join("template.yaml")).unwrap();
     let yaml: serde_norway::Value = serde_norway::from_str(&template).unwrap();
     let status_main = std::fs::read_to_string(root.join("functions/payment-status/src/main.rs")).unwrap();
-    assert!(status_main.contains("keys: Keys::NONE"), "payment-status loads no key");
+    // payment-status loads no key: its handler runs on `Ports` (no key in the type, none
+    // loaded at cold start), and its main serves that handler.
+    assert!(
+        status_main.contains("serve(Warmup::default(), shared::http::payment_status)"),
+        "payment-status loads no key"
+    );
+    assert_eq!(
+        <shared::Ports as shared::bootstrap::Capabilities>::KEYS,
+        shared::config::Keys::NONE,
+        "payment-status loads no key"
+    );
+    fn runs_on_ports<H, F>(_: H)
+    where
+        H: Fn(&'static shared::Ports, shared::lambda_http::Request) -> F,
+    {
+    }
+    runs_on_ports(shared::http::payment_status);
     for (name, resource) in yaml["Resources"].as_mapping().unwrap() {
         if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
             continue;

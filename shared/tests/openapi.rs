@@ -55,6 +55,41 @@ fn the_spec_documents_exactly_the_routes_the_template_serves() {
     assert_eq!(documented, served);
 }
 
+/// The route table is the API openapi.yaml documents: each route's method and path, its
+/// success status among the documented answers, its caller kind from its path, no key on a
+/// GET, and the path parsing to the route whose value it is.
+#[test]
+fn the_route_table_is_the_documented_api() {
+    use shared::http::routes::{BodyRule, CallerKind, KeyPolicy, ROUTES};
+    let spec = load_yaml("openapi.yaml");
+    let documented: BTreeSet<(String, String)> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| ops.as_object().unwrap().keys().map(move |m| (m.to_uppercase(), path.clone())))
+        .collect();
+    let table: BTreeSet<(String, String)> =
+        ROUTES.iter().map(|r| (r.method.as_str().to_owned(), r.path.to_owned())).collect();
+    assert_eq!(table, documented);
+    for r in ROUTES {
+        let op = &spec["paths"][r.path][r.method.as_str().to_lowercase()];
+        assert!(op["responses"].get(r.ok_status.to_string()).is_some(), "{} {}: {}", r.method, r.path, r.ok_status);
+        let shopper = r.path.starts_with("/checkout/{session_id}");
+        assert_eq!(r.caller == CallerKind::Shopper, shopper, "{}", r.path);
+        let get = r.method == http::Method::GET;
+        assert_eq!(get, r.key == KeyPolicy::Unused, "{}", r.path);
+        assert_eq!(get, r.body == BodyRule::None, "{}", r.path);
+        let concrete = r
+            .path
+            .replace("{payment_id}", "pay_01JD8X9Y2Z3A4B5C6D7E8F9G0H")
+            .replace("{session_id}", "cs_01JD8X9Y2Z3A4B5C6D7E8F9G0H")
+            .replace("{user_id}", "u-1");
+        let req = http::Request::builder().method(r.method.clone()).uri(concrete).body(Body::Empty).unwrap();
+        let parsed = shared::http::route(&req).unwrap_or_else(|| panic!("{} does not parse", r.path));
+        assert!(std::ptr::eq(parsed.spec(), r), "{} parses to {:?}", r.path, parsed.spec().path);
+    }
+}
+
 struct Spec {
     doc: Value,
 }

@@ -6,5 +6,5 @@ use shared::bootstrap::{serve, Warmup};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     // A first payment validates the shopper's phone and sends a code.
-    serve(Warmup { sns: true, phone_metadata: true, ..Warmup::default() }, shared::http::first_payment).await
+    serve(Warmup { sns: true, phone_metadata: true }, shared::http::first_payment).await
 }

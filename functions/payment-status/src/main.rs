@@ -3,11 +3,10 @@
 //! user's history).
 
 use shared::bootstrap::{serve, Warmup};
-use shared::config::Keys;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    // Reads payments only, with their phones masked: it loads no key. (A capture it cannot
-    // finish without the card key is left to the sweeper.)
-    serve(Warmup { keys: Keys::NONE, ..Warmup::default() }, shared::http::payment_status).await
+    // Reads payments only, with their phones masked: its handler asks for `Ports`, so it loads
+    // no key (and can call no use case that needs one). It never calls the acquirer.
+    serve(Warmup::default(), shared::http::payment_status).await
 }

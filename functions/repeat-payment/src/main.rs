@@ -6,5 +6,5 @@ use shared::bootstrap::{serve, Warmup};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     // Sends a code to the saved card's stored phone.
-    serve(Warmup { sns: true, phone_metadata: false, ..Warmup::default() }, shared::http::repeat_payment).await
+    serve(Warmup { sns: true, phone_metadata: false }, shared::http::repeat_payment).await
 }

@@ -6,5 +6,5 @@ use shared::bootstrap::{serve, Warmup};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     // Resends codes.
-    serve(Warmup { sns: true, phone_metadata: false, ..Warmup::default() }, shared::http::verify_code).await
+    serve(Warmup { sns: true, phone_metadata: false }, shared::http::verify_code).await
 }

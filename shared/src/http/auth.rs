@@ -11,7 +11,7 @@ use lambda_http::{Request, RequestExt};
 use super::problem::Problem;
 use crate::config::LocalAuth;
 use crate::domain::{CheckoutSession, ClientSecret, Identifier, SessionId};
-use crate::usecases::{self, Caller, Services, SessionScope, UseCaseError};
+use crate::usecases::{self, Caller, Ports, Services, SessionScope, UseCaseError};
 
 /// Claims that may carry the merchant id: a plain `merchant_id`, or a Cognito user-pool
 /// custom attribute.
@@ -23,7 +23,7 @@ fn unauthorized() -> Problem {
 }
 
 /// The merchant a merchant route acts for.
-pub fn merchant(svc: &Services, req: &Request) -> Result<Caller, Problem> {
+pub fn merchant(svc: &Ports, req: &Request) -> Result<Caller, Problem> {
     let authorizer = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer.as_ref(),
         _ => None,

@@ -19,7 +19,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::dto::{EmptyBody, SessionBody};
-use super::handlers::{get, not_found, post, Access, Endpoint};
+use super::handlers::{get, not_found, post};
 use super::reply::Reply;
 use super::request::{base_path, origin, route, Route};
 use super::views::{session_view, state_view};
@@ -67,31 +67,28 @@ fn accepts_gzip(req: &Request) -> bool {
     })
 }
 
-const CREATE_SESSION: Endpoint = Endpoint::new("create-session", 201).restoring(restore_secret);
-const EXPIRE_SESSION: Endpoint = Endpoint::new("expire-session", 200).empty_body();
-
 pub async fn checkout_page(svc: &Services, req: Request) -> Response<Body> {
     match route(&req) {
-        Some(Route::CreateSession) => create_session(svc, &req).await,
-        Some(Route::GetSession(raw)) => {
-            get(svc, &req, "get-session", Access::Merchant, |ctx| async move {
-                let id = SessionId::parse(&raw).ok_or(UseCaseError::SessionNotFound)?;
+        Some(r @ Route::CreateSession) => create_session(svc, &req, &r).await,
+        Some(ref r @ Route::GetSession(ref raw)) => {
+            get(svc, &req, r, |ctx| async move {
+                let id = SessionId::parse(raw).ok_or(UseCaseError::SessionNotFound)?;
                 let view = usecases::merchant_session(svc, &ctx.caller, &id).await?;
                 Ok(Reply::json(200, &session_view(&view, ctx.now)))
             })
             .await
         }
-        Some(Route::ExpireSession(raw)) => {
-            let (suffix, raw) = (format!(":{raw}"), raw.as_str());
-            post(svc, &req, &EXPIRE_SESSION, Access::Merchant, &suffix, None, |_: EmptyBody, ctx, _| async move {
+        Some(ref r @ Route::ExpireSession(ref raw)) => {
+            let raw = raw.as_str();
+            post(svc, &req, r, |_: EmptyBody, ctx, _| async move {
                 let id = SessionId::parse(raw).ok_or(UseCaseError::SessionNotFound)?;
                 let view = usecases::expire_session(svc, &ctx.caller, &id).await?;
                 Ok(Reply::json(200, &session_view(&view, ctx.now)))
             })
             .await
         }
-        Some(Route::SessionState(raw)) => {
-            get(svc, &req, "session-state", Access::Shopper(raw), |ctx| async move {
+        Some(ref r @ Route::SessionState(_)) => {
+            get(svc, &req, r, |ctx| async move {
                 let session = ctx.session()?.clone();
                 let name = svc.settings.merchant_name(session.merchant_id.as_str()).to_owned();
                 let (view, methods) = usecases::session_state(svc, session).await?;
@@ -143,7 +140,7 @@ fn page(req: &Request, raw: &str) -> Response<Body> {
 /// `POST /checkout/sessions`: the answer carries the client secret and the page's URL (the
 /// secret in its fragment, which browsers never send to a server). Under an Idempotency-Key
 /// the kept answer holds the secret sealed, never in clear.
-async fn create_session(svc: &Services, req: &Request) -> Response<Body> {
+async fn create_session(svc: &Services, req: &Request, route: &Route) -> Response<Body> {
     // `cargo lambda watch` serves this function under `/lambda-url/checkout-page` and hands it
     // the path without that prefix: the local stack's page lives there.
     let base = match svc.settings.local_auth {
@@ -151,7 +148,7 @@ async fn create_session(svc: &Services, req: &Request) -> Response<Body> {
         LocalAuth::Off => base_path(req),
     };
     let page_base = &format!("{}{base}", origin(req));
-    post(svc, req, &CREATE_SESSION, Access::Merchant, "", None, |body: SessionBody, ctx, attempt| async move {
+    post(svc, req, route, |body: SessionBody, ctx, attempt| async move {
         if let Some(raw) = &body.merchant_id {
             ctx.caller.require(&Identifier::parse("merchant_id", raw)?)?;
         }
@@ -163,7 +160,7 @@ async fn create_session(svc: &Services, req: &Request) -> Response<Body> {
         let mut reply = Reply::json(201, &with_secret(answer.clone(), &url, &secret));
         if attempt.is_some() {
             let sealed = svc
-                .vault()?
+                .vault()
                 .seal_text(view.session.id.as_str(), secret.expose())
                 .map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
             if let Some(fields) = answer.as_object_mut() {
@@ -186,13 +183,13 @@ fn with_secret(mut answer: Value, url: &str, secret: &ClientSecret) -> Value {
 }
 
 /// A replayed session answer: the sealed secret opened and put back where it belongs.
-fn restore_secret(svc: &Services, mut reply: Reply) -> Reply {
+pub(super) fn restore_secret(svc: &Services, mut reply: Reply) -> Reply {
     let Ok(mut kept) = serde_json::from_str::<Value>(&reply.body) else { return reply };
     let Some(fields) = kept.as_object_mut() else { return reply };
     let Some(Value::String(sealed)) = fields.remove("sealed_client_secret") else { return reply };
     let id = fields.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
     let url = fields.get("url").and_then(Value::as_str).unwrap_or("").to_owned();
-    match svc.vault.as_ref().and_then(|v| v.open_text(&id, &sealed).ok()).as_deref().and_then(ClientSecret::parse) {
+    match svc.vault().open_text(&id, &sealed).ok().as_deref().and_then(ClientSecret::parse) {
         Some(secret) => reply.body = with_secret(kept, &url, &secret).to_string(),
         None => {
             tracing::error!(session_id = %id, "kept session answer cannot be opened (key retired?)");

@@ -14,50 +14,10 @@ use super::idempotency::run_once;
 use super::problem::{from_use_case, Problem};
 use super::reply::Reply;
 use super::request::{claim_deadline, idempotency_key, json_body, query_param, route, CodeAction, Route};
+use super::routes::{BodyRule, CallerKind, KeyPolicy, Replay};
 use super::views::{history_view, payment_view, Urls};
 use crate::domain::{page_size, CheckoutSession, HistoryCursor, Identifier, Payment, PaymentId};
-use crate::usecases::{self, Attempt, Caller, RenderAnswer, Services, UseCaseError};
-
-/// What a POST route is: its name (logs, Idempotency-Key scope), its success status, whether
-/// an empty body reads as `{}`, what a replayed answer needs before it goes out, and whether
-/// its answer is the payment it writes (the payment's own writes then claim and answer a new
-/// Idempotency-Key).
-pub struct Endpoint {
-    pub name: &'static str,
-    pub ok_status: u16,
-    pub empty_body: bool,
-    /// Turns a kept answer back into the answer (the session's sealed secret).
-    pub restore: Option<fn(&Services, Reply) -> Reply>,
-    pub key_with_payment: bool,
-}
-
-impl Endpoint {
-    pub const fn new(name: &'static str, ok_status: u16) -> Self {
-        Self { name, ok_status, empty_body: false, restore: None, key_with_payment: false }
-    }
-
-    pub(super) const fn empty_body(mut self) -> Self {
-        self.empty_body = true;
-        self
-    }
-
-    pub(super) const fn restoring(mut self, restore: fn(&Services, Reply) -> Reply) -> Self {
-        self.restore = Some(restore);
-        self
-    }
-
-    const fn key_with_payment(mut self) -> Self {
-        self.key_with_payment = true;
-        self
-    }
-}
-
-const CREATE_PAYMENT: Endpoint = Endpoint::new("first-payment", 201).key_with_payment();
-const REPEAT_PAYMENT: Endpoint = Endpoint::new("repeat-payment", 201).key_with_payment();
-const VERIFY: Endpoint = Endpoint::new("verify", 200).key_with_payment();
-const RESEND: Endpoint = Endpoint::new("resend", 200).empty_body();
-const SESSION_PAYMENT: Endpoint = Endpoint::new("session-payment", 201).key_with_payment();
-const SESSION_REPEAT: Endpoint = Endpoint::new("session-repeat-payment", 201).empty_body().key_with_payment();
+use crate::usecases::{self, Attempt, Caller, Ports, RenderAnswer, Services, UseCaseError};
 
 /// Who may call a route: the merchant's server, or the browser holding the named session's
 /// client secret.
@@ -65,6 +25,15 @@ pub enum Access {
     Merchant,
     /// The raw session id from the path.
     Shopper(String),
+}
+
+/// Who may call `route`, from its kind in the table: fails closed (a shopper's route without a
+/// session id authenticates nobody).
+fn access(route: &Route) -> Access {
+    match route.spec().caller {
+        CallerKind::Merchant => Access::Merchant,
+        CallerKind::Shopper => Access::Shopper(route.session().unwrap_or_default().to_owned()),
+    }
 }
 
 /// What a request runs with once its caller is known.
@@ -76,6 +45,8 @@ pub struct Ctx {
     /// Which routes the answer's links name.
     pub urls: Urls,
     pub now: i64,
+    /// The route's success status.
+    pub ok_status: u16,
 }
 
 impl Ctx {
@@ -89,20 +60,22 @@ pub(super) fn not_found(hint: &str) -> Response<Body> {
 }
 
 /// Who is asking, from the route's kind: fails closed.
-pub(super) async fn caller_of(svc: &Services, req: &Request, access: &Access) -> Result<Ctx, Problem> {
-    let ctx = identify(svc, req, access).await?;
+pub(super) async fn caller_of(svc: &Services, req: &Request, route: &Route) -> Result<Ctx, Problem> {
+    let ctx = identify(svc, req, &access(route), route.spec().ok_status).await?;
     tracing::Span::current().record("caller", ctx.caller.audit_name());
     Ok(ctx)
 }
 
-async fn identify(svc: &Services, req: &Request, access: &Access) -> Result<Ctx, Problem> {
+async fn identify(svc: &Services, req: &Request, access: &Access, ok_status: u16) -> Result<Ctx, Problem> {
     let now = svc.clock.now();
     match access {
-        Access::Merchant => Ok(Ctx { caller: auth::merchant(svc, req)?, session: None, urls: Urls::Merchant, now }),
+        Access::Merchant => {
+            Ok(Ctx { caller: auth::merchant(svc, req)?, session: None, urls: Urls::Merchant, now, ok_status })
+        }
         Access::Shopper(raw) => {
             let (caller, session) = auth::shopper(svc, req, raw).await?;
             let urls = Urls::Session(session.id.clone());
-            Ok(Ctx { caller, session: Some(session), urls, now })
+            Ok(Ctx { caller, session: Some(session), urls, now, ok_status })
         }
     }
 }
@@ -110,37 +83,21 @@ async fn identify(svc: &Services, req: &Request, access: &Access) -> Result<Ctx,
 /// `POST /payments` (merchant) and `POST /checkout/{session_id}/payments` (shopper)
 pub async fn first_payment(svc: &Services, req: Request) -> Response<Body> {
     match route(&req) {
-        Some(Route::CreatePayment) => {
-            post(
-                svc,
-                &req,
-                &CREATE_PAYMENT,
-                Access::Merchant,
-                "",
-                None,
-                |body: FirstPaymentBody, ctx, attempt| async move {
-                    let cmd = body.validate(ctx.now)?;
-                    ctx.caller.require(&cmd.merchant_id)?;
-                    let p = usecases::first_payment(svc, cmd, attempt.as_ref()).await?;
-                    Ok(payment_reply(&p, CREATE_PAYMENT.ok_status, ctx))
-                },
-            )
+        Some(r @ Route::CreatePayment) => {
+            post(svc, &req, &r, |body: FirstPaymentBody, ctx, attempt| async move {
+                let cmd = body.validate(ctx.now)?;
+                ctx.caller.require(&cmd.merchant_id)?;
+                let p = usecases::first_payment(svc, cmd, attempt.as_ref()).await?;
+                Ok(payment_reply(&p, ctx))
+            })
             .await
         }
-        Some(Route::SessionPay(sid)) => {
-            post(
-                svc,
-                &req,
-                &SESSION_PAYMENT,
-                Access::Shopper(sid),
-                "",
-                None,
-                |body: SessionCardBody, ctx, attempt| async move {
-                    let how = body.validate(ctx.now)?;
-                    let p = usecases::pay_in_session(svc, ctx.session()?.clone(), how, attempt.as_ref()).await?;
-                    Ok(payment_reply(&p, SESSION_PAYMENT.ok_status, ctx))
-                },
-            )
+        Some(r @ Route::SessionPay(_)) => {
+            post(svc, &req, &r, |body: SessionCardBody, ctx, attempt| async move {
+                let how = body.validate(ctx.now)?;
+                let p = usecases::pay_in_session(svc, ctx.session()?.clone(), how, attempt.as_ref()).await?;
+                Ok(payment_reply(&p, ctx))
+            })
             .await
         }
         _ => not_found("use POST /payments or POST /checkout/{session_id}/payments"),
@@ -150,37 +107,21 @@ pub async fn first_payment(svc: &Services, req: Request) -> Response<Body> {
 /// `POST /payments/repeat` (merchant) and `POST /checkout/{session_id}/payments/repeat` (shopper)
 pub async fn repeat_payment(svc: &Services, req: Request) -> Response<Body> {
     match route(&req) {
-        Some(Route::RepeatPayment) => {
-            post(
-                svc,
-                &req,
-                &REPEAT_PAYMENT,
-                Access::Merchant,
-                "",
-                None,
-                |body: RepeatPaymentBody, ctx, attempt| async move {
-                    let cmd = body.validate()?;
-                    ctx.caller.require(&cmd.merchant_id)?;
-                    let p = usecases::repeat_payment(svc, cmd, attempt.as_ref()).await?;
-                    Ok(payment_reply(&p, REPEAT_PAYMENT.ok_status, ctx))
-                },
-            )
+        Some(r @ Route::RepeatPayment) => {
+            post(svc, &req, &r, |body: RepeatPaymentBody, ctx, attempt| async move {
+                let cmd = body.validate()?;
+                ctx.caller.require(&cmd.merchant_id)?;
+                let p = usecases::repeat_payment(svc, cmd, attempt.as_ref()).await?;
+                Ok(payment_reply(&p, ctx))
+            })
             .await
         }
-        Some(Route::SessionRepeat(sid)) => {
-            post(
-                svc,
-                &req,
-                &SESSION_REPEAT,
-                Access::Shopper(sid),
-                "",
-                None,
-                |body: SessionRepeatBody, ctx, attempt| async move {
-                    let how = body.validate()?;
-                    let p = usecases::pay_in_session(svc, ctx.session()?.clone(), how, attempt.as_ref()).await?;
-                    Ok(payment_reply(&p, SESSION_REPEAT.ok_status, ctx))
-                },
-            )
+        Some(r @ Route::SessionRepeat(_)) => {
+            post(svc, &req, &r, |body: SessionRepeatBody, ctx, attempt| async move {
+                let how = body.validate()?;
+                let p = usecases::pay_in_session(svc, ctx.session()?.clone(), how, attempt.as_ref()).await?;
+                Ok(payment_reply(&p, ctx))
+            })
             .await
         }
         _ => not_found("use POST /payments/repeat or POST /checkout/{session_id}/payments/repeat"),
@@ -191,26 +132,15 @@ pub async fn repeat_payment(svc: &Services, req: Request) -> Response<Body> {
 /// `POST /checkout/{session_id}/payments/{payment_id}/verify|resend` (shopper: its session's
 /// latest payment only)
 pub async fn verify_code(svc: &Services, req: Request) -> Response<Body> {
-    let (access, raw_id, action) = match route(&req) {
-        Some(Route::PaymentCode { payment_id, action }) => (Access::Merchant, payment_id, action),
-        Some(Route::SessionCode { session_id, payment_id, action }) => {
-            (Access::Shopper(session_id), payment_id, action)
-        }
-        _ => return not_found("use /payments/{payment_id}/verify or /resend"),
-    };
-    code_action(svc, &req, access, &raw_id, action).await
+    match route(&req) {
+        Some(r @ (Route::PaymentCode { .. } | Route::SessionCode { .. })) => code_action(svc, &req, &r).await,
+        _ => not_found("use /payments/{payment_id}/verify or /resend"),
+    }
 }
 
-async fn code_action(
-    svc: &Services,
-    req: &Request,
-    access: Access,
-    raw_id: &str,
-    action: CodeAction,
-) -> Response<Body> {
+async fn code_action(svc: &Services, req: &Request, route: &Route) -> Response<Body> {
     // An id of the wrong shape cannot exist: answered as any unknown payment.
-    let id = PaymentId::parse(raw_id);
-    let suffix = format!(":{raw_id}");
+    let id = route.payment().and_then(PaymentId::parse);
     // The shopper's session must hold this payment, and must not have ended.
     let scoped = |ctx: &Ctx, id: Option<PaymentId>| -> Result<PaymentId, UseCaseError> {
         let id = id.ok_or(UseCaseError::PaymentNotFound)?;
@@ -224,26 +154,27 @@ async fn code_action(
         }
         Ok(id)
     };
-    match action {
-        CodeAction::Verify => {
-            post(svc, req, &VERIFY, access, &suffix, Some(raw_id), |body: VerifyBody, ctx, attempt| {
+    match route.code_action() {
+        None => not_found("use /payments/{payment_id}/verify or /resend"),
+        Some(CodeAction::Verify) => {
+            post(svc, req, route, |body: VerifyBody, ctx, attempt| {
                 let id = id.clone();
                 async move {
                     let id = scoped(&ctx, id)?;
                     let code = body.validate()?;
                     let p = usecases::verify_code(svc, &ctx.caller, &id, &code, attempt.as_ref()).await?;
-                    Ok(payment_reply(&p, VERIFY.ok_status, ctx))
+                    Ok(payment_reply(&p, ctx))
                 }
             })
             .await
         }
-        CodeAction::Resend => {
-            post(svc, req, &RESEND, access, &suffix, Some(raw_id), |_: EmptyBody, ctx, _| {
+        Some(CodeAction::Resend) => {
+            post(svc, req, route, |_: EmptyBody, ctx, _| {
                 let id = id.clone();
                 async move {
                     let id = scoped(&ctx, id)?;
                     let p = usecases::resend_code(svc, &ctx.caller, &id).await?;
-                    Ok(payment_reply(&p, RESEND.ok_status, ctx))
+                    Ok(payment_reply(&p, ctx))
                 }
             })
             .await
@@ -251,9 +182,9 @@ async fn code_action(
     }
 }
 
-pub(super) fn payment_reply(p: &Payment, status: u16, ctx: Ctx) -> Reply {
+pub(super) fn payment_reply(p: &Payment, ctx: Ctx) -> Reply {
     tracing::Span::current().record("payment_id", p.id.as_str());
-    payment_answer(p, status, ctx.now, &ctx.urls)
+    payment_answer(p, ctx.ok_status, ctx.now, &ctx.urls)
 }
 
 fn payment_answer(p: &Payment, status: u16, now: i64, urls: &Urls) -> Reply {
@@ -261,47 +192,38 @@ fn payment_answer(p: &Payment, status: u16, now: i64, urls: &Urls) -> Reply {
 }
 
 /// What [`payment_reply`] answers with a payment, as its Idempotency-Key keeps it.
-fn answer_of(status: u16, ctx: &Ctx) -> RenderAnswer {
-    let (now, urls) = (ctx.now, ctx.urls.clone());
+fn answer_of(ctx: &Ctx) -> RenderAnswer {
+    let (now, urls, status) = (ctx.now, ctx.urls.clone(), ctx.ok_status);
     Box::new(move |p: &Payment| payment_answer(p, status, now, &urls).stored())
 }
 
-/// A POST: method, caller, body, Idempotency-Key, then `run`. `suffix` narrows the key's
-/// scope (the payment a code action is for). `run` may run twice under a key: first with the
-/// key left to the payment's writes, then, where the key was seen before, claimed on its own.
-pub(super) async fn post<B, F, Fut>(
-    svc: &Services,
-    req: &Request,
-    endpoint: &Endpoint,
-    access: Access,
-    suffix: &str,
-    payment_id: Option<&str>,
-    run: F,
-) -> Response<Body>
+/// A POST on `route` (its value in the table says the rest): method, caller, body,
+/// Idempotency-Key, then `run`. `run` may run twice under a key: first with the key left to the
+/// payment's writes, then, where the key was seen before, claimed on its own.
+pub(super) async fn post<B, F, Fut>(svc: &Services, req: &Request, route: &Route, run: F) -> Response<Body>
 where
     B: DeserializeOwned,
     F: Fn(B, Ctx, Option<Attempt>) -> Fut,
     Fut: Future<Output = Result<Reply, UseCaseError>>,
 {
-    let span = request_span(req, endpoint.name, payment_id);
+    let spec = route.spec();
+    let span = request_span(req, spec.name, route.payment());
     // Boxed: a route's future holds its use case's, and several routes per function would
     // otherwise make one large future per request (too large for a debug test thread's stack).
     Box::pin(
         async move {
-            let reply = if req.method() != Method::POST {
+            let reply = if req.method() != spec.method {
                 Problem::new(405, "method_not_allowed", "use POST").into_reply()
             } else {
-                match caller_of(svc, req, &access).await {
+                match caller_of(svc, req, route).await {
                     Err(p) => p.into_reply(),
-                    Ok(ctx) => match (json_body::<B>(req, endpoint.empty_body), idempotency_key(req)) {
+                    Ok(ctx) => match (json_body::<B>(req, spec.body == BodyRule::JsonOrEmpty), idempotency_key(req)) {
                         (Err(p), _) | (_, Err(p)) => p.into_reply(),
                         (Ok((body, _)), Ok(None)) => {
                             let urls = ctx.urls.clone();
                             settle(svc, run(body, ctx, None), &urls).await
                         }
-                        (Ok((_, value)), Ok(Some(key))) => {
-                            keyed(svc, req, endpoint, &ctx, suffix, &key, &value, &run).await
-                        }
+                        (Ok((_, value)), Ok(Some(key))) => keyed(svc, req, route, &ctx, &key, &value, &run).await,
                     },
                 }
             };
@@ -313,14 +235,13 @@ where
     .await
 }
 
-/// A POST under an Idempotency-Key: run at most once per key (see [`run_once`]).
-#[allow(clippy::too_many_arguments)]
+/// A POST under an Idempotency-Key: run at most once per key (see [`run_once`]), in the key
+/// space of the caller, the route and what its path names.
 async fn keyed<B, F, Fut>(
     svc: &Services,
     req: &Request,
-    endpoint: &Endpoint,
+    route: &Route,
     ctx: &Ctx,
-    suffix: &str,
     key: &str,
     value: &serde_json::Value,
     run: &F,
@@ -330,37 +251,43 @@ where
     F: Fn(B, Ctx, Option<Attempt>) -> Fut,
     Fut: Future<Output = Result<Reply, UseCaseError>>,
 {
+    let spec = route.spec();
     let lock_until = claim_deadline(req, svc.clock.now());
+    let target = route.key_target().map(|t| format!(":{t}")).unwrap_or_default();
     // Each merchant, and each session, has its own key space.
-    let scope = format!("{}/{}{suffix}", ctx.caller.key_scope(), endpoint.name);
-    let render = endpoint.key_with_payment.then(|| answer_of(endpoint.ok_status, ctx));
+    let scope = format!("{}/{}{target}", ctx.caller.key_scope(), spec.name);
+    let render = match spec.key {
+        KeyPolicy::WithPayment => Some(answer_of(ctx)),
+        KeyPolicy::Claimed | KeyPolicy::Unused => None,
+    };
+    let empty_body = spec.body == BodyRule::JsonOrEmpty;
     let work = |attempt| async move {
         // Read again for a second run (the body parsed once already).
-        match json_body::<B>(req, endpoint.empty_body) {
+        match json_body::<B>(req, empty_body) {
             Ok((body, _)) => settle(svc, run(body, ctx.clone(), Some(attempt)), &ctx.urls).await,
             Err(p) => p.into_reply(),
         }
     };
     let reply = run_once(svc, &scope, key, value, lock_until, render, work).await;
-    match endpoint.restore {
-        Some(restore) if reply.replayed => restore(svc, reply),
-        _ => reply,
+    match (spec.replay, reply.replayed) {
+        (Replay::OpenSecret, true) => super::checkout::restore_secret(svc, reply),
+        (Replay::OpenSecret, false) | (Replay::AsKept, _) => reply,
     }
 }
 
-/// A GET: method, caller, then `run`.
-pub(super) async fn get<F, Fut>(svc: &Services, req: &Request, name: &str, access: Access, run: F) -> Response<Body>
+/// A GET on `route`: method, caller, then `run`.
+pub(super) async fn get<F, Fut>(svc: &Services, req: &Request, route: &Route, run: F) -> Response<Body>
 where
     F: FnOnce(Ctx) -> Fut,
     Fut: Future<Output = Result<Reply, UseCaseError>>,
 {
-    let span = request_span(req, name, None);
+    let span = request_span(req, route.spec().name, None);
     Box::pin(
         async move {
             let reply = if req.method() != Method::GET {
                 Problem::new(405, "method_not_allowed", "use GET").into_reply().allowing("GET")
             } else {
-                match caller_of(svc, req, &access).await {
+                match caller_of(svc, req, route).await {
                     Err(p) => p.into_reply(),
                     Ok(ctx) => {
                         let urls = ctx.urls.clone();
@@ -378,7 +305,7 @@ where
 
 /// The reply of a use case's outcome.
 pub(super) async fn settle(
-    svc: &Services,
+    svc: &Ports,
     outcome: impl Future<Output = Result<Reply, UseCaseError>>,
     urls: &Urls,
 ) -> Reply {
@@ -408,13 +335,13 @@ pub(super) fn request_span(req: &Request, route: &str, payment_id: Option<&str>)
 }
 
 /// `GET /payments/{payment_id}` and `GET /users/{user_id}/payments?limit=&cursor=` (merchant)
-pub async fn payment_status(svc: &Services, req: Request) -> Response<Body> {
+pub async fn payment_status(svc: &Ports, req: Request) -> Response<Body> {
     let route = route(&req).filter(|r| matches!(r, Route::GetPayment(_) | Route::History(_)));
     let path_id = match &route {
         Some(Route::GetPayment(id)) => Some(id.as_str()),
         _ => None,
     };
-    let span = request_span(&req, "payment-status", path_id);
+    let span = request_span(&req, route.as_ref().map_or("payment-status", |r| r.spec().name), path_id);
     async {
         let reply = match (req.method(), &route) {
             (m, _) if m != Method::GET => {
@@ -439,7 +366,7 @@ pub async fn payment_status(svc: &Services, req: Request) -> Response<Body> {
     .await
 }
 
-async fn status_reply(svc: &Services, req: &Request, caller: &Caller, route: &Route) -> Reply {
+async fn status_reply(svc: &Ports, req: &Request, caller: &Caller, route: &Route) -> Reply {
     match route {
         Route::GetPayment(raw) => match PaymentId::parse(raw) {
             None => Problem::new(404, "payment_not_found", "no payment with this id").into_reply(),
@@ -456,7 +383,7 @@ async fn status_reply(svc: &Services, req: &Request, caller: &Caller, route: &Ro
     }
 }
 
-async fn history(svc: &Services, caller: &Caller, req: &Request, raw_user: &str) -> Reply {
+async fn history(svc: &Ports, caller: &Caller, req: &Request, raw_user: &str) -> Reply {
     let query = || -> Result<_, UseCaseError> {
         let user = Identifier::parse("user_id", raw_user)?;
         let limit = page_size(query_param(req, "limit").as_deref())?;

@@ -51,10 +51,7 @@ where
     let now = svc.clock.now();
     let scoped_key = format!("{scope}#{key}");
     // serde_json's map is ordered, so equal JSON bodies serialize alike whatever their key order.
-    let hasher = match svc.hasher() {
-        Ok(hasher) => hasher,
-        Err(e) => return super::problem::from_use_case(e, now, &super::views::Urls::Merchant).into_reply(),
-    };
+    let hasher = svc.hasher();
     let fingerprint = hasher.request_fingerprint(scope, &without_card_secrets(hasher, body).to_string());
     // What the key's record, as the admission read found it, decides alone (a replay, say).
     let mut decided = None;

@@ -9,8 +9,10 @@ mod idempotency;
 mod problem;
 mod reply;
 mod request;
+pub mod routes;
 mod views;
 
 pub use checkout::checkout_page;
 pub use handlers::{first_payment, payment_status, repeat_payment, verify_code};
 pub use reply::Reply;
+pub use request::{route, CodeAction, Route};

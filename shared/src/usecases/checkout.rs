@@ -1,7 +1,7 @@
 //! Checkout sessions: the merchant's server opens one for an order and hands its client secret
 //! to the shopper's browser, which may then pay that order (and only it) and enter its code.
 
-use super::commit::{commit, Raced, Step};
+use super::commit::{commit, stored_with, Raced, Step};
 use super::first_payment::{first_draft, FirstPaymentCommand};
 use super::guards::lockable;
 use super::lifecycle::release_hold;
@@ -65,7 +65,7 @@ pub async fn create_session(
     }
     let secret = ClientSecret::generate();
     let session = CheckoutSession {
-        secret_hash: svc.hasher()?.client_secret_hash(&id, &secret),
+        secret_hash: svc.hasher().client_secret_hash(&id, &secret),
         id,
         merchant_id: merchant_id.clone(),
         user_id: cmd.user_id,
@@ -135,7 +135,7 @@ async fn expire_once(
             tracing::info!(session_id = %ended.id, canceled = cancel.is_some(), "checkout session ended");
             view.session = CheckoutSession { version: ended.version + 1, ..ended };
             if let Some(c) = cancel {
-                view.payment = Some(release_hold(svc, Payment { version: c.version + 1, ..c }).await);
+                view.payment = Some(release_hold(svc, stored_with(c)).await);
             }
             Ok(Step::Done(view))
         }
@@ -155,7 +155,7 @@ pub async fn authenticate(
         return Err(UseCaseError::InvalidClientSecret);
     };
     let session = svc.payments.get_session(id).await?.ok_or(UseCaseError::InvalidClientSecret)?;
-    if !svc.hasher()?.client_secret_matches(&session.id, secret, &session.secret_hash) {
+    if !svc.hasher().client_secret_matches(&session.id, secret, &session.secret_hash) {
         return Err(UseCaseError::InvalidClientSecret);
     }
     Ok(session)

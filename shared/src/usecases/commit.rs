@@ -5,8 +5,9 @@
 
 use std::future::Future;
 
-use super::UseCaseError;
+use super::{Services, UseCaseError};
 use crate::domain::{Command, Payment};
+use crate::ports::{Rider, StoreError};
 
 /// Conditional writes that lose a race are retried from a fresh read this many times.
 pub(crate) const MAX_RACE_RETRIES: usize = 8;
@@ -38,6 +39,20 @@ where
 
 /// The stored record changed since it was read: read it again and decide again.
 pub(crate) struct Raced;
+
+/// Writes `payment` (decided at the version it was read) with its riders: on success it is at
+/// the version now stored. The one place a payment's version moves.
+pub(crate) async fn store(svc: &Services, payment: &mut Payment, riders: &[Rider<'_>]) -> Result<(), StoreError> {
+    svc.payments.transact(payment, riders).await?;
+    payment.version += 1;
+    Ok(())
+}
+
+/// A payment another record's write stored with it (a session's, a rider's), at the version
+/// that write gave it.
+pub(crate) fn stored_with(payment: Payment) -> Payment {
+    Payment { version: payment.version + 1, ..payment }
+}
 
 /// Decides `command` on `payment` and applies it: the payment as it is to be written. A
 /// command the state machine refuses from the payment's status answers as the payment stands.

@@ -32,8 +32,8 @@ pub async fn first_payment(
 /// The payment a first payment opens: the card sealed for its customer, fingerprinted.
 pub(crate) fn first_draft(svc: &Services, cmd: FirstPaymentCommand) -> Result<PaymentDraft, UseCaseError> {
     let customer = Customer { merchant_id: cmd.merchant_id.clone(), user_id: cmd.user_id.clone() };
-    let fingerprint = svc.hasher()?.card_fingerprint(&customer, &cmd.card);
-    let sealed_card = svc.vault()?.seal(&customer, &cmd.card).map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
+    let fingerprint = svc.hasher().card_fingerprint(&customer, &cmd.card);
+    let sealed_card = svc.vault().seal(&customer, &cmd.card).map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
     let method = MethodSummary {
         // Keyed by the card's fingerprint: saving the same card twice for a customer updates
         // one method instead of piling up copies.
@@ -48,7 +48,7 @@ pub(crate) fn first_draft(svc: &Services, cmd: FirstPaymentCommand) -> Result<Pa
         order_id: cmd.order_id,
         money: cmd.money,
         method,
-        phone: PayerPhone::new(cmd.phone.clone(), svc.hasher()?.phone_key(&cmd.phone)),
+        phone: PayerPhone::new(cmd.phone.clone(), svc.hasher().phone_key(&cmd.phone)),
         sealed_card,
         fingerprint,
         save_card: cmd.save_card,

@@ -2,7 +2,7 @@
 //! once the right code claimed the order, void whatever an ended payment still holds.
 
 use super::attempt::{InlineKey, KeyState};
-use super::commit::{commit, transition, Raced, Step};
+use super::commit::{commit, store, transition, Raced, Step};
 use super::guards::{count_decline, lockable};
 use super::{Services, UseCaseError};
 use crate::domain::{
@@ -66,7 +66,7 @@ pub(crate) async fn authorize_first(
                 merchant_id: &payment.merchant_id,
                 send_seq: 1,
             };
-            let code_hash = svc.hasher()?.hash(&ctx, code);
+            let code_hash = svc.hasher().hash(&ctx, code);
             transition(
                 &mut payment,
                 Command::RecordAuthorization { authorization_id, network_reference, code_hash },
@@ -75,13 +75,6 @@ pub(crate) async fn authorize_first(
             Ok(payment)
         }
     }
-}
-
-/// A version-checked write of `payment`; its version moves on with it.
-pub(crate) async fn store(svc: &Services, payment: &mut Payment, riders: &[Rider<'_>]) -> Result<(), StoreError> {
-    svc.payments.transact(payment, riders).await?;
-    payment.version += 1;
-    Ok(())
 }
 
 /// Finishes a stored `capturing` payment: a repeat payment is authorised first (stored
@@ -124,7 +117,7 @@ pub(crate) async fn finish_capture(
 /// payment id and gets the same authorisation back).
 async fn authorize_repeat(svc: &Services, payment: &mut Payment) -> Result<Authorization, UseCaseError> {
     let sealed = payment.sealed_card.clone().ok_or_else(|| unavailable("capturing payment without its card"))?;
-    let card = svc.vault()?.open(&payment.customer(), &sealed).map_err(unavailable)?;
+    let card = svc.vault().open(&payment.customer(), &sealed).map_err(unavailable)?;
     let request = AuthorizationRequest {
         payment_id: &payment.id,
         money: &payment.money,
@@ -169,12 +162,11 @@ async fn record_capture(
     let answer = key.filter(|k| k.state() == KeyState::Claimed).map(|k| k.answer(&payment));
     let riders: Vec<Rider> =
         save.as_ref().map(Rider::SaveCard).into_iter().chain(answer.as_ref().map(Rider::Key)).collect();
-    match svc.payments.transact(&payment, &riders).await {
+    match store(svc, &mut payment, &riders).await {
         Ok(()) => {
             if let (Some(k), Some(answer)) = (key, &answer) {
                 k.written(answer);
             }
-            payment.version += 1;
             svc.metrics.record(BusinessEvent::PaymentSucceeded);
             tracing::info!(payment_id = %payment.id, "payment captured");
             Ok(payment)
@@ -210,9 +202,8 @@ fn saved_method(payment: &Payment, now: i64) -> Result<Option<SavedMethod>, UseC
 /// Stores a capturing payment's failure, giving its order up in the same write. `Err` holds
 /// the payment as stored when another finisher got there first.
 async fn end_capturing(svc: &Services, mut payment: Payment) -> Result<Result<Payment, Payment>, UseCaseError> {
-    match svc.payments.transact(&payment, &[Rider::ReleaseOrder]).await {
+    match store(svc, &mut payment, &[Rider::ReleaseOrder]).await {
         Ok(()) => {
-            payment.version += 1;
             svc.metrics
                 .record(BusinessEvent::PaymentFailed { code: payment.failure_code().unwrap_or("failed").into() });
             Ok(Ok(payment))
@@ -254,9 +245,8 @@ pub(crate) async fn release_hold(svc: &Services, mut payment: Payment) -> Paymen
     if transition(&mut payment, Command::RecordVoid, svc.clock.now()).is_err() {
         return before;
     }
-    match svc.payments.transact(&payment, &[]).await {
+    match store(svc, &mut payment, &[]).await {
         Ok(()) => {
-            payment.version += 1;
             tracing::info!(payment_id = %payment.id, "authorisation voided");
             payment
         }
@@ -280,9 +270,8 @@ pub(crate) async fn lock_out_payer(svc: &Services, payment: &Payment) {
         if transition(&mut p, Command::Fail(Failure::PayerLocked), svc.clock.now()).is_err() {
             continue;
         }
-        match svc.payments.transact(&p, &[]).await {
+        match store(svc, &mut p, &[]).await {
             Ok(()) => {
-                p.version += 1;
                 tracing::info!(payment_id = %p.id, "payment failed: its payer is locked out");
                 release_hold(svc, p).await;
             }
@@ -384,9 +373,8 @@ async fn sweep_once(svc: &Services, mut payment: Payment) -> Result<Step<Option<
         svc.acquirer.void(&payment.id, "").await.map_err(unavailable)?;
     }
     transition(&mut payment, Command::Fail(Failure::Expired), now)?;
-    match svc.payments.transact(&payment, &[]).await {
+    match store(svc, &mut payment, &[]).await {
         Ok(()) => {
-            payment.version += 1;
             tracing::info!(payment_id = %payment.id, "payment expired by the sweeper");
             release_hold(svc, payment).await;
             Ok(Step::Done(Some(Swept::Expired)))

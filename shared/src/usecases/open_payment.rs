@@ -2,9 +2,9 @@
 //! then send the code.
 
 use super::attempt::InlineKey;
-use super::commit::{commit, transition, Raced, Step};
+use super::commit::{commit, store, stored_with, transition, Raced, Step};
 use super::guards::{admission_keys, check_declines, check_payer};
-use super::lifecycle::{authorize_first, outcome_of, release_hold, store, PresentCard};
+use super::lifecycle::{authorize_first, outcome_of, release_hold, PresentCard};
 use super::send_code::{reissue_code, sms_text, write_charged};
 use super::{Attempt, Services, UseCaseError};
 use crate::domain::{
@@ -67,7 +67,7 @@ pub async fn open_payment(
     }
     if let Some(canceled) = session.and_then(|l| l.cancel) {
         tracing::info!(payment_id = %canceled.id, "payment canceled: its session started another");
-        release_hold(svc, Payment { version: canceled.version + 1, ..canceled }).await;
+        release_hold(svc, stored_with(canceled)).await;
     }
     svc.metrics.record(BusinessEvent::PaymentCreated);
     let retries = if attempt.is_some() { Retries::Keyed } else { Retries::Unkeyed };
@@ -81,7 +81,7 @@ pub async fn open_payment(
             // may have authorised.
             let mut failed = payment;
             transition(&mut failed, Command::Fail(Failure::AcquirerUnavailable), svc.clock.now())?;
-            if let Err(e) = svc.payments.transact(&failed, &[]).await {
+            if let Err(e) = store(svc, &mut failed, &[]).await {
                 tracing::warn!(payment_id = %failed.id, error = %e, "could not close unauthorised payment");
             }
             return Err(UseCaseError::Unavailable(e));
@@ -101,7 +101,7 @@ fn mint(
     now: i64,
 ) -> Result<(Payment, Option<PresentCard>, Option<SessionMove>), UseCaseError> {
     let ctx = CodeContext { payment_id: &id, money: &draft.money, merchant_id: &draft.merchant_id, send_seq: 1 };
-    let code_hash = svc.hasher()?.hash(&ctx, code);
+    let code_hash = svc.hasher().hash(&ctx, code);
     // No payment outlives its session.
     let expires_at =
         draft.session.as_ref().map_or(now + PAYMENT_TTL_SECS, |l| (now + PAYMENT_TTL_SECS).min(l.session.ends_at()));
@@ -267,13 +267,13 @@ async fn code_not_sent(svc: &Services, payment: Payment, retries: Retries, e: Se
         let closed = transition(&mut failed, Command::Fail(Failure::CodeNotSent), svc.clock.now());
         match async {
             closed?;
-            Ok::<_, UseCaseError>(svc.payments.transact(&failed, &[]).await?)
+            Ok::<_, UseCaseError>(store(svc, &mut failed, &[]).await?)
         }
         .await
         {
             Ok(()) => {
                 svc.metrics.record(BusinessEvent::PaymentFailed { code: Failure::CodeNotSent.code().into() });
-                release_hold(svc, Payment { version: failed.version + 1, ..failed }).await;
+                release_hold(svc, failed).await;
             }
             Err(e) => tracing::warn!(payment_id = %payment.id, error = %e, "could not close unsent payment"),
         }

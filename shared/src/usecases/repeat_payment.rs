@@ -41,7 +41,7 @@ pub(crate) async fn repeat_draft(svc: &Services, cmd: RepeatPaymentCommand) -> R
         order_id: cmd.order_id,
         money: cmd.money,
         method: MethodSummary { id: saved.id, brand: saved.brand, last4: saved.last4, expiry: saved.expiry },
-        phone: PayerPhone::new(saved.phone.clone(), svc.hasher()?.phone_key(&saved.phone)),
+        phone: PayerPhone::new(saved.phone.clone(), svc.hasher().phone_key(&saved.phone)),
         sealed_card: saved.sealed_card,
         fingerprint: saved.fingerprint,
         save_card: false,

@@ -1,4 +1,4 @@
-use super::commit::{commit, Raced, Step};
+use super::commit::{commit, store, Raced, Step};
 use super::lifecycle::release_hold;
 use super::send_code::reissue_code;
 use super::{Caller, Services, UseCaseError};
@@ -23,11 +23,11 @@ async fn resend_once(svc: &Services, caller: &Caller, id: &PaymentId) -> Result<
         Err(ResendRefusal::TooSoon { retry_after_secs }) => Err(UseCaseError::ResendTooSoon { retry_after_secs }),
         Err(ResendRefusal::NotPending) => Err(UseCaseError::NotPending(Box::new(payment))),
         Err(ResendRefusal::SendLimitReached) => Err(UseCaseError::SendLimitReached),
-        Err(ResendRefusal::PaymentExpired) => match svc.payments.transact(&payment, &[]).await {
+        Err(ResendRefusal::PaymentExpired) => match store(svc, &mut payment, &[]).await {
             Err(StoreError::Conflict) => Ok(Step::Again(Raced)),
             Err(e) => Err(e.into()),
             Ok(()) => {
-                let payment = release_hold(svc, Payment { version: payment.version + 1, ..payment }).await;
+                let payment = release_hold(svc, payment).await;
                 Err(UseCaseError::NotPending(Box::new(payment)))
             }
         },

@@ -1,7 +1,7 @@
 //! Issuing a code: store its hash (the previous code stops working at once) with its SMS
 //! counted against the caps in the same write, then send it.
 
-use super::commit::{transition, Raced, Step};
+use super::commit::{store, stored_with, transition, Raced, Step};
 use super::{Services, UseCaseError};
 use crate::domain::{Command, Payment, VerificationCode, CODE_TTL_SECS};
 use crate::ports::{
@@ -79,7 +79,7 @@ pub(crate) async fn reissue_code(
 ) -> Result<Step<Payment, Raced>, UseCaseError> {
     let previous_send = payment.verification.last_sent_at;
     let code = VerificationCode::generate();
-    let hash = svc.hasher()?.hash(&code_context(&payment, payment.next_send_seq()), &code);
+    let hash = svc.hasher().hash(&code_context(&payment, payment.next_send_seq()), &code);
     transition(&mut payment, Command::IssueCode { code_hash: hash }, now)?;
     // The new code's hash and its SMS counted, in one write.
     let stored = write_charged(svc, &payment, now, |charge| {
@@ -90,7 +90,7 @@ pub(crate) async fn reissue_code(
     match stored? {
         Err(StoreError::Conflict) => return Ok(Step::Again(Raced)),
         Err(e) => return Err(e.into()),
-        Ok(()) => payment.version += 1,
+        Ok(()) => payment = stored_with(payment),
     }
     let sent = match payment.phone.number() {
         Some(number) => svc.sms.send(number, &sms_text(&code, &payment)).await,
@@ -104,7 +104,7 @@ pub(crate) async fn reissue_code(
         let lifted = transition(&mut retry, Command::LiftCooldown { last_sent_at: previous_send }, now);
         if let Err(e) = async {
             lifted?;
-            Ok::<_, UseCaseError>(svc.payments.transact(&retry, &[]).await?)
+            Ok::<_, UseCaseError>(store(svc, &mut retry, &[]).await?)
         }
         .await
         {

@@ -1,5 +1,5 @@
 use super::attempt::InlineKey;
-use super::commit::{commit, transition, Step};
+use super::commit::{commit, store, transition, Step};
 use super::guards::{check_payer, count_failure, payer_keys, reset_failures, MAX_PAYER_FAILURES, PAYER_LOCK_SECS};
 use super::lifecycle::{finish_capture, lock_out_payer, outcome_of, release_hold};
 use super::send_code::code_context;
@@ -77,7 +77,7 @@ impl Verify<'_> {
         let mut payment = self.read().await?;
         let now = self.svc.clock.now();
         let ctx = code_context(&payment, payment.verification.sends);
-        let matches = self.svc.hasher()?.matches(&ctx, self.code, &payment.verification.code_hash);
+        let matches = self.svc.hasher().matches(&ctx, self.code, &payment.verification.code_hash);
         // The right code again on a payment it already moved to capture, from a retry (its
         // verify died, or lost the acquirer): finish the capture, under the same capture key. A
         // request racing the one that is capturing is answered as the loser it is.
@@ -164,7 +164,7 @@ impl Verify<'_> {
         }
         let claim = self.key().map(InlineKey::claim);
         riders.extend(claim.as_ref().map(Rider::Key));
-        match self.svc.payments.transact(&payment, &riders).await {
+        match store(self.svc, &mut payment, &riders).await {
             // Another request with this key got there first: the way of a retry.
             Err(StoreError::Refused(RiderRefusal::Key)) => {
                 Err(self.key().map_or(UseCaseError::Contention, |k| k.seen(None)))
@@ -182,7 +182,6 @@ impl Verify<'_> {
                 if let (Some(k), Some(claim)) = (self.key(), &claim) {
                     k.written(claim);
                 }
-                payment.version += 1;
                 self.written(payment, decided).await.map(Step::Done)
             }
         }

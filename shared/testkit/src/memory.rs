@@ -542,7 +542,7 @@ impl MemoryStack {
         let payments = std::sync::Arc::new(MemoryPaymentStore::default());
         let sms = std::sync::Arc::new(MemoryCodeSender::default());
         let metrics = std::sync::Arc::new(MemoryMetrics::default());
-        let services = shared::Services {
+        let ports = shared::Ports {
             payments: payments.clone(),
             idempotency: std::sync::Arc::new(MemoryIdempotencyStore::sharing(&payments)),
             sms: sms.clone(),
@@ -550,10 +550,9 @@ impl MemoryStack {
             acquirer: std::sync::Arc::new(shared::adapters::sandbox_acquirer::SandboxAcquirer),
             clock,
             metrics: metrics.clone(),
-            hasher: Some(hasher),
-            vault: Some(vault),
             settings: shared::config::Settings::default(),
         };
+        let services = shared::Services::new(ports, hasher, vault);
         Self { services, payments, sms, metrics }
     }
 }

@@ -1,0 +1,247 @@
+//! Every route of the API as one value: its name (logs, Idempotency-Key scope), method, path,
+//! the one kind of caller it serves, its success status, what an `Idempotency-Key` does on it,
+//! and what body it takes. The handlers dispatch on these values; `shared/tests/openapi.rs`
+//! checks the table against openapi.yaml.
+
+use lambda_http::http::Method;
+
+use super::request::{CodeAction, Route};
+
+/// Who may call a route. Which one a request is treated as follows from its route, never from
+/// the credential it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallerKind {
+    /// The merchant's server: a JWT verified by API Gateway, carrying its merchant id.
+    Merchant,
+    /// The shopper's browser, holding the client secret of the session in the path.
+    Shopper,
+}
+
+/// What an `Idempotency-Key` does on a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPolicy {
+    /// Not read: the route changes nothing (a GET).
+    Unused,
+    /// Claimed on its own before the route runs; the answer kept after it.
+    Claimed,
+    /// Claimed and answered by the payment's own writes (the answer is the payment): no call
+    /// of its own. Where the key was seen before, it is claimed on its own.
+    WithPayment,
+}
+
+/// What body a route takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyRule {
+    /// None is read (a GET).
+    None,
+    /// A JSON object.
+    Json,
+    /// A JSON object, or nothing (read as `{}`).
+    JsonOrEmpty,
+}
+
+/// What a replayed answer (kept under an `Idempotency-Key`) needs before it goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// Nothing: it goes out as kept.
+    AsKept,
+    /// The client secret it keeps sealed is opened and put back (a checkout session).
+    OpenSecret,
+}
+
+/// One route.
+#[derive(Debug)]
+pub struct RouteSpec {
+    pub name: &'static str,
+    pub method: Method,
+    /// The path as openapi.yaml and template.yaml write it.
+    pub path: &'static str,
+    pub caller: CallerKind,
+    pub ok_status: u16,
+    pub key: KeyPolicy,
+    pub body: BodyRule,
+    pub replay: Replay,
+}
+
+const fn post(name: &'static str, path: &'static str, caller: CallerKind, ok_status: u16) -> RouteSpec {
+    RouteSpec {
+        name,
+        method: Method::POST,
+        path,
+        caller,
+        ok_status,
+        key: KeyPolicy::Claimed,
+        body: BodyRule::Json,
+        replay: Replay::AsKept,
+    }
+}
+
+const fn get(name: &'static str, path: &'static str, caller: CallerKind) -> RouteSpec {
+    RouteSpec {
+        name,
+        method: Method::GET,
+        path,
+        caller,
+        ok_status: 200,
+        key: KeyPolicy::Unused,
+        body: BodyRule::None,
+        replay: Replay::AsKept,
+    }
+}
+
+impl RouteSpec {
+    const fn with_payment(mut self) -> Self {
+        self.key = KeyPolicy::WithPayment;
+        self
+    }
+
+    const fn empty_body(mut self) -> Self {
+        self.body = BodyRule::JsonOrEmpty;
+        self
+    }
+
+    const fn opening_secret(mut self) -> Self {
+        self.replay = Replay::OpenSecret;
+        self
+    }
+}
+
+use CallerKind::{Merchant, Shopper};
+
+pub static CREATE_PAYMENT: RouteSpec = post("first-payment", "/payments", Merchant, 201).with_payment();
+pub static REPEAT_PAYMENT: RouteSpec = post("repeat-payment", "/payments/repeat", Merchant, 201).with_payment();
+pub static VERIFY: RouteSpec = post("verify", "/payments/{payment_id}/verify", Merchant, 200).with_payment();
+pub static RESEND: RouteSpec = post("resend", "/payments/{payment_id}/resend", Merchant, 200).empty_body();
+pub static GET_PAYMENT: RouteSpec = get("payment-status", "/payments/{payment_id}", Merchant);
+pub static HISTORY: RouteSpec = get("payment-status", "/users/{user_id}/payments", Merchant);
+pub static CREATE_SESSION: RouteSpec = post("create-session", "/checkout/sessions", Merchant, 201).opening_secret();
+pub static GET_SESSION: RouteSpec = get("get-session", "/checkout/sessions/{session_id}", Merchant);
+pub static EXPIRE_SESSION: RouteSpec =
+    post("expire-session", "/checkout/sessions/{session_id}/expire", Merchant, 200).empty_body();
+pub static CHECKOUT_PAGE: RouteSpec = get("checkout-page", "/checkout/{session_id}", Shopper);
+pub static SESSION_STATE: RouteSpec = get("session-state", "/checkout/{session_id}/state", Shopper);
+pub static SESSION_PAY: RouteSpec =
+    post("session-payment", "/checkout/{session_id}/payments", Shopper, 201).with_payment();
+pub static SESSION_REPEAT: RouteSpec =
+    post("session-repeat-payment", "/checkout/{session_id}/payments/repeat", Shopper, 201).with_payment().empty_body();
+pub static SESSION_VERIFY: RouteSpec =
+    post("verify", "/checkout/{session_id}/payments/{payment_id}/verify", Shopper, 200).with_payment();
+pub static SESSION_RESEND: RouteSpec =
+    post("resend", "/checkout/{session_id}/payments/{payment_id}/resend", Shopper, 200).empty_body();
+
+/// The whole table.
+pub static ROUTES: [&RouteSpec; 15] = [
+    &CREATE_PAYMENT,
+    &REPEAT_PAYMENT,
+    &VERIFY,
+    &RESEND,
+    &GET_PAYMENT,
+    &HISTORY,
+    &CREATE_SESSION,
+    &GET_SESSION,
+    &EXPIRE_SESSION,
+    &CHECKOUT_PAGE,
+    &SESSION_STATE,
+    &SESSION_PAY,
+    &SESSION_REPEAT,
+    &SESSION_VERIFY,
+    &SESSION_RESEND,
+];
+
+impl Route {
+    /// The route's value in the table.
+    pub fn spec(&self) -> &'static RouteSpec {
+        match self {
+            Self::CreatePayment => &CREATE_PAYMENT,
+            Self::RepeatPayment => &REPEAT_PAYMENT,
+            Self::PaymentCode { action: CodeAction::Verify, .. } => &VERIFY,
+            Self::PaymentCode { action: CodeAction::Resend, .. } => &RESEND,
+            Self::GetPayment(_) => &GET_PAYMENT,
+            Self::History(_) => &HISTORY,
+            Self::CreateSession => &CREATE_SESSION,
+            Self::GetSession(_) => &GET_SESSION,
+            Self::ExpireSession(_) => &EXPIRE_SESSION,
+            Self::CheckoutPage(_) => &CHECKOUT_PAGE,
+            Self::SessionState(_) => &SESSION_STATE,
+            Self::SessionPay(_) => &SESSION_PAY,
+            Self::SessionRepeat(_) => &SESSION_REPEAT,
+            Self::SessionCode { action: CodeAction::Verify, .. } => &SESSION_VERIFY,
+            Self::SessionCode { action: CodeAction::Resend, .. } => &SESSION_RESEND,
+        }
+    }
+
+    /// The payment the path names (logged with every line of the request).
+    pub fn payment(&self) -> Option<&str> {
+        match self {
+            Self::PaymentCode { payment_id, .. }
+            | Self::SessionCode { payment_id, .. }
+            | Self::GetPayment(payment_id) => Some(payment_id),
+            Self::CreatePayment
+            | Self::RepeatPayment
+            | Self::History(_)
+            | Self::CreateSession
+            | Self::GetSession(_)
+            | Self::ExpireSession(_)
+            | Self::CheckoutPage(_)
+            | Self::SessionState(_)
+            | Self::SessionPay(_)
+            | Self::SessionRepeat(_) => None,
+        }
+    }
+
+    /// What an `Idempotency-Key`'s scope is narrowed to beyond the caller and the route: the
+    /// payment or the session a POST's path names.
+    pub fn key_target(&self) -> Option<&str> {
+        match self {
+            Self::PaymentCode { payment_id, .. } | Self::SessionCode { payment_id, .. } => Some(payment_id),
+            Self::ExpireSession(id) => Some(id),
+            Self::CreatePayment
+            | Self::RepeatPayment
+            | Self::GetPayment(_)
+            | Self::History(_)
+            | Self::CreateSession
+            | Self::GetSession(_)
+            | Self::CheckoutPage(_)
+            | Self::SessionState(_)
+            | Self::SessionPay(_)
+            | Self::SessionRepeat(_) => None,
+        }
+    }
+
+    /// What a code route does with its payment.
+    pub fn code_action(&self) -> Option<CodeAction> {
+        match self {
+            Self::PaymentCode { action, .. } | Self::SessionCode { action, .. } => Some(*action),
+            Self::CreatePayment
+            | Self::RepeatPayment
+            | Self::GetPayment(_)
+            | Self::History(_)
+            | Self::CreateSession
+            | Self::GetSession(_)
+            | Self::ExpireSession(_)
+            | Self::CheckoutPage(_)
+            | Self::SessionState(_)
+            | Self::SessionPay(_)
+            | Self::SessionRepeat(_) => None,
+        }
+    }
+
+    /// The session a shopper's route names.
+    pub fn session(&self) -> Option<&str> {
+        match self {
+            Self::CheckoutPage(id)
+            | Self::SessionState(id)
+            | Self::SessionPay(id)
+            | Self::SessionRepeat(id)
+            | Self::SessionCode { session_id: id, .. } => Some(id),
+            Self::CreatePayment
+            | Self::RepeatPayment
+            | Self::PaymentCode { .. }
+            | Self::GetPayment(_)
+            | Self::History(_)
+            | Self::CreateSession
+            | Self::GetSession(_)
+            | Self::ExpireSession(_) => None,
+        }
+    }
+}
