@@ -1,20 +1,19 @@
 //! The payment platform's shared library: pure domain → use cases over ports → adapters →
 //! one HTTP layer. The Lambda functions in `functions/` are thin wrappers around `http`.
 
-pub mod adapters;
 pub mod bootstrap;
 pub mod config;
-pub mod http;
 pub mod jobs;
-pub mod ports;
-pub mod secrets;
 pub mod telemetry;
-pub mod usecases;
 
-pub use usecases::{Ports, Services};
-
+/// The adapters (`payments-adapters`).
+pub use payments_adapters as adapters;
 /// The pure domain, its own crate (`payments-domain`): no AWS, Lambda, HTTP or tokio.
-pub use payments_domain as domain;
+pub use payments_core::domain;
+/// Ports, use cases and secrets (`payments-core`).
+pub use payments_core::{ports, secrets, usecases, Ports, Services};
+/// The HTTP layer (`payments-http`).
+pub use payments_http as http;
 
 /// Re-exported for function crates and tests, so they need no lambda_http version of their own.
 pub use lambda_http;

@@ -19,7 +19,7 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<dyn Metrics>,
     /// How callers are recognised and named (read by the HTTP layer only).
-    pub settings: crate::config::Settings,
+    pub settings: crate::settings::Settings,
 }
 
 /// The ports with both keys loaded: what every use case that hashes a code or seals a card

@@ -1,0 +1,118 @@
+//! What a function is configured with, as the use cases and the HTTP layer read it: callers'
+//! settings, which keys to load, which acquirer, and why a configuration is refused. Loading it
+//! (environment, SSM) is `shared::config`'s.
+
+use crate::secrets::KeyError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("missing environment variable {0}")]
+    Missing(&'static str),
+    #[error("SSM parameter {0} could not be read: {1}")]
+    Parameter(String, String),
+    #[error("{0} must be a positive whole number")]
+    Number(&'static str),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("LOCAL_AUTH must be unset or `merchant-header`, not {0:?}")]
+    LocalAuthMode(String),
+    #[error(
+        "LOCAL_AUTH=merchant-header trusts a request header for the merchant; it is for the local stack only \
+         and needs an AWS endpoint on 127.0.0.1 (AWS_ENDPOINT_URL is {0:?})"
+    )]
+    LocalAuthOutsideLocal(String),
+    #[error("MERCHANT_DISPLAY_NAMES must be a JSON object of merchant id to name: {0}")]
+    MerchantNames(String),
+    #[error("ACQUIRER {0:?} is not an acquirer this build has (sandbox)")]
+    UnknownAcquirer(String),
+    #[error(
+        "ACQUIRER=sandbox approves every valid card and moves no money; it runs only with \
+         ALLOW_SANDBOX_ACQUIRER=true, which the template forbids for the prod stage"
+    )]
+    SandboxNotAllowed,
+}
+
+/// Which acquirer authorises payments. Only the sandbox exists so far; a real acquirer is a new
+/// adapter behind the same port, and a new variant here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcquirerChoice {
+    /// Approves every Luhn-valid card except its test cards; never in production.
+    Sandbox,
+}
+
+impl AcquirerChoice {
+    /// `ACQUIRER` and `ALLOW_SANDBOX_ACQUIRER`: there is no default, and the sandbox needs the
+    /// explicit permission.
+    pub fn from_env(acquirer: Option<&str>, allow_sandbox: Option<&str>) -> Result<Self, ConfigError> {
+        match acquirer {
+            None | Some("") => Err(ConfigError::Missing("ACQUIRER")),
+            Some("sandbox") if allow_sandbox == Some("true") => Ok(Self::Sandbox),
+            Some("sandbox") => Err(ConfigError::SandboxNotAllowed),
+            Some(other) => Err(ConfigError::UnknownAcquirer(other.to_owned())),
+        }
+    }
+}
+
+/// How a merchant route learns its caller besides the JWT authorizer's claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LocalAuth {
+    /// Only the authorizer's claims (every deployed stage).
+    #[default]
+    Off,
+    /// `LOCAL_AUTH=merchant-header`: where a request has no authorizer context, the
+    /// `X-Local-Merchant-Id` header names the merchant (`cargo lambda watch` passes no
+    /// authorizer context). Only the local scripts set it.
+    MerchantHeader,
+}
+
+impl LocalAuth {
+    /// The mode `LOCAL_AUTH` asks for, refused unless the AWS endpoint is on 127.0.0.1: a
+    /// function that trusts a header must never run against real AWS.
+    pub fn from_env(value: Option<&str>, aws_endpoint: Option<&str>) -> Result<Self, ConfigError> {
+        match value {
+            None | Some("") => Ok(Self::Off),
+            Some("merchant-header") => {
+                let host =
+                    aws_endpoint.and_then(|e| url::Url::parse(e).ok()).and_then(|u| u.host_str().map(str::to_owned));
+                if host.as_deref() == Some("127.0.0.1") {
+                    Ok(Self::MerchantHeader)
+                } else {
+                    Err(ConfigError::LocalAuthOutsideLocal(aws_endpoint.unwrap_or("").to_owned()))
+                }
+            }
+            Some(other) => Err(ConfigError::LocalAuthMode(other.to_owned())),
+        }
+    }
+}
+
+/// What the HTTP layer needs besides the use cases' services.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub local_auth: LocalAuth,
+    /// `MERCHANT_DISPLAY_NAMES`: `{"merchant id": "name shoppers see"}`; the id otherwise.
+    pub merchant_names: std::collections::BTreeMap<String, String>,
+}
+
+impl Settings {
+    pub fn merchant_name<'a>(&'a self, merchant_id: &'a str) -> &'a str {
+        self.merchant_names.get(merchant_id).map_or(merchant_id, String::as_str)
+    }
+}
+
+/// The keys a function reads at cold start: only those it uses (IAM grants it no others).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keys {
+    pub code: bool,
+    pub card: bool,
+}
+
+impl Keys {
+    pub const ALL: Self = Self { code: true, card: true };
+    pub const NONE: Self = Self { code: false, card: false };
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
