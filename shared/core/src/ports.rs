@@ -111,7 +111,27 @@ pub struct Guard {
     pub expires_at: i64,
 }
 
+/// Consecutive wrong codes a payer may enter, across payments (PSD2 RTS Art. 4: at most 5):
+/// the 5th locks them.
+pub const MAX_PAYER_FAILURES: u32 = 5;
+/// How long the 5th consecutive wrong code locks the payer out.
+pub const PAYER_LOCK_SECS: i64 = 60 * 60;
+
 impl Guard {
+    /// The rule, as a write at the version read applies it: one more consecutive wrong code;
+    /// the [`MAX_PAYER_FAILURES`]th locks the payer for [`PAYER_LOCK_SECS`] (and the count
+    /// starts again). Returns whether this failure locked.
+    pub fn count_failure(&mut self, now: i64, expires_at: i64) -> bool {
+        self.count += 1;
+        self.expires_at = expires_at;
+        if self.count < MAX_PAYER_FAILURES {
+            return false;
+        }
+        self.count = 0;
+        self.until = Some(now + PAYER_LOCK_SECS);
+        true
+    }
+
     pub fn new(key: String) -> Self {
         Self { key, count: 0, until: None, version: 0, expires_at: 0 }
     }
@@ -133,7 +153,14 @@ pub enum PayerChange<'a> {
     Reset { keys: &'a [String; 2], now: i64, expires_at: i64 },
 }
 
-impl PayerChange<'_> {
+impl<'a> PayerChange<'a> {
+    /// The rule, as a conditional write applies it: one more consecutive wrong code, only
+    /// while neither guard is locked and this failure does not lock (the one that locks is
+    /// written the careful way, [`Guard::count_failure`]).
+    pub fn count(keys: &'a [String; 2], now: i64, expires_at: i64) -> Self {
+        Self::Count { keys, now, below: MAX_PAYER_FAILURES - 1, expires_at }
+    }
+
     pub fn keys(&self) -> &[String; 2] {
         match self {
             Self::Count { keys, .. } | Self::Reset { keys, .. } => keys,

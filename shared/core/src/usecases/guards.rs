@@ -4,11 +4,8 @@
 use super::{Services, UseCaseError};
 use crate::domain::{Payment, PaymentStatus};
 use crate::ports::{BusinessEvent, Guard, KEY_RETENTION_SECS};
-
-/// Consecutive wrong codes a payer may enter, across payments (PSD2 RTS Art. 4: at most 5).
-pub const MAX_PAYER_FAILURES: u32 = 5;
-/// How long the 5th consecutive wrong code locks the payer out.
-pub const PAYER_LOCK_SECS: i64 = 60 * 60;
+/// The payer's lock, a rider's rule: beside its type in the ports.
+pub use crate::ports::{MAX_PAYER_FAILURES, PAYER_LOCK_SECS};
 /// Declines a checkout session may see; the next card is refused before the acquirer.
 pub const MAX_SESSION_DECLINES: u32 = 3;
 /// Declines of one card (by fingerprint) per day.
@@ -93,13 +90,7 @@ pub(crate) async fn count_decline(svc: &Services, payment: &Payment, now: i64) {
 pub(crate) fn count_failure(guards: &mut [Guard], now: i64) -> bool {
     let mut locked = false;
     for g in guards.iter_mut() {
-        g.count += 1;
-        g.expires_at = now + KEY_RETENTION_SECS;
-        if g.count >= MAX_PAYER_FAILURES {
-            g.count = 0;
-            g.until = Some(now + PAYER_LOCK_SECS);
-            locked = true;
-        }
+        locked |= g.count_failure(now, now + KEY_RETENTION_SECS);
     }
     locked
 }

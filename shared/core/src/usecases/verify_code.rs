@@ -1,6 +1,6 @@
 use super::attempt::InlineKey;
 use super::commit::{commit, store, transition, Step};
-use super::guards::{check_payer, count_failure, payer_keys, reset_failures, MAX_PAYER_FAILURES, PAYER_LOCK_SECS};
+use super::guards::{check_payer, count_failure, payer_keys, reset_failures, PAYER_LOCK_SECS};
 use super::lifecycle::{finish_capture, lock_out_payer, outcome_of, release_hold};
 use super::send_code::code_context;
 use super::{Attempt, Caller, Services, UseCaseError};
@@ -153,12 +153,7 @@ impl Verify<'_> {
         let mut riders: Vec<Rider> = decided.claims_order.then_some(Rider::ClaimOrder).into_iter().collect();
         match &decided.payer {
             PayerWrite::None => {}
-            PayerWrite::Count => riders.push(Rider::Payer(PayerChange::Count {
-                keys: &keys,
-                now,
-                below: MAX_PAYER_FAILURES - 1,
-                expires_at,
-            })),
+            PayerWrite::Count => riders.push(Rider::Payer(PayerChange::count(&keys, now, expires_at))),
             PayerWrite::Reset => riders.push(Rider::Payer(PayerChange::Reset { keys: &keys, now, expires_at })),
             PayerWrite::Guards(guards) => riders.extend(guards.iter().map(Rider::GuardAt)),
         }
