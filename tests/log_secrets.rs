@@ -137,5 +137,12 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
     for phone in &phones {
         assert!(!logs.contains(&phone[3..]), "phone {phone} in logs:\n{logs}");
     }
-    assert!(!logs.to_lowercase().contains("cvc"), "{logs}");
+    // The ids the platform mints are random base32 and may hold "cvc" by chance (a run had
+    // `pay_…9e2cvcys…`); they are not card data, so they are left out of this one check.
+    let minted = ["pay_", "pm_", "cs_", "sbx_auth_", "sbx_ntr_"];
+    let without_ids: Vec<&str> = logs
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| !minted.iter().any(|prefix| word.starts_with(prefix)))
+        .collect();
+    assert!(!without_ids.join(" ").to_lowercase().contains("cvc"), "{logs}");
 }

@@ -27,6 +27,16 @@ fn strip_tags(v: serde_norway::Value) -> serde_norway::Value {
     }
 }
 
+/// Every (METHOD, path) openapi.yaml documents.
+fn documented_routes(spec: &Value) -> BTreeSet<(String, String)> {
+    spec["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| ops.as_object().unwrap().keys().map(move |m| (m.to_uppercase(), path.clone())))
+        .collect()
+}
+
 #[test]
 fn the_spec_documents_exactly_the_routes_the_template_serves() {
     let spec = load_yaml("openapi.yaml");
@@ -62,12 +72,7 @@ fn the_spec_documents_exactly_the_routes_the_template_serves() {
 fn the_route_table_is_the_documented_api() {
     use shared::http::routes::{BodyRule, CallerKind, KeyPolicy, ROUTES};
     let spec = load_yaml("openapi.yaml");
-    let documented: BTreeSet<(String, String)> = spec["paths"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .flat_map(|(path, ops)| ops.as_object().unwrap().keys().map(move |m| (m.to_uppercase(), path.clone())))
-        .collect();
+    let documented = documented_routes(&spec);
     let table: BTreeSet<(String, String)> =
         ROUTES.iter().map(|r| (r.method.as_str().to_owned(), r.path.to_owned())).collect();
     assert_eq!(table, documented);

@@ -148,64 +148,73 @@ pub static ROUTES: [&RouteSpec; 15] = [
     &SESSION_RESEND,
 ];
 
+/// What a parsed route is: its value in the table, and what its path names.
+struct Parts<'a> {
+    spec: &'static RouteSpec,
+    /// The session a shopper's route names.
+    session: Option<&'a str>,
+    /// The payment the path names (logged with every line of the request).
+    payment: Option<&'a str>,
+    /// What an `Idempotency-Key`'s scope is narrowed to beyond the caller and the route.
+    key_target: Option<&'a str>,
+}
+
 impl Route {
+    /// The one match over every route.
+    fn parts(&self) -> Parts<'_> {
+        let (spec, session, payment, key_target): (
+            &'static RouteSpec,
+            Option<&String>,
+            Option<&String>,
+            Option<&String>,
+        ) = match self {
+            Self::CreatePayment => (&CREATE_PAYMENT, None, None, None),
+            Self::RepeatPayment => (&REPEAT_PAYMENT, None, None, None),
+            Self::PaymentCode { payment_id: p, action: CodeAction::Verify } => (&VERIFY, None, Some(p), Some(p)),
+            Self::PaymentCode { payment_id: p, action: CodeAction::Resend } => (&RESEND, None, Some(p), Some(p)),
+            Self::GetPayment(p) => (&GET_PAYMENT, None, Some(p), None),
+            Self::History(_) => (&HISTORY, None, None, None),
+            Self::CreateSession => (&CREATE_SESSION, None, None, None),
+            Self::GetSession(_) => (&GET_SESSION, None, None, None),
+            Self::ExpireSession(id) => (&EXPIRE_SESSION, None, None, Some(id)),
+            Self::CheckoutPage(s) => (&CHECKOUT_PAGE, Some(s), None, None),
+            Self::SessionState(s) => (&SESSION_STATE, Some(s), None, None),
+            Self::SessionPay(s) => (&SESSION_PAY, Some(s), None, None),
+            Self::SessionRepeat(s) => (&SESSION_REPEAT, Some(s), None, None),
+            Self::SessionCode { session_id: s, payment_id: p, action: CodeAction::Verify } => {
+                (&SESSION_VERIFY, Some(s), Some(p), Some(p))
+            }
+            Self::SessionCode { session_id: s, payment_id: p, action: CodeAction::Resend } => {
+                (&SESSION_RESEND, Some(s), Some(p), Some(p))
+            }
+        };
+        Parts {
+            spec,
+            session: session.map(String::as_str),
+            payment: payment.map(String::as_str),
+            key_target: key_target.map(String::as_str),
+        }
+    }
+
     /// The route's value in the table.
     pub fn spec(&self) -> &'static RouteSpec {
-        match self {
-            Self::CreatePayment => &CREATE_PAYMENT,
-            Self::RepeatPayment => &REPEAT_PAYMENT,
-            Self::PaymentCode { action: CodeAction::Verify, .. } => &VERIFY,
-            Self::PaymentCode { action: CodeAction::Resend, .. } => &RESEND,
-            Self::GetPayment(_) => &GET_PAYMENT,
-            Self::History(_) => &HISTORY,
-            Self::CreateSession => &CREATE_SESSION,
-            Self::GetSession(_) => &GET_SESSION,
-            Self::ExpireSession(_) => &EXPIRE_SESSION,
-            Self::CheckoutPage(_) => &CHECKOUT_PAGE,
-            Self::SessionState(_) => &SESSION_STATE,
-            Self::SessionPay(_) => &SESSION_PAY,
-            Self::SessionRepeat(_) => &SESSION_REPEAT,
-            Self::SessionCode { action: CodeAction::Verify, .. } => &SESSION_VERIFY,
-            Self::SessionCode { action: CodeAction::Resend, .. } => &SESSION_RESEND,
-        }
+        self.parts().spec
     }
 
     /// The payment the path names (logged with every line of the request).
     pub fn payment(&self) -> Option<&str> {
-        match self {
-            Self::PaymentCode { payment_id, .. }
-            | Self::SessionCode { payment_id, .. }
-            | Self::GetPayment(payment_id) => Some(payment_id),
-            Self::CreatePayment
-            | Self::RepeatPayment
-            | Self::History(_)
-            | Self::CreateSession
-            | Self::GetSession(_)
-            | Self::ExpireSession(_)
-            | Self::CheckoutPage(_)
-            | Self::SessionState(_)
-            | Self::SessionPay(_)
-            | Self::SessionRepeat(_) => None,
-        }
+        self.parts().payment
     }
 
     /// What an `Idempotency-Key`'s scope is narrowed to beyond the caller and the route: the
     /// payment or the session a POST's path names.
     pub fn key_target(&self) -> Option<&str> {
-        match self {
-            Self::PaymentCode { payment_id, .. } | Self::SessionCode { payment_id, .. } => Some(payment_id),
-            Self::ExpireSession(id) => Some(id),
-            Self::CreatePayment
-            | Self::RepeatPayment
-            | Self::GetPayment(_)
-            | Self::History(_)
-            | Self::CreateSession
-            | Self::GetSession(_)
-            | Self::CheckoutPage(_)
-            | Self::SessionState(_)
-            | Self::SessionPay(_)
-            | Self::SessionRepeat(_) => None,
-        }
+        self.parts().key_target
+    }
+
+    /// The session a shopper's route names.
+    pub fn session(&self) -> Option<&str> {
+        self.parts().session
     }
 
     /// What a code route does with its payment.
@@ -223,25 +232,6 @@ impl Route {
             | Self::SessionState(_)
             | Self::SessionPay(_)
             | Self::SessionRepeat(_) => None,
-        }
-    }
-
-    /// The session a shopper's route names.
-    pub fn session(&self) -> Option<&str> {
-        match self {
-            Self::CheckoutPage(id)
-            | Self::SessionState(id)
-            | Self::SessionPay(id)
-            | Self::SessionRepeat(id)
-            | Self::SessionCode { session_id: id, .. } => Some(id),
-            Self::CreatePayment
-            | Self::RepeatPayment
-            | Self::PaymentCode { .. }
-            | Self::GetPayment(_)
-            | Self::History(_)
-            | Self::CreateSession
-            | Self::GetSession(_)
-            | Self::ExpireSession(_) => None,
         }
     }
 }
