@@ -4,6 +4,47 @@ use crate::common::{latest_code, memory_stack};
 use shared::domain::*;
 use shared::ports::BusinessEvent;
 use shared::usecases::*;
+use unkeyed::{first_payment, repeat_payment, verify_code};
+
+/// The keyed use cases as a request without an Idempotency-Key meets them: no inline key, so
+/// the answer is the use case's result (a key seen before cannot happen).
+mod unkeyed {
+    use shared::domain::{Payment, PaymentId, VerificationCode};
+    use shared::usecases::{self as uc, Attempt, Caller, Keyed, KeyedResult, Services, UseCaseError};
+
+    fn result(keyed: KeyedResult<Payment>) -> Result<Payment, UseCaseError> {
+        match keyed {
+            Keyed::Ran(result, _) => result,
+            Keyed::Seen(found) => panic!("no key was sent, yet one was seen: {found:?}"),
+        }
+    }
+
+    pub async fn first_payment(
+        svc: &Services,
+        cmd: uc::FirstPaymentCommand,
+        attempt: Option<&Attempt>,
+    ) -> Result<Payment, UseCaseError> {
+        result(uc::first_payment(svc, cmd, attempt).await)
+    }
+
+    pub async fn repeat_payment(
+        svc: &Services,
+        cmd: uc::RepeatPaymentCommand,
+        attempt: Option<&Attempt>,
+    ) -> Result<Payment, UseCaseError> {
+        result(uc::repeat_payment(svc, cmd, attempt).await)
+    }
+
+    pub async fn verify_code(
+        svc: &Services,
+        caller: &Caller,
+        id: &PaymentId,
+        code: &VerificationCode,
+        attempt: Option<&Attempt>,
+    ) -> Result<Payment, UseCaseError> {
+        result(uc::verify_code(svc, caller, id, code, attempt).await)
+    }
+}
 
 fn ident(s: &str) -> Identifier {
     Identifier::parse("x", s).unwrap()

@@ -10,14 +10,16 @@ use tracing::Instrument;
 
 use super::auth;
 use super::dto::{EmptyBody, FirstPaymentBody, RepeatPaymentBody, SessionCardBody, SessionRepeatBody, VerifyBody};
-use super::idempotency::run_once;
 use super::problem::{from_use_case, Problem};
 use super::reply::Reply;
 use super::request::{claim_deadline, idempotency_key, json_body, query_param, route, CodeAction, Route};
 use super::routes::{BodyRule, CallerKind, KeyPolicy, Replay};
 use super::views::{history_view, payment_view, Urls};
 use crate::domain::{page_size, CheckoutSession, HistoryCursor, Identifier, Payment, PaymentId};
-use crate::usecases::{self, Attempt, Caller, Ports, RenderAnswer, Services, UseCaseError};
+use crate::usecases::{
+    self, run_once, Attempt, Caller, KeptAnswer, KeyRefusal, Keyed, KeyedRequest, KeyedResult, Ports, RenderAnswer,
+    Services, UseCaseError,
+};
 
 /// Who may call a route: the merchant's server, or the browser holding the named session's
 /// client secret.
@@ -84,19 +86,17 @@ async fn identify(svc: &Services, req: &Request, access: &Access, ok_status: u16
 pub async fn first_payment(svc: &Services, req: Request) -> Response<Body> {
     match route(&req) {
         Some(r @ Route::CreatePayment) => {
-            post(svc, &req, &r, |body: FirstPaymentBody, ctx, attempt| async move {
+            post_payment(svc, &req, &r, |body: FirstPaymentBody, ctx, attempt| async move {
                 let cmd = body.validate(ctx.now)?;
                 ctx.caller.require(&cmd.merchant_id)?;
-                let p = usecases::first_payment(svc, cmd, attempt.as_ref()).await?;
-                Ok(payment_reply(&p, ctx))
+                Ok(usecases::first_payment(svc, cmd, attempt.as_ref()).await)
             })
             .await
         }
         Some(r @ Route::SessionPay(_)) => {
-            post(svc, &req, &r, |body: SessionCardBody, ctx, attempt| async move {
+            post_payment(svc, &req, &r, |body: SessionCardBody, ctx, attempt| async move {
                 let how = body.validate(ctx.now)?;
-                let p = usecases::pay_in_session(svc, ctx.session()?.clone(), how, attempt.as_ref()).await?;
-                Ok(payment_reply(&p, ctx))
+                Ok(usecases::pay_in_session(svc, ctx.session()?.clone(), how, attempt.as_ref()).await)
             })
             .await
         }
@@ -108,19 +108,17 @@ pub async fn first_payment(svc: &Services, req: Request) -> Response<Body> {
 pub async fn repeat_payment(svc: &Services, req: Request) -> Response<Body> {
     match route(&req) {
         Some(r @ Route::RepeatPayment) => {
-            post(svc, &req, &r, |body: RepeatPaymentBody, ctx, attempt| async move {
+            post_payment(svc, &req, &r, |body: RepeatPaymentBody, ctx, attempt| async move {
                 let cmd = body.validate()?;
                 ctx.caller.require(&cmd.merchant_id)?;
-                let p = usecases::repeat_payment(svc, cmd, attempt.as_ref()).await?;
-                Ok(payment_reply(&p, ctx))
+                Ok(usecases::repeat_payment(svc, cmd, attempt.as_ref()).await)
             })
             .await
         }
         Some(r @ Route::SessionRepeat(_)) => {
-            post(svc, &req, &r, |body: SessionRepeatBody, ctx, attempt| async move {
+            post_payment(svc, &req, &r, |body: SessionRepeatBody, ctx, attempt| async move {
                 let how = body.validate()?;
-                let p = usecases::pay_in_session(svc, ctx.session()?.clone(), how, attempt.as_ref()).await?;
-                Ok(payment_reply(&p, ctx))
+                Ok(usecases::pay_in_session(svc, ctx.session()?.clone(), how, attempt.as_ref()).await)
             })
             .await
         }
@@ -157,13 +155,12 @@ async fn code_action(svc: &Services, req: &Request, route: &Route) -> Response<B
     match route.code_action() {
         None => not_found("use /payments/{payment_id}/verify or /resend"),
         Some(CodeAction::Verify) => {
-            post(svc, req, route, |body: VerifyBody, ctx, attempt| {
+            post_payment(svc, req, route, |body: VerifyBody, ctx, attempt| {
                 let id = id.clone();
                 async move {
                     let id = scoped(&ctx, id)?;
                     let code = body.validate()?;
-                    let p = usecases::verify_code(svc, &ctx.caller, &id, &code, attempt.as_ref()).await?;
-                    Ok(payment_reply(&p, ctx))
+                    Ok(usecases::verify_code(svc, &ctx.caller, &id, &code, attempt.as_ref()).await)
                 }
             })
             .await
@@ -198,13 +195,49 @@ fn answer_of(ctx: &Ctx) -> RenderAnswer {
 }
 
 /// A POST on `route` (its value in the table says the rest): method, caller, body,
-/// Idempotency-Key, then `run`. `run` may run twice under a key: first with the key left to the
-/// payment's writes, then, where the key was seen before, claimed on its own.
+/// Idempotency-Key, then `run`, whose answer is its reply.
 pub(super) async fn post<B, F, Fut>(svc: &Services, req: &Request, route: &Route, run: F) -> Response<Body>
 where
     B: DeserializeOwned,
     F: Fn(B, Ctx, Option<Attempt>) -> Fut,
     Fut: Future<Output = Result<Reply, UseCaseError>>,
+{
+    let run = |body: B, ctx: Ctx, attempt: Option<Attempt>| {
+        let urls = ctx.urls.clone();
+        let outcome = run(body, ctx, attempt);
+        async move { Keyed::untouched(settle(svc, outcome, &urls).await) }
+    };
+    post_keyed(svc, req, route, run).await
+}
+
+/// A POST whose answer is the payment its use case writes (the route's key policy is
+/// `WithPayment`): `run` validates, then answers what the use case did, with what it did to
+/// the request's new Idempotency-Key.
+pub(super) async fn post_payment<B, F, Fut>(svc: &Services, req: &Request, route: &Route, run: F) -> Response<Body>
+where
+    B: DeserializeOwned,
+    F: Fn(B, Ctx, Option<Attempt>) -> Fut,
+    Fut: Future<Output = Result<KeyedResult<Payment>, UseCaseError>>,
+{
+    let run = |body: B, ctx: Ctx, attempt: Option<Attempt>| {
+        let outcome = run(body, ctx.clone(), attempt);
+        async move {
+            let keyed = outcome.await.unwrap_or_else(|e| Err(e).into());
+            keyed.map(|result| match result {
+                Ok(p) => payment_reply(&p, ctx),
+                Err(e) => from_use_case(e, svc.clock.now(), &ctx.urls).into_reply(),
+            })
+        }
+    };
+    post_keyed(svc, req, route, run).await
+}
+
+/// What [`post`] and [`post_payment`] share: `run` answers with what it did to the key.
+async fn post_keyed<B, F, Fut>(svc: &Services, req: &Request, route: &Route, run: F) -> Response<Body>
+where
+    B: DeserializeOwned,
+    F: Fn(B, Ctx, Option<Attempt>) -> Fut,
+    Fut: Future<Output = Keyed<Reply>>,
 {
     let spec = route.spec();
     let span = request_span(req, spec.name, route.payment());
@@ -219,10 +252,7 @@ where
                     Err(p) => p.into_reply(),
                     Ok(ctx) => match (json_body::<B>(req, spec.body == BodyRule::JsonOrEmpty), idempotency_key(req)) {
                         (Err(p), _) | (_, Err(p)) => p.into_reply(),
-                        (Ok((body, _)), Ok(None)) => {
-                            let urls = ctx.urls.clone();
-                            settle(svc, run(body, ctx, None), &urls).await
-                        }
+                        (Ok((body, _)), Ok(None)) => unkeyed(run(body, ctx, None).await),
                         (Ok((_, value)), Ok(Some(key))) => keyed(svc, req, route, &ctx, &key, &value, &run).await,
                     },
                 }
@@ -233,6 +263,14 @@ where
         .instrument(span),
     )
     .await
+}
+
+/// The reply of a request without a key (which no write could have seen).
+fn unkeyed(keyed: Keyed<Reply>) -> Reply {
+    match keyed {
+        Keyed::Ran(reply, _) => reply,
+        Keyed::Seen(_) => KeptAnswer::refused(KeyRefusal::InProgress),
+    }
 }
 
 /// A POST under an Idempotency-Key: run at most once per key (see [`run_once`]), in the key
@@ -249,7 +287,7 @@ async fn keyed<B, F, Fut>(
 where
     B: DeserializeOwned,
     F: Fn(B, Ctx, Option<Attempt>) -> Fut,
-    Fut: Future<Output = Result<Reply, UseCaseError>>,
+    Fut: Future<Output = Keyed<Reply>>,
 {
     let spec = route.spec();
     let lock_until = claim_deadline(req, svc.clock.now());
@@ -264,11 +302,12 @@ where
     let work = |attempt| async move {
         // Read again for a second run (the body parsed once already).
         match json_body::<B>(req, empty_body) {
-            Ok((body, _)) => settle(svc, run(body, ctx.clone(), Some(attempt)), &ctx.urls).await,
-            Err(p) => p.into_reply(),
+            Ok((body, _)) => run(body, ctx.clone(), Some(attempt)).await,
+            Err(p) => Keyed::untouched(p.into_reply()),
         }
     };
-    let reply = run_once(svc, &scope, key, value, lock_until, render, work).await;
+    let request = KeyedRequest { scope: &scope, key, body: value, lock_until };
+    let reply = run_once(svc, request, render, work).await;
     match (spec.replay, reply.replayed) {
         (Replay::OpenSecret, true) => super::checkout::restore_secret(svc, reply),
         (Replay::OpenSecret, false) | (Replay::AsKept, _) => reply,

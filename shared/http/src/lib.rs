@@ -1,7 +1,7 @@
 //! The one HTTP layer: requests in, problem+json or payment JSON out. Every function's handler
 //! is here; `functions/*/src/main.rs` only wires one of them to the runtime.
 
-use payments_core::{domain, ports, secrets, settings as config, usecases};
+use payments_core::{domain, ports, settings as config, usecases};
 
 mod auth;
 mod checkout;

@@ -167,8 +167,6 @@ pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
         }
         E::SmsRateLimited { retry_after_secs } => limited("sms_rate_limited", SMS_RATE_LIMITED, retry_after_secs),
         E::SendLimitReached => Problem::new(409, "send_limit_reached", "no more codes can be sent for this payment"),
-        // Only a request the HTTP layer runs again meets it; never answered as such.
-        E::KeySeen => in_progress(),
         E::Contention => {
             Problem::new(409, "request_conflict", "the payment changed concurrently; retry the request").transient()
         }
@@ -181,12 +179,6 @@ fn too_many_attempts(p: &Payment, now: i64, urls: &Urls) -> Problem {
         .param("code")
         .with("attempts_remaining", 0)
         .with_payment(p, now, urls)
-}
-
-fn in_progress() -> Problem {
-    Problem::new(409, "request_in_progress", "a request with this Idempotency-Key is still being processed")
-        .retry_after(1)
-        .transient()
 }
 
 fn unavailable(cause: &str) -> Problem {

@@ -1,13 +1,13 @@
 //! Checkout sessions: the merchant's server opens one for an order and hands its client secret
 //! to the shopper's browser, which may then pay that order (and only it) and enter its code.
 
-use super::commit::{commit, stored_with, Raced, Step};
+use super::commit::{commit, store_session, stored_with, Raced, Step};
 use super::first_payment::{first_draft, FirstPaymentCommand};
 use super::guards::lockable;
 use super::lifecycle::release_hold;
-use super::open_payment::open_payment;
+use super::open_payment::{open_payment, PaymentDraft};
 use super::repeat_payment::{repeat_draft, RepeatPaymentCommand};
-use super::{Attempt, Caller, Services, UseCaseError};
+use super::{Attempt, Caller, KeyedResult, Services, UseCaseError};
 use crate::domain::{
     year_month, CardNumber, CheckoutSession, ClientSecret, Command, Cvc, Expiry, Failure, Identifier, MethodId, Money,
     Payment, PaymentStatus, Phone, ReturnUrl, SessionId,
@@ -82,10 +82,10 @@ pub async fn create_session(
         Ok(()) => {}
         Err(StoreError::Conflict) if attempt.is_some() => {
             let stored = svc.payments.get_session(&session.id).await?.ok_or(UseCaseError::Contention)?;
-            let rotated = CheckoutSession { secret_hash: session.secret_hash.clone(), ..stored };
-            svc.payments.update_session(&rotated, None).await?;
+            let mut rotated = CheckoutSession { secret_hash: session.secret_hash.clone(), ..stored };
+            store_session(svc, &mut rotated, None).await?;
             tracing::info!(session_id = %rotated.id, "session of a dead attempt: new client secret");
-            return Ok((CheckoutSession { version: rotated.version + 1, ..rotated }, secret));
+            return Ok((rotated, secret));
         }
         Err(e) => return Err(e.into()),
     }
@@ -129,11 +129,11 @@ async fn expire_once(
         return Ok(Step::Done(view));
     }
     let cancel = view.payment.clone().filter(lockable).and_then(|p| canceled(p, now));
-    let ended = CheckoutSession { ended_at: Some(now), ..view.session.clone() };
-    match svc.payments.update_session(&ended, cancel.as_ref()).await {
+    let mut ended = CheckoutSession { ended_at: Some(now), ..view.session.clone() };
+    match store_session(svc, &mut ended, cancel.as_ref()).await {
         Ok(()) => {
             tracing::info!(session_id = %ended.id, canceled = cancel.is_some(), "checkout session ended");
-            view.session = CheckoutSession { version: ended.version + 1, ..ended };
+            view.session = ended;
             if let Some(c) = cancel {
                 view.payment = Some(release_hold(svc, stored_with(c)).await);
             }
@@ -182,7 +182,20 @@ pub async fn pay_in_session(
     session: CheckoutSession,
     how: SessionPayment,
     attempt: Option<&Attempt>,
-) -> Result<Payment, UseCaseError> {
+) -> KeyedResult<Payment> {
+    match session_draft(svc, session, how, attempt).await {
+        Ok(draft) => open_payment(svc, draft, attempt).await,
+        Err(e) => Err(e).into(),
+    }
+}
+
+/// The payment a session's payment opens, with the session's move.
+async fn session_draft(
+    svc: &Services,
+    session: CheckoutSession,
+    how: SessionPayment,
+    attempt: Option<&Attempt>,
+) -> Result<PaymentDraft, UseCaseError> {
     let now = svc.clock.now();
     let view = with_payment(svc, session).await?;
     if view.is_complete() {
@@ -225,7 +238,7 @@ pub async fn pay_in_session(
         }
     };
     draft.session = Some(SessionMove { session, cancel });
-    open_payment(svc, draft, attempt).await
+    Ok(draft)
 }
 
 /// The session's pending payment, canceled (to be written with the session's change); `None`

@@ -6,7 +6,7 @@
 use std::future::Future;
 
 use super::{Services, UseCaseError};
-use crate::domain::{Command, Payment};
+use crate::domain::{CheckoutSession, Command, Payment};
 use crate::ports::{Rider, StoreError};
 
 /// Conditional writes that lose a race are retried from a fresh read this many times.
@@ -45,6 +45,18 @@ pub(crate) struct Raced;
 pub(crate) async fn store(svc: &Services, payment: &mut Payment, riders: &[Rider<'_>]) -> Result<(), StoreError> {
     svc.payments.transact(payment, riders).await?;
     payment.version += 1;
+    Ok(())
+}
+
+/// Writes `session` (changed at the version it was read), with the pending payment it cancels:
+/// on success it is at the version now stored. The one place a session's version moves.
+pub(crate) async fn store_session(
+    svc: &Services,
+    session: &mut CheckoutSession,
+    cancel: Option<&Payment>,
+) -> Result<(), StoreError> {
+    svc.payments.update_session(session, cancel).await?;
+    session.version += 1;
     Ok(())
 }
 

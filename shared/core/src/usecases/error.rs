@@ -52,10 +52,6 @@ pub enum UseCaseError {
     SendLimitReached,
     #[error("the payment changed concurrently too many times")]
     Contention,
-    /// The request's Idempotency-Key has a record already: the HTTP layer runs the request
-    /// again the way of a retry (it never reaches a client as such).
-    #[error("the Idempotency-Key was seen before")]
-    KeySeen,
     #[error("a dependency is unavailable: {0}")]
     Unavailable(String),
 }

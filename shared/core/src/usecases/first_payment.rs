@@ -1,6 +1,6 @@
 use super::lifecycle::PresentCard;
 use super::open_payment::{open_payment, PaymentDraft};
-use super::{Attempt, Services, UseCaseError};
+use super::{Attempt, KeyedResult, Services, UseCaseError};
 use crate::domain::{
     CardNumber, Customer, Cvc, Expiry, Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment, Phone,
 };
@@ -25,8 +25,11 @@ pub async fn first_payment(
     svc: &Services,
     cmd: FirstPaymentCommand,
     attempt: Option<&Attempt>,
-) -> Result<Payment, UseCaseError> {
-    open_payment(svc, first_draft(svc, cmd)?, attempt).await
+) -> KeyedResult<Payment> {
+    match first_draft(svc, cmd) {
+        Ok(draft) => open_payment(svc, draft, attempt).await,
+        Err(e) => Err(e).into(),
+    }
 }
 
 /// The payment a first payment opens: the card sealed for its customer, fingerprinted.

@@ -1,9 +1,9 @@
 //! The acquirer's side of a payment: authorise (with the CVC, on a first payment), capture
 //! once the right code claimed the order, void whatever an ended payment still holds.
 
-use super::attempt::{InlineKey, KeyState};
 use super::commit::{commit, store, transition, Raced, Step};
 use super::guards::{count_decline, lockable};
+use super::idempotency::{InlineKey, KeyProgress};
 use super::{Services, UseCaseError};
 use crate::domain::{
     CardNumber, Command, Cvc, DeclineReason, Failure, FailureAnswer, Payment, PaymentStatus, VerificationCode,
@@ -81,23 +81,39 @@ pub(crate) async fn authorize_first(
 /// credential, no funds were held before the code); then the capture, whose key is the payment
 /// id, so finishing twice captures once. Run by the verify that won the code, by a retry, by a
 /// status read, or by the sweeper. With `key` (a new Idempotency-Key the verification's write
-/// claimed), the succeeded write keeps the request's answer too.
+/// claimed), the succeeded write keeps the request's answer too (`Answered`).
 pub(crate) async fn finish_capture(
     svc: &Services,
-    mut payment: Payment,
+    payment: Payment,
     key: Option<&InlineKey>,
-) -> Result<Payment, UseCaseError> {
+) -> (Result<Payment, UseCaseError>, KeyProgress) {
+    match capture_held(svc, payment).await {
+        Ok(Captured::Yes(payment, now)) => record_capture(svc, payment, key, now).await,
+        Ok(Captured::No(result)) => (result, KeyProgress::Untouched),
+        Err(e) => (Err(e), KeyProgress::Untouched),
+    }
+}
+
+/// How a capture went: captured (to be recorded, at the time it answered), or the payment's
+/// answer without one.
+enum Captured {
+    Yes(Payment, i64),
+    No(Result<Payment, UseCaseError>),
+}
+
+/// Authorises a repeat payment (its funds were not held before its code), then captures.
+async fn capture_held(svc: &Services, mut payment: Payment) -> Result<Captured, UseCaseError> {
     let authorization_id = match payment.hold.as_ref().map(|h| h.authorization_id.clone()) {
         Some(id) => id,
         None => match authorize_repeat(svc, &mut payment).await? {
             Authorization::Approved { authorization_id, .. } => authorization_id,
-            Authorization::Declined(reason) => return repeat_declined(svc, payment, reason).await,
+            Authorization::Declined(reason) => return Ok(Captured::No(repeat_declined(svc, payment, reason).await)),
         },
     };
     let captured = svc.acquirer.capture(&payment.id, &authorization_id, &payment.money).await.map_err(unavailable)?;
     let now = svc.clock.now();
-    match captured {
-        Capture::Captured => record_capture(svc, payment, key, now).await,
+    Ok(Captured::No(match captured {
+        Capture::Captured => return Ok(Captured::Yes(payment, now)),
         Capture::Failed(reason) => {
             tracing::warn!(payment_id = %payment.id, %reason, "capture failed");
             transition(&mut payment, Command::Fail(Failure::CaptureFailed), now)?;
@@ -109,7 +125,7 @@ pub(crate) async fn finish_capture(
                 Err(current) => outcome_of(current),
             }
         }
-    }
+    }))
 }
 
 /// A repeat payment's authorisation, after its code, on the stored credential. Approved: its
@@ -156,24 +172,27 @@ async fn record_capture(
     mut payment: Payment,
     key: Option<&InlineKey>,
     now: i64,
-) -> Result<Payment, UseCaseError> {
-    let save = saved_method(&payment, now)?;
-    transition(&mut payment, Command::RecordCapture, now)?;
-    let answer = key.filter(|k| k.state() == KeyState::Claimed).map(|k| k.answer(&payment));
+) -> (Result<Payment, UseCaseError>, KeyProgress) {
+    let save = match saved_method(&payment, now) {
+        Ok(save) => save,
+        Err(e) => return (Err(e), KeyProgress::Untouched),
+    };
+    if let Err(e) = transition(&mut payment, Command::RecordCapture, now) {
+        return (Err(e), KeyProgress::Untouched);
+    }
+    let answer = key.map(|k| k.answer(&payment));
     let riders: Vec<Rider> =
         save.as_ref().map(Rider::SaveCard).into_iter().chain(answer.as_ref().map(Rider::Key)).collect();
     match store(svc, &mut payment, &riders).await {
         Ok(()) => {
-            if let (Some(k), Some(answer)) = (key, &answer) {
-                k.written(answer);
-            }
             svc.metrics.record(BusinessEvent::PaymentSucceeded);
             tracing::info!(payment_id = %payment.id, "payment captured");
-            Ok(payment)
+            let answered = if answer.is_some() { KeyProgress::Answered } else { KeyProgress::Untouched };
+            (Ok(payment), answered)
         }
         // Another finisher stored it first: answer what is stored.
-        Err(StoreError::Conflict) => outcome_of(reread(svc, &payment).await?),
-        Err(e) => Err(e.into()),
+        Err(StoreError::Conflict) => (reread(svc, &payment).await.and_then(outcome_of), KeyProgress::Untouched),
+        Err(e) => (Err(e.into()), KeyProgress::Untouched),
     }
 }
 
@@ -355,7 +374,7 @@ async fn sweep_one(svc: &Services, due: Payment) -> Result<Option<Swept>, UseCas
 async fn sweep_once(svc: &Services, mut payment: Payment) -> Result<Step<Option<Swept>, Raced>, UseCaseError> {
     let now = svc.clock.now();
     if payment.status == PaymentStatus::Capturing {
-        return match finish_capture(svc, payment, None).await {
+        return match finish_capture(svc, payment, None).await.0 {
             Ok(_) => Ok(Step::Done(Some(Swept::Captured))),
             Err(UseCaseError::Unavailable(e)) => Err(UseCaseError::Unavailable(e)),
             Err(_) => Ok(Step::Done(Some(Swept::Voided))),

@@ -1,12 +1,12 @@
 //! Use cases: the payment flows, written against the ports only.
 
-pub mod attempt;
 pub mod caller;
 pub mod checkout;
 mod commit;
 pub mod error;
 pub mod first_payment;
 mod guards;
+pub mod idempotency;
 pub mod lifecycle;
 pub mod open_payment;
 pub mod payment_status;
@@ -16,7 +16,6 @@ mod send_code;
 pub mod services;
 pub mod verify_code;
 
-pub use attempt::{Attempt, InlineKey, KeyState, RenderAnswer};
 pub use caller::{Caller, SessionScope};
 pub use checkout::{
     authenticate, create_session, expire_session, merchant_session, pay_in_session, session_state, SessionCommand,
@@ -25,6 +24,9 @@ pub use checkout::{
 pub use error::UseCaseError;
 pub use first_payment::{first_payment, FirstPaymentCommand};
 pub use guards::{MAX_PAYER_FAILURES, MAX_SESSION_DECLINES, PAYER_LOCK_SECS};
+pub use idempotency::{
+    run_once, Attempt, InlineKey, KeptAnswer, KeyProgress, KeyRefusal, Keyed, KeyedRequest, KeyedResult, RenderAnswer,
+};
 pub use lifecycle::{sweep, SweepReport};
 pub use payment_status::{payment_history, payment_status};
 pub use repeat_payment::{repeat_payment, RepeatPaymentCommand};

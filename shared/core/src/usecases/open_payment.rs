@@ -1,9 +1,9 @@
 //! What first and repeat payments share: mint the payment, store it with its code's hash,
 //! then send the code.
 
-use super::attempt::InlineKey;
 use super::commit::{commit, store, stored_with, transition, Raced, Step};
 use super::guards::{admission_keys, check_declines, check_payer};
+use super::idempotency::{InlineKey, KeyProgress, Keyed, KeyedResult};
 use super::lifecycle::{authorize_first, outcome_of, release_hold, PresentCard};
 use super::send_code::{reissue_code, sms_text, write_charged};
 use super::{Attempt, Services, UseCaseError};
@@ -11,7 +11,7 @@ use crate::domain::{
     Command, Failure, Identifier, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus, Verification,
     VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
 };
-use crate::ports::{BusinessEvent, Rider, RiderRefusal, SendError, SessionMove, StoreError};
+use crate::ports::{BusinessEvent, KeyFound, Rider, RiderRefusal, SendError, SessionMove, StoreError};
 use crate::secrets::CodeContext;
 
 /// A payment about to be opened: who pays whom, with which (sealed) card, codes to which phone.
@@ -47,24 +47,62 @@ enum Admitted {
     Open,
     /// A retry of this very request: its payment exists (it holds the order, or was stored).
     Resume,
+    /// The request's new Idempotency-Key has a record already (as read): the way of a retry.
+    Seen(KeyFound),
 }
 
-pub async fn open_payment(
-    svc: &Services,
-    draft: PaymentDraft,
-    attempt: Option<&Attempt>,
-) -> Result<Payment, UseCaseError> {
+/// What storing a new payment did.
+enum Opened {
+    /// Stored, with the request's new key claimed in the same write (`Claimed`), or no key.
+    Written(KeyProgress),
+    /// Same Idempotency-Key, same id: an earlier attempt of this very request got this far.
+    Resume,
+    /// Another request with this key got there first: the way of a retry.
+    Seen,
+    Failed(UseCaseError, KeyProgress),
+}
+
+/// Opens a payment: admitted, stored, authorised (a first payment), its code sent. Under a new
+/// Idempotency-Key, the payment's writes claim and answer it, as the [`KeyProgress`] says.
+pub async fn open_payment(svc: &Services, draft: PaymentDraft, attempt: Option<&Attempt>) -> KeyedResult<Payment> {
     let now = svc.clock.now();
     let code = VerificationCode::generate();
-    let (payment, present, session) = mint(svc, draft, Attempt::payment_id(attempt), &code, now)?;
-    let inline = Attempt::inline_key(attempt);
-    let admitted = match admit(svc, &payment, inline, now).await? {
-        Admitted::Open => store_opened(svc, &payment, session.as_ref(), attempt, now).await?,
-        Admitted::Resume => Admitted::Resume,
+    let (payment, present, session) = match mint(svc, draft, Attempt::payment_id(attempt), &code, now) {
+        Ok(minted) => minted,
+        Err(e) => return Err(e).into(),
     };
-    if let Admitted::Resume = admitted {
-        return resume(svc, &payment.id, present.as_ref()).await;
-    }
+    let progress = match admit(svc, &payment, Attempt::inline_key(attempt), now).await {
+        Err(e) => return Err(e).into(),
+        Ok(Admitted::Seen(found)) => return Keyed::Seen(Some(found)),
+        Ok(Admitted::Resume) => return resume(svc, &payment.id, present.as_ref()).await.into(),
+        Ok(Admitted::Open) => match store_opened(svc, &payment, session.as_ref(), attempt, now).await {
+            Opened::Written(progress) => progress,
+            Opened::Seen => return Keyed::Seen(None),
+            Opened::Resume => return resume(svc, &payment.id, present.as_ref()).await.into(),
+            Opened::Failed(e, progress) => return Keyed::Ran(Err(e), progress),
+        },
+    };
+    let opened = Minted { payment, present, session, code };
+    let (result, answered) = send_opened(svc, opened, attempt).await;
+    Keyed::Ran(result, progress.then(answered))
+}
+
+/// A payment just stored, with what goes on beside it.
+struct Minted {
+    payment: Payment,
+    present: Option<PresentCard>,
+    session: Option<SessionMove>,
+    code: VerificationCode,
+}
+
+/// A stored new payment goes on: the payment its session replaced is released; a first payment
+/// is authorised, then its code goes out; a repeat payment's code goes out.
+async fn send_opened(
+    svc: &Services,
+    opened: Minted,
+    attempt: Option<&Attempt>,
+) -> (Result<Payment, UseCaseError>, KeyProgress) {
+    let Minted { payment, present, session, code } = opened;
     if let Some(canceled) = session.and_then(|l| l.cancel) {
         tracing::info!(payment_id = %canceled.id, "payment canceled: its session started another");
         release_hold(svc, stored_with(canceled)).await;
@@ -73,22 +111,25 @@ pub async fn open_payment(
     let retries = if attempt.is_some() { Retries::Keyed } else { Retries::Unkeyed };
     let Some(present) = &present else {
         // A repeat payment holds nothing until its code: the code goes out now.
-        return send_first_code(svc, payment, &code, retries).await;
+        return (send_first_code(svc, payment, &code, retries).await, KeyProgress::Untouched);
     };
     let approved = match authorize_first(svc, payment.clone(), present, &code).await {
         Err(UseCaseError::Unavailable(e)) if retries == Retries::Unkeyed => {
             // Nobody could ever resume it: close it; the sweeper voids whatever the acquirer
             // may have authorised.
             let mut failed = payment;
-            transition(&mut failed, Command::Fail(Failure::AcquirerUnavailable), svc.clock.now())?;
+            if let Err(e) = transition(&mut failed, Command::Fail(Failure::AcquirerUnavailable), svc.clock.now()) {
+                return (Err(e), KeyProgress::Untouched);
+            }
             if let Err(e) = store(svc, &mut failed, &[]).await {
                 tracing::warn!(payment_id = %failed.id, error = %e, "could not close unauthorised payment");
             }
-            return Err(UseCaseError::Unavailable(e));
+            return (Err(UseCaseError::Unavailable(e)), KeyProgress::Untouched);
         }
-        other => other?,
+        Err(e) => return (Err(e), KeyProgress::Untouched),
+        Ok(approved) => approved,
     };
-    send_then_store(svc, approved, &code, retries, inline).await
+    send_then_store(svc, approved, &code, retries, Attempt::inline_key(attempt)).await
 }
 
 /// The payment a draft opens, with its first code's hash, not yet stored; the card to
@@ -143,8 +184,8 @@ async fn admit(
     let keys = admission_keys(payment, now);
     let admission =
         svc.payments.admission(&payment.merchant_id, &payment.order_id, &keys, inline.map(InlineKey::key)).await?;
-    if let (Some(key), Some(found)) = (inline, admission.key) {
-        return Err(key.seen(Some(found)));
+    if let (Some(_), Some(found)) = (inline, admission.key) {
+        return Ok(Admitted::Seen(found));
     }
     // An order that another payment has paid (or is capturing) is not paid again: no code, no
     // payment. (A retry of this very request may find its own payment holding the order.)
@@ -170,9 +211,8 @@ async fn store_opened(
     session: Option<&SessionMove>,
     attempt: Option<&Attempt>,
     now: i64,
-) -> Result<Admitted, UseCaseError> {
-    let inline = Attempt::inline_key(attempt);
-    let key_write = inline.map(InlineKey::claim);
+) -> Opened {
+    let key_write = Attempt::inline_key(attempt).map(InlineKey::claim);
     let stored = write_charged(svc, payment, now, |charge| {
         let (payments, key) = (&svc.payments, key_write.as_ref());
         async move {
@@ -185,23 +225,17 @@ async fn store_opened(
             payments.insert(payment, &riders).await
         }
     })
-    .await?;
-    match (stored, inline) {
-        (Ok(()), _) => {}
-        // Another request with this key got there first: it goes the way of a retry.
-        (Err(StoreError::Refused(RiderRefusal::Key)), Some(key)) => return Err(key.seen(None)),
-        // Same Idempotency-Key, same id: an earlier attempt of this very request got this far.
-        (Err(StoreError::Conflict), _) if attempt.is_some() => return Ok(Admitted::Resume),
-        (Err(e @ StoreError::Unavailable(_)), Some(key)) => {
-            key.unsure();
-            return Err(e.into());
-        }
-        (Err(e), _) => return Err(e.into()),
+    .await;
+    let claimed = if key_write.is_some() { KeyProgress::Claimed } else { KeyProgress::Untouched };
+    match stored {
+        Err(e) => Opened::Failed(e, KeyProgress::Untouched),
+        Ok(Ok(())) => Opened::Written(claimed),
+        Ok(Err(StoreError::Refused(RiderRefusal::Key))) if key_write.is_some() => Opened::Seen,
+        Ok(Err(StoreError::Conflict)) if attempt.is_some() => Opened::Resume,
+        // Whether the claim landed is unknown: the key is given back.
+        Ok(Err(e @ StoreError::Unavailable(_))) if key_write.is_some() => Opened::Failed(e.into(), KeyProgress::Unsure),
+        Ok(Err(e)) => Opened::Failed(e.into(), KeyProgress::Untouched),
     }
-    if let (Some(key), Some(write)) = (inline, &key_write) {
-        key.written(write);
-    }
-    Ok(Admitted::Open)
 }
 
 /// Sends an authorised first payment's code, then stores the payment authorised: with the
@@ -216,21 +250,23 @@ async fn send_then_store(
     code: &VerificationCode,
     retries: Retries,
     key: Option<&InlineKey>,
-) -> Result<Payment, UseCaseError> {
+) -> (Result<Payment, UseCaseError>, KeyProgress) {
     tracing::info!(payment_id = %payment.id, sent_to = %payment.phone, amount = payment.money.minor,
         currency = payment.money.currency.code(), "payment authorised, sending code");
     if let Err(e) = send(svc, &payment, code).await {
-        store(svc, &mut payment, &[]).await?;
-        return Err(code_not_sent(svc, payment, retries, e).await);
+        if let Err(e) = store(svc, &mut payment, &[]).await {
+            return (Err(e.into()), KeyProgress::Untouched);
+        }
+        return (Err(code_not_sent(svc, payment, retries, e).await), KeyProgress::Untouched);
     }
     let answer = key.map(|k| k.answer(&payment));
     let riders: Vec<Rider> = answer.as_ref().map(Rider::Key).into_iter().collect();
-    store(svc, &mut payment, &riders).await?;
-    if let (Some(key), Some(answer)) = (key, &answer) {
-        key.written(answer);
+    if let Err(e) = store(svc, &mut payment, &riders).await {
+        return (Err(e.into()), KeyProgress::Untouched);
     }
     svc.metrics.record(BusinessEvent::CodeSent);
-    Ok(payment)
+    let answered = if answer.is_some() { KeyProgress::Answered } else { KeyProgress::Untouched };
+    (Ok(payment), answered)
 }
 
 /// Sends the code of a payment just opened (a repeat payment, stored as it stays).
@@ -301,7 +337,7 @@ async fn resume_once(
         let code = VerificationCode::generate();
         return match authorize_first(svc, payment, present, &code).await {
             Err(UseCaseError::Contention) => Ok(Step::Again(Raced)),
-            Ok(p) => send_then_store(svc, p, &code, Retries::Keyed, None).await.map(Step::Done),
+            Ok(p) => send_then_store(svc, p, &code, Retries::Keyed, None).await.0.map(Step::Done),
             Err(e) => Err(e),
         };
     }

@@ -1,5 +1,5 @@
 use super::open_payment::{open_payment, PaymentDraft};
-use super::{Attempt, Services, UseCaseError};
+use super::{Attempt, KeyedResult, Services, UseCaseError};
 use crate::domain::{year_month, Customer, Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment};
 
 /// A later payment: only the user, the order and the amount (and optionally which card).
@@ -16,9 +16,11 @@ pub async fn repeat_payment(
     svc: &Services,
     cmd: RepeatPaymentCommand,
     attempt: Option<&Attempt>,
-) -> Result<Payment, UseCaseError> {
-    let draft = repeat_draft(svc, cmd).await?;
-    open_payment(svc, draft, attempt).await
+) -> KeyedResult<Payment> {
+    match repeat_draft(svc, cmd).await {
+        Ok(draft) => open_payment(svc, draft, attempt).await,
+        Err(e) => Err(e).into(),
+    }
 }
 
 /// The payment a repeat payment opens: the customer's saved card, codes to its phone.

@@ -1,11 +1,11 @@
-use super::attempt::InlineKey;
 use super::commit::{commit, store, transition, Step};
 use super::guards::{check_payer, count_failure, payer_keys, reset_failures, PAYER_LOCK_SECS};
+use super::idempotency::{InlineKey, KeyProgress, Keyed, KeyedResult};
 use super::lifecycle::{finish_capture, lock_out_payer, outcome_of, release_hold};
 use super::send_code::code_context;
 use super::{Attempt, Caller, Services, UseCaseError};
 use crate::domain::{CodeCheck, Command, Failure, Payment, PaymentId, PaymentStatus, VerificationCode};
-use crate::ports::{BusinessEvent, Guard, PayerChange, Rider, RiderRefusal, StoreError, KEY_RETENTION_SECS};
+use crate::ports::{BusinessEvent, Guard, KeyFound, PayerChange, Rider, RiderRefusal, StoreError, KEY_RETENTION_SECS};
 
 /// Checks the code; on a match, claims the order and captures (a repeat payment is authorised
 /// first), saving the card when asked. Every outcome that changes the payment is stored with a
@@ -16,11 +16,14 @@ pub async fn verify_code(
     id: &PaymentId,
     code: &VerificationCode,
     attempt: Option<&Attempt>,
-) -> Result<Payment, UseCaseError> {
+) -> KeyedResult<Payment> {
     let verify = Verify { svc, caller, id, code, attempt };
     // The fast way first: decide from the payment alone, with the payer's lock and the order
     // as conditions of the write. A write they refuse is decided again the careful way.
-    commit(|way: Option<Way>| verify.once(way.unwrap_or(Way::Fast))).await
+    match commit(|way: Option<Way>| verify.once(way.unwrap_or(Way::Fast))).await {
+        Ok(keyed) => keyed,
+        Err(e) => Err(e).into(),
+    }
 }
 
 /// How an attempt decides. `Fast` reads the payment only (with the request's new key, if
@@ -73,8 +76,11 @@ impl Verify<'_> {
 
     /// One attempt: read, decide, write. The attempt's write claims the new key; the capture's
     /// write keeps its answer.
-    async fn once(&self, way: Way) -> Result<Step<Payment, Way>, UseCaseError> {
-        let mut payment = self.read().await?;
+    async fn once(&self, way: Way) -> Result<Step<KeyedResult<Payment>, Way>, UseCaseError> {
+        let mut payment = match self.read().await? {
+            Ok(payment) => payment,
+            Err(found) => return Ok(Step::Done(Keyed::Seen(Some(found)))),
+        };
         let now = self.svc.clock.now();
         let ctx = code_context(&payment, payment.verification.sends);
         let matches = self.svc.hasher().matches(&ctx, self.code, &payment.verification.code_hash);
@@ -83,7 +89,7 @@ impl Verify<'_> {
         // request racing the one that is capturing is answered as the loser it is.
         let recovering = Attempt::is_recovering(self.attempt);
         if matches && (payment.is_stale_capture(now) || (recovering && payment.status == PaymentStatus::Capturing)) {
-            return finish_capture(self.svc, payment, None).await.map(Step::Done);
+            return Ok(Step::Done(finish_capture(self.svc, payment, None).await.0.into()));
         }
         let read = match way {
             Way::Careful => Some(self.read_careful(&payment, now).await?),
@@ -99,7 +105,7 @@ impl Verify<'_> {
         let decided = match check {
             // A retry of a verify that died after completing the payment with this very code:
             // answer what that attempt would have answered.
-            CodeCheck::NotPending if recovering && matches => return outcome_of(payment).map(Step::Done),
+            CodeCheck::NotPending if recovering && matches => return Ok(Step::Done(outcome_of(payment).into())),
             CodeCheck::NotPending => return Err(UseCaseError::NotPending(Box::new(payment))),
             CodeCheck::CodeExpired => return Err(UseCaseError::CodeExpired),
             CodeCheck::PaymentExpired => Decided {
@@ -112,19 +118,19 @@ impl Verify<'_> {
         self.write(payment, decided, way, now).await
     }
 
-    /// The payment (with the request's new key's record, if any), if the caller may see it.
-    async fn read(&self) -> Result<Payment, UseCaseError> {
+    /// The payment, if the caller may see it; or (`Err`) the record of the request's new key,
+    /// read with it: the key was used before (or is being used now), the way of a retry.
+    async fn read(&self) -> Result<Result<Payment, KeyFound>, UseCaseError> {
         let read = match self.key() {
             Some(k) => self.svc.payments.get_with_key(self.id, k.key()).await,
             None => self.svc.payments.get(self.id).await.map(|p| (p, None)),
         };
         let (stored, seen) = read?;
-        // The key was used before (or is being used now): the way of a retry.
-        if let (Some(k), Some(found)) = (self.key(), seen) {
-            return Err(k.seen(Some(found)));
+        if let Some(found) = seen {
+            return Ok(Err(found));
         }
         // Another merchant's payment is answered as if it did not exist.
-        stored.filter(|p| self.caller.may_see(p)).ok_or(UseCaseError::PaymentNotFound)
+        stored.filter(|p| self.caller.may_see(p)).map(Ok).ok_or(UseCaseError::PaymentNotFound)
     }
 
     /// The careful way's one read: the order's holder and the payer's lock-out guards. A
@@ -147,7 +153,7 @@ impl Verify<'_> {
         decided: Decided,
         way: Way,
         now: i64,
-    ) -> Result<Step<Payment, Way>, UseCaseError> {
+    ) -> Result<Step<KeyedResult<Payment>, Way>, UseCaseError> {
         let keys = payer_keys(&payment);
         let expires_at = now + KEY_RETENTION_SECS;
         let mut riders: Vec<Rider> = decided.claims_order.then_some(Rider::ClaimOrder).into_iter().collect();
@@ -159,31 +165,29 @@ impl Verify<'_> {
         }
         let claim = self.key().map(InlineKey::claim);
         riders.extend(claim.as_ref().map(Rider::Key));
+        let claimed = if claim.is_some() { KeyProgress::Claimed } else { KeyProgress::Untouched };
         match store(self.svc, &mut payment, &riders).await {
             // Another request with this key got there first: the way of a retry.
-            Err(StoreError::Refused(RiderRefusal::Key)) => {
-                Err(self.key().map_or(UseCaseError::Contention, |k| k.seen(None)))
-            }
+            Err(StoreError::Refused(RiderRefusal::Key)) if claim.is_some() => Ok(Step::Done(Keyed::Seen(None))),
+            Err(StoreError::Refused(RiderRefusal::Key)) => Err(UseCaseError::Contention),
             Err(StoreError::Conflict) => Ok(Step::Again(way)),
             // Locked payer, the failure that locks, or a paid order: decide with them read.
             Err(StoreError::Refused(_)) => Ok(Step::Again(Way::Careful)),
-            Err(e) => {
-                if let (Some(k), StoreError::Unavailable(_)) = (self.key(), &e) {
-                    k.unsure();
-                }
-                Err(e.into())
+            // Whether the claim landed is unknown: the key is given back.
+            Err(e @ StoreError::Unavailable(_)) if claim.is_some() => {
+                Ok(Step::Done(Keyed::Ran(Err(e.into()), KeyProgress::Unsure)))
             }
+            Err(e) => Err(e.into()),
             Ok(()) => {
-                if let (Some(k), Some(claim)) = (self.key(), &claim) {
-                    k.written(claim);
-                }
-                self.written(payment, decided).await.map(Step::Done)
+                let (result, answered) = self.written(payment, decided).await;
+                Ok(Step::Done(Keyed::Ran(result, claimed.then(answered))))
             }
         }
     }
 
-    /// What a stored verification answers.
-    async fn written(&self, payment: Payment, decided: Decided) -> Result<Payment, UseCaseError> {
+    /// What a stored verification answers, and whether the capture's write kept the answer
+    /// under the request's new key.
+    async fn written(&self, payment: Payment, decided: Decided) -> (Result<Payment, UseCaseError>, KeyProgress) {
         let svc = self.svc;
         tracing::info!(payment_id = %payment.id, status = payment.status.as_str(),
             failure_code = payment.failure_code().unwrap_or(""), "verification stored");
@@ -197,12 +201,13 @@ impl Verify<'_> {
             Err(e) => {
                 // Whatever an ended payment holds is released now (or by the sweeper).
                 let payment = release_hold(svc, payment).await;
-                Err(match e {
+                let e = match e {
                     UseCaseError::OrderAlreadyPaid(_) => UseCaseError::OrderAlreadyPaid(Some(Box::new(payment))),
                     UseCaseError::TooManyAttempts(_) => UseCaseError::TooManyAttempts(Box::new(payment)),
                     UseCaseError::NotPending(_) => UseCaseError::NotPending(Box::new(payment)),
                     e => e,
-                })
+                };
+                (Err(e), KeyProgress::Untouched)
             }
         }
     }
