@@ -1,5 +1,6 @@
 //! Faults at every step of every flow: each AWS call of first payment, repeat payment, verify,
-//! resend and a shopper's payment in a checkout session fails in turn (throttled, 500, timed out, answer lost after landing, or the
+//! resend and a shopper's payment in a checkout session (by card, and with the saved card)
+//! fails in turn (throttled, 500, timed out, answer lost after landing, or the
 //! invocation dying there). For each: the client gets a clear answer, the stored state stays
 //! consistent, and a retry with the same Idempotency-Key converges to one outcome.
 
@@ -17,6 +18,10 @@ enum Flow {
     Resend,
     /// The shopper's page pays a checkout session by card (`POST /checkout/{id}/payments`).
     SessionPay,
+    /// The shopper's page pays a checkout session with the saved card
+    /// (`POST /checkout/{id}/payments/repeat`): the write with the most riders (the payment,
+    /// the session's move, the key's claim, the SMS counters and the admission's checks).
+    SessionRepeat,
 }
 
 const CLAIM: &[&str] = &["PutItem", "IDEM#"];
@@ -42,7 +47,8 @@ const INSERT_IN_SESSION: &[&str] = &["TransactWriteItems", "SESSION#"];
 fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
     match flow {
         // A new key on a route that opens a payment: claimed in the payment's transaction, its
-        // answer kept in the authorised write (a first payment) or on its own (a repeat one).
+        // answer kept in the authorised write (a first payment) or on its own (a repeat one). A
+        // repeat payment reads no admission: its checks are conditions of its write.
         Flow::First => vec![
             ("read order, guards and key", ADMISSION),
             ("store payment, claim key, count SMS", CHARGED),
@@ -51,8 +57,7 @@ fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
         ],
         Flow::Repeat => vec![
             ("find card", FIND_CARD),
-            ("read order, guards and key", ADMISSION),
-            ("store payment, claim key, count SMS", CHARGED),
+            ("store payment, claim key, count SMS, check admission", CHARGED),
             ("send SMS", SMS),
             ("complete key", COMPLETE),
         ],
@@ -79,6 +84,13 @@ fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
             ("send SMS", SMS),
             ("store authorisation and answer", AUTHORISED),
         ],
+        Flow::SessionRepeat => vec![
+            ("read session (its secret)", READ_SESSION),
+            ("find card", FIND_CARD),
+            ("store payment with its session, claim key, count SMS, check admission", INSERT_IN_SESSION),
+            ("send SMS", SMS),
+            ("complete key", COMPLETE),
+        ],
     }
 }
 
@@ -88,7 +100,7 @@ fn is_write(matches: &[&str]) -> bool {
 
 fn cases() -> Vec<(Flow, &'static str, &'static [&'static str], Fault)> {
     let mut cases = Vec::new();
-    for flow in [Flow::First, Flow::Repeat, Flow::Verify, Flow::Resend, Flow::SessionPay] {
+    for flow in [Flow::First, Flow::Repeat, Flow::Verify, Flow::Resend, Flow::SessionPay, Flow::SessionRepeat] {
         for (step, matches) in steps(flow) {
             cases.push((flow, step, matches, Fault::Throttle));
             if is_write(matches) {
@@ -139,6 +151,13 @@ async fn prepare(stack: &Stack, flow: Flow, user: &str, phone: &str) -> Request 
             secret: Some(secret),
         };
     }
+    if flow == Flow::SessionRepeat {
+        // The user's saved card (a first payment, verified), then the session.
+        prepare_merchant(stack, Flow::Repeat, user, phone).await;
+        let (sid, secret) = stack.create_session("shop-1", user, &random_id("o"), 1999).await;
+        let path = format!("/checkout/{sid}/payments/repeat");
+        return Request { function: Function::RepeatPayment, path, body: json!({}), secret: Some(secret) };
+    }
     let (function, path, body) = prepare_merchant(stack, flow, user, phone).await;
     Request { function, path, body, secret: None }
 }
@@ -151,7 +170,7 @@ async fn prepare_merchant(stack: &Stack, flow: Flow, user: &str, phone: &str) ->
         created.body["payment_id"].as_str().unwrap().to_owned()
     };
     match flow {
-        Flow::First | Flow::SessionPay => {
+        Flow::First | Flow::SessionPay | Flow::SessionRepeat => {
             (Function::FirstPayment, "/payments".into(), first_payment_body(user, phone, VISA))
         }
         Flow::Repeat => {
@@ -273,7 +292,7 @@ async fn run_case(flow: Flow, step: &str, matches: &[&str], fault: Fault) -> Res
             return Err(format!("{name}: the converged payment does not complete: {}", done.body));
         }
     }
-    if matches!(flow, Flow::First | Flow::Repeat | Flow::SessionPay) {
+    if matches!(flow, Flow::First | Flow::Repeat | Flow::SessionPay | Flow::SessionRepeat) {
         let order = stack.get(&format!("/payments/{id}"), None).await.body["order_id"].as_str().unwrap().to_owned();
         let live = stack
             .scan()

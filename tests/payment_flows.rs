@@ -619,3 +619,62 @@ async fn the_resend_cooldown_holds_with_fresh_and_reused_keys() {
     assert_eq!(stack.sms_count(&phone), usize::from(shared::domain::MAX_SENDS), "{statuses:?}");
     assert_eq!(sms_to(&phone).await.len(), usize::from(shared::domain::MAX_SENDS));
 }
+
+#[tokio::test]
+async fn a_repeat_payment_checks_at_its_write_what_an_admission_read_would_refuse() {
+    // A repeat payment reads no admission: the order, the payer's guards and the decline caps
+    // are conditions of its one write. Each refusal answers as the read would have, with no
+    // payment written and no SMS.
+    let stack = Stack::new().await;
+    let (user, phone) = (random_id("u"), random_phone());
+    let first = first_payment_body(&user, &phone, "4242424242424242");
+    let created = stack.first_payment(&first).await;
+    let id = created.body["payment_id"].as_str().unwrap().to_owned();
+    assert_eq!(stack.verify(&id, &stack.code_sent_to(&phone)).await.status, 200);
+    let payments = || async { stack.scan().await.iter().filter(|i| i["entity"].as_s().unwrap() == "payment").count() };
+    let (before, sms_before) = (payments().await, stack.sms_count(&phone));
+
+    // The order is paid.
+    let mut paid = repeat_payment_body(&user);
+    paid["order_id"] = first["order_id"].clone();
+    let refused = stack.repeat_payment(&paid).await;
+    assert_eq!((refused.status, refused.body["code"].as_str()), (409, Some("order_already_paid")), "{}", refused.body);
+
+    // The session's decline cap: three cards declined in it, then the saved card is refused.
+    let (sid, secret) = stack.create_session("shop-1", &user, &random_id("o"), 1999).await;
+    let mut declined = session_card_body(&random_phone());
+    declined["card"]["number"] = json!("4000000000000002");
+    let pay = format!("/checkout/{sid}/payments");
+    for _ in 0..3 {
+        let a = stack.call_as_shopper(Function::FirstPayment, &pay, &secret, &declined, None).await;
+        assert_eq!(a.status, 402, "{}", a.body);
+    }
+    let path = format!("/checkout/{sid}/payments/repeat");
+    let capped = stack.call_as_shopper(Function::RepeatPayment, &path, &secret, &json!({}), None).await;
+    assert_eq!((capped.status, capped.body["code"].as_str()), (429, Some("too_many_declines")), "{}", capped.body);
+    let before = before + 3;
+
+    // The payer is locked out: five wrong codes in a row on another of their payments.
+    let mut pending_body = first_payment_body(&user, &phone, "4242424242424242");
+    pending_body["order_id"] = json!(random_id("o"));
+    let pending = stack.first_payment(&pending_body).await;
+    let pid = pending.body["payment_id"].as_str().unwrap().to_owned();
+    let right = stack.code_sent_to(&phone);
+    for _ in 0..5 {
+        stack.verify(&pid, &wrong_code(&right)).await;
+    }
+    let (before, sms_before) = (before + 1, sms_before + 1);
+    let locked = stack.repeat_payment(&repeat_payment_body(&user)).await;
+    assert_eq!((locked.status, locked.body["code"].as_str()), (429, Some("too_many_failures")), "{}", locked.body);
+    let retry_after: i64 = locked.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((3500..=3600).contains(&retry_after), "{retry_after}");
+
+    assert_eq!(payments().await, before, "a refused repeat payment writes no payment");
+    assert_eq!(stack.sms_count(&phone), sms_before, "and sends no SMS");
+
+    // Once the lock ends, the same request opens its payment.
+    stack.clock.advance(retry_after);
+    let opened = stack.repeat_payment(&repeat_payment_body(&user)).await;
+    assert_eq!(opened.status, 201, "{}", opened.body);
+    assert_eq!(stack.sms_count(&phone), sms_before + 1);
+}

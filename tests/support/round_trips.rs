@@ -36,6 +36,7 @@ const REPLAY: Kind = kind("first payment, replayed key", false, 1, "read the key
 const VERIFY_KEYED: Kind = kind("verify, Idempotency-Key", false, 2, READ_THEN_WRITE);
 const REPEAT: Kind = kind("repeat payment", true, 2, CARD_THEN_WRITE);
 const REPEAT_KEYED: Kind = kind("repeat payment, Idempotency-Key", true, 2, CARD_THEN_WRITE);
+const REPEAT_REPLAY: Kind = kind("repeat payment, replayed key", false, 1, "read the key's stored answer");
 const STATUS: Kind = kind("payment status", false, 1, "one GetItem");
 const HISTORY: Kind = kind("payment history", false, 1, "one Query");
 const SESSION: Kind = kind("create checkout session", false, 1, "one conditional put of the session");
@@ -119,7 +120,9 @@ pub async fn measure(stack: &Stack) -> Vec<RoundTrip> {
     repeat["merchant_id"] = json!(merchant);
     journey.step(REPEAT, call(Function::RepeatPayment, "/payments/repeat".into(), repeat.clone(), None)).await;
     let key = Some(random_id("k"));
-    journey.step(REPEAT_KEYED, call(Function::RepeatPayment, "/payments/repeat".into(), repeat, key)).await;
+    let path = "/payments/repeat";
+    journey.step(REPEAT_KEYED, call(Function::RepeatPayment, path.into(), repeat.clone(), key.clone())).await;
+    journey.step(REPEAT_REPLAY, call(Function::RepeatPayment, path.into(), repeat, key)).await;
     let id = payment_id(&created);
     journey.step(STATUS, stack.get(&format!("/payments/{id}"), Some(&merchant))).await;
     journey.step(HISTORY, stack.get(&format!("/users/{user}/payments"), Some(&merchant))).await;

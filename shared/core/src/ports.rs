@@ -25,17 +25,20 @@ pub enum StoreError {
 }
 
 /// Which rider refused a payment's write, and why (nothing was written).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RiderRefusal {
     /// [`Rider::ClaimOrder`]: another payment holds the order.
     Order,
     /// [`Rider::Payer`]: the payer is locked out, or at the failure that locks them.
     Payer,
-    /// [`Rider::Key`]: another request holds (or held) the Idempotency-Key.
-    Key,
+    /// [`Rider::Key`]: another request holds (or held) the Idempotency-Key; its record as the
+    /// refusal returned it, where the store returns it.
+    Key(Option<Box<KeyFound>>),
     /// [`Rider::Sms`]: a counter is at its cap, or (`busy`) a concurrent transaction is
     /// changing it.
     Sms { counter: SmsCounter, busy: bool },
+    /// [`Rider::Admit`]: the order is held, the payer locked out, or a decline cap reached.
+    Admission,
 }
 
 /// The two counters a code SMS is charged to.
@@ -69,6 +72,38 @@ pub enum Rider<'a> {
     /// A new payment becomes its session's latest (the session at the version read, not
     /// ended), the session's pending payment it replaces written canceled at its version.
     Session(&'a SessionMove),
+    /// What an admission read checks, as conditions of a new payment's write instead.
+    Admit(&'a Admit),
+}
+
+/// The admission read's checks as conditions of a new payment's write, for a payment that
+/// opens without reading them first (a repeat payment: nothing is authorised before its code):
+/// the order held by no other payment, neither of the payer's guards locked at `now`, each
+/// decline counter below its cap. Nothing is written to them. A refusal (`Refused(Admission)`)
+/// is decided again the careful way: read, then answered as the read says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admit {
+    pub payers: [String; 2],
+    /// Each decline counter's key and cap.
+    pub caps: Vec<(String, u32)>,
+    pub now: i64,
+}
+
+impl Admit {
+    /// The rule for the payer's guards: neither locked at `now` (as [`Guard::is_locked`]).
+    pub fn admits_payer(&self, guard: Option<&Guard>) -> bool {
+        guard.and_then(|g| g.until).is_none_or(|until| until <= self.now)
+    }
+
+    /// The rule for a decline counter: below its cap.
+    pub fn admits_count(cap: u32, guard: Option<&Guard>) -> bool {
+        guard.map_or(0, |g| g.count) < cap
+    }
+
+    /// The rule for the order: held by no payment, or by `payment` itself.
+    pub fn admits_order(holder: Option<&PaymentId>, payment: &PaymentId) -> bool {
+        holder.is_none_or(|h| h == payment)
+    }
 }
 
 /// A new payment's session, as read, and the session's pending payment it replaces (already

@@ -12,8 +12,9 @@ use shared::domain::{
 };
 use shared::ports::KEY_RETENTION_SECS;
 use shared::ports::{
-    Admission, BusinessEvent, Claim, CodeSender, Guard, IdempotencyStore, KeyFound, KeyWrite, Metrics, PaymentStore,
-    Rider, RiderRefusal, SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError, StoredResponse,
+    Admission, Admit, BusinessEvent, Claim, CodeSender, Guard, IdempotencyStore, KeyFound, KeyWrite, Metrics,
+    PaymentStore, Rider, RiderRefusal, SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError,
+    StoredResponse,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -79,7 +80,12 @@ impl MemoryPaymentStore {
         if ok {
             Ok(())
         } else {
-            Err(StoreError::Refused(RiderRefusal::Key))
+            // A claim's refusal returns the record it found, as DynamoDB's does.
+            let found = match w {
+                KeyWrite::Claim(_) => keys.get(&r.key).map(|e| Box::new(e.found())),
+                KeyWrite::Answer(..) => None,
+            };
+            Err(StoreError::Refused(RiderRefusal::Key(found)))
         }
     }
 
@@ -129,7 +135,12 @@ impl MemoryPaymentStore {
                     current.is_none_or(|c| c.version != link.session.version || c.ended_at.is_some())
                         || link.cancel.as_ref().is_some_and(|c| check_version(payments, c).is_err())
                 }
-                Rider::ClaimOrder | Rider::SaveCard(_) | Rider::Payer(_) | Rider::Sms(_) | Rider::Key(_) => false,
+                Rider::ClaimOrder
+                | Rider::SaveCard(_)
+                | Rider::Payer(_)
+                | Rider::Sms(_)
+                | Rider::Key(_)
+                | Rider::Admit(_) => false,
             };
             if raced {
                 return Err(StoreError::Conflict);
@@ -140,7 +151,10 @@ impl MemoryPaymentStore {
         let refused = riders
             .iter()
             .filter_map(|rider| match rider {
-                Rider::Key(write) => self.check_key(Some(write)).err().map(|_| RiderRefusal::Key),
+                Rider::Key(write) => match self.check_key(Some(write)) {
+                    Err(StoreError::Refused(refusal)) => Some(refusal),
+                    Err(StoreError::Conflict | StoreError::Unavailable(_) | StoreError::Corrupt(_)) | Ok(()) => None,
+                },
                 Rider::ClaimOrder => {
                     lock(&self.orders).get(&order).is_some_and(|h| h != &payment.id).then_some(RiderRefusal::Order)
                 }
@@ -151,6 +165,12 @@ impl MemoryPaymentStore {
                     Err(StoreError::Refused(refusal)) => Some(refusal),
                     Err(StoreError::Conflict | StoreError::Unavailable(_) | StoreError::Corrupt(_)) | Ok(()) => None,
                 },
+                Rider::Admit(admit) => {
+                    let order_free = Admit::admits_order(lock(&self.orders).get(&order), &payment.id);
+                    let payers = admit.payers.iter().all(|k| admit.admits_payer(guards.get(k)));
+                    let caps = admit.caps.iter().all(|(k, cap)| Admit::admits_count(*cap, guards.get(k)));
+                    (!(order_free && payers && caps)).then_some(RiderRefusal::Admission)
+                }
                 Rider::ReleaseOrder | Rider::SaveCard(_) | Rider::GuardAt(_) | Rider::Session(_) => None,
             })
             .min_by_key(precedence);
@@ -180,6 +200,8 @@ impl MemoryPaymentStore {
                 }
                 Rider::Sms(charge) => self.apply_sms(Some(charge)),
                 Rider::Key(write) => self.apply_key(Some(write)),
+                // Conditions only: nothing is written.
+                Rider::Admit(_) => {}
                 Rider::Session(link) => {
                     if let Some(c) = &link.cancel {
                         payments.insert(c.id.as_str().to_owned(), Payment { version: c.version + 1, ..c.clone() });
@@ -214,10 +236,11 @@ impl MemoryPaymentStore {
 /// Which refusal DynamoDB's cancellation reasons are read for first.
 fn precedence(refusal: &RiderRefusal) -> u8 {
     match refusal {
-        RiderRefusal::Key => 0,
+        RiderRefusal::Key(_) => 0,
         RiderRefusal::Order => 1,
         RiderRefusal::Payer => 2,
-        RiderRefusal::Sms { .. } => 3,
+        RiderRefusal::Admission => 3,
+        RiderRefusal::Sms { .. } => 4,
     }
 }
 

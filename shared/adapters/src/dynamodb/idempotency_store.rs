@@ -79,6 +79,8 @@ pub(super) fn key_write_item(table: &str, write: &KeyWrite) -> Result<TransactWr
                 .condition_expression("attribute_not_exists(pk) OR #ttl < :now")
                 .expression_attribute_names("#ttl", "ttl")
                 .expression_attribute_values(":now", n(r.now))
+                // The record found, for the request to go the way of a retry from.
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                 .build()
                 .map_err(corrupt)?;
             Ok(TransactWriteItem::builder().put(put).build())

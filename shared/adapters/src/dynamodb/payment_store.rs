@@ -5,7 +5,8 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -21,8 +22,8 @@ use crate::domain::{
     SessionId,
 };
 use crate::ports::{
-    Admission, Guard, KeyFound, PayerChange, PaymentStore, Rider, RiderRefusal, SavedMethod, SessionMove, SmsCharge,
-    SmsCounter, StoreError,
+    Admission, Admit, Guard, KeyFound, PayerChange, PaymentStore, Rider, RiderRefusal, SavedMethod, SessionMove,
+    SmsCharge, SmsCounter, StoreError,
 };
 use crate::secrets::CardVault;
 
@@ -38,26 +39,36 @@ enum Slot {
     Payer,
     Key,
     Sms(SmsCounter),
+    Admit,
 }
 
-/// What a cancelled transaction's reasons (`code(i)` for item `i` of `slots`) mean: the
-/// payment's own conflict first (the caller reads again), then the key, the order, the payer,
-/// the counters; anything else is a race too.
-fn refusal<'a>(slots: &[Slot], code: impl Fn(usize) -> &'a str) -> StoreError {
+/// What a cancelled transaction's reasons (`code(i)` for item `i` of `slots`, and the key's
+/// record as item `i` returned it) mean: the payment's own conflict first (the caller reads
+/// again), then the key, the order, the payer, the admission, the counters; anything else is a
+/// race too.
+fn refusal<'a>(
+    slots: &[Slot],
+    code: impl Fn(usize) -> &'a str,
+    record: impl Fn(usize) -> Option<KeyFound>,
+) -> StoreError {
     let failed = |i: usize| code(i) == "ConditionalCheckFailed";
     let any = |slot: Slot, hit: &dyn Fn(usize) -> bool| slots.iter().enumerate().any(|(i, s)| *s == slot && hit(i));
     if any(Slot::Plain, &failed) {
         return StoreError::Conflict;
     }
     // Another request with the same key got there first (or is writing it now).
-    if any(Slot::Key, &|i| matches!(code(i), "ConditionalCheckFailed" | "TransactionConflict")) {
-        return StoreError::Refused(RiderRefusal::Key);
+    let key_taken = |i: usize| matches!(code(i), "ConditionalCheckFailed" | "TransactionConflict");
+    if let Some(i) = slots.iter().enumerate().position(|(i, s)| *s == Slot::Key && key_taken(i)) {
+        return StoreError::Refused(RiderRefusal::Key(record(i).map(Box::new)));
     }
     if any(Slot::Order, &failed) {
         return StoreError::Refused(RiderRefusal::Order);
     }
     if any(Slot::Payer, &failed) {
         return StoreError::Refused(RiderRefusal::Payer);
+    }
+    if any(Slot::Admit, &failed) {
+        return StoreError::Refused(RiderRefusal::Admission);
     }
     for (i, slot) in slots.iter().enumerate() {
         if let Slot::Sms(counter) = slot {
@@ -96,6 +107,10 @@ impl Transaction {
 
     fn update(&mut self, slot: Slot, update: Update) {
         self.push(slot, TransactWriteItem::builder().update(update).build());
+    }
+
+    fn check(&mut self, slot: Slot, check: ConditionCheck) {
+        self.push(slot, TransactWriteItem::builder().condition_check(check).build());
     }
 }
 
@@ -352,7 +367,35 @@ impl DynamoPaymentStore {
                 Rider::Sms(charge) => self.sms_updates(charge, tx)?,
                 Rider::Key(key) => tx.push(Slot::Key, key_write_item(&self.table, key)?),
                 Rider::Session(link) => self.session_move(payment, link, tx)?,
+                Rider::Admit(admit) => self.admit_checks(payment, admit, tx)?,
             }
+        }
+        Ok(())
+    }
+
+    /// [`Admit`]'s rules as condition checks: the order ([`Admit::admits_order`]), the payer's
+    /// guards ([`Admit::admits_payer`]), the decline counters ([`Admit::admits_count`]).
+    fn admit_checks(&self, payment: &Payment, admit: &Admit, tx: &mut Transaction) -> Result<(), StoreError> {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let check =
+            |pk: String, sk: &str| ConditionCheck::builder().table_name(&self.table).key("pk", s(&pk)).key("sk", s(sk));
+        let order = check(order_pk(&payment.merchant_id, &payment.order_id), ORDER_SK)
+            .condition_expression("attribute_not_exists(payment_id) OR payment_id = :payment")
+            .expression_attribute_values(":payment", s(payment.id.as_str()));
+        tx.check(Slot::Admit, order.build().map_err(corrupt)?);
+        for key in &admit.payers {
+            let payer = check(key.clone(), GUARD_SK)
+                .condition_expression("attribute_not_exists(#until) OR #until <= :now")
+                .expression_attribute_names("#until", "until")
+                .expression_attribute_values(":now", AttributeValue::N(admit.now.to_string()));
+            tx.check(Slot::Admit, payer.build().map_err(corrupt)?);
+        }
+        for (key, cap) in &admit.caps {
+            let counter = check(key.clone(), GUARD_SK)
+                .condition_expression("attribute_not_exists(#count) OR #count < :cap")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_values(":cap", AttributeValue::N(cap.to_string()));
+            tx.check(Slot::Admit, counter.build().map_err(corrupt)?);
         }
         Ok(())
     }
@@ -403,7 +446,10 @@ impl DynamoPaymentStore {
                 return Ok(());
             }
         }
-        Err(refusal(&tx.slots, |i| reasons.get(i).and_then(|r| r.code()).unwrap_or("None")))
+        let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+        // A key's claim returns the record it found (a retry decides from it, no read of its own).
+        let record = |i: usize| reasons.get(i).and_then(|r| r.item.clone()).and_then(|item| key_found(item).ok());
+        Err(refusal(&tx.slots, code, record))
     }
 
     /// A put of a new item inside a transaction (its own earlier landing is told by `write_id`).

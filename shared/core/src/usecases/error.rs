@@ -70,8 +70,10 @@ impl From<StoreError> for UseCaseError {
             // Only a write that counts an SMS meets it, and that write handles it itself.
             e @ StoreError::Refused(RiderRefusal::Sms { .. }) => Self::Unavailable(e.to_string()),
             // Handled where they are met (a verification decides again the careful way, a new
-            // payment's key goes the way of a retry).
-            StoreError::Refused(RiderRefusal::Order | RiderRefusal::Payer | RiderRefusal::Key) => Self::Contention,
+            // payment's key goes the way of a retry, a new payment's admission is read).
+            StoreError::Refused(
+                RiderRefusal::Order | RiderRefusal::Payer | RiderRefusal::Key(_) | RiderRefusal::Admission,
+            ) => Self::Contention,
         }
     }
 }

@@ -42,6 +42,11 @@ pub(crate) fn decline_limits(payment: &Payment, now: i64) -> Vec<(String, u32, i
     limits
 }
 
+/// Each decline counter of `payment` with its cap, as a write's conditions check them.
+pub(crate) fn decline_caps(payment: &Payment, now: i64) -> Vec<(String, u32)> {
+    decline_limits(payment, now).into_iter().map(|(key, cap, _)| (key, cap)).collect()
+}
+
 /// The keys read before a decision on `payment`: its payer's two, then its decline counters.
 pub(crate) fn admission_keys(payment: &Payment, now: i64) -> Vec<String> {
     let mut keys: Vec<String> = payer_keys(payment).into();

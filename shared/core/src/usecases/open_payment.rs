@@ -2,7 +2,7 @@
 //! then send the code.
 
 use super::commit::{commit, store, stored_with, transition, Raced, Step};
-use super::guards::{admission_keys, check_declines, check_payer};
+use super::guards::{admission_keys, check_declines, check_payer, decline_caps, payer_keys};
 use super::idempotency::{InlineKey, KeyProgress, Keyed, KeyedResult};
 use super::lifecycle::{authorize_first, outcome_of, release_hold, PresentCard};
 use super::send_code::{reissue_code, sms_text, write_charged};
@@ -11,7 +11,7 @@ use crate::domain::{
     Command, Failure, Identifier, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus, Verification,
     VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
 };
-use crate::ports::{BusinessEvent, KeyFound, Rider, RiderRefusal, SendError, SessionMove, StoreError};
+use crate::ports::{Admit, BusinessEvent, KeyFound, Rider, RiderRefusal, SendError, SessionMove, StoreError};
 use crate::secrets::CodeContext;
 
 /// A payment about to be opened: who pays whom, with which (sealed) card, codes to which phone.
@@ -51,14 +51,27 @@ enum Admitted {
     Seen(KeyFound),
 }
 
+/// How a new payment is admitted. `Careful` reads the order, the payer's guards, the decline
+/// counters and the request's key first, then writes (a first payment: its card is authorised
+/// right after, so the checks come first). `Fast` writes with those checks as conditions of the
+/// write ([`Admit`]) and reads only where they refuse (a repeat payment: nothing is authorised
+/// before its code; one call fewer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Fast,
+    Careful,
+}
+
 /// What storing a new payment did.
 enum Opened {
     /// Stored, with the request's new key claimed in the same write (`Claimed`), or no key.
     Written(KeyProgress),
     /// Same Idempotency-Key, same id: an earlier attempt of this very request got this far.
     Resume,
-    /// Another request with this key got there first: the way of a retry.
-    Seen,
+    /// The key has a record already (as read, where a read saw it): the way of a retry.
+    Seen(Option<KeyFound>),
+    /// The admission's conditions refused the write: read, and decide the careful way.
+    Refused,
     Failed(UseCaseError, KeyProgress),
 }
 
@@ -71,16 +84,13 @@ pub async fn open_payment(svc: &Services, draft: PaymentDraft, attempt: Option<&
         Ok(minted) => minted,
         Err(e) => return Err(e).into(),
     };
-    let progress = match admit(svc, &payment, Attempt::inline_key(attempt), now).await {
-        Err(e) => return Err(e).into(),
-        Ok(Admitted::Seen(found)) => return Keyed::Seen(Some(found)),
-        Ok(Admitted::Resume) => return resume(svc, &payment.id, present.as_ref()).await.into(),
-        Ok(Admitted::Open) => match store_opened(svc, &payment, session.as_ref(), attempt, now).await {
-            Opened::Written(progress) => progress,
-            Opened::Seen => return Keyed::Seen(None),
-            Opened::Resume => return resume(svc, &payment.id, present.as_ref()).await.into(),
-            Opened::Failed(e, progress) => return Keyed::Ran(Err(e), progress),
-        },
+    let way = if present.is_some() { Way::Careful } else { Way::Fast };
+    let progress = match admit_and_store(svc, &payment, session.as_ref(), attempt, way, now).await {
+        Opened::Written(progress) => progress,
+        Opened::Seen(found) => return Keyed::Seen(found),
+        Opened::Resume => return resume(svc, &payment.id, present.as_ref()).await.into(),
+        Opened::Refused => return Err(UseCaseError::Contention).into(),
+        Opened::Failed(e, progress) => return Keyed::Ran(Err(e), progress),
     };
     let opened = Minted { payment, present, session, code };
     let (result, answered) = send_opened(svc, opened, attempt).await;
@@ -173,6 +183,31 @@ fn mint(
     Ok((payment, draft.present, draft.session))
 }
 
+/// Admits and stores a new payment `way`: the fast way falls back to the careful one where
+/// its conditions refuse.
+async fn admit_and_store(
+    svc: &Services,
+    payment: &Payment,
+    session: Option<&SessionMove>,
+    attempt: Option<&Attempt>,
+    way: Way,
+    now: i64,
+) -> Opened {
+    if way == Way::Fast {
+        let admit = Admit { payers: payer_keys(payment), caps: decline_caps(payment, now), now };
+        match store_opened(svc, payment, session, attempt, Some(&admit), now).await {
+            Opened::Refused => tracing::info!(payment_id = %payment.id, "admission refused: reading it"),
+            opened => return opened,
+        }
+    }
+    match admit(svc, payment, Attempt::inline_key(attempt), now).await {
+        Err(e) => Opened::Failed(e, KeyProgress::Untouched),
+        Ok(Admitted::Seen(found)) => Opened::Seen(Some(found)),
+        Ok(Admitted::Resume) => Opened::Resume,
+        Ok(Admitted::Open) => store_opened(svc, payment, session, attempt, None, now).await,
+    }
+}
+
 /// One read: who holds the order, whether the payer is locked out, the decline caps, and
 /// whether the request's Idempotency-Key (when its writes are to claim it) is new.
 async fn admit(
@@ -210,6 +245,7 @@ async fn store_opened(
     payment: &Payment,
     session: Option<&SessionMove>,
     attempt: Option<&Attempt>,
+    admit: Option<&Admit>,
     now: i64,
 ) -> Opened {
     let key_write = Attempt::inline_key(attempt).map(InlineKey::claim);
@@ -220,6 +256,7 @@ async fn store_opened(
                 .map(Rider::Session)
                 .into_iter()
                 .chain(key.map(Rider::Key))
+                .chain(admit.map(Rider::Admit))
                 .chain([Rider::Sms(&charge)])
                 .collect();
             payments.insert(payment, &riders).await
@@ -230,7 +267,10 @@ async fn store_opened(
     match stored {
         Err(e) => Opened::Failed(e, KeyProgress::Untouched),
         Ok(Ok(())) => Opened::Written(claimed),
-        Ok(Err(StoreError::Refused(RiderRefusal::Key))) if key_write.is_some() => Opened::Seen,
+        Ok(Err(StoreError::Refused(RiderRefusal::Key(found)))) if key_write.is_some() => {
+            Opened::Seen(found.map(|f| *f))
+        }
+        Ok(Err(StoreError::Refused(RiderRefusal::Admission))) if admit.is_some() => Opened::Refused,
         Ok(Err(StoreError::Conflict)) if attempt.is_some() => Opened::Resume,
         // Whether the claim landed is unknown: the key is given back.
         Ok(Err(e @ StoreError::Unavailable(_))) if key_write.is_some() => Opened::Failed(e.into(), KeyProgress::Unsure),

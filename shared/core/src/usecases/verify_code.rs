@@ -168,8 +168,10 @@ impl Verify<'_> {
         let claimed = if claim.is_some() { KeyProgress::Claimed } else { KeyProgress::Untouched };
         match store(self.svc, &mut payment, &riders).await {
             // Another request with this key got there first: the way of a retry.
-            Err(StoreError::Refused(RiderRefusal::Key)) if claim.is_some() => Ok(Step::Done(Keyed::Seen(None))),
-            Err(StoreError::Refused(RiderRefusal::Key)) => Err(UseCaseError::Contention),
+            Err(StoreError::Refused(RiderRefusal::Key(found))) if claim.is_some() => {
+                Ok(Step::Done(Keyed::Seen(found.map(|f| *f))))
+            }
+            Err(StoreError::Refused(RiderRefusal::Key(_))) => Err(UseCaseError::Contention),
             Err(StoreError::Conflict) => Ok(Step::Again(way)),
             // Locked payer, the failure that locks, or a paid order: decide with them read.
             Err(StoreError::Refused(_)) => Ok(Step::Again(Way::Careful)),
