@@ -268,6 +268,53 @@ async fn the_sweeper_voids_and_expires_what_nobody_finished() {
     assert_eq!(sweep(svc, 25, 10).await.unwrap().examined, 0);
 }
 
+/// An acquirer whose voids all fail (it is away), otherwise the sandbox.
+struct VoidsFail;
+
+#[async_trait::async_trait]
+impl shared::ports::Acquirer for VoidsFail {
+    async fn authorize(
+        &self,
+        request: &shared::ports::AuthorizationRequest<'_>,
+    ) -> Result<shared::ports::Authorization, shared::ports::AcquirerError> {
+        shared::adapters::sandbox_acquirer::SandboxAcquirer.authorize(request).await
+    }
+
+    async fn capture(
+        &self,
+        payment_id: &PaymentId,
+        authorization_id: &str,
+        money: &Money,
+    ) -> Result<shared::ports::Capture, shared::ports::AcquirerError> {
+        shared::adapters::sandbox_acquirer::SandboxAcquirer.capture(payment_id, authorization_id, money).await
+    }
+
+    async fn void(&self, _: &PaymentId, _: &str) -> Result<(), shared::ports::AcquirerError> {
+        Err(shared::ports::AcquirerError("acquirer away".into()))
+    }
+}
+
+#[tokio::test]
+async fn the_sweeper_pages_past_payments_it_cannot_finish() {
+    // 30 expired payments whose voids keep failing sort before one that is simply due: a sweep
+    // of 20-payment pages still reaches it (it used to stop at a page that made no progress).
+    let (mut stack, clock) = memory_stack();
+    stack.services.acquirer = std::sync::Arc::new(VoidsFail);
+    let svc = &stack.services;
+    for i in 0..30 {
+        first_payment(svc, first(&format!("u-{i}"), &format!("+86138001{i:05}"), VISA, false), None).await.unwrap();
+    }
+    clock.advance(PAYMENT_TTL_SECS);
+    let report = sweep(svc, 25, 10).await.unwrap();
+    assert_eq!((report.expired, report.voided), (30, 0), "{report:?}");
+    let late = first_payment(svc, first("u-late", PHONE, VISA, false), None).await.unwrap();
+    clock.advance(PAYMENT_TTL_SECS);
+    let report = sweep(svc, 5, 10).await.unwrap();
+    assert_eq!((report.examined, report.expired, report.voided), (31, 1, 0), "{report:?}");
+    let late = payment_status(svc, &shop(), &late.id).await.unwrap();
+    assert_eq!(late.status, PaymentStatus::Expired);
+}
+
 #[tokio::test]
 async fn five_wrong_codes_lock_the_payment() {
     let (stack, _) = memory_stack();
