@@ -194,3 +194,57 @@ async fn a_sharded_merchant_sms_cap_holds_under_concurrent_payments() {
     }
     assert!(per_shard.len() <= limits.merchant_shards() as usize);
 }
+
+/// A second "Pay" in a checkout session cancels the first payment while the first one's
+/// authorisation is in flight (the acquirer answers after 800 ms; the second Pay comes 200 ms
+/// in). Whichever way each round goes, every authorisation ends captured or voided, by a named
+/// owner: the first request voids its own when its write loses to the cancel; the sweeper voids
+/// by payment id, after the grace, what a request that died left in doubt, and at expiry what
+/// nobody completed. Counted against the acquirer's own ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_pay_racing_an_in_flight_authorisation_leaves_no_hold() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let mut outcomes: HashMap<(u16, u16), usize> = HashMap::new();
+    let mut held = Vec::new();
+    let rounds = rounds().min(100);
+    for start in (0..rounds).step_by(ROUNDS_PER_TABLE) {
+        let mut stack = Stack::with_sms_limits(unlimited_sms()).await;
+        let in_flight = std::time::Duration::from_millis(800);
+        let acquirer = std::sync::Arc::new(payments_testkit::LedgerAcquirer::slow(in_flight));
+        stack.services.acquirer = acquirer.clone();
+        let stack = &stack;
+        let batch = (start..rounds.min(start + ROUNDS_PER_TABLE)).map(|_| async move {
+            let (sid, secret) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;
+            let (first_phone, second_phone) = (random_phone(), random_phone());
+            let first = stack.pay_in_session(&sid, &secret, &first_phone);
+            let second = async {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                stack.pay_in_session(&sid, &secret, &second_phone).await
+            };
+            let (first, second) = tokio::join!(first, second);
+            // The session's payment completes: its funds are captured.
+            if second.status == 201 {
+                let pid = second.body["payment_id"].as_str().unwrap().to_owned();
+                let done = stack.verify_in_session(&sid, &secret, &pid, &stack.code_sent_to(&second_phone)).await;
+                assert_eq!(done.status, 200, "{}", done.body);
+            }
+            (first.status, second.status)
+        });
+        for outcome in stream::iter(batch).buffer_unordered(10).collect::<Vec<_>>().await {
+            *outcomes.entry(outcome).or_default() += 1;
+        }
+        // Past the grace, the sweeper voids what is left in doubt; past the expiry, what nobody
+        // completed.
+        for wait in [shared::domain::AUTHORIZATION_GRACE_SECS + 1, shared::domain::PAYMENT_TTL_SECS] {
+            stack.clock.advance(wait);
+            shared::usecases::sweep(&stack.services, 25, 10).await.unwrap();
+        }
+        held.extend(acquirer.held());
+        stack.delete_table().await;
+    }
+    println!("second pay racing an in-flight authorisation, {rounds} rounds: (first, second) → rounds {outcomes:?}");
+    assert!(held.is_empty(), "authorisations left held: {held:?}");
+    // The race this test is for happened: the first payment was canceled in flight, and its
+    // request answered 409 after voiding its own authorisation.
+    assert!(outcomes.get(&(409, 201)).is_some_and(|n| *n > 0), "{outcomes:?}");
+}

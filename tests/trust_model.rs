@@ -437,6 +437,33 @@ async fn a_paid_session_is_complete_and_takes_no_second_payment() {
 }
 
 #[tokio::test]
+async fn the_merchant_cannot_end_a_session_while_its_payment_is_being_captured() {
+    // The capture takes 600 ms at the acquirer; the merchant's expire comes 200 ms into it. It
+    // is refused (the shopper is being charged); once captured, the session is complete.
+    let mut stack = Stack::new().await;
+    let slow = payments_testkit::LedgerAcquirer::slow(std::time::Duration::ZERO)
+        .capturing_in(std::time::Duration::from_millis(600));
+    stack.services.acquirer = std::sync::Arc::new(slow);
+    let phone = random_phone();
+    let (sid, secret) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;
+    let paid = stack.pay_in_session(&sid, &secret, &phone).await;
+    let pid = paid.body["payment_id"].as_str().unwrap().to_owned();
+    let expire = format!("/checkout/sessions/{sid}/expire");
+    let code = stack.code_sent_to(&phone);
+    let verify = stack.verify_in_session(&sid, &secret, &pid, &code);
+    let end = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        stack.call_as("shop-1", Function::CheckoutPage, &expire, &json!({}), None).await
+    };
+    let (done, end) = tokio::join!(verify, end);
+    assert_eq!(done.body["status"], "succeeded", "{}", done.body);
+    assert_eq!((end.status, end.body["code"].as_str()), (409, Some("payment_capturing")), "{}", end.body);
+    assert_eq!(end.headers["retry-after"], "1");
+    let again = stack.call_as("shop-1", Function::CheckoutPage, &expire, &json!({}), None).await;
+    assert_eq!((again.status, again.body["code"].as_str()), (409, Some("session_completed")));
+}
+
+#[tokio::test]
 async fn a_session_replayed_under_its_key_returns_the_same_secret_kept_sealed() {
     let stack = Stack::new().await;
     let body = json!({"user_id": random_id("u"), "order_id": random_id("o"), "amount": 1999, "currency": "CNY",

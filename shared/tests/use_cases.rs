@@ -268,6 +268,103 @@ async fn the_sweeper_voids_and_expires_what_nobody_finished() {
     assert_eq!(sweep(svc, 25, 10).await.unwrap().examined, 0);
 }
 
+/// An acquirer whose voids all fail (it is away), otherwise the sandbox.
+struct VoidsFail;
+
+#[async_trait::async_trait]
+impl shared::ports::Acquirer for VoidsFail {
+    async fn authorize(
+        &self,
+        request: &shared::ports::AuthorizationRequest<'_>,
+    ) -> Result<shared::ports::Authorization, shared::ports::AcquirerError> {
+        shared::adapters::sandbox_acquirer::SandboxAcquirer.authorize(request).await
+    }
+
+    async fn capture(
+        &self,
+        payment_id: &PaymentId,
+        authorization_id: &str,
+        money: &Money,
+    ) -> Result<shared::ports::Capture, shared::ports::AcquirerError> {
+        shared::adapters::sandbox_acquirer::SandboxAcquirer.capture(payment_id, authorization_id, money).await
+    }
+
+    async fn void(&self, _: &PaymentId, _: &str) -> Result<(), shared::ports::AcquirerError> {
+        Err(shared::ports::AcquirerError("acquirer away".into()))
+    }
+}
+
+/// An acquirer that cannot be reached for captures, otherwise the sandbox.
+struct CapturesAway;
+
+#[async_trait::async_trait]
+impl shared::ports::Acquirer for CapturesAway {
+    async fn authorize(
+        &self,
+        request: &shared::ports::AuthorizationRequest<'_>,
+    ) -> Result<shared::ports::Authorization, shared::ports::AcquirerError> {
+        shared::adapters::sandbox_acquirer::SandboxAcquirer.authorize(request).await
+    }
+
+    async fn capture(
+        &self,
+        _: &PaymentId,
+        _: &str,
+        _: &Money,
+    ) -> Result<shared::ports::Capture, shared::ports::AcquirerError> {
+        Err(shared::ports::AcquirerError("acquirer away".into()))
+    }
+
+    async fn void(&self, payment_id: &PaymentId, authorization_id: &str) -> Result<(), shared::ports::AcquirerError> {
+        shared::adapters::sandbox_acquirer::SandboxAcquirer.void(payment_id, authorization_id).await
+    }
+}
+
+#[tokio::test]
+async fn the_sweeper_leaves_a_capture_to_its_verify_for_the_grace() {
+    // A payment moved to capture moments before its expiry: the sweeper, due at the expiry, does
+    // not capture under the verify that may still be capturing; after the grace it finishes it.
+    let (mut stack, clock) = memory_stack();
+    let p = first_payment(&stack.services, first("u-1", PHONE, VISA, false), None).await.unwrap();
+    clock.advance(PAYMENT_TTL_SECS - 5);
+    resend_code(&stack.services, &shop(), &p.id).await.unwrap();
+    stack.services.acquirer = std::sync::Arc::new(CapturesAway);
+    let code = code(&latest_code(&stack, PHONE));
+    let err = verify_code(&stack.services, &shop(), &p.id, &code, None).await.unwrap_err();
+    assert!(matches!(err, UseCaseError::Unavailable(_)), "{err:?}");
+    stack.services.acquirer = std::sync::Arc::new(shared::adapters::sandbox_acquirer::SandboxAcquirer);
+    let svc = &stack.services;
+    clock.advance(6);
+    let report = sweep(svc, 25, 10).await.unwrap();
+    assert_eq!((report.examined, report.captured), (1, 0), "{report:?}");
+    assert_eq!(payment_status(svc, &shop(), &p.id).await.unwrap().status, PaymentStatus::Capturing);
+    clock.advance(CAPTURE_GRACE_SECS);
+    let report = sweep(svc, 25, 10).await.unwrap();
+    assert_eq!(report.captured, 1, "{report:?}");
+    assert_eq!(payment_status(svc, &shop(), &p.id).await.unwrap().status, PaymentStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn the_sweeper_pages_past_payments_it_cannot_finish() {
+    // 30 expired payments whose voids keep failing sort before one that is simply due: a sweep
+    // of 20-payment pages still reaches it (it used to stop at a page that made no progress).
+    let (mut stack, clock) = memory_stack();
+    stack.services.acquirer = std::sync::Arc::new(VoidsFail);
+    let svc = &stack.services;
+    for i in 0..30 {
+        first_payment(svc, first(&format!("u-{i}"), &format!("+86138001{i:05}"), VISA, false), None).await.unwrap();
+    }
+    clock.advance(PAYMENT_TTL_SECS);
+    let report = sweep(svc, 25, 10).await.unwrap();
+    assert_eq!((report.expired, report.voided), (30, 0), "{report:?}");
+    let late = first_payment(svc, first("u-late", PHONE, VISA, false), None).await.unwrap();
+    clock.advance(PAYMENT_TTL_SECS);
+    let report = sweep(svc, 5, 10).await.unwrap();
+    assert_eq!((report.examined, report.expired, report.voided), (31, 1, 0), "{report:?}");
+    let late = payment_status(svc, &shop(), &late.id).await.unwrap();
+    assert_eq!(late.status, PaymentStatus::Expired);
+}
+
 #[tokio::test]
 async fn five_wrong_codes_lock_the_payment() {
     let (stack, _) = memory_stack();

@@ -222,6 +222,11 @@ impl<'a> PayerChange<'a> {
     }
 }
 
+/// Where a sweep has got to in the due index: per shard, the last entry it read (its sort
+/// key, `due_at` then payment id). Empty: from the start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DueCursor(pub std::collections::BTreeMap<u8, String>);
+
 /// What deciding on a payment needs to read, in one round trip.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admission {
@@ -329,8 +334,11 @@ pub trait PaymentStore: Send + Sync {
     /// The customer's payments still open (authorizing or awaiting a code).
     async fn open_for_customer(&self, customer: &Customer) -> Result<Vec<Payment>, StoreError>;
 
-    /// Up to `limit` payments due for the sweeper at `now` (sparse index on `due_at`).
-    async fn due(&self, now: i64, limit: u8) -> Result<Vec<Payment>, StoreError>;
+    /// The next payments due for the sweeper at `now` (sparse index on `due_at`), up to
+    /// `limit` per shard, after where `after` has got to; and where this page got to. A sweep
+    /// pages on past payments it could not finish, so a few that keep failing do not starve the
+    /// rest.
+    async fn due(&self, now: i64, limit: u8, after: &DueCursor) -> Result<(Vec<Payment>, DueCursor), StoreError>;
 
     /// The payment that paid `order_id` of `merchant_id`, if one has.
     async fn order_paid_by(

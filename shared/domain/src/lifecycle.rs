@@ -123,6 +123,22 @@ impl Failure {
         }
     }
 
+    /// The acquirer's own answer to an authorisation (a decline): nothing is held. Any other
+    /// end of an `authorizing` payment leaves its authorisation in doubt.
+    pub const fn is_acquirers_answer(&self) -> bool {
+        match self {
+            Self::Declined(_) => true,
+            Self::AcquirerUnavailable
+            | Self::CaptureFailed
+            | Self::CodeNotSent
+            | Self::TooManyAttempts
+            | Self::PayerLocked
+            | Self::OrderAlreadyPaid
+            | Self::Expired
+            | Self::Canceled => false,
+        }
+    }
+
     /// A `failed` payment's stored failure code, read back; `None` for an unknown one.
     pub fn parse(code: &str) -> Option<Self> {
         DeclineReason::parse(code).map(Self::Declined).or_else(|| Self::FAILING.into_iter().find(|f| f.code() == code))
@@ -436,6 +452,11 @@ impl Payment {
                 self.end(PaymentStatus::Succeeded, None);
             }
             Event::Ended(failure) => {
+                // Ended while authorising, other than by the acquirer's own answer: whether funds
+                // are held is unknown, so they are voided by payment id (every hold has an owner).
+                if self.status == PaymentStatus::Authorizing && self.hold.is_none() && !failure.is_acquirers_answer() {
+                    self.hold = Some(Hold::in_doubt());
+                }
                 let status = failure.status();
                 self.end(status, (status == PaymentStatus::Failed).then_some(*failure));
             }

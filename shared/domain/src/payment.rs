@@ -27,6 +27,10 @@ pub const RESEND_COOLDOWN_SECS: i64 = 30;
 /// there (it died, or lost the acquirer): a retry or a status read may finish it. Sooner, a
 /// second request is a concurrent one, and is answered as the loser it is.
 pub const CAPTURE_GRACE_SECS: i64 = 10;
+/// How long after a payment ended with its authorisation in doubt ([`HoldState::InDoubt`]) it
+/// is voided by payment id: the functions' timeout, so the request whose acquirer call was in
+/// flight has answered or died by then (its own outcome lands first, or never).
+pub const AUTHORIZATION_GRACE_SECS: i64 = 10;
 /// A payment nobody completes expires after this long.
 pub const PAYMENT_TTL_SECS: i64 = 30 * 60;
 /// The failure code of a payment whose order another payment paid first.
@@ -91,6 +95,10 @@ pub struct Hold {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HoldState {
     Held,
+    /// The payment ended while its authorisation's outcome was unknown (its acquirer call in
+    /// flight, or lost): funds may be held under an id nobody stored (`authorization_id` is
+    /// empty). Voided by payment id, once [`AUTHORIZATION_GRACE_SECS`] have passed.
+    InDoubt,
     Captured,
     Voided,
 }
@@ -99,13 +107,21 @@ impl HoldState {
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Held => "held",
+            Self::InDoubt => "in_doubt",
             Self::Captured => "captured",
             Self::Voided => "voided",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Held, Self::Captured, Self::Voided].into_iter().find(|v| v.as_str() == s)
+        [Self::Held, Self::InDoubt, Self::Captured, Self::Voided].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl Hold {
+    /// An authorisation that may exist, of which nothing is known but the payment's id.
+    pub fn in_doubt() -> Self {
+        Self { authorization_id: String::new(), state: HoldState::InDoubt }
     }
 }
 
@@ -213,21 +229,34 @@ impl Payment {
         self.status == PaymentStatus::RequiresVerification
     }
 
-    /// Ended with funds still held: the authorisation is to be voided.
+    /// Ended with funds still held, or perhaps held: the authorisation is to be voided.
     pub fn needs_void(&self) -> bool {
-        !self.status.is_open() && self.hold.as_ref().is_some_and(|h| h.state == HoldState::Held)
+        !self.status.is_open() && self.void_due_from().is_some()
+    }
+
+    /// Whether the void is due at `now`: at once for a known hold, after the grace for one in
+    /// doubt (the request whose acquirer call was in flight voids its own first, by its id).
+    pub fn void_due(&self, now: i64) -> bool {
+        !self.status.is_open() && self.void_due_from().is_some_and(|from| now >= from)
+    }
+
+    /// From when a held (or perhaps held) authorisation is to be voided.
+    fn void_due_from(&self) -> Option<i64> {
+        match self.hold.as_ref().map(|h| h.state) {
+            Some(HoldState::Held) => Some(self.updated_at),
+            Some(HoldState::InDoubt) => Some(self.updated_at + AUTHORIZATION_GRACE_SECS),
+            Some(HoldState::Captured | HoldState::Voided) | None => None,
+        }
     }
 
     /// When the sweeper must look at this payment: an open one at its expiry, an ended one
-    /// still holding funds at once; `None` once nothing is left to do (the item leaves the
-    /// sparse index).
+    /// still holding funds when its void is due; `None` once nothing is left to do (the item
+    /// leaves the sparse index).
     pub fn due_at(&self) -> Option<i64> {
         if self.status.is_open() {
             Some(self.expires_at)
-        } else if self.needs_void() {
-            Some(self.updated_at)
         } else {
-            None
+            self.void_due_from()
         }
     }
 

@@ -105,6 +105,7 @@ fn provide_payment_details(urls: &Urls) -> Value {
     json!({"type": "provide_payment_details", "url": urls.new_payment(), "method": "POST"})
 }
 
+const PAYMENT_CAPTURING: &str = "the session's payment is being captured; read the session again in a moment";
 const TOO_MANY_FAILURES: &str = "too many wrong codes in a row; this payer is locked out for a while";
 const SMS_RATE_LIMITED: &str = "too many codes were sent to this phone or for this merchant; try later";
 const ORDER_ALREADY_PAID: &str = "this order has already been paid; nothing was charged";
@@ -138,6 +139,7 @@ pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
         E::InvalidClientSecret => Problem::new(401, "invalid_client_secret", INVALID_CLIENT_SECRET),
         E::SessionExpired => Problem::new(410, "session_expired", "this checkout session has expired"),
         E::SessionCompleted => Problem::new(409, "session_completed", "this checkout session has been paid"),
+        E::PaymentCapturing => Problem::new(409, "payment_capturing", PAYMENT_CAPTURING).retry_after(1).transient(),
         E::OrderAlreadyPaid(payment) => {
             let problem = Problem::new(409, "order_already_paid", ORDER_ALREADY_PAID).param("order_id");
             match payment {

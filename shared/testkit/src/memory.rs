@@ -12,9 +12,9 @@ use shared::domain::{
 };
 use shared::ports::KEY_RETENTION_SECS;
 use shared::ports::{
-    Admission, Admit, BusinessEvent, Claim, CodeSender, Guard, IdempotencyStore, KeyFound, KeyWrite, Metrics,
-    PaymentStore, Rider, RiderRefusal, SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError,
-    StoredResponse,
+    Admission, Admit, BusinessEvent, Claim, CodeSender, DueCursor, Guard, IdempotencyStore, KeyFound, KeyWrite,
+    Metrics, PaymentStore, Rider, RiderRefusal, SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText,
+    StoreError, StoredResponse,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -329,12 +329,23 @@ impl PaymentStore for MemoryPaymentStore {
             .collect())
     }
 
-    async fn due(&self, now: i64, limit: u8) -> Result<Vec<Payment>, StoreError> {
-        let mut due: Vec<Payment> =
-            lock(&self.payments).values().filter(|p| p.due_at().is_some_and(|at| at <= now)).cloned().collect();
-        due.sort_by_key(|p| p.due_at());
+    /// One shard (0), sorted as DynamoDB's index sorts (`due_at`, then id).
+    async fn due(&self, now: i64, limit: u8, after: &DueCursor) -> Result<(Vec<Payment>, DueCursor), StoreError> {
+        let key = |p: &Payment| format!("{:012}#{}", p.due_at().unwrap_or_default(), p.id.as_str());
+        let last = after.0.get(&0);
+        let mut due: Vec<Payment> = lock(&self.payments)
+            .values()
+            .filter(|p| p.due_at().is_some_and(|at| at <= now))
+            .filter(|p| last.is_none_or(|last| key(p) > *last))
+            .cloned()
+            .collect();
+        due.sort_by_key(key);
         due.truncate(usize::from(limit) * 4);
-        Ok(due)
+        let mut next = after.clone();
+        if let Some(p) = due.last() {
+            next.0.insert(0, key(p));
+        }
+        Ok((due, next))
     }
 
     async fn order_paid_by(

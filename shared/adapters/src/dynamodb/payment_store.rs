@@ -22,8 +22,8 @@ use crate::domain::{
     SessionId,
 };
 use crate::ports::{
-    Admission, Admit, Guard, KeyFound, PayerChange, PaymentStore, Rider, RiderRefusal, SavedMethod, SessionMove,
-    SmsCharge, SmsCounter, StoreError,
+    Admission, Admit, DueCursor, Guard, KeyFound, PayerChange, PaymentStore, Rider, RiderRefusal, SavedMethod,
+    SessionMove, SmsCharge, SmsCounter, StoreError,
 };
 use crate::secrets::CardVault;
 
@@ -657,23 +657,31 @@ impl PaymentStore for DynamoPaymentStore {
         Ok(open)
     }
 
-    async fn due(&self, now: i64, limit: u8) -> Result<Vec<Payment>, StoreError> {
-        let mut due = Vec::new();
+    async fn due(&self, now: i64, limit: u8, after: &DueCursor) -> Result<(Vec<Payment>, DueCursor), StoreError> {
+        let (mut due, mut next) = (Vec::new(), after.clone());
+        // Every id sorts before `~`: everything due at or before `now`.
+        let bound = format!("{:012}#~", now.max(0));
         for shard in 0..DUE_SHARDS {
-            let out = self
+            let query = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .index_name(DUE_INDEX)
-                .key_condition_expression("gsi2pk = :shard AND gsi2sk <= :bound")
                 .expression_attribute_values(":shard", AttributeValue::S(format!("DUE#{shard}")))
-                // Every id sorts before `~`: everything due at or before `now`.
-                .expression_attribute_values(":bound", AttributeValue::S(format!("{:012}#~", now.max(0))))
-                .limit(i32::from(limit))
-                .send()
-                .await
-                .map_err(store_error)?;
+                .expression_attribute_values(":bound", AttributeValue::S(bound.clone()))
+                .limit(i32::from(limit));
+            let query = match after.0.get(&shard) {
+                // The smallest key after the last one read: that key with a NUL appended.
+                Some(last) => query
+                    .key_condition_expression("gsi2pk = :shard AND gsi2sk BETWEEN :from AND :bound")
+                    .expression_attribute_values(":from", AttributeValue::S(format!("{last}\0"))),
+                None => query.key_condition_expression("gsi2pk = :shard AND gsi2sk <= :bound"),
+            };
+            let out = query.send().await.map_err(store_error)?;
             for item in out.items.unwrap_or_default() {
+                if let Some(AttributeValue::S(sk)) = item.get("gsi2sk") {
+                    next.0.insert(shard, sk.clone());
+                }
                 // Keys only: the payment is read from the table, as it is now (the index lags).
                 let Some(AttributeValue::S(pk)) = item.get("pk") else { continue };
                 let Some(id) = pk.strip_prefix("PAY#").and_then(PaymentId::parse) else { continue };
@@ -682,7 +690,7 @@ impl PaymentStore for DynamoPaymentStore {
                 }
             }
         }
-        Ok(due)
+        Ok((due, next))
     }
 
     async fn order_paid_by(

@@ -128,6 +128,11 @@ async fn expire_once(
     if view.session.is_over(now) {
         return Ok(Step::Done(view));
     }
+    // A payment being captured is not canceled under its capture: the shopper would be charged
+    // for a session that says it expired.
+    if view.payment.as_ref().is_some_and(|p| p.status == PaymentStatus::Capturing) {
+        return Err(UseCaseError::PaymentCapturing);
+    }
     let cancel = view.payment.clone().filter(lockable).and_then(|p| canceled(p, now));
     let mut ended = CheckoutSession { ended_at: Some(now), ..view.session.clone() };
     match store_session(svc, &mut ended, cancel.as_ref()).await {

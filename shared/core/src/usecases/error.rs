@@ -26,6 +26,10 @@ pub enum UseCaseError {
     SessionExpired,
     #[error("the checkout session is complete")]
     SessionCompleted,
+    /// The session's payment is being captured: it cannot be ended now (its outcome is moments
+    /// away).
+    #[error("the session's payment is being captured")]
+    PaymentCapturing,
     /// The merchant's order already has a succeeded payment; with the payment this request
     /// would have completed, when there is one (it is failed, nothing was charged).
     #[error("the order has already been paid")]

@@ -9,7 +9,8 @@ use crate::domain::{
     CardNumber, Command, Cvc, DeclineReason, Failure, FailureAnswer, Payment, PaymentStatus, VerificationCode,
 };
 use crate::ports::{
-    Authorization, AuthorizationRequest, BusinessEvent, Capture, Rider, SavedMethod, StoreError, StoredCredential,
+    Authorization, AuthorizationRequest, BusinessEvent, Capture, DueCursor, Rider, SavedMethod, StoreError,
+    StoredCredential,
 };
 use crate::secrets::CodeContext;
 
@@ -251,8 +252,11 @@ pub(crate) fn outcome_of(payment: Payment) -> Result<Payment, UseCaseError> {
 
 /// Voids what an ended payment still holds and stores it voided. Best effort: whatever is left
 /// held stays due for the sweeper. Returns the payment as it now stands.
+///
+/// An authorisation in doubt is voided only once its grace has passed (before, the request
+/// whose acquirer call was in flight voids it by its id, or the sweeper does at the grace).
 pub(crate) async fn release_hold(svc: &Services, mut payment: Payment) -> Payment {
-    if !payment.needs_void() {
+    if !payment.void_due(svc.clock.now()) {
         return payment;
     }
     let id = payment.hold.as_ref().map(|h| h.authorization_id.clone()).unwrap_or_default();
@@ -313,24 +317,19 @@ pub struct SweepReport {
 /// left or `max_pages` pages were read) is finished, expired or voided with conditional writes.
 pub async fn sweep(svc: &Services, limit: u8, max_pages: usize) -> Result<SweepReport, UseCaseError> {
     let mut report = SweepReport::default();
+    let mut cursor = DueCursor::default();
+    let now = svc.clock.now();
     for _ in 0..max_pages {
-        let now = svc.clock.now();
-        let due = svc.payments.due(now, limit).await?;
+        let (due, next) = svc.payments.due(now, limit, &cursor).await?;
         if due.is_empty() {
             break;
         }
-        let mut progressed = false;
         for payment in due {
             report.examined += 1;
             match sweep_one(svc, payment).await {
-                Ok(Some(kind)) => {
-                    progressed = true;
-                    match kind {
-                        Swept::Expired => report.expired += 1,
-                        Swept::Voided => report.voided += 1,
-                        Swept::Captured => report.captured += 1,
-                    }
-                }
+                Ok(Some(Swept::Expired)) => report.expired += 1,
+                Ok(Some(Swept::Voided)) => report.voided += 1,
+                Ok(Some(Swept::Captured)) => report.captured += 1,
                 Ok(None) => {}
                 Err(e) => {
                     report.failed += 1;
@@ -338,9 +337,8 @@ pub async fn sweep(svc: &Services, limit: u8, max_pages: usize) -> Result<SweepR
                 }
             }
         }
-        if !progressed {
-            break;
-        }
+        // On past what this page held, finished or not.
+        cursor = next;
     }
     tracing::info!(
         examined = report.examined,
@@ -374,6 +372,11 @@ async fn sweep_one(svc: &Services, due: Payment) -> Result<Option<Swept>, UseCas
 async fn sweep_once(svc: &Services, mut payment: Payment) -> Result<Step<Option<Swept>, Raced>, UseCaseError> {
     let now = svc.clock.now();
     if payment.status == PaymentStatus::Capturing {
+        // The verify that started the capture may still be capturing: only a capture left for
+        // the grace is the sweeper's (it stays due; the next sweep looks again).
+        if !payment.is_stale_capture(now) {
+            return Ok(Step::Done(None));
+        }
         return match finish_capture(svc, payment, None).await.0 {
             Ok(_) => Ok(Step::Done(Some(Swept::Captured))),
             Err(UseCaseError::Unavailable(e)) => Err(UseCaseError::Unavailable(e)),
@@ -387,11 +390,16 @@ async fn sweep_once(svc: &Services, mut payment: Payment) -> Result<Step<Option<
     if !payment.is_expired_at(now) {
         return Ok(Step::Done(None));
     }
-    if payment.status == PaymentStatus::Authorizing && payment.hold.is_none() {
-        // The acquirer may have authorised before the invocation died: void by payment id.
+    let in_doubt = payment.status == PaymentStatus::Authorizing && payment.hold.is_none();
+    if in_doubt {
+        // The acquirer may have authorised before the invocation died (long ago: it expired):
+        // void by payment id, and store the void with the expiry.
         svc.acquirer.void(&payment.id, "").await.map_err(unavailable)?;
     }
     transition(&mut payment, Command::Fail(Failure::Expired), now)?;
+    if in_doubt {
+        transition(&mut payment, Command::RecordVoid, now)?;
+    }
     match store(svc, &mut payment, &[]).await {
         Ok(()) => {
             tracing::info!(payment_id = %payment.id, "payment expired by the sweeper");

@@ -8,8 +8,8 @@ use super::lifecycle::{authorize_first, outcome_of, release_hold, PresentCard};
 use super::send_code::{reissue_code, sms_text, write_charged};
 use super::{Attempt, Services, UseCaseError};
 use crate::domain::{
-    Command, Failure, Identifier, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus, Verification,
-    VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
+    Command, Failure, HoldState, Identifier, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus,
+    Verification, VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
 };
 use crate::ports::{Admit, BusinessEvent, KeyFound, Rider, RiderRefusal, SendError, SessionMove, StoreError};
 use crate::secrets::CodeContext;
@@ -294,19 +294,59 @@ async fn send_then_store(
     tracing::info!(payment_id = %payment.id, sent_to = %payment.phone, amount = payment.money.minor,
         currency = payment.money.currency.code(), "payment authorised, sending code");
     if let Err(e) = send(svc, &payment, code).await {
-        if let Err(e) = store(svc, &mut payment, &[]).await {
-            return (Err(e.into()), KeyProgress::Untouched);
+        if let Err(stored) = store(svc, &mut payment, &[]).await {
+            return (Err(not_stored(svc, &payment, stored).await), KeyProgress::Untouched);
         }
         return (Err(code_not_sent(svc, payment, retries, e).await), KeyProgress::Untouched);
     }
     let answer = key.map(|k| k.answer(&payment));
     let riders: Vec<Rider> = answer.as_ref().map(Rider::Key).into_iter().collect();
-    if let Err(e) = store(svc, &mut payment, &riders).await {
-        return (Err(e.into()), KeyProgress::Untouched);
+    if let Err(stored) = store(svc, &mut payment, &riders).await {
+        return (Err(not_stored(svc, &payment, stored).await), KeyProgress::Untouched);
     }
     svc.metrics.record(BusinessEvent::CodeSent);
     let answered = if answer.is_some() { KeyProgress::Answered } else { KeyProgress::Untouched };
     (Ok(payment), answered)
+}
+
+/// An authorised payment's write failed. Lost to a request that ended the payment while its
+/// acquirer call was in flight (its session's next payment, the merchant's expiry, the payer's
+/// lock-out), this request holds the only record of the authorisation: it voids it by its id
+/// and stores the void (failing that, the sweeper voids it by payment id at the grace); the
+/// payment answers as it stands.
+async fn not_stored(svc: &Services, authorised: &Payment, e: StoreError) -> UseCaseError {
+    if !matches!(e, StoreError::Conflict) {
+        return e.into();
+    }
+    let current = match svc.payments.get(&authorised.id).await {
+        Ok(Some(current)) if !current.status.is_open() => current,
+        // Still open: another write of this very request (a retry's): answered as a race.
+        Ok(_) => return UseCaseError::Contention,
+        Err(e) => return e.into(),
+    };
+    let in_doubt = current.hold.as_ref().is_some_and(|h| h.state == HoldState::InDoubt);
+    let authorization_id = authorised.hold.as_ref().map(|h| h.authorization_id.as_str()).unwrap_or_default();
+    if !in_doubt {
+        return UseCaseError::NotPending(Box::new(current));
+    }
+    tracing::warn!(payment_id = %current.id, status = current.status.as_str(),
+        "payment ended while it was being authorised: voiding its authorisation");
+    if let Err(e) = svc.acquirer.void(&current.id, authorization_id).await {
+        tracing::warn!(payment_id = %current.id, error = %e, "void failed; the sweeper voids by payment id");
+        return UseCaseError::NotPending(Box::new(current));
+    }
+    let mut voided = current.clone();
+    let recorded = match transition(&mut voided, Command::RecordVoid, svc.clock.now()) {
+        Ok(()) => store(svc, &mut voided, &[]).await.map_err(UseCaseError::from),
+        Err(e) => Err(e),
+    };
+    match recorded {
+        Ok(()) => UseCaseError::NotPending(Box::new(voided)),
+        Err(e) => {
+            tracing::warn!(payment_id = %current.id, error = %e, "voided, not yet recorded; the sweeper voids again");
+            UseCaseError::NotPending(Box::new(current))
+        }
+    }
 }
 
 /// Sends the code of a payment just opened (a repeat payment, stored as it stays).
