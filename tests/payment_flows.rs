@@ -413,7 +413,8 @@ async fn sms_caps_per_phone_and_per_merchant() {
 
     // Per merchant: a configurable cap; resends count too. (A cap of 1 is one counter shard,
     // so the cap is reached exactly here; tests/races.rs checks a sharded cap under load.)
-    let stack = Stack::with_sms_limits(shared::ports::SmsLimits { per_phone: 10, per_merchant: 1 }).await;
+    let stack =
+        Stack::with_sms_limits(shared::ports::SmsLimits { per_phone: 10, per_merchant: 1, ..Default::default() }).await;
     let mut ids = Vec::new();
     for _ in 0..1 {
         let a = stack.first_payment(&first_payment_body(&random_id("u"), &random_phone(), "4242424242424242")).await;
@@ -677,4 +678,70 @@ async fn a_repeat_payment_checks_at_its_write_what_an_admission_read_would_refus
     let opened = stack.repeat_payment(&repeat_payment_body(&user)).await;
     assert_eq!(opened.status, 201, "{}", opened.body);
     assert_eq!(stack.sms_count(&phone), sms_before + 1);
+}
+
+#[tokio::test]
+async fn codes_go_only_to_mobile_numbers_no_pumping() {
+    // Numbers an SMS pumper sends codes to, at the platform's cost: UK premium rate, an Iridium
+    // satellite phone, a Latvian fixed line. Refused before anything is written or sent, from
+    // the merchant's route and the shopper's.
+    let stack = Stack::new().await;
+    let (sid, secret) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;
+    for pumped in ["+449098790000", "+881612345678", "+37167000000"] {
+        let a = stack.first_payment(&first_payment_body(&random_id("u"), pumped, "4242424242424242")).await;
+        assert_eq!(
+            (a.status, a.body["code"].as_str(), a.body["param"].as_str()),
+            (422, Some("phone_not_mobile"), Some("phone"))
+        );
+        let b = stack.pay_in_session(&sid, &secret, pumped).await;
+        assert_eq!((b.status, b.body["code"].as_str()), (422, Some("phone_not_mobile")), "{}", b.body);
+        assert_eq!(sms_to(pumped).await.len(), 0, "{pumped}: no SMS");
+    }
+    let payments = stack.scan().await.iter().filter(|i| i["entity"].as_s().unwrap() == "payment").count();
+    assert_eq!(payments, 0, "nothing was written");
+}
+
+#[tokio::test]
+async fn a_merchant_sends_codes_only_to_its_countries_within_the_deployments() {
+    let mut stack = Stack::new().await;
+    stack.services.settings.sms_countries = shared::domain::SmsCountries::parse("CN,GB").unwrap();
+    let merchant_list = shared::domain::SmsCountries::parse("CN,US").unwrap();
+    stack.services.settings.merchant_sms_countries.insert("shop-1".into(), merchant_list);
+    let body = |phone: &str| first_payment_body(&random_id("u"), phone, "4242424242424242");
+    assert_eq!(stack.first_payment(&body(&random_phone())).await.status, 201);
+    for (phone, why) in
+        [("+447400123456", "GB: the deployment's, not the merchant's"), ("+14155552671", "US: not the deployment's")]
+    {
+        let a = stack.first_payment(&body(phone)).await;
+        assert_eq!((a.status, a.body["code"].as_str()), (422, Some("phone_country_not_allowed")), "{why}: {}", a.body);
+    }
+}
+
+#[tokio::test]
+async fn one_merchants_codes_cannot_use_up_a_phones_codes_at_another() {
+    // An attacker pays at shop-2 with a victim's phone until shop-2 refuses it: the victim's
+    // codes at shop-1 still go out. Past the platform's ceiling (across merchants), every
+    // merchant's are refused.
+    let stack = Stack::new().await;
+    let victim = random_phone();
+    let at = |merchant: &str| {
+        let mut body = first_payment_body(&random_id("u"), &victim, "4242424242424242");
+        body["merchant_id"] = json!(merchant);
+        body
+    };
+    for _ in 0..10 {
+        assert_eq!(stack.first_payment(&at("shop-2")).await.status, 201);
+    }
+    let refused = stack.first_payment(&at("shop-2")).await;
+    assert_eq!((refused.status, refused.body["code"].as_str()), (429, Some("sms_rate_limited")));
+    let own = stack.first_payment(&at("shop-1")).await;
+    assert_eq!(own.status, 201, "the victim still pays at shop-1: {}", own.body);
+    assert_eq!(stack.sms_count(&victim), 11);
+    // The ceiling: 30 an hour whichever merchants ask.
+    for merchant in std::iter::repeat_n("shop-3", 10).chain(std::iter::repeat_n("shop-4", 9)) {
+        assert_eq!(stack.first_payment(&at(merchant)).await.status, 201, "{merchant}");
+    }
+    let ceiling = stack.first_payment(&at("shop-5")).await;
+    assert_eq!((ceiling.status, ceiling.body["code"].as_str()), (429, Some("sms_rate_limited")));
+    assert_eq!(stack.sms_count(&victim), 30);
 }

@@ -1,8 +1,11 @@
 //! Configuration read once at cold start. Keys come from SSM Parameter Store (SecureString,
 //! named by `*_PARAM`) in AWS, or straight from the environment in the local dev stack.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_ssm::error::DisplayErrorContext;
 
+use crate::domain::SmsCountries;
 use crate::ports::SmsLimits;
 use crate::secrets::Keyring;
 pub use payments_core::settings::{AcquirerChoice, ConfigError, Keys, LocalAuth, Settings};
@@ -81,6 +84,7 @@ impl Config {
             sms_sender_id: env("SMS_SENDER_ID"),
             sms_limits: SmsLimits {
                 per_phone: cap("SMS_PHONE_HOURLY_CAP", SmsLimits::default().per_phone)?,
+                phone_ceiling: cap("SMS_PHONE_PLATFORM_HOURLY_CAP", SmsLimits::default().phone_ceiling)?,
                 per_merchant: cap("SMS_MERCHANT_HOURLY_CAP", SmsLimits::default().per_merchant)?,
             },
             metrics_namespace: env("METRICS_NAMESPACE").unwrap_or_else(|| "Payments".into()),
@@ -91,7 +95,22 @@ impl Config {
                     None => Default::default(),
                     Some(json) => serde_json::from_str(&json).map_err(|e| ConfigError::MerchantNames(e.to_string()))?,
                 },
+                sms_countries: sms_countries("SMS_COUNTRIES", env("SMS_COUNTRIES").as_deref().unwrap_or(""))?,
+                merchant_sms_countries: merchant_sms_countries(env("MERCHANT_SMS_COUNTRIES").as_deref())?,
             },
         })
     }
+}
+
+fn sms_countries(name: &'static str, list: &str) -> Result<SmsCountries, ConfigError> {
+    SmsCountries::parse(list).map_err(|e| ConfigError::SmsCountries(name, e))
+}
+
+/// `MERCHANT_SMS_COUNTRIES`: a JSON object of merchant id to a country list.
+fn merchant_sms_countries(json: Option<&str>) -> Result<BTreeMap<String, SmsCountries>, ConfigError> {
+    const NAME: &str = "MERCHANT_SMS_COUNTRIES";
+    let Some(json) = json else { return Ok(BTreeMap::new()) };
+    let lists: BTreeMap<String, String> =
+        serde_json::from_str(json).map_err(|e| ConfigError::SmsCountries(NAME, e.to_string()))?;
+    lists.into_iter().map(|(merchant, list)| Ok((merchant, sms_countries(NAME, &list)?))).collect()
 }

@@ -369,3 +369,28 @@ fn declines_fail_the_payment_with_the_reason() {
     assert_eq!((p.status, p.failure_code()), (PaymentStatus::Failed, Some("insufficient_funds")));
     assert_eq!(PaymentStatus::parse(p.status.as_str()), Some(PaymentStatus::Failed));
 }
+
+#[test]
+fn codes_go_only_to_mobile_numbers_of_allowed_countries() {
+    let any = SmsCountries::Any;
+    let check = |raw: &str, countries: &SmsCountries| {
+        Phone::parse("phone", raw).unwrap().check_sms_destination("phone", countries).map_err(|e| e.code)
+    };
+    // Mobiles (China), and a number whose country cannot tell mobile from fixed (US).
+    assert_eq!(check("+8613800138000", &any), Ok(()));
+    assert_eq!(check("+14155552671", &any), Ok(()));
+    assert_eq!(check("+447400123456", &any), Ok(()));
+    // The pumping numbers: UK premium rate, an Iridium satellite phone, a Latvian fixed line.
+    for pumped in ["+449098790000", "+881612345678", "+37167000000"] {
+        assert_eq!(check(pumped, &any), Err("phone_not_mobile"), "{pumped}");
+    }
+    // A deployment's list, and a merchant's within it.
+    let deployment = SmsCountries::parse("cn, HK,GB").unwrap();
+    assert_eq!(check("+447400123456", &deployment), Ok(()));
+    assert_eq!(check("+14155552671", &deployment), Err("phone_country_not_allowed"));
+    let merchant = deployment.and(&SmsCountries::parse("CN,US").unwrap());
+    assert_eq!(merchant, SmsCountries::parse("CN").unwrap());
+    assert_eq!(check("+447400123456", &merchant), Err("phone_country_not_allowed"));
+    assert_eq!(SmsCountries::parse("*"), Ok(SmsCountries::Any));
+    assert!(SmsCountries::parse("CHN").is_err());
+}

@@ -531,7 +531,7 @@ async fn a_code_refused_by_the_sms_cap_is_counted_and_opens_nothing() {
 fn merchant_sms_shards_split_the_cap_exactly_and_never_outnumber_it() {
     use shared::ports::{SmsLimits, MERCHANT_SMS_SHARDS};
     for cap in [0, 1, 2, 3, 7, 8, 9, 12, 1000, 1001, u32::MAX] {
-        let limits = SmsLimits { per_phone: 10, per_merchant: cap };
+        let limits = SmsLimits { per_phone: 10, per_merchant: cap, ..SmsLimits::default() };
         let n = limits.merchant_shards();
         assert_eq!(n, MERCHANT_SMS_SHARDS.min(cap), "N ≤ the cap");
         let shares: Vec<u64> = (0..n).map(|i| u64::from(limits.shard_cap(i))).collect();
@@ -549,7 +549,7 @@ fn merchant_sms_shards_split_the_cap_exactly_and_never_outnumber_it() {
 #[tokio::test]
 async fn a_sharded_merchant_cap_is_never_exceeded_and_refuses_only_with_two_shards_full() {
     let (mut stack, _) = memory_stack();
-    let limits = shared::ports::SmsLimits { per_phone: u32::MAX, per_merchant: 20 };
+    let limits = shared::ports::SmsLimits { per_phone: u32::MAX, phone_ceiling: u32::MAX, per_merchant: 20 };
     stack.services.sms_limits = limits;
     let svc = &stack.services;
     let mut outcomes = Vec::new();

@@ -41,9 +41,12 @@ pub enum RiderRefusal {
     Admission,
 }
 
-/// The two counters a code SMS is charged to.
+/// The counters a code SMS is charged to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmsCounter {
+    /// The phone's, at one merchant.
+    MerchantPhone,
+    /// The phone's, across merchants (the platform's ceiling).
     Phone,
     MerchantShard,
 }
@@ -437,13 +440,17 @@ pub trait CodeSender: Send + Sync {
 /// Caps on code SMS, per hour (fixed windows).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SmsLimits {
+    /// Per phone and merchant: what one merchant's payments may send one phone. A limit one
+    /// merchant's shoppers reach leaves the phone's codes from every other merchant alone.
     pub per_phone: u32,
+    /// Per phone, whichever merchants ask: the platform's ceiling, above `per_phone`.
+    pub phone_ceiling: u32,
     pub per_merchant: u32,
 }
 
 impl Default for SmsLimits {
     fn default() -> Self {
-        Self { per_phone: 10, per_merchant: 1000 }
+        Self { per_phone: 10, phone_ceiling: 30, per_merchant: 1000 }
     }
 }
 
@@ -478,14 +485,16 @@ impl SmsLimits {
             merchant_id: merchant.clone(),
             hour: now.div_euclid(3600),
             phone_cap: self.per_phone,
+            phone_ceiling: self.phone_ceiling,
             shard,
             shard_cap: self.shard_cap(shard),
         })
     }
 }
 
-/// One code SMS, counted in the write that stores its code: the phone's hourly counter and
-/// one shard of the merchant's, each only while under its cap.
+/// One code SMS, counted in the write that stores its code: the phone's hourly counter for this
+/// merchant, the phone's across merchants, and one shard of the merchant's, each only while
+/// under its cap.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmsCharge {
     /// The phone's keyed hash.
@@ -493,17 +502,25 @@ pub struct SmsCharge {
     pub merchant_id: Identifier,
     /// The hourly window: epoch seconds / 3600.
     pub hour: i64,
+    /// The phone's cap at this merchant.
     pub phone_cap: u32,
+    /// The phone's cap across merchants.
+    pub phone_ceiling: u32,
     pub shard: u32,
     pub shard_cap: u32,
 }
 
 impl SmsCharge {
-    /// The rule: the two counters charged, each by its partition key, with its cap, in the
+    /// The rule: the three counters charged, each by its partition key, with its cap, in the
     /// order a refusal is read in. A counter at its cap refuses the write.
-    pub fn counters(&self) -> [(SmsCounter, String, u32); 2] {
+    pub fn counters(&self) -> [(SmsCounter, String, u32); 3] {
         [
-            (SmsCounter::Phone, format!("QUOTA#PHONE#{}", self.phone_key), self.phone_cap),
+            (
+                SmsCounter::MerchantPhone,
+                format!("QUOTA#MPHONE#{}#{}", self.merchant_id, self.phone_key),
+                self.phone_cap,
+            ),
+            (SmsCounter::Phone, format!("QUOTA#PHONE#{}", self.phone_key), self.phone_ceiling),
             (SmsCounter::MerchantShard, format!("QUOTA#MERCHANT#{}#{}", self.merchant_id, self.shard), self.shard_cap),
         ]
     }

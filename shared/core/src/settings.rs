@@ -2,6 +2,7 @@
 //! settings, which keys to load, which acquirer, and why a configuration is refused. Loading it
 //! (environment, SSM) is `shared::config`'s.
 
+use crate::domain::SmsCountries;
 use crate::secrets::KeyError;
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,8 @@ pub enum ConfigError {
     LocalAuthOutsideLocal(String),
     #[error("MERCHANT_DISPLAY_NAMES must be a JSON object of merchant id to name: {0}")]
     MerchantNames(String),
+    #[error("{0} must list ISO 3166-1 alpha-2 country codes (`CN,HK`), or be `*`: {1}")]
+    SmsCountries(&'static str, String),
     #[error("ACQUIRER {0:?} is not an acquirer this build has (sandbox)")]
     UnknownAcquirer(String),
     #[error(
@@ -91,9 +94,22 @@ pub struct Settings {
     pub local_auth: LocalAuth,
     /// `MERCHANT_DISPLAY_NAMES`: `{"merchant id": "name shoppers see"}`; the id otherwise.
     pub merchant_names: std::collections::BTreeMap<String, String>,
+    /// `SMS_COUNTRIES`: the countries this deployment sends codes to (`CN,HK`; unset: any).
+    pub sms_countries: SmsCountries,
+    /// `MERCHANT_SMS_COUNTRIES`: `{"merchant id": "CN,HK"}`, each within the deployment's.
+    pub merchant_sms_countries: std::collections::BTreeMap<String, SmsCountries>,
 }
 
 impl Settings {
+    /// The countries `merchant`'s codes may go to: the deployment's, and the merchant's own
+    /// list within them.
+    pub fn sms_countries_for(&self, merchant_id: &str) -> SmsCountries {
+        match self.merchant_sms_countries.get(merchant_id) {
+            Some(own) => self.sms_countries.and(own),
+            None => self.sms_countries.clone(),
+        }
+    }
+
     pub fn merchant_name<'a>(&'a self, merchant_id: &'a str) -> &'a str {
         self.merchant_names.get(merchant_id).map_or(merchant_id, String::as_str)
     }

@@ -10,6 +10,7 @@ pub mod money;
 pub mod payment;
 pub mod phone;
 pub mod session;
+pub mod sms_destination;
 
 pub use card::{year_month, CardBrand, CardNumber, Cvc, Expiry};
 pub use code::{CodeHash, VerificationCode};
@@ -28,3 +29,4 @@ pub use session::{
     session_lifetime, CheckoutSession, ClientSecret, ReturnUrl, SessionStatus, SESSION_DEFAULT_SECS, SESSION_MAX_SECS,
     SESSION_MIN_SECS,
 };
+pub use sms_destination::SmsCountries;

@@ -34,6 +34,9 @@ pub async fn first_payment(
 
 /// The payment a first payment opens: the card sealed for its customer, fingerprinted.
 pub(crate) fn first_draft(svc: &Services, cmd: FirstPaymentCommand) -> Result<PaymentDraft, UseCaseError> {
+    // Codes go only to mobile numbers of the countries this merchant sends to: refused before
+    // anything is written or sent (SMS pumping).
+    cmd.phone.check_sms_destination("phone", &svc.settings.sms_countries_for(cmd.merchant_id.as_str()))?;
     let customer = Customer { merchant_id: cmd.merchant_id.clone(), user_id: cmd.user_id.clone() };
     let fingerprint = svc.hasher().card_fingerprint(&customer, &cmd.card);
     let sealed_card = svc.vault().seal(&customer, &cmd.card).map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
