@@ -441,8 +441,7 @@ async fn the_merchant_cannot_end_a_session_while_its_payment_is_being_captured()
     // The capture takes 600 ms at the acquirer; the merchant's expire comes 200 ms into it. It
     // is refused (the shopper is being charged); once captured, the session is complete.
     let mut stack = Stack::new().await;
-    let slow = payments_testkit::LedgerAcquirer::slow(std::time::Duration::ZERO)
-        .capturing_in(std::time::Duration::from_millis(600));
+    let slow = payments_testkit::LedgerAcquirer::prompt().capturing_in(std::time::Duration::from_millis(600));
     stack.services.acquirer = std::sync::Arc::new(slow);
     let phone = random_phone();
     let (sid, secret) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;
@@ -550,4 +549,39 @@ async fn concurrent_payments_in_one_session_leave_one_pending_payment() {
         pending += usize::from(status == "requires_verification");
     }
     assert_eq!(pending, 1, "{created:?}");
+}
+
+#[tokio::test]
+async fn wrong_codes_in_an_attackers_session_cannot_lock_the_victims_phone() {
+    // The attacker pays in a session of their own with the victim's phone (which they cannot
+    // read) and enters five wrong codes: the attacker is locked out, the victim is not.
+    let stack = Stack::new().await;
+    let (victim, victim_phone) = (random_id("u"), random_phone());
+    let saved = stack.first_payment(&first_payment_body(&victim, &victim_phone, "4242424242424242")).await;
+    let sid_v = saved.body["payment_id"].as_str().unwrap().to_owned();
+    assert_eq!(stack.verify(&sid_v, &stack.code_sent_to(&victim_phone)).await.status, 200);
+
+    let attacker = random_id("u");
+    let (sid, secret) = stack.create_session("shop-1", &attacker, &random_id("o"), 1999).await;
+    let paid = stack.pay_in_session(&sid, &secret, &victim_phone).await;
+    let pid = paid.body["payment_id"].as_str().unwrap().to_owned();
+    let wrong = wrong_code(&stack.code_sent_to(&victim_phone));
+    let mut last = None;
+    for _ in 0..5 {
+        last = Some(stack.verify_in_session(&sid, &secret, &pid, &wrong).await);
+    }
+    let last = last.unwrap();
+    // The payment's own fifth: it fails; the attacker (this user) is now locked out.
+    assert_eq!((last.status, last.body["code"].as_str()), (422, Some("too_many_attempts")), "{}", last.body);
+    let mut again = first_payment_body(&attacker, &random_phone(), "4242424242424242");
+    again["order_id"] = json!(random_id("o"));
+    let refused = stack.first_payment(&again).await;
+    assert_eq!((refused.status, refused.body["code"].as_str()), (429, Some("too_many_failures")));
+
+    // The victim pays: their saved card's repeat payment, and a first payment with their phone.
+    let repeat = stack.repeat_payment(&repeat_payment_body(&victim)).await;
+    assert_eq!(repeat.status, 201, "{}", repeat.body);
+    let mut first = first_payment_body(&victim, &victim_phone, "4242424242424242");
+    first["order_id"] = json!(random_id("o"));
+    assert_eq!(stack.first_payment(&first).await.status, 201);
 }

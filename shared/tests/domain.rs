@@ -264,6 +264,7 @@ pub(crate) fn pending_payment(now: i64) -> Payment {
             expiry: Expiry { month: 12, year: 2030 },
         },
         phone: PayerPhone::new(Phone::parse("phone", "+8613800138000").unwrap(), "phone-key".into()),
+        phone_origin: PhoneOrigin::Request,
         sealed_card: Some("sealed".into()),
         fingerprint: "fp".into(),
         save_card: true,

@@ -186,20 +186,20 @@ impl Guard {
 pub enum PayerChange<'a> {
     /// One more consecutive wrong code on each guard, only while neither is locked at `now`
     /// and each count is below `below` (so this failure does not lock the payer).
-    Count { keys: &'a [String; 2], now: i64, below: u32, expires_at: i64 },
+    Count { keys: &'a [String], now: i64, below: u32, expires_at: i64 },
     /// The consecutive count starts again, only while neither guard is locked at `now`.
-    Reset { keys: &'a [String; 2], now: i64, expires_at: i64 },
+    Reset { keys: &'a [String], now: i64, expires_at: i64 },
 }
 
 impl<'a> PayerChange<'a> {
     /// The rule, as a conditional write applies it: one more consecutive wrong code, only
     /// while neither guard is locked and this failure does not lock (the one that locks is
     /// written the careful way, [`Guard::count_failure`]).
-    pub fn count(keys: &'a [String; 2], now: i64, expires_at: i64) -> Self {
+    pub fn count(keys: &'a [String], now: i64, expires_at: i64) -> Self {
         Self::Count { keys, now, below: MAX_PAYER_FAILURES - 1, expires_at }
     }
 
-    pub fn keys(&self) -> &[String; 2] {
+    pub fn keys(&self) -> &[String] {
         match self {
             Self::Count { keys, .. } | Self::Reset { keys, .. } => keys,
         }

@@ -84,6 +84,32 @@ impl PaymentStatus {
     }
 }
 
+/// Where a payment's phone came from: named by the request (a first payment: nothing proves the
+/// shopper holds it yet), or bound to the saved card (a repeat payment: a right code proved it
+/// when the card was saved). Only a proven phone's wrong codes count against the phone, so
+/// nobody locks a victim's phone by naming it in a payment of their own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PhoneOrigin {
+    /// Also what a payment stored before the distinction reads back as (its phone's wrong codes
+    /// then count against its user only).
+    #[default]
+    Request,
+    SavedCard,
+}
+
+impl PhoneOrigin {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Request => "request",
+            Self::SavedCard => "saved_card",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Request, Self::SavedCard].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
 /// The acquirer's authorisation of a payment: funds held on the card until captured or voided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hold {
@@ -172,6 +198,7 @@ pub struct Payment {
     /// Where codes go: for a repeat payment, the phone bound to the saved card. The number
     /// itself only while the payment is open.
     pub phone: PayerPhone,
+    pub phone_origin: PhoneOrigin,
     /// The card, encrypted, kept only while the payment is pending (the acquirer needs it at
     /// verification); removed once the payment ends.
     pub sealed_card: Option<String>,

@@ -23,13 +23,38 @@ pub struct LedgerAcquirer {
     sandbox: SandboxAcquirer,
     in_flight: Duration,
     capture_in_flight: Duration,
+    away: Away,
     ledger: Mutex<HashMap<String, Funds>>,
+}
+
+/// Which calls find the acquirer unreachable (they fail, changing nothing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Away {
+    pub captures: bool,
+    pub voids: bool,
 }
 
 impl LedgerAcquirer {
     /// Each authorisation answers after `in_flight`.
     pub fn slow(in_flight: Duration) -> Self {
-        Self { sandbox: SandboxAcquirer, in_flight, capture_in_flight: Duration::ZERO, ledger: Mutex::default() }
+        Self {
+            sandbox: SandboxAcquirer,
+            in_flight,
+            capture_in_flight: Duration::ZERO,
+            away: Away::default(),
+            ledger: Mutex::default(),
+        }
+    }
+
+    /// Answers at once, as the sandbox does.
+    pub fn prompt() -> Self {
+        Self::slow(Duration::ZERO)
+    }
+
+    /// The calls `away` names fail as an unreachable acquirer's would.
+    #[must_use]
+    pub fn away(self, away: Away) -> Self {
+        Self { away, ..self }
     }
 
     /// Each capture answers after `in_flight` too.
@@ -77,6 +102,9 @@ impl Acquirer for LedgerAcquirer {
         money: &Money,
     ) -> Result<Capture, AcquirerError> {
         tokio::time::sleep(self.capture_in_flight).await;
+        if self.away.captures {
+            return Err(AcquirerError("acquirer away".into()));
+        }
         let outcome = self.sandbox.capture(payment_id, authorization_id, money).await?;
         if let Capture::Captured = outcome {
             self.book(payment_id, |f| match f {
@@ -90,6 +118,9 @@ impl Acquirer for LedgerAcquirer {
     /// By payment id: voids what it holds; a payment it holds nothing for is left as it is
     /// (an authorisation landing later would be held: voiding by payment id too early leaks).
     async fn void(&self, payment_id: &PaymentId, authorization_id: &str) -> Result<(), AcquirerError> {
+        if self.away.voids {
+            return Err(AcquirerError("acquirer away".into()));
+        }
         self.sandbox.void(payment_id, authorization_id).await?;
         self.book(payment_id, |f| match f {
             Some(Funds::Held) => Some(Funds::Voided),

@@ -6,6 +6,6 @@ pub mod acquirer;
 pub mod clock;
 pub mod memory;
 
-pub use acquirer::{Funds, LedgerAcquirer};
+pub use acquirer::{Away, Funds, LedgerAcquirer};
 pub use clock::ManualClock;
 pub use memory::MemoryStack;

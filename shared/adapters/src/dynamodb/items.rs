@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     CardBrand, CheckoutSession, CodeHash, Currency, Customer, Expiry, Failure, HistoryCursor, Hold, HoldState,
-    Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus, Phone, ReturnUrl,
-    SessionId, Verification,
+    Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus, Phone, PhoneOrigin,
+    ReturnUrl, SessionId, Verification,
 };
 use crate::ports::{SavedMethod, StoreError};
 use crate::secrets::CardVault;
@@ -126,6 +126,9 @@ pub(super) struct PaymentItem {
     pub attempts_remaining: u8,
     pub sends: u8,
     pub last_sent_at: i64,
+    /// Absent on payments stored before it: read as `request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_origin: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,6 +190,7 @@ impl PaymentItem {
             attempts_remaining: p.verification.attempts_remaining,
             sends: p.verification.sends,
             last_sent_at: p.verification.last_sent_at,
+            phone_origin: Some(p.phone_origin.as_str().to_owned()),
             authorization_id: p.hold.as_ref().map(|h| h.authorization_id.clone()),
             hold_state: p.hold.as_ref().map(|h| h.state.as_str().to_owned()),
             network_reference: p.network_reference.clone(),
@@ -210,6 +214,10 @@ impl PaymentItem {
                 PayerPhone::new(number, self.phone_key.clone())
             }
             _ => PayerPhone::masked_only(self.phone_key.clone(), self.phone_masked.clone()),
+        };
+        let phone_origin = match self.phone_origin.as_deref() {
+            None => PhoneOrigin::Request,
+            Some(origin) => PhoneOrigin::parse(origin).ok_or_else(|| bad("phone_origin"))?,
         };
         let hold = match (self.authorization_id, self.hold_state.as_deref()) {
             (None, _) => None,
@@ -245,6 +253,7 @@ impl PaymentItem {
         };
         let mut payment = Payment {
             phone,
+            phone_origin,
             hold,
             network_reference: self.network_reference,
             sealed_card: self.sealed_card,
@@ -324,6 +333,7 @@ impl HistoryItem {
             sealed_card: None,
             fingerprint: String::new(),
             save_card: false,
+            phone_origin: PhoneOrigin::Request,
             failure: stored_failure(self.failure_code.as_deref()).ok_or_else(|| bad("failure_code"))?,
             created_at: self.created_at,
             updated_at: self.updated_at,

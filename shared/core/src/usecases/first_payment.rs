@@ -3,6 +3,7 @@ use super::open_payment::{open_payment, PaymentDraft};
 use super::{Attempt, KeyedResult, Services, UseCaseError};
 use crate::domain::{
     CardNumber, Customer, Cvc, Expiry, Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment, Phone,
+    PhoneOrigin,
 };
 
 /// A first payment, validated: the whole card, the phone, the order.
@@ -55,6 +56,7 @@ pub(crate) fn first_draft(svc: &Services, cmd: FirstPaymentCommand) -> Result<Pa
         money: cmd.money,
         method,
         phone: PayerPhone::new(cmd.phone.clone(), svc.hasher().phone_key(&cmd.phone)),
+        phone_origin: PhoneOrigin::Request,
         sealed_card,
         fingerprint,
         save_card: cmd.save_card,

@@ -2,7 +2,7 @@
 //! decision does with them. Read in the same round trip as the order (`PaymentStore::admission`).
 
 use super::{Services, UseCaseError};
-use crate::domain::{Payment, PaymentStatus};
+use crate::domain::{Payment, PaymentStatus, PhoneOrigin};
 use crate::ports::{BusinessEvent, Guard, KEY_RETENTION_SECS};
 /// The payer's lock, a rider's rule: beside its type in the ports.
 pub use crate::ports::{MAX_PAYER_FAILURES, PAYER_LOCK_SECS};
@@ -20,6 +20,17 @@ pub(crate) fn payer_keys(payment: &Payment) -> [String; 2] {
         format!("PAYER#{}#USER#{}", payment.merchant_id, payment.user_id),
         format!("PAYER#{}#PHONE#{}", payment.merchant_id, payment.phone.key),
     ]
+}
+
+/// How many of the payer's guards (the first of [`payer_keys`]) a wrong code counts against:
+/// the user's always, the phone's only where the phone was proven (a saved card's). Naming a
+/// victim's phone in a payment of one's own and entering wrong codes locks out only oneself.
+/// (Either guard locked still refuses: a lock protects whoever it was counted for.)
+pub(crate) fn counted_payers(payment: &Payment) -> usize {
+    match payment.phone_origin {
+        PhoneOrigin::Request => 1,
+        PhoneOrigin::SavedCard => 2,
+    }
 }
 
 /// The decline counters a payment's authorisation is checked against, with their caps and the

@@ -9,7 +9,7 @@ use super::send_code::{reissue_code, sms_text, write_charged};
 use super::{Attempt, Services, UseCaseError};
 use crate::domain::{
     Command, Failure, HoldState, Identifier, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus,
-    Verification, VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
+    PhoneOrigin, Verification, VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
 };
 use crate::ports::{Admit, BusinessEvent, KeyFound, Rider, RiderRefusal, SendError, SessionMove, StoreError};
 use crate::secrets::CodeContext;
@@ -22,6 +22,7 @@ pub struct PaymentDraft {
     pub money: Money,
     pub method: MethodSummary,
     pub phone: PayerPhone,
+    pub phone_origin: PhoneOrigin,
     pub sealed_card: String,
     pub fingerprint: String,
     pub save_card: bool,
@@ -168,6 +169,7 @@ fn mint(
         session_id: draft.session.as_ref().map(|l| l.session.id.clone()),
         method: draft.method,
         phone: draft.phone,
+        phone_origin: draft.phone_origin,
         sealed_card: Some(draft.sealed_card),
         fingerprint: draft.fingerprint,
         save_card: draft.save_card,

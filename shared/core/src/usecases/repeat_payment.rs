@@ -1,6 +1,8 @@
 use super::open_payment::{open_payment, PaymentDraft};
 use super::{Attempt, KeyedResult, Services, UseCaseError};
-use crate::domain::{year_month, Customer, Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment};
+use crate::domain::{
+    year_month, Customer, Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment, PhoneOrigin,
+};
 
 /// A later payment: only the user, the order and the amount (and optionally which card).
 #[derive(Debug)]
@@ -44,6 +46,7 @@ pub(crate) async fn repeat_draft(svc: &Services, cmd: RepeatPaymentCommand) -> R
         money: cmd.money,
         method: MethodSummary { id: saved.id, brand: saved.brand, last4: saved.last4, expiry: saved.expiry },
         phone: PayerPhone::new(saved.phone.clone(), svc.hasher().phone_key(&saved.phone)),
+        phone_origin: PhoneOrigin::SavedCard,
         sealed_card: saved.sealed_card,
         fingerprint: saved.fingerprint,
         save_card: false,

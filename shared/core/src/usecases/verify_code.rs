@@ -1,5 +1,5 @@
 use super::commit::{commit, store, transition, Step};
-use super::guards::{check_payer, count_failure, payer_keys, reset_failures, PAYER_LOCK_SECS};
+use super::guards::{check_payer, count_failure, counted_payers, payer_keys, reset_failures, PAYER_LOCK_SECS};
 use super::idempotency::{InlineKey, KeyProgress, Keyed, KeyedResult};
 use super::lifecycle::{finish_capture, lock_out_payer, outcome_of, release_hold};
 use super::send_code::code_context;
@@ -159,7 +159,10 @@ impl Verify<'_> {
         let mut riders: Vec<Rider> = decided.claims_order.then_some(Rider::ClaimOrder).into_iter().collect();
         match &decided.payer {
             PayerWrite::None => {}
-            PayerWrite::Count => riders.push(Rider::Payer(PayerChange::count(&keys, now, expires_at))),
+            PayerWrite::Count => {
+                let (counted, _) = keys.split_at(counted_payers(&payment).min(keys.len()));
+                riders.push(Rider::Payer(PayerChange::count(counted, now, expires_at)));
+            }
             PayerWrite::Reset => riders.push(Rider::Payer(PayerChange::Reset { keys: &keys, now, expires_at })),
             PayerWrite::Guards(guards) => riders.extend(guards.iter().map(Rider::GuardAt)),
         }
@@ -234,7 +237,11 @@ impl Decided {
 /// across payments, locks them out.
 fn wrong_code(payment: &mut Payment, check: CodeCheck, read: Option<Read>, now: i64) -> Result<Decided, UseCaseError> {
     let (locked_payer, payer) = match read {
-        Some(mut read) => (count_failure(&mut read.payers, now), PayerWrite::Guards(read.payers)),
+        Some(mut read) => {
+            let n = counted_payers(payment).min(read.payers.len());
+            let (counted, _) = read.payers.split_at_mut(n);
+            (count_failure(counted, now), PayerWrite::Guards(read.payers))
+        }
         None => (false, PayerWrite::Count),
     };
     let result = match check {
