@@ -299,7 +299,8 @@ async fn the_sweeper_leaves_a_capture_to_its_verify_for_the_grace() {
     let p = first_payment(&stack.services, first("u-1", PHONE, VISA, false), None).await.unwrap();
     clock.advance(PAYMENT_TTL_SECS - 5);
     resend_code(&stack.services, &shop(), &p.id).await.unwrap();
-    stack.services.acquirer = std::sync::Arc::new(LedgerAcquirer::prompt().away(Away { captures: true, voids: false }));
+    stack.services.acquirer =
+        std::sync::Arc::new(LedgerAcquirer::prompt().away(Away { captures: true, ..Away::default() }));
     let code = code(&latest_code(&stack, PHONE));
     let err = verify_code(&stack.services, &shop(), &p.id, &code, None).await.unwrap_err();
     assert!(matches!(err, UseCaseError::Unavailable(_)), "{err:?}");
@@ -316,11 +317,33 @@ async fn the_sweeper_leaves_a_capture_to_its_verify_for_the_grace() {
 }
 
 #[tokio::test]
+async fn an_unkeyed_acquirer_timeout_is_voided_by_payment_id_after_the_grace() {
+    // The acquirer booked the authorisation; its answer was lost. Without an Idempotency-Key
+    // nobody can resume the payment: it fails, its authorisation in doubt, and the sweeper voids
+    // it by payment id once the grace has passed (not before: the call could still land).
+    let (mut stack, clock) = memory_stack();
+    let acquirer =
+        std::sync::Arc::new(LedgerAcquirer::prompt().away(Away { authorization_answers: true, ..Away::default() }));
+    stack.services.acquirer = acquirer.clone();
+    let svc = &stack.services;
+    let err = first_payment(svc, first("u-1", PHONE, VISA, false), None).await.unwrap_err();
+    assert!(matches!(err, UseCaseError::Unavailable(_)), "{err:?}");
+    assert_eq!(acquirer.held().len(), 1, "the acquirer holds funds nobody has the id of");
+    let report = sweep(svc, 25, 10).await.unwrap();
+    assert_eq!((report.examined, report.voided), (0, 0), "{report:?}: not before the grace");
+    clock.advance(AUTHORIZATION_GRACE_SECS);
+    let report = sweep(svc, 25, 10).await.unwrap();
+    assert_eq!(report.voided, 1, "{report:?}");
+    assert!(acquirer.held().is_empty(), "{:?}", acquirer.ledger());
+}
+
+#[tokio::test]
 async fn the_sweeper_pages_past_payments_it_cannot_finish() {
     // 30 expired payments whose voids keep failing sort before one that is simply due: a sweep
     // of 20-payment pages still reaches it (it used to stop at a page that made no progress).
     let (mut stack, clock) = memory_stack();
-    stack.services.acquirer = std::sync::Arc::new(LedgerAcquirer::prompt().away(Away { captures: false, voids: true }));
+    stack.services.acquirer =
+        std::sync::Arc::new(LedgerAcquirer::prompt().away(Away { voids: true, ..Away::default() }));
     let svc = &stack.services;
     for i in 0..30 {
         first_payment(svc, first(&format!("u-{i}"), &format!("+86138001{i:05}"), VISA, false), None).await.unwrap();

@@ -27,11 +27,14 @@ pub struct LedgerAcquirer {
     ledger: Mutex<HashMap<String, Funds>>,
 }
 
-/// Which calls find the acquirer unreachable (they fail, changing nothing).
+/// Which calls find the acquirer unreachable (they fail, changing nothing), and whether an
+/// authorisation's answer is lost on its way back (the acquirer booked it; the caller sees a
+/// timeout).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Away {
     pub captures: bool,
     pub voids: bool,
+    pub authorization_answers: bool,
 }
 
 impl LedgerAcquirer {
@@ -91,6 +94,9 @@ impl Acquirer for LedgerAcquirer {
         if let Authorization::Approved { .. } = decision {
             // Idempotent by payment id: authorising again changes nothing.
             self.book(request.payment_id, |f| Some(f.unwrap_or(Funds::Held)));
+        }
+        if self.away.authorization_answers {
+            return Err(AcquirerError("timed out waiting for the acquirer's answer".into()));
         }
         Ok(decision)
     }
