@@ -29,6 +29,11 @@ use crate::secrets::CardVault;
 
 type Item = HashMap<String, AttributeValue>;
 
+/// The order is held by no payment (never, or given back), or by `:payment` itself.
+const ORDER_FREE_OR_OURS: &str = "attribute_not_exists(payment_id) OR payment_id = :payment";
+/// A guard not locked at `:now` ([`PayerChange::admits`], [`Admit::admits_payer`]).
+const UNLOCKED: &str = "attribute_not_exists(#until) OR #until <= :now";
+
 /// Which rider, if any, an item of a transaction belongs to: a refusal is read by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
@@ -248,7 +253,7 @@ impl DynamoPaymentStore {
             .item("payment_id", s(payment.id.as_str()))
             .item("paid_at", AttributeValue::N(payment.updated_at.to_string()))
             // A released order (its holder failed) has no payment_id: it can be claimed again.
-            .condition_expression("attribute_not_exists(payment_id) OR payment_id = :payment")
+            .condition_expression(ORDER_FREE_OR_OURS)
             .expression_attribute_values(":payment", s(payment.id.as_str()))
             .build()
             .map_err(corrupt)
@@ -306,7 +311,7 @@ impl DynamoPaymentStore {
                 Some(below),
             ),
             PayerChange::Reset { keys, now, expires_at } => {
-                (keys, now, expires_at, "#count = :zero", "attribute_not_exists(#until) OR #until <= :now", None)
+                (keys, now, expires_at, "#count = :zero", UNLOCKED, None)
             }
         };
         let n = |v: i64| AttributeValue::N(v.to_string());
@@ -380,12 +385,12 @@ impl DynamoPaymentStore {
         let check =
             |pk: String, sk: &str| ConditionCheck::builder().table_name(&self.table).key("pk", s(&pk)).key("sk", s(sk));
         let order = check(order_pk(&payment.merchant_id, &payment.order_id), ORDER_SK)
-            .condition_expression("attribute_not_exists(payment_id) OR payment_id = :payment")
+            .condition_expression(ORDER_FREE_OR_OURS)
             .expression_attribute_values(":payment", s(payment.id.as_str()));
         tx.check(Slot::Admit, order.build().map_err(corrupt)?);
         for key in &admit.payers {
             let payer = check(key.clone(), GUARD_SK)
-                .condition_expression("attribute_not_exists(#until) OR #until <= :now")
+                .condition_expression(UNLOCKED)
                 .expression_attribute_names("#until", "until")
                 .expression_attribute_values(":now", AttributeValue::N(admit.now.to_string()));
             tx.check(Slot::Admit, payer.build().map_err(corrupt)?);
