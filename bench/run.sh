@@ -33,6 +33,7 @@ export CODE_HASH_KEYS_PARAM=/payments/bench/code_hash_keys CARD_ENCRYPTION_KEYS_
 unset CODE_HASH_KEYS CARD_ENCRYPTION_KEYS LOCAL_AUTH MERCHANT_DISPLAY_NAMES
 # Every run opens a payment for the fixture's phone.
 export SMS_PHONE_HOURLY_CAP=1000000 SMS_MERCHANT_HOURLY_CAP=1000000
+lift_attempt_limits
 
 event_of() {
   case "$1" in

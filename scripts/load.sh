@@ -15,6 +15,7 @@ export WATCH_FLAGS=--ignore-changes
 # The load's merchant and phones are many: the SMS caps are not what is measured here.
 export SMS_MERCHANT_HOURLY_CAP=100000000
 source scripts/local-env.sh
+lift_attempt_limits
 export MOTO_ENDPOINT="http://127.0.0.1:${MOTO_PORT}" WATCH_ENDPOINT="http://127.0.0.1:${WATCH_PORT}"
 export LOAD_RATES="${LOAD_RATES:-5 10 20}" LOAD_STEP_SECS="${LOAD_STEP_SECS:-30}" LOAD_OUT=target/load
 cleanup() {

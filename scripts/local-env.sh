@@ -27,7 +27,9 @@ watch_env_args() {
   local v
   for v in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION AWS_EC2_METADATA_DISABLED \
            AWS_ENDPOINT_URL TABLE_NAME CODE_HASH_KEYS CARD_ENCRYPTION_KEYS LOG_FORMAT LOCAL_AUTH MERCHANT_DISPLAY_NAMES SMS_COUNTRIES MERCHANT_SMS_COUNTRIES ACQUIRER ALLOW_SANDBOX_ACQUIRER \
-           SMS_PHONE_HOURLY_CAP SMS_PHONE_PLATFORM_HOURLY_CAP SMS_MERCHANT_HOURLY_CAP; do
+           SMS_PHONE_HOURLY_CAP SMS_PHONE_PLATFORM_HOURLY_CAP SMS_MERCHANT_HOURLY_CAP \
+           ATTEMPTS_PER_SESSION ATTEMPTS_PER_CARD_DAILY ATTEMPTS_PER_PHONE_HOURLY ATTEMPTS_PER_IP_HOURLY \
+           CURRENCIES RETURN_URL_ORIGINS; do
     # cargo lambda watch refuses `NAME=` with no value: unset ones are left out.
     [ -n "${!v:-}" ] || continue
     printf -- '--env-var\n%s=%s\n' "$v" "${!v}"
@@ -61,6 +63,14 @@ start_moto() {
   require_free_port "$MOTO_PORT" moto "${MOTO_PORT_VARIABLE:-MOTO_PORT}" || return 1
   python scripts/moto_server.py "$MOTO_PORT" &
   wait_for_port "$MOTO_PORT" 60
+}
+
+# Lifts the velocity limits on card attempts: for runs that pay with the test cards from one
+# address many times to measure something else (the fixtures, the browser test, the campaign,
+# the load). `make run` keeps production's limits; the integration tests check them.
+lift_attempt_limits() {
+  export ATTEMPTS_PER_SESSION=1000000 ATTEMPTS_PER_CARD_DAILY=1000000 ATTEMPTS_PER_PHONE_HOURLY=1000000 \
+    ATTEMPTS_PER_IP_HOURLY=1000000
 }
 
 # Extra flags for cargo lambda watch, e.g. --ignore-changes (tests want no hot reload).

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use integration_tests::*;
 use serde_json::json;
+use shared::ports::AttemptLimits;
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -34,7 +35,7 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let stack = Stack::new().await;
+    let stack = Stack::with_attempt_limits(AttemptLimits::unlimited()).await;
     let user = random_id("u");
     let mut secrets: Vec<String> = vec!["4242424242424242".into(), "4000000000000002".into()];
     let mut phones = Vec::new();

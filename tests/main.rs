@@ -13,3 +13,4 @@ mod races;
 mod round_trips;
 mod stored_data;
 mod trust_model;
+mod velocity;

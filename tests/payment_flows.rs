@@ -3,6 +3,7 @@
 
 use integration_tests::*;
 use serde_json::json;
+use shared::ports::AttemptLimits;
 
 #[tokio::test]
 async fn first_payment_verify_repeat_verify() {
@@ -395,7 +396,7 @@ async fn a_later_payment_cannot_redirect_an_earlier_cards_codes() {
 #[tokio::test]
 async fn sms_caps_per_phone_and_per_merchant() {
     // Per phone: 10 codes an hour, whoever asks.
-    let stack = Stack::new().await;
+    let stack = Stack::with_attempt_limits(AttemptLimits::unlimited()).await;
     let phone = random_phone();
     for _ in 0..10 {
         let a = stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4242424242424242")).await;
@@ -430,7 +431,7 @@ async fn sms_caps_per_phone_and_per_merchant() {
 
 #[tokio::test]
 async fn status_and_history_newest_first_a_page_at_a_time() {
-    let stack = Stack::new().await;
+    let stack = Stack::with_attempt_limits(AttemptLimits::unlimited()).await;
     let user = random_id("u");
     let mut created = Vec::new();
     for (i, merchant) in ["shop-1", "shop-2", "shop-1", "shop-1", "shop-2"].iter().enumerate() {
@@ -722,7 +723,7 @@ async fn one_merchants_codes_cannot_use_up_a_phones_codes_at_another() {
     // An attacker pays at shop-2 with a victim's phone until shop-2 refuses it: the victim's
     // codes at shop-1 still go out. Past the platform's ceiling (across merchants), every
     // merchant's are refused.
-    let stack = Stack::new().await;
+    let stack = Stack::with_attempt_limits(AttemptLimits::unlimited()).await;
     let victim = random_phone();
     let at = |merchant: &str| {
         let mut body = first_payment_body(&random_id("u"), &victim, "4242424242424242");

@@ -189,10 +189,14 @@ async fn the_session_secret_pays_its_own_order_and_nothing_else() {
         )
         .await;
     assert_eq!(a.status, 201, "{}", a.body);
+    // The shopper's view carries no merchant-internal id (issue 22).
     assert_eq!(
-        (a.body["amount"].as_u64(), a.body["order_id"].as_str(), a.body["user_id"].as_str()),
-        (Some(1999), Some(order.as_str()), Some(attacker.as_str()))
+        (a.body["amount"].as_u64(), a.body["order_id"].as_str(), a.body.get("user_id")),
+        (Some(1999), Some(order.as_str()), None)
     );
+    let state = stack.get_as_shopper(&format!("/checkout/{sid}/state"), Some(&secret)).await;
+    assert_eq!(state.body["payment"]["payment_id"], a.body["payment_id"]);
+    assert!(!state.body.to_string().contains(attacker.as_str()), "the user id in the state: {}", state.body);
     assert_eq!(a.body["session_id"], sid.as_str());
     let verify_url = a.body["next_action"]["verify_url"].as_str().unwrap();
     assert_eq!(verify_url, format!("/checkout/{sid}/payments/{}/verify", a.body["payment_id"].as_str().unwrap()));
@@ -584,4 +588,86 @@ async fn wrong_codes_in_an_attackers_session_cannot_lock_the_victims_phone() {
     let mut first = first_payment_body(&victim, &victim_phone, "4242424242424242");
     first["order_id"] = json!(random_id("o"));
     assert_eq!(stack.first_payment(&first).await.status, 201);
+}
+
+#[tokio::test]
+async fn a_shopper_sees_a_decline_as_card_declined_and_the_merchant_sees_why() {
+    // The issuer's reason tells a card tester which cards are live (funds, limits): the shopper
+    // gets the one thing they can act on; the merchant keeps the reason.
+    let stack = Stack::new().await;
+    let (sid, secret) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;
+    let body = json!({"phone": random_phone(), "card": {"number": "4000000000009995", "exp_month": 12, "exp_year": 2040, "cvc": "123"}});
+    let a =
+        stack.call_as_shopper(Function::FirstPayment, &format!("/checkout/{sid}/payments"), &secret, &body, None).await;
+    assert_eq!((a.status, a.body["code"].as_str()), (402, Some("card_declined")), "{}", a.body);
+    assert_eq!(a.body["payment"]["failure_code"], "card_declined");
+    let state = stack.get_as_shopper(&format!("/checkout/{sid}/state"), Some(&secret)).await;
+    assert_eq!(state.body["payment"]["failure_code"], "card_declined");
+    let pid = a.body["payment_id"].as_str().unwrap();
+    let merchant = stack.get(&format!("/payments/{pid}"), None).await;
+    assert_eq!(merchant.body["failure_code"], "insufficient_funds", "{}", merchant.body);
+}
+
+#[tokio::test]
+async fn a_return_url_goes_only_to_a_plain_host_or_the_merchants_own_origins() {
+    let mut stack = Stack::new().await;
+    stack.services.settings.return_url_origins =
+        std::collections::BTreeMap::from([("shop-2".to_owned(), vec!["https://pay.shop-two.example".to_owned()])]);
+    let session = |merchant: &'static str, url: &'static str| {
+        let stack = &stack;
+        async move {
+            let body = json!({"user_id": random_id("u"), "order_id": random_id("o"), "amount": 1999,
+                "currency": "CNY", "return_url": url});
+            stack.call_as(merchant, Function::CheckoutPage, "/checkout/sessions", &body, None).await
+        }
+    };
+    // No list: any https address whose host is a plain name; never an address literal or a
+    // punycode look-alike.
+    for url in [
+        "https://192.0.2.10/back",
+        "https://[2001:db8::1]/back",
+        "https://xn--pple-43d.com/back",
+        "https://shop.xn--80ak6aa92e.com/",
+    ] {
+        let a = session("shop-1", url).await;
+        assert_eq!((a.status, a.body["code"].as_str()), (422, Some("invalid_return_url")), "{url}: {}", a.body);
+    }
+    assert_eq!(session("shop-1", "https://shop.example.com/back").await.status, 201);
+    // A list: its origins only.
+    assert_eq!(session("shop-2", "https://pay.shop-two.example/done?o=1").await.status, 201);
+    for url in [
+        "https://shop.example.com/back",
+        "https://pay.shop-two.example.evil.example/",
+        "https://pay.shop-two.example:8443/",
+    ] {
+        let a = session("shop-2", url).await;
+        assert_eq!((a.status, a.body["code"].as_str()), (422, Some("invalid_return_url")), "{url}: {}", a.body);
+    }
+}
+
+#[tokio::test]
+async fn amounts_are_capped_per_currency_and_currencies_by_the_deployment() {
+    async fn pay_in(stack: &Stack, amount: u64, currency: &str) -> Answer {
+        let mut body = first_payment_body(&random_id("u"), &random_phone(), &random_card());
+        body["amount"] = json!(amount);
+        body["currency"] = json!(currency);
+        stack.first_payment(&body).await
+    }
+    let mut stack = Stack::new().await;
+    // 999,999 whole units, whatever the exponent.
+    for (currency, max) in [("CNY", 99_999_999u64), ("JPY", 999_999), ("BHD", 999_999_999), ("CLF", 9_999_999_999)] {
+        assert_eq!(pay_in(&stack, max, currency).await.status, 201, "{currency} {max}");
+        let over = pay_in(&stack, max + 1, currency).await;
+        assert_eq!((over.status, over.body["param"].as_str()), (422, Some("amount")), "{currency}: {}", over.body);
+    }
+    stack.services.settings.currencies = shared::config::Currencies::parse("CNY,HKD").unwrap();
+    let refused = pay_in(&stack, 1999, "USD").await;
+    assert_eq!(
+        (refused.status, refused.body["code"].as_str(), refused.body["param"].as_str()),
+        (422, Some("currency_not_allowed"), Some("currency"))
+    );
+    assert_eq!(pay_in(&stack, 1999, "HKD").await.status, 201);
+    let body = json!({"user_id": random_id("u"), "order_id": random_id("o"), "amount": 1999, "currency": "USD"});
+    let a = stack.call_as("shop-1", Function::CheckoutPage, "/checkout/sessions", &body, None).await;
+    assert_eq!(a.body["code"], "currency_not_allowed");
 }

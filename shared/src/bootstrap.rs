@@ -67,6 +67,7 @@ pub fn ports_over(
         payments: Arc::new(DynamoPaymentStore::new(dynamo.clone(), &config.table_name, vault)),
         idempotency: Arc::new(DynamoIdempotencyStore::new(dynamo, &config.table_name)),
         sms_limits: config.sms_limits,
+        attempt_limits: config.attempt_limits,
         sms: Arc::new(SnsCodeSender::new(sns, config.sms_sender_id.clone())),
         acquirer: match config.acquirer {
             AcquirerChoice::Sandbox => Arc::new(SandboxAcquirer),

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use aws_sdk_ssm::error::DisplayErrorContext;
 
 use crate::domain::SmsCountries;
-use crate::ports::SmsLimits;
+use crate::ports::{AttemptLimits, SmsLimits};
 use crate::secrets::Keyring;
-pub use payments_core::settings::{AcquirerChoice, ConfigError, Keys, LocalAuth, Settings};
+pub use payments_core::settings::{AcquirerChoice, ConfigError, Currencies, Keys, LocalAuth, Settings};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -23,6 +23,9 @@ pub struct Config {
     pub sms_sender_id: Option<String>,
     /// `SMS_PHONE_HOURLY_CAP` (default 10) and `SMS_MERCHANT_HOURLY_CAP` (default 1000).
     pub sms_limits: SmsLimits,
+    /// `ATTEMPTS_PER_SESSION` (default 5), `ATTEMPTS_PER_CARD_DAILY` (4),
+    /// `ATTEMPTS_PER_PHONE_HOURLY` (5) and `ATTEMPTS_PER_IP_HOURLY` (20).
+    pub attempt_limits: AttemptLimits,
     /// `METRICS_NAMESPACE` (default `Payments`): CloudWatch namespace of the business metrics.
     pub metrics_namespace: String,
     /// `AWS_LAMBDA_FUNCTION_NAME`, set by Lambda: the metrics' `Function` dimension.
@@ -87,6 +90,7 @@ impl Config {
                 phone_ceiling: cap("SMS_PHONE_PLATFORM_HOURLY_CAP", SmsLimits::default().phone_ceiling)?,
                 per_merchant: cap("SMS_MERCHANT_HOURLY_CAP", SmsLimits::default().per_merchant)?,
             },
+            attempt_limits: attempt_limits()?,
             metrics_namespace: env("METRICS_NAMESPACE").unwrap_or_else(|| "Payments".into()),
             function_name: env("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "local".into()),
             settings: Settings {
@@ -97,9 +101,27 @@ impl Config {
                 },
                 sms_countries: sms_countries("SMS_COUNTRIES", env("SMS_COUNTRIES").as_deref().unwrap_or(""))?,
                 merchant_sms_countries: merchant_sms_countries(env("MERCHANT_SMS_COUNTRIES").as_deref())?,
+                currencies: Currencies::parse(env("CURRENCIES").as_deref().unwrap_or(""))
+                    .map_err(ConfigError::Currencies)?,
+                return_url_origins: match env("RETURN_URL_ORIGINS") {
+                    None => Default::default(),
+                    Some(json) => {
+                        serde_json::from_str(&json).map_err(|e| ConfigError::ReturnUrlOrigins(e.to_string()))?
+                    }
+                },
             },
         })
     }
+}
+
+fn attempt_limits() -> Result<AttemptLimits, ConfigError> {
+    let d = AttemptLimits::default();
+    Ok(AttemptLimits {
+        per_session: cap("ATTEMPTS_PER_SESSION", d.per_session)?,
+        per_card_daily: cap("ATTEMPTS_PER_CARD_DAILY", d.per_card_daily)?,
+        per_phone_hourly: cap("ATTEMPTS_PER_PHONE_HOURLY", d.per_phone_hourly)?,
+        per_ip_hourly: cap("ATTEMPTS_PER_IP_HOURLY", d.per_ip_hourly)?,
+    })
 }
 
 fn sms_countries(name: &'static str, list: &str) -> Result<SmsCountries, ConfigError> {

@@ -122,6 +122,8 @@ proptest! {
     #[test]
     fn money_formatting_round_trips(minor in 1i64..=99_999_999, code in prop::sample::select(vec!["CNY", "JPY", "BHD", "EUR", "KRW", "KWD", "USD"])) {
         let currency = Currency::parse("currency", code).unwrap();
+        // Within the currency's own ceiling (999,999 whole units).
+        let minor = 1 + (minor - 1) % i64::try_from(currency.max_minor()).unwrap();
         let text = Money::new("amount", minor, currency).unwrap().to_string();
         let (shown_code, number) = text.split_once(' ').unwrap();
         prop_assert_eq!(shown_code, code);
@@ -226,5 +228,39 @@ proptest! {
             });
             prop_assert!((400..500).contains(&response.status().as_u16()), "{}", response.status());
         }
+    }
+}
+
+/// A card number or CVC in the wrong shape (a JSON number, a key) is refused without being
+/// echoed: serde's message quotes the value, the answer does not.
+#[tokio::test]
+async fn a_malformed_card_field_is_never_echoed() {
+    let (mut stack, _) = common::memory_stack();
+    stack.services.settings.local_auth = shared::config::LocalAuth::MerchantHeader;
+    let base = serde_json::json!({
+        "user_id": "u-1", "phone": "+8613800138000", "merchant_id": "m", "order_id": "o", "amount": 100,
+        "currency": "CNY", "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"}
+    });
+    let mut as_number = base.clone();
+    as_number["card"]["number"] = serde_json::json!(4242424242424242u64);
+    let mut cvc_number = base.clone();
+    cvc_number["card"]["cvc"] = serde_json::json!(987);
+    let mut as_key = base.clone();
+    as_key["card"]["4242424242424242"] = serde_json::json!(1);
+    let mut as_array = base.clone();
+    as_array["card"]["number"] = serde_json::json!([4242, 4242, 4242, 4242]);
+    for (body, param) in
+        [(as_number, "card.number"), (cvc_number, "card.cvc"), (as_key, "card"), (as_array, "card.number")]
+    {
+        let mut req = request(&body.to_string(), "application/json", None);
+        req.headers_mut().insert("x-local-merchant-id", "m".parse().unwrap());
+        let response = shared::http::first_payment(&stack.services, req).await;
+        let answer: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        assert_eq!(response.status().as_u16(), 400, "{answer}");
+        let text = answer.to_string();
+        for secret in ["4242", "987"] {
+            assert!(!text.contains(secret), "echoed {secret}: {text}");
+        }
+        assert!(answer["param"].as_str().is_some_and(|p| p.starts_with(param)), "{answer}");
     }
 }

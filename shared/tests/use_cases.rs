@@ -1,9 +1,9 @@
 //! Use cases over the in-memory adapters: the flows and their rules, fast.
 
-use crate::common::{latest_code, memory_stack};
+use crate::common::{latest_code, memory_stack, unlimited_attempts};
 use payments_testkit::{Away, LedgerAcquirer};
 use shared::domain::*;
-use shared::ports::BusinessEvent;
+use shared::ports::{AttemptLimit, AttemptLimits, BusinessEvent};
 use shared::usecases::*;
 use unkeyed::{first_payment, repeat_payment, verify_code};
 
@@ -73,6 +73,7 @@ fn first(user: &str, phone: &str, card: &str, save_card: bool) -> FirstPaymentCo
         expiry: Expiry { month: 12, year: 2030 },
         cvc: Cvc::parse("card.cvc", "123").unwrap(),
         save_card,
+        source_ip: None,
     }
 }
 
@@ -96,6 +97,7 @@ fn wrong(right: &str) -> VerificationCode {
 
 const PHONE: &str = "+8613800138000";
 const VISA: &str = "4242424242424242";
+const MASTERCARD: &str = "5555555555554444";
 
 #[tokio::test]
 async fn first_payment_then_repeat_payment_complete_by_code() {
@@ -195,7 +197,7 @@ async fn a_capture_that_fails_fails_the_payment_voids_it_and_frees_the_order() {
 
 #[tokio::test]
 async fn five_wrong_codes_in_a_row_across_payments_lock_the_payer_out() {
-    let (stack, clock) = memory_stack();
+    let (stack, clock) = unlimited_attempts();
     let svc = &stack.services;
     // Four wrong, then the right one: the count starts again.
     let p = first_payment(svc, first("u-1", PHONE, VISA, false), None).await.unwrap();
@@ -259,16 +261,54 @@ async fn wrong_codes_on_a_saved_cards_payments_lock_its_proven_phone() {
 }
 
 #[tokio::test]
-async fn declines_are_capped_before_the_acquirer() {
+async fn one_card_across_users_meets_the_per_card_limit_before_the_acquirer() {
+    // Card testing spreads one card over many users: the card's attempts are counted by its
+    // number alone, approved or declined, across users and merchants.
     let (stack, _) = memory_stack();
     let svc = &stack.services;
-    for _ in 0..5 {
-        first_payment(svc, first("u-1", PHONE, "4000000000000002", false), None).await.unwrap_err();
+    let per_card = AttemptLimits::default().per_card_daily;
+    for i in 0..per_card {
+        let mut cmd = first(&format!("u-{i}"), &format!("+86138001380{i:02}"), "4000000000000002", false);
+        cmd.merchant_id = ident(if i % 2 == 0 { "shop-1" } else { "shop-2" });
+        let err = first_payment(svc, cmd, None).await.unwrap_err();
+        assert!(matches!(err, UseCaseError::Declined(_)), "{err:?}");
     }
-    // The same card, a sixth time the same day: refused before any authorisation.
-    let err = first_payment(svc, first("u-1", PHONE, "4000000000000002", false), None).await.unwrap_err();
-    assert!(matches!(err, UseCaseError::TooManyDeclines { .. }), "{err:?}");
-    assert_eq!(stack.metrics.count(&BusinessEvent::DeclineCapReached), 1);
+    let err = first_payment(svc, first("u-next", "+8613800138099", "4000000000000002", false), None).await.unwrap_err();
+    assert!(
+        matches!(err, UseCaseError::TooManyPaymentAttempts { limit: AttemptLimit::Card, .. }),
+        "refused before the acquirer: {err:?}"
+    );
+    assert_eq!(stack.metrics.count(&BusinessEvent::AttemptLimitReached), 1);
+    assert_eq!(
+        stack.metrics.count(&BusinessEvent::PaymentCreated),
+        per_card as usize,
+        "the refused one opened nothing"
+    );
+    // Another card of the same user is another count.
+    first_payment(svc, first("u-next", "+8613800138099", VISA, false), None).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_merchants_decline_cap_adds_friction_to_new_cards_and_never_refuses_a_saved_card() {
+    let (stack, _) = unlimited_attempts();
+    let svc = &stack.services;
+    let saved = first_payment(svc, first("u-loyal", "+8613800138077", VISA, true), None).await.unwrap();
+    verify_code(svc, &shop(), &saved.id, &code(&latest_code(&stack, "+8613800138077")), None).await.unwrap();
+    for i in 0..MAX_MERCHANT_DECLINES_PER_HOUR {
+        let cmd = first(&format!("u-{i}"), &format!("+861380013{i:04}"), "4000000000000002", false);
+        first_payment(svc, cmd, None).await.unwrap_err();
+    }
+    assert_eq!(stack.metrics.count(&BusinessEvent::DeclineCapReached), 0);
+    // The saved card's repeat payment goes on.
+    let r = repeat_payment(svc, repeat("u-loyal", None), None).await.unwrap();
+    let r = verify_code(svc, &shop(), &r.id, &code(&latest_code(&stack, "+8613800138077")), None).await.unwrap();
+    assert_eq!(r.status, PaymentStatus::Succeeded);
+    // A new card still pays, under strict limits: two tries per card, so the tested card is
+    // refused before the acquirer.
+    first_payment(svc, first("u-new", "+8613800138066", MASTERCARD, false), None).await.unwrap();
+    let err = first_payment(svc, first("u-x", "+8613800138055", "4000000000000002", false), None).await.unwrap_err();
+    assert!(matches!(err, UseCaseError::TooManyPaymentAttempts { limit: AttemptLimit::Card, .. }), "{err:?}");
+    assert!(stack.metrics.count(&BusinessEvent::DeclineCapReached) >= 1, "the alarm's metric");
 }
 
 #[tokio::test]
@@ -341,7 +381,7 @@ async fn an_unkeyed_acquirer_timeout_is_voided_by_payment_id_after_the_grace() {
 async fn the_sweeper_pages_past_payments_it_cannot_finish() {
     // 30 expired payments whose voids keep failing sort before one that is simply due: a sweep
     // of 20-payment pages still reaches it (it used to stop at a page that made no progress).
-    let (mut stack, clock) = memory_stack();
+    let (mut stack, clock) = unlimited_attempts();
     stack.services.acquirer =
         std::sync::Arc::new(LedgerAcquirer::prompt().away(Away { voids: true, ..Away::default() }));
     let svc = &stack.services;
@@ -498,6 +538,7 @@ async fn each_business_event_is_counted_once_it_is_stored() {
         stack.metrics.events(),
         [
             E::PaymentCreated,
+            E::Authorised,
             E::CodeSent,
             E::VerificationFailed,
             E::PaymentSucceeded,
@@ -509,7 +550,7 @@ async fn each_business_event_is_counted_once_it_is_stored() {
 
 #[tokio::test]
 async fn a_code_refused_by_the_sms_cap_is_counted_and_opens_nothing() {
-    let (stack, _) = memory_stack();
+    let (stack, _) = unlimited_attempts();
     let svc = &stack.services;
     let cap = shared::ports::SmsLimits::default().per_phone;
     for i in 0..cap {
@@ -542,7 +583,7 @@ fn merchant_sms_shards_split_the_cap_exactly_and_never_outnumber_it() {
 
 #[tokio::test]
 async fn a_sharded_merchant_cap_is_never_exceeded_and_refuses_only_with_two_shards_full() {
-    let (mut stack, _) = memory_stack();
+    let (mut stack, _) = unlimited_attempts();
     let limits = shared::ports::SmsLimits { per_phone: u32::MAX, phone_ceiling: u32::MAX, per_merchant: 20 };
     stack.services.sms_limits = limits;
     let svc = &stack.services;

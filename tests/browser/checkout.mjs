@@ -224,7 +224,7 @@ try {
   await page.press("#phone", "Enter");
   await visible("#result");
   assert.equal(await page.locator("#result-title").textContent(), "Payment declined");
-  assert.equal(await page.locator("#result-detail").textContent(), "Your bank declined the payment. You can try another card.");
+  assert.equal(await page.locator("#result-detail").textContent(), "Your bank declined the payment. Check the card details, or try another card.");
   assert.equal((await smsTo(phone2)).length, 0, "a declined card costs no SMS");
   await check("9-declined");
   await page.click("#try-again");

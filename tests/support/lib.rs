@@ -19,7 +19,7 @@ use rand::Rng;
 use serde_json::{json, Value};
 use shared::config::Config;
 use shared::lambda_http::{http, Body, Request, Response};
-use shared::ports::{CodeSender, SendError, SmsLimits, SmsText};
+use shared::ports::{AttemptLimits, CodeSender, SendError, SmsLimits, SmsText};
 use shared::secrets::Keyring;
 use shared::{Ports, Services};
 
@@ -114,15 +114,27 @@ impl Stack {
     }
 
     pub async fn with_sms_limits(sms_limits: SmsLimits) -> Self {
-        Self::build(sms_limits, None).await
+        Self::build(sms_limits, AttemptLimits::default(), None).await
+    }
+
+    /// Default SMS caps, these velocity limits on card attempts.
+    pub async fn with_attempt_limits(attempt_limits: AttemptLimits) -> Self {
+        Self::build(SmsLimits::default(), attempt_limits, None).await
+    }
+
+    /// A test that pays with one card many times to reach something else (a race, an SMS cap,
+    /// a page of history) lifts the velocity limits on card attempts; the tests of those limits
+    /// run with production's.
+    pub async fn with_limits(sms_limits: SmsLimits, attempt_limits: AttemptLimits) -> Self {
+        Self::build(sms_limits, attempt_limits, None).await
     }
 
     /// Real adapters whose every AWS call passes through `plan`, which can fail it.
     pub async fn with_faults(plan: &faults::FaultPlan) -> Self {
-        Self::build(SmsLimits::default(), Some(plan)).await
+        Self::build(SmsLimits::default(), AttemptLimits::default(), Some(plan)).await
     }
 
-    async fn build(sms_limits: SmsLimits, faults: Option<&faults::FaultPlan>) -> Self {
+    async fn build(sms_limits: SmsLimits, attempt_limits: AttemptLimits, faults: Option<&faults::FaultPlan>) -> Self {
         let aws = aws_config(faults).await;
         let table = format!("it-{}", rand::rng().random::<u64>());
         let dynamo = aws_sdk_dynamodb::Client::new(&aws);
@@ -133,6 +145,7 @@ impl Stack {
             card_keys: Some(Keyring::parse("CARD_ENCRYPTION_KEYS", CARD_KEYS).unwrap()),
             sms_sender_id: None,
             sms_limits,
+            attempt_limits,
             metrics_namespace: "Payments".into(),
             function_name: "integration-tests".into(),
             settings: Default::default(),
@@ -199,6 +212,15 @@ impl Stack {
         let mut req = post_request(path, body, key);
         req.headers_mut().insert("authorization", format!("Bearer {secret}").parse().unwrap());
         self.send(function, req).await
+    }
+
+    /// The shopper at `ip` pays session `sid` by `card` (codes to a fresh phone); the answer.
+    pub async fn pay_in_session_from(&self, sid: &str, secret: &str, card: &str, ip: &str) -> Answer {
+        let body =
+            json!({"phone": random_phone(), "card": {"number": card, "exp_month": 12, "exp_year": 2040, "cvc": "123"}});
+        let mut req = from_address(post_request(&format!("/checkout/{sid}/payments"), &body, None), ip);
+        req.headers_mut().insert("authorization", format!("Bearer {secret}").parse().unwrap());
+        self.send(Function::FirstPayment, req).await
     }
 
     /// A shopper's browser's GET (the page, its state), with `secret` if given.
@@ -313,6 +335,40 @@ pub fn from_merchant(req: Request, merchant: &str) -> Request {
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.authorizer = Some(authorizer);
     req.with_request_context(RequestContext::ApiGatewayV2(context))
+}
+
+/// As API Gateway passes on a browser's request from `ip` (its `requestContext.http.sourceIp`).
+pub fn from_address(req: Request, ip: &str) -> Request {
+    use shared::lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+    use shared::lambda_http::request::RequestContext;
+    use shared::lambda_http::RequestExt;
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.http.source_ip = Some(ip.to_owned());
+    req.with_request_context(RequestContext::ApiGatewayV2(context))
+}
+
+/// A fresh Luhn-valid 16-digit Visa number: a card no other test uses.
+pub fn random_card() -> String {
+    let body: String = format!("4{:014}", rand::rng().random_range(0..100_000_000_000_000u64));
+    let sum: u32 = body
+        .chars()
+        .rev()
+        .enumerate()
+        .map(|(i, c)| {
+            let d = c.to_digit(10).unwrap();
+            if i % 2 == 0 {
+                let twice = d * 2;
+                if twice > 9 {
+                    twice - 9
+                } else {
+                    twice
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
 }
 
 /// A JSON POST to `path`, with an Idempotency-Key if given.

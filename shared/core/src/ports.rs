@@ -39,6 +39,9 @@ pub enum RiderRefusal {
     Sms { counter: SmsCounter, busy: bool },
     /// [`Rider::Admit`]: the order is held, the payer locked out, or a decline cap reached.
     Admission,
+    /// [`Rider::Attempts`]: a velocity counter is at its cap, or (`busy`) a concurrent
+    /// transaction is changing it.
+    Attempts { limit: AttemptLimit, busy: bool },
 }
 
 /// The counters a code SMS is charged to.
@@ -77,6 +80,8 @@ pub enum Rider<'a> {
     Session(&'a SessionMove),
     /// What an admission read checks, as conditions of a new payment's write instead.
     Admit(&'a Admit),
+    /// A card authorisation attempt counted against its velocity limits, before the acquirer.
+    Attempts(&'a AttemptCharge),
 }
 
 /// The admission read's checks as conditions of a new payment's write, for a payment that
@@ -531,6 +536,168 @@ impl SmsCharge {
     }
 }
 
+/// The velocity limits on card authorisation attempts (a card entered: a first payment),
+/// approved or declined alike, counted in the write that opens the payment, before the
+/// acquirer: pipelined requests cannot pass them. None of them is the merchant's (that one is
+/// the merchant's SMS cap, charged in the same write: every attempt sends a code), and none
+/// counts a saved card's repeat payment, so no limit here refuses a merchant's returning
+/// customers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptLimit {
+    /// Per checkout session, for its lifetime: many cards in one session is card testing.
+    Session,
+    /// Per card number (a keyed digest of the PAN alone), per day, across users and merchants.
+    Card,
+    /// Per phone at one merchant, per hour (as its SMS cap: one merchant's shoppers cannot use
+    /// up a phone's attempts at another).
+    Phone,
+    /// Per source address of a shopper's browser (an IPv6 address by its /64), per hour. A
+    /// merchant's server's requests have none.
+    SourceIp,
+}
+
+impl AttemptLimit {
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Self::Session => "session",
+            Self::Card => "card",
+            Self::Phone => "phone",
+            Self::SourceIp => "source_ip",
+        }
+    }
+}
+
+/// The caps of the [`AttemptLimit`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptLimits {
+    pub per_session: u32,
+    pub per_card_daily: u32,
+    pub per_phone_hourly: u32,
+    pub per_ip_hourly: u32,
+}
+
+impl Default for AttemptLimits {
+    fn default() -> Self {
+        Self { per_session: 5, per_card_daily: 4, per_phone_hourly: 5, per_ip_hourly: 20 }
+    }
+}
+
+/// Who and what an authorisation attempt comes from, as its counters' keys (digests).
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptSources<'a> {
+    pub session: Option<&'a str>,
+    pub card: &'a str,
+    pub merchant: &'a Identifier,
+    pub phone: &'a str,
+    pub source_ip: Option<&'a str>,
+}
+
+/// How closely new cards are looked at: `Strict` while the merchant's hourly decline cap is
+/// reached (card testing is likely): friction for new cards, never a refusal of a saved card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scrutiny {
+    Normal,
+    Strict,
+}
+
+impl AttemptLimits {
+    /// No velocity limit at all: for tests and benchmarks that pay with one card many times.
+    pub const fn unlimited() -> Self {
+        Self { per_session: u32::MAX, per_card_daily: u32::MAX, per_phone_hourly: u32::MAX, per_ip_hourly: u32::MAX }
+    }
+
+    /// The caps while the merchant is under card testing: two tries per session, card and
+    /// phone, five per source address.
+    pub fn under(&self, scrutiny: Scrutiny) -> Self {
+        match scrutiny {
+            Scrutiny::Normal => *self,
+            Scrutiny::Strict => Self {
+                per_session: self.per_session.min(2),
+                per_card_daily: self.per_card_daily.min(2),
+                per_phone_hourly: self.per_phone_hourly.min(2),
+                per_ip_hourly: self.per_ip_hourly.min(5),
+            },
+        }
+    }
+
+    /// The rule: the counters one attempt from `from` at `now` is charged to, each with its
+    /// window and cap, in the order a refusal is read in.
+    pub fn charge(&self, from: &AttemptSources<'_>, now: i64) -> AttemptCharge {
+        let (day, hour) = (now.div_euclid(86_400), now.div_euclid(3_600));
+        let counter = |limit, key: String, window: String, cap, expires_at| AttemptCounter {
+            limit,
+            key,
+            window,
+            cap,
+            expires_at,
+        };
+        let mut counters = Vec::with_capacity(4);
+        if let Some(session) = from.session {
+            // No window: the session's lifetime (at most a day) bounds it.
+            counters.push(counter(
+                AttemptLimit::Session,
+                format!("ATTEMPTS#SESSION#{session}"),
+                "LIFE".into(),
+                self.per_session,
+                now + 2 * 86_400,
+            ));
+        }
+        counters.push(counter(
+            AttemptLimit::Card,
+            format!("ATTEMPTS#CARD#{}", from.card),
+            format!("D{day}"),
+            self.per_card_daily,
+            (day + 2) * 86_400,
+        ));
+        counters.push(counter(
+            AttemptLimit::Phone,
+            format!("ATTEMPTS#MPHONE#{}#{}", from.merchant, from.phone),
+            format!("H{hour}"),
+            self.per_phone_hourly,
+            (hour + 2) * 3_600,
+        ));
+        if let Some(ip) = from.source_ip {
+            counters.push(counter(
+                AttemptLimit::SourceIp,
+                format!("ATTEMPTS#IP#{ip}"),
+                format!("H{hour}"),
+                self.per_ip_hourly,
+                (hour + 2) * 3_600,
+            ));
+        }
+        AttemptCharge { counters }
+    }
+}
+
+/// One velocity counter of an attempt: its item (`key`, `window`), its cap, when it may go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptCounter {
+    pub limit: AttemptLimit,
+    pub key: String,
+    pub window: String,
+    pub cap: u32,
+    pub expires_at: i64,
+}
+
+impl AttemptCounter {
+    /// Seconds until the counter's window ends and it counts from zero again.
+    pub fn retry_after(&self, now: i64) -> i64 {
+        let ends = match self.limit {
+            AttemptLimit::Session => now + 86_400,
+            AttemptLimit::Card => (now.div_euclid(86_400) + 1) * 86_400,
+            AttemptLimit::Phone | AttemptLimit::SourceIp => now + until_next_hour(now),
+        };
+        (ends - now).max(1)
+    }
+}
+
+/// One card authorisation attempt, counted in the write that opens its payment: each counter
+/// bumped only while under its cap; one at its cap refuses the write (`Refused(Attempts)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptCharge {
+    pub counters: Vec<AttemptCounter>,
+}
+
 /// Seconds until the hourly window containing `now` ends.
 pub fn until_next_hour(now: i64) -> i64 {
     3600 - now.rem_euclid(3600)
@@ -634,6 +801,12 @@ pub enum BusinessEvent {
     SmsRateLimited,
     /// An authorisation was refused before the acquirer: a decline cap is reached.
     DeclineCapReached,
+    /// A card authorisation attempt was refused before the acquirer: a velocity limit is
+    /// reached.
+    AttemptLimitReached,
+    /// A new card's authorisation (a first payment's) was approved and stored: the approval
+    /// velocity an alarm watches.
+    Authorised,
 }
 
 impl BusinessEvent {
@@ -647,6 +820,8 @@ impl BusinessEvent {
             Self::VerificationFailed => "VerificationsFailed",
             Self::SmsRateLimited => "SmsRateLimited",
             Self::DeclineCapReached => "DeclineCapsReached",
+            Self::AttemptLimitReached => "AttemptLimitsReached",
+            Self::Authorised => "Authorisations",
         }
     }
 }

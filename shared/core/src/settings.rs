@@ -2,7 +2,7 @@
 //! settings, which keys to load, which acquirer, and why a configuration is refused. Loading it
 //! (environment, SSM) is `shared::config`'s.
 
-use crate::domain::SmsCountries;
+use crate::domain::{Currency, FieldError, Money, ReturnUrl, SmsCountries};
 use crate::secrets::KeyError;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +26,10 @@ pub enum ConfigError {
     MerchantNames(String),
     #[error("{0} must list ISO 3166-1 alpha-2 country codes (`CN,HK`), or be `*`: {1}")]
     SmsCountries(&'static str, String),
+    #[error("CURRENCIES must list ISO 4217 codes with minor units (`CNY,HKD`), or be `*`: {0:?} is not one")]
+    Currencies(String),
+    #[error("RETURN_URL_ORIGINS must be a JSON object of merchant id to a list of origins: {0}")]
+    ReturnUrlOrigins(String),
     #[error("ACQUIRER {0:?} is not an acquirer this build has (sandbox)")]
     UnknownAcquirer(String),
     #[error(
@@ -98,6 +102,44 @@ pub struct Settings {
     pub sms_countries: SmsCountries,
     /// `MERCHANT_SMS_COUNTRIES`: `{"merchant id": "CN,HK"}`, each within the deployment's.
     pub merchant_sms_countries: std::collections::BTreeMap<String, SmsCountries>,
+    /// `CURRENCIES`: the currencies this deployment takes (`CNY,HKD`; unset or `*`: any ISO 4217
+    /// currency with minor units).
+    pub currencies: Currencies,
+    /// `RETURN_URL_ORIGINS`: `{"merchant id": ["https://shop.example"]}`: where a merchant's
+    /// checkout sessions may send the shopper back to. A merchant without a list may name any
+    /// https address whose host is a plain name.
+    pub return_url_origins: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// The currencies a deployment takes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Currencies {
+    #[default]
+    Any,
+    Only(std::collections::BTreeSet<String>),
+}
+
+impl Currencies {
+    /// `CNY,HKD` or `*` (any); an unknown or malformed code is refused.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let list = list.trim();
+        if list.is_empty() || list == "*" {
+            return Ok(Self::Any);
+        }
+        let codes = list
+            .split(',')
+            .map(str::trim)
+            .map(|code| Currency::parse("currency", code).map(|c| c.code().to_owned()).map_err(|_| code.to_owned()))
+            .collect::<Result<_, _>>()?;
+        Ok(Self::Only(codes))
+    }
+
+    pub fn admits(&self, currency: &Currency) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Only(codes) => codes.contains(currency.code()),
+        }
+    }
 }
 
 impl Settings {
@@ -108,6 +150,32 @@ impl Settings {
             Some(own) => self.sms_countries.and(own),
             None => self.sms_countries.clone(),
         }
+    }
+
+    /// Refuses a currency this deployment does not take (422 `currency_not_allowed`).
+    pub fn check_currency(&self, money: &Money) -> Result<(), FieldError> {
+        if self.currencies.admits(&money.currency) {
+            return Ok(());
+        }
+        Err(FieldError::new("currency_not_allowed", "currency", "this currency is not accepted here"))
+    }
+
+    /// Refuses a return address `merchant_id` may not send shoppers to (422
+    /// `invalid_return_url`): outside its listed origins, or, without a list, a host that is
+    /// not a plain name.
+    pub fn check_return_url(&self, merchant_id: &str, url: &ReturnUrl) -> Result<(), FieldError> {
+        let allowed = match self.return_url_origins.get(merchant_id) {
+            Some(origins) => origins.iter().any(|o| o.trim_end_matches('/') == url.origin()),
+            None => url.has_plain_host(),
+        };
+        if allowed {
+            return Ok(());
+        }
+        Err(FieldError::new(
+            "invalid_return_url",
+            "return_url",
+            "return_url must be an address of one of the merchant's origins (an https address with a plain host name)",
+        ))
     }
 
     pub fn merchant_name<'a>(&'a self, merchant_id: &'a str) -> &'a str {

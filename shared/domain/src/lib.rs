@@ -11,6 +11,7 @@ pub mod payment;
 pub mod phone;
 pub mod session;
 pub mod sms_destination;
+pub mod source_ip;
 
 pub use card::{year_month, CardBrand, CardNumber, Cvc, Expiry};
 pub use code::{CodeHash, VerificationCode};
@@ -30,3 +31,4 @@ pub use session::{
     SESSION_MIN_SECS,
 };
 pub use sms_destination::SmsCountries;
+pub use source_ip::SourceIp;

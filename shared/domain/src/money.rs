@@ -3,7 +3,10 @@ use std::fmt;
 use super::FieldError;
 
 pub const MIN_AMOUNT: u64 = 1;
-pub const MAX_AMOUNT: u64 = 99_999_999;
+/// The largest amount in whole units of any currency: 999,999 (and its minor units), so
+/// the ceiling in minor units follows the currency's exponent (CNY 99,999,999, JPY 999,999,
+/// BHD 999,999,999). Which currencies a deployment takes at all is its allow-list.
+pub const MAX_MAJOR_UNITS: u64 = 999_999;
 
 /// An ISO 4217 currency that has minor units (so `XAU`, `XXX` and friends are refused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +40,13 @@ impl Currency {
     pub fn exponent(&self) -> u16 {
         self.exponent
     }
+
+    /// The largest amount in this currency's minor units: [`MAX_MAJOR_UNITS`] and its minor
+    /// units.
+    pub fn max_minor(&self) -> u64 {
+        let unit = 10u64.saturating_pow(u32::from(self.exponent));
+        MAX_MAJOR_UNITS.saturating_add(1).saturating_mul(unit).saturating_sub(1)
+    }
 }
 
 /// An amount in integer minor units of a currency.
@@ -48,12 +58,13 @@ pub struct Money {
 
 impl Money {
     pub fn new(param: &str, minor: i64, currency: Currency) -> Result<Self, FieldError> {
+        let max = currency.max_minor();
         match u64::try_from(minor) {
-            Ok(m) if (MIN_AMOUNT..=MAX_AMOUNT).contains(&m) => Ok(Self { minor: m, currency }),
+            Ok(m) if (MIN_AMOUNT..=max).contains(&m) => Ok(Self { minor: m, currency }),
             _ => Err(FieldError::new(
                 "invalid_amount",
                 param,
-                format!("{param} must be an integer of minor units from {MIN_AMOUNT} to {MAX_AMOUNT}"),
+                format!("{param} must be an integer of minor units from {MIN_AMOUNT} to {max} for {}", currency.code()),
             )),
         }
     }

@@ -99,6 +99,24 @@ impl ReturnUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// `scheme://host[:port]`, as a merchant's allowed origins list it.
+    pub fn origin(&self) -> String {
+        url::Url::parse(&self.0).map(|u| u.origin().ascii_serialization()).unwrap_or_default()
+    }
+
+    /// Whether the host is a plain name: not an address literal, no punycode label (a
+    /// look-alike of a known name, `xn--pple-43d.com`). Either is where a phishing page would
+    /// send shoppers; a merchant that needs one lists its origin instead. (The local stack's
+    /// `http://127.0.0.1` is allowed where it is parsed.)
+    pub fn has_plain_host(&self) -> bool {
+        let Ok(url) = url::Url::parse(&self.0) else { return false };
+        match url.host() {
+            Some(url::Host::Domain(d)) => !d.is_empty() && !d.split('.').any(|label| label.starts_with("xn--")),
+            Some(url::Host::Ipv4(ip)) => url.scheme() == "http" && ip.is_loopback(),
+            Some(url::Host::Ipv6(_)) | None => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

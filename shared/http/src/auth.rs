@@ -10,7 +10,7 @@ use lambda_http::{Request, RequestExt};
 
 use super::problem::Problem;
 use crate::config::LocalAuth;
-use crate::domain::{CheckoutSession, ClientSecret, Identifier, SessionId};
+use crate::domain::{CheckoutSession, ClientSecret, Identifier, SessionId, SourceIp};
 use crate::usecases::{self, Caller, Ports, Services, SessionScope, UseCaseError};
 
 /// Claims that may carry the merchant id: a plain `merchant_id`, or a Cognito user-pool
@@ -68,5 +68,14 @@ pub async fn shopper(svc: &Services, req: &Request, raw_session: &str) -> Result
     let session = usecases::authenticate(svc, &id, bearer(req).as_ref())
         .await
         .map_err(|e| super::problem::from_use_case(e, now, &super::views::Urls::Merchant))?;
-    Ok((Caller::Shopper(SessionScope::of(&session)), session))
+    Ok((Caller::Shopper(SessionScope::of(&session, source_ip(req))), session))
+}
+
+/// The address the request came from, as API Gateway saw it (`requestContext.http.sourceIp`):
+/// never a header the client writes.
+fn source_ip(req: &Request) -> Option<SourceIp> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref().and_then(SourceIp::parse),
+        _ => None,
+    }
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use crate::domain::FieldError;
 use crate::domain::{
     session_lifetime, year_month, CardNumber, Currency, Cvc, Expiry, Identifier, MethodId, Money, Phone, ReturnUrl,
-    VerificationCode,
+    SourceIp, VerificationCode,
 };
 use crate::usecases::{FirstPaymentCommand, RepeatPaymentCommand, SessionCommand, SessionPayment};
 
@@ -80,6 +80,8 @@ impl FirstPaymentBody {
             expiry,
             cvc,
             save_card: self.save_card,
+            // A merchant's server's address is not a shopper's: no per-address limit.
+            source_ip: None,
         })
     }
 }
@@ -177,10 +179,12 @@ pub struct SessionCardBody {
 }
 
 impl SessionCardBody {
-    pub fn validate(self, now: i64) -> Result<SessionPayment, FieldError> {
+    /// The card payment, from the browser at `source_ip`.
+    pub fn validate(self, now: i64, source_ip: Option<&SourceIp>) -> Result<SessionPayment, FieldError> {
         let phone = Phone::parse("phone", &self.phone)?;
         let (card, expiry, cvc) = self.card.validate(now)?;
-        Ok(SessionPayment::Card { phone, card, expiry, cvc, save_card: self.save_card })
+        let source_ip = source_ip.cloned();
+        Ok(SessionPayment::Card { phone, card, expiry, cvc, save_card: self.save_card, source_ip })
     }
 }
 

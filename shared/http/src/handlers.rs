@@ -95,7 +95,7 @@ pub async fn first_payment(svc: &Services, req: Request) -> Response<Body> {
         }
         Some(r @ Route::SessionPay(_)) => {
             post_payment(svc, &req, &r, |body: SessionCardBody, ctx, attempt| async move {
-                let how = body.validate(ctx.now)?;
+                let how = body.validate(ctx.now, ctx.caller.source_ip())?;
                 Ok(usecases::pay_in_session(svc, ctx.session()?.clone(), how, attempt.as_ref()).await)
             })
             .await

@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::reply::Reply;
-use super::views::{payment_view, Urls};
+use super::views::{payment_view, shopper_failure_code, Urls};
 use crate::domain::{FieldError, Payment};
 use crate::usecases::UseCaseError;
 
@@ -114,6 +114,9 @@ const INVALID_CLIENT_SECRET: &str =
     "send this checkout session's client secret as `Authorization: Bearer <client_secret>`";
 
 /// A `429` with its `Retry-After`.
+const RESEND_TOO_SOON: &str = "a code was sent moments ago; wait before asking again";
+const TOO_MANY_DECLINES: &str = "too many cards were declined; try again later";
+
 fn limited(code: &str, detail: &str, retry_after_secs: i64) -> Problem {
     Problem::new(429, code, detail).retry_after(retry_after_secs)
 }
@@ -156,16 +159,13 @@ pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
         }
         E::NotPending(p) => Problem::new(409, "payment_not_pending", format!("the payment is {}", p.status.as_str()))
             .with_payment(&p, now, urls),
-        E::Declined(p) => {
-            let reason = p.failure_code().unwrap_or("card_declined");
-            Problem::new(402, reason, "the card issuer declined the payment").with_payment(&p, now, urls)
-        }
-        E::ResendTooSoon { retry_after_secs } => {
-            limited("resend_too_soon", "a code was sent moments ago; wait before asking again", retry_after_secs)
-        }
+        E::Declined(p) => declined(&p, now, urls),
+        E::ResendTooSoon { retry_after_secs } => limited("resend_too_soon", RESEND_TOO_SOON, retry_after_secs),
         E::TooManyFailures { retry_after_secs } => limited("too_many_failures", TOO_MANY_FAILURES, retry_after_secs),
-        E::TooManyDeclines { retry_after_secs } => {
-            limited("too_many_declines", "too many cards were declined; try again later", retry_after_secs)
+        E::TooManyDeclines { retry_after_secs } => limited("too_many_declines", TOO_MANY_DECLINES, retry_after_secs),
+        E::TooManyPaymentAttempts { limit, retry_after_secs } => {
+            limited("too_many_payment_attempts", "too many card payments were tried; try again later", retry_after_secs)
+                .with("limit", limit.as_str())
         }
         E::SmsRateLimited { retry_after_secs } => limited("sms_rate_limited", SMS_RATE_LIMITED, retry_after_secs),
         E::SendLimitReached => Problem::new(409, "send_limit_reached", "no more codes can be sent for this payment"),
@@ -174,6 +174,17 @@ pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
         }
         E::Unavailable(cause) => unavailable(&cause),
     }
+}
+
+/// `402` with the decline's code: the issuer's reason for the merchant, `card_declined` for a
+/// shopper ([`shopper_failure_code`]).
+fn declined(p: &Payment, now: i64, urls: &Urls) -> Problem {
+    let reason = match urls {
+        Urls::Merchant => p.failure_code(),
+        Urls::Session(_) => shopper_failure_code(p),
+    };
+    Problem::new(402, reason.unwrap_or("card_declined"), "the card issuer declined the payment")
+        .with_payment(p, now, urls)
 }
 
 fn too_many_attempts(p: &Payment, now: i64, urls: &Urls) -> Problem {

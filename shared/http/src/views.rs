@@ -5,8 +5,11 @@ use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use serde::Serialize;
+
 use crate::domain::{
-    CardBrand, CheckoutSession, HistoryPage, Identifier, Payment, SessionId, MAX_SENDS, RESEND_COOLDOWN_SECS,
+    CardBrand, CheckoutSession, DeclineReason, Failure, HistoryPage, Identifier, Payment, SessionId, MAX_SENDS,
+    RESEND_COOLDOWN_SECS,
 };
 use crate::ports::SavedMethod;
 use crate::usecases::SessionView;
@@ -36,7 +39,76 @@ pub fn rfc3339(epoch_secs: i64) -> String {
     OffsetDateTime::from_unix_timestamp(epoch_secs).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default()
 }
 
+/// A payment as the caller of `urls` sees it: the merchant's whole view, or the shopper's
+/// ([`ShopperPayment`]).
 pub fn payment_view(p: &Payment, now: i64, urls: &Urls) -> Value {
+    match urls {
+        Urls::Merchant => merchant_payment_view(p, now),
+        Urls::Session(_) => serde_json::to_value(ShopperPayment::of(p, now, urls)).unwrap_or(Value::Null),
+    }
+}
+
+/// A payment as a shopper's browser sees it: no merchant-internal id (the user id), and a
+/// decline as the one thing a shopper can act on (`card_declined`: check the card or use
+/// another), never the issuer's reason, which tells a card tester which cards are live.
+#[derive(Debug, Serialize)]
+pub struct ShopperPayment<'a> {
+    payment_id: &'a str,
+    status: &'static str,
+    order_id: &'a str,
+    amount: u64,
+    currency: &'static str,
+    payment_method: ShopperMethod<'a>,
+    created_at: String,
+    session_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_action: Option<Value>,
+}
+
+#[derive(Debug, Serialize)]
+struct ShopperMethod<'a> {
+    id: &'a str,
+    brand: &'static str,
+    last4: &'a str,
+    exp_month: u8,
+    exp_year: u16,
+}
+
+impl<'a> ShopperPayment<'a> {
+    pub fn of(p: &'a Payment, now: i64, urls: &Urls) -> Self {
+        Self {
+            payment_id: p.id.as_str(),
+            status: p.status.as_str(),
+            order_id: p.order_id.as_str(),
+            amount: p.money.minor,
+            currency: p.money.currency.code(),
+            payment_method: ShopperMethod {
+                id: p.method.id.as_str(),
+                brand: p.method.brand.as_str(),
+                last4: &p.method.last4,
+                exp_month: p.method.expiry.month,
+                exp_year: p.method.expiry.year,
+            },
+            created_at: rfc3339(p.created_at),
+            session_id: p.session_id.as_ref().map(|s| s.as_str()),
+            failure_code: shopper_failure_code(p),
+            next_action: (p.is_pending() && now < p.expires_at).then(|| next_action(p, urls)),
+        }
+    }
+}
+
+/// A failure's code as a shopper sees it: every issuer's decline reason is `card_declined`.
+pub fn shopper_failure_code(p: &Payment) -> Option<&'static str> {
+    match p.failure? {
+        Failure::Declined(_) => Some(DeclineReason::CardDeclined.code()),
+        other => Some(other.code()),
+    }
+}
+
+fn merchant_payment_view(p: &Payment, now: i64) -> Value {
+    let urls = &Urls::Merchant;
     let mut view = json!({
         "payment_id": p.id.as_str(),
         "status": p.status.as_str(),

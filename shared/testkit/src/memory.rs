@@ -12,9 +12,9 @@ use shared::domain::{
 };
 use shared::ports::KEY_RETENTION_SECS;
 use shared::ports::{
-    Admission, Admit, BusinessEvent, Claim, CodeSender, DueCursor, Guard, IdempotencyStore, KeyFound, KeyWrite,
-    Metrics, PaymentStore, Rider, RiderRefusal, SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText,
-    StoreError, StoredResponse,
+    Admission, Admit, AttemptCharge, AttemptLimits, BusinessEvent, Claim, CodeSender, DueCursor, Guard,
+    IdempotencyStore, KeyFound, KeyWrite, Metrics, PaymentStore, Rider, RiderRefusal, SavedMethod, SendError,
+    SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError, StoredResponse,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -32,7 +32,7 @@ pub struct MemoryPaymentStore {
     orders: Mutex<HashMap<(String, String), PaymentId>>,
     sessions: Mutex<HashMap<String, CheckoutSession>>,
     guards: Mutex<HashMap<String, Guard>>,
-    /// Hourly SMS counters, by the DynamoDB item's key.
+    /// Hourly SMS counters and velocity counters, by the DynamoDB item's key.
     sms_counts: Mutex<HashMap<String, u32>>,
     /// Idempotency records, shared with the [`MemoryIdempotencyStore`] made by
     /// [`MemoryIdempotencyStore::sharing`] (a payment's write claims or answers its key).
@@ -56,6 +56,22 @@ impl MemoryPaymentStore {
             }
         }
         Ok(())
+    }
+
+    /// Checks a card attempt against its velocity counters (kept beside the SMS ones).
+    fn check_attempts(&self, charge: &AttemptCharge) -> Option<RiderRefusal> {
+        let counts = lock(&self.sms_counts);
+        charge.counters.iter().find_map(|c| {
+            let at_cap = counts.get(&format!("{}#{}", c.key, c.window)).copied().unwrap_or(0) >= c.cap;
+            at_cap.then_some(RiderRefusal::Attempts { limit: c.limit, busy: false })
+        })
+    }
+
+    fn apply_attempts(&self, charge: &AttemptCharge) {
+        let mut counts = lock(&self.sms_counts);
+        for c in &charge.counters {
+            *counts.entry(format!("{}#{}", c.key, c.window)).or_insert(0) += 1;
+        }
     }
 
     fn apply_sms(&self, charge: Option<&SmsCharge>) {
@@ -140,7 +156,8 @@ impl MemoryPaymentStore {
                 | Rider::Payer(_)
                 | Rider::Sms(_)
                 | Rider::Key(_)
-                | Rider::Admit(_) => false,
+                | Rider::Admit(_)
+                | Rider::Attempts(_) => false,
             };
             if raced {
                 return Err(StoreError::Conflict);
@@ -171,6 +188,7 @@ impl MemoryPaymentStore {
                     let caps = admit.caps.iter().all(|(k, cap)| Admit::admits_count(*cap, guards.get(k)));
                     (!(order_free && payers && caps)).then_some(RiderRefusal::Admission)
                 }
+                Rider::Attempts(charge) => self.check_attempts(charge),
                 Rider::ReleaseOrder | Rider::SaveCard(_) | Rider::GuardAt(_) | Rider::Session(_) => None,
             })
             .min_by_key(precedence);
@@ -199,6 +217,7 @@ impl MemoryPaymentStore {
                     }
                 }
                 Rider::Sms(charge) => self.apply_sms(Some(charge)),
+                Rider::Attempts(charge) => self.apply_attempts(charge),
                 Rider::Key(write) => self.apply_key(Some(write)),
                 // Conditions only: nothing is written.
                 Rider::Admit(_) => {}
@@ -240,7 +259,8 @@ fn precedence(refusal: &RiderRefusal) -> u8 {
         RiderRefusal::Order => 1,
         RiderRefusal::Payer => 2,
         RiderRefusal::Admission => 3,
-        RiderRefusal::Sms { .. } => 4,
+        RiderRefusal::Attempts { .. } => 4,
+        RiderRefusal::Sms { .. } => 5,
     }
 }
 
@@ -581,6 +601,7 @@ impl MemoryStack {
             idempotency: std::sync::Arc::new(MemoryIdempotencyStore::sharing(&payments)),
             sms: sms.clone(),
             sms_limits: SmsLimits::default(),
+            attempt_limits: AttemptLimits::default(),
             acquirer: std::sync::Arc::new(shared::adapters::sandbox_acquirer::SandboxAcquirer),
             clock,
             metrics: metrics.clone(),

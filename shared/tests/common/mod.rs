@@ -10,6 +10,8 @@ use shared::secrets::{CardVault, CodeHasher, Keyring};
 pub const CODE_KEYS: &str = "t1:ZGV2LW9ubHktY29kZS1oYXNoLWtleS1ub3QtcHJvZCE=";
 pub const CARD_KEYS: &str = "t1:ZGV2LW9ubHktY2FyZC1lbmNyeXB0aW9uLWtleS0hISE=";
 
+/// (The velocity limits on card attempts, production's here, are lifted by the tests that pay
+/// with one card many times to reach another limit: [`unlimited_attempts`].)
 pub fn memory_stack() -> (MemoryStack, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::starting_now());
     let stack = MemoryStack::new(
@@ -41,4 +43,11 @@ pub fn as_merchant(req: shared::lambda_http::Request, merchant: &str) -> shared:
     let mut context = ApiGatewayV2httpRequestContext::default();
     context.authorizer = Some(authorizer);
     req.with_request_context(RequestContext::ApiGatewayV2(context))
+}
+
+/// A memory stack whose card attempts no velocity limit counts.
+pub fn unlimited_attempts() -> (MemoryStack, Arc<ManualClock>) {
+    let (mut stack, clock) = memory_stack();
+    stack.services.attempt_limits = shared::ports::AttemptLimits::unlimited();
+    (stack, clock)
 }

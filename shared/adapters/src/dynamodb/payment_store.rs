@@ -22,8 +22,8 @@ use crate::domain::{
     SessionId,
 };
 use crate::ports::{
-    Admission, Admit, DueCursor, Guard, KeyFound, PayerChange, PaymentStore, Rider, RiderRefusal, SavedMethod,
-    SessionMove, SmsCharge, SmsCounter, StoreError,
+    Admission, Admit, AttemptCharge, AttemptLimit, DueCursor, Guard, KeyFound, PayerChange, PaymentStore, Rider,
+    RiderRefusal, SavedMethod, SessionMove, SmsCharge, SmsCounter, StoreError,
 };
 use crate::secrets::CardVault;
 
@@ -45,6 +45,7 @@ enum Slot {
     Key,
     Sms(SmsCounter),
     Admit,
+    Attempts(AttemptLimit),
 }
 
 /// What a cancelled transaction's reasons (`code(i)` for item `i` of `slots`, and the key's
@@ -75,17 +76,19 @@ fn refusal<'a>(
     if any(Slot::Admit, &failed) {
         return StoreError::Refused(RiderRefusal::Admission);
     }
+    // A counter at its cap refuses; one a concurrent transaction is changing is busy. The
+    // first counter in the transaction's order names the refusal (a card attempt's come
+    // before its SMS's).
     for (i, slot) in slots.iter().enumerate() {
-        if let Slot::Sms(counter) = slot {
-            match code(i) {
-                "ConditionalCheckFailed" => {
-                    return StoreError::Refused(RiderRefusal::Sms { counter: *counter, busy: false })
-                }
-                "TransactionConflict" => {
-                    return StoreError::Refused(RiderRefusal::Sms { counter: *counter, busy: true })
-                }
-                _ => {}
-            }
+        let busy = match code(i) {
+            "ConditionalCheckFailed" => false,
+            "TransactionConflict" => true,
+            _ => continue,
+        };
+        match slot {
+            Slot::Attempts(limit) => return StoreError::Refused(RiderRefusal::Attempts { limit: *limit, busy }),
+            Slot::Sms(counter) => return StoreError::Refused(RiderRefusal::Sms { counter: *counter, busy }),
+            Slot::Plain | Slot::Order | Slot::Payer | Slot::Key | Slot::Admit => {}
         }
     }
     // Another item moved on since it was read, or a concurrent transaction touched one: the
@@ -239,6 +242,27 @@ impl DynamoPaymentStore {
         Ok(())
     }
 
+    /// One card attempt: each velocity counter bumped only while under its cap.
+    fn attempt_updates(&self, charge: &AttemptCharge, tx: &mut Transaction) -> Result<(), StoreError> {
+        for c in &charge.counters {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(c.key.clone()))
+                .key("sk", AttributeValue::S(c.window.clone()))
+                .update_expression("ADD tried :one SET #ttl = :ttl, entity = :entity")
+                .condition_expression("attribute_not_exists(tried) OR tried < :cap")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .expression_attribute_values(":cap", AttributeValue::N(c.cap.to_string()))
+                .expression_attribute_values(":ttl", AttributeValue::N(c.expires_at.to_string()))
+                .expression_attribute_values(":entity", AttributeValue::S("attempt_counter".into()))
+                .build()
+                .map_err(corrupt)?;
+            tx.update(Slot::Attempts(c.limit), update);
+        }
+        Ok(())
+    }
+
     /// Claims the payment's order for it: a put that succeeds only where no other payment
     /// holds the order (this one's own earlier landing passes).
     fn order_claim(&self, payment: &Payment) -> Result<Put, StoreError> {
@@ -373,6 +397,7 @@ impl DynamoPaymentStore {
                 Rider::Key(key) => tx.push(Slot::Key, key_write_item(&self.table, key)?),
                 Rider::Session(link) => self.session_move(payment, link, tx)?,
                 Rider::Admit(admit) => self.admit_checks(payment, admit, tx)?,
+                Rider::Attempts(charge) => self.attempt_updates(charge, tx)?,
             }
         }
         Ok(())

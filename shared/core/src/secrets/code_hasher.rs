@@ -5,7 +5,8 @@ use sha2::Sha256;
 
 use super::{KeyError, Keyring};
 use crate::domain::{
-    CardNumber, ClientSecret, CodeHash, Customer, Identifier, Money, PaymentId, Phone, SessionId, VerificationCode,
+    CardNumber, ClientSecret, CodeHash, Customer, Identifier, Money, PaymentId, Phone, SessionId, SourceIp,
+    VerificationCode,
 };
 
 type HmacSha256 = Hmac<Sha256>;
@@ -111,10 +112,26 @@ impl CodeHasher {
     /// A phone, as the key of its SMS counters.
     pub fn phone_key(&self, phone: &Phone) -> String {
         let (_, key) = self.current();
-        let mac = Self::mac(key, &[b"phone-v1", phone.expose().as_bytes()]);
+        Self::short_hex(Self::mac(key, &[b"phone-v1", phone.expose().as_bytes()]))
+    }
+
+    /// A card number alone, as the key of its velocity counter: the same card is the same
+    /// digest for every user and merchant.
+    pub fn card_digest(&self, card: &CardNumber) -> String {
+        let (_, key) = self.current();
+        Self::short_hex(Self::mac(key, &[b"card-pan-v1", card.expose().as_bytes()]))
+    }
+
+    /// A shopper's source network, as the key of its velocity counter.
+    pub fn source_ip_key(&self, ip: &SourceIp) -> String {
+        let (_, key) = self.current();
+        Self::short_hex(Self::mac(key, &[b"source-ip-v1", ip.network().as_bytes()]))
+    }
+
+    /// 128 of the 256 bits: ample for a counter's key, and shorter items.
+    fn short_hex(mac: HmacSha256) -> String {
         let digest = mac.finalize().into_bytes();
         let digest = digest.as_slice();
-        // 128 of the 256 bits: ample for a counter's key, and shorter items.
         hex::encode(digest.get(..16).unwrap_or(digest))
     }
 

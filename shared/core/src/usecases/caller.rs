@@ -1,5 +1,5 @@
 use super::UseCaseError;
-use crate::domain::{CheckoutSession, Identifier, Payment, PaymentId, SessionId};
+use crate::domain::{CheckoutSession, Identifier, Payment, PaymentId, SessionId, SourceIp};
 
 /// Who is asking, decided by the HTTP layer from the route (never from the credential alone):
 /// a merchant's server (its JWT's merchant claim, verified by API Gateway) or a shopper's
@@ -16,14 +16,19 @@ pub struct SessionScope {
     pub session_id: SessionId,
     pub merchant_id: Identifier,
     pub payment_id: Option<PaymentId>,
+    /// Where the browser called from (as API Gateway saw it): what the per-address velocity
+    /// limit counts. A merchant's server has none (its address is the merchant's, not a
+    /// shopper's).
+    pub source_ip: Option<SourceIp>,
 }
 
 impl SessionScope {
-    pub fn of(session: &CheckoutSession) -> Self {
+    pub fn of(session: &CheckoutSession, source_ip: Option<SourceIp>) -> Self {
         Self {
             session_id: session.id.clone(),
             merchant_id: session.merchant_id.clone(),
             payment_id: session.payment_id.clone(),
+            source_ip,
         }
     }
 }
@@ -34,6 +39,14 @@ impl Caller {
         match self {
             Self::Merchant(id) => id,
             Self::Shopper(scope) => &scope.merchant_id,
+        }
+    }
+
+    /// A shopper's browser's source address; never a merchant's server's.
+    pub fn source_ip(&self) -> Option<&SourceIp> {
+        match self {
+            Self::Merchant(_) => None,
+            Self::Shopper(scope) => scope.source_ip.as_ref(),
         }
     }
 

@@ -10,7 +10,7 @@ use super::repeat_payment::{repeat_draft, RepeatPaymentCommand};
 use super::{Attempt, Caller, KeyedResult, Services, UseCaseError};
 use crate::domain::{
     year_month, CardNumber, CheckoutSession, ClientSecret, Command, Cvc, Expiry, Failure, Identifier, MethodId, Money,
-    Payment, PaymentStatus, Phone, ReturnUrl, SessionId,
+    Payment, PaymentStatus, Phone, ReturnUrl, SessionId, SourceIp,
 };
 use crate::ports::{SavedMethod, SessionMove, StoreError};
 
@@ -28,7 +28,7 @@ pub struct SessionCommand {
 /// How the shopper pays in a session: everything about the order comes from the session.
 #[derive(Debug)]
 pub enum SessionPayment {
-    Card { phone: Phone, card: CardNumber, expiry: Expiry, cvc: Cvc, save_card: bool },
+    Card { phone: Phone, card: CardNumber, expiry: Expiry, cvc: Cvc, save_card: bool, source_ip: Option<SourceIp> },
     Saved { method_id: Option<MethodId> },
 }
 
@@ -58,6 +58,10 @@ pub async fn create_session(
     let Caller::Merchant(merchant_id) = caller else {
         return Err(UseCaseError::MerchantMismatch);
     };
+    svc.settings.check_currency(&cmd.money)?;
+    if let Some(url) = &cmd.return_url {
+        svc.settings.check_return_url(merchant_id.as_str(), url)?;
+    }
     let now = svc.clock.now();
     let id = attempt.map_or_else(SessionId::new, |a| SessionId::from_digest(&a.seed));
     if svc.payments.order_paid_by(merchant_id, &cmd.order_id).await?.is_some() {
@@ -214,7 +218,7 @@ async fn session_draft(
     let own = attempt.map(|a| Attempt::payment_id(Some(a)));
     let cancel = view.payment.filter(|p| lockable(p) && Some(&p.id) != own.as_ref()).and_then(|p| canceled(p, now));
     let mut draft = match how {
-        SessionPayment::Card { phone, card, expiry, cvc, save_card } => first_draft(
+        SessionPayment::Card { phone, card, expiry, cvc, save_card, source_ip } => first_draft(
             svc,
             FirstPaymentCommand {
                 user_id: session.user_id.clone(),
@@ -226,6 +230,7 @@ async fn session_draft(
                 expiry,
                 cvc,
                 save_card,
+                source_ip,
             },
         )?,
         SessionPayment::Saved { method_id } => {

@@ -1,5 +1,5 @@
 use crate::domain::{FieldError, Payment};
-use crate::ports::{RiderRefusal, StoreError};
+use crate::ports::{AttemptLimit, RiderRefusal, StoreError};
 
 /// Every way a use case can end other than success. The HTTP layer maps each to one answer.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +50,8 @@ pub enum UseCaseError {
     TooManyFailures { retry_after_secs: i64 },
     #[error("too many declined cards: no authorisation is attempted")]
     TooManyDeclines { retry_after_secs: i64 },
+    #[error("too many card authorisation attempts ({}): none is attempted", .limit.as_str())]
+    TooManyPaymentAttempts { limit: AttemptLimit, retry_after_secs: i64 },
     #[error("the SMS cap for this phone or merchant is reached")]
     SmsRateLimited { retry_after_secs: i64 },
     #[error("no more codes may be sent for this payment")]
@@ -71,8 +73,11 @@ impl From<StoreError> for UseCaseError {
         match e {
             StoreError::Conflict => Self::Contention,
             StoreError::Unavailable(m) | StoreError::Corrupt(m) => Self::Unavailable(m),
-            // Only a write that counts an SMS meets it, and that write handles it itself.
-            e @ StoreError::Refused(RiderRefusal::Sms { .. }) => Self::Unavailable(e.to_string()),
+            // Only a write that counts an SMS or an attempt meets them, and that write handles
+            // them itself.
+            e @ StoreError::Refused(RiderRefusal::Sms { .. } | RiderRefusal::Attempts { .. }) => {
+                Self::Unavailable(e.to_string())
+            }
             // Handled where they are met (a verification decides again the careful way, a new
             // payment's key goes the way of a retry, a new payment's admission is read).
             StoreError::Refused(

@@ -3,7 +3,7 @@ use super::open_payment::{open_payment, PaymentDraft};
 use super::{Attempt, KeyedResult, Services, UseCaseError};
 use crate::domain::{
     CardNumber, Customer, Cvc, Expiry, Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment, Phone,
-    PhoneOrigin,
+    PhoneOrigin, SourceIp,
 };
 
 /// A first payment, validated: the whole card, the phone, the order.
@@ -20,6 +20,9 @@ pub struct FirstPaymentCommand {
     /// it, nor anything derived from it.
     pub cvc: Cvc,
     pub save_card: bool,
+    /// A shopper's browser's address (session routes only), for the per-address velocity
+    /// limit.
+    pub source_ip: Option<SourceIp>,
 }
 
 pub async fn first_payment(
@@ -38,6 +41,7 @@ pub(crate) fn first_draft(svc: &Services, cmd: FirstPaymentCommand) -> Result<Pa
     // Codes go only to mobile numbers of the countries this merchant sends to: refused before
     // anything is written or sent (SMS pumping).
     cmd.phone.check_sms_destination("phone", &svc.settings.sms_countries_for(cmd.merchant_id.as_str()))?;
+    svc.settings.check_currency(&cmd.money)?;
     let customer = Customer { merchant_id: cmd.merchant_id.clone(), user_id: cmd.user_id.clone() };
     let fingerprint = svc.hasher().card_fingerprint(&customer, &cmd.card);
     let sealed_card = svc.vault().seal(&customer, &cmd.card).map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
@@ -60,6 +64,7 @@ pub(crate) fn first_draft(svc: &Services, cmd: FirstPaymentCommand) -> Result<Pa
         sealed_card,
         fingerprint,
         save_card: cmd.save_card,
+        source_ip_key: cmd.source_ip.as_ref().map(|ip| svc.hasher().source_ip_key(ip)),
         present: Some(PresentCard { card: cmd.card, cvc: cmd.cvc }),
         network_reference: None,
         session: None,

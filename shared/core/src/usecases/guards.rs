@@ -3,14 +3,14 @@
 
 use super::{Services, UseCaseError};
 use crate::domain::{Payment, PaymentStatus, PhoneOrigin};
-use crate::ports::{BusinessEvent, Guard, KEY_RETENTION_SECS};
+use crate::ports::{BusinessEvent, Guard, Scrutiny, KEY_RETENTION_SECS};
 /// The payer's lock, a rider's rule: beside its type in the ports.
 pub use crate::ports::{MAX_PAYER_FAILURES, PAYER_LOCK_SECS};
 /// Declines a checkout session may see; the next card is refused before the acquirer.
 pub const MAX_SESSION_DECLINES: u32 = 3;
-/// Declines of one card (by fingerprint) per day.
-pub const MAX_CARD_DECLINES_PER_DAY: u32 = 5;
-/// Declines per merchant per hour: past it, card testing is likely; an alarm watches it.
+/// Declines per merchant per hour: past it, card testing is likely; an alarm watches it, and
+/// new cards get stricter velocity limits ([`Scrutiny::Strict`]) until the hour ends. It never
+/// refuses a payment: a counter that strangers fill must not shut a merchant's shoppers out.
 pub const MAX_MERCHANT_DECLINES_PER_HOUR: u32 = 100;
 
 /// A payer, twice: by the merchant's user and by the phone codes go to. Either one locked
@@ -33,35 +33,52 @@ pub(crate) fn counted_payers(payment: &Payment) -> usize {
     }
 }
 
-/// The decline counters a payment's authorisation is checked against, with their caps and the
-/// end of their window.
-pub(crate) fn decline_limits(payment: &Payment, now: i64) -> Vec<(String, u32, i64)> {
-    let day = now.div_euclid(86_400);
+/// What a decline counter does at its cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AtCap {
+    /// The session's: its next card is refused before the acquirer.
+    Refuse,
+    /// The merchant's: new cards get stricter velocity limits; nothing is refused.
+    Scrutinise,
+}
+
+/// The decline counters a payment is checked against, with their caps, what their cap does and
+/// the end of their window. (A card's own declines are counted as attempts, approved or not,
+/// across users and merchants: [`crate::ports::AttemptLimit::Card`].)
+pub(crate) fn decline_limits(payment: &Payment, now: i64) -> Vec<(String, u32, AtCap, i64)> {
     let hour = now.div_euclid(3_600);
-    let mut limits = vec![
-        (format!("DECLINES#CARD#{}#D{day}", payment.fingerprint), MAX_CARD_DECLINES_PER_DAY, (day + 1) * 86_400),
-        (
-            format!("DECLINES#MERCHANT#{}#H{hour}", payment.merchant_id),
-            MAX_MERCHANT_DECLINES_PER_HOUR,
-            (hour + 1) * 3_600,
-        ),
-    ];
+    let mut limits = vec![(
+        format!("DECLINES#MERCHANT#{}#H{hour}", payment.merchant_id),
+        MAX_MERCHANT_DECLINES_PER_HOUR,
+        AtCap::Scrutinise,
+        (hour + 1) * 3_600,
+    )];
     if let Some(session) = &payment.session_id {
         // No window: the session's lifetime (at most an hour) bounds it.
-        limits.push((format!("DECLINES#SESSION#{session}"), MAX_SESSION_DECLINES, now + PAYER_LOCK_SECS));
+        limits.push((
+            format!("DECLINES#SESSION#{session}"),
+            MAX_SESSION_DECLINES,
+            AtCap::Refuse,
+            now + PAYER_LOCK_SECS,
+        ));
     }
     limits
 }
 
-/// Each decline counter of `payment` with its cap, as a write's conditions check them.
+/// Each decline counter of `payment` that refuses at its cap, with the cap, as a write's
+/// conditions check them.
 pub(crate) fn decline_caps(payment: &Payment, now: i64) -> Vec<(String, u32)> {
-    decline_limits(payment, now).into_iter().map(|(key, cap, _)| (key, cap)).collect()
+    decline_limits(payment, now)
+        .into_iter()
+        .filter(|(_, _, at_cap, _)| *at_cap == AtCap::Refuse)
+        .map(|(key, cap, _, _)| (key, cap))
+        .collect()
 }
 
 /// The keys read before a decision on `payment`: its payer's two, then its decline counters.
 pub(crate) fn admission_keys(payment: &Payment, now: i64) -> Vec<String> {
     let mut keys: Vec<String> = payer_keys(payment).into();
-    keys.extend(decline_limits(payment, now).into_iter().map(|(k, _, _)| k));
+    keys.extend(decline_limits(payment, now).into_iter().map(|(k, _, _, _)| k));
     keys
 }
 
@@ -73,29 +90,41 @@ pub(crate) fn check_payer(guards: &[Guard], now: i64) -> Result<(), UseCaseError
     }
 }
 
-/// Refuses an authorisation once a decline cap is reached: before the acquirer is called. Under
-/// concurrency a cap can be passed by the authorisations already in flight when it is reached
-/// (the counters are read, then bumped after each decline).
+/// Checks the decline counters before the acquirer: the session's at its cap refuses; the
+/// merchant's at its cap makes new cards' velocity limits strict. Under concurrency a cap can
+/// be passed by the authorisations already in flight when it is reached (the counters are
+/// read, then bumped after each decline).
 pub(crate) fn check_declines(
     svc: &Services,
     payment: &Payment,
     guards: &[Guard],
     now: i64,
-) -> Result<(), UseCaseError> {
-    for ((key, cap, window_end), guard) in decline_limits(payment, now).iter().zip(guards.iter().skip(2)) {
-        if guard.count >= *cap {
-            tracing::warn!(payment_id = %payment.id, limit = key.split('#').nth(1).unwrap_or(""), cap,
-                "decline cap reached: authorisation refused");
-            svc.metrics.record(BusinessEvent::DeclineCapReached);
-            return Err(UseCaseError::TooManyDeclines { retry_after_secs: (window_end - now).max(1) });
+) -> Result<Scrutiny, UseCaseError> {
+    let mut scrutiny = Scrutiny::Normal;
+    for ((key, cap, at_cap, window_end), guard) in decline_limits(payment, now).iter().zip(guards.iter().skip(2)) {
+        if guard.count < *cap {
+            continue;
+        }
+        let limit = key.split('#').nth(1).unwrap_or("");
+        svc.metrics.record(BusinessEvent::DeclineCapReached);
+        match at_cap {
+            AtCap::Refuse => {
+                tracing::warn!(payment_id = %payment.id, limit, cap, "decline cap reached: authorisation refused");
+                return Err(UseCaseError::TooManyDeclines { retry_after_secs: (window_end - now).max(1) });
+            }
+            AtCap::Scrutinise => {
+                tracing::warn!(payment_id = %payment.id, limit, cap, "decline cap reached: new cards under strict limits");
+                scrutiny = Scrutiny::Strict;
+            }
         }
     }
-    Ok(())
+    Ok(scrutiny)
 }
 
-/// Counts a decline against every cap of `payment` (plain counter updates: they never conflict).
+/// Counts a decline against every decline counter of `payment` (plain counter updates: they
+/// never conflict).
 pub(crate) async fn count_decline(svc: &Services, payment: &Payment, now: i64) {
-    let keys: Vec<String> = decline_limits(payment, now).into_iter().map(|(k, _, _)| k).collect();
+    let keys: Vec<String> = decline_limits(payment, now).into_iter().map(|(k, _, _, _)| k).collect();
     if let Err(e) = svc.payments.bump(&keys, now + 2 * 86_400).await {
         tracing::warn!(payment_id = %payment.id, error = %e, "decline not counted");
     }

@@ -23,7 +23,7 @@ pub use checkout::{
 };
 pub use error::UseCaseError;
 pub use first_payment::{first_payment, FirstPaymentCommand};
-pub use guards::{MAX_PAYER_FAILURES, MAX_SESSION_DECLINES, PAYER_LOCK_SECS};
+pub use guards::{MAX_MERCHANT_DECLINES_PER_HOUR, MAX_PAYER_FAILURES, MAX_SESSION_DECLINES, PAYER_LOCK_SECS};
 pub use idempotency::{
     run_once, Attempt, InlineKey, KeptAnswer, KeyProgress, KeyRefusal, Keyed, KeyedRequest, KeyedResult, RenderAnswer,
 };

@@ -9,9 +9,12 @@ use super::send_code::{reissue_code, sms_text, write_charged};
 use super::{Attempt, Services, UseCaseError};
 use crate::domain::{
     Command, Failure, HoldState, Identifier, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus,
-    PhoneOrigin, Verification, VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
+    PhoneOrigin, SessionId, Verification, VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
 };
-use crate::ports::{Admit, BusinessEvent, KeyFound, Rider, RiderRefusal, SendError, SessionMove, StoreError};
+use crate::ports::{
+    Admit, AttemptCharge, AttemptLimit, AttemptSources, BusinessEvent, KeyFound, Rider, RiderRefusal, Scrutiny,
+    SendError, SessionMove, StoreError,
+};
 use crate::secrets::CodeContext;
 
 /// A payment about to be opened: who pays whom, with which (sealed) card, codes to which phone.
@@ -26,6 +29,8 @@ pub struct PaymentDraft {
     pub sealed_card: String,
     pub fingerprint: String,
     pub save_card: bool,
+    /// A first payment's source address (a shopper's browser), as its velocity counter's key.
+    pub source_ip_key: Option<String>,
     /// A first payment's card and CVC, for its authorisation at creation; `None` for a repeat
     /// payment (authorised after the code, on the stored credential).
     pub present: Option<PresentCard>,
@@ -45,7 +50,8 @@ enum Retries {
 
 /// What the admission read let a new payment do.
 enum Admitted {
-    Open,
+    /// Open it, its card attempt (a first payment's) under these velocity limits.
+    Open(Scrutiny),
     /// A retry of this very request: its payment exists (it holds the order, or was stored).
     Resume,
     /// The request's new Idempotency-Key has a record already (as read): the way of a retry.
@@ -53,14 +59,23 @@ enum Admitted {
 }
 
 /// How a new payment is admitted. `Careful` reads the order, the payer's guards, the decline
-/// counters and the request's key first, then writes (a first payment: its card is authorised
-/// right after, so the checks come first). `Fast` writes with those checks as conditions of the
-/// write ([`Admit`]) and reads only where they refuse (a repeat payment: nothing is authorised
-/// before its code; one call fewer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// counters and the request's key first, then writes with its card attempt counted (a first
+/// payment: its card is authorised right after, so the checks come first). `Fast` writes with
+/// those checks as conditions of the write ([`Admit`]) and reads only where they refuse (a
+/// repeat payment: nothing is authorised before its code; one call fewer).
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Way {
     Fast,
-    Careful,
+    Careful(CardAttempt),
+}
+
+/// A first payment's card authorisation attempt, by its velocity counters' keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CardAttempt {
+    /// The card number's digest (the same for every user and merchant).
+    card: String,
+    /// The shopper's source address's digest (session routes only).
+    source_ip: Option<String>,
 }
 
 /// What storing a new payment did.
@@ -81,12 +96,20 @@ enum Opened {
 pub async fn open_payment(svc: &Services, draft: PaymentDraft, attempt: Option<&Attempt>) -> KeyedResult<Payment> {
     let now = svc.clock.now();
     let code = VerificationCode::generate();
+    let source_ip_key = draft.source_ip_key.clone();
     let (payment, present, session) = match mint(svc, draft, Attempt::payment_id(attempt), &code, now) {
         Ok(minted) => minted,
         Err(e) => return Err(e).into(),
     };
-    let way = if present.is_some() { Way::Careful } else { Way::Fast };
-    let progress = match admit_and_store(svc, &payment, session.as_ref(), attempt, way, now).await {
+    // A card entered is an authorisation attempt, counted against the velocity limits; a
+    // saved card's repeat payment is not.
+    let way = match &present {
+        Some(present) => {
+            Way::Careful(CardAttempt { card: svc.hasher().card_digest(&present.card), source_ip: source_ip_key })
+        }
+        None => Way::Fast,
+    };
+    let progress = match admit_and_store(svc, &payment, session.as_ref(), attempt, &way, now).await {
         Opened::Written(progress) => progress,
         Opened::Seen(found) => return Keyed::Seen(found),
         Opened::Resume => return resume(svc, &payment.id, present.as_ref()).await.into(),
@@ -192,22 +215,51 @@ async fn admit_and_store(
     payment: &Payment,
     session: Option<&SessionMove>,
     attempt: Option<&Attempt>,
-    way: Way,
+    way: &Way,
     now: i64,
 ) -> Opened {
-    if way == Way::Fast {
-        let admit = Admit { payers: payer_keys(payment), caps: decline_caps(payment, now), now };
-        match store_opened(svc, payment, session, attempt, Some(&admit), now).await {
-            Opened::Refused => tracing::info!(payment_id = %payment.id, "admission refused: reading it"),
-            opened => return opened,
+    let card_attempt = match way {
+        Way::Careful(card_attempt) => Some(card_attempt),
+        Way::Fast => {
+            let admit = Admit { payers: payer_keys(payment), caps: decline_caps(payment, now), now };
+            match store_opened(svc, payment, session, attempt, Rules::Admit(&admit), now).await {
+                Opened::Refused => tracing::info!(payment_id = %payment.id, "admission refused: reading it"),
+                opened => return opened,
+            }
+            None
         }
-    }
+    };
     match admit(svc, payment, Attempt::inline_key(attempt), now).await {
         Err(e) => Opened::Failed(e, KeyProgress::Untouched),
         Ok(Admitted::Seen(found)) => Opened::Seen(Some(found)),
         Ok(Admitted::Resume) => Opened::Resume,
-        Ok(Admitted::Open) => store_opened(svc, payment, session, attempt, None, now).await,
+        Ok(Admitted::Open(scrutiny)) => {
+            let charge = card_attempt.map(|a| attempt_charge(svc, payment, a, scrutiny, now));
+            store_opened(svc, payment, session, attempt, charge.as_ref().map_or(Rules::Read, Rules::Attempt), now).await
+        }
     }
+}
+
+/// The velocity counters a first payment's card attempt is charged to, under `scrutiny`.
+fn attempt_charge(svc: &Services, payment: &Payment, a: &CardAttempt, scrutiny: Scrutiny, now: i64) -> AttemptCharge {
+    let from = AttemptSources {
+        session: payment.session_id.as_ref().map(SessionId::as_str),
+        card: &a.card,
+        merchant: &payment.merchant_id,
+        phone: &payment.phone.key,
+        source_ip: a.source_ip.as_deref(),
+    };
+    svc.attempt_limits.under(scrutiny).charge(&from, now)
+}
+
+/// What a new payment's write checks besides its SMS: the admission's rules as conditions (the
+/// fast way), nothing more (the careful way read them), or the card attempt's velocity
+/// counters (a first payment, the careful way).
+#[derive(Debug, Clone, Copy)]
+enum Rules<'a> {
+    Admit(&'a Admit),
+    Read,
+    Attempt(&'a AttemptCharge),
 }
 
 /// One read: who holds the order, whether the payer is locked out, the decline caps, and
@@ -234,8 +286,7 @@ async fn admit(
     check_payer(&admission.guards, now)?;
     // Every payment's decline caps are checked here, a repeat payment's too: it is authorised
     // after its code, by a verification that reads no counters.
-    check_declines(svc, payment, &admission.guards, now)?;
-    Ok(Admitted::Open)
+    Ok(Admitted::Open(check_declines(svc, payment, &admission.guards, now)?))
 }
 
 /// Stores the new payment before the acquirer or the SMS, with its first code's SMS counted in
@@ -247,18 +298,23 @@ async fn store_opened(
     payment: &Payment,
     session: Option<&SessionMove>,
     attempt: Option<&Attempt>,
-    admit: Option<&Admit>,
+    rules: Rules<'_>,
     now: i64,
 ) -> Opened {
     let key_write = Attempt::inline_key(attempt).map(InlineKey::claim);
     let stored = write_charged(svc, payment, now, |charge| {
         let (payments, key) = (&svc.payments, key_write.as_ref());
         async move {
+            let rule = match rules {
+                Rules::Admit(admit) => Some(Rider::Admit(admit)),
+                Rules::Read => None,
+                Rules::Attempt(attempts) => Some(Rider::Attempts(attempts)),
+            };
             let riders: Vec<Rider> = session
                 .map(Rider::Session)
                 .into_iter()
                 .chain(key.map(Rider::Key))
-                .chain(admit.map(Rider::Admit))
+                .chain(rule)
                 .chain([Rider::Sms(&charge)])
                 .collect();
             payments.insert(payment, &riders).await
@@ -268,16 +324,37 @@ async fn store_opened(
     let claimed = if key_write.is_some() { KeyProgress::Claimed } else { KeyProgress::Untouched };
     match stored {
         Err(e) => Opened::Failed(e, KeyProgress::Untouched),
+        Ok(Err(StoreError::Refused(RiderRefusal::Attempts { limit, busy: false }))) => {
+            Opened::Failed(attempts_refused(svc, payment, limit, rules, now), KeyProgress::Untouched)
+        }
         Ok(Ok(())) => Opened::Written(claimed),
         Ok(Err(StoreError::Refused(RiderRefusal::Key(found)))) if key_write.is_some() => {
             Opened::Seen(found.map(|f| *f))
         }
-        Ok(Err(StoreError::Refused(RiderRefusal::Admission))) if admit.is_some() => Opened::Refused,
+        Ok(Err(StoreError::Refused(RiderRefusal::Admission))) if matches!(rules, Rules::Admit(_)) => Opened::Refused,
         Ok(Err(StoreError::Conflict)) if attempt.is_some() => Opened::Resume,
         // Whether the claim landed is unknown: the key is given back.
         Ok(Err(e @ StoreError::Unavailable(_))) if key_write.is_some() => Opened::Failed(e.into(), KeyProgress::Unsure),
         Ok(Err(e)) => Opened::Failed(e.into(), KeyProgress::Untouched),
     }
+}
+
+/// A card attempt a velocity limit refused: nothing was written, nothing sent, the acquirer
+/// not called.
+fn attempts_refused(
+    svc: &Services,
+    payment: &Payment,
+    limit: AttemptLimit,
+    rules: Rules<'_>,
+    now: i64,
+) -> UseCaseError {
+    tracing::warn!(payment_id = %payment.id, limit = limit.as_str(), "velocity limit reached: no authorisation attempted");
+    svc.metrics.record(BusinessEvent::AttemptLimitReached);
+    let counter = match rules {
+        Rules::Attempt(charge) => charge.counters.iter().find(|c| c.limit == limit),
+        Rules::Admit(_) | Rules::Read => None,
+    };
+    UseCaseError::TooManyPaymentAttempts { limit, retry_after_secs: counter.map_or(3_600, |c| c.retry_after(now)) }
 }
 
 /// Sends an authorised first payment's code, then stores the payment authorised: with the
@@ -306,6 +383,7 @@ async fn send_then_store(
     if let Err(stored) = store(svc, &mut payment, &riders).await {
         return (Err(not_stored(svc, &payment, stored).await), KeyProgress::Untouched);
     }
+    svc.metrics.record(BusinessEvent::Authorised);
     svc.metrics.record(BusinessEvent::CodeSent);
     let answered = if answer.is_some() { KeyProgress::Answered } else { KeyProgress::Untouched };
     (Ok(payment), answered)

@@ -27,6 +27,7 @@ pub async fn repeat_payment(
 
 /// The payment a repeat payment opens: the customer's saved card, codes to its phone.
 pub(crate) async fn repeat_draft(svc: &Services, cmd: RepeatPaymentCommand) -> Result<PaymentDraft, UseCaseError> {
+    svc.settings.check_currency(&cmd.money)?;
     let customer = Customer { merchant_id: cmd.merchant_id.clone(), user_id: cmd.user_id.clone() };
     let saved = svc.payments.find_method(&customer, cmd.method_id.as_ref()).await?;
     let Some(saved) = saved else {
@@ -50,6 +51,7 @@ pub(crate) async fn repeat_draft(svc: &Services, cmd: RepeatPaymentCommand) -> R
         sealed_card: saved.sealed_card,
         fingerprint: saved.fingerprint,
         save_card: false,
+        source_ip_key: None,
         present: None,
         network_reference: saved.network_reference,
         session: None,

@@ -63,6 +63,13 @@ where
             }
             // Busy every time: contention, not a cap (the client may retry).
             Err(StoreError::Refused(RiderRefusal::Sms { busy: true, .. })) => return Err(UseCaseError::Contention),
+            // A velocity counter a concurrent transaction was changing: the write again.
+            Err(StoreError::Refused(RiderRefusal::Attempts { busy: true, .. })) if attempt + 1 < MAX_CHARGE_TRIES => {
+                tracing::info!(payment_id = %payment.id, "attempt counter busy; writing again");
+            }
+            Err(StoreError::Refused(RiderRefusal::Attempts { busy: true, .. })) => {
+                return Err(UseCaseError::Contention)
+            }
             other => return Ok(other),
         }
     }

@@ -1,7 +1,7 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
-use crate::ports::{Acquirer, Clock, CodeSender, IdempotencyStore, Metrics, PaymentStore, SmsLimits};
+use crate::ports::{Acquirer, AttemptLimits, Clock, CodeSender, IdempotencyStore, Metrics, PaymentStore, SmsLimits};
 use crate::secrets::{CardVault, CodeHasher};
 
 /// The ports every function has, built once at cold start and shared by all invocations: the
@@ -15,6 +15,9 @@ pub struct Ports {
     pub sms: Arc<dyn CodeSender>,
     /// The hourly caps on code SMS, counted in the writes that store codes.
     pub sms_limits: SmsLimits,
+    /// The velocity limits on card authorisation attempts, counted in the writes that open
+    /// first payments.
+    pub attempt_limits: AttemptLimits,
     pub acquirer: Arc<dyn Acquirer>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<dyn Metrics>,

@@ -145,8 +145,7 @@
 
   // --- following the API ----------------------------------------------------------------------
   const DECLINES = {
-    card_declined: "Your bank declined the payment. You can try another card.",
-    insufficient_funds: "The card does not have enough funds. You can try another card.",
+    card_declined: "Your bank declined the payment. Check the card details, or try another card.",
     capture_failed: "Your bank did not complete the payment. Nothing was charged. You can try another card.",
     code_not_sent: "We could not send the code. Please try again.",
     order_already_paid: "This order has already been paid. Nothing more was charged.",
@@ -201,6 +200,7 @@
       case "too_many_failures":
         return showResult("failure", "Payments paused", "Too many wrong codes were entered. For your security, please try again in an hour.");
       case "too_many_declines": return say("Too many cards were declined. Please try again later.");
+      case "too_many_payment_attempts": return say("Too many card payments were tried. Please try again later.");
       case "send_limit_reached": return say("No more codes can be sent for this payment. Enter the last code you received.");
       case "order_already_paid": return showResult("failure", "Already paid", DECLINES.order_already_paid);
       case "network": return say("The connection failed. Check your network and try again.");

@@ -1,0 +1,118 @@
+//! Card testing and shoppers as weapons (issue 22, items 2 and 4), through the real handlers
+//! against moto: velocity limits on card attempts, counted in the write that opens the payment
+//! (before the acquirer), and limits that leave the victim able to pay.
+
+use integration_tests::*;
+use serde_json::json;
+use shared::ports::{AttemptLimits, BusinessEvent};
+
+fn code_of(a: &Answer) -> (u16, Option<&str>) {
+    (a.status, a.body["code"].as_str())
+}
+
+/// The first `allowed` answers opened a payment; every later one was refused by `limit`.
+fn assert_limited(answers: &[Answer], allowed: usize, limit: &str) {
+    for (i, a) in answers.iter().enumerate() {
+        if i < allowed {
+            assert_eq!(a.status, 201, "attempt {i}: {}", a.body);
+        } else {
+            assert_eq!(code_of(a), (429, Some("too_many_payment_attempts")), "attempt {i}: {}", a.body);
+            assert_eq!(a.body["limit"], limit);
+            assert!(a.headers.contains_key("retry-after"));
+            // Nothing about the card is echoed.
+            assert!(!a.body.to_string().contains("number"), "{}", a.body);
+        }
+    }
+}
+
+#[tokio::test]
+async fn ten_cards_in_one_session_meet_the_per_session_limit() {
+    let stack = Stack::new().await;
+    let (sid, secret) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;
+    let per_session = AttemptLimits::default().per_session as usize;
+    let mut answers = Vec::new();
+    for _ in 0..10 {
+        answers.push(stack.pay_in_session_from(&sid, &secret, &random_card(), "198.51.100.7").await);
+    }
+    assert_limited(&answers, per_session, "session");
+    let sent = stack.metrics.count(&BusinessEvent::CodeSent);
+    assert_eq!(sent, per_session, "a refused attempt sends no SMS");
+}
+
+#[tokio::test]
+async fn one_card_across_five_users_meets_the_per_card_limit() {
+    // One card, five users at two merchants: counted by the card number alone.
+    let stack = Stack::new().await;
+    let card = random_card();
+    let per_card = AttemptLimits::default().per_card_daily as usize;
+    let mut answers = Vec::new();
+    for i in 0..5 {
+        let mut body = first_payment_body(&random_id("u"), &random_phone(), &card);
+        body["merchant_id"] = json!(if i % 2 == 0 { "shop-1" } else { "shop-2" });
+        answers.push(stack.first_payment(&body).await);
+    }
+    assert_limited(&answers, per_card, "card");
+    // Another card pays.
+    let other = stack.first_payment(&first_payment_body(&random_id("u"), &random_phone(), &random_card())).await;
+    assert_eq!(other.status, 201, "{}", other.body);
+}
+
+#[tokio::test]
+async fn one_address_meets_the_per_address_limit_and_another_does_not() {
+    let stack = Stack::new().await;
+    let per_ip = AttemptLimits::default().per_ip_hourly as usize;
+    let pay_from = |ip: &'static str| {
+        let stack = &stack;
+        async move {
+            let (sid, secret) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;
+            stack.pay_in_session_from(&sid, &secret, &random_card(), ip).await
+        }
+    };
+    for i in 0..per_ip {
+        // An IPv6 prefix is one subscriber: its addresses count together.
+        let a = pay_from(if i % 2 == 0 { "2001:db8:1:2::10" } else { "2001:db8:1:2:ffff::1" }).await;
+        assert_eq!(a.status, 201, "attempt {i}: {}", a.body);
+    }
+    let refused = pay_from("2001:db8:1:2::99").await;
+    assert_eq!(code_of(&refused), (429, Some("too_many_payment_attempts")), "{}", refused.body);
+    assert_eq!(refused.body["limit"], "source_ip");
+    assert_eq!(pay_from("2001:db8:1:3::10").await.status, 201, "another subscriber's prefix");
+    assert_eq!(pay_from("203.0.113.9").await.status, 201);
+}
+
+#[tokio::test]
+async fn a_tripped_merchant_decline_cap_leaves_its_customers_able_to_pay() {
+    // Throw-away sessions with a declined card trip the merchant's hourly decline cap (velocity
+    // limits lifted, as a distributed attacker would get past them). The merchant's saved-card
+    // customer still pays; a new shopper's new card still pays; the declined card is refused
+    // before the acquirer (strict limits for new cards).
+    let stack = Stack::with_attempt_limits(AttemptLimits::unlimited()).await;
+    let (loyal, loyal_phone) = (random_id("u"), random_phone());
+    let saved = stack.first_payment(&first_payment_body(&loyal, &loyal_phone, &random_card())).await;
+    let pid = saved.body["payment_id"].as_str().unwrap().to_owned();
+    assert_eq!(stack.verify(&pid, &stack.code_sent_to(&loyal_phone)).await.status, 200);
+
+    let declines = shared::usecases::MAX_MERCHANT_DECLINES_PER_HOUR as usize;
+    for batch in 0..declines.div_ceil(10) {
+        let wave = (0..10.min(declines - batch * 10)).map(|_| async {
+            let (sid, secret) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;
+            stack.pay_in_session_from(&sid, &secret, "4000000000000002", "198.51.100.66").await
+        });
+        for a in futures::future::join_all(wave).await {
+            assert_eq!(code_of(&a), (402, Some("card_declined")), "{}", a.body);
+        }
+    }
+
+    let repeat = stack.repeat_payment(&repeat_payment_body(&loyal)).await;
+    assert_eq!(repeat.status, 201, "the saved card is never refused: {}", repeat.body);
+    let rid = repeat.body["payment_id"].as_str().unwrap().to_owned();
+    assert_eq!(stack.verify(&rid, &stack.code_sent_to(&loyal_phone)).await.body["status"], "succeeded");
+
+    let (sid, secret) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;
+    let new_card = stack.pay_in_session_from(&sid, &secret, &random_card(), "203.0.113.20").await;
+    assert_eq!(new_card.status, 201, "a new card still pays: {}", new_card.body);
+
+    let (sid, secret) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;
+    let tested = stack.pay_in_session_from(&sid, &secret, "4000000000000002", "203.0.113.21").await;
+    assert_eq!(code_of(&tested), (429, Some("too_many_payment_attempts")), "{}", tested.body);
+}
