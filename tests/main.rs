@@ -10,6 +10,7 @@ mod local_stack_http;
 mod log_secrets;
 mod payment_flows;
 mod races;
+mod rotation;
 mod round_trips;
 mod stored_data;
 mod trust_model;

@@ -574,7 +574,7 @@ fn merchant_sms_shards_split_the_cap_exactly_and_never_outnumber_it() {
         assert!(shares.iter().all(|s| *s >= 1), "every shard holds at least one: {shares:?}");
         assert_eq!(limits.shard_cap(n), 0, "no shard past the last");
         let shop = ident("shop-1");
-        match limits.charge("k", &shop, 7200, 13) {
+        match limits.charge(&["k".to_owned()], &shop, 7200, 13) {
             None => assert_eq!(cap, 0),
             Some(c) => assert_eq!((c.shard, c.shard_cap, c.hour), (13 % n, limits.shard_cap(13 % n), 2)),
         }

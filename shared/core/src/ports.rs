@@ -91,7 +91,8 @@ pub enum Rider<'a> {
 /// is decided again the careful way: read, then answered as the read says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admit {
-    pub payers: [String; 2],
+    /// The payer's guards: the user's, then the phone's (one per key during a rotation).
+    pub payers: Vec<String>,
     /// Each decline counter's key and cap.
     pub caps: Vec<(String, u32)>,
     pub now: i64,
@@ -262,11 +263,11 @@ impl KeyFound {
     /// What a request with `fingerprint` gets at `now` from this record alone, or `None` where
     /// only a write decides: the record has expired (a fresh claim), or its attempt died (a
     /// takeover).
-    pub fn decided(&self, fingerprint: &str, now: i64) -> Option<Claim> {
+    pub fn decided(&self, fingerprint: &RequestFingerprint, now: i64) -> Option<Claim> {
         if self.expires_at < now {
             return None;
         }
-        if self.fingerprint != fingerprint {
+        if !fingerprint.matches(&self.fingerprint) {
             return Some(Claim::KeyReused);
         }
         match &self.answer {
@@ -274,6 +275,24 @@ impl KeyFound {
             None if self.lock_until >= now => Some(Claim::InProgress),
             None => None,
         }
+    }
+}
+
+/// A request's fingerprint under each key (the current one first, each carrying its key's
+/// id): a record kept under any of them is this request's, so an honest retry across a key
+/// rotation is still a retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestFingerprint(pub Vec<String>);
+
+impl RequestFingerprint {
+    /// The fingerprint a new record keeps: the current key's.
+    pub fn current(&self) -> &str {
+        self.0.first().map_or("", String::as_str)
+    }
+
+    /// Whether a stored fingerprint is this request's, under any key.
+    pub fn matches(&self, stored: &str) -> bool {
+        self.0.iter().any(|f| f == stored)
     }
 }
 
@@ -413,7 +432,7 @@ pub enum Claim {
 pub trait IdempotencyStore: Send + Sync {
     /// Claims `key` for a request with `fingerprint` until `lock_until` (epoch seconds). An
     /// expired claim (its invocation died) may be taken over.
-    async fn claim(&self, key: &str, fingerprint: &str, now: i64, lock_until: i64) -> Result<Claim, StoreError>;
+    async fn claim(&self, key: &str, fp: &RequestFingerprint, now: i64, lock_until: i64) -> Result<Claim, StoreError>;
 
     /// Stores the final response under the key for 24 hours.
     async fn complete(&self, key: &str, token: &str, response: &StoredResponse, now: i64) -> Result<(), StoreError>;
@@ -480,13 +499,14 @@ impl SmsLimits {
         self.per_merchant / n + u32::from(shard < self.per_merchant % n)
     }
 
-    /// One code SMS to `phone_key` for `merchant` in the hour of `now`, charged to `shard`
-    /// (taken modulo the shard count); `None` when the merchant's cap is 0.
-    pub fn charge(&self, phone_key: &str, merchant: &Identifier, now: i64, shard: u32) -> Option<SmsCharge> {
+    /// One code SMS to the phone of `phone_keys` (its digests, one per key during a rotation)
+    /// for `merchant` in the hour of `now`, charged to `shard` (taken modulo the shard count);
+    /// `None` when the merchant's cap is 0.
+    pub fn charge(&self, phone_keys: &[String], merchant: &Identifier, now: i64, shard: u32) -> Option<SmsCharge> {
         let n = self.merchant_shards();
         let shard = shard.checked_rem(n)?;
         Some(SmsCharge {
-            phone_key: phone_key.to_owned(),
+            phone_keys: phone_keys.to_vec(),
             merchant_id: merchant.clone(),
             hour: now.div_euclid(3600),
             phone_cap: self.per_phone,
@@ -502,8 +522,8 @@ impl SmsLimits {
 /// under its cap.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmsCharge {
-    /// The phone's keyed hash.
-    pub phone_key: String,
+    /// The phone's keyed digests (one per key during a rotation: each counted, each checked).
+    pub phone_keys: Vec<String>,
     pub merchant_id: Identifier,
     /// The hourly window: epoch seconds / 3600.
     pub hour: i64,
@@ -516,18 +536,19 @@ pub struct SmsCharge {
 }
 
 impl SmsCharge {
-    /// The rule: the three counters charged, each by its partition key, with its cap, in the
-    /// order a refusal is read in. A counter at its cap refuses the write.
-    pub fn counters(&self) -> [(SmsCounter, String, u32); 3] {
-        [
-            (
-                SmsCounter::MerchantPhone,
-                format!("QUOTA#MPHONE#{}#{}", self.merchant_id, self.phone_key),
-                self.phone_cap,
-            ),
-            (SmsCounter::Phone, format!("QUOTA#PHONE#{}", self.phone_key), self.phone_ceiling),
-            (SmsCounter::MerchantShard, format!("QUOTA#MERCHANT#{}#{}", self.merchant_id, self.shard), self.shard_cap),
-        ]
+    /// The rule: the counters charged (the phone's per merchant and across merchants, for each
+    /// of its digests, then the merchant's shard), each by its partition key, with its cap, in
+    /// the order a refusal is read in. A counter at its cap refuses the write.
+    pub fn counters(&self) -> Vec<(SmsCounter, String, u32)> {
+        let phone = |key: &String| {
+            [
+                (SmsCounter::MerchantPhone, format!("QUOTA#MPHONE#{}#{key}", self.merchant_id), self.phone_cap),
+                (SmsCounter::Phone, format!("QUOTA#PHONE#{key}"), self.phone_ceiling),
+            ]
+        };
+        let shard =
+            (SmsCounter::MerchantShard, format!("QUOTA#MERCHANT#{}#{}", self.merchant_id, self.shard), self.shard_cap);
+        self.phone_keys.iter().flat_map(phone).chain([shard]).collect()
     }
 
     /// When the counters may be removed (DynamoDB TTL): an hour after their window ends.
@@ -582,14 +603,16 @@ impl Default for AttemptLimits {
     }
 }
 
-/// Who and what an authorisation attempt comes from, as its counters' keys (digests).
+/// Who and what an authorisation attempt comes from, as its counters' keys: keyed digests,
+/// one per key during a rotation (each counted, each checked), none for an address a
+/// merchant's server's request does not have.
 #[derive(Debug, Clone, Copy)]
 pub struct AttemptSources<'a> {
     pub session: Option<&'a str>,
-    pub card: &'a str,
+    pub cards: &'a [String],
     pub merchant: &'a Identifier,
-    pub phone: &'a str,
-    pub source_ip: Option<&'a str>,
+    pub phones: &'a [String],
+    pub source_ips: &'a [String],
 }
 
 /// How closely new cards are looked at: `Strict` while the merchant's hourly decline cap is
@@ -642,24 +665,25 @@ impl AttemptLimits {
                 now + 2 * 86_400,
             ));
         }
-        counters.push(counter(
-            AttemptLimit::Card,
-            format!("ATTEMPTS#CARD#{}", from.card),
-            format!("D{day}"),
-            self.per_card_daily,
-            (day + 2) * 86_400,
-        ));
-        counters.push(counter(
-            AttemptLimit::Phone,
-            format!("ATTEMPTS#MPHONE#{}#{}", from.merchant, from.phone),
-            format!("H{hour}"),
-            self.per_phone_hourly,
-            (hour + 2) * 3_600,
-        ));
-        if let Some(ip) = from.source_ip {
+        for card in from.cards {
+            let key = format!("ATTEMPTS#CARD#{card}");
+            counters.push(counter(AttemptLimit::Card, key, format!("D{day}"), self.per_card_daily, (day + 2) * 86_400));
+        }
+        for phone in from.phones {
+            let key = format!("ATTEMPTS#MPHONE#{}#{phone}", from.merchant);
+            counters.push(counter(
+                AttemptLimit::Phone,
+                key,
+                format!("H{hour}"),
+                self.per_phone_hourly,
+                (hour + 2) * 3_600,
+            ));
+        }
+        for ip in from.source_ips {
+            let key = format!("ATTEMPTS#IP#{ip}");
             counters.push(counter(
                 AttemptLimit::SourceIp,
-                format!("ATTEMPTS#IP#{ip}"),
+                key,
                 format!("H{hour}"),
                 self.per_ip_hourly,
                 (hour + 2) * 3_600,

@@ -13,8 +13,8 @@ use shared::domain::{
 use shared::ports::KEY_RETENTION_SECS;
 use shared::ports::{
     Admission, Admit, AttemptCharge, AttemptLimits, BusinessEvent, Claim, CodeSender, DueCursor, Guard,
-    IdempotencyStore, KeyFound, KeyWrite, Metrics, PaymentStore, Rider, RiderRefusal, SavedMethod, SendError,
-    SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError, StoredResponse,
+    IdempotencyStore, KeyFound, KeyWrite, Metrics, PaymentStore, RequestFingerprint, Rider, RiderRefusal, SavedMethod,
+    SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError, StoredResponse,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -488,14 +488,14 @@ impl MemoryIdempotencyStore {
 
 #[async_trait]
 impl IdempotencyStore for MemoryIdempotencyStore {
-    async fn claim(&self, key: &str, fingerprint: &str, now: i64, lock_until: i64) -> Result<Claim, StoreError> {
+    async fn claim(&self, key: &str, fp: &RequestFingerprint, now: i64, lock_until: i64) -> Result<Claim, StoreError> {
         let mut map = lock(&self.entries);
         let token = ulid::Ulid::new().to_string();
         let mut first_claimed_at = now;
         let mut origin = token.clone();
         let mut recovering = false;
         if let Some(e) = map.get(key).filter(|e| e.first_claimed_at + KEY_RETENTION_SECS > now) {
-            if let Some(claim) = e.found().decided(fingerprint, now) {
+            if let Some(claim) = e.found().decided(fp, now) {
                 return Ok(claim);
             }
             first_claimed_at = e.first_claimed_at;
@@ -503,7 +503,7 @@ impl IdempotencyStore for MemoryIdempotencyStore {
             recovering = true;
         }
         let entry = IdemEntry {
-            fingerprint: fingerprint.to_owned(),
+            fingerprint: fp.current().to_owned(),
             first_claimed_at,
             origin: origin.clone(),
             token: token.clone(),

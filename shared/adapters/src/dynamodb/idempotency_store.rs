@@ -7,7 +7,9 @@ use aws_sdk_dynamodb::Client;
 use serde::{Deserialize, Serialize};
 
 use super::error::{corrupt, store_error};
-use crate::ports::{Claim, IdempotencyStore, KeyFound, KeyWrite, StoreError, StoredResponse, KEY_RETENTION_SECS};
+use crate::ports::{
+    Claim, IdempotencyStore, KeyFound, KeyWrite, RequestFingerprint, StoreError, StoredResponse, KEY_RETENTION_SECS,
+};
 
 const SK: &str = "IDEM";
 const IN_PROGRESS: &str = "in_progress";
@@ -185,14 +187,14 @@ impl DynamoIdempotencyStore {
 
 #[async_trait]
 impl IdempotencyStore for DynamoIdempotencyStore {
-    async fn claim(&self, key: &str, fingerprint: &str, now: i64, lock_until: i64) -> Result<Claim, StoreError> {
+    async fn claim(&self, key: &str, fp: &RequestFingerprint, now: i64, lock_until: i64) -> Result<Claim, StoreError> {
         let token = ulid::Ulid::new().to_string();
         let item = IdempotencyItem {
             pk: Self::pk(key),
             sk: SK.into(),
             entity: "idempotency_key".into(),
             state: IN_PROGRESS.into(),
-            fingerprint: fingerprint.into(),
+            fingerprint: fp.current().into(),
             token: token.clone(),
             lock_until,
             origin: token.clone(),
@@ -233,7 +235,7 @@ impl IdempotencyStore for DynamoIdempotencyStore {
         // Not expired (the put would have passed): a different request, an answer, a claim
         // still live, or else an attempt that outlived its invocation's deadline: it died.
         // Take over, keeping the origin the first attempt derived its ids from.
-        match existing.found().decided(fingerprint, now) {
+        match existing.found().decided(fp, now) {
             Some(claim) => Ok(claim),
             None => self.take_over(key, &dead, now, lock_until, origin).await,
         }

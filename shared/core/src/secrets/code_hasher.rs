@@ -56,6 +56,30 @@ impl CodeHasher {
         (&self.current.0, &self.current.1)
     }
 
+    /// This hasher under each of its keys, the current one first (then by id): what a lookup
+    /// tries during a rotation. A digest a lookup finds was written under one of them; a
+    /// counter or a guard is written under each, so the current key's items hold everything by
+    /// the time the previous key is retired.
+    pub fn per_key(&self) -> Vec<CodeHasher> {
+        let mut others: Vec<(&String, &HmacSha256)> =
+            self.macs.iter().filter(|(id, _)| **id != self.current.0).collect();
+        others.sort_by(|a, b| a.0.cmp(b.0));
+        std::iter::once((&self.current.0, &self.current.1))
+            .chain(others)
+            .map(|(id, mac)| Self {
+                current: (id.clone(), mac.clone()),
+                macs: HashMap::from([(id.clone(), mac.clone())]),
+            })
+            .collect()
+    }
+
+    /// A keyed lookup digest: the key's id, then 128 of the 256 bits (ample for an item's key,
+    /// and shorter items).
+    fn lookup(&self, parts: &[&[u8]]) -> String {
+        let (key_id, key) = self.current();
+        format!("{key_id}.{}", Self::short_hex(Self::mac(key, parts)))
+    }
+
     fn mac(keyed: &HmacSha256, parts: &[&[u8]]) -> HmacSha256 {
         let mut mac = keyed.clone();
         for part in parts {
@@ -95,12 +119,25 @@ impl CodeHasher {
         Self::mac(key, &Self::code_parts(ctx, &minor, code)).verify_slice(&expected).is_ok()
     }
 
-    /// Fingerprint of a request under an idempotency key. Keyed, because a body holds a card
-    /// number whose few unknown digits a plain hash would give away.
+    /// Fingerprint of a request under an idempotency key, with its key's id. Keyed, because a
+    /// body holds a card number whose few unknown digits a plain hash would give away.
     pub fn request_fingerprint(&self, scope: &str, canonical_body: &str) -> String {
-        let (_, key) = self.current();
+        let (key_id, key) = self.current();
         let mac = Self::mac(key, &[b"request-v1", scope.as_bytes(), canonical_body.as_bytes()]);
-        hex::encode(mac.finalize().into_bytes())
+        format!("{key_id}.{}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    /// The seed retries of one Idempotency-Key derive their ids from: the key in its scope and
+    /// the random origin token its first claim drew. Not keyed (the token is the secret part),
+    /// so a key rotation between two tries derives the same ids.
+    pub fn attempt_seed(scoped_key: &str, origin: &str) -> String {
+        use sha2::Digest;
+        let mut sha = Sha256::new();
+        for part in [b"attempt-seed-v1".as_slice(), scoped_key.as_bytes(), origin.as_bytes()] {
+            sha.update((part.len() as u32).to_be_bytes());
+            sha.update(part);
+        }
+        hex::encode(sha.finalize())
     }
 
     /// A card number as sent (not yet validated), for an Idempotency-Key's fingerprint only.
@@ -109,23 +146,26 @@ impl CodeHasher {
         hex::encode(Self::mac(key, &[b"card-number-v1", number.as_bytes()]).finalize().into_bytes())
     }
 
-    /// A phone, as the key of its SMS counters.
+    /// A phone, as the key of its payer guard and its counters (one digest per key:
+    /// [`Self::phone_keys`]).
     pub fn phone_key(&self, phone: &Phone) -> String {
-        let (_, key) = self.current();
-        Self::short_hex(Self::mac(key, &[b"phone-v1", phone.expose().as_bytes()]))
+        self.lookup(&[b"phone-v1", phone.expose().as_bytes()])
     }
 
-    /// A card number alone, as the key of its velocity counter: the same card is the same
-    /// digest for every user and merchant.
-    pub fn card_digest(&self, card: &CardNumber) -> String {
-        let (_, key) = self.current();
-        Self::short_hex(Self::mac(key, &[b"card-pan-v1", card.expose().as_bytes()]))
+    /// The phone's lookup digests under every key, the current one first.
+    pub fn phone_keys(&self, phone: &Phone) -> Vec<String> {
+        self.per_key().iter().map(|h| h.phone_key(phone)).collect()
     }
 
-    /// A shopper's source network, as the key of its velocity counter.
-    pub fn source_ip_key(&self, ip: &SourceIp) -> String {
-        let (_, key) = self.current();
-        Self::short_hex(Self::mac(key, &[b"source-ip-v1", ip.network().as_bytes()]))
+    /// A card number alone, as the key of its velocity counter, under every key (the current
+    /// one first): the same card is the same digest for every user and merchant.
+    pub fn card_digests(&self, card: &CardNumber) -> Vec<String> {
+        self.per_key().iter().map(|h| h.lookup(&[b"card-pan-v1", card.expose().as_bytes()])).collect()
+    }
+
+    /// A shopper's source network, as the key of its velocity counter, under every key.
+    pub fn source_ip_keys(&self, ip: &SourceIp) -> Vec<String> {
+        self.per_key().iter().map(|h| h.lookup(&[b"source-ip-v1", ip.network().as_bytes()])).collect()
     }
 
     /// 128 of the 256 bits: ample for a counter's key, and shorter items.
@@ -136,9 +176,10 @@ impl CodeHasher {
     }
 
     /// A customer's card, recognisable again (by this merchant, for this user) without keeping
-    /// its number; the same card at another merchant has another fingerprint.
+    /// its number; the same card at another merchant has another fingerprint. With its key's
+    /// id.
     pub fn card_fingerprint(&self, customer: &Customer, card: &CardNumber) -> String {
-        let (_, key) = self.current();
+        let (key_id, key) = self.current();
         let parts: [&[u8]; 4] = [
             b"card-fingerprint-v2",
             customer.merchant_id.as_str().as_bytes(),
@@ -146,7 +187,13 @@ impl CodeHasher {
             card.expose().as_bytes(),
         ];
         let mac = Self::mac(key, &parts);
-        hex::encode(mac.finalize().into_bytes())
+        format!("{key_id}.{}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    /// The card's fingerprints under every key, the current one first: during a rotation, a
+    /// card saved under the previous key is recognised.
+    pub fn card_fingerprints(&self, customer: &Customer, card: &CardNumber) -> Vec<String> {
+        self.per_key().iter().map(|h| h.card_fingerprint(customer, card)).collect()
     }
 
     /// A session's client secret, as stored: bound to its session, under the current key.

@@ -218,21 +218,24 @@ async fn session_draft(
     let own = attempt.map(|a| Attempt::payment_id(Some(a)));
     let cancel = view.payment.filter(|p| lockable(p) && Some(&p.id) != own.as_ref()).and_then(|p| canceled(p, now));
     let mut draft = match how {
-        SessionPayment::Card { phone, card, expiry, cvc, save_card, source_ip } => first_draft(
-            svc,
-            FirstPaymentCommand {
-                user_id: session.user_id.clone(),
-                merchant_id: session.merchant_id.clone(),
-                order_id: session.order_id.clone(),
-                money: session.money,
-                phone,
-                card,
-                expiry,
-                cvc,
-                save_card,
-                source_ip,
-            },
-        )?,
+        SessionPayment::Card { phone, card, expiry, cvc, save_card, source_ip } => {
+            first_draft(
+                svc,
+                FirstPaymentCommand {
+                    user_id: session.user_id.clone(),
+                    merchant_id: session.merchant_id.clone(),
+                    order_id: session.order_id.clone(),
+                    money: session.money,
+                    phone,
+                    card,
+                    expiry,
+                    cvc,
+                    save_card,
+                    source_ip,
+                },
+            )
+            .await?
+        }
         SessionPayment::Saved { method_id } => {
             repeat_draft(
                 svc,

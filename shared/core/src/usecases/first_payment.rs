@@ -30,29 +30,24 @@ pub async fn first_payment(
     cmd: FirstPaymentCommand,
     attempt: Option<&Attempt>,
 ) -> KeyedResult<Payment> {
-    match first_draft(svc, cmd) {
+    match first_draft(svc, cmd).await {
         Ok(draft) => open_payment(svc, draft, attempt).await,
         Err(e) => Err(e).into(),
     }
 }
 
 /// The payment a first payment opens: the card sealed for its customer, fingerprinted.
-pub(crate) fn first_draft(svc: &Services, cmd: FirstPaymentCommand) -> Result<PaymentDraft, UseCaseError> {
+pub(crate) async fn first_draft(svc: &Services, cmd: FirstPaymentCommand) -> Result<PaymentDraft, UseCaseError> {
     // Codes go only to mobile numbers of the countries this merchant sends to: refused before
     // anything is written or sent (SMS pumping).
     cmd.phone.check_sms_destination("phone", &svc.settings.sms_countries_for(cmd.merchant_id.as_str()))?;
     svc.settings.check_currency(&cmd.money)?;
     let customer = Customer { merchant_id: cmd.merchant_id.clone(), user_id: cmd.user_id.clone() };
-    let fingerprint = svc.hasher().card_fingerprint(&customer, &cmd.card);
+    let fingerprints = svc.hasher().card_fingerprints(&customer, &cmd.card);
+    let id = method_id(svc, &customer, &fingerprints).await?;
+    let fingerprint = fingerprints.into_iter().next().unwrap_or_default();
     let sealed_card = svc.vault().seal(&customer, &cmd.card).map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
-    let method = MethodSummary {
-        // Keyed by the card's fingerprint: saving the same card twice for a customer updates
-        // one method instead of piling up copies.
-        id: MethodId::from_digest(&fingerprint),
-        brand: cmd.card.brand(),
-        last4: cmd.card.last4(),
-        expiry: cmd.expiry,
-    };
+    let method = MethodSummary { id, brand: cmd.card.brand(), last4: cmd.card.last4(), expiry: cmd.expiry };
     Ok(PaymentDraft {
         user_id: cmd.user_id,
         merchant_id: cmd.merchant_id,
@@ -64,9 +59,26 @@ pub(crate) fn first_draft(svc: &Services, cmd: FirstPaymentCommand) -> Result<Pa
         sealed_card,
         fingerprint,
         save_card: cmd.save_card,
-        source_ip_key: cmd.source_ip.as_ref().map(|ip| svc.hasher().source_ip_key(ip)),
+        source_ip_keys: cmd.source_ip.as_ref().map(|ip| svc.hasher().source_ip_keys(ip)).unwrap_or_default(),
         present: Some(PresentCard { card: cmd.card, cvc: cmd.cvc }),
         network_reference: None,
         session: None,
     })
+}
+
+/// The id the customer's card is saved under: from its fingerprint under the current key, so
+/// saving the same card twice updates one method instead of piling up copies. During a key
+/// rotation (several keys), a copy saved under another key is found by its fingerprints under
+/// every key (one read, only then) and keeps its id.
+async fn method_id(svc: &Services, customer: &Customer, fingerprints: &[String]) -> Result<MethodId, UseCaseError> {
+    // The id comes from the digest, not its key id: a fingerprint stored before digests
+    // carried one gives the same id.
+    let digest = |fp: &str| fp.split_once('.').map_or(fp, |(_, hex)| hex).to_owned();
+    let current = fingerprints.first().map(|fp| MethodId::from_digest(&digest(fp))).unwrap_or_default();
+    if fingerprints.len() < 2 {
+        return Ok(current);
+    }
+    let digests: Vec<String> = fingerprints.iter().map(|fp| digest(fp)).collect();
+    let saved = svc.payments.list_methods(customer).await?;
+    Ok(saved.into_iter().find(|m| digests.contains(&digest(&m.fingerprint))).map_or(current, |m| m.id))
 }

@@ -13,23 +13,33 @@ pub const MAX_SESSION_DECLINES: u32 = 3;
 /// refuses a payment: a counter that strangers fill must not shut a merchant's shoppers out.
 pub const MAX_MERCHANT_DECLINES_PER_HOUR: u32 = 100;
 
-/// A payer, twice: by the merchant's user and by the phone codes go to. Either one locked
-/// locks the payer.
-pub(crate) fn payer_keys(payment: &Payment) -> [String; 2] {
-    [
-        format!("PAYER#{}#USER#{}", payment.merchant_id, payment.user_id),
-        format!("PAYER#{}#PHONE#{}", payment.merchant_id, payment.phone.key),
-    ]
+/// The payment's phone's lookup digests: under every key where its number is at hand (during
+/// a key rotation, each is checked and each is counted, so a rotation resets nothing), else
+/// the one it was stored with.
+pub(crate) fn phone_keys(svc: &Services, payment: &Payment) -> Vec<String> {
+    match payment.phone.number() {
+        Some(phone) => svc.hasher().phone_keys(phone),
+        None => vec![payment.phone.key.clone()],
+    }
 }
 
-/// How many of the payer's guards (the first of [`payer_keys`]) a wrong code counts against:
-/// the user's always, the phone's only where the phone was proven (a saved card's). Naming a
-/// victim's phone in a payment of one's own and entering wrong codes locks out only oneself.
-/// (Either guard locked still refuses: a lock protects whoever it was counted for.)
-pub(crate) fn counted_payers(payment: &Payment) -> usize {
+/// A payer: by the merchant's user, then by the phone codes go to (a guard per digest of it).
+/// Any one locked locks the payer.
+pub(crate) fn payer_keys(svc: &Services, payment: &Payment) -> Vec<String> {
+    let phones = phone_keys(svc, payment);
+    std::iter::once(format!("PAYER#{}#USER#{}", payment.merchant_id, payment.user_id))
+        .chain(phones.iter().map(|key| format!("PAYER#{}#PHONE#{key}", payment.merchant_id)))
+        .collect()
+}
+
+/// How many of the payer's guards (the first of [`payer_keys`], of `all`) a wrong code counts
+/// against: the user's always, the phone's only where the phone was proven (a saved card's).
+/// Naming a victim's phone in a payment of one's own and entering wrong codes locks out only
+/// oneself. (Any guard locked still refuses: a lock protects whoever it was counted for.)
+pub(crate) fn counted_payers(payment: &Payment, all: usize) -> usize {
     match payment.phone_origin {
-        PhoneOrigin::Request => 1,
-        PhoneOrigin::SavedCard => 2,
+        PhoneOrigin::Request => 1.min(all),
+        PhoneOrigin::SavedCard => all,
     }
 }
 
@@ -75,22 +85,25 @@ pub(crate) fn decline_caps(payment: &Payment, now: i64) -> Vec<(String, u32)> {
         .collect()
 }
 
-/// The keys read before a decision on `payment`: its payer's two, then its decline counters.
-pub(crate) fn admission_keys(payment: &Payment, now: i64) -> Vec<String> {
-    let mut keys: Vec<String> = payer_keys(payment).into();
+/// The keys read before a decision on `payment`: its payer's, then its decline counters; and
+/// how many are the payer's.
+pub(crate) fn admission_keys(svc: &Services, payment: &Payment, now: i64) -> (Vec<String>, usize) {
+    let mut keys = payer_keys(svc, payment);
+    let payers = keys.len();
     keys.extend(decline_limits(payment, now).into_iter().map(|(k, _, _, _)| k));
-    keys
+    (keys, payers)
 }
 
-/// Refuses a payer who is locked out.
+/// Refuses a payer who is locked out (`guards`: the payer's, as read).
 pub(crate) fn check_payer(guards: &[Guard], now: i64) -> Result<(), UseCaseError> {
-    match guards.iter().take(2).filter_map(|g| g.is_locked(now)).max() {
+    match guards.iter().filter_map(|g| g.is_locked(now)).max() {
         Some(retry_after_secs) => Err(UseCaseError::TooManyFailures { retry_after_secs }),
         None => Ok(()),
     }
 }
 
-/// Checks the decline counters before the acquirer: the session's at its cap refuses; the
+/// Checks the decline counters (`guards`: as read, in [`decline_limits`]' order) before the
+/// acquirer: the session's at its cap refuses; the
 /// merchant's at its cap makes new cards' velocity limits strict. Under concurrency a cap can
 /// be passed by the authorisations already in flight when it is reached (the counters are
 /// read, then bumped after each decline).
@@ -101,7 +114,7 @@ pub(crate) fn check_declines(
     now: i64,
 ) -> Result<Scrutiny, UseCaseError> {
     let mut scrutiny = Scrutiny::Normal;
-    for ((key, cap, at_cap, window_end), guard) in decline_limits(payment, now).iter().zip(guards.iter().skip(2)) {
+    for ((key, cap, at_cap, window_end), guard) in decline_limits(payment, now).iter().zip(guards) {
         if guard.count < *cap {
             continue;
         }

@@ -14,7 +14,9 @@ use std::future::Future;
 
 use super::{Services, UseCaseError};
 use crate::domain::{Payment, PaymentId};
-use crate::ports::{Claim, IdempotencyStore, KeyFound, KeyRecord, KeyWrite, StoreError, StoredResponse};
+use crate::ports::{
+    Claim, IdempotencyStore, KeyFound, KeyRecord, KeyWrite, RequestFingerprint, StoreError, StoredResponse,
+};
 use crate::secrets::CodeHasher;
 
 /// A request made under an `Idempotency-Key`: what stays the same across its retries.
@@ -194,6 +196,18 @@ pub fn without_card_secrets(hasher: &CodeHasher, body: &serde_json::Value) -> se
     body
 }
 
+/// The request's fingerprint under every key (the current one first): a retry across a key
+/// rotation matches the record its first try kept.
+pub fn request_fingerprint(hasher: &CodeHasher, scope: &str, body: &serde_json::Value) -> RequestFingerprint {
+    RequestFingerprint(
+        hasher
+            .per_key()
+            .iter()
+            .map(|h| h.request_fingerprint(scope, &without_card_secrets(h, body).to_string()))
+            .collect(),
+    )
+}
+
 /// Runs `work` at most once per key. `work` gets the [`Attempt`]: stable across retries of this
 /// key, and whether it takes over from an attempt that died.
 ///
@@ -212,20 +226,19 @@ where
     let scoped_key = format!("{}#{}", request.scope, request.key);
     // serde_json's map is ordered, so equal JSON bodies serialize alike whatever their key order.
     let hasher = svc.hasher();
-    let fingerprint =
-        hasher.request_fingerprint(request.scope, &without_card_secrets(hasher, request.body).to_string());
+    let fingerprint = request_fingerprint(hasher, request.scope, request.body);
     // What the key's record, as the first try read it, decides alone (a replay, say).
     let mut decided = None;
     if let Some(render) = render {
         let token = ulid::Ulid::new().to_string();
         let record = KeyRecord {
             key: scoped_key.clone(),
-            fingerprint: fingerprint.clone(),
+            fingerprint: fingerprint.current().to_owned(),
             token,
             lock_until: request.lock_until,
             now,
         };
-        match inline(svc, hasher, record, render, &work).await {
+        match inline(svc, record, render, &work).await {
             Ok(answer) => return answer,
             Err(found) => decided = found.and_then(|f| f.decided(&fingerprint, now)),
         }
@@ -236,7 +249,7 @@ where
     };
     let (token, attempt) = match claim {
         Ok(Claim::Acquired { token, origin, recovering }) => {
-            let seed = hasher.request_fingerprint(&scoped_key, &origin);
+            let seed = CodeHasher::attempt_seed(&scoped_key, &origin);
             (token, Attempt { seed, recovering, key: None })
         }
         Ok(Claim::Replay(stored)) => return R::replay(stored),
@@ -257,7 +270,6 @@ where
 /// answer, or (`Err`) the key had a record already, as read where a read saw it.
 async fn inline<R, F, Fut>(
     svc: &Services,
-    hasher: &CodeHasher,
     record: KeyRecord,
     render: RenderAnswer,
     work: &F,
@@ -268,7 +280,7 @@ where
     Fut: Future<Output = Keyed<R>>,
 {
     // The token is the origin retries derive the ids from, as a claim of its own makes it.
-    let seed = hasher.request_fingerprint(&record.key, &record.token);
+    let seed = CodeHasher::attempt_seed(&record.key, &record.token);
     let (scoped_key, token) = (record.key.clone(), record.token.clone());
     let attempt = Attempt { seed, recovering: false, key: Some(InlineKey { record, render }) };
     match work(attempt).await {

@@ -2,7 +2,7 @@
 //! then send the code.
 
 use super::commit::{commit, store, stored_with, transition, Raced, Step};
-use super::guards::{admission_keys, check_declines, check_payer, decline_caps, payer_keys};
+use super::guards::{admission_keys, check_declines, check_payer, decline_caps, payer_keys, phone_keys};
 use super::idempotency::{InlineKey, KeyProgress, Keyed, KeyedResult};
 use super::lifecycle::{authorize_first, outcome_of, release_hold, PresentCard};
 use super::send_code::{reissue_code, sms_text, write_charged};
@@ -29,8 +29,9 @@ pub struct PaymentDraft {
     pub sealed_card: String,
     pub fingerprint: String,
     pub save_card: bool,
-    /// A first payment's source address (a shopper's browser), as its velocity counter's key.
-    pub source_ip_key: Option<String>,
+    /// A first payment's source address (a shopper's browser), as its velocity counter's keys
+    /// (none for a merchant's server's request).
+    pub source_ip_keys: Vec<String>,
     /// A first payment's card and CVC, for its authorisation at creation; `None` for a repeat
     /// payment (authorised after the code, on the stored credential).
     pub present: Option<PresentCard>,
@@ -69,13 +70,14 @@ enum Way {
     Careful(CardAttempt),
 }
 
-/// A first payment's card authorisation attempt, by its velocity counters' keys.
+/// A first payment's card authorisation attempt, by its velocity counters' keys (digests,
+/// one per key during a rotation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct CardAttempt {
-    /// The card number's digest (the same for every user and merchant).
-    card: String,
-    /// The shopper's source address's digest (session routes only).
-    source_ip: Option<String>,
+    /// The card number's digests (the same for every user and merchant).
+    cards: Vec<String>,
+    /// The shopper's source address's digests (session routes only; none otherwise).
+    source_ips: Vec<String>,
 }
 
 /// What storing a new payment did.
@@ -96,7 +98,7 @@ enum Opened {
 pub async fn open_payment(svc: &Services, draft: PaymentDraft, attempt: Option<&Attempt>) -> KeyedResult<Payment> {
     let now = svc.clock.now();
     let code = VerificationCode::generate();
-    let source_ip_key = draft.source_ip_key.clone();
+    let source_ips = draft.source_ip_keys.clone();
     let (payment, present, session) = match mint(svc, draft, Attempt::payment_id(attempt), &code, now) {
         Ok(minted) => minted,
         Err(e) => return Err(e).into(),
@@ -104,9 +106,7 @@ pub async fn open_payment(svc: &Services, draft: PaymentDraft, attempt: Option<&
     // A card entered is an authorisation attempt, counted against the velocity limits; a
     // saved card's repeat payment is not.
     let way = match &present {
-        Some(present) => {
-            Way::Careful(CardAttempt { card: svc.hasher().card_digest(&present.card), source_ip: source_ip_key })
-        }
+        Some(present) => Way::Careful(CardAttempt { cards: svc.hasher().card_digests(&present.card), source_ips }),
         None => Way::Fast,
     };
     let progress = match admit_and_store(svc, &payment, session.as_ref(), attempt, &way, now).await {
@@ -221,7 +221,7 @@ async fn admit_and_store(
     let card_attempt = match way {
         Way::Careful(card_attempt) => Some(card_attempt),
         Way::Fast => {
-            let admit = Admit { payers: payer_keys(payment), caps: decline_caps(payment, now), now };
+            let admit = Admit { payers: payer_keys(svc, payment), caps: decline_caps(payment, now), now };
             match store_opened(svc, payment, session, attempt, Rules::Admit(&admit), now).await {
                 Opened::Refused => tracing::info!(payment_id = %payment.id, "admission refused: reading it"),
                 opened => return opened,
@@ -242,12 +242,13 @@ async fn admit_and_store(
 
 /// The velocity counters a first payment's card attempt is charged to, under `scrutiny`.
 fn attempt_charge(svc: &Services, payment: &Payment, a: &CardAttempt, scrutiny: Scrutiny, now: i64) -> AttemptCharge {
+    let phones = phone_keys(svc, payment);
     let from = AttemptSources {
         session: payment.session_id.as_ref().map(SessionId::as_str),
-        card: &a.card,
+        cards: &a.cards,
         merchant: &payment.merchant_id,
-        phone: &payment.phone.key,
-        source_ip: a.source_ip.as_deref(),
+        phones: &phones,
+        source_ips: &a.source_ips,
     };
     svc.attempt_limits.under(scrutiny).charge(&from, now)
 }
@@ -270,9 +271,10 @@ async fn admit(
     inline: Option<&InlineKey>,
     now: i64,
 ) -> Result<Admitted, UseCaseError> {
-    let keys = admission_keys(payment, now);
+    let (keys, payers) = admission_keys(svc, payment, now);
     let admission =
         svc.payments.admission(&payment.merchant_id, &payment.order_id, &keys, inline.map(InlineKey::key)).await?;
+    let (payer_guards, decline_guards) = admission.guards.split_at(payers.min(admission.guards.len()));
     if let (Some(_), Some(found)) = (inline, admission.key) {
         return Ok(Admitted::Seen(found));
     }
@@ -283,10 +285,10 @@ async fn admit(
         Some(_) => return Ok(Admitted::Resume),
         None => {}
     }
-    check_payer(&admission.guards, now)?;
+    check_payer(payer_guards, now)?;
     // Every payment's decline caps are checked here, a repeat payment's too: it is authorised
     // after its code, by a verification that reads no counters.
-    Ok(Admitted::Open(check_declines(svc, payment, &admission.guards, now)?))
+    Ok(Admitted::Open(check_declines(svc, payment, decline_guards, now)?))
 }
 
 /// Stores the new payment before the acquirer or the SMS, with its first code's SMS counted in

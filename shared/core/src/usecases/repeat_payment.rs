@@ -51,7 +51,7 @@ pub(crate) async fn repeat_draft(svc: &Services, cmd: RepeatPaymentCommand) -> R
         sealed_card: saved.sealed_card,
         fingerprint: saved.fingerprint,
         save_card: false,
-        source_ip_key: None,
+        source_ip_keys: Vec::new(),
         present: None,
         network_reference: saved.network_reference,
         session: None,

@@ -2,6 +2,7 @@
 //! counted against the caps in the same write, then send it.
 
 use super::commit::{store, stored_with, transition, Raced, Step};
+use super::guards::phone_keys;
 use super::{Services, UseCaseError};
 use crate::domain::{Command, Payment, VerificationCode, CODE_TTL_SECS};
 use crate::ports::{
@@ -44,11 +45,11 @@ where
     Fut: std::future::Future<Output = Result<(), StoreError>>,
 {
     let limits = svc.sms_limits;
+    let phones = phone_keys(svc, payment);
     let first = rand::random::<u32>();
     let mut full_shards = 0;
     for attempt in 0..MAX_CHARGE_TRIES {
-        let Some(charge) = limits.charge(&payment.phone.key, &payment.merchant_id, now, first.wrapping_add(attempt))
-        else {
+        let Some(charge) = limits.charge(&phones, &payment.merchant_id, now, first.wrapping_add(attempt)) else {
             break;
         };
         match write(charge).await {

@@ -137,7 +137,7 @@ impl Verify<'_> {
     /// locked-out payer's codes are not even checked (a finished payment still answers as it
     /// stands).
     async fn read_careful(&self, payment: &Payment, now: i64) -> Result<Read, UseCaseError> {
-        let keys = payer_keys(payment);
+        let keys = payer_keys(self.svc, payment);
         let admission = self.svc.payments.admission(&payment.merchant_id, &payment.order_id, &keys, None).await?;
         if payment.status != PaymentStatus::Succeeded {
             check_payer(&admission.guards, now)?;
@@ -154,13 +154,13 @@ impl Verify<'_> {
         way: Way,
         now: i64,
     ) -> Result<Step<KeyedResult<Payment>, Way>, UseCaseError> {
-        let keys = payer_keys(&payment);
+        let keys = payer_keys(self.svc, &payment);
         let expires_at = now + KEY_RETENTION_SECS;
         let mut riders: Vec<Rider> = decided.claims_order.then_some(Rider::ClaimOrder).into_iter().collect();
         match &decided.payer {
             PayerWrite::None => {}
             PayerWrite::Count => {
-                let (counted, _) = keys.split_at(counted_payers(&payment).min(keys.len()));
+                let (counted, _) = keys.split_at(counted_payers(&payment, keys.len()));
                 riders.push(Rider::Payer(PayerChange::count(counted, now, expires_at)));
             }
             PayerWrite::Reset => riders.push(Rider::Payer(PayerChange::Reset { keys: &keys, now, expires_at })),
@@ -238,7 +238,7 @@ impl Decided {
 fn wrong_code(payment: &mut Payment, check: CodeCheck, read: Option<Read>, now: i64) -> Result<Decided, UseCaseError> {
     let (locked_payer, payer) = match read {
         Some(mut read) => {
-            let n = counted_payers(payment).min(read.payers.len());
+            let n = counted_payers(payment, read.payers.len());
             let (counted, _) = read.payers.split_at_mut(n);
             (count_failure(counted, now), PayerWrite::Guards(read.payers))
         }
