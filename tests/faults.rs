@@ -37,9 +37,8 @@ const SMS: &[&str] = &["Action=Publish"];
 const READ_SESSION: &[&str] = &["GetItem", "SESSION#"];
 /// The order, the payer's guards, the decline caps and the request's key, in one read.
 const ADMISSION: &[&str] = &["BatchGetItem", "ORDER#"];
-/// A first payment stored authorised (funds held) after the acquirer's approval and its SMS,
-/// with the request's answer kept under its key.
-const AUTHORISED: &[&str] = &["TransactWriteItems", "sbx_auth_"];
+/// A first payment stored authorised (funds held) after the acquirer's approval, before its SMS.
+const AUTHORISED: &[&str] = &["PutItem", "sbx_auth_"];
 /// The capture stored (with the saved card).
 const CAPTURED: &[&str] = &["TransactWriteItems", "\"captured\""];
 const INSERT_IN_SESSION: &[&str] = &["TransactWriteItems", "SESSION#"];
@@ -51,9 +50,10 @@ fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
         // repeat payment reads no admission: its checks are conditions of its write.
         Flow::First => vec![
             ("read order, guards and key", ADMISSION),
-            ("store payment, claim key, count SMS", CHARGED),
+            ("store payment, claim key, count SMS and attempt", CHARGED),
+            ("store authorisation", AUTHORISED),
             ("send SMS", SMS),
-            ("store authorisation and answer", AUTHORISED),
+            ("complete key", COMPLETE),
         ],
         Flow::Repeat => vec![
             ("find card", FIND_CARD),
@@ -80,9 +80,10 @@ fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
         Flow::SessionPay => vec![
             ("read session (its secret)", READ_SESSION),
             ("read order, guards and key", ADMISSION),
-            ("store payment with its session, claim key, count SMS", INSERT_IN_SESSION),
+            ("store payment with its session, claim key, count SMS and attempt", INSERT_IN_SESSION),
+            ("store authorisation", AUTHORISED),
             ("send SMS", SMS),
-            ("store authorisation and answer", AUTHORISED),
+            ("complete key", COMPLETE),
         ],
         Flow::SessionRepeat => vec![
             ("read session (its secret)", READ_SESSION),

@@ -32,7 +32,7 @@ fn unavailable(e: impl std::fmt::Display) -> UseCaseError {
 
 /// Authorises a stored `authorizing` first payment with the card and CVC in hand. Approved: the
 /// payment as it is to be stored awaiting `code` (whose hash it now carries), not yet written
-/// (its code goes out first: [`super::open_payment`]). Declined: stored failed, the decline
+/// (it is stored before its code goes out: [`super::open_payment`]). Declined: stored failed, the decline
 /// counted, `Declined`. The acquirer unreachable: the payment stays `authorizing`.
 pub(crate) async fn authorize_first(
     svc: &Services,

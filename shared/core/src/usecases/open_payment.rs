@@ -163,7 +163,7 @@ async fn send_opened(
         Err(e) => return (Err(e), KeyProgress::Untouched),
         Ok(approved) => approved,
     };
-    send_then_store(svc, approved, &code, retries, Attempt::inline_key(attempt)).await
+    (store_then_send(svc, approved, &code, retries).await, KeyProgress::Untouched)
 }
 
 /// The payment a draft opens, with its first code's hash, not yet stored; the card to
@@ -359,36 +359,30 @@ fn attempts_refused(
     UseCaseError::TooManyPaymentAttempts { limit, retry_after_secs: counter.map_or(3_600, |c| c.retry_after(now)) }
 }
 
-/// Sends an authorised first payment's code, then stores the payment authorised: with the
-/// request's answer under its new Idempotency-Key (`key`) in that same write, which thus
-/// comes after the SMS, so a kept answer always had its code sent. The code works from that
-/// write on: an `authorizing` payment takes no code (`Payment::check_code`), and an SMS takes
-/// far longer to arrive than the write. A code not sent: the hold is stored all the same, then
-/// as [`send_first_code`] does.
-async fn send_then_store(
+/// Stores an authorised first payment (its hold and its code's hash), then sends its code: the
+/// authorisation id is on record before any SMS, so a request that ended the payment while the
+/// acquirer was being asked (its session's next payment, the merchant's expiry, the payer's
+/// lock-out) makes this write lose, and no code goes out for a dead payment: its hold is voided
+/// ([`not_stored`]). The request's new Idempotency-Key, claimed with the payment, is answered
+/// once the code went out (by `run_once`, a write of its own), so a kept answer always had its
+/// code sent; a code not sent: as [`send_first_code`] does.
+async fn store_then_send(
     svc: &Services,
     mut payment: Payment,
     code: &VerificationCode,
     retries: Retries,
-    key: Option<&InlineKey>,
-) -> (Result<Payment, UseCaseError>, KeyProgress) {
+) -> Result<Payment, UseCaseError> {
+    if let Err(stored) = store(svc, &mut payment, &[]).await {
+        return Err(not_stored(svc, &payment, stored).await);
+    }
+    svc.metrics.record(BusinessEvent::Authorised);
     tracing::info!(payment_id = %payment.id, sent_to = %payment.phone, amount = payment.money.minor,
         currency = payment.money.currency.code(), "payment authorised, sending code");
     if let Err(e) = send(svc, &payment, code).await {
-        if let Err(stored) = store(svc, &mut payment, &[]).await {
-            return (Err(not_stored(svc, &payment, stored).await), KeyProgress::Untouched);
-        }
-        return (Err(code_not_sent(svc, payment, retries, e).await), KeyProgress::Untouched);
+        return Err(code_not_sent(svc, payment, retries, e).await);
     }
-    let answer = key.map(|k| k.answer(&payment));
-    let riders: Vec<Rider> = answer.as_ref().map(Rider::Key).into_iter().collect();
-    if let Err(stored) = store(svc, &mut payment, &riders).await {
-        return (Err(not_stored(svc, &payment, stored).await), KeyProgress::Untouched);
-    }
-    svc.metrics.record(BusinessEvent::Authorised);
     svc.metrics.record(BusinessEvent::CodeSent);
-    let answered = if answer.is_some() { KeyProgress::Answered } else { KeyProgress::Untouched };
-    (Ok(payment), answered)
+    Ok(payment)
 }
 
 /// An authorised payment's write failed. Lost to a request that ended the payment while its
@@ -499,7 +493,7 @@ async fn resume_once(
         let code = VerificationCode::generate();
         return match authorize_first(svc, payment, present, &code).await {
             Err(UseCaseError::Contention) => Ok(Step::Again(Raced)),
-            Ok(p) => send_then_store(svc, p, &code, Retries::Keyed, None).await.0.map(Step::Done),
+            Ok(p) => store_then_send(svc, p, &code, Retries::Keyed).await.map(Step::Done),
             Err(e) => Err(e),
         };
     }
