@@ -5,6 +5,7 @@
 
 mod concurrency;
 mod faults;
+mod least_privilege;
 mod lifecycle;
 mod local_stack_http;
 mod log_secrets;

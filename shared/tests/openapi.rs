@@ -63,6 +63,45 @@ fn the_spec_documents_exactly_the_routes_the_template_serves() {
         .collect();
     assert!(!served.is_empty());
     assert_eq!(documented, served);
+    // Per-route throttles name routes the API serves, and every shopper's route (public, no
+    // authorizer) has one of its own, below the default.
+    let api = &template["Resources"]["HttpApi"]["Properties"];
+    let default_rate = api["DefaultRouteSettings"]["ThrottlingRateLimit"].as_f64().unwrap();
+    let throttled: BTreeSet<(String, String)> = api["RouteSettings"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(key, settings)| {
+            assert!(settings["ThrottlingRateLimit"].as_f64().unwrap() < default_rate, "{key}");
+            let (method, path) = key.split_once(' ').unwrap();
+            (method.to_owned(), path.to_owned())
+        })
+        .collect();
+    assert!(throttled.is_subset(&served), "{:?}", throttled.difference(&served).collect::<Vec<_>>());
+    let public: BTreeSet<(String, String)> =
+        served.iter().filter(|(_, path)| path.starts_with("/checkout/{session_id}")).cloned().collect();
+    assert_eq!(throttled, public);
+}
+
+/// Every function logs into a group the template keeps for `LogRetentionDays`; the API keeps an
+/// access log; the sweeper runs one at a time.
+#[test]
+fn every_log_is_kept_for_a_while_and_the_sweeper_runs_alone() {
+    let template = load_yaml("template.yaml");
+    let resources = template["Resources"].as_object().unwrap();
+    let functions: Vec<(&String, &Value)> =
+        resources.iter().filter(|(_, r)| r["Type"] == "AWS::Serverless::Function").collect();
+    assert_eq!(functions.len(), 6);
+    for (name, f) in functions {
+        let group = f["Properties"]["LoggingConfig"]["LogGroup"].as_str().unwrap_or_else(|| panic!("{name}"));
+        let group = &resources[group];
+        assert_eq!(group["Type"], "AWS::Logs::LogGroup", "{name}");
+        assert_eq!(group["Properties"]["RetentionInDays"], "LogRetentionDays", "{name}");
+    }
+    let access = template["Resources"]["HttpApi"]["Properties"]["AccessLogSettings"]["DestinationArn"].clone();
+    assert!(access.to_string().contains("ApiAccessLogs"), "{access}");
+    let sweeper = &resources["PaymentSweeperFunction"]["Properties"];
+    assert_eq!(sweeper["ReservedConcurrentExecutions"], 1);
 }
 
 /// The route table is the API openapi.yaml documents: each route's method and path, its

@@ -12,7 +12,17 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
 #[derive(Debug, Clone, Default)]
-pub struct CallLog(Arc<Mutex<Vec<String>>>);
+pub struct CallLog(Arc<Mutex<Vec<String>>>, Arc<Mutex<Vec<Access>>>);
+
+/// What one DynamoDB request asks IAM for: each action (a transaction's items each count as
+/// their own: `PutItem`, `UpdateItem`, `ConditionCheckItem`), on the table or an index, with
+/// the partition keys it names (as `PAY#`-style prefixes).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Access {
+    pub action: String,
+    pub index: Option<String>,
+    pub leading_keys: Vec<String>,
+}
 
 impl CallLog {
     /// How many requests were sent so far: `since(mark)` gives the ones after it.
@@ -24,6 +34,72 @@ impl CallLog {
     pub fn since(&self, mark: usize) -> Vec<String> {
         self.0.lock().unwrap()[mark..].to_vec()
     }
+
+    /// How many accesses were recorded so far: `accesses_since(mark)` gives the ones after.
+    pub fn access_mark(&self) -> usize {
+        self.1.lock().unwrap().len()
+    }
+
+    pub fn accesses_since(&self, mark: usize) -> Vec<Access> {
+        self.1.lock().unwrap()[mark..].to_vec()
+    }
+}
+
+/// The partition-key prefix of a key (`PAY#…` → `PAY#`).
+fn prefix(key: &str) -> Option<String> {
+    let (kind, _) = key.split_once('#')?;
+    (!kind.is_empty() && kind.bytes().all(|b| b.is_ascii_uppercase() || b == b'_')).then(|| format!("{kind}#"))
+}
+
+/// The `pk` values of a request body's items and keys, and a query's key values.
+fn leading_keys(body: &serde_json::Value, out: &mut Vec<String>) {
+    match body {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                if k == "pk" || k == ":pk" {
+                    if let Some(p) = v["S"].as_str().and_then(prefix) {
+                        out.push(p);
+                    }
+                }
+                leading_keys(v, out);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| leading_keys(v, out)),
+        _ => {}
+    }
+}
+
+/// The IAM accesses of one DynamoDB request.
+fn accesses(operation: &str, body: &serde_json::Value) -> Vec<Access> {
+    let one = |action: &str, part: &serde_json::Value| {
+        let mut keys = Vec::new();
+        leading_keys(part, &mut keys);
+        keys.sort();
+        keys.dedup();
+        Access {
+            action: format!("dynamodb:{action}"),
+            index: part["IndexName"].as_str().map(str::to_owned),
+            leading_keys: keys,
+        }
+    };
+    if operation != "TransactWriteItems" {
+        return vec![one(operation, body)];
+    }
+    let items = body["TransactItems"].as_array().cloned().unwrap_or_default();
+    items
+        .iter()
+        .filter_map(|item| {
+            let (kind, part) = item.as_object()?.iter().next()?;
+            let action = match kind.as_str() {
+                "Put" => "PutItem",
+                "Update" => "UpdateItem",
+                "Delete" => "DeleteItem",
+                "ConditionCheck" => "ConditionCheckItem",
+                _ => return None,
+            };
+            Some(one(action, part))
+        })
+        .collect()
 }
 
 impl Intercept for CallLog {
@@ -33,13 +109,18 @@ impl Intercept for CallLog {
 
     fn read_before_transmit(
         &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let operation = cfg
             .load::<Metadata>()
             .map_or_else(|| "unknown".to_owned(), |m| format!("{}:{}", m.service().to_lowercase(), m.name()));
+        if let Some(name) = operation.strip_prefix("dynamodb:") {
+            let body: serde_json::Value =
+                context.request().body().bytes().and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_default();
+            self.1.lock().unwrap().extend(accesses(name, &body));
+        }
         self.0.lock().unwrap().push(operation);
         Ok(())
     }

@@ -10,7 +10,7 @@ pub mod http_client;
 pub mod round_trips;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use payments_testkit::memory::MemoryMetrics;
@@ -68,6 +68,19 @@ pub enum Function {
     CheckoutPage,
 }
 
+impl Function {
+    /// Its resource in template.yaml.
+    pub const fn resource(self) -> &'static str {
+        match self {
+            Self::FirstPayment => "FirstPaymentFunction",
+            Self::RepeatPayment => "RepeatPaymentFunction",
+            Self::VerifyCode => "VerifyCodeFunction",
+            Self::PaymentStatus => "PaymentStatusFunction",
+            Self::CheckoutPage => "CheckoutPageFunction",
+        }
+    }
+}
+
 pub struct Answer {
     pub status: u16,
     pub body: Value,
@@ -105,6 +118,9 @@ pub struct Stack {
     pub keyless: Ports,
     /// The AWS requests the services' adapters sent (not the test's own scans).
     pub calls: calls::CallLog,
+    /// The DynamoDB accesses of each request the stack served, by the template's function
+    /// resource that serves it (meaningful where one request runs at a time).
+    pub accesses: Mutex<Vec<(&'static str, Vec<calls::Access>)>>,
 }
 
 impl Stack {
@@ -168,7 +184,7 @@ impl Stack {
         // phones).
         let mut keyless: Ports = (*services).clone();
         keyless.payments = Arc::new(shared::adapters::dynamodb::DynamoPaymentStore::new(counted_dynamo, &table, None));
-        Self { services, keyless, sent, clock, metrics, dynamo, table, calls }
+        Self { services, keyless, sent, clock, metrics, dynamo, table, calls, accesses: Mutex::default() }
     }
 
     /// A rotation of the code key, as an operator does it: a new key becomes current, the old
@@ -287,6 +303,7 @@ impl Stack {
     }
 
     pub async fn send(&self, function: Function, req: Request) -> Answer {
+        let mark = self.calls.access_mark();
         let response = match function {
             Function::FirstPayment => shared::http::first_payment(&self.services, req).await,
             Function::RepeatPayment => shared::http::repeat_payment(&self.services, req).await,
@@ -294,6 +311,8 @@ impl Stack {
             Function::PaymentStatus => shared::http::payment_status(&self.keyless, req).await,
             Function::CheckoutPage => shared::http::checkout_page(&self.services, req).await,
         };
+        let accesses = self.calls.accesses_since(mark);
+        self.accesses.lock().unwrap().push((function.resource(), accesses));
         answer(response)
     }
 

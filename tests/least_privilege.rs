@@ -1,0 +1,197 @@
+//! Least privilege, checked against what the code does (issue 22, item 7): every DynamoDB
+//! access each function makes in the flows below (each transaction item as the IAM action it
+//! is checked as) is allowed by its statements in template.yaml, on the table only for the
+//! item kinds its `dynamodb:LeadingKeys` condition names; every table statement has that
+//! condition; and no statement grants an action the function never uses.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use integration_tests::calls::Access;
+use integration_tests::*;
+use serde_json::json;
+
+/// A function's DynamoDB statements: actions, the resource (`None`: the table; an index's
+/// name), and the leading-key patterns (`PAY#*`) where a condition names them.
+#[derive(Debug)]
+struct Grant {
+    actions: Vec<String>,
+    index: Option<String>,
+    leading_keys: Option<Vec<String>>,
+}
+
+fn template() -> serde_norway::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A YAML value with its CloudFormation tag dropped (`!GetAtt X` → `X`).
+fn untagged(v: &serde_norway::Value) -> serde_norway::Value {
+    match v {
+        serde_norway::Value::Tagged(t) => t.value.clone(),
+        other => other.clone(),
+    }
+}
+
+fn strings(v: &serde_norway::Value) -> Vec<String> {
+    match untagged(v) {
+        serde_norway::Value::String(s) => vec![s],
+        serde_norway::Value::Sequence(items) => items.iter().flat_map(strings).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn grants(template: &serde_norway::Value, function: &str) -> Vec<Grant> {
+    let policies = template["Resources"][function]["Properties"]["Policies"].as_sequence().unwrap();
+    policies
+        .iter()
+        .filter_map(|p| p.get("Statement").and_then(|s| s.as_sequence()))
+        .flatten()
+        .filter_map(|st| {
+            let actions: Vec<String> =
+                strings(&st["Action"]).into_iter().filter(|a| a.starts_with("dynamodb:")).collect();
+            if actions.is_empty() {
+                return None;
+            }
+            let resource = strings(&st["Resource"]).join(",");
+            let index = resource.split_once("/index/").map(|(_, i)| i.to_owned());
+            let leading_keys = st
+                .get("Condition")
+                .and_then(|c| c.get("ForAllValues:StringLike"))
+                .and_then(|c| c.get("dynamodb:LeadingKeys"))
+                .map(strings);
+            Some(Grant { actions, index, leading_keys })
+        })
+        .collect()
+}
+
+fn allows(grant: &Grant, access: &Access) -> bool {
+    let keys_ok = match &grant.leading_keys {
+        None => true,
+        Some(patterns) => access
+            .leading_keys
+            .iter()
+            .all(|k| patterns.iter().any(|p| p.strip_suffix('*').is_some_and(|prefix| k.starts_with(prefix)))),
+    };
+    grant.actions.contains(&access.action) && grant.index == access.index && keys_ok
+}
+
+/// Flows that reach every DynamoDB access of every function: the round-trip journey, declines,
+/// a failed capture, a lock-out, sessions ended and paid, a key rotation, and the sweeper.
+async fn exercise(stack: &mut Stack) -> Vec<(&'static str, Vec<Access>)> {
+    integration_tests::round_trips::measure(stack).await;
+    // A first payment declined; a capture that fails (its order given back).
+    stack.first_payment(&first_payment_body(&random_id("u"), &random_phone(), "4000000000000002")).await;
+    let phone = random_phone();
+    let p = stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4000000000000341")).await;
+    stack.verify(p.body["payment_id"].as_str().unwrap(), &stack.code_sent_to(&phone)).await;
+    // A saved card's repeat payments with five wrong codes: the payer is locked out and their
+    // open payments end.
+    let (user, phone) = (random_id("u"), random_phone());
+    let p = stack.first_payment(&first_payment_body(&user, &phone, &random_card())).await;
+    stack.verify(p.body["payment_id"].as_str().unwrap(), &stack.code_sent_to(&phone)).await;
+    for wrongs in [3, 2] {
+        let r = stack.repeat_payment(&repeat_payment_body(&user)).await;
+        let wrong = wrong_code(&stack.code_sent_to(&phone));
+        for _ in 0..wrongs {
+            stack.verify(r.body["payment_id"].as_str().unwrap(), &wrong).await;
+        }
+    }
+    // Locked out: the repeat payment's conditions refuse, and it reads why.
+    assert_eq!(stack.repeat_payment(&repeat_payment_body(&user)).await.status, 429);
+    // A saved card paying in a session (the session's decline cap a condition of the write).
+    let (user, phone) = (random_id("u"), random_phone());
+    let p = stack.first_payment(&first_payment_body(&user, &phone, &random_card())).await;
+    stack.verify(p.body["payment_id"].as_str().unwrap(), &stack.code_sent_to(&phone)).await;
+    let (sid, secret) = stack.create_session("shop-1", &user, &random_id("o"), 1999).await;
+    let path = format!("/checkout/{sid}/payments/repeat");
+    let r = stack.call_as_shopper(Function::RepeatPayment, &path, &secret, &json!({}), None).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // A verify whose capture did not happen (the acquirer away): the sweeper finishes it,
+    // saving the card.
+    let phone = random_phone();
+    let p = stack.first_payment(&first_payment_body(&random_id("u"), &phone, &random_card())).await;
+    let away = payments_testkit::Away { captures: true, ..Default::default() };
+    let sandbox = std::mem::replace(
+        &mut stack.services.acquirer,
+        std::sync::Arc::new(payments_testkit::LedgerAcquirer::prompt().away(away)),
+    );
+    stack.verify(p.body["payment_id"].as_str().unwrap(), &stack.code_sent_to(&phone)).await;
+    stack.services.acquirer = sandbox;
+    // A session created under an Idempotency-Key (its answer kept).
+    let body = json!({"user_id": random_id("u"), "order_id": random_id("o"), "amount": 1999, "currency": "CNY"});
+    stack.call_as("shop-1", Function::CheckoutPage, "/checkout/sessions", &body, Some("s-key")).await;
+    // A session paid, another replaced and ended by the merchant, one paid with a declined card.
+    let (sid, secret) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;
+    stack.pay_in_session(&sid, &secret, &random_phone()).await;
+    stack.pay_in_session(&sid, &secret, &random_phone()).await;
+    stack
+        .call_as("shop-1", Function::CheckoutPage, &format!("/checkout/sessions/{sid}/expire"), &json!({}), None)
+        .await;
+    let (sid, secret) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;
+    stack.pay_in_session_from(&sid, &secret, "4000000000000002", "198.51.100.1").await;
+    stack.get_as_shopper(&format!("/checkout/{sid}/state"), Some(&secret)).await;
+    // A code key rotation: a first payment looks for the card saved under the old key.
+    stack.rotate_code_key();
+    stack.first_payment(&first_payment_body(&random_id("u"), &random_phone(), &random_card())).await;
+    let mut accesses = std::mem::take(&mut *stack.accesses.lock().unwrap());
+    // The sweeper: expiries, voids, a capture left by a verify that died (as a stale one).
+    stack.clock.advance(shared::domain::PAYMENT_TTL_SECS + 60);
+    let mark = stack.calls.access_mark();
+    shared::usecases::sweep(&stack.services, 25, 10).await.unwrap();
+    accesses.push(("PaymentSweeperFunction", stack.calls.accesses_since(mark)));
+    accesses
+}
+
+#[tokio::test]
+async fn each_function_may_do_exactly_what_its_code_does_to_the_table() {
+    let mut stack = Stack::new().await;
+    let observed = exercise(&mut stack).await;
+    let template = template();
+    let mut used: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    let mut refused = Vec::new();
+    for (function, accesses) in &observed {
+        let grants = grants(&template, function);
+        for access in accesses {
+            used.entry(function).or_default().insert(access.action.clone());
+            if !grants.iter().any(|g| allows(g, access)) {
+                refused.push(format!("{function}: {access:?}"));
+            }
+        }
+    }
+    refused.sort();
+    refused.dedup();
+    // `SHOW_ACCESSES=1 … -- least_privilege --nocapture` lists what each function did.
+    if std::env::var("SHOW_ACCESSES").is_ok() {
+        let mut all: BTreeMap<(&str, String, Option<String>), BTreeSet<String>> = BTreeMap::new();
+        for (function, accesses) in &observed {
+            for a in accesses {
+                all.entry((function, a.action.clone(), a.index.clone())).or_default().extend(a.leading_keys.clone());
+            }
+        }
+        for (k, v) in all {
+            println!("{k:?} {v:?}");
+        }
+    }
+    assert!(refused.is_empty(), "IAM would refuse:\n{}", refused.join("\n"));
+    let functions: Vec<&str> = [
+        "FirstPaymentFunction",
+        "RepeatPaymentFunction",
+        "VerifyCodeFunction",
+        "PaymentStatusFunction",
+        "CheckoutPageFunction",
+        "PaymentSweeperFunction",
+    ]
+    .into();
+    for function in functions {
+        let used = used.get(function).cloned().unwrap_or_default();
+        for grant in grants(&template, function) {
+            if grant.index.is_none() {
+                assert!(grant.leading_keys.is_some(), "{function}: a table statement without dynamodb:LeadingKeys");
+            }
+            for action in &grant.actions {
+                assert!(used.contains(action), "{function} is granted {action} and never uses it");
+            }
+        }
+    }
+    stack.delete_table().await;
+}
