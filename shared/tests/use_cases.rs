@@ -378,6 +378,35 @@ async fn an_unkeyed_acquirer_timeout_is_voided_by_payment_id_after_the_grace() {
 }
 
 #[tokio::test]
+async fn the_sweeper_and_a_retry_finishing_one_capture_take_a_lease_and_capture_once() {
+    // A verify whose capture did not happen (the acquirer away) leaves its payment capturing;
+    // past the grace, the sweeper and a retry of the right code both come to finish it. Each
+    // takes the lease first: one calls the acquirer, the other leaves it (409 for the retry).
+    let (mut stack, clock) = memory_stack();
+    stack.services.acquirer =
+        std::sync::Arc::new(LedgerAcquirer::prompt().away(Away { captures: true, ..Away::default() }));
+    let p = first_payment(&stack.services, first("u-1", PHONE, VISA, true), None).await.unwrap();
+    let right = code(&latest_code(&stack, PHONE));
+    let err = verify_code(&stack.services, &shop(), &p.id, &right, None).await.unwrap_err();
+    assert!(matches!(err, UseCaseError::Unavailable(_)), "{err:?}");
+    let ledger = std::sync::Arc::new(LedgerAcquirer::prompt().capturing_in(std::time::Duration::from_millis(100)));
+    stack.services.acquirer = ledger.clone();
+    // At its expiry (when the sweeper's index has it due), long past the capture's grace.
+    clock.advance(PAYMENT_TTL_SECS);
+    let svc = &stack.services;
+    let merchant = shop();
+    let (swept, retried) = tokio::join!(sweep(svc, 25, 10), verify_code(svc, &merchant, &p.id, &right, None));
+    let swept = swept.unwrap();
+    assert_eq!(ledger.capture_calls(p.id.as_str()), 1, "captured once: {swept:?} {retried:?}");
+    match retried {
+        Ok(paid) => assert_eq!((paid.status, swept.captured), (PaymentStatus::Succeeded, 0)),
+        Err(e) => assert!(matches!(e, UseCaseError::PaymentCapturing) && swept.captured == 1, "{e:?} {swept:?}"),
+    }
+    let p = payment_status(svc, &shop(), &p.id).await.unwrap();
+    assert_eq!(p.status, PaymentStatus::Succeeded);
+}
+
+#[tokio::test]
 async fn the_sweeper_pages_past_payments_it_cannot_finish() {
     // 30 expired payments whose voids keep failing sort before one that is simply due: a sweep
     // of 20-payment pages still reaches it (it used to stop at a page that made no progress).

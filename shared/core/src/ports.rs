@@ -358,6 +358,11 @@ pub trait PaymentStore: Send + Sync {
     /// `expires_at`: plain updates, never conflicting.
     async fn bump(&self, keys: &[String], expires_at: i64) -> Result<(), StoreError>;
 
+    /// Takes the lease on `payment`'s next acquirer call for `holder` until `until`: `true`
+    /// where it was free (never taken, or lapsed at `now`) or already `holder`'s, `false` while
+    /// another finisher holds it. One conditional write; it expires on its own.
+    async fn lease(&self, payment: &PaymentId, holder: &str, now: i64, until: i64) -> Result<bool, StoreError>;
+
     /// The customer's payments still open (authorizing or awaiting a code).
     async fn open_for_customer(&self, customer: &Customer) -> Result<Vec<Payment>, StoreError>;
 

@@ -25,6 +25,8 @@ pub struct LedgerAcquirer {
     capture_in_flight: Duration,
     away: Away,
     ledger: Mutex<HashMap<String, Funds>>,
+    /// Capture calls, by payment id.
+    captures: Mutex<HashMap<String, u32>>,
 }
 
 /// Which calls find the acquirer unreachable (they fail, changing nothing), and whether an
@@ -46,6 +48,7 @@ impl LedgerAcquirer {
             capture_in_flight: Duration::ZERO,
             away: Away::default(),
             ledger: Mutex::default(),
+            captures: Mutex::default(),
         }
     }
 
@@ -67,6 +70,11 @@ impl LedgerAcquirer {
     }
 
     /// The payments whose funds are still held.
+    /// How many times a capture was asked for `payment_id`.
+    pub fn capture_calls(&self, payment_id: &str) -> u32 {
+        self.captures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(payment_id).copied().unwrap_or(0)
+    }
+
     pub fn held(&self) -> Vec<String> {
         let ledger = self.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         ledger.iter().filter(|(_, f)| **f == Funds::Held).map(|(id, _)| id.clone()).collect()
@@ -107,6 +115,12 @@ impl Acquirer for LedgerAcquirer {
         authorization_id: &str,
         money: &Money,
     ) -> Result<Capture, AcquirerError> {
+        *self
+            .captures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(payment_id.as_str().to_owned())
+            .or_default() += 1;
         tokio::time::sleep(self.capture_in_flight).await;
         if self.away.captures {
             return Err(AcquirerError("acquirer away".into()));

@@ -32,6 +32,8 @@ pub struct MemoryPaymentStore {
     orders: Mutex<HashMap<(String, String), PaymentId>>,
     sessions: Mutex<HashMap<String, CheckoutSession>>,
     guards: Mutex<HashMap<String, Guard>>,
+    /// Finishers' leases on a payment's next acquirer call: holder and until, by payment id.
+    leases: Mutex<HashMap<String, (String, i64)>>,
     /// Hourly SMS counters and velocity counters, by the DynamoDB item's key.
     sms_counts: Mutex<HashMap<String, u32>>,
     /// Idempotency records, shared with the [`MemoryIdempotencyStore`] made by
@@ -338,6 +340,15 @@ impl PaymentStore for MemoryPaymentStore {
             g.expires_at = expires_at;
         }
         Ok(())
+    }
+
+    async fn lease(&self, payment: &PaymentId, holder: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+        let mut leases = lock(&self.leases);
+        let free = leases.get(payment.as_str()).is_none_or(|(h, u)| *u <= now || h == holder);
+        if free {
+            leases.insert(payment.as_str().to_owned(), (holder.to_owned(), until));
+        }
+        Ok(free)
     }
 
     async fn open_for_customer(&self, customer: &Customer) -> Result<Vec<Payment>, StoreError> {

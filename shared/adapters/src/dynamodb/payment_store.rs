@@ -657,6 +657,32 @@ impl PaymentStore for DynamoPaymentStore {
         Ok(())
     }
 
+    async fn lease(&self, payment: &PaymentId, holder: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", AttributeValue::S(format!("LEASE#{payment}")))
+            .item("sk", AttributeValue::S("LEASE".into()))
+            .item("entity", AttributeValue::S("lease".into()))
+            .item("holder", AttributeValue::S(holder.to_owned()))
+            .item("until", AttributeValue::N(until.to_string()))
+            .item("ttl", AttributeValue::N((until + 3_600).to_string()))
+            .condition_expression("attribute_not_exists(pk) OR #until <= :now OR holder = :holder")
+            .expression_attribute_names("#until", "until")
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(":holder", AttributeValue::S(holder.to_owned()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+                Ok(false)
+            }
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
     async fn open_for_customer(&self, customer: &Customer) -> Result<Vec<Payment>, StoreError> {
         let items = self
             .client

@@ -357,20 +357,50 @@ enum Swept {
     Captured,
 }
 
+/// How long a finisher's lease on a payment's acquirer calls lasts: past the longest function
+/// timeout (the sweeper's 60 s), so a lease outlives the invocation that took it.
+pub const LEASE_SECS: i64 = 90;
+
+/// Takes the lease on `payment`'s acquirer calls for `holder` (one invocation's): `false` while
+/// another finisher holds it. The request whose own conditional write ended the payment, or
+/// started its capture, needs none: that write is its claim, for the grace. Everyone after
+/// (the sweeper, a retry finishing a capture) takes this before calling the acquirer.
+pub(crate) async fn take_lease(svc: &Services, payment: &Payment, holder: &str) -> Result<bool, UseCaseError> {
+    let now = svc.clock.now();
+    let taken = svc.payments.lease(&payment.id, holder, now, now + LEASE_SECS).await?;
+    if !taken {
+        tracing::info!(payment_id = %payment.id, "another finisher holds the payment's lease");
+    }
+    Ok(taken)
+}
+
 async fn sweep_one(svc: &Services, due: Payment) -> Result<Option<Swept>, UseCaseError> {
     let due = &due;
+    let holder = &ulid::Ulid::new().to_string();
     commit(|again: Option<Raced>| async move {
         let payment = match again {
             None => due.clone(),
             Some(Raced) => svc.payments.get(&due.id).await?.ok_or(UseCaseError::Contention)?,
         };
-        sweep_once(svc, payment).await
+        sweep_once(svc, payment, holder).await
     })
     .await
 }
 
-async fn sweep_once(svc: &Services, mut payment: Payment) -> Result<Step<Option<Swept>, Raced>, UseCaseError> {
+async fn sweep_once(
+    svc: &Services,
+    mut payment: Payment,
+    holder: &str,
+) -> Result<Step<Option<Swept>, Raced>, UseCaseError> {
     let now = svc.clock.now();
+    let calls_acquirer = payment.is_stale_capture(now)
+        || payment.needs_void()
+        || (payment.is_expired_at(now) && payment.status == PaymentStatus::Authorizing && payment.hold.is_none());
+    // Whatever calls the acquirer is leased first: a finisher holding it is left alone (the
+    // payment stays due; the next sweep looks again).
+    if calls_acquirer && !take_lease(svc, &payment, holder).await? {
+        return Ok(Step::Done(None));
+    }
     if payment.status == PaymentStatus::Capturing {
         // The verify that started the capture may still be capturing: only a capture left for
         // the grace is the sweeper's (it stays due; the next sweep looks again).

@@ -1,7 +1,7 @@
 use super::commit::{commit, store, transition, Step};
 use super::guards::{check_payer, count_failure, counted_payers, payer_keys, reset_failures, PAYER_LOCK_SECS};
 use super::idempotency::{InlineKey, KeyProgress, Keyed, KeyedResult};
-use super::lifecycle::{finish_capture, lock_out_payer, outcome_of, release_hold};
+use super::lifecycle::{finish_capture, lock_out_payer, outcome_of, release_hold, take_lease};
 use super::send_code::code_context;
 use super::{Attempt, Caller, Services, UseCaseError};
 use crate::domain::{CodeCheck, Command, Failure, Payment, PaymentId, PaymentStatus, VerificationCode};
@@ -89,6 +89,10 @@ impl Verify<'_> {
         // request racing the one that is capturing is answered as the loser it is.
         let recovering = Attempt::is_recovering(self.attempt);
         if matches && (payment.is_stale_capture(now) || (recovering && payment.status == PaymentStatus::Capturing)) {
+            // Leased first: the sweeper (or another retry) may be finishing it right now.
+            if !take_lease(self.svc, &payment, &ulid::Ulid::new().to_string()).await? {
+                return Err(UseCaseError::PaymentCapturing);
+            }
             return Ok(Step::Done(finish_capture(self.svc, payment, None).await.0.into()));
         }
         let read = match way {
