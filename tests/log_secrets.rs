@@ -90,7 +90,7 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
         .call(Function::FirstPayment, "/payments", &first_payment_body(&user, &phone, "4242424242424242"), Some("k-1"))
         .await;
     assert_eq!(failed.status, 503);
-    plan.arm(&["TransactWriteItems", "sbx_auth_"], integration_tests::faults::Fault::AnswerLost);
+    plan.arm(&["PutItem", "sbx_auth_"], integration_tests::faults::Fault::AnswerLost);
     let body = first_payment_body(&user, &phone, "4242424242424242");
     let failed = faulty.call(Function::FirstPayment, "/payments", &body, Some("k-2")).await;
     assert_eq!(failed.status, 503);
