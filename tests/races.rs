@@ -20,7 +20,7 @@ fn rounds() -> usize {
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn unlimited_sms() -> SmsLimits {
-    SmsLimits { per_phone: u32::MAX, phone_ceiling: u32::MAX, per_merchant: u32::MAX }
+    SmsLimits::unlimited()
 }
 
 #[derive(Default, Debug)]

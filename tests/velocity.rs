@@ -4,7 +4,7 @@
 
 use integration_tests::*;
 use serde_json::json;
-use shared::ports::{AttemptLimits, BusinessEvent};
+use shared::ports::{AttemptLimits, BusinessEvent, SmsLimits};
 
 fn code_of(a: &Answer) -> (u16, Option<&str>) {
     (a.status, a.body["code"].as_str())
@@ -86,7 +86,7 @@ async fn a_tripped_merchant_decline_cap_leaves_its_customers_able_to_pay() {
     // limits lifted, as a distributed attacker would get past them). The merchant's saved-card
     // customer still pays; a new shopper's new card still pays; the declined card is refused
     // before the acquirer (strict limits for new cards).
-    let stack = Stack::with_attempt_limits(AttemptLimits::unlimited()).await;
+    let stack = Stack::with_limits(SmsLimits::unlimited(), AttemptLimits::unlimited()).await;
     let (loyal, loyal_phone) = (random_id("u"), random_phone());
     let saved = stack.first_payment(&first_payment_body(&loyal, &loyal_phone, &random_card())).await;
     let pid = saved.body["payment_id"].as_str().unwrap().to_owned();
@@ -115,4 +115,61 @@ async fn a_tripped_merchant_decline_cap_leaves_its_customers_able_to_pay() {
     let (sid, secret) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;
     let tested = stack.pay_in_session_from(&sid, &secret, "4000000000000002", "203.0.113.21").await;
     assert_eq!(code_of(&tested), (429, Some("too_many_payment_attempts")), "{}", tested.body);
+}
+
+#[tokio::test]
+async fn sms_caps_per_session_address_and_number_block() {
+    // Beside the per-phone caps: a session's codes for its lifetime, an address's and a block
+    // of 10,000 numbers' per hour (SMS pumping walks a range of numbers from few addresses).
+    let limits = SmsLimits { per_session: 3, per_ip: 4, per_prefix: 2, ..SmsLimits::default() };
+    let stack = Stack::with_limits(limits, AttemptLimits::unlimited()).await;
+    let pay = |sid: String, secret: String, phone: String, ip: &'static str| {
+        let stack = &stack;
+        async move {
+            let body = json!({"phone": phone, "card": {"number": random_card(), "exp_month": 12, "exp_year": 2040, "cvc": "123"}});
+            let mut req = from_address(post_request(&format!("/checkout/{sid}/payments"), &body, None), ip);
+            req.headers_mut().insert("authorization", format!("Bearer {secret}").parse().unwrap());
+            stack.send(Function::FirstPayment, req).await
+        }
+    };
+    let session = || async { stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await };
+
+    // One session: three codes, then none.
+    let (sid, secret) = session().await;
+    for i in 0..3 {
+        assert_eq!(pay(sid.clone(), secret.clone(), random_phone(), "198.51.100.1").await.status, 201, "{i}");
+    }
+    let refused = pay(sid.clone(), secret.clone(), random_phone(), "198.51.100.2").await;
+    assert_eq!(code_of(&refused), (429, Some("sms_rate_limited")), "{}", refused.body);
+
+    // One address: four codes an hour (three above, one more), whatever the session; a resend
+    // asked from it counts too.
+    let (paid_sid, paid_secret) = session().await;
+    let paid = pay(paid_sid.clone(), paid_secret.clone(), random_phone(), "198.51.100.1").await;
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    let (sid, secret) = session().await;
+    let refused = pay(sid.clone(), secret.clone(), random_phone(), "198.51.100.1").await;
+    assert_eq!(code_of(&refused), (429, Some("sms_rate_limited")), "{}", refused.body);
+    assert_eq!(pay(sid, secret, random_phone(), "198.51.100.3").await.status, 201, "another address");
+    stack.clock.advance(31);
+    let resend = |ip: &'static str| {
+        let path = format!("/checkout/{paid_sid}/payments/{}/resend", paid.body["payment_id"].as_str().unwrap());
+        let mut req = from_address(post_request(&path, &json!({}), None), ip);
+        req.headers_mut().insert("authorization", format!("Bearer {paid_secret}").parse().unwrap());
+        stack.send(Function::VerifyCode, req)
+    };
+    let refused = resend("198.51.100.1").await;
+    assert_eq!(code_of(&refused), (429, Some("sms_rate_limited")), "{}", refused.body);
+    assert_eq!(resend("198.51.100.9").await.status, 200);
+
+    // One block of numbers: two codes an hour, across sessions and addresses.
+    let block = format!("+86139{:04}", rand::random::<u16>() % 10_000);
+    for (i, ip) in ["203.0.113.1", "203.0.113.2"].into_iter().enumerate() {
+        let (sid, secret) = session().await;
+        assert_eq!(pay(sid, secret, format!("{block}{i:04}"), ip).await.status, 201);
+    }
+    let (sid, secret) = session().await;
+    let refused = pay(sid.clone(), secret.clone(), format!("{block}9999"), "203.0.113.3").await;
+    assert_eq!(code_of(&refused), (429, Some("sms_rate_limited")), "{}", refused.body);
+    assert_eq!(pay(sid, secret, random_phone(), "203.0.113.4").await.status, 201, "another block");
 }

@@ -21,7 +21,9 @@ pub struct Config {
     pub card_keys: Option<Keyring>,
     /// `SMS_SENDER_ID`: optional alphanumeric sender id where the destination supports it.
     pub sms_sender_id: Option<String>,
-    /// `SMS_PHONE_HOURLY_CAP` (default 10) and `SMS_MERCHANT_HOURLY_CAP` (default 1000).
+    /// `SMS_PHONE_HOURLY_CAP` (default 10), `SMS_PHONE_PLATFORM_HOURLY_CAP` (30),
+    /// `SMS_PREFIX_HOURLY_CAP` (100), `SMS_SESSION_CAP` (10), `SMS_IP_HOURLY_CAP` (20) and
+    /// `SMS_MERCHANT_HOURLY_CAP` (1000).
     pub sms_limits: SmsLimits,
     /// `ATTEMPTS_PER_SESSION` (default 5), `ATTEMPTS_PER_CARD_DAILY` (4),
     /// `ATTEMPTS_PER_PHONE_HOURLY` (5) and `ATTEMPTS_PER_IP_HOURLY` (20).
@@ -88,6 +90,9 @@ impl Config {
             sms_limits: SmsLimits {
                 per_phone: cap("SMS_PHONE_HOURLY_CAP", SmsLimits::default().per_phone)?,
                 phone_ceiling: cap("SMS_PHONE_PLATFORM_HOURLY_CAP", SmsLimits::default().phone_ceiling)?,
+                per_prefix: cap("SMS_PREFIX_HOURLY_CAP", SmsLimits::default().per_prefix)?,
+                per_session: cap("SMS_SESSION_CAP", SmsLimits::default().per_session)?,
+                per_ip: cap("SMS_IP_HOURLY_CAP", SmsLimits::default().per_ip)?,
                 per_merchant: cap("SMS_MERCHANT_HOURLY_CAP", SmsLimits::default().per_merchant)?,
             },
             attempt_limits: attempt_limits()?,

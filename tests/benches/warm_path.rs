@@ -90,7 +90,7 @@ impl World {
         let vault = CardVault::new(&keys("CARD_ENCRYPTION_KEYS", CARD_KEYS));
         let mut services = MemoryStack::new(Arc::new(SystemClock), hasher, vault).services;
         // One shopper may pay over and over here: no SMS cap may stop the loop.
-        services.sms_limits = SmsLimits { per_phone: u32::MAX, phone_ceiling: u32::MAX, per_merchant: u32::MAX };
+        services.sms_limits = SmsLimits::unlimited();
         let inbox = Arc::new(Inbox::default());
         services.sms = inbox.clone();
         Self { services, inbox }

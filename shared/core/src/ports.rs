@@ -51,6 +51,13 @@ pub enum SmsCounter {
     MerchantPhone,
     /// The phone's, across merchants (the platform's ceiling).
     Phone,
+    /// The number's block (all but its last four digits), across merchants: pumping walks a
+    /// range of numbers.
+    Prefix,
+    /// The checkout session's, for its lifetime.
+    Session,
+    /// The shopper's source address's (a shopper's route only).
+    SourceIp,
     MerchantShard,
 }
 
@@ -466,7 +473,7 @@ pub trait CodeSender: Send + Sync {
     async fn send(&self, to: &Phone, text: &SmsText) -> Result<(), SendError>;
 }
 
-/// Caps on code SMS, per hour (fixed windows).
+/// Caps on code SMS, per hour (fixed windows), but the session's (its lifetime).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SmsLimits {
     /// Per phone and merchant: what one merchant's payments may send one phone. A limit one
@@ -474,13 +481,43 @@ pub struct SmsLimits {
     pub per_phone: u32,
     /// Per phone, whichever merchants ask: the platform's ceiling, above `per_phone`.
     pub phone_ceiling: u32,
+    /// Per block of 10,000 numbers (a number but its last four digits), whichever merchants ask.
+    pub per_prefix: u32,
+    /// Per checkout session, for its lifetime.
+    pub per_session: u32,
+    /// Per shopper source address (an IPv6 address by its /64).
+    pub per_ip: u32,
     pub per_merchant: u32,
 }
 
 impl Default for SmsLimits {
     fn default() -> Self {
-        Self { per_phone: 10, phone_ceiling: 30, per_merchant: 1000 }
+        Self { per_phone: 10, phone_ceiling: 30, per_prefix: 100, per_session: 10, per_ip: 20, per_merchant: 1000 }
     }
+}
+
+impl SmsLimits {
+    /// No cap at all: for tests and benchmarks that send many codes to measure something else.
+    pub const fn unlimited() -> Self {
+        Self {
+            per_phone: u32::MAX,
+            phone_ceiling: u32::MAX,
+            per_prefix: u32::MAX,
+            per_session: u32::MAX,
+            per_ip: u32::MAX,
+            per_merchant: u32::MAX,
+        }
+    }
+}
+
+/// Whom and where from a code SMS goes, as its counters' keys (keyed digests, one per key
+/// during a rotation).
+#[derive(Debug, Clone, Copy)]
+pub struct SmsSources<'a> {
+    pub phones: &'a [String],
+    pub prefixes: &'a [String],
+    pub session: Option<&'a str>,
+    pub source_ips: &'a [String],
 }
 
 /// The merchant's hourly SMS counter is split into this many items (fewer when the cap is
@@ -504,18 +541,19 @@ impl SmsLimits {
         self.per_merchant / n + u32::from(shard < self.per_merchant % n)
     }
 
-    /// One code SMS to the phone of `phone_keys` (its digests, one per key during a rotation)
-    /// for `merchant` in the hour of `now`, charged to `shard` (taken modulo the shard count);
-    /// `None` when the merchant's cap is 0.
-    pub fn charge(&self, phone_keys: &[String], merchant: &Identifier, now: i64, shard: u32) -> Option<SmsCharge> {
+    /// One code SMS `to` a phone, for `merchant` in the hour of `now`, charged to `shard`
+    /// (taken modulo the shard count); `None` when the merchant's cap is 0.
+    pub fn charge(&self, to: &SmsSources<'_>, merchant: &Identifier, now: i64, shard: u32) -> Option<SmsCharge> {
         let n = self.merchant_shards();
         let shard = shard.checked_rem(n)?;
         Some(SmsCharge {
-            phone_keys: phone_keys.to_vec(),
+            phone_keys: to.phones.to_vec(),
+            prefix_keys: to.prefixes.to_vec(),
+            session: to.session.map(str::to_owned),
+            source_ips: to.source_ips.to_vec(),
             merchant_id: merchant.clone(),
             hour: now.div_euclid(3600),
-            phone_cap: self.per_phone,
-            phone_ceiling: self.phone_ceiling,
+            limits: *self,
             shard,
             shard_cap: self.shard_cap(shard),
         })
@@ -529,13 +567,17 @@ impl SmsLimits {
 pub struct SmsCharge {
     /// The phone's keyed digests (one per key during a rotation: each counted, each checked).
     pub phone_keys: Vec<String>,
+    /// The number's block's keyed digests.
+    pub prefix_keys: Vec<String>,
+    /// The checkout session it is sent for, if any.
+    pub session: Option<String>,
+    /// The shopper's source address's digests (none for a merchant's server's request).
+    pub source_ips: Vec<String>,
     pub merchant_id: Identifier,
     /// The hourly window: epoch seconds / 3600.
     pub hour: i64,
-    /// The phone's cap at this merchant.
-    pub phone_cap: u32,
-    /// The phone's cap across merchants.
-    pub phone_ceiling: u32,
+    /// The caps.
+    pub limits: SmsLimits,
     pub shard: u32,
     pub shard_cap: u32,
 }
@@ -545,20 +587,52 @@ impl SmsCharge {
     /// of its digests, then the merchant's shard), each by its partition key, with its cap, in
     /// the order a refusal is read in. A counter at its cap refuses the write.
     pub fn counters(&self) -> Vec<(SmsCounter, String, u32)> {
+        let l = &self.limits;
         let phone = |key: &String| {
             [
-                (SmsCounter::MerchantPhone, format!("QUOTA#MPHONE#{}#{key}", self.merchant_id), self.phone_cap),
-                (SmsCounter::Phone, format!("QUOTA#PHONE#{key}"), self.phone_ceiling),
+                (SmsCounter::MerchantPhone, format!("QUOTA#MPHONE#{}#{key}", self.merchant_id), l.per_phone),
+                (SmsCounter::Phone, format!("QUOTA#PHONE#{key}"), l.phone_ceiling),
             ]
         };
+        let prefix = |key: &String| (SmsCounter::Prefix, format!("QUOTA#PREFIX#{key}"), l.per_prefix);
+        // The session's window is its lifetime (at most a day): its hour is left out below.
+        let session = self.session.iter().map(|s| (SmsCounter::Session, format!("QUOTA#SESSION#{s}"), l.per_session));
+        let ip = |key: &String| (SmsCounter::SourceIp, format!("QUOTA#IP#{key}"), l.per_ip);
         let shard =
             (SmsCounter::MerchantShard, format!("QUOTA#MERCHANT#{}#{}", self.merchant_id, self.shard), self.shard_cap);
-        self.phone_keys.iter().flat_map(phone).chain([shard]).collect()
+        self.phone_keys
+            .iter()
+            .flat_map(phone)
+            .chain(self.prefix_keys.iter().map(prefix))
+            .chain(session)
+            .chain(self.source_ips.iter().map(ip))
+            .chain([shard])
+            .collect()
     }
 
-    /// When the counters may be removed (DynamoDB TTL): an hour after their window ends.
-    pub fn expires_at(&self) -> i64 {
-        (self.hour + 2) * 3600
+    /// The window a counter counts in: the hour, or (a session's) the session's lifetime.
+    pub fn window(&self, counter: SmsCounter) -> String {
+        match counter {
+            SmsCounter::Session => "LIFE".to_owned(),
+            SmsCounter::MerchantPhone
+            | SmsCounter::Phone
+            | SmsCounter::Prefix
+            | SmsCounter::SourceIp
+            | SmsCounter::MerchantShard => format!("HOUR#{}", self.hour),
+        }
+    }
+
+    /// When a counter may be removed (DynamoDB TTL): an hour after its window ends (a
+    /// session's: a day after, past any session's end).
+    pub fn expires_at(&self, counter: SmsCounter) -> i64 {
+        match counter {
+            SmsCounter::Session => (self.hour + 25) * 3600,
+            SmsCounter::MerchantPhone
+            | SmsCounter::Phone
+            | SmsCounter::Prefix
+            | SmsCounter::SourceIp
+            | SmsCounter::MerchantShard => (self.hour + 2) * 3600,
+        }
     }
 }
 

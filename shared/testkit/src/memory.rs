@@ -44,7 +44,10 @@ pub struct MemoryPaymentStore {
 /// The counters an SMS charge bumps (the rule's own list: [`SmsCharge::counters`]), keyed by
 /// partition and hour, with their caps.
 fn sms_counters(charge: &SmsCharge) -> impl Iterator<Item = (SmsCounter, String, u32)> + '_ {
-    charge.counters().into_iter().map(move |(counter, pk, cap)| (counter, format!("{pk}#{}", charge.hour), cap))
+    charge
+        .counters()
+        .into_iter()
+        .map(move |(counter, pk, cap)| (counter, format!("{pk}#{}", charge.window(counter)), cap))
 }
 
 impl MemoryPaymentStore {

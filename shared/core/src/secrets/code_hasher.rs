@@ -152,6 +152,14 @@ impl CodeHasher {
         self.lookup(&[b"phone-v1", phone.expose().as_bytes()])
     }
 
+    /// The phone's block of 10,000 numbers (its E.164 form but its last four digits) under every
+    /// key: what SMS pumping walks through.
+    pub fn phone_prefix_keys(&self, phone: &Phone) -> Vec<String> {
+        let number = phone.expose();
+        let block = number.get(..number.len().saturating_sub(4)).unwrap_or(number);
+        self.per_key().iter().map(|h| h.lookup(&[b"phone-prefix-v1", block.as_bytes()])).collect()
+    }
+
     /// The phone's lookup digests under every key, the current one first.
     pub fn phone_keys(&self, phone: &Phone) -> Vec<String> {
         self.per_key().iter().map(|h| h.phone_key(phone)).collect()

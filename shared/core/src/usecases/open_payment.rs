@@ -70,14 +70,23 @@ enum Way {
     Careful(CardAttempt),
 }
 
-/// A first payment's card authorisation attempt, by its velocity counters' keys (digests,
-/// one per key during a rotation).
+/// A first payment's card authorisation attempt, by its card's velocity counter keys
+/// (digests, one per key during a rotation: the same for every user and merchant).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct CardAttempt {
-    /// The card number's digests (the same for every user and merchant).
     cards: Vec<String>,
-    /// The shopper's source address's digests (session routes only; none otherwise).
-    source_ips: Vec<String>,
+}
+
+/// A new payment being stored, with what its write carries beside it.
+#[derive(Clone, Copy)]
+struct Opening<'a> {
+    payment: &'a Payment,
+    /// Its session's move, opened in a checkout session.
+    session: Option<&'a SessionMove>,
+    /// The request's Idempotency-Key, if any.
+    attempt: Option<&'a Attempt>,
+    /// A shopper's route's source address digests (none for a merchant's server's request).
+    source_ips: &'a [String],
 }
 
 /// What storing a new payment did.
@@ -106,10 +115,11 @@ pub async fn open_payment(svc: &Services, draft: PaymentDraft, attempt: Option<&
     // A card entered is an authorisation attempt, counted against the velocity limits; a
     // saved card's repeat payment is not.
     let way = match &present {
-        Some(present) => Way::Careful(CardAttempt { cards: svc.hasher().card_digests(&present.card), source_ips }),
+        Some(present) => Way::Careful(CardAttempt { cards: svc.hasher().card_digests(&present.card) }),
         None => Way::Fast,
     };
-    let progress = match admit_and_store(svc, &payment, session.as_ref(), attempt, &way, now).await {
+    let opening = Opening { payment: &payment, session: session.as_ref(), attempt, source_ips: &source_ips };
+    let progress = match admit_and_store(svc, &opening, &way, now).await {
         Opened::Written(progress) => progress,
         Opened::Seen(found) => return Keyed::Seen(found),
         Opened::Resume => return resume(svc, &payment.id, present.as_ref()).await.into(),
@@ -210,45 +220,46 @@ fn mint(
 
 /// Admits and stores a new payment `way`: the fast way falls back to the careful one where
 /// its conditions refuse.
-async fn admit_and_store(
-    svc: &Services,
-    payment: &Payment,
-    session: Option<&SessionMove>,
-    attempt: Option<&Attempt>,
-    way: &Way,
-    now: i64,
-) -> Opened {
+async fn admit_and_store(svc: &Services, opening: &Opening<'_>, way: &Way, now: i64) -> Opened {
+    let payment = opening.payment;
     let card_attempt = match way {
         Way::Careful(card_attempt) => Some(card_attempt),
         Way::Fast => {
             let admit = Admit { payers: payer_keys(svc, payment), caps: decline_caps(payment, now), now };
-            match store_opened(svc, payment, session, attempt, Rules::Admit(&admit), now).await {
+            match store_opened(svc, opening, Rules::Admit(&admit), now).await {
                 Opened::Refused => tracing::info!(payment_id = %payment.id, "admission refused: reading it"),
                 opened => return opened,
             }
             None
         }
     };
-    match admit(svc, payment, Attempt::inline_key(attempt), now).await {
+    match admit(svc, payment, Attempt::inline_key(opening.attempt), now).await {
         Err(e) => Opened::Failed(e, KeyProgress::Untouched),
         Ok(Admitted::Seen(found)) => Opened::Seen(Some(found)),
         Ok(Admitted::Resume) => Opened::Resume,
         Ok(Admitted::Open(scrutiny)) => {
-            let charge = card_attempt.map(|a| attempt_charge(svc, payment, a, scrutiny, now));
-            store_opened(svc, payment, session, attempt, charge.as_ref().map_or(Rules::Read, Rules::Attempt), now).await
+            let charge = card_attempt.map(|a| attempt_charge(svc, opening, a, scrutiny, now));
+            store_opened(svc, opening, charge.as_ref().map_or(Rules::Read, Rules::Attempt), now).await
         }
     }
 }
 
 /// The velocity counters a first payment's card attempt is charged to, under `scrutiny`.
-fn attempt_charge(svc: &Services, payment: &Payment, a: &CardAttempt, scrutiny: Scrutiny, now: i64) -> AttemptCharge {
+fn attempt_charge(
+    svc: &Services,
+    opening: &Opening<'_>,
+    a: &CardAttempt,
+    scrutiny: Scrutiny,
+    now: i64,
+) -> AttemptCharge {
+    let payment = opening.payment;
     let phones = phone_keys(svc, payment);
     let from = AttemptSources {
         session: payment.session_id.as_ref().map(SessionId::as_str),
         cards: &a.cards,
         merchant: &payment.merchant_id,
         phones: &phones,
-        source_ips: &a.source_ips,
+        source_ips: opening.source_ips,
     };
     svc.attempt_limits.under(scrutiny).charge(&from, now)
 }
@@ -295,16 +306,10 @@ async fn admit(
 /// the same write (a refused SMS opens no payment): a retry (same Idempotency-Key, same id)
 /// finds it. A new Idempotency-Key is claimed in that write too (its answer is kept once the
 /// code went out: with a first payment's authorised write, or on its own).
-async fn store_opened(
-    svc: &Services,
-    payment: &Payment,
-    session: Option<&SessionMove>,
-    attempt: Option<&Attempt>,
-    rules: Rules<'_>,
-    now: i64,
-) -> Opened {
+async fn store_opened(svc: &Services, opening: &Opening<'_>, rules: Rules<'_>, now: i64) -> Opened {
+    let Opening { payment, session, attempt, source_ips } = *opening;
     let key_write = Attempt::inline_key(attempt).map(InlineKey::claim);
-    let stored = write_charged(svc, payment, now, |charge| {
+    let stored = write_charged(svc, payment, source_ips, now, |charge| {
         let (payments, key) = (&svc.payments, key_write.as_ref());
         async move {
             let rule = match rules {
@@ -505,5 +510,5 @@ async fn resume_once(
         return Ok(Step::Done(payment));
     }
     tracing::info!(payment_id = %payment.id, "resuming a payment whose first attempt died");
-    reissue_code(svc, payment, svc.clock.now()).await
+    reissue_code(svc, payment, &[], svc.clock.now()).await
 }

@@ -19,7 +19,11 @@ async fn resend_once(svc: &Services, caller: &Caller, id: &PaymentId) -> Result<
     let mut payment = payment.ok_or(UseCaseError::PaymentNotFound)?;
     let now = svc.clock.now();
     match payment.check_resend(now) {
-        Ok(()) => reissue_code(svc, payment, now).await,
+        Ok(()) => {
+            // A shopper's resend counts against their address's SMS cap too.
+            let source_ips = caller.source_ip().map(|ip| svc.hasher().source_ip_keys(ip)).unwrap_or_default();
+            reissue_code(svc, payment, &source_ips, now).await
+        }
         Err(ResendRefusal::TooSoon { retry_after_secs }) => Err(UseCaseError::ResendTooSoon { retry_after_secs }),
         Err(ResendRefusal::NotPending) => Err(UseCaseError::NotPending(Box::new(payment))),
         Err(ResendRefusal::SendLimitReached) => Err(UseCaseError::SendLimitReached),

@@ -4,9 +4,10 @@
 use super::commit::{store, stored_with, transition, Raced, Step};
 use super::guards::phone_keys;
 use super::{Services, UseCaseError};
-use crate::domain::{Command, Payment, VerificationCode, CODE_TTL_SECS};
+use crate::domain::{Command, Payment, SessionId, VerificationCode, CODE_TTL_SECS};
 use crate::ports::{
-    until_next_hour, BusinessEvent, Rider, RiderRefusal, SendError, SmsCharge, SmsCounter, SmsText, StoreError,
+    until_next_hour, BusinessEvent, Rider, RiderRefusal, SendError, SmsCharge, SmsCounter, SmsSources, SmsText,
+    StoreError,
 };
 use crate::secrets::CodeContext;
 
@@ -37,6 +38,7 @@ const MAX_CHARGE_TRIES: u32 = 3;
 pub(crate) async fn write_charged<F, Fut>(
     svc: &Services,
     payment: &Payment,
+    source_ips: &[String],
     now: i64,
     mut write: F,
 ) -> Result<Result<(), StoreError>, UseCaseError>
@@ -46,10 +48,17 @@ where
 {
     let limits = svc.sms_limits;
     let phones = phone_keys(svc, payment);
+    let prefixes = payment.phone.number().map(|p| svc.hasher().phone_prefix_keys(p)).unwrap_or_default();
+    let to = SmsSources {
+        phones: &phones,
+        prefixes: &prefixes,
+        session: payment.session_id.as_ref().map(SessionId::as_str),
+        source_ips,
+    };
     let first = rand::random::<u32>();
     let mut full_shards = 0;
     for attempt in 0..MAX_CHARGE_TRIES {
-        let Some(charge) = limits.charge(&phones, &payment.merchant_id, now, first.wrapping_add(attempt)) else {
+        let Some(charge) = limits.charge(&to, &payment.merchant_id, now, first.wrapping_add(attempt)) else {
             break;
         };
         match write(charge).await {
@@ -79,10 +88,12 @@ where
     Err(UseCaseError::SmsRateLimited { retry_after_secs: until_next_hour(now) })
 }
 
-/// Issues a fresh code for `payment` (as read, at its stored version) and sends it.
+/// Issues a fresh code for `payment` (as read, at its stored version) and sends it, asked from
+/// `source_ips` (a shopper's route's address digests; none otherwise).
 pub(crate) async fn reissue_code(
     svc: &Services,
     mut payment: Payment,
+    source_ips: &[String],
     now: i64,
 ) -> Result<Step<Payment, Raced>, UseCaseError> {
     let previous_send = payment.verification.last_sent_at;
@@ -90,7 +101,7 @@ pub(crate) async fn reissue_code(
     let hash = svc.hasher().hash(&code_context(&payment, payment.next_send_seq()), &code);
     transition(&mut payment, Command::IssueCode { code_hash: hash }, now)?;
     // The new code's hash and its SMS counted, in one write.
-    let stored = write_charged(svc, &payment, now, |charge| {
+    let stored = write_charged(svc, &payment, source_ips, now, |charge| {
         let (payments, payment) = (&svc.payments, &payment);
         async move { payments.transact(payment, &[Rider::Sms(&charge)]).await }
     })
