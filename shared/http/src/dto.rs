@@ -197,7 +197,8 @@ pub struct SessionRepeatBody {
 }
 
 impl SessionRepeatBody {
-    pub fn validate(self) -> Result<SessionPayment, FieldError> {
-        Ok(SessionPayment::Saved { method_id: method_id(self.payment_method_id)? })
+    /// The saved-card payment, from the browser at `source_ip`.
+    pub fn validate(self, source_ip: Option<&SourceIp>) -> Result<SessionPayment, FieldError> {
+        Ok(SessionPayment::Saved { method_id: method_id(self.payment_method_id)?, source_ip: source_ip.cloned() })
     }
 }

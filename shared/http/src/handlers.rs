@@ -117,7 +117,7 @@ pub async fn repeat_payment(svc: &Services, req: Request) -> Response<Body> {
         }
         Some(r @ Route::SessionRepeat(_)) => {
             post_payment(svc, &req, &r, |body: SessionRepeatBody, ctx, attempt| async move {
-                let how = body.validate()?;
+                let how = body.validate(ctx.caller.source_ip())?;
                 Ok(usecases::pay_in_session(svc, ctx.session()?.clone(), how, attempt.as_ref()).await)
             })
             .await

@@ -29,7 +29,7 @@ pub struct SessionCommand {
 #[derive(Debug)]
 pub enum SessionPayment {
     Card { phone: Phone, card: CardNumber, expiry: Expiry, cvc: Cvc, save_card: bool, source_ip: Option<SourceIp> },
-    Saved { method_id: Option<MethodId> },
+    Saved { method_id: Option<MethodId>, source_ip: Option<SourceIp> },
 }
 
 /// A session and its latest payment, as read.
@@ -236,8 +236,8 @@ async fn session_draft(
             )
             .await?
         }
-        SessionPayment::Saved { method_id } => {
-            repeat_draft(
+        SessionPayment::Saved { method_id, source_ip } => {
+            let mut draft = repeat_draft(
                 svc,
                 RepeatPaymentCommand {
                     user_id: session.user_id.clone(),
@@ -247,7 +247,10 @@ async fn session_draft(
                     method_id,
                 },
             )
-            .await?
+            .await?;
+            // Its code counts against the shopper's address's SMS cap.
+            draft.source_ip_keys = source_ip.map(|ip| svc.hasher().source_ip_keys(&ip)).unwrap_or_default();
+            draft
         }
     };
     draft.session = Some(SessionMove { session, cancel });
