@@ -86,13 +86,15 @@ async fn a_tripped_merchant_decline_cap_leaves_its_customers_able_to_pay() {
     // limits lifted, as a distributed attacker would get past them). The merchant's saved-card
     // customer still pays; a new shopper's new card still pays; the declined card is refused
     // before the acquirer (strict limits for new cards).
-    let stack = Stack::with_limits(SmsLimits::unlimited(), AttemptLimits::unlimited()).await;
+    // The merchant's cap is 5 declines an hour here (100 in production: the same rule, sooner).
+    let limits = AttemptLimits { merchant_declines_hourly: 5, ..AttemptLimits::unlimited() };
+    let stack = Stack::with_limits(SmsLimits::unlimited(), limits).await;
     let (loyal, loyal_phone) = (random_id("u"), random_phone());
     let saved = stack.first_payment(&first_payment_body(&loyal, &loyal_phone, &random_card())).await;
     let pid = saved.body["payment_id"].as_str().unwrap().to_owned();
     assert_eq!(stack.verify(&pid, &stack.code_sent_to(&loyal_phone)).await.status, 200);
 
-    let declines = shared::usecases::MAX_MERCHANT_DECLINES_PER_HOUR as usize;
+    let declines = limits.merchant_declines_hourly as usize;
     for batch in 0..declines.div_ceil(10) {
         let wave = (0..10.min(declines - batch * 10)).map(|_| async {
             let (sid, secret) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;

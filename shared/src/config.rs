@@ -126,6 +126,7 @@ fn attempt_limits() -> Result<AttemptLimits, ConfigError> {
         per_card_daily: cap("ATTEMPTS_PER_CARD_DAILY", d.per_card_daily)?,
         per_phone_hourly: cap("ATTEMPTS_PER_PHONE_HOURLY", d.per_phone_hourly)?,
         per_ip_hourly: cap("ATTEMPTS_PER_IP_HOURLY", d.per_ip_hourly)?,
+        merchant_declines_hourly: cap("MERCHANT_DECLINES_HOURLY", d.merchant_declines_hourly)?,
     })
 }
 

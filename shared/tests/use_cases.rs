@@ -291,6 +291,9 @@ async fn one_card_across_users_meets_the_per_card_limit_before_the_acquirer() {
 #[tokio::test]
 async fn a_merchants_decline_cap_adds_friction_to_new_cards_and_never_refuses_a_saved_card() {
     let (mut stack, _) = unlimited_attempts();
+    // The production cap on a merchant's declines; no velocity limit before it.
+    stack.services.attempt_limits =
+        AttemptLimits { merchant_declines_hourly: MAX_MERCHANT_DECLINES_PER_HOUR, ..AttemptLimits::unlimited() };
     // A hundred payments to one block of numbers: its SMS cap is not what this is about.
     stack.services.sms_limits = shared::ports::SmsLimits::unlimited();
     let svc = &stack.services;

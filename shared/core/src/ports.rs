@@ -674,13 +674,26 @@ pub struct AttemptLimits {
     pub per_card_daily: u32,
     pub per_phone_hourly: u32,
     pub per_ip_hourly: u32,
+    /// A merchant's declines per hour past which card testing is likely: the alarm's metric,
+    /// and strict limits for the merchant's new cards ([`Scrutiny::Strict`]) until the hour
+    /// ends. It never refuses a payment.
+    pub merchant_declines_hourly: u32,
 }
 
 impl Default for AttemptLimits {
     fn default() -> Self {
-        Self { per_session: 5, per_card_daily: 4, per_phone_hourly: 5, per_ip_hourly: 20 }
+        Self {
+            per_session: 5,
+            per_card_daily: 4,
+            per_phone_hourly: 5,
+            per_ip_hourly: 20,
+            merchant_declines_hourly: MAX_MERCHANT_DECLINES_PER_HOUR,
+        }
     }
 }
+
+/// The default of [`AttemptLimits::merchant_declines_hourly`].
+pub const MAX_MERCHANT_DECLINES_PER_HOUR: u32 = 100;
 
 /// Who and what an authorisation attempt comes from, as its counters' keys: keyed digests,
 /// one per key during a rotation (each counted, each checked), none for an address a
@@ -705,7 +718,13 @@ pub enum Scrutiny {
 impl AttemptLimits {
     /// No velocity limit at all: for tests and benchmarks that pay with one card many times.
     pub const fn unlimited() -> Self {
-        Self { per_session: u32::MAX, per_card_daily: u32::MAX, per_phone_hourly: u32::MAX, per_ip_hourly: u32::MAX }
+        Self {
+            per_session: u32::MAX,
+            per_card_daily: u32::MAX,
+            per_phone_hourly: u32::MAX,
+            per_ip_hourly: u32::MAX,
+            merchant_declines_hourly: u32::MAX,
+        }
     }
 
     /// The caps while the merchant is under card testing: two tries per session, card and
@@ -718,6 +737,7 @@ impl AttemptLimits {
                 per_card_daily: self.per_card_daily.min(2),
                 per_phone_hourly: self.per_phone_hourly.min(2),
                 per_ip_hourly: self.per_ip_hourly.min(5),
+                ..*self
             },
         }
     }

@@ -8,10 +8,11 @@ use crate::ports::{BusinessEvent, Guard, Scrutiny, KEY_RETENTION_SECS};
 pub use crate::ports::{MAX_PAYER_FAILURES, PAYER_LOCK_SECS};
 /// Declines a checkout session may see; the next card is refused before the acquirer.
 pub const MAX_SESSION_DECLINES: u32 = 3;
-/// Declines per merchant per hour: past it, card testing is likely; an alarm watches it, and
-/// new cards get stricter velocity limits ([`Scrutiny::Strict`]) until the hour ends. It never
-/// refuses a payment: a counter that strangers fill must not shut a merchant's shoppers out.
-pub const MAX_MERCHANT_DECLINES_PER_HOUR: u32 = 100;
+/// Declines per merchant per hour (by default; `AttemptLimits::merchant_declines_hourly`): past
+/// it, card testing is likely; an alarm watches it, and new cards get stricter velocity limits
+/// ([`Scrutiny::Strict`]) until the hour ends. It never refuses a payment: a counter that
+/// strangers fill must not shut a merchant's shoppers out.
+pub use crate::ports::MAX_MERCHANT_DECLINES_PER_HOUR;
 
 /// The payment's phone's lookup digests: under every key where its number is at hand (during
 /// a key rotation, each is checked and each is counted, so a rotation resets nothing), else
@@ -55,11 +56,11 @@ pub(crate) enum AtCap {
 /// The decline counters a payment is checked against, with their caps, what their cap does and
 /// the end of their window. (A card's own declines are counted as attempts, approved or not,
 /// across users and merchants: [`crate::ports::AttemptLimit::Card`].)
-pub(crate) fn decline_limits(payment: &Payment, now: i64) -> Vec<(String, u32, AtCap, i64)> {
+pub(crate) fn decline_limits(svc: &Services, payment: &Payment, now: i64) -> Vec<(String, u32, AtCap, i64)> {
     let hour = now.div_euclid(3_600);
     let mut limits = vec![(
         format!("DECLINES#MERCHANT#{}#H{hour}", payment.merchant_id),
-        MAX_MERCHANT_DECLINES_PER_HOUR,
+        svc.attempt_limits.merchant_declines_hourly,
         AtCap::Scrutinise,
         (hour + 1) * 3_600,
     )];
@@ -77,8 +78,8 @@ pub(crate) fn decline_limits(payment: &Payment, now: i64) -> Vec<(String, u32, A
 
 /// Each decline counter of `payment` that refuses at its cap, with the cap, as a write's
 /// conditions check them.
-pub(crate) fn decline_caps(payment: &Payment, now: i64) -> Vec<(String, u32)> {
-    decline_limits(payment, now)
+pub(crate) fn decline_caps(svc: &Services, payment: &Payment, now: i64) -> Vec<(String, u32)> {
+    decline_limits(svc, payment, now)
         .into_iter()
         .filter(|(_, _, at_cap, _)| *at_cap == AtCap::Refuse)
         .map(|(key, cap, _, _)| (key, cap))
@@ -90,7 +91,7 @@ pub(crate) fn decline_caps(payment: &Payment, now: i64) -> Vec<(String, u32)> {
 pub(crate) fn admission_keys(svc: &Services, payment: &Payment, now: i64) -> (Vec<String>, usize) {
     let mut keys = payer_keys(svc, payment);
     let payers = keys.len();
-    keys.extend(decline_limits(payment, now).into_iter().map(|(k, _, _, _)| k));
+    keys.extend(decline_limits(svc, payment, now).into_iter().map(|(k, _, _, _)| k));
     (keys, payers)
 }
 
@@ -114,7 +115,7 @@ pub(crate) fn check_declines(
     now: i64,
 ) -> Result<Scrutiny, UseCaseError> {
     let mut scrutiny = Scrutiny::Normal;
-    for ((key, cap, at_cap, window_end), guard) in decline_limits(payment, now).iter().zip(guards) {
+    for ((key, cap, at_cap, window_end), guard) in decline_limits(svc, payment, now).iter().zip(guards) {
         if guard.count < *cap {
             continue;
         }
@@ -137,7 +138,7 @@ pub(crate) fn check_declines(
 /// Counts a decline against every decline counter of `payment` (plain counter updates: they
 /// never conflict).
 pub(crate) async fn count_decline(svc: &Services, payment: &Payment, now: i64) {
-    let keys: Vec<String> = decline_limits(payment, now).into_iter().map(|(k, _, _, _)| k).collect();
+    let keys: Vec<String> = decline_limits(svc, payment, now).into_iter().map(|(k, _, _, _)| k).collect();
     if let Err(e) = svc.payments.bump(&keys, now + 2 * 86_400).await {
         tracing::warn!(payment_id = %payment.id, error = %e, "decline not counted");
     }

@@ -225,7 +225,7 @@ async fn admit_and_store(svc: &Services, opening: &Opening<'_>, way: &Way, now: 
     let card_attempt = match way {
         Way::Careful(card_attempt) => Some(card_attempt),
         Way::Fast => {
-            let admit = Admit { payers: payer_keys(svc, payment), caps: decline_caps(payment, now), now };
+            let admit = Admit { payers: payer_keys(svc, payment), caps: decline_caps(svc, payment, now), now };
             match store_opened(svc, opening, Rules::Admit(&admit), now).await {
                 Opened::Refused => tracing::info!(payment_id = %payment.id, "admission refused: reading it"),
                 opened => return opened,
