@@ -104,10 +104,9 @@ pub(crate) fn check_payer(guards: &[Guard], now: i64) -> Result<(), UseCaseError
 }
 
 /// Checks the decline counters (`guards`: as read, in [`decline_limits`]' order) before the
-/// acquirer: the session's at its cap refuses; the
-/// merchant's at its cap makes new cards' velocity limits strict. Under concurrency a cap can
-/// be passed by the authorisations already in flight when it is reached (the counters are
-/// read, then bumped after each decline).
+/// acquirer: the session's at its cap refuses; the merchant's at its cap makes new cards'
+/// velocity limits strict. Under concurrency a cap can be passed by the authorisations already
+/// in flight when it is reached (the counters are read, then bumped after each decline).
 pub(crate) fn check_declines(
     svc: &Services,
     payment: &Payment,

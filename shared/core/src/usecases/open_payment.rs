@@ -302,10 +302,10 @@ async fn admit(
     Ok(Admitted::Open(check_declines(svc, payment, decline_guards, now)?))
 }
 
-/// Stores the new payment before the acquirer or the SMS, with its first code's SMS counted in
-/// the same write (a refused SMS opens no payment): a retry (same Idempotency-Key, same id)
-/// finds it. A new Idempotency-Key is claimed in that write too (its answer is kept once the
-/// code went out: with a first payment's authorised write, or on its own).
+/// Stores the new payment before the acquirer or the SMS, with its first code's SMS (and a
+/// first payment's card attempt) counted in the same write (a refused one opens no payment): a
+/// retry (same Idempotency-Key, same id) finds it. A new Idempotency-Key is claimed in that
+/// write too (its answer is kept once the code went out, by a write of its own).
 async fn store_opened(svc: &Services, opening: &Opening<'_>, rules: Rules<'_>, now: i64) -> Opened {
     let Opening { payment, session, attempt, source_ips } = *opening;
     let key_write = Attempt::inline_key(attempt).map(InlineKey::claim);
