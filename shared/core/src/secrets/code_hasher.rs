@@ -28,6 +28,9 @@ pub struct CodeHasher {
     /// The current key's id and prepared HMAC: new hashes use it.
     current: (String, HmacSha256),
     macs: HashMap<String, HmacSha256>,
+    /// This hasher under each of its keys, the current one first (then by id), prepared at
+    /// cold start; empty in a one-key hasher of that list (it is its own list).
+    keyed: Vec<CodeHasher>,
 }
 
 impl std::fmt::Debug for CodeHasher {
@@ -49,7 +52,24 @@ impl CodeHasher {
         let (current_id, current_key) = keys.current();
         let current_mac =
             <HmacSha256 as Mac>::new_from_slice(current_key).map_err(|_| KeyError::Malformed("CODE_HASH_KEYS"))?;
-        Ok(Self { current: (current_id.to_owned(), current_mac), macs })
+        let mut hasher = Self { current: (current_id.to_owned(), current_mac), macs, keyed: Vec::new() };
+        hasher.keyed = hasher.each_key();
+        Ok(hasher)
+    }
+
+    /// One single-key hasher per key, the current one first (then by id).
+    fn each_key(&self) -> Vec<CodeHasher> {
+        let mut others: Vec<(&String, &HmacSha256)> =
+            self.macs.iter().filter(|(id, _)| **id != self.current.0).collect();
+        others.sort_by(|a, b| a.0.cmp(b.0));
+        std::iter::once((&self.current.0, &self.current.1))
+            .chain(others)
+            .map(|(id, mac)| Self {
+                current: (id.clone(), mac.clone()),
+                macs: HashMap::from([(id.clone(), mac.clone())]),
+                keyed: Vec::new(),
+            })
+            .collect()
     }
 
     fn current(&self) -> (&str, &HmacSha256) {
@@ -60,17 +80,12 @@ impl CodeHasher {
     /// tries during a rotation. A digest a lookup finds was written under one of them; a
     /// counter or a guard is written under each, so the current key's items hold everything by
     /// the time the previous key is retired.
-    pub fn per_key(&self) -> Vec<CodeHasher> {
-        let mut others: Vec<(&String, &HmacSha256)> =
-            self.macs.iter().filter(|(id, _)| **id != self.current.0).collect();
-        others.sort_by(|a, b| a.0.cmp(b.0));
-        std::iter::once((&self.current.0, &self.current.1))
-            .chain(others)
-            .map(|(id, mac)| Self {
-                current: (id.clone(), mac.clone()),
-                macs: HashMap::from([(id.clone(), mac.clone())]),
-            })
-            .collect()
+    pub fn per_key(&self) -> &[CodeHasher] {
+        if self.keyed.is_empty() {
+            std::slice::from_ref(self)
+        } else {
+            &self.keyed
+        }
     }
 
     /// A keyed lookup digest: the key's id, then 128 of the 256 bits (ample for an item's key,
