@@ -671,3 +671,24 @@ async fn amounts_are_capped_per_currency_and_currencies_by_the_deployment() {
     let a = stack.call_as("shop-1", Function::CheckoutPage, "/checkout/sessions", &body, None).await;
     assert_eq!(a.body["code"], "currency_not_allowed");
 }
+
+#[tokio::test]
+async fn the_page_shows_a_returning_shoppers_saved_card_without_the_card_key() {
+    // The checkout-page function holds the code key only (its store has no card key here, as
+    // deployed): a saved card is listed by brand and last four digits, nothing of it opened.
+    let stack = Stack::new().await;
+    let (user, phone) = (random_id("u"), random_phone());
+    let (sid, secret) = stack.create_session("shop-1", &user, &random_id("o"), 1999).await;
+    let paid = stack.pay_in_session(&sid, &secret, &phone).await;
+    let pid = paid.body["payment_id"].as_str().unwrap().to_owned();
+    let done = stack.verify_in_session(&sid, &secret, &pid, &stack.code_sent_to(&phone)).await;
+    assert_eq!(done.body["status"], "succeeded", "{}", done.body);
+    let (next, next_secret) = stack.create_session("shop-1", &user, &random_id("o"), 500).await;
+    let state = stack.get_as_shopper(&format!("/checkout/{next}/state"), Some(&next_secret)).await;
+    assert_eq!(state.status, 200, "{}", state.body);
+    let cards = state.body["saved_payment_methods"].as_array().unwrap();
+    assert_eq!(cards.len(), 1, "{}", state.body);
+    assert_eq!((cards[0]["brand"].as_str(), cards[0]["last4"].as_str()), (Some("visa"), Some("4242")));
+    assert!(cards[0]["id"].as_str().unwrap().starts_with("pm_"), "{}", state.body);
+    assert!(!state.body.to_string().contains(&phone[3..]), "{}", state.body);
+}

@@ -16,8 +16,8 @@ use crate::adapters::sandbox_acquirer::SandboxAcquirer;
 use crate::adapters::sns::SnsCodeSender;
 use crate::config::{AcquirerChoice, Config, ConfigError, Keys};
 use crate::domain::Phone;
-use crate::secrets::{CardVault, CodeHasher};
-use crate::usecases::{Ports, Services};
+use crate::secrets::{CardVault, CodeHasher, KeptSecrets};
+use crate::usecases::{CodeServices, Ports, Services};
 
 /// Services over DynamoDB, SNS and the sandbox acquirer, with the given AWS configuration
 /// (the SDK honours `AWS_ENDPOINT_URL`, which points local runs at moto).
@@ -48,11 +48,16 @@ pub fn services_over(
     dynamo: aws_sdk_dynamodb::Client,
     sns: aws_sdk_sns::Client,
 ) -> Result<Services, ConfigError> {
-    let code = config.code_hash_keys.as_ref().ok_or(ConfigError::Missing("CODE_HASH_KEYS"))?;
     let card = config.card_keys.as_ref().ok_or(ConfigError::Missing("CARD_ENCRYPTION_KEYS"))?;
     let vault = CardVault::new(card);
     let ports = ports_over(config, dynamo, sns, Some(vault.clone()));
-    Ok(Services::new(ports, CodeHasher::new(code)?, vault))
+    Ok(Services::new(code_services(config, ports)?, vault))
+}
+
+/// The ports with the code key: what the public page's function runs on.
+pub fn code_services(config: &Config, ports: Ports) -> Result<CodeServices, ConfigError> {
+    let code = config.code_hash_keys.as_ref().ok_or(ConfigError::Missing("CODE_HASH_KEYS"))?;
+    Ok(CodeServices::new(ports, CodeHasher::new(code)?, KeptSecrets::new(code)))
 }
 
 /// The ports over the given clients; the payment store seals and opens phone numbers with
@@ -79,7 +84,8 @@ pub fn ports_over(
 }
 
 /// What a function's handler runs on, built at cold start from the configuration: the keys it
-/// loads follow from the type its handler asks for ([`Ports`]: none; [`Services`]: both), so a
+/// loads follow from the type its handler asks for ([`Ports`]: none; [`CodeServices`]: the code
+/// key; [`Services`]: both), so a
 /// function cannot load fewer keys than its use cases need.
 pub trait Capabilities: Sized + Send + Sync + 'static {
     /// The keys to load.
@@ -93,6 +99,14 @@ impl Capabilities for Ports {
 
     fn build(config: &Config, dynamo: aws_sdk_dynamodb::Client, sns: aws_sdk_sns::Client) -> Result<Self, ConfigError> {
         Ok(ports_over(config, dynamo, sns, None))
+    }
+}
+
+impl Capabilities for CodeServices {
+    const KEYS: Keys = Keys::CODE;
+
+    fn build(config: &Config, dynamo: aws_sdk_dynamodb::Client, sns: aws_sdk_sns::Client) -> Result<Self, ConfigError> {
+        code_services(config, ports_over(config, dynamo, sns, None))
     }
 }
 

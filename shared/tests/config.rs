@@ -142,37 +142,62 @@ fn the_history_index_projects_the_same_attributes_here_and_in_the_template() {
 }
 
 #[test]
-fn only_the_functions_that_use_the_keys_may_read_them() {
+fn each_function_may_read_exactly_the_keys_its_handler_loads() {
+    use shared::bootstrap::Capabilities;
+    use shared::config::Keys;
+    // The keys a handler's function loads at cold start follow from the type it runs on.
+    fn keys_of<C: Capabilities, H, F>(_: H) -> Keys
+    where
+        H: Fn(&'static C, shared::lambda_http::Request) -> F,
+    {
+        C::KEYS
+    }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let template = std::fs::read_to_string(root.join("template.yaml")).unwrap();
     let yaml: serde_norway::Value = serde_norway::from_str(&template).unwrap();
-    let status_main = std::fs::read_to_string(root.join("functions/payment-status/src/main.rs")).unwrap();
-    // payment-status loads no key: its handler runs on `Ports` (no key in the type, none
-    // loaded at cold start), and its main serves that handler.
-    assert!(
-        status_main.contains("serve(Warmup::default(), shared::http::payment_status)"),
-        "payment-status loads no key"
-    );
-    assert_eq!(
-        <shared::Ports as shared::bootstrap::Capabilities>::KEYS,
-        shared::config::Keys::NONE,
-        "payment-status loads no key"
-    );
-    fn runs_on_ports<H, F>(_: H)
-    where
-        H: Fn(&'static shared::Ports, shared::lambda_http::Request) -> F,
-    {
-    }
-    runs_on_ports(shared::http::payment_status);
+    // Each function's main serves the handler named here (or runs the sweeper job).
+    let functions = [
+        ("FirstPaymentFunction", "first-payment", "shared::http::first_payment", keys_of(shared::http::first_payment)),
+        (
+            "RepeatPaymentFunction",
+            "repeat-payment",
+            "shared::http::repeat_payment",
+            keys_of(shared::http::repeat_payment),
+        ),
+        ("VerifyCodeFunction", "verify-code", "shared::http::verify_code", keys_of(shared::http::verify_code)),
+        (
+            "PaymentStatusFunction",
+            "payment-status",
+            "shared::http::payment_status",
+            keys_of(shared::http::payment_status),
+        ),
+        ("CheckoutPageFunction", "checkout-page", "shared::http::checkout_page", keys_of(shared::http::checkout_page)),
+        (
+            "PaymentSweeperFunction",
+            "payment-sweeper",
+            "shared::jobs::sweeper",
+            <shared::Services as Capabilities>::KEYS,
+        ),
+    ];
+    assert_eq!(keys_of(shared::http::payment_status), Keys::NONE, "payment-status loads no key");
+    assert_eq!(keys_of(shared::http::checkout_page), Keys::CODE, "the public page holds no card key");
+    let mut seen = 0;
     for (name, resource) in yaml["Resources"].as_mapping().unwrap() {
         if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
             continue;
         }
-        let policies = serde_norway::to_string(&resource["Properties"]["Policies"]).unwrap();
-        let reads_keys = policies.contains("ReadKeysPolicy");
         let name = name.as_str().unwrap();
-        assert_eq!(reads_keys, name != "PaymentStatusFunction", "{name}");
+        let (_, dir, handler, keys) =
+            functions.iter().find(|f| f.0 == name).unwrap_or_else(|| panic!("{name}: add it here"));
+        let main = std::fs::read_to_string(root.join(format!("functions/{dir}/src/main.rs"))).unwrap();
+        assert!(main.contains(&format!("{handler})")), "{dir}'s main serves {handler}");
+        let policies = serde_norway::to_string(&resource["Properties"]["Policies"]).unwrap();
+        let granted =
+            Keys { code: policies.contains("ReadCodeKeyPolicy"), card: policies.contains("ReadCardKeyPolicy") };
+        assert_eq!(&granted, keys, "{name}: the template grants the keys its handler loads, no more");
+        seen += 1;
     }
+    assert_eq!(seen, functions.len());
 }
 
 #[test]
@@ -195,4 +220,37 @@ fn the_functions_trust_the_five_roots_aws_endpoints_chain_to() {
     }
     // Building the client parses them (the integration tests then reach moto through it).
     let _client = shared::bootstrap::https_client();
+}
+
+#[test]
+fn the_sms_protect_configuration_names_every_country_libphonenumber_knows() {
+    // AWS End User Messaging allows every country a protect configuration does not name: the
+    // template's names them all (those ISO 3166-1 assigns), each with the stack's protection (`SmsProtectStatus`), so a
+    // new country cannot slip past it. An SMS to a country outside `SmsCountries` is refused
+    // before it is sent (`422 phone_country_not_allowed`).
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let yaml: serde_norway::Value =
+        serde_norway::from_str(&std::fs::read_to_string(root.join("template.yaml")).unwrap()).unwrap();
+    let protect = &yaml["Resources"]["SmsProtectConfiguration"];
+    assert_eq!(protect["Type"].as_str(), Some("AWS::SMSVOICE::ProtectConfiguration"));
+    assert_eq!(protect["Condition"].as_str(), Some("SmsProtected"));
+    let rules = protect["Properties"]["CountryRuleSet"]["SMS"].as_sequence().expect("SMS rules");
+    let mut named: Vec<String> = Vec::new();
+    for rule in rules {
+        let status = serde_norway::to_string(&rule["ProtectStatus"]).unwrap();
+        assert!(status.contains("SmsProtectStatus"), "{status}");
+        named.push(rule["CountryCode"].as_str().unwrap().to_owned());
+    }
+    let mut known: Vec<String> = rlibphonenumber::PHONE_NUMBER_UTIL
+        .get_supported_regions()
+        .map(|r| r.to_string())
+        // Ascension, Tristan da Cunha and Kosovo have no ISO 3166-1 code of their own.
+        .filter(|r| !["AC", "TA", "XK"].contains(&r.as_str()))
+        .collect();
+    known.sort();
+    let mut sorted = named.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), named.len(), "a country named twice");
+    assert_eq!(sorted, known, "the rules, one per country: {}", known.join(","));
 }

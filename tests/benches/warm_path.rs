@@ -26,7 +26,7 @@ use shared::adapters::clock::SystemClock;
 use shared::domain::Phone;
 use shared::lambda_http::{Body, Request, Response};
 use shared::ports::{CodeSender, SendError, SmsLimits, SmsText};
-use shared::secrets::{CardVault, CodeHasher, Keyring};
+use shared::secrets::Keyring;
 use shared::Services;
 
 const MERCHANT: &str = "shop-1";
@@ -86,9 +86,9 @@ struct World {
 impl World {
     fn new() -> Self {
         let keys = |name, spec| Keyring::parse(name, spec).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let hasher = CodeHasher::new(&keys("CODE_HASH_KEYS", CODE_KEYS)).unwrap_or_else(|e| panic!("{e}"));
-        let vault = CardVault::new(&keys("CARD_ENCRYPTION_KEYS", CARD_KEYS));
-        let mut services = MemoryStack::new(Arc::new(SystemClock), hasher, vault).services;
+        let (code, card) = (keys("CODE_HASH_KEYS", CODE_KEYS), keys("CARD_ENCRYPTION_KEYS", CARD_KEYS));
+        let mut services =
+            MemoryStack::new(Arc::new(SystemClock), &code, &card).unwrap_or_else(|e| panic!("{e}")).services;
         // One shopper may pay over and over here: no SMS cap may stop the loop.
         services.sms_limits = SmsLimits::unlimited();
         let inbox = Arc::new(Inbox::default());

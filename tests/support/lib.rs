@@ -116,6 +116,9 @@ pub struct Stack {
     pub table: String,
     /// What the payment-status function runs with: the same stores, but no key.
     pub keyless: Ports,
+    /// The payment store as the checkout-page function has it: no card key (its saved cards and
+    /// payments are read without one).
+    page_payments: Arc<dyn shared::ports::PaymentStore>,
     /// The AWS requests the services' adapters sent (not the test's own scans).
     pub calls: calls::CallLog,
     /// The DynamoDB accesses of each request the stack served, by the template's function
@@ -182,9 +185,21 @@ impl Stack {
         services.metrics = metrics.clone();
         // The status function as deployed: its ports, no key at all (payments read with masked
         // phones).
-        let mut keyless: Ports = (*services).clone();
+        let mut keyless: Ports = (**services).clone();
         keyless.payments = Arc::new(shared::adapters::dynamodb::DynamoPaymentStore::new(counted_dynamo, &table, None));
-        Self { services, keyless, sent, clock, metrics, dynamo, table, calls, accesses: Mutex::default() }
+        let page_payments = keyless.payments.clone();
+        Self {
+            services,
+            keyless,
+            page_payments,
+            sent,
+            clock,
+            metrics,
+            dynamo,
+            table,
+            calls,
+            accesses: Mutex::default(),
+        }
     }
 
     /// A rotation of the code key, as an operator does it: a new key becomes current, the old
@@ -193,7 +208,9 @@ impl Stack {
         const ROTATED: &str = "it2:cm90YXRlZC1jb2RlLWhhc2gta2V5LWZvci10ZXN0cyE=";
         let ring = Keyring::parse("CODE_HASH_KEYS", &format!("{ROTATED},{CODE_KEYS}")).unwrap();
         let hasher = shared::secrets::CodeHasher::new(&ring).unwrap();
-        self.services = Services::new((*self.services).clone(), hasher, self.services.vault().clone());
+        let code =
+            shared::CodeServices::new((**self.services).clone(), hasher, shared::secrets::KeptSecrets::new(&ring));
+        self.services = Services::new(code, self.services.vault().clone());
     }
 
     /// Drops this stack's table (moto keeps everything in memory).
@@ -302,6 +319,13 @@ impl Stack {
         self.send(Function::CheckoutPage, from_merchant(req, merchant)).await
     }
 
+    /// The checkout-page function as deployed: the stack's ports and code key, and no card key.
+    fn page(&self) -> shared::CodeServices {
+        let mut page = (*self.services).clone();
+        page.payments = self.page_payments.clone();
+        page
+    }
+
     pub async fn send(&self, function: Function, req: Request) -> Answer {
         let mark = self.calls.access_mark();
         let response = match function {
@@ -309,7 +333,7 @@ impl Stack {
             Function::RepeatPayment => shared::http::repeat_payment(&self.services, req).await,
             Function::VerifyCode => shared::http::verify_code(&self.services, req).await,
             Function::PaymentStatus => shared::http::payment_status(&self.keyless, req).await,
-            Function::CheckoutPage => shared::http::checkout_page(&self.services, req).await,
+            Function::CheckoutPage => shared::http::checkout_page(&self.page(), req).await,
         };
         let accesses = self.calls.accesses_since(mark);
         self.accesses.lock().unwrap().push((function.resource(), accesses));

@@ -6,6 +6,8 @@ use shared::bootstrap::{serve, Warmup};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    // Reads saved cards only.
+    // The public page: its handler runs on `CodeServices`, so it loads the code key only (no
+    // card key: it cannot open a card or a phone number). Saved cards are read as the page
+    // shows them (brand, last four digits).
     serve(Warmup::default(), shared::http::checkout_page).await
 }

@@ -10,4 +10,4 @@ pub mod usecases;
 /// The pure domain (`payments-domain`).
 pub use payments_domain as domain;
 
-pub use usecases::{Ports, Services};
+pub use usecases::{CodeServices, Ports, Services};

@@ -130,6 +130,17 @@ pub struct SessionMove {
     pub cancel: Option<Payment>,
 }
 
+/// What a shopper's page shows of a saved card: read without any key (no sealed card, no
+/// phone), so the public page's function holds no card key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedCard {
+    pub id: MethodId,
+    pub brand: CardBrand,
+    pub last4: String,
+    pub expiry: Expiry,
+    pub saved_at: i64,
+}
+
 /// A card saved for repeat payments: one merchant's customer's, bound to the phone that
 /// verified it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +156,19 @@ pub struct SavedMethod {
     /// The network's reference from the authorisation that stored the card.
     pub network_reference: Option<String>,
     pub saved_at: i64,
+}
+
+impl SavedMethod {
+    /// What a page shows of it.
+    pub fn card(&self) -> SavedCard {
+        SavedCard {
+            id: self.id.clone(),
+            brand: self.brand,
+            last4: self.last4.clone(),
+            expiry: self.expiry,
+            saved_at: self.saved_at,
+        }
+    }
 }
 
 /// A counter item guarding a payer or a limit: read before a decision, written back at the
@@ -392,6 +416,10 @@ pub trait PaymentStore: Send + Sync {
 
     /// All the customer's saved methods, the most recently saved first.
     async fn list_methods(&self, customer: &Customer) -> Result<Vec<SavedMethod>, StoreError>;
+
+    /// All the customer's saved cards as a page shows them, the most recently saved first:
+    /// read without a key.
+    async fn list_cards(&self, customer: &Customer) -> Result<Vec<SavedCard>, StoreError>;
 
     /// Stores a new checkout session; `Conflict` if the id exists.
     async fn insert_session(&self, session: &CheckoutSession) -> Result<(), StoreError>;

@@ -193,6 +193,7 @@ pub struct Keys {
 impl Keys {
     pub const ALL: Self = Self { code: true, card: true };
     pub const NONE: Self = Self { code: false, card: false };
+    pub const CODE: Self = Self { code: true, card: false };
 }
 
 impl Default for Keys {

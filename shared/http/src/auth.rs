@@ -11,7 +11,7 @@ use lambda_http::{Request, RequestExt};
 use super::problem::Problem;
 use crate::config::LocalAuth;
 use crate::domain::{CheckoutSession, ClientSecret, Identifier, SessionId, SourceIp};
-use crate::usecases::{self, Caller, Ports, Services, SessionScope, UseCaseError};
+use crate::usecases::{self, Caller, CodeServices, Ports, SessionScope, UseCaseError};
 
 /// Claims that may carry the merchant id: a plain `merchant_id`, or a Cognito user-pool
 /// custom attribute.
@@ -58,7 +58,11 @@ fn bearer(req: &Request) -> Option<ClientSecret> {
 
 /// The session a shopper route names, if the request holds its secret. A missing or wrong
 /// secret and an unknown (or malformed) session id get one and the same answer.
-pub async fn shopper(svc: &Services, req: &Request, raw_session: &str) -> Result<(Caller, CheckoutSession), Problem> {
+pub async fn shopper(
+    svc: &CodeServices,
+    req: &Request,
+    raw_session: &str,
+) -> Result<(Caller, CheckoutSession), Problem> {
     let now = svc.clock.now();
     let refused =
         || super::problem::from_use_case(UseCaseError::InvalidClientSecret, now, &super::views::Urls::Merchant);

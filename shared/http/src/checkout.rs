@@ -25,7 +25,7 @@ use super::request::{base_path, origin, route, Route};
 use super::views::{session_view, state_view};
 use crate::config::LocalAuth;
 use crate::domain::{ClientSecret, Identifier, SessionId};
-use crate::usecases::{self, Services, SessionView, UseCaseError};
+use crate::usecases::{self, CodeServices, SessionView, UseCaseError};
 
 const PAGE: &str = include_str!("checkout/page.html");
 const STYLE: &str = include_str!("checkout/page.css");
@@ -67,7 +67,7 @@ fn accepts_gzip(req: &Request) -> bool {
     })
 }
 
-pub async fn checkout_page(svc: &Services, req: Request) -> Response<Body> {
+pub async fn checkout_page(svc: &CodeServices, req: Request) -> Response<Body> {
     match route(&req) {
         Some(r @ Route::CreateSession) => create_session(svc, &req, &r).await,
         Some(ref r @ Route::GetSession(ref raw)) => {
@@ -140,7 +140,7 @@ fn page(req: &Request, raw: &str) -> Response<Body> {
 /// `POST /checkout/sessions`: the answer carries the client secret and the page's URL (the
 /// secret in its fragment, which browsers never send to a server). Under an Idempotency-Key
 /// the kept answer holds the secret sealed, never in clear.
-async fn create_session(svc: &Services, req: &Request, route: &Route) -> Response<Body> {
+async fn create_session(svc: &CodeServices, req: &Request, route: &Route) -> Response<Body> {
     // `cargo lambda watch` serves this function under `/lambda-url/checkout-page` and hands it
     // the path without that prefix: the local stack's page lives there.
     let base = match svc.settings.local_auth {
@@ -160,8 +160,8 @@ async fn create_session(svc: &Services, req: &Request, route: &Route) -> Respons
         let mut reply = Reply::json(201, &with_secret(answer.clone(), &url, &secret));
         if attempt.is_some() {
             let sealed = svc
-                .vault()
-                .seal_text(view.session.id.as_str(), secret.expose())
+                .kept()
+                .seal(view.session.id.as_str(), secret.expose())
                 .map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
             if let Some(fields) = answer.as_object_mut() {
                 fields.insert("url".into(), url.into());
@@ -183,13 +183,13 @@ fn with_secret(mut answer: Value, url: &str, secret: &ClientSecret) -> Value {
 }
 
 /// A replayed session answer: the sealed secret opened and put back where it belongs.
-pub(super) fn restore_secret(svc: &Services, mut reply: Reply) -> Reply {
+pub(super) fn restore_secret(svc: &CodeServices, mut reply: Reply) -> Reply {
     let Ok(mut kept) = serde_json::from_str::<Value>(&reply.body) else { return reply };
     let Some(fields) = kept.as_object_mut() else { return reply };
     let Some(Value::String(sealed)) = fields.remove("sealed_client_secret") else { return reply };
     let id = fields.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
     let url = fields.get("url").and_then(Value::as_str).unwrap_or("").to_owned();
-    match svc.vault().open_text(&id, &sealed).ok().as_deref().and_then(ClientSecret::parse) {
+    match svc.kept().open(&id, &sealed).ok().as_deref().and_then(ClientSecret::parse) {
         Some(secret) => reply.body = with_secret(kept, &url, &secret).to_string(),
         None => {
             tracing::error!(session_id = %id, "kept session answer cannot be opened (key retired?)");

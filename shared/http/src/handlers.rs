@@ -17,8 +17,8 @@ use super::routes::{BodyRule, CallerKind, KeyPolicy, Replay};
 use super::views::{history_view, payment_view, Urls};
 use crate::domain::{page_size, CheckoutSession, HistoryCursor, Identifier, Payment, PaymentId};
 use crate::usecases::{
-    self, run_once, Attempt, Caller, KeptAnswer, KeyRefusal, Keyed, KeyedRequest, KeyedResult, Ports, RenderAnswer,
-    Services, UseCaseError,
+    self, run_once, Attempt, Caller, CodeServices, KeptAnswer, KeyRefusal, Keyed, KeyedRequest, KeyedResult, Ports,
+    RenderAnswer, Services, UseCaseError,
 };
 
 /// Who may call a route: the merchant's server, or the browser holding the named session's
@@ -62,13 +62,13 @@ pub(super) fn not_found(hint: &str) -> Response<Body> {
 }
 
 /// Who is asking, from the route's kind: fails closed.
-pub(super) async fn caller_of(svc: &Services, req: &Request, route: &Route) -> Result<Ctx, Problem> {
+pub(super) async fn caller_of(svc: &CodeServices, req: &Request, route: &Route) -> Result<Ctx, Problem> {
     let ctx = identify(svc, req, &access(route), route.spec().ok_status).await?;
     tracing::Span::current().record("caller", ctx.caller.audit_name());
     Ok(ctx)
 }
 
-async fn identify(svc: &Services, req: &Request, access: &Access, ok_status: u16) -> Result<Ctx, Problem> {
+async fn identify(svc: &CodeServices, req: &Request, access: &Access, ok_status: u16) -> Result<Ctx, Problem> {
     let now = svc.clock.now();
     match access {
         Access::Merchant => {
@@ -196,7 +196,7 @@ fn answer_of(ctx: &Ctx) -> RenderAnswer {
 
 /// A POST on `route` (its value in the table says the rest): method, caller, body,
 /// Idempotency-Key, then `run`, whose answer is its reply.
-pub(super) async fn post<B, F, Fut>(svc: &Services, req: &Request, route: &Route, run: F) -> Response<Body>
+pub(super) async fn post<B, F, Fut>(svc: &CodeServices, req: &Request, route: &Route, run: F) -> Response<Body>
 where
     B: DeserializeOwned,
     F: Fn(B, Ctx, Option<Attempt>) -> Fut,
@@ -213,7 +213,7 @@ where
 /// A POST whose answer is the payment its use case writes (the route's key policy is
 /// `WithPayment`): `run` validates, then answers what the use case did, with what it did to
 /// the request's new Idempotency-Key.
-pub(super) async fn post_payment<B, F, Fut>(svc: &Services, req: &Request, route: &Route, run: F) -> Response<Body>
+pub(super) async fn post_payment<B, F, Fut>(svc: &CodeServices, req: &Request, route: &Route, run: F) -> Response<Body>
 where
     B: DeserializeOwned,
     F: Fn(B, Ctx, Option<Attempt>) -> Fut,
@@ -233,7 +233,7 @@ where
 }
 
 /// What [`post`] and [`post_payment`] share: `run` answers with what it did to the key.
-async fn post_keyed<B, F, Fut>(svc: &Services, req: &Request, route: &Route, run: F) -> Response<Body>
+async fn post_keyed<B, F, Fut>(svc: &CodeServices, req: &Request, route: &Route, run: F) -> Response<Body>
 where
     B: DeserializeOwned,
     F: Fn(B, Ctx, Option<Attempt>) -> Fut,
@@ -276,7 +276,7 @@ fn unkeyed(keyed: Keyed<Reply>) -> Reply {
 /// A POST under an Idempotency-Key: run at most once per key (see [`run_once`]), in the key
 /// space of the caller, the route and what its path names.
 async fn keyed<B, F, Fut>(
-    svc: &Services,
+    svc: &CodeServices,
     req: &Request,
     route: &Route,
     ctx: &Ctx,
@@ -315,7 +315,7 @@ where
 }
 
 /// A GET on `route`: method, caller, then `run`.
-pub(super) async fn get<F, Fut>(svc: &Services, req: &Request, route: &Route, run: F) -> Response<Body>
+pub(super) async fn get<F, Fut>(svc: &CodeServices, req: &Request, route: &Route, run: F) -> Response<Body>
 where
     F: FnOnce(Ctx) -> Fut,
     Fut: Future<Output = Result<Reply, UseCaseError>>,

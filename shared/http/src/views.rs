@@ -11,7 +11,7 @@ use crate::domain::{
     CardBrand, CheckoutSession, DeclineReason, Failure, HistoryPage, Identifier, Payment, SessionId, MAX_SENDS,
     RESEND_COOLDOWN_SECS,
 };
-use crate::ports::SavedMethod;
+use crate::ports::SavedCard;
 use crate::usecases::SessionView;
 
 /// Which routes an answer's links name: the merchant's, or one session's (a browser answer).
@@ -186,7 +186,7 @@ pub fn session_view(view: &SessionView, now: i64) -> Value {
 }
 
 /// What the shopper's page needs, and nothing more: no user id, no phone, no other session.
-pub fn state_view(view: &SessionView, methods: &[SavedMethod], merchant_name: &str, now: i64) -> Value {
+pub fn state_view(view: &SessionView, methods: &[SavedCard], merchant_name: &str, now: i64) -> Value {
     let s: &CheckoutSession = &view.session;
     let urls = Urls::Session(s.id.clone());
     json!({

@@ -13,8 +13,8 @@ use shared::domain::{
 use shared::ports::KEY_RETENTION_SECS;
 use shared::ports::{
     Admission, Admit, AttemptCharge, AttemptLimits, BusinessEvent, Claim, CodeSender, DueCursor, Guard,
-    IdempotencyStore, KeyFound, KeyWrite, Metrics, PaymentStore, RequestFingerprint, Rider, RiderRefusal, SavedMethod,
-    SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError, StoredResponse,
+    IdempotencyStore, KeyFound, KeyWrite, Metrics, PaymentStore, RequestFingerprint, Rider, RiderRefusal, SavedCard,
+    SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError, StoredResponse,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -403,6 +403,10 @@ impl PaymentStore for MemoryPaymentStore {
         Ok(mine)
     }
 
+    async fn list_cards(&self, customer: &Customer) -> Result<Vec<SavedCard>, StoreError> {
+        Ok(self.list_methods(customer).await?.iter().map(SavedMethod::card).collect())
+    }
+
     async fn insert_session(&self, session: &CheckoutSession) -> Result<(), StoreError> {
         let mut map = lock(&self.sessions);
         if map.contains_key(session.id.as_str()) {
@@ -604,9 +608,9 @@ pub struct MemoryStack {
 impl MemoryStack {
     pub fn new(
         clock: std::sync::Arc<dyn shared::ports::Clock>,
-        hasher: shared::secrets::CodeHasher,
-        vault: shared::secrets::CardVault,
-    ) -> Self {
+        code_keys: &shared::secrets::Keyring,
+        card_keys: &shared::secrets::Keyring,
+    ) -> Result<Self, shared::secrets::KeyError> {
         let payments = std::sync::Arc::new(MemoryPaymentStore::default());
         let sms = std::sync::Arc::new(MemoryCodeSender::default());
         let metrics = std::sync::Arc::new(MemoryMetrics::default());
@@ -621,7 +625,9 @@ impl MemoryStack {
             metrics: metrics.clone(),
             settings: shared::config::Settings::default(),
         };
-        let services = shared::Services::new(ports, hasher, vault);
-        Self { services, payments, sms, metrics }
+        let hasher = shared::secrets::CodeHasher::new(code_keys)?;
+        let code = shared::CodeServices::new(ports, hasher, shared::secrets::KeptSecrets::new(code_keys));
+        let services = shared::Services::new(code, shared::secrets::CardVault::new(card_keys));
+        Ok(Self { services, payments, sms, metrics })
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use payments_testkit::memory::MemoryStack;
 use payments_testkit::ManualClock;
-use shared::secrets::{CardVault, CodeHasher, Keyring};
+use shared::secrets::Keyring;
 
 pub const CODE_KEYS: &str = "t1:ZGV2LW9ubHktY29kZS1oYXNoLWtleS1ub3QtcHJvZCE=";
 pub const CARD_KEYS: &str = "t1:ZGV2LW9ubHktY2FyZC1lbmNyeXB0aW9uLWtleS0hISE=";
@@ -16,9 +16,10 @@ pub fn memory_stack() -> (MemoryStack, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::starting_now());
     let stack = MemoryStack::new(
         clock.clone(),
-        CodeHasher::new(&Keyring::parse("CODE_HASH_KEYS", CODE_KEYS).unwrap()).unwrap(),
-        CardVault::new(&Keyring::parse("CARD_ENCRYPTION_KEYS", CARD_KEYS).unwrap()),
-    );
+        &Keyring::parse("CODE_HASH_KEYS", CODE_KEYS).unwrap(),
+        &Keyring::parse("CARD_ENCRYPTION_KEYS", CARD_KEYS).unwrap(),
+    )
+    .unwrap();
     (stack, clock)
 }
 

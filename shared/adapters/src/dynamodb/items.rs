@@ -7,7 +7,7 @@ use crate::domain::{
     Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus, Phone, PhoneOrigin,
     ReturnUrl, SessionId, Verification,
 };
-use crate::ports::{SavedMethod, StoreError};
+use crate::ports::{SavedCard, SavedMethod, StoreError};
 use crate::secrets::CardVault;
 
 pub(super) const PAYMENT_SK: &str = "PAYMENT";
@@ -369,6 +369,18 @@ pub(super) struct MethodItem {
 }
 
 impl MethodItem {
+    /// What a page shows of the card: no key opens anything.
+    pub fn into_card(self) -> Result<SavedCard, StoreError> {
+        let bad = |what: &str| StoreError::Corrupt(format!("payment method {}: bad {what}", self.payment_method_id));
+        Ok(SavedCard {
+            id: MethodId::parse(&self.payment_method_id).ok_or_else(|| bad("payment_method_id"))?,
+            brand: CardBrand::parse(&self.brand),
+            last4: self.last4,
+            expiry: Expiry { month: self.exp_month, year: self.exp_year },
+            saved_at: self.saved_at,
+        })
+    }
+
     pub fn into_method(self, vault: Option<&CardVault>) -> Result<SavedMethod, StoreError> {
         let bad = |what: &str| StoreError::Corrupt(format!("payment method {}: bad {what}", self.payment_method_id));
         Ok(SavedMethod {

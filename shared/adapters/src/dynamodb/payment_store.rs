@@ -23,7 +23,7 @@ use crate::domain::{
 };
 use crate::ports::{
     Admission, Admit, AttemptCharge, AttemptLimit, DueCursor, Guard, KeyFound, PayerChange, PaymentStore, Rider,
-    RiderRefusal, SavedMethod, SessionMove, SmsCharge, SmsCounter, StoreError,
+    RiderRefusal, SavedCard, SavedMethod, SessionMove, SmsCharge, SmsCounter, StoreError,
 };
 use crate::secrets::CardVault;
 
@@ -551,6 +551,17 @@ impl DynamoPaymentStore {
     }
 
     async fn query_methods(&self, customer: &Customer) -> Result<Vec<SavedMethod>, StoreError> {
+        let mut methods = self
+            .query_method_items(customer)
+            .await?
+            .into_iter()
+            .map(|item| item.into_method(self.vault.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        methods.sort_by_key(|m| std::cmp::Reverse(m.saved_at));
+        Ok(methods)
+    }
+
+    async fn query_method_items(&self, customer: &Customer) -> Result<Vec<MethodItem>, StoreError> {
         let items = self
             .client
             .query()
@@ -565,14 +576,7 @@ impl DynamoPaymentStore {
             .collect::<Result<Vec<Item>, _>>()
             .await
             .map_err(store_error)?;
-        let mut methods = items
-            .into_iter()
-            .map(|item| {
-                serde_dynamo::from_item::<_, MethodItem>(item).map_err(corrupt)?.into_method(self.vault.as_ref())
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        methods.sort_by_key(|m| std::cmp::Reverse(m.saved_at));
-        Ok(methods)
+        items.into_iter().map(|item| serde_dynamo::from_item::<_, MethodItem>(item).map_err(corrupt)).collect()
     }
 }
 
@@ -788,6 +792,13 @@ impl PaymentStore for DynamoPaymentStore {
 
     async fn list_methods(&self, customer: &Customer) -> Result<Vec<SavedMethod>, StoreError> {
         self.query_methods(customer).await
+    }
+
+    async fn list_cards(&self, customer: &Customer) -> Result<Vec<SavedCard>, StoreError> {
+        let items = self.query_method_items(customer).await?;
+        let mut cards = items.into_iter().map(MethodItem::into_card).collect::<Result<Vec<_>, _>>()?;
+        cards.sort_by_key(|c| std::cmp::Reverse(c.saved_at));
+        Ok(cards)
     }
 
     async fn insert_session(&self, session: &CheckoutSession) -> Result<(), StoreError> {

@@ -51,6 +51,22 @@ impl Keyring {
     pub fn get(&self, id: &str) -> Option<&[u8; 32]> {
         self.keys.get(id)
     }
+
+    /// A keyring of keys derived from these (HKDF-SHA256, RFC 5869; `info` names the use), with
+    /// the same ids: a rotation of these keys rotates the derived ones with it, and a derived key
+    /// tells nothing of the key it comes from.
+    pub fn derived(&self, info: &str) -> Self {
+        let derive = |key: &[u8; 32]| {
+            let mut out = [0u8; 32];
+            // 32 bytes is far below HKDF-SHA256's 8,160-byte limit: `expand` cannot fail.
+            let _ = hkdf::Hkdf::<sha2::Sha256>::new(None, key).expand(info.as_bytes(), &mut out);
+            out
+        };
+        Self {
+            current: (self.current.0.clone(), derive(&self.current.1)),
+            keys: self.keys.iter().map(|(id, key)| (id.clone(), derive(key))).collect(),
+        }
+    }
 }
 
 impl fmt::Debug for Keyring {

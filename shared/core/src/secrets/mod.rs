@@ -3,8 +3,10 @@
 
 pub mod card_vault;
 pub mod code_hasher;
+pub mod kept_secrets;
 pub mod keyring;
 
 pub use card_vault::CardVault;
 pub use code_hasher::{CodeContext, CodeHasher};
+pub use kept_secrets::KeptSecrets;
 pub use keyring::{KeyError, Keyring};

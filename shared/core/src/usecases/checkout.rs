@@ -7,12 +7,12 @@ use super::guards::lockable;
 use super::lifecycle::release_hold;
 use super::open_payment::{open_payment, PaymentDraft};
 use super::repeat_payment::{repeat_draft, RepeatPaymentCommand};
-use super::{Attempt, Caller, KeyedResult, Services, UseCaseError};
+use super::{Attempt, Caller, CodeServices, KeyedResult, Ports, Services, UseCaseError};
 use crate::domain::{
     year_month, CardNumber, CheckoutSession, ClientSecret, Command, Cvc, Expiry, Failure, Identifier, MethodId, Money,
     Payment, PaymentStatus, Phone, ReturnUrl, SessionId, SourceIp,
 };
-use crate::ports::{SavedMethod, SessionMove, StoreError};
+use crate::ports::{SavedCard, SessionMove, StoreError};
 
 /// A session as the merchant asks for it (validated).
 #[derive(Debug)]
@@ -50,7 +50,7 @@ impl SessionView {
 /// that finds the session a dead attempt stored gives it a new secret (the old one never
 /// reached anybody).
 pub async fn create_session(
-    svc: &Services,
+    svc: &CodeServices,
     caller: &Caller,
     cmd: SessionCommand,
     attempt: Option<&Attempt>,
@@ -99,13 +99,17 @@ pub async fn create_session(
 
 /// The caller merchant's session, with its latest payment. Another merchant's is answered as
 /// if it did not exist.
-pub async fn merchant_session(svc: &Services, caller: &Caller, id: &SessionId) -> Result<SessionView, UseCaseError> {
+pub async fn merchant_session(
+    svc: &CodeServices,
+    caller: &Caller,
+    id: &SessionId,
+) -> Result<SessionView, UseCaseError> {
     let session = svc.payments.get_session(id).await?.filter(|s| &s.merchant_id == caller.merchant());
     let session = session.ok_or(UseCaseError::SessionNotFound)?;
     with_payment(svc, session).await
 }
 
-async fn with_payment(svc: &Services, session: CheckoutSession) -> Result<SessionView, UseCaseError> {
+async fn with_payment(svc: &Ports, session: CheckoutSession) -> Result<SessionView, UseCaseError> {
     let payment = match &session.payment_id {
         Some(id) => svc.payments.get(id).await?,
         None => None,
@@ -115,12 +119,12 @@ async fn with_payment(svc: &Services, session: CheckoutSession) -> Result<Sessio
 
 /// Ends an open session now; its pending payment is canceled in the same write. A session
 /// already over is answered as it is; a complete one cannot be ended.
-pub async fn expire_session(svc: &Services, caller: &Caller, id: &SessionId) -> Result<SessionView, UseCaseError> {
+pub async fn expire_session(svc: &CodeServices, caller: &Caller, id: &SessionId) -> Result<SessionView, UseCaseError> {
     commit(|_: Option<Raced>| expire_once(svc, caller, id)).await
 }
 
 async fn expire_once(
-    svc: &Services,
+    svc: &CodeServices,
     caller: &Caller,
     id: &SessionId,
 ) -> Result<Step<SessionView, Raced>, UseCaseError> {
@@ -156,7 +160,7 @@ async fn expire_once(
 /// The session a browser request names, if the secret it presents is that session's. A
 /// missing or wrong secret and an unknown session get the same refusal.
 pub async fn authenticate(
-    svc: &Services,
+    svc: &CodeServices,
     id: &SessionId,
     secret: Option<&ClientSecret>,
 ) -> Result<CheckoutSession, UseCaseError> {
@@ -173,12 +177,12 @@ pub async fn authenticate(
 /// What the shopper's page shows: the session, its latest payment and the customer's saved
 /// cards that have not expired.
 pub async fn session_state(
-    svc: &Services,
+    svc: &Ports,
     session: CheckoutSession,
-) -> Result<(SessionView, Vec<SavedMethod>), UseCaseError> {
+) -> Result<(SessionView, Vec<SavedCard>), UseCaseError> {
     let today = year_month(svc.clock.now());
     let customer = session.customer();
-    let (view, methods) = tokio::join!(with_payment(svc, session), svc.payments.list_methods(&customer));
+    let (view, methods) = tokio::join!(with_payment(svc, session), svc.payments.list_cards(&customer));
     let methods = methods?.into_iter().filter(|m| !m.expiry.is_expired(today)).collect();
     Ok((view?, methods))
 }

@@ -5,7 +5,7 @@
 
 use std::future::Future;
 
-use super::{Services, UseCaseError};
+use super::{Ports, UseCaseError};
 use crate::domain::{CheckoutSession, Command, Payment};
 use crate::ports::{Rider, StoreError};
 
@@ -42,7 +42,7 @@ pub(crate) struct Raced;
 
 /// Writes `payment` (decided at the version it was read) with its riders: on success it is at
 /// the version now stored. The one place a payment's version moves.
-pub(crate) async fn store(svc: &Services, payment: &mut Payment, riders: &[Rider<'_>]) -> Result<(), StoreError> {
+pub(crate) async fn store(svc: &Ports, payment: &mut Payment, riders: &[Rider<'_>]) -> Result<(), StoreError> {
     svc.payments.transact(payment, riders).await?;
     payment.version += 1;
     Ok(())
@@ -51,7 +51,7 @@ pub(crate) async fn store(svc: &Services, payment: &mut Payment, riders: &[Rider
 /// Writes `session` (changed at the version it was read), with the pending payment it cancels:
 /// on success it is at the version now stored. The one place a session's version moves.
 pub(crate) async fn store_session(
-    svc: &Services,
+    svc: &Ports,
     session: &mut CheckoutSession,
     cancel: Option<&Payment>,
 ) -> Result<(), StoreError> {

@@ -12,7 +12,7 @@
 
 use std::future::Future;
 
-use super::{Services, UseCaseError};
+use super::{CodeServices, UseCaseError};
 use crate::domain::{Payment, PaymentId};
 use crate::ports::{
     Claim, IdempotencyStore, KeyFound, KeyRecord, KeyWrite, RequestFingerprint, StoreError, StoredResponse,
@@ -216,7 +216,12 @@ pub fn request_fingerprint(hasher: &CodeHasher, scope: &str, body: &serde_json::
 /// answer alone (a replay); otherwise `work` runs again the way of a retry: the key claimed on
 /// its own first. `work` did nothing the first time (it says [`Keyed::Seen`] before any write),
 /// so this is still one run.
-pub async fn run_once<R, F, Fut>(svc: &Services, request: KeyedRequest<'_>, render: Option<RenderAnswer>, work: F) -> R
+pub async fn run_once<R, F, Fut>(
+    svc: &CodeServices,
+    request: KeyedRequest<'_>,
+    render: Option<RenderAnswer>,
+    work: F,
+) -> R
 where
     R: KeptAnswer,
     F: Fn(Attempt) -> Fut,
@@ -269,7 +274,7 @@ where
 /// The first try of a new key: the payment's own writes claim it and keep the answer. The
 /// answer, or (`Err`) the key had a record already, as read where a read saw it.
 async fn inline<R, F, Fut>(
-    svc: &Services,
+    svc: &CodeServices,
     record: KeyRecord,
     render: RenderAnswer,
     work: &F,

@@ -4,7 +4,7 @@
 use super::commit::{commit, store, transition, Raced, Step};
 use super::guards::{count_decline, lockable};
 use super::idempotency::{InlineKey, KeyProgress};
-use super::{Services, UseCaseError};
+use super::{Ports, Services, UseCaseError};
 use crate::domain::{
     CardNumber, Command, Cvc, DeclineReason, Failure, FailureAnswer, Payment, PaymentStatus, VerificationCode,
 };
@@ -255,7 +255,7 @@ pub(crate) fn outcome_of(payment: Payment) -> Result<Payment, UseCaseError> {
 ///
 /// An authorisation in doubt is voided only once its grace has passed (before, the request
 /// whose acquirer call was in flight voids it by its id, or the sweeper does at the grace).
-pub(crate) async fn release_hold(svc: &Services, mut payment: Payment) -> Payment {
+pub(crate) async fn release_hold(svc: &Ports, mut payment: Payment) -> Payment {
     if !payment.void_due(svc.clock.now()) {
         return payment;
     }

@@ -31,5 +31,5 @@ pub use lifecycle::{sweep, SweepReport};
 pub use payment_status::{payment_history, payment_status};
 pub use repeat_payment::{repeat_payment, RepeatPaymentCommand};
 pub use resend_code::resend_code;
-pub use services::{Ports, Services};
+pub use services::{CodeServices, Ports, Services};
 pub use verify_code::verify_code;

@@ -2,7 +2,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use crate::ports::{Acquirer, AttemptLimits, Clock, CodeSender, IdempotencyStore, Metrics, PaymentStore, SmsLimits};
-use crate::secrets::{CardVault, CodeHasher};
+use crate::secrets::{CardVault, CodeHasher, KeptSecrets};
 
 /// The ports every function has, built once at cold start and shared by all invocations: the
 /// stores, the SMS sender, the acquirer, the clock, the metrics. No key: a function that loads
@@ -25,25 +25,59 @@ pub struct Ports {
     pub settings: crate::settings::Settings,
 }
 
-/// The ports with both keys loaded: what every use case that hashes a code or seals a card
-/// runs on. Built only where the keys are (`bootstrap::services_over` refuses to start
-/// without them); it derefs to its [`Ports`].
+/// The ports with the code key loaded: what the use cases that hash a code, a client secret or
+/// a fingerprint run on, and what the public checkout page's function holds (no card key: it
+/// cannot open a card or a phone number). It derefs to its [`Ports`].
 #[derive(Clone)]
-pub struct Services {
+pub struct CodeServices {
     ports: Ports,
     /// The code key (codes, fingerprints, client secrets, phone keys).
     hasher: CodeHasher,
-    /// The card key (card numbers, phone numbers, kept client secrets).
-    vault: CardVault,
+    /// Keys derived from the code key, for the client secrets an idempotent answer keeps.
+    kept: KeptSecrets,
 }
 
-impl Services {
-    pub fn new(ports: Ports, hasher: CodeHasher, vault: CardVault) -> Self {
-        Self { ports, hasher, vault }
+impl CodeServices {
+    pub fn new(ports: Ports, hasher: CodeHasher, kept: KeptSecrets) -> Self {
+        Self { ports, hasher, kept }
     }
 
     pub fn hasher(&self) -> &CodeHasher {
         &self.hasher
+    }
+
+    pub fn kept(&self) -> &KeptSecrets {
+        &self.kept
+    }
+}
+
+impl Deref for CodeServices {
+    type Target = Ports;
+
+    fn deref(&self) -> &Ports {
+        &self.ports
+    }
+}
+
+impl DerefMut for CodeServices {
+    fn deref_mut(&mut self) -> &mut Ports {
+        &mut self.ports
+    }
+}
+
+/// The ports with both keys loaded: what every use case that seals or opens a card or a phone
+/// number runs on. Built only where the keys are (`bootstrap::services_over` refuses to start
+/// without them); it derefs to its [`CodeServices`] (and so to its [`Ports`]).
+#[derive(Clone)]
+pub struct Services {
+    code: CodeServices,
+    /// The card key (card numbers, phone numbers).
+    vault: CardVault,
+}
+
+impl Services {
+    pub fn new(code: CodeServices, vault: CardVault) -> Self {
+        Self { code, vault }
     }
 
     pub fn vault(&self) -> &CardVault {
@@ -52,15 +86,15 @@ impl Services {
 }
 
 impl Deref for Services {
-    type Target = Ports;
+    type Target = CodeServices;
 
-    fn deref(&self) -> &Ports {
-        &self.ports
+    fn deref(&self) -> &CodeServices {
+        &self.code
     }
 }
 
 impl DerefMut for Services {
-    fn deref_mut(&mut self) -> &mut Ports {
-        &mut self.ports
+    fn deref_mut(&mut self) -> &mut CodeServices {
+        &mut self.code
     }
 }
