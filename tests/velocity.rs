@@ -81,6 +81,46 @@ async fn one_address_meets_the_per_address_limit_and_another_does_not() {
 }
 
 #[tokio::test]
+async fn a_first_payments_wrong_codes_count_against_its_address() {
+    // An address's card attempts and its first payments' wrong codes share one hourly budget:
+    // 1 card and 3 wrong codes use up 4; the next card from that address is refused, another
+    // address's is not, and the payer (the right code) is not locked by the address.
+    let limits = AttemptLimits { per_ip_hourly: 4, ..AttemptLimits::default() };
+    let stack = Stack::with_limits(SmsLimits::default(), limits).await;
+    let ip = "198.51.100.23";
+    let (sid, secret) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;
+    let phone = random_phone();
+    let body =
+        json!({"phone": phone, "card": {"number": random_card(), "exp_month": 12, "exp_year": 2040, "cvc": "123"}});
+    let mut req = from_address(post_request(&format!("/checkout/{sid}/payments"), &body, None), ip);
+    req.headers_mut().insert("authorization", format!("Bearer {secret}").parse().unwrap());
+    let paid = stack.send(Function::FirstPayment, req).await;
+    assert_eq!(paid.status, 201, "{}", paid.body);
+    let pid = paid.body["payment_id"].as_str().unwrap().to_owned();
+    let code = stack.code_sent_to(&phone);
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let verify = |c: &str| {
+        let mut req = from_address(
+            post_request(&format!("/checkout/{sid}/payments/{pid}/verify"), &json!({ "code": c }), None),
+            ip,
+        );
+        req.headers_mut().insert("authorization", format!("Bearer {secret}").parse().unwrap());
+        stack.send(Function::VerifyCode, req)
+    };
+    for _ in 0..3 {
+        assert_eq!(code_of(&verify(wrong).await), (422, Some("incorrect_code")));
+    }
+    let done = verify(&code).await;
+    assert_eq!(done.body["status"], "succeeded", "the payer is not locked by the address: {}", done.body);
+    let (sid2, secret2) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;
+    let refused = stack.pay_in_session_from(&sid2, &secret2, &random_card(), ip).await;
+    assert_eq!(code_of(&refused), (429, Some("too_many_payment_attempts")), "{}", refused.body);
+    assert_eq!(refused.body["limit"], "source_ip");
+    let other = stack.pay_in_session_from(&sid2, &secret2, &random_card(), "198.51.100.24").await;
+    assert_eq!(other.status, 201, "another address: {}", other.body);
+}
+
+#[tokio::test]
 async fn a_tripped_merchant_decline_cap_leaves_its_customers_able_to_pay() {
     // Throw-away sessions with a declined card trip the merchant's hourly decline cap (velocity
     // limits lifted, as a distributed attacker would get past them). The merchant's saved-card

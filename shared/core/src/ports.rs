@@ -389,6 +389,10 @@ pub trait PaymentStore: Send + Sync {
     /// `expires_at`: plain updates, never conflicting.
     async fn bump(&self, keys: &[String], expires_at: i64) -> Result<(), StoreError>;
 
+    /// Adds one to each velocity counter of `charge`, past its cap too (plain updates, never
+    /// refused): a failure that uses up the budget of the next card attempts.
+    async fn count_attempts(&self, charge: &AttemptCharge) -> Result<(), StoreError>;
+
     /// Takes the lease on `payment`'s next acquirer call for `holder` until `until`: `true`
     /// where it was free (never taken, or lapsed at `now`) or already `holder`'s, `false` while
     /// another finisher holds it. One conditional write; it expires on its own.

@@ -345,6 +345,11 @@ impl PaymentStore for MemoryPaymentStore {
         Ok(())
     }
 
+    async fn count_attempts(&self, charge: &AttemptCharge) -> Result<(), StoreError> {
+        self.apply_attempts(charge);
+        Ok(())
+    }
+
     async fn lease(&self, payment: &PaymentId, holder: &str, now: i64, until: i64) -> Result<bool, StoreError> {
         let mut leases = lock(&self.leases);
         let free = leases.get(payment.as_str()).is_none_or(|(h, u)| *u <= now || h == holder);

@@ -661,6 +661,26 @@ impl PaymentStore for DynamoPaymentStore {
         Ok(())
     }
 
+    async fn count_attempts(&self, charge: &AttemptCharge) -> Result<(), StoreError> {
+        // Only after a wrong code: one plain update per counter (one, the address's, in practice).
+        for c in &charge.counters {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(c.key.clone()))
+                .key("sk", AttributeValue::S(c.window.clone()))
+                .update_expression("ADD tried :one SET #ttl = :ttl, entity = :entity")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .expression_attribute_values(":ttl", AttributeValue::N(c.expires_at.to_string()))
+                .expression_attribute_values(":entity", AttributeValue::S("attempt_counter".into()))
+                .send()
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(())
+    }
+
     async fn lease(&self, payment: &PaymentId, holder: &str, now: i64, until: i64) -> Result<bool, StoreError> {
         let result = self
             .client

@@ -4,8 +4,10 @@ use super::idempotency::{InlineKey, KeyProgress, Keyed, KeyedResult};
 use super::lifecycle::{finish_capture, lock_out_payer, outcome_of, release_hold, take_lease};
 use super::send_code::code_context;
 use super::{Attempt, Caller, Services, UseCaseError};
-use crate::domain::{CodeCheck, Command, Failure, Payment, PaymentId, PaymentStatus, VerificationCode};
-use crate::ports::{BusinessEvent, Guard, KeyFound, PayerChange, Rider, RiderRefusal, StoreError, KEY_RETENTION_SECS};
+use crate::domain::{CodeCheck, Command, Failure, Payment, PaymentId, PaymentStatus, PhoneOrigin, VerificationCode};
+use crate::ports::{
+    AttemptSources, BusinessEvent, Guard, KeyFound, PayerChange, Rider, RiderRefusal, StoreError, KEY_RETENTION_SECS,
+};
 
 /// Checks the code; on a match, claims the order and captures (a repeat payment is authorised
 /// first), saving the card when asked. Every outcome that changes the payment is stored with a
@@ -201,6 +203,9 @@ impl Verify<'_> {
         tracing::info!(payment_id = %payment.id, status = payment.status.as_str(),
             failure_code = payment.failure_code().unwrap_or(""), "verification stored");
         count_outcome(svc, &payment, &decided.result);
+        if is_wrong_code(&decided.result) {
+            self.count_against_address(&payment).await;
+        }
         if decided.locked_payer {
             tracing::warn!(payment_id = %payment.id, "payer locked out after consecutive wrong codes");
             lock_out_payer(svc, &payment).await;
@@ -218,6 +223,34 @@ impl Verify<'_> {
                 };
                 (Err(e), KeyProgress::Untouched)
             }
+        }
+    }
+}
+
+impl Verify<'_> {
+    /// A wrong code of a payment whose phone came with the request (a first payment) counts
+    /// against the shopper's address too: it uses up one of the address's hourly card attempts
+    /// (`ATTEMPTS_PER_IP_HOURLY`), so guesses and new cards from one address share one budget.
+    /// It refuses nothing itself (the next card attempt from the address is what it refuses): an
+    /// address's failures never lock out a payer, whom an address shared by many (a carrier's
+    /// NAT) would otherwise let a stranger lock out.
+    async fn count_against_address(&self, payment: &Payment) {
+        let Some(ip) = self.caller.source_ip() else { return };
+        if payment.phone_origin != PhoneOrigin::Request {
+            return;
+        }
+        let svc = self.svc;
+        let keys = svc.hasher().source_ip_keys(ip);
+        let from = AttemptSources {
+            session: None,
+            cards: &[],
+            merchant: &payment.merchant_id,
+            phones: &[],
+            source_ips: &keys,
+        };
+        let charge = svc.attempt_limits.charge(&from, svc.clock.now());
+        if let Err(e) = svc.payments.count_attempts(&charge).await {
+            tracing::warn!(payment_id = %payment.id, error = %e, "wrong code not counted against the address");
         }
     }
 }
@@ -283,14 +316,19 @@ fn right_code(payment: &mut Payment, read: Option<Read>, now: i64) -> Result<Dec
     Ok(Decided { result: Ok(()), locked_payer: false, claims_order: true, payer })
 }
 
-/// The business events of a stored verification: a wrong code, and a payment ended by it.
-fn count_outcome(svc: &Services, payment: &Payment, result: &Result<(), UseCaseError>) {
-    if matches!(
+/// Whether a stored verification's answer says its code was wrong.
+fn is_wrong_code(result: &Result<(), UseCaseError>) -> bool {
+    matches!(
         result,
         Err(UseCaseError::IncorrectCode { .. }
             | UseCaseError::TooManyAttempts(_)
             | UseCaseError::TooManyFailures { .. })
-    ) {
+    )
+}
+
+/// The business events of a stored verification: a wrong code, and a payment ended by it.
+fn count_outcome(svc: &Services, payment: &Payment, result: &Result<(), UseCaseError>) {
+    if is_wrong_code(result) {
         svc.metrics.record(BusinessEvent::VerificationFailed);
     }
     if payment.status == PaymentStatus::Failed {
