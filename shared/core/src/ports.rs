@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use crate::domain::{
     CardBrand, CardNumber, CheckoutSession, Customer, Cvc, DeclineReason, Expiry, HistoryCursor, HistoryPage,
-    Identifier, MethodId, Money, Payment, PaymentId, Phone, SessionId,
+    Identifier, MethodId, Money, Payment, PaymentId, Phone, RefundId, SessionId,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -913,6 +913,53 @@ pub enum Capture {
     Failed(String),
 }
 
+/// One refund of a captured payment. The refund id is the acquirer-side idempotency key: a
+/// repeated call for one refund refunds once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRequest<'a> {
+    pub refund_id: &'a RefundId,
+    pub payment_id: &'a PaymentId,
+    pub authorization_id: &'a str,
+    /// What is given back (at most what was captured and not yet refunded).
+    pub money: &'a Money,
+}
+
+/// Where a refund stands at the acquirer. Results may come later: `Pending` is asked again
+/// ([`Acquirer::refund_status`]) until it is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundOutcome {
+    Succeeded,
+    Pending,
+    Failed(RefundFailure),
+}
+
+/// Why a refund failed: the closed set a merchant is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundFailure {
+    /// The issuer or the acquirer declined it.
+    Declined,
+    /// The card was closed or expired since the payment.
+    ExpiredOrCanceledCard,
+    /// The card was reported lost or stolen.
+    LostOrStolenCard,
+}
+
+impl RefundFailure {
+    pub const ALL: [Self; 3] = [Self::Declined, Self::ExpiredOrCanceledCard, Self::LostOrStolenCard];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Declined => "declined",
+            Self::ExpiredOrCanceledCard => "expired_or_canceled_card",
+            Self::LostOrStolenCard => "lost_or_stolen_card",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("acquirer unavailable: {0}")]
 pub struct AcquirerError(pub String);
@@ -921,7 +968,9 @@ pub struct AcquirerError(pub String);
 pub trait Acquirer: Send + Sync {
     async fn authorize(&self, request: &AuthorizationRequest<'_>) -> Result<Authorization, AcquirerError>;
 
-    /// Captures the authorisation in full; repeating it for one payment captures once.
+    /// Captures `money` of the authorisation (its whole amount, or less: a partial capture) and
+    /// releases the rest; the payment id is the idempotency key, so repeating it for one payment
+    /// captures once.
     async fn capture(
         &self,
         payment_id: &PaymentId,
@@ -933,6 +982,13 @@ pub trait Acquirer: Send + Sync {
     /// whatever the payment id (the authorisation's idempotency key) may have authorised: a
     /// payment whose invocation died before it stored the acquirer's answer.
     async fn void(&self, payment_id: &PaymentId, authorization_id: &str) -> Result<(), AcquirerError>;
+
+    /// Gives `request.money` of a captured payment back; repeating it for one refund id
+    /// refunds once. The result may be `Pending`.
+    async fn refund(&self, request: &RefundRequest<'_>) -> Result<RefundOutcome, AcquirerError>;
+
+    /// Where a refund stands now (a `Pending` one is asked again until it is final).
+    async fn refund_status(&self, request: &RefundRequest<'_>) -> Result<RefundOutcome, AcquirerError>;
 }
 
 pub trait Clock: Send + Sync {

@@ -88,3 +88,4 @@ macro_rules! minted_id {
 minted_id!(PaymentId, "pay_");
 minted_id!(MethodId, "pm_");
 minted_id!(SessionId, "cs_");
+minted_id!(RefundId, "re_");

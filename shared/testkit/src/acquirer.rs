@@ -1,6 +1,7 @@
 //! An acquirer that keeps a ledger of what it holds: the sandbox's answers, each authorisation
 //! and capture held in flight for a set time (so a test can race them), and per payment whether its funds are
-//! held, captured or voided, as a real acquirer's books would say.
+//! held, captured or voided, how much was captured, and every refund booked once per refund id,
+//! as a real acquirer's books would say.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,7 +10,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use shared::adapters::sandbox_acquirer::SandboxAcquirer;
 use shared::domain::{Money, PaymentId};
-use shared::ports::{Acquirer, AcquirerError, Authorization, AuthorizationRequest, Capture};
+use shared::ports::{
+    Acquirer, AcquirerError, Authorization, AuthorizationRequest, Capture, RefundOutcome, RefundRequest,
+};
 
 /// Where a payment's funds stand at the acquirer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +30,20 @@ pub struct LedgerAcquirer {
     ledger: Mutex<HashMap<String, Funds>>,
     /// Capture calls, by payment id.
     captures: Mutex<HashMap<String, u32>>,
+    /// The amount captured, by payment id (the rest of its authorisation released).
+    captured: Mutex<HashMap<String, u64>>,
+    /// Every refund booked, by refund id: its payment, its amount, where it stands.
+    refunds: Mutex<HashMap<String, Refund>>,
+}
+
+/// A refund as the acquirer booked it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    pub payment_id: String,
+    pub amount: u64,
+    pub outcome: RefundOutcome,
+    /// How many times it was asked for (a retry books nothing more).
+    pub calls: u32,
 }
 
 /// Which calls find the acquirer unreachable (they fail, changing nothing), and whether an
@@ -49,6 +66,8 @@ impl LedgerAcquirer {
             away: Away::default(),
             ledger: Mutex::default(),
             captures: Mutex::default(),
+            captured: Mutex::default(),
+            refunds: Mutex::default(),
         }
     }
 
@@ -69,12 +88,12 @@ impl LedgerAcquirer {
         Self { capture_in_flight: in_flight, ..self }
     }
 
-    /// The payments whose funds are still held.
     /// How many times a capture was asked for `payment_id`.
     pub fn capture_calls(&self, payment_id: &str) -> u32 {
         self.captures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(payment_id).copied().unwrap_or(0)
     }
 
+    /// The payments whose funds are still held.
     pub fn held(&self) -> Vec<String> {
         let ledger = self.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         ledger.iter().filter(|(_, f)| **f == Funds::Held).map(|(id, _)| id.clone()).collect()
@@ -83,6 +102,23 @@ impl LedgerAcquirer {
     /// Every payment's funds, by payment id.
     pub fn ledger(&self) -> HashMap<String, Funds> {
         self.ledger.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// What was captured of `payment_id` (0 before its capture).
+    pub fn captured(&self, payment_id: &str) -> u64 {
+        lock(&self.captured).get(payment_id).copied().unwrap_or(0)
+    }
+
+    /// What was given back of `payment_id`: its refunds that succeeded or are still pending.
+    pub fn refunded(&self, payment_id: &str) -> u64 {
+        let refunds = lock(&self.refunds);
+        let counted = |r: &&Refund| r.payment_id == payment_id && !matches!(r.outcome, RefundOutcome::Failed(_));
+        refunds.values().filter(counted).map(|r| r.amount).sum()
+    }
+
+    /// Every refund booked, by refund id.
+    pub fn refunds(&self) -> HashMap<String, Refund> {
+        lock(&self.refunds).clone()
     }
 
     fn book(&self, id: &PaymentId, change: impl FnOnce(Option<Funds>) -> Option<Funds>) {
@@ -127,6 +163,8 @@ impl Acquirer for LedgerAcquirer {
         }
         let outcome = self.sandbox.capture(payment_id, authorization_id, money).await?;
         if let Capture::Captured = outcome {
+            // By payment id: a repeated capture books nothing more.
+            lock(&self.captured).entry(payment_id.as_str().to_owned()).or_insert(money.minor);
             self.book(payment_id, |f| match f {
                 Some(Funds::Held | Funds::Captured) => Some(Funds::Captured),
                 other => other,
@@ -148,4 +186,36 @@ impl Acquirer for LedgerAcquirer {
         });
         Ok(())
     }
+
+    /// By refund id: the first call books it; a repeated one answers where it stands.
+    async fn refund(&self, request: &RefundRequest<'_>) -> Result<RefundOutcome, AcquirerError> {
+        let outcome = self.sandbox.refund(request).await?;
+        let mut refunds = lock(&self.refunds);
+        let booked = refunds.entry(request.refund_id.as_str().to_owned()).or_insert_with(|| Refund {
+            payment_id: request.payment_id.as_str().to_owned(),
+            amount: request.money.minor,
+            outcome,
+            calls: 0,
+        });
+        booked.calls += 1;
+        Ok(booked.outcome)
+    }
+
+    async fn refund_status(&self, request: &RefundRequest<'_>) -> Result<RefundOutcome, AcquirerError> {
+        let outcome = self.sandbox.refund_status(request).await?;
+        let mut refunds = lock(&self.refunds);
+        match refunds.get_mut(request.refund_id.as_str()) {
+            Some(booked) => {
+                if booked.outcome == RefundOutcome::Pending {
+                    booked.outcome = outcome;
+                }
+                Ok(booked.outcome)
+            }
+            None => Err(AcquirerError(format!("no refund {}", request.refund_id))),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
