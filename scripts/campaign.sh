@@ -14,7 +14,7 @@ mkdir -p "$report_dir"
 export SCHEMATHESIS_HOOKS=scripts/campaign_hooks.py
 
 # One request each first, so every function instance is up before the clock starts.
-for fn in first-payment repeat-payment verify-code payment-status checkout-page; do
+for fn in first-payment repeat-payment verify-code payment-status payment-operations checkout-page; do
   curl -s -o /dev/null -X POST "$WATCH_ENDPOINT/lambda-url/$fn/payments" || true
 done
 
@@ -58,6 +58,7 @@ run_op() {
 for seed in ${CAMPAIGN_SEEDS:-20261127}; do
   for op in first-payment:createFirstPayment repeat-payment:createRepeatPayment verify-code:verifyCode \
             verify-code:resendCode payment-status:getPayment payment-status:listUserPayments \
+            payment-status:listPaymentMethods payment-operations:deletePaymentMethod \
             checkout-page:createCheckoutSession checkout-page:getCheckoutSession checkout-page:expireCheckoutSession \
             checkout-page:openCheckout checkout-page:getCheckoutState first-payment:payInSession \
             repeat-payment:payInSessionWithSavedCard verify-code:verifyCodeInSession verify-code:resendCodeInSession; do

@@ -18,7 +18,8 @@ for file in events/*.json; do
     checkout-*) function=checkout-page ;;
     repeat-payment*) function=repeat-payment ;;
     verify-code* | resend-code*) function=verify-code ;;
-    payment-status* | payment-history*) function=payment-status ;;
+    payment-status* | payment-history* | payment-methods-list*) function=payment-status ;;
+    payment-methods-delete*) function=payment-operations ;;
     payment-sweeper*) function=payment-sweeper ;;
     *) echo "$file: no function for this fixture" >&2; failed=1; continue ;;
   esac

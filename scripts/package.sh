@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" SAM_CLI_TELEMETRY=0
-functions=(first-payment repeat-payment verify-code payment-status checkout-page payment-sweeper)
+functions=(first-payment repeat-payment verify-code payment-status payment-operations checkout-page payment-sweeper)
 
 # Whether an earlier release build was there to reuse: the duration means little without it.
 if [ -d target/aarch64-unknown-linux-gnu/release/deps ]; then reuse="an earlier arm64 release build in target/"; else reuse="no earlier arm64 release build"; fi

@@ -130,6 +130,10 @@ async fn exercise(stack: &mut Stack) -> Vec<(&'static str, Vec<Access>)> {
     let (sid, secret) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;
     stack.pay_in_session_from(&sid, &secret, "4000000000000002", "198.51.100.1").await;
     stack.get_as_shopper(&format!("/checkout/{sid}/state"), Some(&secret)).await;
+    // A merchant lists a customer's saved cards and forgets one.
+    let listed = stack.get(&format!("/users/{user}/payment-methods"), None).await;
+    let method = listed.body["data"][0]["id"].as_str().unwrap().to_owned();
+    stack.delete_as("shop-1", &format!("/users/{user}/payment-methods/{method}")).await;
     // A code key rotation: a first payment looks for the card saved under the old key.
     stack.rotate_code_key();
     stack.first_payment(&first_payment_body(&random_id("u"), &random_phone(), &random_card())).await;
@@ -178,6 +182,7 @@ async fn each_function_may_do_exactly_what_its_code_does_to_the_table() {
         "RepeatPaymentFunction",
         "VerifyCodeFunction",
         "PaymentStatusFunction",
+        "PaymentOperationsFunction",
         "CheckoutPageFunction",
         "PaymentSweeperFunction",
     ]

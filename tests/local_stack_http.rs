@@ -71,6 +71,12 @@ async fn without_a_merchant_every_merchant_route_is_refused() {
     let url = format!("{}/lambda-url/payment-status/users/u-42/payments", watch());
     let answer = http_client::request(Method::GET, &url, &[("x-local-merchant-id", "not a merchant!")], "").await;
     assert_eq!((answer.status, answer.json()["code"].as_str()), (403, Some("invalid_merchant_claim")));
+    // The merchant's operations too (a saved card is never forgotten for a caller without one).
+    let url = format!("{}/lambda-url/payment-operations/users/u-42/payment-methods/pm_01jd8x9y2z", watch());
+    let answer = http_client::request(Method::DELETE, &url, &[], "").await;
+    assert_eq!((answer.status, answer.json()["code"].as_str()), (401, Some("unauthorized")));
+    let answer = http_client::request(Method::DELETE, &url, &[("x-local-merchant-id", "shop-1")], "").await;
+    assert_eq!((answer.status, answer.json()["code"].as_str()), (404, Some("payment_method_not_found")));
 }
 
 /// The session flow as a merchant and a shopper's browser drive it over HTTP: the merchant

@@ -13,6 +13,7 @@ mod payment_flows;
 mod races;
 mod rotation;
 mod round_trips;
+mod saved_cards;
 mod stored_data;
 mod trust_model;
 mod velocity;

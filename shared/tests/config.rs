@@ -69,7 +69,7 @@ fn the_template_never_sets_local_auth() {
             routes += 1;
         }
     }
-    assert_eq!(routes, 15);
+    assert_eq!(routes, shared::http::routes::ROUTES.len());
 }
 
 #[test]
@@ -172,6 +172,12 @@ fn each_function_may_read_exactly_the_keys_its_handler_loads() {
             keys_of(shared::http::payment_status),
         ),
         ("CheckoutPageFunction", "checkout-page", "shared::http::checkout_page", keys_of(shared::http::checkout_page)),
+        (
+            "PaymentOperationsFunction",
+            "payment-operations",
+            "shared::http::payment_operations",
+            keys_of(shared::http::payment_operations),
+        ),
         (
             "PaymentSweeperFunction",
             "payment-sweeper",

@@ -29,8 +29,13 @@ async fn every_event_fixture_gives_its_documented_status() {
             shared::http::repeat_payment(svc, req).await
         } else if name.starts_with("verify-code") || name.starts_with("resend-code") {
             shared::http::verify_code(svc, req).await
-        } else if name.starts_with("payment-status") || name.starts_with("payment-history") {
+        } else if name.starts_with("payment-status")
+            || name.starts_with("payment-history")
+            || name.starts_with("payment-methods-list")
+        {
             shared::http::payment_status(svc, req).await
+        } else if name.starts_with("payment-methods-delete") {
+            shared::http::payment_operations(svc, req).await
         } else if name.starts_with("checkout-") {
             shared::http::checkout_page(svc, req).await
         } else {

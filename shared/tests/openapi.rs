@@ -91,7 +91,7 @@ fn every_log_is_kept_for_a_while_and_the_sweeper_runs_alone() {
     let resources = template["Resources"].as_object().unwrap();
     let functions: Vec<(&String, &Value)> =
         resources.iter().filter(|(_, r)| r["Type"] == "AWS::Serverless::Function").collect();
-    assert_eq!(functions.len(), 6);
+    assert_eq!(functions.len(), 7);
     for (name, f) in functions {
         let group = f["Properties"]["LoggingConfig"]["LogGroup"].as_str().unwrap_or_else(|| panic!("{name}"));
         let group = &resources[group];
@@ -120,14 +120,16 @@ fn the_route_table_is_the_documented_api() {
         assert!(op["responses"].get(r.ok_status.to_string()).is_some(), "{} {}: {}", r.method, r.path, r.ok_status);
         let shopper = r.path.starts_with("/checkout/{session_id}");
         assert_eq!(r.caller == CallerKind::Shopper, shopper, "{}", r.path);
-        let get = r.method == http::Method::GET;
-        assert_eq!(get, r.key == KeyPolicy::Unused, "{}", r.path);
-        assert_eq!(get, r.body == BodyRule::None, "{}", r.path);
+        // A GET or a DELETE changes nothing twice: no key, no body.
+        let bodiless = r.method == http::Method::GET || r.method == http::Method::DELETE;
+        assert_eq!(bodiless, r.key == KeyPolicy::Unused, "{}", r.path);
+        assert_eq!(bodiless, r.body == BodyRule::None, "{}", r.path);
         let concrete = r
             .path
             .replace("{payment_id}", "pay_01JD8X9Y2Z3A4B5C6D7E8F9G0H")
             .replace("{session_id}", "cs_01JD8X9Y2Z3A4B5C6D7E8F9G0H")
-            .replace("{user_id}", "u-1");
+            .replace("{user_id}", "u-1")
+            .replace("{payment_method_id}", "pm_01jd8x9y2z3a4b5c6d7e8f9g0h");
         let req = http::Request::builder().method(r.method.clone()).uri(concrete).body(Body::Empty).unwrap();
         let parsed = shared::http::route(&req).unwrap_or_else(|| panic!("{} does not parse", r.path));
         assert!(std::ptr::eq(parsed.spec(), r), "{} parses to {:?}", r.path, parsed.spec().path);
@@ -439,6 +441,26 @@ async fn every_kind_of_answer_conforms_to_the_spec() {
     .await;
     seen(PAY_SAVED, &r);
     assert_eq!(spec.check("post", PAY_SAVED, &r)["code"], "session_expired");
+
+    // Saved cards: listed (with the last use of the repeat payment above), forgotten, and
+    // forgotten again (404).
+    const METHODS: &str = "/users/{user_id}/payment-methods";
+    const METHOD: &str = "/users/{user_id}/payment-methods/{payment_method_id}";
+    let r = get("/users/u-1/payment-methods".into()).await;
+    seen(METHODS, &r);
+    let list = spec.check("get", METHODS, &r);
+    let pm = list["data"][0]["id"].as_str().unwrap_or_else(|| panic!("{list}")).to_owned();
+    let delete = |uri: String| {
+        let req = common::as_merchant(http::Request::delete(uri).body(Body::Empty).unwrap(), "shop-1");
+        shared::http::payment_operations(svc, req)
+    };
+    let uri = format!("/users/u-1/payment-methods/{pm}");
+    for uri in [uri.clone(), uri, "/users/u-1/payment-methods/nope".into(), "/users/no%20such/payment-methods/x".into()]
+    {
+        let r = delete(uri).await;
+        seen(METHOD, &r);
+        spec.check("delete", METHOD, &r);
+    }
 
     let covered: BTreeSet<u16> = statuses.iter().map(|(_, s)| *s).collect();
     assert_eq!(

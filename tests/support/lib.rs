@@ -65,6 +65,7 @@ pub enum Function {
     RepeatPayment,
     VerifyCode,
     PaymentStatus,
+    PaymentOperations,
     CheckoutPage,
 }
 
@@ -76,6 +77,7 @@ impl Function {
             Self::RepeatPayment => "RepeatPaymentFunction",
             Self::VerifyCode => "VerifyCodeFunction",
             Self::PaymentStatus => "PaymentStatusFunction",
+            Self::PaymentOperations => "PaymentOperationsFunction",
             Self::CheckoutPage => "CheckoutPageFunction",
         }
     }
@@ -313,6 +315,12 @@ impl Stack {
         self.send(Function::PaymentStatus, from_merchant(req, merchant.unwrap_or("shop-1"))).await
     }
 
+    /// `DELETE path` to the payment-operations function, from `merchant`'s token.
+    pub async fn delete_as(&self, merchant: &str, path: &str) -> Answer {
+        let req: Request = http::Request::delete(format!("https://api.example.com{path}")).body(Body::Empty).unwrap();
+        self.send(Function::PaymentOperations, from_merchant(req, merchant)).await
+    }
+
     /// `GET path` from the checkout-page function, from `merchant`'s token.
     pub async fn get_session(&self, path: &str, merchant: &str) -> Answer {
         let req: Request = http::Request::get(format!("https://api.example.com{path}")).body(Body::Empty).unwrap();
@@ -333,6 +341,7 @@ impl Stack {
             Function::RepeatPayment => shared::http::repeat_payment(&self.services, req).await,
             Function::VerifyCode => shared::http::verify_code(&self.services, req).await,
             Function::PaymentStatus => shared::http::payment_status(&self.keyless, req).await,
+            Function::PaymentOperations => shared::http::payment_operations(&self.keyless, req).await,
             Function::CheckoutPage => shared::http::checkout_page(&self.page(), req).await,
         };
         let accesses = self.calls.accesses_since(mark);

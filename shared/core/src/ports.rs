@@ -130,15 +130,20 @@ pub struct SessionMove {
     pub cancel: Option<Payment>,
 }
 
-/// What a shopper's page shows of a saved card: read without any key (no sealed card, no
-/// phone), so the public page's function holds no card key.
+/// What a shopper's page and the merchant's list show of a saved card: read without any key
+/// (no sealed card, no phone), so the functions that show it hold no card key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedCard {
     pub id: MethodId,
     pub brand: CardBrand,
     pub last4: String,
     pub expiry: Expiry,
+    /// When it was first saved.
+    pub created_at: i64,
+    /// When it was last saved (a later first payment with the same card saves it again).
     pub saved_at: i64,
+    /// When a repeat payment last captured on it.
+    pub last_used_at: Option<i64>,
 }
 
 /// A card saved for repeat payments: one merchant's customer's, bound to the phone that
@@ -166,7 +171,9 @@ impl SavedMethod {
             brand: self.brand,
             last4: self.last4.clone(),
             expiry: self.expiry,
+            created_at: self.saved_at,
             saved_at: self.saved_at,
+            last_used_at: None,
         }
     }
 }
@@ -424,6 +431,14 @@ pub trait PaymentStore: Send + Sync {
     /// All the customer's saved cards as a page shows them, the most recently saved first:
     /// read without a key.
     async fn list_cards(&self, customer: &Customer) -> Result<Vec<SavedCard>, StoreError>;
+
+    /// Forgets the customer's saved card `id` for good (its sealed number and the phone it is
+    /// bound to): `false` where there was none.
+    async fn delete_method(&self, customer: &Customer, id: &MethodId) -> Result<bool, StoreError>;
+
+    /// Records that a repeat payment captured on the customer's card `id` at `at`; a card
+    /// forgotten meanwhile stays forgotten.
+    async fn touch_method(&self, customer: &Customer, id: &MethodId, at: i64) -> Result<(), StoreError>;
 
     /// Stores a new checkout session; `Conflict` if the id exists.
     async fn insert_session(&self, session: &CheckoutSession) -> Result<(), StoreError>;

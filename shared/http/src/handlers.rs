@@ -375,7 +375,8 @@ pub(super) fn request_span(req: &Request, route: &str, payment_id: Option<&str>)
 
 /// `GET /payments/{payment_id}` and `GET /users/{user_id}/payments?limit=&cursor=` (merchant)
 pub async fn payment_status(svc: &Ports, req: Request) -> Response<Body> {
-    let route = route(&req).filter(|r| matches!(r, Route::GetPayment(_) | Route::History(_)));
+    let route =
+        route(&req).filter(|r| matches!(r, Route::GetPayment(_) | Route::History(_) | Route::PaymentMethods(_)));
     let path_id = match &route {
         Some(Route::GetPayment(id)) => Some(id.as_str()),
         _ => None,
@@ -386,10 +387,12 @@ pub async fn payment_status(svc: &Ports, req: Request) -> Response<Body> {
             (m, _) if m != Method::GET => {
                 Problem::new(405, "method_not_allowed", "use GET").into_reply().allowing("GET")
             }
-            (_, None) => {
-                Problem::new(404, "route_not_found", "use /payments/{payment_id} or /users/{user_id}/payments")
-                    .into_reply()
-            }
+            (_, None) => Problem::new(
+                404,
+                "route_not_found",
+                "use /payments/{payment_id}, /users/{user_id}/payments or /users/{user_id}/payment-methods",
+            )
+            .into_reply(),
             (_, Some(route)) => match auth::merchant(svc, &req) {
                 Err(p) => p.into_reply(),
                 Ok(caller) => {
@@ -418,6 +421,7 @@ async fn status_reply(svc: &Ports, req: &Request, caller: &Caller, route: &Route
             }
         },
         Route::History(raw) => history(svc, caller, req, raw).await,
+        Route::PaymentMethods(raw) => super::methods::list(svc, caller, raw).await,
         _ => Problem::new(404, "route_not_found", "use /payments/{payment_id}").into_reply(),
     }
 }

@@ -131,6 +131,10 @@ pub enum Route {
     GetPayment(String),
     /// `GET /users/{user_id}/payments`
     History(String),
+    /// `GET /users/{user_id}/payment-methods`
+    PaymentMethods(String),
+    /// `DELETE /users/{user_id}/payment-methods/{payment_method_id}`
+    PaymentMethod { user_id: String, method_id: String },
     /// `POST /checkout/sessions`
     CreateSession,
     /// `GET /checkout/sessions/{session_id}`
@@ -163,6 +167,8 @@ impl Route {
             ["payments", id] => Self::GetPayment(own(id)),
             ["payments", id, a] => Self::PaymentCode { payment_id: own(id), action: action(a)? },
             ["users", user, "payments"] => Self::History(own(user)),
+            ["users", user, "payment-methods"] => Self::PaymentMethods(own(user)),
+            ["users", user, "payment-methods", id] => Self::PaymentMethod { user_id: own(user), method_id: own(id) },
             ["checkout", "sessions"] => Self::CreateSession,
             ["checkout", "sessions", id] => Self::GetSession(own(id)),
             ["checkout", "sessions", id, "expire"] => Self::ExpireSession(own(id)),

@@ -76,10 +76,12 @@ const fn post(name: &'static str, path: &'static str, caller: CallerKind, ok_sta
     }
 }
 
-const fn get(name: &'static str, path: &'static str, caller: CallerKind) -> RouteSpec {
+/// A route that reads (GET) or deletes (DELETE): no key and no body (deleting twice deletes
+/// once; the second answers 404).
+const fn bodiless(method: Method, name: &'static str, path: &'static str, caller: CallerKind) -> RouteSpec {
     RouteSpec {
         name,
-        method: Method::GET,
+        method,
         path,
         caller,
         ok_status: 200,
@@ -87,6 +89,14 @@ const fn get(name: &'static str, path: &'static str, caller: CallerKind) -> Rout
         body: BodyRule::None,
         replay: Replay::AsKept,
     }
+}
+
+const fn get(name: &'static str, path: &'static str, caller: CallerKind) -> RouteSpec {
+    bodiless(Method::GET, name, path, caller)
+}
+
+const fn delete(name: &'static str, path: &'static str, caller: CallerKind) -> RouteSpec {
+    bodiless(Method::DELETE, name, path, caller)
 }
 
 impl RouteSpec {
@@ -114,6 +124,9 @@ pub static VERIFY: RouteSpec = post("verify", "/payments/{payment_id}/verify", M
 pub static RESEND: RouteSpec = post("resend", "/payments/{payment_id}/resend", Merchant, 200).empty_body();
 pub static GET_PAYMENT: RouteSpec = get("payment-status", "/payments/{payment_id}", Merchant);
 pub static HISTORY: RouteSpec = get("payment-status", "/users/{user_id}/payments", Merchant);
+pub static PAYMENT_METHODS: RouteSpec = get("payment-methods", "/users/{user_id}/payment-methods", Merchant);
+pub static FORGET_PAYMENT_METHOD: RouteSpec =
+    delete("forget-payment-method", "/users/{user_id}/payment-methods/{payment_method_id}", Merchant);
 pub static CREATE_SESSION: RouteSpec = post("create-session", "/checkout/sessions", Merchant, 201).opening_secret();
 pub static GET_SESSION: RouteSpec = get("get-session", "/checkout/sessions/{session_id}", Merchant);
 pub static EXPIRE_SESSION: RouteSpec =
@@ -130,13 +143,15 @@ pub static SESSION_RESEND: RouteSpec =
     post("resend", "/checkout/{session_id}/payments/{payment_id}/resend", Shopper, 200).empty_body();
 
 /// The whole table.
-pub static ROUTES: [&RouteSpec; 15] = [
+pub static ROUTES: [&RouteSpec; 17] = [
     &CREATE_PAYMENT,
     &REPEAT_PAYMENT,
     &VERIFY,
     &RESEND,
     &GET_PAYMENT,
     &HISTORY,
+    &PAYMENT_METHODS,
+    &FORGET_PAYMENT_METHOD,
     &CREATE_SESSION,
     &GET_SESSION,
     &EXPIRE_SESSION,
@@ -174,6 +189,8 @@ impl Route {
             Self::PaymentCode { payment_id: p, action: CodeAction::Resend } => (&RESEND, None, Some(p), Some(p)),
             Self::GetPayment(p) => (&GET_PAYMENT, None, Some(p), None),
             Self::History(_) => (&HISTORY, None, None, None),
+            Self::PaymentMethods(_) => (&PAYMENT_METHODS, None, None, None),
+            Self::PaymentMethod { .. } => (&FORGET_PAYMENT_METHOD, None, None, None),
             Self::CreateSession => (&CREATE_SESSION, None, None, None),
             Self::GetSession(_) => (&GET_SESSION, None, None, None),
             Self::ExpireSession(id) => (&EXPIRE_SESSION, None, None, Some(id)),
@@ -225,6 +242,8 @@ impl Route {
             | Self::RepeatPayment
             | Self::GetPayment(_)
             | Self::History(_)
+            | Self::PaymentMethods(_)
+            | Self::PaymentMethod { .. }
             | Self::CreateSession
             | Self::GetSession(_)
             | Self::ExpireSession(_)

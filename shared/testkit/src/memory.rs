@@ -28,6 +28,8 @@ pub struct MemoryPaymentStore {
     /// By (merchant, user, method): a customer's cards are one range, as under their partition
     /// key in DynamoDB.
     methods: Mutex<BTreeMap<(String, String, String), SavedMethod>>,
+    /// When each card was last used, by the same key.
+    used: Mutex<HashMap<(String, String, String), i64>>,
     /// Paid orders, by (merchant, order): the payment that paid each.
     orders: Mutex<HashMap<(String, String), PaymentId>>,
     sessions: Mutex<HashMap<String, CheckoutSession>>,
@@ -39,6 +41,11 @@ pub struct MemoryPaymentStore {
     /// Idempotency records, shared with the [`MemoryIdempotencyStore`] made by
     /// [`MemoryIdempotencyStore::sharing`] (a payment's write claims or answers its key).
     keys: Arc<Mutex<HashMap<String, IdemEntry>>>,
+}
+
+/// A saved card's key in the in-memory maps: (merchant, user, method).
+fn method_key(customer: &Customer, id: &MethodId) -> (String, String, String) {
+    (customer.merchant_id.as_str().to_owned(), customer.user_id.as_str().to_owned(), id.as_str().to_owned())
 }
 
 /// The counters an SMS charge bumps (the rule's own list: [`SmsCharge::counters`]), keyed by
@@ -409,7 +416,22 @@ impl PaymentStore for MemoryPaymentStore {
     }
 
     async fn list_cards(&self, customer: &Customer) -> Result<Vec<SavedCard>, StoreError> {
-        Ok(self.list_methods(customer).await?.iter().map(SavedMethod::card).collect())
+        let cards = self.list_methods(customer).await?;
+        let used = lock(&self.used);
+        let last_used = |m: &SavedMethod| used.get(&method_key(customer, &m.id)).copied();
+        Ok(cards.iter().map(|m| SavedCard { last_used_at: last_used(m), ..m.card() }).collect())
+    }
+
+    async fn delete_method(&self, customer: &Customer, id: &MethodId) -> Result<bool, StoreError> {
+        lock(&self.used).remove(&method_key(customer, id));
+        Ok(lock(&self.methods).remove(&method_key(customer, id)).is_some())
+    }
+
+    async fn touch_method(&self, customer: &Customer, id: &MethodId, at: i64) -> Result<(), StoreError> {
+        if lock(&self.methods).contains_key(&method_key(customer, id)) {
+            lock(&self.used).insert(method_key(customer, id), at);
+        }
+        Ok(())
     }
 
     async fn insert_session(&self, session: &CheckoutSession) -> Result<(), StoreError> {

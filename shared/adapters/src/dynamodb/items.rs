@@ -366,6 +366,12 @@ pub(super) struct MethodItem {
     #[serde(default)]
     pub network_reference: Option<String>,
     pub saved_at: i64,
+    /// When it was first saved (items saved before it was kept have `saved_at` only).
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    /// When a repeat payment last captured on it.
+    #[serde(default)]
+    pub last_used_at: Option<i64>,
 }
 
 impl MethodItem {
@@ -377,7 +383,9 @@ impl MethodItem {
             brand: CardBrand::parse(&self.brand),
             last4: self.last4,
             expiry: Expiry { month: self.exp_month, year: self.exp_year },
+            created_at: self.created_at.unwrap_or(self.saved_at),
             saved_at: self.saved_at,
+            last_used_at: self.last_used_at,
         })
     }
 

@@ -821,6 +821,39 @@ impl PaymentStore for DynamoPaymentStore {
         Ok(cards)
     }
 
+    async fn delete_method(&self, customer: &Customer, id: &MethodId) -> Result<bool, StoreError> {
+        let old = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(customer_pk(customer)))
+            .key("sk", AttributeValue::S(method_sk(id)))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(old.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn touch_method(&self, customer: &Customer, id: &MethodId, at: i64) -> Result<(), StoreError> {
+        let touched = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(customer_pk(customer)))
+            .key("sk", AttributeValue::S(method_sk(id)))
+            .update_expression("SET last_used_at = :at")
+            // A card forgotten meanwhile is not brought back as a stub.
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
+            .send()
+            .await;
+        match touched.map_err(store_error) {
+            Ok(_) | Err(StoreError::Conflict) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn insert_session(&self, session: &CheckoutSession) -> Result<(), StoreError> {
         let (item, write_id) = Self::session_item(session, session.version)?;
         self.put_if(item, &write_id, "attribute_not_exists(pk)", None).await

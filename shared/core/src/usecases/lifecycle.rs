@@ -6,7 +6,8 @@ use super::guards::{count_decline, lockable};
 use super::idempotency::{InlineKey, KeyProgress};
 use super::{Ports, Services, UseCaseError};
 use crate::domain::{
-    CardNumber, Command, Cvc, DeclineReason, Failure, FailureAnswer, Payment, PaymentStatus, VerificationCode,
+    CardNumber, Command, Cvc, DeclineReason, Failure, FailureAnswer, Payment, PaymentStatus, PhoneOrigin,
+    VerificationCode,
 };
 use crate::ports::{
     Authorization, AuthorizationRequest, BusinessEvent, Capture, DueCursor, Rider, SavedMethod, StoreError,
@@ -188,6 +189,12 @@ async fn record_capture(
         Ok(()) => {
             svc.metrics.record(BusinessEvent::PaymentSucceeded);
             tracing::info!(payment_id = %payment.id, "payment captured");
+            if payment.phone_origin == PhoneOrigin::SavedCard {
+                // When the card was last used, for the merchant's list of saved cards.
+                if let Err(e) = svc.payments.touch_method(&payment.customer(), &payment.method.id, now).await {
+                    tracing::warn!(payment_id = %payment.id, error = %e, "saved card's last use not recorded");
+                }
+            }
             let answered = if answer.is_some() { KeyProgress::Answered } else { KeyProgress::Untouched };
             (Ok(payment), answered)
         }

@@ -9,6 +9,7 @@ mod guards;
 pub mod idempotency;
 pub mod lifecycle;
 pub mod open_payment;
+pub mod payment_methods;
 pub mod payment_status;
 pub mod repeat_payment;
 pub mod resend_code;
@@ -28,6 +29,7 @@ pub use idempotency::{
     run_once, Attempt, InlineKey, KeptAnswer, KeyProgress, KeyRefusal, Keyed, KeyedRequest, KeyedResult, RenderAnswer,
 };
 pub use lifecycle::{sweep, SweepReport};
+pub use payment_methods::{forget_payment_method, payment_methods};
 pub use payment_status::{payment_history, payment_status};
 pub use repeat_payment::{repeat_payment, RepeatPaymentCommand};
 pub use resend_code::resend_code;
