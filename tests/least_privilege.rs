@@ -130,6 +130,18 @@ async fn exercise(stack: &mut Stack) -> Vec<(&'static str, Vec<Access>)> {
     let (sid, secret) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;
     stack.pay_in_session_from(&sid, &secret, "4000000000000002", "198.51.100.1").await;
     stack.get_as_shopper(&format!("/checkout/{sid}/state"), Some(&secret)).await;
+    // Manual captures: one captured in part, one canceled, both under Idempotency-Keys.
+    for (what, body) in [("capture", json!({"amount": 1000})), ("cancel", json!({"reason": "duplicate"}))] {
+        let phone = random_phone();
+        let mut manual = first_payment_body(&random_id("u"), &phone, &random_card());
+        manual["capture_method"] = json!("manual");
+        let p = stack.first_payment(&manual).await;
+        let id = p.body["payment_id"].as_str().unwrap().to_owned();
+        stack.verify(&id, &stack.code_sent_to(&phone)).await;
+        let key = format!("{what}-{id}");
+        let done = stack.call(Function::PaymentOperations, &format!("/payments/{id}/{what}"), &body, Some(&key)).await;
+        assert_eq!(done.status, 200, "{}", done.body);
+    }
     // A merchant lists a customer's saved cards and forgets one.
     let listed = stack.get(&format!("/users/{user}/payment-methods"), None).await;
     let method = listed.body["data"][0]["id"].as_str().unwrap().to_owned();

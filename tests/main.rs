@@ -9,6 +9,7 @@ mod least_privilege;
 mod lifecycle;
 mod local_stack_http;
 mod log_secrets;
+mod money_ops;
 mod payment_flows;
 mod races;
 mod rotation;

@@ -8,7 +8,7 @@ use aws_sdk_ssm::error::DisplayErrorContext;
 use crate::domain::SmsCountries;
 use crate::ports::{AttemptLimits, SmsLimits};
 use crate::secrets::Keyring;
-pub use payments_core::settings::{AcquirerChoice, ConfigError, Currencies, Keys, LocalAuth, Settings};
+pub use payments_core::settings::{AcquirerChoice, CaptureWindow, ConfigError, Currencies, Keys, LocalAuth, Settings};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -114,6 +114,7 @@ impl Config {
                         serde_json::from_str(&json).map_err(|e| ConfigError::ReturnUrlOrigins(e.to_string()))?
                     }
                 },
+                capture_window: CaptureWindow::hours(cap("CAPTURE_WINDOW_HOURS", 168)?),
             },
         })
     }

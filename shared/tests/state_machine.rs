@@ -6,9 +6,10 @@ use shared::domain::*;
 
 use crate::domain::pending_payment;
 
-const STATUSES: [PaymentStatus; 7] = [
+const STATUSES: [PaymentStatus; 8] = [
     PaymentStatus::Authorizing,
     PaymentStatus::RequiresVerification,
+    PaymentStatus::RequiresCapture,
     PaymentStatus::Capturing,
     PaymentStatus::Succeeded,
     PaymentStatus::Failed,
@@ -46,8 +47,14 @@ fn commands() -> Vec<Command> {
         Command::HoldFunds { authorization_id: "auth".into() },
         Command::RecordCapture,
         Command::RecordVoid,
+        Command::ConfirmHold { capture_before: 2_000_000 },
+        Command::RequestCapture { amount: 500 },
+        Command::RequestCapture { amount: 1_000_000 },
     ];
     all.extend(failures().into_iter().map(Command::Fail));
+    all.extend(
+        CancellationReason::GIVEN.into_iter().chain([CancellationReason::AuthorizationExpired]).map(Command::Cancel),
+    );
     all
 }
 
@@ -57,12 +64,15 @@ fn payments(now: i64) -> Vec<Payment> {
     for status in STATUSES {
         for held in [false, true] {
             for attempts in [1, 5] {
-                let mut p = pending_payment(now);
-                p.status = status;
-                p.failure = (status == PaymentStatus::Failed).then_some(Failure::CaptureFailed);
-                p.verification.attempts_remaining = attempts;
-                p.hold = held.then(|| Hold { authorization_id: "auth".into(), state: HoldState::Held });
-                all.push(p);
+                for method in [CaptureMethod::Automatic, CaptureMethod::Manual] {
+                    let mut p = pending_payment(now);
+                    p.status = status;
+                    p.failure = (status == PaymentStatus::Failed).then_some(Failure::CaptureFailed);
+                    p.verification.attempts_remaining = attempts;
+                    p.hold = held.then(|| Hold { authorization_id: "auth".into(), state: HoldState::Held });
+                    p.capture_method = method;
+                    all.push(p);
+                }
             }
         }
     }

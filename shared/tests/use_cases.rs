@@ -73,6 +73,7 @@ fn first(user: &str, phone: &str, card: &str, save_card: bool) -> FirstPaymentCo
         expiry: Expiry { month: 12, year: 2030 },
         cvc: Cvc::parse("card.cvc", "123").unwrap(),
         save_card,
+        capture_method: shared::domain::CaptureMethod::Automatic,
         source_ip: None,
     }
 }
@@ -84,6 +85,7 @@ fn repeat(user: &str, method: Option<MethodId>) -> RepeatPaymentCommand {
         order_id: order(),
         money: Money::new("amount", 500, Currency::parse("currency", "JPY").unwrap()).unwrap(),
         method_id: method,
+        capture_method: shared::domain::CaptureMethod::Automatic,
     }
 }
 

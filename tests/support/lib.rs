@@ -327,8 +327,9 @@ impl Stack {
         self.send(Function::CheckoutPage, from_merchant(req, merchant)).await
     }
 
-    /// The checkout-page function as deployed: the stack's ports and code key, and no card key.
-    fn page(&self) -> shared::CodeServices {
+    /// The checkout-page and payment-operations functions as deployed: the stack's ports and
+    /// code key, and no card key.
+    fn code_only(&self) -> shared::CodeServices {
         let mut page = (*self.services).clone();
         page.payments = self.page_payments.clone();
         page
@@ -341,8 +342,8 @@ impl Stack {
             Function::RepeatPayment => shared::http::repeat_payment(&self.services, req).await,
             Function::VerifyCode => shared::http::verify_code(&self.services, req).await,
             Function::PaymentStatus => shared::http::payment_status(&self.keyless, req).await,
-            Function::PaymentOperations => shared::http::payment_operations(&self.keyless, req).await,
-            Function::CheckoutPage => shared::http::checkout_page(&self.page(), req).await,
+            Function::PaymentOperations => shared::http::payment_operations(&self.code_only(), req).await,
+            Function::CheckoutPage => shared::http::checkout_page(&self.code_only(), req).await,
         };
         let accesses = self.calls.accesses_since(mark);
         self.accesses.lock().unwrap().push((function.resource(), accesses));

@@ -2,7 +2,7 @@
 //! settings, which keys to load, which acquirer, and why a configuration is refused. Loading it
 //! (environment, SSM) is `shared::config`'s.
 
-use crate::domain::{Currency, FieldError, Money, ReturnUrl, SmsCountries};
+use crate::domain::{Currency, FieldError, Money, ReturnUrl, SmsCountries, MAX_CAPTURE_WINDOW_SECS};
 use crate::secrets::KeyError;
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +109,31 @@ pub struct Settings {
     /// checkout sessions may send the shopper back to. A merchant without a list may name any
     /// https address whose host is a plain name.
     pub return_url_origins: std::collections::BTreeMap<String, Vec<String>>,
+    /// `CAPTURE_WINDOW_HOURS`: how long a manual-capture payment's funds stay held for the
+    /// merchant's capture (at most, and by default, 7 days).
+    pub capture_window: CaptureWindow,
+}
+
+/// How long a manual-capture payment's funds stay held: 1 hour to 7 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaptureWindow(i64);
+
+impl CaptureWindow {
+    /// `hours`, at most 7 days.
+    pub fn hours(hours: u32) -> Self {
+        Self((i64::from(hours) * 3_600).clamp(3_600, MAX_CAPTURE_WINDOW_SECS))
+    }
+
+    /// Until when funds held at `now` may be captured.
+    pub fn capture_before(&self, now: i64) -> i64 {
+        now + self.0
+    }
+}
+
+impl Default for CaptureWindow {
+    fn default() -> Self {
+        Self(MAX_CAPTURE_WINDOW_SECS)
+    }
 }
 
 /// The currencies a deployment takes.

@@ -21,9 +21,10 @@ pub use identifier::{Customer, Identifier, MethodId, PaymentId, RefundId, Sessio
 pub use lifecycle::{state_diagram, Command, DeclineReason, Event, Failure, FailureAnswer, Plan, Refusal, TRANSITIONS};
 pub use money::{Currency, Money};
 pub use payment::{
-    CodeCheck, Hold, HoldState, MethodSummary, Payment, PaymentStatus, PhoneOrigin, ResendRefusal, Verification,
-    AUTHORIZATION_GRACE_SECS, CAPTURE_FAILED, CAPTURE_GRACE_SECS, CODE_TTL_SECS, MAX_ATTEMPTS, MAX_SENDS,
-    ORDER_ALREADY_PAID, PAYER_LOCKED, PAYMENT_TTL_SECS, RESEND_COOLDOWN_SECS,
+    CancellationReason, CaptureMethod, CodeCheck, Hold, HoldState, MethodSummary, Payment, PaymentStatus, PhoneOrigin,
+    ResendRefusal, Verification, AUTHORIZATION_GRACE_SECS, CAPTURE_FAILED, CAPTURE_GRACE_SECS, CODE_TTL_SECS,
+    MAX_ATTEMPTS, MAX_CAPTURE_WINDOW_SECS, MAX_SENDS, ORDER_ALREADY_PAID, PAYER_LOCKED, PAYMENT_TTL_SECS,
+    RESEND_COOLDOWN_SECS,
 };
 pub use phone::{PayerPhone, Phone};
 pub use session::{

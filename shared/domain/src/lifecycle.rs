@@ -7,7 +7,8 @@
 
 use super::code::CodeHash;
 use super::payment::{
-    Hold, HoldState, Payment, PaymentStatus, Verification, CODE_TTL_SECS, MAX_SENDS, RESEND_COOLDOWN_SECS,
+    CancellationReason, CaptureMethod, Hold, HoldState, Payment, PaymentStatus, Verification, CODE_TTL_SECS, MAX_SENDS,
+    RESEND_COOLDOWN_SECS,
 };
 
 /// Why the acquirer declined: the closed set of reasons a merchant and a shopper are shown.
@@ -193,6 +194,14 @@ pub enum Command {
     Fail(Failure),
     /// The acquirer released the held funds.
     RecordVoid,
+    /// A manual-capture payment's funds stay held (its code was right, its order claimed, a
+    /// repeat payment authorised) until `capture_before`.
+    ConfirmHold { capture_before: i64 },
+    /// The merchant captures `amount` (minor units, at most the authorised amount) of a held
+    /// manual-capture payment; the rest is released.
+    RequestCapture { amount: u64 },
+    /// The merchant (or the sweeper, at `capture_before`) cancels the payment.
+    Cancel(CancellationReason),
 }
 
 /// What a decision changes, in order: [`Payment::apply`] each.
@@ -212,6 +221,13 @@ pub enum Event {
     FundsHeld { authorization_id: String },
     /// `capturing → succeeded`.
     Captured,
+    /// `→ requires_capture`: a manual-capture payment's funds stay held until `capture_before`
+    /// (its card and phone number are no longer kept: no code or authorisation needs them).
+    HoldConfirmed { capture_before: i64 },
+    /// `requires_capture → capturing`, for `amount`.
+    CaptureRequested { amount: u64 },
+    /// `→ canceled`, for a reason the merchant gave (or the sweeper's).
+    Canceled(CancellationReason),
     /// The payment ends without being paid (`failed`, `expired` or `canceled`).
     Ended(Failure),
     /// What an ended payment held is released.
@@ -229,6 +245,9 @@ impl Event {
             Self::CaptureStarted => "capture_started",
             Self::FundsHeld { .. } => "funds_held",
             Self::Captured => "captured",
+            Self::HoldConfirmed { .. } => "hold_confirmed",
+            Self::CaptureRequested { .. } => "capture_requested",
+            Self::Canceled(_) => "canceled",
             Self::Ended(failure) => ended_name(failure),
             Self::Voided => "voided",
         }
@@ -281,13 +300,15 @@ pub enum Refusal {
     SendLimitReached,
     /// Not a transition of the state machine from the payment's status.
     NotAllowed { from: PaymentStatus },
+    /// A capture of more than was authorised (or of nothing).
+    AmountNotCapturable { authorized: u64 },
 }
 
 /// Every transition: (from, event, to). The state diagram is generated from it, and every plan
 /// [`Payment::decide`] makes is checked against it by the domain's tests.
 pub const TRANSITIONS: &[(PaymentStatus, &str, PaymentStatus)] = {
     use PaymentStatus::{Authorizing as A, Canceled as C, Capturing as K, Expired as E, Failed as F};
-    use PaymentStatus::{RequiresVerification as V, Succeeded as S};
+    use PaymentStatus::{RequiresCapture as H, RequiresVerification as V, Succeeded as S};
     &[
         (A, "authorized", V),
         (A, "declined", F),
@@ -305,6 +326,10 @@ pub const TRANSITIONS: &[(PaymentStatus, &str, PaymentStatus)] = {
         (V, "code_not_sent", F),
         (V, "expired", E),
         (V, "canceled", C),
+        (V, "hold_confirmed", H),
+        (H, "capture_requested", K),
+        (H, "canceled", C),
+        (K, "hold_confirmed", H),
         (K, "funds_held", K),
         (K, "captured", S),
         (K, "declined", F),
@@ -347,11 +372,26 @@ impl Payment {
             }
             (S::Capturing, Command::HoldFunds { authorization_id }) => vec![Event::FundsHeld { authorization_id }],
             (S::Capturing, Command::RecordCapture) => vec![Event::Captured],
+            (S::RequiresVerification | S::Capturing, Command::ConfirmHold { capture_before })
+                if self.capture_method == CaptureMethod::Manual && self.hold.is_some() =>
+            {
+                vec![Event::HoldConfirmed { capture_before }]
+            }
+            (S::RequiresCapture, Command::RequestCapture { amount }) => {
+                if amount == 0 || amount > self.money.minor {
+                    return Err(Refusal::AmountNotCapturable { authorized: self.money.minor });
+                }
+                vec![Event::CaptureRequested { amount }]
+            }
+            (from, Command::Cancel(reason)) if allowed(from, "canceled") && from != S::Authorizing => {
+                vec![Event::Canceled(reason)]
+            }
             (from, Command::Fail(failure)) if allowed(from, ended_name(&failure)) => vec![Event::Ended(failure)],
             (from, Command::RecordVoid) if self.needs_void() && allowed(from, "voided") => vec![Event::Voided],
             (
                 S::Authorizing
                 | S::RequiresVerification
+                | S::RequiresCapture
                 | S::Capturing
                 | S::Succeeded
                 | S::Failed
@@ -364,7 +404,10 @@ impl Payment {
                 | Command::HoldFunds { .. }
                 | Command::RecordCapture
                 | Command::Fail(_)
-                | Command::RecordVoid,
+                | Command::RecordVoid
+                | Command::ConfirmHold { .. }
+                | Command::RequestCapture { .. }
+                | Command::Cancel(_),
             ) => return not_allowed,
         };
         Ok(Plan::of(now, events))
@@ -451,6 +494,12 @@ impl Payment {
                 }
                 self.end(PaymentStatus::Succeeded, None);
             }
+            Event::HoldConfirmed { capture_before } => self.hold_for_capture(*capture_before),
+            Event::CaptureRequested { amount } => {
+                self.status = PaymentStatus::Capturing;
+                self.amount_to_capture = Some(*amount);
+            }
+            Event::Canceled(reason) => self.cancel(*reason),
             Event::Ended(failure) => {
                 // Ended while authorising, other than by the acquirer's own answer: whether funds
                 // are held is unknown, so they are voided by payment id (every hold has an owner).
@@ -481,6 +530,22 @@ impl Payment {
         let plan = self.decide(command, now)?;
         self.apply_plan(&plan);
         Ok(plan)
+    }
+
+    /// Funds held for the merchant's capture until `capture_before`. The card was saved (if
+    /// asked) in the write that confirms the hold, not again at capture; no code or
+    /// authorisation needs the card or the number any more.
+    fn hold_for_capture(&mut self, capture_before: i64) {
+        self.status = PaymentStatus::RequiresCapture;
+        self.capture_before = Some(capture_before);
+        self.save_card = false;
+        self.sealed_card = None;
+        self.phone.forget_number();
+    }
+
+    fn cancel(&mut self, reason: CancellationReason) {
+        self.cancellation_reason = Some(reason);
+        self.end(PaymentStatus::Canceled, None);
     }
 
     fn end(&mut self, status: PaymentStatus, failure: Option<Failure>) {

@@ -44,6 +44,9 @@ pub const PAYER_LOCKED: &str = Failure::PayerLocked.code();
 pub enum PaymentStatus {
     Authorizing,
     RequiresVerification,
+    /// A manual-capture payment's funds are held: the merchant captures (all or part) or
+    /// cancels before `capture_before`, else the sweeper cancels it.
+    RequiresCapture,
     Capturing,
     Succeeded,
     Failed,
@@ -56,6 +59,7 @@ impl PaymentStatus {
         match self {
             Self::Authorizing => "authorizing",
             Self::RequiresVerification => "requires_verification",
+            Self::RequiresCapture => "requires_capture",
             Self::Capturing => "capturing",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
@@ -68,6 +72,7 @@ impl PaymentStatus {
         [
             Self::Authorizing,
             Self::RequiresVerification,
+            Self::RequiresCapture,
             Self::Capturing,
             Self::Succeeded,
             Self::Failed,
@@ -80,9 +85,64 @@ impl PaymentStatus {
 
     /// Not ended yet: the payment can still move (and so is due for the sweeper at expiry).
     pub fn is_open(&self) -> bool {
-        matches!(self, Self::Authorizing | Self::RequiresVerification | Self::Capturing)
+        matches!(self, Self::Authorizing | Self::RequiresVerification | Self::RequiresCapture | Self::Capturing)
     }
 }
+
+/// When a verified payment's funds are captured: at once (`Automatic`), or when the merchant
+/// asks (`Manual`: the payment waits in `requires_capture`, funds held).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CaptureMethod {
+    #[default]
+    Automatic,
+    Manual,
+}
+
+impl CaptureMethod {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Automatic => "automatic",
+            Self::Manual => "manual",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Automatic, Self::Manual].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// Why a payment was canceled, where the merchant (or the sweeper) canceled it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancellationReason {
+    RequestedByCustomer,
+    Duplicate,
+    Fraudulent,
+    Abandoned,
+    /// The sweeper's: a manual-capture payment not captured before `capture_before`.
+    AuthorizationExpired,
+}
+
+impl CancellationReason {
+    /// The reasons a merchant may give (the last is the sweeper's own).
+    pub const GIVEN: [Self; 4] = [Self::RequestedByCustomer, Self::Duplicate, Self::Fraudulent, Self::Abandoned];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::RequestedByCustomer => "requested_by_customer",
+            Self::Duplicate => "duplicate",
+            Self::Fraudulent => "fraudulent",
+            Self::Abandoned => "abandoned",
+            Self::AuthorizationExpired => "authorization_expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::GIVEN.into_iter().chain([Self::AuthorizationExpired]).find(|v| v.as_str() == s)
+    }
+}
+
+/// How long an authorisation held for a manual capture lasts at most (7 days).
+pub const MAX_CAPTURE_WINDOW_SECS: i64 = 7 * 86_400;
 
 /// Where a payment's phone came from: named by the request (a first payment: nothing proves the
 /// shopper holds it yet), or bound to the saved card (a repeat payment: a right code proved it
@@ -214,6 +274,13 @@ pub struct Payment {
     pub network_reference: Option<String>,
     /// Why a `failed` payment failed (`None` in every other status).
     pub failure: Option<Failure>,
+    pub capture_method: CaptureMethod,
+    /// What a manual capture asked for (minor units, at most `money`); `None`: all of it.
+    pub amount_to_capture: Option<u64>,
+    /// Until when a `requires_capture` payment's funds are held.
+    pub capture_before: Option<i64>,
+    /// Why the merchant (or the sweeper) canceled it.
+    pub cancellation_reason: Option<CancellationReason>,
     pub created_at: i64,
     pub updated_at: i64,
     pub expires_at: i64,
@@ -280,7 +347,9 @@ impl Payment {
     /// still holding funds when its void is due; `None` once nothing is left to do (the item
     /// leaves the sparse index).
     pub fn due_at(&self) -> Option<i64> {
-        if self.status.is_open() {
+        if self.status == PaymentStatus::RequiresCapture {
+            self.capture_before.or(Some(self.expires_at))
+        } else if self.status.is_open() {
             Some(self.expires_at)
         } else {
             self.void_due_from()
@@ -297,6 +366,7 @@ impl Payment {
         match self.status {
             PaymentStatus::RequiresVerification => self.is_past_deadline(now),
             PaymentStatus::Authorizing | PaymentStatus::Capturing => now >= self.expires_at,
+            PaymentStatus::RequiresCapture => self.capture_before.is_some_and(|before| now >= before),
             PaymentStatus::Succeeded | PaymentStatus::Failed | PaymentStatus::Expired | PaymentStatus::Canceled => {
                 false
             }
@@ -323,9 +393,20 @@ impl Payment {
             PaymentStatus::Canceled => Some(Failure::Canceled),
             PaymentStatus::Authorizing
             | PaymentStatus::RequiresVerification
+            | PaymentStatus::RequiresCapture
             | PaymentStatus::Capturing
             | PaymentStatus::Succeeded => None,
         }
+    }
+
+    /// What was captured: all of it, or a manual capture's amount; `None` before the capture.
+    pub fn amount_captured(&self) -> Option<u64> {
+        (self.status == PaymentStatus::Succeeded).then(|| self.amount_to_capture.unwrap_or(self.money.minor))
+    }
+
+    /// What the acquirer is to capture: a manual capture's amount, else all of it.
+    pub fn capture_money(&self) -> Money {
+        Money { minor: self.amount_to_capture.unwrap_or(self.money.minor), ..self.money }
     }
 
     /// Presents a code, given whether it matched the stored keyed hash, and applies what it
@@ -336,7 +417,11 @@ impl Payment {
             Ok(plan) => plan,
             Err(Refusal::CodeExpired) => return CodeCheck::CodeExpired,
             Err(
-                Refusal::NotPending | Refusal::TooSoon { .. } | Refusal::SendLimitReached | Refusal::NotAllowed { .. },
+                Refusal::NotPending
+                | Refusal::TooSoon { .. }
+                | Refusal::SendLimitReached
+                | Refusal::NotAllowed { .. }
+                | Refusal::AmountNotCapturable { .. },
             ) => return CodeCheck::NotPending,
         };
         self.apply_plan(&plan);
@@ -360,9 +445,12 @@ impl Payment {
             }
             Err(Refusal::SendLimitReached) => Err(ResendRefusal::SendLimitReached),
             Err(Refusal::TooSoon { retry_after_secs }) => Err(ResendRefusal::TooSoon { retry_after_secs }),
-            Err(Refusal::NotPending | Refusal::CodeExpired | Refusal::NotAllowed { .. }) => {
-                Err(ResendRefusal::NotPending)
-            }
+            Err(
+                Refusal::NotPending
+                | Refusal::CodeExpired
+                | Refusal::NotAllowed { .. }
+                | Refusal::AmountNotCapturable { .. },
+            ) => Err(ResendRefusal::NotPending),
         }
     }
 

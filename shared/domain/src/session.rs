@@ -135,6 +135,8 @@ pub struct CheckoutSession {
     pub ended_at: Option<i64>,
     /// The session's latest payment.
     pub payment_id: Option<PaymentId>,
+    /// When its payment's funds are captured: at once, or when the merchant asks.
+    pub capture_method: super::CaptureMethod,
     /// Optimistic-concurrency version, as for payments.
     pub version: u64,
 }

@@ -5,8 +5,8 @@ use serde::Deserialize;
 
 use crate::domain::FieldError;
 use crate::domain::{
-    session_lifetime, year_month, CardNumber, Currency, Cvc, Expiry, Identifier, MethodId, Money, Phone, ReturnUrl,
-    SourceIp, VerificationCode,
+    session_lifetime, year_month, CancellationReason, CaptureMethod, CardNumber, Currency, Cvc, Expiry, Identifier,
+    MethodId, Money, Phone, ReturnUrl, SourceIp, VerificationCode,
 };
 use crate::usecases::{FirstPaymentCommand, RepeatPaymentCommand, SessionCommand, SessionPayment};
 
@@ -52,10 +52,22 @@ pub struct FirstPaymentBody {
     card: CardBody,
     #[serde(default = "default_true")]
     save_card: bool,
+    #[serde(default)]
+    capture_method: Option<String>,
 }
 
 fn default_true() -> bool {
     true
+}
+
+/// `automatic` (the default) or `manual`.
+fn capture_method(raw: Option<&str>) -> Result<CaptureMethod, FieldError> {
+    match raw {
+        None => Ok(CaptureMethod::Automatic),
+        Some(raw) => CaptureMethod::parse(raw).ok_or_else(|| {
+            FieldError::new("invalid_capture_method", "capture_method", "capture_method must be automatic or manual")
+        }),
+    }
 }
 
 fn money(amount: i64, currency: &str) -> Result<Money, FieldError> {
@@ -80,6 +92,7 @@ impl FirstPaymentBody {
             expiry,
             cvc,
             save_card: self.save_card,
+            capture_method: capture_method(self.capture_method.as_deref())?,
             // A merchant's server's address is not a shopper's: no per-address limit.
             source_ip: None,
         })
@@ -96,6 +109,8 @@ pub struct RepeatPaymentBody {
     currency: String,
     #[serde(default)]
     payment_method_id: Option<String>,
+    #[serde(default)]
+    capture_method: Option<String>,
 }
 
 fn method_id(raw: Option<String>) -> Result<Option<MethodId>, FieldError> {
@@ -116,6 +131,7 @@ impl RepeatPaymentBody {
             order_id: Identifier::parse("order_id", &self.order_id)?,
             money: money(self.amount, &self.currency)?,
             method_id,
+            capture_method: capture_method(self.capture_method.as_deref())?,
         })
     }
 }
@@ -129,6 +145,51 @@ pub struct VerifyBody {
 impl VerifyBody {
     pub fn validate(self) -> Result<VerificationCode, FieldError> {
         VerificationCode::parse("code", &self.code)
+    }
+}
+
+/// `POST /payments/{payment_id}/capture`: how much of the held funds (default: all).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureBody {
+    #[serde(default)]
+    amount: Option<i64>,
+}
+
+impl CaptureBody {
+    pub fn validate(self) -> Result<Option<u64>, FieldError> {
+        self.amount
+            .map(|a| {
+                u64::try_from(a)
+                    .ok()
+                    .filter(|a| *a > 0)
+                    .ok_or_else(|| FieldError::new("invalid_amount", "amount", "amount must be a positive integer"))
+            })
+            .transpose()
+    }
+}
+
+/// `POST /payments/{payment_id}/cancel`: why, if the merchant says.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+impl CancelBody {
+    /// The reason given (`requested_by_customer` when none is).
+    pub fn validate(self) -> Result<CancellationReason, FieldError> {
+        match self.reason.as_deref() {
+            None => Ok(CancellationReason::RequestedByCustomer),
+            Some(raw) => CancellationReason::GIVEN.into_iter().find(|r| r.as_str() == raw).ok_or_else(|| {
+                FieldError::new(
+                    "invalid_reason",
+                    "reason",
+                    "reason must be requested_by_customer, duplicate, fraudulent or abandoned",
+                )
+            }),
+        }
     }
 }
 
@@ -152,6 +213,8 @@ pub struct SessionBody {
     /// Optional; when given it must be the caller's own (`403 merchant_mismatch`).
     #[serde(default)]
     pub merchant_id: Option<String>,
+    #[serde(default)]
+    capture_method: Option<String>,
 }
 
 impl SessionBody {
@@ -162,6 +225,7 @@ impl SessionBody {
             money: money(self.amount, &self.currency)?,
             expires_in: session_lifetime(self.expires_in)?,
             return_url: self.return_url.map(|u| ReturnUrl::parse("return_url", &u, allow_local_http)).transpose()?,
+            capture_method: capture_method(self.capture_method.as_deref())?,
         })
     }
 }

@@ -421,7 +421,7 @@ async fn status_reply(svc: &Ports, req: &Request, caller: &Caller, route: &Route
             }
         },
         Route::History(raw) => history(svc, caller, req, raw).await,
-        Route::PaymentMethods(raw) => super::methods::list(svc, caller, raw).await,
+        Route::PaymentMethods(raw) => super::operations::list(svc, caller, raw).await,
         _ => Problem::new(404, "route_not_found", "use /payments/{payment_id}").into_reply(),
     }
 }

@@ -8,7 +8,7 @@ mod checkout;
 mod dto;
 mod handlers;
 mod idempotency;
-mod methods;
+mod operations;
 mod problem;
 mod reply;
 mod request;
@@ -17,6 +17,6 @@ mod views;
 
 pub use checkout::checkout_page;
 pub use handlers::{first_payment, payment_status, repeat_payment, verify_code};
-pub use methods::payment_operations;
+pub use operations::payment_operations;
 pub use reply::Reply;
 pub use request::{route, CodeAction, Route};

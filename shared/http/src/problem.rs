@@ -169,11 +169,28 @@ pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
         }
         E::SmsRateLimited { retry_after_secs } => limited("sms_rate_limited", SMS_RATE_LIMITED, retry_after_secs),
         E::SendLimitReached => Problem::new(409, "send_limit_reached", "no more codes can be sent for this payment"),
+        E::NotCapturable(p) => in_the_way(&p, "payment_not_capturable", NOT_CAPTURABLE, now, urls),
+        E::AmountTooLarge { authorized } => amount_too_large(authorized),
+        E::NotCancelable(p) => in_the_way(&p, "payment_not_cancelable", NOT_CANCELABLE, now, urls),
         E::Contention => {
             Problem::new(409, "request_conflict", "the payment changed concurrently; retry the request").transient()
         }
         E::Unavailable(cause) => unavailable(&cause),
     }
+}
+
+const NOT_CAPTURABLE: &str = "only a payment that requires capture, before its capture_before, can be captured";
+const NOT_CANCELABLE: &str = "only a payment awaiting its code or its capture can be canceled";
+
+/// `409`: the payment's status is in the way of the operation; the payment as it stands.
+fn in_the_way(p: &Payment, code: &str, rule: &str, now: i64, urls: &Urls) -> Problem {
+    Problem::new(409, code, format!("the payment is {}; {rule}", p.status.as_str())).with_payment(p, now, urls)
+}
+
+fn amount_too_large(authorized: u64) -> Problem {
+    Problem::new(422, "amount_too_large", "the amount is more than was authorised")
+        .param("amount")
+        .with("amount_authorized", authorized)
 }
 
 /// `402` with the decline's code: the issuer's reason for the merchant, `card_declined` for a

@@ -129,6 +129,10 @@ pub enum Route {
     PaymentCode { payment_id: String, action: CodeAction },
     /// `GET /payments/{payment_id}`
     GetPayment(String),
+    /// `POST /payments/{payment_id}/capture`
+    CapturePayment(String),
+    /// `POST /payments/{payment_id}/cancel`
+    CancelPayment(String),
     /// `GET /users/{user_id}/payments`
     History(String),
     /// `GET /users/{user_id}/payment-methods`
@@ -165,6 +169,8 @@ impl Route {
             ["payments"] => Self::CreatePayment,
             ["payments", "repeat"] => Self::RepeatPayment,
             ["payments", id] => Self::GetPayment(own(id)),
+            ["payments", id, "capture"] => Self::CapturePayment(own(id)),
+            ["payments", id, "cancel"] => Self::CancelPayment(own(id)),
             ["payments", id, a] => Self::PaymentCode { payment_id: own(id), action: action(a)? },
             ["users", user, "payments"] => Self::History(own(user)),
             ["users", user, "payment-methods"] => Self::PaymentMethods(own(user)),

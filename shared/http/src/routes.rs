@@ -123,6 +123,8 @@ pub static REPEAT_PAYMENT: RouteSpec = post("repeat-payment", "/payments/repeat"
 pub static VERIFY: RouteSpec = post("verify", "/payments/{payment_id}/verify", Merchant, 200).with_payment();
 pub static RESEND: RouteSpec = post("resend", "/payments/{payment_id}/resend", Merchant, 200).empty_body();
 pub static GET_PAYMENT: RouteSpec = get("payment-status", "/payments/{payment_id}", Merchant);
+pub static CAPTURE_PAYMENT: RouteSpec = post("capture", "/payments/{payment_id}/capture", Merchant, 200).empty_body();
+pub static CANCEL_PAYMENT: RouteSpec = post("cancel", "/payments/{payment_id}/cancel", Merchant, 200).empty_body();
 pub static HISTORY: RouteSpec = get("payment-status", "/users/{user_id}/payments", Merchant);
 pub static PAYMENT_METHODS: RouteSpec = get("payment-methods", "/users/{user_id}/payment-methods", Merchant);
 pub static FORGET_PAYMENT_METHOD: RouteSpec =
@@ -143,12 +145,14 @@ pub static SESSION_RESEND: RouteSpec =
     post("resend", "/checkout/{session_id}/payments/{payment_id}/resend", Shopper, 200).empty_body();
 
 /// The whole table.
-pub static ROUTES: [&RouteSpec; 17] = [
+pub static ROUTES: [&RouteSpec; 19] = [
     &CREATE_PAYMENT,
     &REPEAT_PAYMENT,
     &VERIFY,
     &RESEND,
     &GET_PAYMENT,
+    &CAPTURE_PAYMENT,
+    &CANCEL_PAYMENT,
     &HISTORY,
     &PAYMENT_METHODS,
     &FORGET_PAYMENT_METHOD,
@@ -188,6 +192,8 @@ impl Route {
             Self::PaymentCode { payment_id: p, action: CodeAction::Verify } => (&VERIFY, None, Some(p), Some(p)),
             Self::PaymentCode { payment_id: p, action: CodeAction::Resend } => (&RESEND, None, Some(p), Some(p)),
             Self::GetPayment(p) => (&GET_PAYMENT, None, Some(p), None),
+            Self::CapturePayment(p) => (&CAPTURE_PAYMENT, None, Some(p), Some(p)),
+            Self::CancelPayment(p) => (&CANCEL_PAYMENT, None, Some(p), Some(p)),
             Self::History(_) => (&HISTORY, None, None, None),
             Self::PaymentMethods(_) => (&PAYMENT_METHODS, None, None, None),
             Self::PaymentMethod { .. } => (&FORGET_PAYMENT_METHOD, None, None, None),
@@ -241,6 +247,8 @@ impl Route {
             Self::CreatePayment
             | Self::RepeatPayment
             | Self::GetPayment(_)
+            | Self::CapturePayment(_)
+            | Self::CancelPayment(_)
             | Self::History(_)
             | Self::PaymentMethods(_)
             | Self::PaymentMethod { .. }

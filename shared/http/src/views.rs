@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use serde::Serialize;
 
 use crate::domain::{
-    CardBrand, CheckoutSession, DeclineReason, Failure, HistoryPage, Identifier, Payment, SessionId, MAX_SENDS,
-    RESEND_COOLDOWN_SECS,
+    CardBrand, CheckoutSession, DeclineReason, Failure, HistoryPage, Identifier, Payment, PaymentStatus, SessionId,
+    MAX_SENDS, RESEND_COOLDOWN_SECS,
 };
 use crate::ports::SavedCard;
 use crate::usecases::SessionView;
@@ -126,6 +126,11 @@ fn merchant_payment_view(p: &Payment, now: i64) -> Value {
         },
         "created_at": rfc3339(p.created_at),
         "session_id": p.session_id.as_ref().map(|s| s.as_str()),
+        "capture_method": p.capture_method.as_str(),
+        "amount_authorized": amount_authorized(p),
+        "amount_captured": p.amount_captured(),
+        "capture_before": p.capture_before.map(rfc3339),
+        "cancellation_reason": p.cancellation_reason.map(|r| r.as_str()),
     });
     if let Some(fields) = view.as_object_mut() {
         if let Some(code) = p.failure_code() {
@@ -134,8 +139,29 @@ fn merchant_payment_view(p: &Payment, now: i64) -> Value {
         if p.is_pending() && now < p.expires_at {
             fields.insert("next_action".into(), next_action(p, urls));
         }
+        if p.status == PaymentStatus::RequiresCapture && !p.is_expired_at(now) {
+            fields.insert("next_action".into(), capture_action(p));
+        }
     }
     view
+}
+
+/// What the acquirer holds or held for the payment: its amount once it is authorised.
+fn amount_authorized(p: &Payment) -> Option<u64> {
+    let authorised = p.hold.is_some()
+        || matches!(p.status, PaymentStatus::RequiresCapture | PaymentStatus::Capturing | PaymentStatus::Succeeded);
+    authorised.then_some(p.money.minor)
+}
+
+/// A held manual-capture payment's next step, the merchant's: capture (all or part) or cancel,
+/// before `capture_before`.
+fn capture_action(p: &Payment) -> Value {
+    json!({
+        "type": "capture_or_cancel",
+        "capture_url": format!("/payments/{}/capture", p.id),
+        "cancel_url": format!("/payments/{}/cancel", p.id),
+        "capture_before": p.capture_before.map(rfc3339),
+    })
 }
 
 /// The step the client takes next: enter the code sent by SMS (or ask for another).
@@ -182,6 +208,7 @@ pub fn session_view(view: &SessionView, now: i64) -> Value {
         "return_url": s.return_url.as_ref().map(|u| u.as_str()),
         "payment_id": s.payment_id.as_ref().map(|p| p.as_str()),
         "payment_status": view.payment.as_ref().map(|p| p.status.as_str()),
+        "capture_method": s.capture_method.as_str(),
     })
 }
 

@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    CardBrand, CheckoutSession, CodeHash, Currency, Customer, Expiry, Failure, HistoryCursor, Hold, HoldState,
-    Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus, Phone, PhoneOrigin,
-    ReturnUrl, SessionId, Verification,
+    CancellationReason, CaptureMethod, CardBrand, CheckoutSession, CodeHash, Currency, Customer, Expiry, Failure,
+    HistoryCursor, Hold, HoldState, Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment, PaymentId,
+    PaymentStatus, Phone, PhoneOrigin, ReturnUrl, SessionId, Verification,
 };
 use crate::ports::{SavedCard, SavedMethod, StoreError};
 use crate::secrets::CardVault;
@@ -137,6 +137,15 @@ pub(super) struct PaymentItem {
     pub network_reference: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_code: Option<String>,
+    /// Absent on payments stored before manual capture: read as `automatic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_to_capture: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_before: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancellation_reason: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     pub expires_at: i64,
@@ -195,6 +204,10 @@ impl PaymentItem {
             hold_state: p.hold.as_ref().map(|h| h.state.as_str().to_owned()),
             network_reference: p.network_reference.clone(),
             failure_code: p.failure_code().map(str::to_owned),
+            capture_method: Some(p.capture_method.as_str().to_owned()),
+            amount_to_capture: p.amount_to_capture,
+            capture_before: p.capture_before,
+            cancellation_reason: p.cancellation_reason.map(|r| r.as_str().to_owned()),
             created_at: p.created_at,
             updated_at: p.updated_at,
             expires_at: p.expires_at,
@@ -219,13 +232,7 @@ impl PaymentItem {
             None => PhoneOrigin::Request,
             Some(origin) => PhoneOrigin::parse(origin).ok_or_else(|| bad("phone_origin"))?,
         };
-        let hold = match (self.authorization_id, self.hold_state.as_deref()) {
-            (None, _) => None,
-            (Some(authorization_id), state) => Some(Hold {
-                authorization_id,
-                state: state.and_then(HoldState::parse).ok_or_else(|| bad("hold_state"))?,
-            }),
-        };
+        let hold = stored_hold(self.authorization_id, self.hold_state.as_deref()).ok_or_else(|| bad("hold_state"))?;
         let shown = HistoryItem {
             payment_id: self.payment_id,
             status: self.status,
@@ -246,6 +253,10 @@ impl PaymentItem {
             sends: self.sends,
             last_sent_at: self.last_sent_at,
             failure_code: self.failure_code,
+            capture_method: self.capture_method,
+            amount_to_capture: self.amount_to_capture,
+            capture_before: self.capture_before,
+            cancellation_reason: self.cancellation_reason,
             created_at: self.created_at,
             updated_at: self.updated_at,
             expires_at: self.expires_at,
@@ -291,6 +302,14 @@ pub(super) struct HistoryItem {
     pub last_sent_at: i64,
     #[serde(default)]
     pub failure_code: Option<String>,
+    #[serde(default)]
+    pub capture_method: Option<String>,
+    #[serde(default)]
+    pub amount_to_capture: Option<u64>,
+    #[serde(default)]
+    pub capture_before: Option<i64>,
+    #[serde(default)]
+    pub cancellation_reason: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     pub expires_at: i64,
@@ -335,6 +354,16 @@ impl HistoryItem {
             save_card: false,
             phone_origin: PhoneOrigin::Request,
             failure: stored_failure(self.failure_code.as_deref()).ok_or_else(|| bad("failure_code"))?,
+            capture_method: match self.capture_method.as_deref() {
+                None => CaptureMethod::Automatic,
+                Some(m) => CaptureMethod::parse(m).ok_or_else(|| bad("capture_method"))?,
+            },
+            amount_to_capture: self.amount_to_capture,
+            capture_before: self.capture_before,
+            cancellation_reason: match self.cancellation_reason.as_deref() {
+                None => None,
+                Some(r) => Some(CancellationReason::parse(r).ok_or_else(|| bad("cancellation_reason"))?),
+            },
             created_at: self.created_at,
             updated_at: self.updated_at,
             expires_at: self.expires_at,
@@ -436,6 +465,9 @@ pub(super) struct SessionItem {
     pub ended_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_id: Option<String>,
+    /// Absent on sessions stored before manual capture: read as `automatic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_method: Option<String>,
     pub version: u64,
     #[serde(default)]
     pub write_id: String,
@@ -460,6 +492,7 @@ impl SessionItem {
             expires_at: s.expires_at,
             ended_at: s.ended_at,
             payment_id: s.payment_id.as_ref().map(ToString::to_string),
+            capture_method: Some(s.capture_method.as_str().to_owned()),
             version,
             write_id,
         }
@@ -483,8 +516,21 @@ impl SessionItem {
                 None => None,
                 Some(id) => Some(PaymentId::parse(id).ok_or_else(|| bad("payment_id"))?),
             },
+            capture_method: match self.capture_method.as_deref() {
+                None => CaptureMethod::Automatic,
+                Some(m) => CaptureMethod::parse(m).ok_or_else(|| bad("capture_method"))?,
+            },
             version: self.version,
         })
+    }
+}
+
+/// A stored hold read back: `Some(None)` without one, `None` for a state the domain does not
+/// know (the record is corrupt).
+fn stored_hold(authorization_id: Option<String>, state: Option<&str>) -> Option<Option<Hold>> {
+    match authorization_id {
+        None => Some(None),
+        Some(authorization_id) => Some(Some(Hold { authorization_id, state: HoldState::parse(state?)? })),
     }
 }
 

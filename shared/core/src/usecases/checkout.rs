@@ -9,8 +9,8 @@ use super::open_payment::{open_payment, PaymentDraft};
 use super::repeat_payment::{repeat_draft, RepeatPaymentCommand};
 use super::{Attempt, Caller, CodeServices, KeyedResult, Ports, Services, UseCaseError};
 use crate::domain::{
-    year_month, CardNumber, CheckoutSession, ClientSecret, Command, Cvc, Expiry, Failure, Identifier, MethodId, Money,
-    Payment, PaymentStatus, Phone, ReturnUrl, SessionId, SourceIp,
+    year_month, CaptureMethod, CardNumber, CheckoutSession, ClientSecret, Command, Cvc, Expiry, Failure, Identifier,
+    MethodId, Money, Payment, PaymentStatus, Phone, ReturnUrl, SessionId, SourceIp,
 };
 use crate::ports::{SavedCard, SessionMove, StoreError};
 
@@ -23,6 +23,7 @@ pub struct SessionCommand {
     /// Seconds, within the allowed range.
     pub expires_in: i64,
     pub return_url: Option<ReturnUrl>,
+    pub capture_method: CaptureMethod,
 }
 
 /// How the shopper pays in a session: everything about the order comes from the session.
@@ -40,8 +41,12 @@ pub struct SessionView {
 }
 
 impl SessionView {
+    /// Its payment succeeded, or (a manual capture) holds its funds for the merchant: the order
+    /// is claimed either way.
     pub fn is_complete(&self) -> bool {
-        self.payment.as_ref().is_some_and(|p| p.status == PaymentStatus::Succeeded)
+        self.payment
+            .as_ref()
+            .is_some_and(|p| matches!(p.status, PaymentStatus::Succeeded | PaymentStatus::RequiresCapture))
     }
 }
 
@@ -80,6 +85,7 @@ pub async fn create_session(
         expires_at: now + cmd.expires_in,
         ended_at: None,
         payment_id: None,
+        capture_method: cmd.capture_method,
         version: 0,
     };
     match svc.payments.insert_session(&session).await {
@@ -235,6 +241,7 @@ async fn session_draft(
                     expiry,
                     cvc,
                     save_card,
+                    capture_method: session.capture_method,
                     source_ip,
                 },
             )
@@ -249,6 +256,7 @@ async fn session_draft(
                     order_id: session.order_id.clone(),
                     money: session.money,
                     method_id,
+                    capture_method: session.capture_method,
                 },
             )
             .await?;

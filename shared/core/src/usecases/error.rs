@@ -56,6 +56,15 @@ pub enum UseCaseError {
     SmsRateLimited { retry_after_secs: i64 },
     #[error("no more codes may be sent for this payment")]
     SendLimitReached,
+    /// Only a `requires_capture` payment, before its `capture_before`, can be captured.
+    #[error("the payment cannot be captured")]
+    NotCapturable(Box<Payment>),
+    /// A capture of more than the authorised amount.
+    #[error("the amount is more than was authorised")]
+    AmountTooLarge { authorized: u64 },
+    /// Only a `requires_verification` or `requires_capture` payment can be canceled.
+    #[error("the payment cannot be canceled")]
+    NotCancelable(Box<Payment>),
     #[error("the payment changed concurrently too many times")]
     Contention,
     #[error("a dependency is unavailable: {0}")]

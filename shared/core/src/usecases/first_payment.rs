@@ -2,8 +2,8 @@ use super::lifecycle::PresentCard;
 use super::open_payment::{open_payment, PaymentDraft};
 use super::{Attempt, KeyedResult, Services, UseCaseError};
 use crate::domain::{
-    CardNumber, Customer, Cvc, Expiry, Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment, Phone,
-    PhoneOrigin, SourceIp,
+    CaptureMethod, CardNumber, Customer, Cvc, Expiry, Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment,
+    Phone, PhoneOrigin, SourceIp,
 };
 
 /// A first payment, validated: the whole card, the phone, the order.
@@ -20,6 +20,7 @@ pub struct FirstPaymentCommand {
     /// it, nor anything derived from it.
     pub cvc: Cvc,
     pub save_card: bool,
+    pub capture_method: CaptureMethod,
     /// A shopper's browser's address (session routes only), for the per-address velocity
     /// limit.
     pub source_ip: Option<SourceIp>,
@@ -59,6 +60,7 @@ pub(crate) async fn first_draft(svc: &Services, cmd: FirstPaymentCommand) -> Res
         sealed_card,
         fingerprint,
         save_card: cmd.save_card,
+        capture_method: cmd.capture_method,
         source_ip_keys: cmd.source_ip.as_ref().map(|ip| svc.hasher().source_ip_keys(ip)).unwrap_or_default(),
         present: Some(PresentCard { card: cmd.card, cvc: cmd.cvc }),
         network_reference: None,

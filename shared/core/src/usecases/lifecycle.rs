@@ -6,8 +6,8 @@ use super::guards::{count_decline, lockable};
 use super::idempotency::{InlineKey, KeyProgress};
 use super::{Ports, Services, UseCaseError};
 use crate::domain::{
-    CardNumber, Command, Cvc, DeclineReason, Failure, FailureAnswer, Payment, PaymentStatus, PhoneOrigin,
-    VerificationCode,
+    CancellationReason, CaptureMethod, CardNumber, Command, Cvc, DeclineReason, Failure, FailureAnswer, Payment,
+    PaymentStatus, PhoneOrigin, VerificationCode,
 };
 use crate::ports::{
     Authorization, AuthorizationRequest, BusinessEvent, Capture, DueCursor, Rider, SavedMethod, StoreError,
@@ -27,7 +27,7 @@ impl std::fmt::Debug for PresentCard {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> UseCaseError {
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> UseCaseError {
     UseCaseError::Unavailable(e.to_string())
 }
 
@@ -98,12 +98,13 @@ pub(crate) async fn finish_capture(
 
 /// How a capture went: captured (to be recorded, at the time it answered), or the payment's
 /// answer without one.
-enum Captured {
+pub(crate) enum Captured {
     Yes(Payment, i64),
     No(Result<Payment, UseCaseError>),
 }
 
-/// Authorises a repeat payment (its funds were not held before its code), then captures.
+/// Authorises a repeat payment (its funds were not held before its code), then captures; a
+/// manual-capture repeat payment's funds stay held for the merchant instead.
 async fn capture_held(svc: &Services, mut payment: Payment) -> Result<Captured, UseCaseError> {
     let authorization_id = match payment.hold.as_ref().map(|h| h.authorization_id.clone()) {
         Some(id) => id,
@@ -112,7 +113,37 @@ async fn capture_held(svc: &Services, mut payment: Payment) -> Result<Captured, 
             Authorization::Declined(reason) => return Ok(Captured::No(repeat_declined(svc, payment, reason).await)),
         },
     };
-    let captured = svc.acquirer.capture(&payment.id, &authorization_id, &payment.money).await.map_err(unavailable)?;
+    if payment.capture_method == CaptureMethod::Manual && payment.amount_to_capture.is_none() {
+        return Ok(Captured::No(confirm_hold(svc, payment).await));
+    }
+    capture_authorized(svc, payment, &authorization_id).await
+}
+
+/// A manual-capture repeat payment just authorised: stored `requires_capture` until its
+/// `capture_before`.
+async fn confirm_hold(svc: &Ports, mut payment: Payment) -> Result<Payment, UseCaseError> {
+    let now = svc.clock.now();
+    let capture_before = svc.settings.capture_window.capture_before(now);
+    transition(&mut payment, Command::ConfirmHold { capture_before }, now)?;
+    match store(svc, &mut payment, &[]).await {
+        Ok(()) => {
+            tracing::info!(payment_id = %payment.id, "funds held for the merchant's capture");
+            Ok(payment)
+        }
+        Err(StoreError::Conflict) => reread(svc, &payment).await.and_then(outcome_of),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Captures an authorised payment (what it asks: all of it, or a manual capture's amount; the
+/// acquirer releases the rest), storing a refused capture as failed with its order given back.
+pub(crate) async fn capture_authorized(
+    svc: &Ports,
+    mut payment: Payment,
+    authorization_id: &str,
+) -> Result<Captured, UseCaseError> {
+    let money = payment.capture_money();
+    let captured = svc.acquirer.capture(&payment.id, authorization_id, &money).await.map_err(unavailable)?;
     let now = svc.clock.now();
     Ok(Captured::No(match captured {
         Capture::Captured => return Ok(Captured::Yes(payment, now)),
@@ -169,8 +200,8 @@ async fn repeat_declined(svc: &Services, mut payment: Payment, reason: DeclineRe
 
 /// Stores a captured payment succeeded, with its card saved when asked and, with `key` (a new
 /// Idempotency-Key the verification's write claimed), the request's answer.
-async fn record_capture(
-    svc: &Services,
+pub(crate) async fn record_capture(
+    svc: &Ports,
     mut payment: Payment,
     key: Option<&InlineKey>,
     now: i64,
@@ -205,7 +236,7 @@ async fn record_capture(
 }
 
 /// The card a succeeding payment saves for repeat payments, if it was asked to.
-fn saved_method(payment: &Payment, now: i64) -> Result<Option<SavedMethod>, UseCaseError> {
+pub(crate) fn saved_method(payment: &Payment, now: i64) -> Result<Option<SavedMethod>, UseCaseError> {
     match (payment.save_card, payment.sealed_card.clone(), payment.phone.number().cloned()) {
         (false, _, _) => Ok(None),
         (true, Some(sealed_card), Some(phone)) => Ok(Some(SavedMethod {
@@ -228,7 +259,7 @@ fn saved_method(payment: &Payment, now: i64) -> Result<Option<SavedMethod>, UseC
 
 /// Stores a capturing payment's failure, giving its order up in the same write. `Err` holds
 /// the payment as stored when another finisher got there first.
-async fn end_capturing(svc: &Services, mut payment: Payment) -> Result<Result<Payment, Payment>, UseCaseError> {
+async fn end_capturing(svc: &Ports, mut payment: Payment) -> Result<Result<Payment, Payment>, UseCaseError> {
     match store(svc, &mut payment, &[Rider::ReleaseOrder]).await {
         Ok(()) => {
             svc.metrics
@@ -240,14 +271,15 @@ async fn end_capturing(svc: &Services, mut payment: Payment) -> Result<Result<Pa
     }
 }
 
-async fn reread(svc: &Services, payment: &Payment) -> Result<Payment, UseCaseError> {
+async fn reread(svc: &Ports, payment: &Payment) -> Result<Payment, UseCaseError> {
     svc.payments.get(&payment.id).await?.ok_or(UseCaseError::Contention)
 }
 
 /// What a payment's stored state answers to the request that would have finished it: the
 /// answer each failure gets is the domain's ([`Failure::answer`]).
 pub(crate) fn outcome_of(payment: Payment) -> Result<Payment, UseCaseError> {
-    if payment.status == PaymentStatus::Succeeded {
+    // Paid, or (a manual capture) its funds held for the merchant.
+    if matches!(payment.status, PaymentStatus::Succeeded | PaymentStatus::RequiresCapture) {
         return Ok(payment);
     }
     match payment.ending().map(|f| f.answer()) {
@@ -358,6 +390,25 @@ pub async fn sweep(svc: &Services, limit: u8, max_pages: usize) -> Result<SweepR
     Ok(report)
 }
 
+/// A manual-capture payment the merchant neither captured nor canceled before its
+/// `capture_before`: canceled (`authorization_expired`), its order given back, its funds voided.
+async fn cancel_uncaptured(
+    svc: &Services,
+    mut payment: Payment,
+    now: i64,
+) -> Result<Step<Option<Swept>, Raced>, UseCaseError> {
+    transition(&mut payment, Command::Cancel(CancellationReason::AuthorizationExpired), now)?;
+    match store(svc, &mut payment, &[Rider::ReleaseOrder]).await {
+        Ok(()) => {
+            tracing::info!(payment_id = %payment.id, "uncaptured payment canceled by the sweeper");
+            release_hold(svc, payment).await;
+            Ok(Step::Done(Some(Swept::Expired)))
+        }
+        Err(StoreError::Conflict) => Ok(Step::Again(Raced)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 enum Swept {
     Expired,
     Voided,
@@ -426,6 +477,9 @@ async fn sweep_once(
     }
     if !payment.is_expired_at(now) {
         return Ok(Step::Done(None));
+    }
+    if payment.status == PaymentStatus::RequiresCapture {
+        return cancel_uncaptured(svc, payment, now).await;
     }
     let in_doubt = payment.status == PaymentStatus::Authorizing && payment.hold.is_none();
     if in_doubt {

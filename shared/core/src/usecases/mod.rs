@@ -8,6 +8,7 @@ pub mod first_payment;
 mod guards;
 pub mod idempotency;
 pub mod lifecycle;
+pub mod money_ops;
 pub mod open_payment;
 pub mod payment_methods;
 pub mod payment_status;
@@ -29,6 +30,7 @@ pub use idempotency::{
     run_once, Attempt, InlineKey, KeptAnswer, KeyProgress, KeyRefusal, Keyed, KeyedRequest, KeyedResult, RenderAnswer,
 };
 pub use lifecycle::{sweep, SweepReport};
+pub use money_ops::{cancel_payment, capture_payment};
 pub use payment_methods::{forget_payment_method, payment_methods};
 pub use payment_status::{payment_history, payment_status};
 pub use repeat_payment::{repeat_payment, RepeatPaymentCommand};

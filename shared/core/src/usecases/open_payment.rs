@@ -8,8 +8,8 @@ use super::lifecycle::{authorize_first, outcome_of, release_hold, PresentCard};
 use super::send_code::{reissue_code, sms_text, write_charged};
 use super::{Attempt, Services, UseCaseError};
 use crate::domain::{
-    Command, Failure, HoldState, Identifier, MethodSummary, Money, PayerPhone, Payment, PaymentId, PaymentStatus,
-    PhoneOrigin, SessionId, Verification, VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
+    CaptureMethod, Command, Failure, HoldState, Identifier, MethodSummary, Money, PayerPhone, Payment, PaymentId,
+    PaymentStatus, PhoneOrigin, SessionId, Verification, VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
 };
 use crate::ports::{
     Admit, AttemptCharge, AttemptLimit, AttemptSources, BusinessEvent, KeyFound, Rider, RiderRefusal, Scrutiny,
@@ -29,6 +29,8 @@ pub struct PaymentDraft {
     pub sealed_card: String,
     pub fingerprint: String,
     pub save_card: bool,
+    /// When the verified payment's funds are captured (a session's payment: the session's).
+    pub capture_method: CaptureMethod,
     /// A first payment's source address (a shopper's browser), as its velocity counter's keys
     /// (none for a merchant's server's request).
     pub source_ip_keys: Vec<String>,
@@ -210,6 +212,10 @@ fn mint(
         hold: None,
         network_reference: draft.network_reference,
         failure: None,
+        capture_method: draft.capture_method,
+        amount_to_capture: None,
+        capture_before: None,
+        cancellation_reason: None,
         created_at: now,
         updated_at: now,
         expires_at,

@@ -1,7 +1,7 @@
 use super::open_payment::{open_payment, PaymentDraft};
 use super::{Attempt, KeyedResult, Services, UseCaseError};
 use crate::domain::{
-    year_month, Customer, Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment, PhoneOrigin,
+    year_month, CaptureMethod, Customer, Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment, PhoneOrigin,
 };
 
 /// A later payment: only the user, the order and the amount (and optionally which card).
@@ -12,6 +12,7 @@ pub struct RepeatPaymentCommand {
     pub order_id: Identifier,
     pub money: Money,
     pub method_id: Option<MethodId>,
+    pub capture_method: CaptureMethod,
 }
 
 pub async fn repeat_payment(
@@ -51,6 +52,7 @@ pub(crate) async fn repeat_draft(svc: &Services, cmd: RepeatPaymentCommand) -> R
         sealed_card: saved.sealed_card,
         fingerprint: saved.fingerprint,
         save_card: false,
+        capture_method: cmd.capture_method,
         source_ip_keys: Vec::new(),
         present: None,
         network_reference: saved.network_reference,

@@ -1,12 +1,15 @@
 use super::commit::{commit, store, transition, Step};
 use super::guards::{check_payer, count_failure, counted_payers, payer_keys, reset_failures, PAYER_LOCK_SECS};
 use super::idempotency::{InlineKey, KeyProgress, Keyed, KeyedResult};
-use super::lifecycle::{finish_capture, lock_out_payer, outcome_of, release_hold, take_lease};
+use super::lifecycle::{finish_capture, lock_out_payer, outcome_of, release_hold, saved_method, take_lease};
 use super::send_code::code_context;
 use super::{Attempt, Caller, Services, UseCaseError};
-use crate::domain::{CodeCheck, Command, Failure, Payment, PaymentId, PaymentStatus, PhoneOrigin, VerificationCode};
+use crate::domain::{
+    CaptureMethod, CodeCheck, Command, Failure, Payment, PaymentId, PaymentStatus, PhoneOrigin, VerificationCode,
+};
 use crate::ports::{
-    AttemptSources, BusinessEvent, Guard, KeyFound, PayerChange, Rider, RiderRefusal, StoreError, KEY_RETENTION_SECS,
+    AttemptSources, BusinessEvent, Guard, KeyFound, PayerChange, Rider, RiderRefusal, SavedMethod, StoreError,
+    KEY_RETENTION_SECS,
 };
 
 /// Checks the code; on a match, claims the order and captures (a repeat payment is authorised
@@ -61,6 +64,8 @@ struct Decided {
     /// The write claims the order for the payment.
     claims_order: bool,
     payer: PayerWrite,
+    /// The card the write saves (a manual-capture first payment's, whose funds it holds).
+    saves: Option<SavedMethod>,
 }
 
 /// How the write changes the payer's guards: under a condition (fast), or at their versions.
@@ -119,7 +124,9 @@ impl Verify<'_> {
                 ..Decided::answer(Err(UseCaseError::NotPending(Box::new(payment.clone()))))
             },
             CodeCheck::LockedOut | CodeCheck::Incorrect { .. } => wrong_code(&mut payment, check, read, now)?,
-            CodeCheck::Accepted => right_code(&mut payment, read, now)?,
+            CodeCheck::Accepted => {
+                right_code(&mut payment, read, self.svc.settings.capture_window.capture_before(now), now)?
+            }
         };
         self.write(payment, decided, way, now).await
     }
@@ -163,6 +170,7 @@ impl Verify<'_> {
         let keys = payer_keys(self.svc, &payment);
         let expires_at = now + KEY_RETENTION_SECS;
         let mut riders: Vec<Rider> = decided.claims_order.then_some(Rider::ClaimOrder).into_iter().collect();
+        riders.extend(decided.saves.as_ref().map(Rider::SaveCard));
         match &decided.payer {
             PayerWrite::None => {}
             PayerWrite::Count => {
@@ -211,6 +219,12 @@ impl Verify<'_> {
             lock_out_payer(svc, &payment).await;
         }
         match decided.result {
+            // A manual capture's funds stay held for the merchant: nothing to capture now (the
+            // request's key keeps this answer after).
+            Ok(()) if payment.status == PaymentStatus::RequiresCapture => {
+                tracing::info!(payment_id = %payment.id, "funds held for the merchant's capture");
+                (Ok(payment), KeyProgress::Untouched)
+            }
             Ok(()) => finish_capture(svc, payment, self.key()).await,
             Err(e) => {
                 // Whatever an ended payment holds is released now (or by the sweeper).
@@ -266,7 +280,7 @@ impl PayerWrite {
 impl Decided {
     /// Written as decided, with no rider.
     fn answer(result: Result<(), UseCaseError>) -> Self {
-        Self { result, locked_payer: false, claims_order: false, payer: PayerWrite::None }
+        Self { result, locked_payer: false, claims_order: false, payer: PayerWrite::None, saves: None }
     }
 }
 
@@ -293,14 +307,23 @@ fn wrong_code(payment: &mut Payment, check: CodeCheck, read: Option<Read>, now: 
             Err(UseCaseError::TooManyAttempts(Box::new(payment.clone())))
         }
     };
-    Ok(Decided { result, locked_payer, claims_order: false, payer })
+    Ok(Decided { result, locked_payer, claims_order: false, payer, saves: None })
 }
 
 /// The right code: the order is checked before anything is captured (a paid order fails this
 /// payment); else one write spends the code, claims the order for this payment and starts the
 /// payer's count of wrong codes again. (A repeat payment's decline caps were checked when it
 /// was opened.)
-fn right_code(payment: &mut Payment, read: Option<Read>, now: i64) -> Result<Decided, UseCaseError> {
+///
+/// A manual-capture first payment (its funds already held) stops there: the same write
+/// confirms the hold until `capture_before` and saves its card (if asked), which the payment
+/// then no longer keeps.
+fn right_code(
+    payment: &mut Payment,
+    read: Option<Read>,
+    capture_before: i64,
+    now: i64,
+) -> Result<Decided, UseCaseError> {
     if let Some(holder) = read.as_ref().and_then(|r| r.order_holder.as_ref()) {
         if holder != &payment.id {
             transition(payment, Command::Fail(Failure::OrderAlreadyPaid), now)?;
@@ -308,12 +331,19 @@ fn right_code(payment: &mut Payment, read: Option<Read>, now: i64) -> Result<Dec
             return Ok(Decided { payer: PayerWrite::unchanged(read), ..Decided::answer(result) });
         }
     }
-    transition(payment, Command::StartCapture, now)?;
+    let saves = if payment.capture_method == CaptureMethod::Manual && payment.hold.is_some() {
+        let saves = saved_method(payment, now)?;
+        transition(payment, Command::ConfirmHold { capture_before }, now)?;
+        saves
+    } else {
+        transition(payment, Command::StartCapture, now)?;
+        None
+    };
     let payer = match read {
         Some(read) => PayerWrite::Guards(reset_failures(&read.payers)),
         None => PayerWrite::Reset,
     };
-    Ok(Decided { result: Ok(()), locked_payer: false, claims_order: true, payer })
+    Ok(Decided { result: Ok(()), locked_payer: false, claims_order: true, payer, saves })
 }
 
 /// Whether a stored verification's answer says its code was wrong.

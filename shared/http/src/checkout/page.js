@@ -159,6 +159,12 @@
       return showResult("success", "Payment complete", `You paid ${amountText()} to ${state.merchant_name} with ${method}.`,
         { reference: payment.payment_id });
     }
+    if (payment.status === "requires_capture") {
+      // A manual capture: the funds are held, the shop charges them when it confirms the order.
+      return showResult("success", "Payment authorised",
+        `${amountText()} is reserved on ${method}. ${state.merchant_name} will confirm the payment; you are charged only then.`,
+        { reference: payment.payment_id });
+    }
     if (payment.status === "failed" && payment.failure_code === "too_many_attempts") {
       return showResult("failure", "Payment stopped", "Too many wrong codes were entered, so this payment was stopped. You can start again.",
         { retry: true });
