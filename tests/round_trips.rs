@@ -48,6 +48,15 @@ async fn each_request_makes_the_round_trips_it_is_designed_to() {
         ("session payment (shopper)", 201, 4),
         ("session verify, right code (shopper)", 200, 4),
         ("read checkout session (merchant)", 200, 2),
+        // Manual captures (issue 23): the right code confirms the hold in its one write (the
+        // order claimed, the card saved). A capture is read, then claimed by a write that moves
+        // the payment to `capturing` before the acquirer (so a cancel racing it loses), then
+        // recorded; a cancel is read, stored canceled with its order given back, then its void
+        // recorded.
+        ("verify, right code (manual capture)", 200, 2),
+        ("capture (manual)", 200, 3),
+        ("verify, right code (manual capture)", 200, 2),
+        ("cancel (manual)", 200, 3),
     ];
     // Issue 14's bounds, the first payment's and the right code's with or without a key too;
     // issue 21's: a keyed repeat payment 3 (it was 4); issue 22's: one more for a keyed first
@@ -65,6 +74,8 @@ async fn each_request_makes_the_round_trips_it_is_designed_to() {
         ("payment history", 1),
         ("session payment (shopper)", 4),
         ("session verify, right code (shopper)", 4),
+        ("capture (manual)", 3),
+        ("cancel (manual)", 3),
     ];
     for (name, bound) in bounds {
         let r = measured.iter().find(|r| r.kind.name == *name).unwrap();

@@ -137,3 +137,17 @@ async fn no_idempotency_fingerprint_can_be_matched_against_cvc_candidates() {
     let again = stack.call(Function::FirstPayment, "/payments", &candidate, Some("fp-1")).await;
     assert_eq!((again.status, &again.body), (201, &created.body));
 }
+
+#[tokio::test]
+async fn the_keys_are_read_from_ssm_secure_strings_with_a_signed_request() {
+    // The functions read their keys at cold start from SSM (`CODE_HASH_KEYS_PARAM`, …) with one
+    // SigV4-signed GetParameter (shared::parameters), here against moto's SSM.
+    let aws = integration_tests::aws_config(None).await;
+    let store = shared::parameters::ParameterStore::new(&aws).unwrap();
+    let name = format!("/payments/test/{}", random_id("keys"));
+    let keys = "k1:ZGV2LW9ubHktY29kZS1oYXNoLWtleS1ub3QtcHJvZCE=";
+    store.put_secure_string(&name, keys).await.unwrap();
+    assert_eq!(store.secure_string(&name).await.unwrap(), keys);
+    let missing = store.secure_string("/payments/test/none").await.unwrap_err();
+    assert!(missing.contains("ParameterNotFound"), "{missing}");
+}

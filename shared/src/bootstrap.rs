@@ -252,6 +252,24 @@ pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient 
     }
 }
 
+/// The same TLS connector the SDK clients get ([`https_client`]), for the one call made without
+/// an SDK client (SSM's GetParameter: `crate::parameters`).
+pub fn https_connector() -> aws_smithy_http_client::Connector {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
+    let builder = aws_smithy_http_client::Connector::builder().tls_provider(Provider::Rustls(CryptoMode::Ring));
+    if std::env::var("AWS_TLS_ROOTS").is_ok_and(|v| v == "native") {
+        return builder.build();
+    }
+    let amazon = TrustStore::empty().with_native_roots(false).with_pem_certificate(AWS_ROOTS);
+    match TlsContext::builder().with_trust_store(amazon).build() {
+        Ok(context) => builder.tls_context(context).build(),
+        Err(e) => {
+            tracing::warn!(error = %e, "AWS root certificates refused; trusting the system's roots");
+            builder.build()
+        }
+    }
+}
+
 /// Amazon Root CA 1–4 and Starfield Services Root Certificate Authority – G2, as PEM.
 pub const AWS_ROOTS: &[u8] = include_bytes!("../certs/aws-roots.pem");
 

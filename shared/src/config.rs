@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ssm::error::DisplayErrorContext;
+use crate::parameters::ParameterStore;
 
 use crate::domain::SmsCountries;
 use crate::ports::{AttemptLimits, SmsLimits};
@@ -47,19 +47,13 @@ fn env(name: &str) -> Option<String> {
 }
 
 /// A keyring from `NAME` (the value itself) or `NAME_PARAM` (an SSM SecureString holding it).
-async fn keyring(name: &'static str, ssm: &aws_sdk_ssm::Client) -> Result<Keyring, ConfigError> {
+async fn keyring(name: &'static str, aws: &aws_config::SdkConfig) -> Result<Keyring, ConfigError> {
     let param_var = format!("{name}_PARAM");
     let spec = match (env(name), env(&param_var)) {
         (Some(value), _) => value,
         (None, Some(parameter)) => {
-            let out = ssm
-                .get_parameter()
-                .name(&parameter)
-                .with_decryption(true)
-                .send()
-                .await
-                .map_err(|e| ConfigError::Parameter(parameter.clone(), DisplayErrorContext(e).to_string()))?;
-            out.parameter.and_then(|p| p.value).ok_or_else(|| ConfigError::Parameter(parameter, "no value".into()))?
+            let read = async { ParameterStore::new(aws)?.secure_string(&parameter).await };
+            read.await.map_err(|e| ConfigError::Parameter(parameter.clone(), e))?
         }
         (None, None) => return Err(ConfigError::Missing(name)),
     };
@@ -69,14 +63,10 @@ async fn keyring(name: &'static str, ssm: &aws_sdk_ssm::Client) -> Result<Keyrin
 impl Config {
     /// The configuration, with the keys `keys` names (and no others) read.
     pub async fn load(aws: &aws_config::SdkConfig, keys: Keys) -> Result<Self, ConfigError> {
-        let ssm = aws_sdk_ssm::Client::new(aws);
-        let optional = |wanted: bool, name: &'static str| {
-            let ssm = &ssm;
-            async move {
-                match wanted {
-                    true => keyring(name, ssm).await.map(Some),
-                    false => Ok(None),
-                }
+        let optional = |wanted: bool, name: &'static str| async move {
+            match wanted {
+                true => keyring(name, aws).await.map(Some),
+                false => Ok(None),
             }
         };
         let (code_hash_keys, card_keys) =

@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod config;
 pub mod jobs;
+pub mod parameters;
 pub mod telemetry;
 
 /// The adapters (`payments-adapters`).

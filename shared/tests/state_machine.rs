@@ -173,3 +173,83 @@ fn failures_keep_their_wire_codes_and_answers() {
     );
     assert_eq!(Failure::parse("some_new_code"), None, "an unknown stored code is never taken for a decline");
 }
+
+mod money_operations {
+    //! Random sequences of the money operations' commands on a manual-capture payment (issue
+    //! 23): whatever the order, what is captured never exceeds what was authorised, only a
+    //! succeeded payment shows a captured amount, an ended payment stays ended, and a hold is
+    //! never both captured and canceled.
+
+    use proptest::prelude::*;
+    use shared::domain::*;
+
+    use crate::domain::pending_payment;
+
+    fn command() -> impl Strategy<Value = Command> {
+        let reasons = CancellationReason::GIVEN.to_vec();
+        prop_oneof![
+            (0i64..20_000).prop_map(|d| Command::ConfirmHold { capture_before: 1_000_000 + d }),
+            (0u64..3_000).prop_map(|amount| Command::RequestCapture { amount }),
+            Just(Command::RecordCapture),
+            Just(Command::RecordVoid),
+            Just(Command::StartCapture),
+            Just(Command::HoldFunds { authorization_id: "auth-2".into() }),
+            prop::sample::select(reasons).prop_map(Command::Cancel),
+            Just(Command::Cancel(CancellationReason::AuthorizationExpired)),
+            Just(Command::Fail(Failure::CaptureFailed)),
+            Just(Command::Fail(Failure::Expired)),
+            Just(Command::Fail(Failure::Canceled)),
+        ]
+    }
+
+    fn is_ended(s: PaymentStatus) -> bool {
+        !s.is_open()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn captured_never_exceeds_authorised_and_ended_stays_ended(
+            commands in prop::collection::vec(command(), 1..12),
+            held in any::<bool>(),
+        ) {
+            let start = 1_000_000;
+            let mut p = pending_payment(start);
+            p.capture_method = CaptureMethod::Manual;
+            p.hold = held.then(|| Hold { authorization_id: "auth".into(), state: HoldState::Held });
+            let authorised = p.money.minor;
+            for (i, command) in commands.into_iter().enumerate() {
+                let before = p.clone();
+                let at = start + 10 * i64::try_from(i).unwrap();
+                let Ok(plan) = p.execute(command.clone(), at) else {
+                    prop_assert_eq!(&p, &before, "a refused command changes nothing");
+                    continue;
+                };
+                let mut replay = before.clone();
+                for event in &plan.events {
+                    let from = replay.status;
+                    replay.apply(event, plan.at);
+                    prop_assert!(TRANSITIONS.contains(&(from, event.name(), replay.status)), "{:?}", command);
+                }
+                if is_ended(before.status) {
+                    prop_assert_eq!(p.status, before.status, "an ended payment stays ended: {:?}", command);
+                }
+                if let Some(amount) = p.amount_to_capture {
+                    prop_assert!(amount > 0 && amount <= authorised, "to capture {}", amount);
+                }
+                prop_assert_eq!(p.amount_captured().is_some(), p.status == PaymentStatus::Succeeded);
+                prop_assert!(p.amount_captured().unwrap_or(0) <= authorised);
+                let captured = p.hold.as_ref().is_some_and(|h| h.state == HoldState::Captured);
+                prop_assert!(!(captured && p.status == PaymentStatus::Canceled), "captured and canceled: {:?}", command);
+                if p.status == PaymentStatus::RequiresCapture {
+                    prop_assert!(p.capture_before.is_some() && p.sealed_card.is_none() && !p.save_card);
+                }
+            }
+        }
+    }
+}

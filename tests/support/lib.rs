@@ -33,7 +33,7 @@ pub fn moto_endpoint() -> String {
 
 /// Production's SDK settings (timeouts, retries), pointed at moto, optionally through a
 /// fault-injecting HTTP client.
-async fn aws_config(faults: Option<&faults::FaultPlan>) -> aws_config::SdkConfig {
+pub async fn aws_config(faults: Option<&faults::FaultPlan>) -> aws_config::SdkConfig {
     let loader = shared::bootstrap::aws_config_loader()
         .endpoint_url(moto_endpoint())
         .region(aws_config::Region::new("us-east-1"))

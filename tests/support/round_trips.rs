@@ -45,6 +45,20 @@ const STATE: Kind =
 const SESSION_PAY: Kind = kind("session payment (shopper)", true, 2, "read the session, then one write");
 const SESSION_VERIFY: Kind = kind("session verify, right code (shopper)", false, 3, "read the session, then as verify");
 const SESSION_READ: Kind = kind("read checkout session (merchant)", false, 2, "the session, then its payment");
+const RIGHT_CODE_MANUAL: Kind = kind(
+    "verify, right code (manual capture)",
+    false,
+    2,
+    "read the payment, then one write: the hold confirmed, the order claimed, the card saved",
+);
+const CAPTURE: Kind = kind(
+    "capture (manual)",
+    false,
+    3,
+    "read the payment, claim the capture (a cancel racing it loses), record the capture after the acquirer",
+);
+const CANCEL: Kind =
+    kind("cancel (manual)", false, 3, "read the payment, store it canceled (its order back), record the void");
 
 pub struct RoundTrip {
     pub kind: Kind,
@@ -128,7 +142,28 @@ pub async fn measure(stack: &Stack) -> Vec<RoundTrip> {
     journey.step(HISTORY, stack.get(&format!("/users/{user}/payments"), Some(&merchant))).await;
 
     session_journey(&mut journey, &merchant).await;
+    money_journey(&mut journey, &merchant).await;
     journey.trips
+}
+
+/// Manual captures: one verified and captured in part, one verified and canceled.
+async fn money_journey(journey: &mut Journey<'_>, merchant: &str) {
+    let stack = journey.stack;
+    let call = |function, path: String, body: serde_json::Value| async move {
+        stack.call_as(merchant, function, &path, &body, None).await
+    };
+    for (kind, what, body) in [(CAPTURE, "capture", json!({"amount": 1000})), (CANCEL, "cancel", json!({}))] {
+        let phone = random_phone();
+        // Another card each: the journey's card is at its daily velocity limit by now.
+        let mut manual = first_payment_body(&random_id("u"), &phone, &crate::random_card());
+        manual["merchant_id"] = json!(merchant);
+        manual["capture_method"] = json!("manual");
+        let created = stack.call_as(merchant, Function::FirstPayment, "/payments", &manual, None).await;
+        let id = payment_id(&created);
+        let right = json!({ "code": stack.code_sent_to(&phone) });
+        journey.step(RIGHT_CODE_MANUAL, call(Function::VerifyCode, format!("/payments/{id}/verify"), right)).await;
+        journey.step(kind, call(Function::PaymentOperations, format!("/payments/{id}/{what}"), body)).await;
+    }
 }
 
 /// A checkout session: the merchant creates it, the shopper's page reads it, pays in it,
