@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
 use lambda_http::{Body, Request, Response};
 
 use crate::adapters::clock::SystemClock;
@@ -237,35 +238,34 @@ async fn warm<T, E: std::error::Error + 'static>(service: &str, call: impl Futur
 /// bench/NOTES.md), and the functions talk to nothing but AWS. `AWS_TLS_ROOTS=native` trusts
 /// the system's store instead (an endpoint behind another CA, e.g. a TLS-inspecting proxy).
 pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
     let builder = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring));
-    if std::env::var("AWS_TLS_ROOTS").is_ok_and(|v| v == "native") {
-        return builder.build_https();
-    }
-    let amazon = TrustStore::empty().with_native_roots(false).with_pem_certificate(AWS_ROOTS);
-    match TlsContext::builder().with_trust_store(amazon).build() {
-        Ok(context) => builder.tls_context(context).build_https(),
-        Err(e) => {
-            tracing::warn!(error = %e, "AWS root certificates refused; trusting the system's roots");
-            aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https()
-        }
+    match tls_context() {
+        Some(context) => builder.tls_context(context).build_https(),
+        None => builder.build_https(),
     }
 }
 
 /// The same TLS connector the SDK clients get ([`https_client`]), for the one call made without
 /// an SDK client (SSM's GetParameter: `crate::parameters`).
 pub fn https_connector() -> aws_smithy_http_client::Connector {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
     let builder = aws_smithy_http_client::Connector::builder().tls_provider(Provider::Rustls(CryptoMode::Ring));
+    match tls_context() {
+        Some(context) => builder.tls_context(context).build(),
+        None => builder.build(),
+    }
+}
+
+/// Trust only the AWS roots; `None`: the system's (`AWS_TLS_ROOTS=native`, or the roots refused).
+fn tls_context() -> Option<TlsContext> {
     if std::env::var("AWS_TLS_ROOTS").is_ok_and(|v| v == "native") {
-        return builder.build();
+        return None;
     }
     let amazon = TrustStore::empty().with_native_roots(false).with_pem_certificate(AWS_ROOTS);
     match TlsContext::builder().with_trust_store(amazon).build() {
-        Ok(context) => builder.tls_context(context).build(),
+        Ok(context) => Some(context),
         Err(e) => {
             tracing::warn!(error = %e, "AWS root certificates refused; trusting the system's roots");
-            builder.build()
+            None
         }
     }
 }
