@@ -142,6 +142,17 @@ async fn exercise(stack: &mut Stack) -> Vec<(&'static str, Vec<Access>)> {
         let done = stack.call(Function::PaymentOperations, &format!("/payments/{id}/{what}"), &body, Some(&key)).await;
         assert_eq!(done.status, 200, "{}", done.body);
     }
+    // A manual repeat payment captured: its card's last use is recorded by the capture.
+    let (user, phone) = (random_id("u"), random_phone());
+    let p = stack.first_payment(&first_payment_body(&user, &phone, &random_card())).await;
+    stack.verify(p.body["payment_id"].as_str().unwrap(), &stack.code_sent_to(&phone)).await;
+    let mut repeat = repeat_payment_body(&user);
+    repeat["capture_method"] = json!("manual");
+    let r = stack.repeat_payment(&repeat).await;
+    let id = r.body["payment_id"].as_str().unwrap().to_owned();
+    stack.verify(&id, &stack.code_sent_to(&phone)).await;
+    let done = stack.call(Function::PaymentOperations, &format!("/payments/{id}/capture"), &json!({}), None).await;
+    assert_eq!(done.body["status"], "succeeded", "{}", done.body);
     // A merchant lists a customer's saved cards and forgets one.
     let listed = stack.get(&format!("/users/{user}/payment-methods"), None).await;
     let method = listed.body["data"][0]["id"].as_str().unwrap().to_owned();
