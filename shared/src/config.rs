@@ -47,12 +47,14 @@ fn env(name: &str) -> Option<String> {
 }
 
 /// A keyring from `NAME` (the value itself) or `NAME_PARAM` (an SSM SecureString holding it).
-async fn keyring(name: &'static str, aws: &aws_config::SdkConfig) -> Result<Keyring, ConfigError> {
+/// `ssm` is built once per cold start (one connection for both keys); an error building it
+/// matters only to a key read from SSM.
+async fn keyring(name: &'static str, ssm: &Result<ParameterStore, String>) -> Result<Keyring, ConfigError> {
     let param_var = format!("{name}_PARAM");
     let spec = match (env(name), env(&param_var)) {
         (Some(value), _) => value,
         (None, Some(parameter)) => {
-            let read = async { ParameterStore::new(aws)?.secure_string(&parameter).await };
+            let read = async { ssm.as_ref().map_err(Clone::clone)?.secure_string(&parameter).await };
             read.await.map_err(|e| ConfigError::Parameter(parameter.clone(), e))?
         }
         (None, None) => return Err(ConfigError::Missing(name)),
@@ -63,9 +65,10 @@ async fn keyring(name: &'static str, aws: &aws_config::SdkConfig) -> Result<Keyr
 impl Config {
     /// The configuration, with the keys `keys` names (and no others) read.
     pub async fn load(aws: &aws_config::SdkConfig, keys: Keys) -> Result<Self, ConfigError> {
+        let ssm = &ParameterStore::new(aws);
         let optional = |wanted: bool, name: &'static str| async move {
             match wanted {
-                true => keyring(name, aws).await.map(Some),
+                true => keyring(name, ssm).await.map(Some),
                 false => Ok(None),
             }
         };
