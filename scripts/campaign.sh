@@ -63,8 +63,8 @@ groups=(
   first-payment:createFirstPayment first-payment:payInSession
   repeat-payment:createRepeatPayment repeat-payment:payInSessionWithSavedCard
   verify-code:verifyCode,resendCode verify-code:verifyCodeInSession,resendCodeInSession
-  payment-status:getPayment,listUserPayments,listPaymentMethods
-  payment-operations:capturePayment,cancelPayment,deletePaymentMethod
+  payment-status:getPayment,listUserPayments,listPaymentMethods,listRefunds,getRefund
+  payment-operations:capturePayment,cancelPayment,createRefund,deletePaymentMethod
   checkout-page:createCheckoutSession,getCheckoutSession,expireCheckoutSession
   checkout-page:openCheckout,getCheckoutState
 )

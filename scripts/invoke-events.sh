@@ -19,7 +19,8 @@ for file in events/*.json; do
     repeat-payment*) function=repeat-payment ;;
     verify-code* | resend-code*) function=verify-code ;;
     payment-status* | payment-history* | payment-methods-list*) function=payment-status ;;
-    payment-methods-delete*) function=payment-operations ;;
+    payment-methods-delete* | refund-create*) function=payment-operations ;;
+    refund-get* | refunds-list*) function=payment-status ;;
     payment-sweeper*) function=payment-sweeper ;;
     *) echo "$file: no function for this fixture" >&2; failed=1; continue ;;
   esac

@@ -7,19 +7,22 @@
 #                  10,000 cases per property, the full bad-input campaign; figures recorded
 #                  into docs/reliability.md
 #   MODE=campaign  the full bad-input campaign alone
-# Counts can be set: RACE_ROUNDS, PROPTEST_CASES, CAMPAIGN_EXAMPLES, CAMPAIGN_SEEDS.
+# Counts can be set: RACE_ROUNDS, REFUND_RACE_ROUNDS, PROPTEST_CASES, CAMPAIGN_EXAMPLES, CAMPAIGN_SEEDS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${MODE:-test}"
 case "$mode" in
-  test) : "${RACE_ROUNDS:=60}" "${PROPTEST_CASES:=1000}" "${CAMPAIGN_EXAMPLES:=10}" ;;
-  soak) : "${RACE_ROUNDS:=1000}" "${PROPTEST_CASES:=10000}" "${CAMPAIGN_EXAMPLES:=550}" "${CAMPAIGN_SEEDS:=20261127 1127}" ;;
+  test) : "${RACE_ROUNDS:=60}" "${REFUND_RACE_ROUNDS:=100}" "${PROPTEST_CASES:=1000}" "${CAMPAIGN_EXAMPLES:=10}" ;;
+  soak) : "${RACE_ROUNDS:=1000}" "${REFUND_RACE_ROUNDS:=1000}" "${PROPTEST_CASES:=10000}" "${CAMPAIGN_EXAMPLES:=550}" "${CAMPAIGN_SEEDS:=20261127 1127}" ;;
   campaign) : "${CAMPAIGN_EXAMPLES:=550}" "${CAMPAIGN_SEEDS:=20261127 1127}" ;;
   *) echo "error: MODE must be test, soak or campaign (got '$mode')" >&2; exit 2 ;;
 esac
-export RACE_ROUNDS PROPTEST_CASES CAMPAIGN_EXAMPLES CAMPAIGN_SEEDS
+export RACE_ROUNDS REFUND_RACE_ROUNDS PROPTEST_CASES CAMPAIGN_EXAMPLES CAMPAIGN_SEEDS
 export MOTO_PORT="${TEST_MOTO_PORT:-4577}" WATCH_PORT="${TEST_WATCH_PORT:-9077}" TABLE_NAME=payments-test LOG_FORMAT=text
 export MOTO_PORT_VARIABLE=TEST_MOTO_PORT WATCH_PORT_VARIABLE=TEST_WATCH_PORT
+# A second moto, on the next port, for the concurrent-refunds race alone: moto serializes its
+# requests on one core, and that race would otherwise hold every other test behind it.
+export SECOND_MOTO_PORT=$((MOTO_PORT + 1))
 # The functions under test stay the ones built here, whatever is edited meanwhile.
 export WATCH_FLAGS=--ignore-changes
 source scripts/local-env.sh
@@ -79,7 +82,7 @@ mkdir -p target
 rm -rf target/figures
 # Formatting first: it fails in a second, before anything is built.
 phase fmt cargo fmt --all --check
-phase ports eval 'require_free_port "$MOTO_PORT" moto TEST_MOTO_PORT && require_free_port "$WATCH_PORT" "cargo lambda watch" TEST_WATCH_PORT'
+phase ports eval 'require_free_port "$MOTO_PORT" moto TEST_MOTO_PORT && require_free_port "$SECOND_MOTO_PORT" "the second moto" TEST_MOTO_PORT && require_free_port "$WATCH_PORT" "cargo lambda watch" TEST_WATCH_PORT'
 phase tools make --no-print-directory -s tools
 if [ "$mode" = test ]; then
   # The deployment template as CloudFormation reads it, SAM's transform included (cfn-lint runs
@@ -104,11 +107,12 @@ export RUSTC_WORKSPACE_WRAPPER="$clippy_driver" CLIPPY_ARGS="-D__CLIPPY_HACKERY_
 # Bins first, on their own: the same build cargo lambda watch will ask for, so it reuses it.
 phase build+clippy cargo build --workspace --bins
 phase build-tests+clippy cargo test --workspace --no-run
-phase start-moto eval 'start_moto > target/test-moto.log 2>&1'
+phase start-moto eval 'start_moto > target/test-moto.log 2>&1 && MOTO_PORT=$SECOND_MOTO_PORT start_moto > target/test-moto-2.log 2>&1'
 phase create-table cargo run -q -p dev-tools --bin create-table
 # The local stack's flows pay with the test cards from 127.0.0.1 many times over.
 lift_attempt_limits
 phase start-watch eval 'start_watch > target/test-watch.log 2>&1'
+export SECOND_MOTO_ENDPOINT="http://127.0.0.1:${SECOND_MOTO_PORT}"
 export MOTO_ENDPOINT="http://127.0.0.1:${MOTO_PORT}" WATCH_ENDPOINT="http://127.0.0.1:${WATCH_PORT}"
 # The campaign's summary reads the functions' output here (scripts/campaign_summary.py).
 export WATCH_LOG=target/test-watch.log
@@ -133,6 +137,7 @@ case "$mode" in
     ;;
   soak)
     tested races cargo test -p integration-tests --test integration -- races:: --test-threads 1
+    tested refund-race cargo test -p integration-tests --test integration -- refunds::concurrent
     tested properties properties_soak
     tested campaign scripts/campaign.sh "$CAMPAIGN_EXAMPLES"
     if [ "$status" = 0 ]; then

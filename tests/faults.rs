@@ -1,14 +1,20 @@
 //! Faults at every step of every flow: each AWS call of first payment, repeat payment, verify,
-//! resend and a shopper's payment in a checkout session (by card, and with the saved card)
-//! fails in turn (throttled, 500, timed out, answer lost after landing, or the
+//! resend, a shopper's payment in a checkout session (by card, and with the saved card) and the
+//! merchant's capture, cancel and refund fails in turn (and a refund's acquirer call never
+//! returns) (throttled, 500, timed out, answer lost after landing, or the
 //! invocation dying there). For each: the client gets a clear answer, the stored state stays
 //! consistent, and a retry with the same Idempotency-Key converges to one outcome.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::stream::{self, StreamExt};
 use integration_tests::faults::{Fault, FaultPlan};
+use std::sync::Arc;
+
 use integration_tests::*;
+use payments_testkit::{Away, Funds, LedgerAcquirer};
 use serde_json::{json, Value};
+use shared::domain::{CAPTURE_GRACE_SECS, REFUND_GRACE_SECS};
+use shared::usecases::lifecycle::LEASE_SECS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Flow {
@@ -22,6 +28,20 @@ enum Flow {
     /// (`POST /checkout/{id}/payments/repeat`): the write with the most riders (the payment,
     /// the session's move, the key's claim, the SMS counters and the admission's checks).
     SessionRepeat,
+    /// The merchant captures part of a manual-capture payment's held funds (issue 23).
+    Capture,
+    /// The merchant cancels a manual-capture payment awaiting its capture.
+    Cancel,
+    /// The merchant refunds part of a captured payment.
+    Refund,
+}
+
+/// A money operation's faults also include the acquirer's: the refund call that never returns
+/// (the invocation dies after the refund's write, before the acquirer booked it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Where {
+    Aws(&'static [&'static str], Fault),
+    RefundNeverAnswered,
 }
 
 const CLAIM: &[&str] = &["PutItem", "IDEM#"];
@@ -42,6 +62,18 @@ const AUTHORISED: &[&str] = &["PutItem", "sbx_auth_"];
 /// The capture stored (with the saved card).
 const CAPTURED: &[&str] = &["TransactWriteItems", "\"captured\""];
 const INSERT_IN_SESSION: &[&str] = &["TransactWriteItems", "SESSION#"];
+/// A manual capture claimed: the payment stored `capturing` (before the acquirer).
+const CAPTURING: &[&str] = &["PAY#", "\"capturing\""];
+/// The capture recorded (after the acquirer).
+const RECORD_CAPTURE: &[&str] = &["PAY#", "\"succeeded\""];
+/// A cancel stored (the hold still held, the order given back), before the void.
+const STORE_CANCELED: &[&str] = &["PAY#", "\"canceled\"", "\"held\""];
+/// The void recorded (after the acquirer).
+const RECORD_VOID: &[&str] = &["PAY#", "\"canceled\"", "\"voided\""];
+/// A refund added to its payment (before the acquirer).
+const ADD_REFUND: &[&str] = &["UpdateItem", "refundable = refundable -"];
+/// A refund's answer stored (after the acquirer).
+const SETTLE_REFUND: &[&str] = &["UpdateItem", ":pending"];
 
 fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
     match flow {
@@ -92,6 +124,26 @@ fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
             ("send SMS", SMS),
             ("complete key", COMPLETE),
         ],
+        Flow::Capture => vec![
+            ("claim key", CLAIM),
+            ("read payment", READ),
+            ("store capturing", CAPTURING),
+            ("record capture", RECORD_CAPTURE),
+            ("complete key", COMPLETE),
+        ],
+        Flow::Cancel => vec![
+            ("claim key", CLAIM),
+            ("read payment", READ),
+            ("store canceled, order back", STORE_CANCELED),
+            ("record void", RECORD_VOID),
+            ("complete key", COMPLETE),
+        ],
+        Flow::Refund => vec![
+            ("claim key", CLAIM),
+            ("add refund", ADD_REFUND),
+            ("store refund's answer", SETTLE_REFUND),
+            ("complete key", COMPLETE),
+        ],
     }
 }
 
@@ -99,24 +151,51 @@ fn is_write(matches: &[&str]) -> bool {
     !matches.contains(&"GetItem") && !matches.contains(&"Query") && !matches.contains(&"BatchGetItem")
 }
 
-fn cases() -> Vec<(Flow, &'static str, &'static [&'static str], Fault)> {
+const FLOWS: [Flow; 9] = [
+    Flow::First,
+    Flow::Repeat,
+    Flow::Verify,
+    Flow::Resend,
+    Flow::SessionPay,
+    Flow::SessionRepeat,
+    Flow::Capture,
+    Flow::Cancel,
+    Flow::Refund,
+];
+
+fn cases() -> Vec<(Flow, &'static str, Where)> {
     let mut cases = Vec::new();
-    for flow in [Flow::First, Flow::Repeat, Flow::Verify, Flow::Resend, Flow::SessionPay, Flow::SessionRepeat] {
+    for flow in FLOWS {
         for (step, matches) in steps(flow) {
-            cases.push((flow, step, matches, Fault::Throttle));
+            cases.push((flow, step, Where::Aws(matches, Fault::Throttle)));
             if is_write(matches) {
-                cases.push((flow, step, matches, Fault::AnswerLost));
+                cases.push((flow, step, Where::Aws(matches, Fault::AnswerLost)));
             } else {
-                cases.push((flow, step, matches, Fault::ServerError));
+                cases.push((flow, step, Where::Aws(matches, Fault::ServerError)));
             }
-            let dies_there = [CHARGED, SMS, COMMIT, INSERT_IN_SESSION, AUTHORISED, CAPTURED];
+            // The invocation dies there: after a money operation's write that claims the
+            // acquirer call (before the call), and at the write that records its answer (after).
+            let dies_there = [
+                CHARGED,
+                SMS,
+                COMMIT,
+                INSERT_IN_SESSION,
+                AUTHORISED,
+                CAPTURED,
+                CAPTURING,
+                RECORD_CAPTURE,
+                STORE_CANCELED,
+                RECORD_VOID,
+                SETTLE_REFUND,
+            ];
             if dies_there.contains(&matches) {
-                cases.push((flow, step, matches, Fault::Hang));
+                cases.push((flow, step, Where::Aws(matches, Fault::Hang)));
             }
         }
     }
-    cases.push((Flow::First, "send SMS", SMS, Fault::Timeout));
-    cases.push((Flow::Verify, "complete payment, claim key", COMMIT, Fault::Timeout));
+    cases.push((Flow::First, "send SMS", Where::Aws(SMS, Fault::Timeout)));
+    cases.push((Flow::Verify, "complete payment, claim key", Where::Aws(COMMIT, Fault::Timeout)));
+    cases.push((Flow::Refund, "ask the acquirer", Where::RefundNeverAnswered));
     cases
 }
 
@@ -188,7 +267,56 @@ async fn prepare_merchant(stack: &Stack, flow: Flow, user: &str, phone: &str) ->
             stack.clock.advance(30);
             (Function::VerifyCode, format!("/payments/{id}/resend"), json!({}))
         }
+        Flow::Capture | Flow::Cancel => {
+            let mut body = first_payment_body(user, phone, VISA);
+            body["capture_method"] = json!("manual");
+            let created = stack.first_payment(&body).await;
+            let id = created.body["payment_id"].as_str().unwrap().to_owned();
+            let held = stack.verify(&id, &stack.code_sent_to(phone)).await;
+            assert_eq!(held.body["status"], "requires_capture", "{}", held.body);
+            let (what, body) =
+                if flow == Flow::Capture { ("capture", json!({"amount": 1200})) } else { ("cancel", json!({})) };
+            (Function::PaymentOperations, format!("/payments/{id}/{what}"), body)
+        }
+        Flow::Refund => {
+            let id = pending().await;
+            assert_eq!(stack.verify(&id, &stack.code_sent_to(phone)).await.status, 200);
+            (Function::PaymentOperations, format!("/payments/{id}/refunds"), json!({"amount": 500}))
+        }
     }
+}
+
+/// A money operation converged: done once, as the payment says and as the acquirer's books say
+/// (a capture captured once, a cancel voided, a refund paid once and none lost), once the
+/// sweeper has finished what a dead attempt left.
+async fn check_money(stack: &Stack, ledger: &LedgerAcquirer, flow: Flow, id: &str) -> Result<(), String> {
+    stack.clock.advance(REFUND_GRACE_SECS.max(CAPTURE_GRACE_SECS) + LEASE_SECS);
+    shared::usecases::sweep(&stack.services, 25, 10).await.map_err(|e| e.to_string())?;
+    let p = stack.get(&format!("/payments/{id}"), None).await.body;
+    let funds = ledger.ledger().get(id).copied();
+    match flow {
+        Flow::Capture => {
+            let ok = p["status"] == "succeeded" && p["amount_captured"] == 1200;
+            if !ok || funds != Some(Funds::Captured) || ledger.capture_calls(id) == 0 || ledger.captured(id) != 1200 {
+                return Err(format!("capture: {p} / {funds:?} / {} calls", ledger.capture_calls(id)));
+            }
+        }
+        Flow::Cancel => {
+            if p["status"] != "canceled" || funds != Some(Funds::Voided) || ledger.capture_calls(id) != 0 {
+                return Err(format!("cancel: {p} / {funds:?}"));
+            }
+        }
+        Flow::Refund => {
+            let refunds = p["refunds"].as_array().cloned().unwrap_or_default();
+            let booked: Vec<_> = ledger.refunds().into_values().filter(|r| r.payment_id == id).collect();
+            let one = refunds.len() == 1 && refunds[0]["status"] == "succeeded" && refunds[0]["amount"] == 500;
+            if !one || booked.len() != 1 || ledger.refunded(id) != 500 {
+                return Err(format!("refund: {p} / booked {booked:?}"));
+            }
+        }
+        Flow::First | Flow::Repeat | Flow::Verify | Flow::Resend | Flow::SessionPay | Flow::SessionRepeat => {}
+    }
+    Ok(())
 }
 
 fn s(item: &std::collections::HashMap<String, AttributeValue>, k: &str) -> String {
@@ -198,15 +326,17 @@ fn s(item: &std::collections::HashMap<String, AttributeValue>, k: &str) -> Strin
     }
 }
 
-/// What must hold after any fault: no saved card without a succeeded payment for it, no
+/// What must hold after any fault: no saved card without a succeeded (or held) payment for it, no
 /// pending payment whose code can neither be used nor resent, no key locked past a deadline.
 async fn check_consistent(stack: &Stack) -> Result<(), String> {
     let now = stack.clock_now();
     let items = stack.scan().await;
     let of = |entity: &'static str| items.iter().filter(move |i| s(i, "entity") == entity);
     for method in of("payment_method") {
+        // A card is saved by the payment that succeeded, or by a manual-capture payment's right
+        // code (its hold confirmed: it has a `capture_before`), whatever came of the hold since.
         let backed = of("payment").any(|p| {
-            s(p, "status") == "succeeded"
+            (s(p, "status") == "succeeded" || !s(p, "capture_before").is_empty())
                 && s(p, "payment_method_id") == s(method, "payment_method_id")
                 && s(p, "user_id") == s(method, "user_id")
         });
@@ -229,30 +359,51 @@ async fn check_consistent(stack: &Stack) -> Result<(), String> {
     Ok(())
 }
 
-async fn run_case(flow: Flow, step: &str, matches: &[&str], fault: Fault) -> Result<String, String> {
+async fn run_case(flow: Flow, step: &str, at: Where) -> Result<String, String> {
     let plan = FaultPlan::default();
-    let stack = Stack::with_faults(&plan).await;
+    let mut stack = Stack::with_faults(&plan).await;
+    let ledger = Arc::new(LedgerAcquirer::prompt());
+    stack.services.acquirer = ledger.clone();
     let (user, phone) = (random_id("u"), random_phone());
     let request = prepare(&stack, flow, &user, &phone).await;
     let key = random_id("key");
-    let name = format!("{flow:?} / {step} / {fault:?}");
-
-    plan.arm(matches, fault);
-    let call = request.send(&stack, &key);
-    let first = if fault == Fault::Hang {
-        // The invocation dies (its Lambda times out) while the call hangs.
-        tokio::select! {
-            answer = call => Some(answer),
-            () = plan.hung() => None,
-        }
-    } else {
-        Some(call.await)
+    let (matches, fault): (&[&str], Option<Fault>) = match at {
+        Where::Aws(matches, fault) => (matches, Some(fault)),
+        Where::RefundNeverAnswered => (&[], None),
     };
-    let hits = plan.hits();
-    plan.disarm();
-    if hits == 0 {
-        return Err(format!("{name}: the fault never fired"));
-    }
+    let name =
+        format!("{flow:?} / {step} / {}", fault.map_or("the acquirer never answers".to_owned(), |f| format!("{f:?}")));
+
+    let first = match fault {
+        Some(fault) => {
+            plan.arm(matches, fault);
+            let call = request.send(&stack, &key);
+            let first = if fault == Fault::Hang {
+                // The invocation dies (its Lambda times out) while the call hangs.
+                tokio::select! {
+                    answer = call => Some(answer),
+                    () = plan.hung() => None,
+                }
+            } else {
+                Some(call.await)
+            };
+            let hits = plan.hits();
+            plan.disarm();
+            if hits == 0 {
+                return Err(format!("{name}: the fault never fired"));
+            }
+            first
+        }
+        None => {
+            ledger.set_away(Away { refund_hangs: true, ..Away::default() });
+            let first = tokio::select! {
+                answer = request.send(&stack, &key) => Some(answer),
+                () = tokio::time::sleep(std::time::Duration::from_secs(2)) => None,
+            };
+            ledger.set_away(Away::default());
+            first
+        }
+    };
     let first_answer = match &first {
         None => "invocation died".to_owned(),
         Some(a) if a.status == 503 => {
@@ -260,6 +411,11 @@ async fn run_case(flow: Flow, step: &str, matches: &[&str], fault: Fault) -> Res
                 return Err(format!("{name}: 503 without code or Retry-After: {}", a.body));
             }
             "503 temporarily_unavailable + Retry-After".to_owned()
+        }
+        // A money operation that finished despite the fault (an answer it could not store is
+        // left for the sweeper; the checks after the retry say whether it converged).
+        Some(a) if matches!(flow, Flow::Capture | Flow::Cancel | Flow::Refund) && a.status < 300 => {
+            format!("{} (done)", a.status)
         }
         // The work was done; only recording the answer under the key failed.
         Some(a) if matches == COMPLETE && a.status < 300 => format!("{} (work done)", a.status),
@@ -283,6 +439,11 @@ async fn run_case(flow: Flow, step: &str, matches: &[&str], fault: Fault) -> Res
     }
     // One outcome: the payment the retry answered completes, and it is the only live one.
     let id = retry.body["payment_id"].as_str().unwrap().to_owned();
+    if matches!(flow, Flow::Capture | Flow::Cancel | Flow::Refund) {
+        check_money(&stack, &ledger, flow, &id).await.map_err(|e| format!("{name}: {e}"))?;
+        check_consistent(&stack).await.map_err(|e| format!("{name}: after the retry: {e}"))?;
+        return Ok(format!("{name}: first answer {first_answer}; retry {} converged", retry.status));
+    }
     if flow == Flow::Verify {
         if retry.body["status"] != "succeeded" {
             return Err(format!("{name}: verify retry did not complete: {}", retry.body));
@@ -316,10 +477,7 @@ async fn every_step_of_every_flow_survives_faults() {
     // At most 16 at a time: each case keeps production's 2-second SDK timeouts, and a burst of
     // every case's setup at once can keep the one emulator busy past them.
     let results: Vec<Result<String, String>> =
-        stream::iter(cases.iter().map(|(flow, step, matches, fault)| run_case(*flow, step, matches, *fault)))
-            .buffered(16)
-            .collect()
-            .await;
+        stream::iter(cases.iter().map(|(flow, step, at)| run_case(*flow, step, *at))).buffered(16).collect().await;
     let failures: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     for line in results.iter().flatten() {
         println!("{line}");

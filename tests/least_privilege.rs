@@ -153,6 +153,25 @@ async fn exercise(stack: &mut Stack) -> Vec<(&'static str, Vec<Access>)> {
     stack.verify(&id, &stack.code_sent_to(&phone)).await;
     let done = stack.call(Function::PaymentOperations, &format!("/payments/{id}/capture"), &json!({}), None).await;
     assert_eq!(done.body["status"], "succeeded", "{}", done.body);
+    // Refunds: one keyed, one of what is left, one left pending for the sweeper; then read.
+    let refunds = format!("/payments/{id}/refunds");
+    let refunded = stack.call(Function::PaymentOperations, &refunds, &json!({"amount": 100}), Some("refund-1")).await;
+    assert_eq!(refunded.status, 201, "{}", refunded.body);
+    stack.call(Function::PaymentOperations, &refunds, &json!({}), None).await;
+    stack.get(&refunds, None).await;
+    stack.get(&format!("/refunds/{}", refunded.body["id"].as_str().unwrap()), None).await;
+    let pending_phone = random_phone();
+    let pending = stack
+        .first_payment(&first_payment_body(
+            &random_id("u"),
+            &pending_phone,
+            shared::adapters::sandbox_acquirer::REFUND_PENDING_CARD,
+        ))
+        .await;
+    let pending = pending.body["payment_id"].as_str().unwrap().to_owned();
+    stack.verify(&pending, &stack.code_sent_to(&pending_phone)).await;
+    let left = stack.call(Function::PaymentOperations, &format!("/payments/{pending}/refunds"), &json!({}), None).await;
+    assert_eq!(left.body["status"], "pending", "{}", left.body);
     // A merchant lists a customer's saved cards and forgets one.
     let listed = stack.get(&format!("/users/{user}/payment-methods"), None).await;
     let method = listed.body["data"][0]["id"].as_str().unwrap().to_owned();

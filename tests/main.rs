@@ -12,6 +12,7 @@ mod log_secrets;
 mod money_ops;
 mod payment_flows;
 mod races;
+mod refunds;
 mod rotation;
 mod round_trips;
 mod saved_cards;

@@ -3,19 +3,9 @@
 //! (the rest released), cancel in each allowed state and refused in the others, and the
 //! sweeper's cancel of a hold nobody captured in time.
 
-use std::sync::Arc;
-
 use integration_tests::*;
-use payments_testkit::{Funds, LedgerAcquirer};
+use payments_testkit::Funds;
 use serde_json::{json, Value};
-
-/// A stack whose acquirer keeps its books, and those books.
-async fn stack_with_ledger() -> (Stack, Arc<LedgerAcquirer>) {
-    let mut stack = Stack::new().await;
-    let ledger = Arc::new(LedgerAcquirer::prompt());
-    stack.services.acquirer = ledger.clone();
-    (stack, ledger)
-}
 
 /// A manual-capture first payment of 1999, verified: its id (status `requires_capture`).
 async fn held_payment(stack: &Stack, user: &str) -> String {
@@ -33,10 +23,6 @@ async fn held_payment(stack: &Stack, user: &str) -> String {
 
 async fn op(stack: &Stack, id: &str, what: &str, body: Value) -> Answer {
     stack.call(Function::PaymentOperations, &format!("/payments/{id}/{what}"), &body, None).await
-}
-
-fn code_of(a: &Answer) -> (u16, Option<&str>) {
-    (a.status, a.body["code"].as_str())
 }
 
 #[tokio::test]

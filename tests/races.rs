@@ -19,7 +19,7 @@ fn rounds() -> usize {
 /// The two races take turns: each alone keeps moto busy.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn unlimited_sms() -> SmsLimits {
+pub(crate) fn unlimited_sms() -> SmsLimits {
     SmsLimits::unlimited()
 }
 

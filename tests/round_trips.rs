@@ -55,6 +55,12 @@ async fn each_request_makes_the_round_trips_it_is_designed_to() {
         // recorded.
         ("verify, right code (manual capture)", 200, 2),
         ("capture (manual)", 200, 3),
+        // A refund is one conditional write that adds it (its condition is the rule, so no
+        // read comes first), then its answer's write after the acquirer; a key costs its claim
+        // and its kept answer; a refund of what is left reads how much that is first.
+        ("refund", 201, 2),
+        ("refund, Idempotency-Key", 201, 4),
+        ("refund of what is left", 201, 3),
         ("verify, right code (manual capture)", 200, 2),
         ("cancel (manual)", 200, 3),
     ];
@@ -76,6 +82,8 @@ async fn each_request_makes_the_round_trips_it_is_designed_to() {
         ("session verify, right code (shopper)", 4),
         ("capture (manual)", 3),
         ("cancel (manual)", 3),
+        // Issue 23's: a refund ≤ 2 (plus the acquirer).
+        ("refund", 2),
     ];
     for (name, bound) in bounds {
         let r = measured.iter().find(|r| r.kind.name == *name).unwrap();

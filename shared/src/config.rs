@@ -8,7 +8,9 @@ use crate::parameters::ParameterStore;
 use crate::domain::SmsCountries;
 use crate::ports::{AttemptLimits, SmsLimits};
 use crate::secrets::Keyring;
-pub use payments_core::settings::{AcquirerChoice, CaptureWindow, ConfigError, Currencies, Keys, LocalAuth, Settings};
+pub use payments_core::settings::{
+    AcquirerChoice, CaptureWindow, ConfigError, Currencies, Keys, LocalAuth, RefundWindow, Settings,
+};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -108,6 +110,7 @@ impl Config {
                     }
                 },
                 capture_window: CaptureWindow::hours(cap("CAPTURE_WINDOW_HOURS", 168)?),
+                refund_window: RefundWindow::days(cap("REFUND_WINDOW_DAYS", 180)?),
             },
         })
     }

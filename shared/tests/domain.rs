@@ -276,6 +276,8 @@ pub(crate) fn pending_payment(now: i64) -> Payment {
         amount_to_capture: None,
         capture_before: None,
         cancellation_reason: None,
+        captured_at: None,
+        refunds: Vec::new(),
         created_at: now,
         updated_at: now,
         expires_at: now + PAYMENT_TTL_SECS,

@@ -32,9 +32,11 @@ async fn every_event_fixture_gives_its_documented_status() {
         } else if name.starts_with("payment-status")
             || name.starts_with("payment-history")
             || name.starts_with("payment-methods-list")
+            || name.starts_with("refund-get")
+            || name.starts_with("refunds-list")
         {
             shared::http::payment_status(svc, req).await
-        } else if name.starts_with("payment-methods-delete") {
+        } else if name.starts_with("payment-methods-delete") || name.starts_with("refund-create") {
             shared::http::payment_operations(svc, req).await
         } else if name.starts_with("checkout-") {
             shared::http::checkout_page(svc, req).await

@@ -36,8 +36,32 @@ fn failures() -> Vec<Failure> {
     all
 }
 
+/// The payment the test refunds' ids name (the state machine finds a refund by its id).
+fn refunded() -> PaymentId {
+    PaymentId::parse("pay_01jd8x9y2z3a4b5c6d7e8f9g0h").unwrap()
+}
+
+/// The refund id the test payments' pending refund has.
+fn pending_refund_id(p: &PaymentId) -> RefundId {
+    RefundId::for_payment(p, Some("pending1"))
+}
+
+fn refund(id: RefundId, amount: u64, at: i64) -> Refund {
+    Refund::pending(id, amount, None, RefundMetadata::default(), at)
+}
+
 fn commands() -> Vec<Command> {
+    let id = refunded();
+    let fresh = RefundId::for_payment(&id, Some("fresh123"));
+    let window_secs = DEFAULT_REFUND_WINDOW_SECS;
     let mut all = vec![
+        Command::RefundPayment { refund: refund(fresh.clone(), 100, 0), window_secs },
+        Command::RefundPayment { refund: refund(fresh, 1_000_000, 0), window_secs },
+        Command::SettleRefund { id: pending_refund_id(&id), outcome: RefundSettlement::Succeeded },
+        Command::SettleRefund {
+            id: pending_refund_id(&id),
+            outcome: RefundSettlement::Failed(RefundFailure::Declined),
+        },
         Command::RecordAuthorization { authorization_id: "auth".into(), network_reference: None, code_hash: hash(1) },
         Command::PresentCode { matches: true },
         Command::PresentCode { matches: false },
@@ -71,6 +95,10 @@ fn payments(now: i64) -> Vec<Payment> {
                     p.verification.attempts_remaining = attempts;
                     p.hold = held.then(|| Hold { authorization_id: "auth".into(), state: HoldState::Held });
                     p.capture_method = method;
+                    if status == PaymentStatus::Succeeded && held {
+                        // Captured, with one refund pending.
+                        p.refunds.push(refund(pending_refund_id(&refunded()), 100, now));
+                    }
                     all.push(p);
                 }
             }
@@ -119,7 +147,19 @@ fn ended_payments_stay_ended() {
     for payment in payments(1_000_000).into_iter().filter(|p| !p.status.is_open()) {
         for command in commands() {
             if let Ok(plan) = payment.decide(command.clone(), 1_000_001) {
-                assert_eq!(plan.events, vec![Event::Voided], "{command:?} on {:?}", payment.status);
+                // Voided, or a captured payment's refunds: the status stays what it is.
+                for event in &plan.events {
+                    let refund_event = matches!(
+                        event,
+                        Event::RefundRequested(_) | Event::RefundSucceeded { .. } | Event::RefundFailed { .. }
+                    );
+                    let allowed =
+                        *event == Event::Voided || (refund_event && payment.status == PaymentStatus::Succeeded);
+                    assert!(allowed, "{command:?} on {:?} gave {event:?}", payment.status);
+                }
+                let mut after = payment.clone();
+                after.apply_plan(&plan);
+                assert_eq!(after.status, payment.status);
             }
         }
     }
@@ -199,7 +239,28 @@ mod money_operations {
             Just(Command::Fail(Failure::CaptureFailed)),
             Just(Command::Fail(Failure::Expired)),
             Just(Command::Fail(Failure::Canceled)),
+            ((0u64..1_500), any::<u8>()).prop_map(|(amount, n)| Command::RefundPayment {
+                refund: Refund::pending(refund_id(n), amount, None, RefundMetadata::default(), 1_000_000),
+                window_secs: DEFAULT_REFUND_WINDOW_SECS,
+            }),
+            (any::<u8>(), any::<bool>()).prop_map(|(n, ok)| Command::SettleRefund {
+                id: refund_id(n % 16),
+                outcome: if ok {
+                    RefundSettlement::Succeeded
+                } else {
+                    RefundSettlement::Failed(RefundFailure::Declined)
+                },
+            }),
         ]
+    }
+
+    /// One of a few refund ids of the test payment (so settlements find refunds, and a repeated
+    /// id is refused).
+    fn refund_id(n: u8) -> RefundId {
+        RefundId::for_payment(
+            &PaymentId::parse("pay_01jd8x9y2z3a4b5c6d7e8f9g0h").unwrap(),
+            Some(&format!("r{:07}", n % 16)),
+        )
     }
 
     fn is_ended(s: PaymentStatus) -> bool {
@@ -215,7 +276,7 @@ mod money_operations {
 
         #[test]
         fn captured_never_exceeds_authorised_and_ended_stays_ended(
-            commands in prop::collection::vec(command(), 1..12),
+            commands in prop::collection::vec(command(), 1..24),
             held in any::<bool>(),
         ) {
             let start = 1_000_000;
@@ -248,6 +309,18 @@ mod money_operations {
                 prop_assert!(!(captured && p.status == PaymentStatus::Canceled), "captured and canceled: {:?}", command);
                 if p.status == PaymentStatus::RequiresCapture {
                     prop_assert!(p.capture_before.is_some() && p.sealed_card.is_none() && !p.save_card);
+                }
+                // Refunds that have not failed never exceed what was captured; only a captured
+                // payment has any; at most 10; a settled refund stays settled.
+                prop_assert!(p.amount_refunded() <= p.amount_captured().unwrap_or(0), "refunded {}", p.amount_refunded());
+                prop_assert!(p.refunds.is_empty() || p.status == PaymentStatus::Succeeded);
+                prop_assert!(p.refunds.len() <= MAX_REFUNDS);
+                for r in &before.refunds {
+                    let now = p.refund(&r.id);
+                    prop_assert!(now.is_some());
+                    if r.status != RefundStatus::Pending {
+                        prop_assert_eq!(now.map(|n| n.status), Some(r.status));
+                    }
                 }
             }
         }

@@ -34,8 +34,19 @@ pub fn moto_endpoint() -> String {
 /// Production's SDK settings (timeouts, retries), pointed at moto, optionally through a
 /// fault-injecting HTTP client.
 pub async fn aws_config(faults: Option<&faults::FaultPlan>) -> aws_config::SdkConfig {
+    aws_config_at(&moto_endpoint(), faults).await
+}
+
+/// The second moto `make test` starts (`SECOND_MOTO_ENDPOINT`), for a long race that would
+/// otherwise queue every other test behind it on the first one's lock (moto serializes its
+/// requests: a second process runs on the second core); the first where there is none.
+pub fn second_moto_endpoint() -> String {
+    std::env::var("SECOND_MOTO_ENDPOINT").unwrap_or_else(|_| moto_endpoint())
+}
+
+pub async fn aws_config_at(endpoint: &str, faults: Option<&faults::FaultPlan>) -> aws_config::SdkConfig {
     let loader = shared::bootstrap::aws_config_loader()
-        .endpoint_url(moto_endpoint())
+        .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "tests"));
     match faults {
@@ -150,13 +161,27 @@ impl Stack {
         Self::build(sms_limits, attempt_limits, None).await
     }
 
+    /// As [`Stack::with_limits`], on the second moto ([`second_moto_endpoint`]).
+    pub async fn on_second_moto(sms_limits: SmsLimits, attempt_limits: AttemptLimits) -> Self {
+        Self::build_at(&second_moto_endpoint(), sms_limits, attempt_limits, None).await
+    }
+
     /// Real adapters whose every AWS call passes through `plan`, which can fail it.
     pub async fn with_faults(plan: &faults::FaultPlan) -> Self {
         Self::build(SmsLimits::default(), AttemptLimits::default(), Some(plan)).await
     }
 
     async fn build(sms_limits: SmsLimits, attempt_limits: AttemptLimits, faults: Option<&faults::FaultPlan>) -> Self {
-        let aws = aws_config(faults).await;
+        Self::build_at(&moto_endpoint(), sms_limits, attempt_limits, faults).await
+    }
+
+    async fn build_at(
+        endpoint: &str,
+        sms_limits: SmsLimits,
+        attempt_limits: AttemptLimits,
+        faults: Option<&faults::FaultPlan>,
+    ) -> Self {
+        let aws = aws_config_at(endpoint, faults).await;
         let table = format!("it-{}", rand::rng().random::<u64>());
         let dynamo = aws_sdk_dynamodb::Client::new(&aws);
         shared::adapters::dynamodb::table::create_table(&dynamo, &table).await.unwrap();
@@ -530,4 +555,18 @@ pub fn write_bench_json(name: &str, figures: &Value) {
         eprintln!("cannot write target/bench/{name}: {e}");
         std::process::exit(1);
     }
+}
+
+/// A stack whose acquirer keeps its books, and those books.
+pub async fn stack_with_ledger() -> (Stack, Arc<payments_testkit::LedgerAcquirer>) {
+    let mut stack = Stack::new().await;
+    let ledger = Arc::new(payments_testkit::LedgerAcquirer::prompt());
+    stack.services.acquirer = ledger.clone();
+    stack.keyless.acquirer = ledger.clone();
+    (stack, ledger)
+}
+
+/// An answer's status and problem code.
+pub fn code_of(a: &Answer) -> (u16, Option<&str>) {
+    (a.status, a.body["code"].as_str())
 }

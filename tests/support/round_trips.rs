@@ -57,6 +57,15 @@ const CAPTURE: Kind = kind(
     3,
     "read the payment, claim the capture (a cancel racing it loses), record the capture after the acquirer",
 );
+const REFUND: Kind = kind(
+    "refund",
+    false,
+    2,
+    "one conditional write adding the refund (no read: its condition is the rule), its answer after the acquirer's",
+);
+const REFUND_KEYED: Kind =
+    kind("refund, Idempotency-Key", false, 4, "the key claimed, the refund's two writes, the answer kept");
+const REFUND_REST: Kind = kind("refund of what is left", false, 3, "read what is left, then the refund's two writes");
 const CANCEL: Kind =
     kind("cancel (manual)", false, 3, "read the payment, store it canceled (its order back), record the void");
 
@@ -163,6 +172,14 @@ async fn money_journey(journey: &mut Journey<'_>, merchant: &str) {
         let right = json!({ "code": stack.code_sent_to(&phone) });
         journey.step(RIGHT_CODE_MANUAL, call(Function::VerifyCode, format!("/payments/{id}/verify"), right)).await;
         journey.step(kind, call(Function::PaymentOperations, format!("/payments/{id}/{what}"), body)).await;
+        if what == "capture" {
+            let refunds = format!("/payments/{id}/refunds");
+            journey.step(REFUND, call(Function::PaymentOperations, refunds.clone(), json!({"amount": 300}))).await;
+            let (body, key) = (json!({"amount": 200}), random_id("k"));
+            let keyed = stack.call_as(merchant, Function::PaymentOperations, &refunds, &body, Some(&key));
+            journey.step(REFUND_KEYED, keyed).await;
+            journey.step(REFUND_REST, call(Function::PaymentOperations, refunds, json!({}))).await;
+        }
     }
 }
 

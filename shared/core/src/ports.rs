@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use crate::domain::{
     CardBrand, CardNumber, CheckoutSession, Customer, Cvc, DeclineReason, Expiry, HistoryCursor, HistoryPage,
-    Identifier, MethodId, Money, Payment, PaymentId, Phone, RefundId, SessionId,
+    Identifier, MethodId, Money, Payment, PaymentId, Phone, Refund, RefundId, SessionId,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -381,6 +381,20 @@ pub trait PaymentStore: Send + Sync {
     /// `version + 1`, with its riders in the same transaction. `Conflict` if the payment (or a
     /// version a rider checks) moved, `Refused(rider)` if a rider refuses: nothing is written.
     async fn transact(&self, payment: &Payment, riders: &[Rider<'_>]) -> Result<(), StoreError>;
+
+    /// Adds `new.refund` (pending) to its payment under the rules of
+    /// [`Command::RefundPayment`](crate::domain::Command), checked by the condition of this one
+    /// write, never by a read before it: the caller's payment, captured within the window, with
+    /// fewer than `MAX_REFUNDS` refunds, no refund of that id, and at least the refund's amount
+    /// left to refund (captured less the refunds that have not failed). Two concurrent refunds
+    /// thus never pass the total. The payment as written, or the refusal with the payment as
+    /// found (the caller asks the state machine why).
+    async fn add_refund(&self, new: &NewRefund<'_>) -> Result<RefundWrite, StoreError>;
+
+    /// Stores `refund`'s final status (a failed one's amount is refundable again) if it is
+    /// still pending: `false` if someone else settled it first. It touches that refund (and what
+    /// is refundable) only, so concurrent refunds of the payment never conflict with it.
+    async fn settle_refund(&self, payment_id: &PaymentId, refund: &Refund) -> Result<bool, StoreError>;
 
     /// The order's holder, the named guards and whether the Idempotency-Key `key` (scoped) has
     /// a live record, read consistently in one round trip.
@@ -948,31 +962,27 @@ pub enum RefundOutcome {
     Failed(RefundFailure),
 }
 
-/// Why a refund failed: the closed set a merchant is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefundFailure {
-    /// The issuer or the acquirer declined it.
-    Declined,
-    /// The card was closed or expired since the payment.
-    ExpiredOrCanceledCard,
-    /// The card was reported lost or stolen.
-    LostOrStolenCard,
+pub use crate::domain::RefundFailure;
+
+/// A refund to add to its payment ([`PaymentStore::add_refund`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewRefund<'a> {
+    pub payment_id: &'a PaymentId,
+    /// The caller's: another merchant's payment is refused as if it did not exist.
+    pub merchant_id: &'a Identifier,
+    pub refund: &'a Refund,
+    /// Refused from `window_secs` after the capture.
+    pub window_secs: i64,
+    pub now: i64,
 }
 
-impl RefundFailure {
-    pub const ALL: [Self; 3] = [Self::Declined, Self::ExpiredOrCanceledCard, Self::LostOrStolenCard];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Declined => "declined",
-            Self::ExpiredOrCanceledCard => "expired_or_canceled_card",
-            Self::LostOrStolenCard => "lost_or_stolen_card",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.as_str() == s)
-    }
+/// What a refund's write did.
+#[derive(Debug)]
+pub enum RefundWrite {
+    /// Written: the payment as it now stands.
+    Written(Box<Payment>),
+    /// Its condition refused it: the payment as found (`None`: there is none).
+    Refused(Option<Box<Payment>>),
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,9 @@
 //! settings, which keys to load, which acquirer, and why a configuration is refused. Loading it
 //! (environment, SSM) is `shared::config`'s.
 
-use crate::domain::{Currency, FieldError, Money, ReturnUrl, SmsCountries, MAX_CAPTURE_WINDOW_SECS};
+use crate::domain::{
+    Currency, FieldError, Money, ReturnUrl, SmsCountries, DEFAULT_REFUND_WINDOW_SECS, MAX_CAPTURE_WINDOW_SECS,
+};
 use crate::secrets::KeyError;
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +114,31 @@ pub struct Settings {
     /// `CAPTURE_WINDOW_HOURS`: how long a manual-capture payment's funds stay held for the
     /// merchant's capture (at most, and by default, 7 days).
     pub capture_window: CaptureWindow,
+    /// `REFUND_WINDOW_DAYS`: how long after its capture a payment may be refunded (180 days by
+    /// default; 1 to 540).
+    pub refund_window: RefundWindow,
+}
+
+/// How long after its capture a payment may be refunded: 1 to 540 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefundWindow(i64);
+
+impl RefundWindow {
+    pub const MAX_DAYS: u32 = 540;
+
+    pub fn days(days: u32) -> Self {
+        Self(i64::from(days.clamp(1, Self::MAX_DAYS)) * 86_400)
+    }
+
+    pub fn secs(&self) -> i64 {
+        self.0
+    }
+}
+
+impl Default for RefundWindow {
+    fn default() -> Self {
+        Self(DEFAULT_REFUND_WINDOW_SECS)
+    }
 }
 
 /// How long a manual-capture payment's funds stay held: 1 hour to 7 days.

@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod money;
 pub mod payment;
 pub mod phone;
+pub mod refund;
 pub mod session;
 pub mod sms_destination;
 pub mod source_ip;
@@ -18,7 +19,9 @@ pub use code::{CodeHash, VerificationCode};
 pub use field_error::FieldError;
 pub use history::{page_size, HistoryCursor, HistoryPage};
 pub use identifier::{Customer, Identifier, MethodId, PaymentId, RefundId, SessionId};
-pub use lifecycle::{state_diagram, Command, DeclineReason, Event, Failure, FailureAnswer, Plan, Refusal, TRANSITIONS};
+pub use lifecycle::{
+    state_diagram, Command, DeclineReason, Event, Failure, FailureAnswer, Plan, RefundRefusal, Refusal, TRANSITIONS,
+};
 pub use money::{Currency, Money};
 pub use payment::{
     CancellationReason, CaptureMethod, CodeCheck, Hold, HoldState, MethodSummary, Payment, PaymentStatus, PhoneOrigin,
@@ -27,6 +30,10 @@ pub use payment::{
     RESEND_COOLDOWN_SECS,
 };
 pub use phone::{PayerPhone, Phone};
+pub use refund::{
+    Refund, RefundFailure, RefundMetadata, RefundReason, RefundSettlement, RefundStatus, DEFAULT_REFUND_WINDOW_SECS,
+    MAX_METADATA_PAIRS, MAX_REFUNDS, REFUND_GRACE_SECS,
+};
 pub use session::{
     session_lifetime, CheckoutSession, ClientSecret, ReturnUrl, SessionStatus, SESSION_DEFAULT_SECS, SESSION_MAX_SECS,
     SESSION_MIN_SECS,

@@ -10,6 +10,8 @@ use super::payment::{
     CancellationReason, CaptureMethod, Hold, HoldState, Payment, PaymentStatus, Verification, CODE_TTL_SECS, MAX_SENDS,
     RESEND_COOLDOWN_SECS,
 };
+use super::refund::{Refund, RefundSettlement, RefundStatus, MAX_REFUNDS};
+use super::RefundId;
 
 /// Why the acquirer declined: the closed set of reasons a merchant and a shopper are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -202,6 +204,11 @@ pub enum Command {
     RequestCapture { amount: u64 },
     /// The merchant (or the sweeper, at `capture_before`) cancels the payment.
     Cancel(CancellationReason),
+    /// The merchant gives back `refund.amount` of a captured payment, at most `window_secs`
+    /// after its capture: the refund is `pending` until the acquirer answers.
+    RefundPayment { refund: Refund, window_secs: i64 },
+    /// The acquirer's final answer to a pending refund.
+    SettleRefund { id: RefundId, outcome: RefundSettlement },
 }
 
 /// What a decision changes, in order: [`Payment::apply`] each.
@@ -232,6 +239,12 @@ pub enum Event {
     Ended(Failure),
     /// What an ended payment held is released.
     Voided,
+    /// A captured payment's refund is asked for (`pending`).
+    RefundRequested(Refund),
+    /// The acquirer refunded it.
+    RefundSucceeded { id: RefundId },
+    /// The acquirer refused it: its amount is refundable again.
+    RefundFailed { id: RefundId, reason: super::RefundFailure },
 }
 
 impl Event {
@@ -250,6 +263,9 @@ impl Event {
             Self::Canceled(_) => "canceled",
             Self::Ended(failure) => ended_name(failure),
             Self::Voided => "voided",
+            Self::RefundRequested(_) => "refund_requested",
+            Self::RefundSucceeded { .. } => "refund_succeeded",
+            Self::RefundFailed { .. } => "refund_failed",
         }
     }
 }
@@ -302,6 +318,25 @@ pub enum Refusal {
     NotAllowed { from: PaymentStatus },
     /// A capture of more than was authorised (or of nothing).
     AmountNotCapturable { authorized: u64 },
+    /// A refund the payment's refunds refuse.
+    Refund(RefundRefusal),
+}
+
+/// Why a refund is refused, or its settlement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundRefusal {
+    /// Only a captured (`succeeded`) payment is refunded.
+    NotCaptured,
+    /// Its capture is older than the refund window.
+    WindowClosed,
+    /// It has [`MAX_REFUNDS`] refunds already.
+    TooMany,
+    /// More than what is left (or nothing): `refundable` is what is left.
+    AmountNotRefundable { refundable: u64 },
+    /// A refund with this id exists already (a retry of its request).
+    Exists,
+    /// Settling a refund that is not pending (or not this payment's).
+    NotPending,
 }
 
 /// Every transition: (from, event, to). The state diagram is generated from it, and every plan
@@ -337,6 +372,9 @@ pub const TRANSITIONS: &[(PaymentStatus, &str, PaymentStatus)] = {
         (F, "voided", F),
         (E, "voided", E),
         (C, "voided", C),
+        (S, "refund_requested", S),
+        (S, "refund_succeeded", S),
+        (S, "refund_failed", S),
     ]
 };
 
@@ -388,6 +426,10 @@ impl Payment {
             }
             (from, Command::Fail(failure)) if allowed(from, ended_name(&failure)) => vec![Event::Ended(failure)],
             (from, Command::RecordVoid) if self.needs_void() && allowed(from, "voided") => vec![Event::Voided],
+            (_, Command::RefundPayment { refund, window_secs }) => {
+                return self.request_refund(refund, window_secs, now)
+            }
+            (_, Command::SettleRefund { id, outcome }) => return self.decide_settlement(id, outcome, now),
             (
                 S::Authorizing
                 | S::RequiresVerification
@@ -411,6 +453,50 @@ impl Payment {
             ) => return not_allowed,
         };
         Ok(Plan::of(now, events))
+    }
+
+    /// A refund of a captured payment, if its rules allow it.
+    fn request_refund(&self, refund: Refund, window_secs: i64, now: i64) -> Result<Plan, Refusal> {
+        if self.status != PaymentStatus::Succeeded {
+            return Err(Refusal::Refund(RefundRefusal::NotCaptured));
+        }
+        self.check_refund(&refund, window_secs, now).map_err(Refusal::Refund)?;
+        Ok(Plan::of(now, vec![Event::RefundRequested(refund)]))
+    }
+
+    /// The acquirer's answer to one of its pending refunds.
+    fn decide_settlement(&self, id: RefundId, outcome: RefundSettlement, now: i64) -> Result<Plan, Refusal> {
+        let pending = self.refund(&id).is_some_and(|r| r.status == RefundStatus::Pending);
+        if self.status != PaymentStatus::Succeeded || !pending {
+            return Err(Refusal::Refund(RefundRefusal::NotPending));
+        }
+        Ok(Plan::of(
+            now,
+            vec![match outcome {
+                RefundSettlement::Succeeded => Event::RefundSucceeded { id },
+                RefundSettlement::Failed(reason) => Event::RefundFailed { id, reason },
+            }],
+        ))
+    }
+
+    /// The rules a new refund meets, in the order a refusal names them (the DynamoDB adapter's
+    /// condition on the refund's write is these rules, checked at the write).
+    fn check_refund(&self, refund: &Refund, window_secs: i64, now: i64) -> Result<(), RefundRefusal> {
+        if self.refund(&refund.id).is_some() {
+            return Err(RefundRefusal::Exists);
+        }
+        let captured_at = self.captured_at.unwrap_or(self.updated_at);
+        if now >= captured_at.saturating_add(window_secs) {
+            return Err(RefundRefusal::WindowClosed);
+        }
+        if self.refunds.len() >= MAX_REFUNDS {
+            return Err(RefundRefusal::TooMany);
+        }
+        let refundable = self.amount_refundable().unwrap_or(0);
+        if refund.amount == 0 || refund.amount > refundable {
+            return Err(RefundRefusal::AmountNotRefundable { refundable });
+        }
+        Ok(())
     }
 
     /// A presented code. An `authorizing` payment takes none yet: its first code may already be
@@ -492,6 +578,7 @@ impl Payment {
                 if let Some(h) = self.hold.as_mut() {
                     h.state = HoldState::Captured;
                 }
+                self.captured_at = Some(at);
                 self.end(PaymentStatus::Succeeded, None);
             }
             Event::HoldConfirmed { capture_before } => self.hold_for_capture(*capture_before),
@@ -500,20 +587,16 @@ impl Payment {
                 self.amount_to_capture = Some(*amount);
             }
             Event::Canceled(reason) => self.cancel(*reason),
-            Event::Ended(failure) => {
-                // Ended while authorising, other than by the acquirer's own answer: whether funds
-                // are held is unknown, so they are voided by payment id (every hold has an owner).
-                if self.status == PaymentStatus::Authorizing && self.hold.is_none() && !failure.is_acquirers_answer() {
-                    self.hold = Some(Hold::in_doubt());
-                }
-                let status = failure.status();
-                self.end(status, (status == PaymentStatus::Failed).then_some(*failure));
-            }
+            Event::Ended(failure) => self.end_with(*failure),
             Event::Voided => {
                 if let Some(h) = self.hold.as_mut() {
                     h.state = HoldState::Voided;
                 }
             }
+            // A refund changes the refund, not the payment's own time.
+            Event::RefundRequested(refund) => return self.refunds.push(refund.clone()),
+            Event::RefundSucceeded { id } => return self.settle_refund(id, None, at),
+            Event::RefundFailed { id, reason } => return self.settle_refund(id, Some(*reason), at),
         }
         self.updated_at = at;
     }
@@ -543,9 +626,27 @@ impl Payment {
         self.phone.forget_number();
     }
 
+    fn settle_refund(&mut self, id: &RefundId, failure: Option<super::RefundFailure>, at: i64) {
+        if let Some(r) = self.refunds.iter_mut().find(|r| &r.id == id) {
+            r.status = if failure.is_some() { RefundStatus::Failed } else { RefundStatus::Succeeded };
+            r.failure_reason = failure;
+            r.updated_at = at;
+        }
+    }
+
     fn cancel(&mut self, reason: CancellationReason) {
         self.cancellation_reason = Some(reason);
         self.end(PaymentStatus::Canceled, None);
+    }
+
+    fn end_with(&mut self, failure: Failure) {
+        // Ended while authorising, other than by the acquirer's own answer: whether funds are
+        // held is unknown, so they are voided by payment id (every hold has an owner).
+        if self.status == PaymentStatus::Authorizing && self.hold.is_none() && !failure.is_acquirers_answer() {
+            self.hold = Some(Hold::in_doubt());
+        }
+        let status = failure.status();
+        self.end(status, (status == PaymentStatus::Failed).then_some(failure));
     }
 
     fn end(&mut self, status: PaymentStatus, failure: Option<Failure>) {

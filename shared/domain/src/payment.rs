@@ -13,7 +13,8 @@
 use super::card::{CardBrand, Expiry};
 use super::code::CodeHash;
 use super::lifecycle::{Command, Event, Failure, Refusal};
-use super::{Customer, Identifier, MethodId, Money, PayerPhone, PaymentId, SessionId};
+use super::refund::{Refund, RefundStatus, REFUND_GRACE_SECS};
+use super::{Customer, Identifier, MethodId, Money, PayerPhone, PaymentId, RefundId, SessionId};
 
 /// A code is valid for five minutes.
 pub const CODE_TTL_SECS: i64 = 5 * 60;
@@ -281,6 +282,10 @@ pub struct Payment {
     pub capture_before: Option<i64>,
     /// Why the merchant (or the sweeper) canceled it.
     pub cancellation_reason: Option<CancellationReason>,
+    /// When it was captured (`succeeded`): the refund window runs from here.
+    pub captured_at: Option<i64>,
+    /// Its refunds, oldest first (at most [`crate::MAX_REFUNDS`]).
+    pub refunds: Vec<Refund>,
     pub created_at: i64,
     pub updated_at: i64,
     pub expires_at: i64,
@@ -352,7 +357,10 @@ impl Payment {
         } else if self.status.is_open() {
             Some(self.expires_at)
         } else {
-            self.void_due_from()
+            match (self.void_due_from(), self.refunds_due_from()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
         }
     }
 
@@ -404,6 +412,30 @@ impl Payment {
         (self.status == PaymentStatus::Succeeded).then(|| self.amount_to_capture.unwrap_or(self.money.minor))
     }
 
+    /// What its refunds that have not failed (pending or succeeded) give back.
+    pub fn amount_refunded(&self) -> u64 {
+        self.refunds.iter().filter(|r| r.holds_amount()).map(|r| r.amount).sum()
+    }
+
+    /// What may still be refunded: what was captured less its refunds that have not failed;
+    /// `None` before the capture.
+    pub fn amount_refundable(&self) -> Option<u64> {
+        self.amount_captured().map(|captured| captured.saturating_sub(self.amount_refunded()))
+    }
+
+    pub fn refund(&self, id: &RefundId) -> Option<&Refund> {
+        self.refunds.iter().find(|r| &r.id == id)
+    }
+
+    /// From when the sweeper finishes its pending refunds (the creating request's grace past).
+    pub fn refunds_due_from(&self) -> Option<i64> {
+        self.refunds
+            .iter()
+            .filter(|r| r.status == RefundStatus::Pending)
+            .map(|r| r.updated_at + REFUND_GRACE_SECS)
+            .min()
+    }
+
     /// What the acquirer is to capture: a manual capture's amount, else all of it.
     pub fn capture_money(&self) -> Money {
         Money { minor: self.amount_to_capture.unwrap_or(self.money.minor), ..self.money }
@@ -421,7 +453,8 @@ impl Payment {
                 | Refusal::TooSoon { .. }
                 | Refusal::SendLimitReached
                 | Refusal::NotAllowed { .. }
-                | Refusal::AmountNotCapturable { .. },
+                | Refusal::AmountNotCapturable { .. }
+                | Refusal::Refund(_),
             ) => return CodeCheck::NotPending,
         };
         self.apply_plan(&plan);
@@ -449,7 +482,8 @@ impl Payment {
                 Refusal::NotPending
                 | Refusal::CodeExpired
                 | Refusal::NotAllowed { .. }
-                | Refusal::AmountNotCapturable { .. },
+                | Refusal::AmountNotCapturable { .. }
+                | Refusal::Refund(_),
             ) => Err(ResendRefusal::NotPending),
         }
     }

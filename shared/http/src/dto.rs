@@ -8,7 +8,8 @@ use crate::domain::{
     session_lifetime, year_month, CancellationReason, CaptureMethod, CardNumber, Currency, Cvc, Expiry, Identifier,
     MethodId, Money, Phone, ReturnUrl, SourceIp, VerificationCode,
 };
-use crate::usecases::{FirstPaymentCommand, RepeatPaymentCommand, SessionCommand, SessionPayment};
+use crate::domain::{RefundMetadata, RefundReason};
+use crate::usecases::{FirstPaymentCommand, RefundAsk, RepeatPaymentCommand, SessionCommand, SessionPayment};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -166,6 +167,37 @@ impl CaptureBody {
                     .ok_or_else(|| FieldError::new("invalid_amount", "amount", "amount must be a positive integer"))
             })
             .transpose()
+    }
+}
+
+/// `POST /payments/{payment_id}/refunds`: how much (default: all that is left), why, and the
+/// merchant's own metadata.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RefundBody {
+    #[serde(default)]
+    amount: Option<i64>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    metadata: Option<std::collections::BTreeMap<String, String>>,
+}
+
+impl RefundBody {
+    pub fn validate(self) -> Result<RefundAsk, FieldError> {
+        let amount = CaptureBody { amount: self.amount }.validate()?;
+        let reason = match self.reason.as_deref() {
+            None => None,
+            Some(raw) => Some(RefundReason::parse(raw).ok_or_else(|| {
+                FieldError::new(
+                    "invalid_reason",
+                    "reason",
+                    "reason must be requested_by_customer, duplicate or fraudulent",
+                )
+            })?),
+        };
+        let metadata = RefundMetadata::parse(self.metadata.unwrap_or_default())?;
+        Ok(RefundAsk { amount, reason, metadata })
     }
 }
 

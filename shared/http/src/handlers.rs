@@ -375,10 +375,18 @@ pub(super) fn request_span(req: &Request, route: &str, payment_id: Option<&str>)
 
 /// `GET /payments/{payment_id}` and `GET /users/{user_id}/payments?limit=&cursor=` (merchant)
 pub async fn payment_status(svc: &Ports, req: Request) -> Response<Body> {
-    let route =
-        route(&req).filter(|r| matches!(r, Route::GetPayment(_) | Route::History(_) | Route::PaymentMethods(_)));
+    let route = route(&req).filter(|r| {
+        matches!(
+            r,
+            Route::GetPayment(_)
+                | Route::History(_)
+                | Route::PaymentMethods(_)
+                | Route::ListRefunds(_)
+                | Route::GetRefund(_)
+        )
+    });
     let path_id = match &route {
-        Some(Route::GetPayment(id)) => Some(id.as_str()),
+        Some(Route::GetPayment(id) | Route::ListRefunds(id)) => Some(id.as_str()),
         _ => None,
     };
     let span = request_span(&req, route.as_ref().map_or("payment-status", |r| r.spec().name), path_id);
@@ -390,7 +398,7 @@ pub async fn payment_status(svc: &Ports, req: Request) -> Response<Body> {
             (_, None) => Problem::new(
                 404,
                 "route_not_found",
-                "use /payments/{payment_id}, /users/{user_id}/payments or /users/{user_id}/payment-methods",
+                "use /payments/{payment_id}, /payments/{payment_id}/refunds, /refunds/{refund_id}, /users/{user_id}/payments or /users/{user_id}/payment-methods",
             )
             .into_reply(),
             (_, Some(route)) => match auth::merchant(svc, &req) {
@@ -422,6 +430,8 @@ async fn status_reply(svc: &Ports, req: &Request, caller: &Caller, route: &Route
         },
         Route::History(raw) => history(svc, caller, req, raw).await,
         Route::PaymentMethods(raw) => super::operations::list(svc, caller, raw).await,
+        Route::ListRefunds(raw) => super::operations::refunds(svc, caller, raw).await,
+        Route::GetRefund(raw) => super::operations::refund(svc, caller, raw).await,
         _ => Problem::new(404, "route_not_found", "use /payments/{payment_id}").into_reply(),
     }
 }

@@ -9,15 +9,37 @@ use serde_json::{json, Value};
 use tracing::Instrument;
 
 use super::auth;
-use super::dto::{CancelBody, CaptureBody};
+use super::dto::{CancelBody, CaptureBody, RefundBody};
 use super::handlers::{payment_reply, post, request_span, settle};
 use super::problem::Problem;
 use super::reply::Reply;
 use super::request::{route, Route};
-use super::views::{brand_name, rfc3339, Urls};
-use crate::domain::{Identifier, MethodId, PaymentId};
+use super::views::{brand_name, refund_view, rfc3339, Urls};
+use crate::domain::{Identifier, MethodId, PaymentId, RefundId};
 use crate::ports::SavedCard;
-use crate::usecases::{self, Caller, CodeServices, Ports, UseCaseError};
+use crate::usecases::{self, Attempt, Caller, CodeServices, MoneyError, Ports, UseCaseError};
+
+/// `GET /payments/{payment_id}/refunds` (payment-status): the caller's payment's refunds,
+/// oldest first.
+pub(super) async fn refunds(svc: &Ports, caller: &Caller, raw_payment: &str) -> Reply {
+    let outcome = async {
+        let id = PaymentId::parse(raw_payment).ok_or(UseCaseError::PaymentNotFound)?;
+        let p = usecases::list_refunds(svc, caller, &id).await?;
+        let data: Vec<Value> = p.refunds.iter().map(|r| refund_view(&p, r)).collect();
+        Ok(Reply::json(200, &json!({ "object": "list", "payment_id": p.id.as_str(), "data": data })))
+    };
+    settle(svc, outcome, &Urls::Merchant).await
+}
+
+/// `GET /refunds/{refund_id}` (payment-status): one of the caller's refunds.
+pub(super) async fn refund(svc: &Ports, caller: &Caller, raw_refund: &str) -> Reply {
+    let outcome = async {
+        let id = RefundId::parse(raw_refund).ok_or(MoneyError::RefundNotFound)?;
+        let (p, r) = usecases::get_refund(svc, caller, &id).await?;
+        Ok(Reply::json(200, &refund_view(&p, &r)))
+    };
+    settle(svc, outcome, &Urls::Merchant).await
+}
 
 /// The saved cards' list (payment-status): the caller merchant's customer's cards.
 pub(super) async fn list(svc: &Ports, caller: &Caller, raw_user: &str) -> Reply {
@@ -52,20 +74,34 @@ fn card_view(card: &SavedCard) -> Value {
 pub async fn payment_operations(svc: &CodeServices, req: Request) -> Response<Body> {
     match route(&req) {
         Some(ref r @ Route::CapturePayment(ref raw)) => {
-            post(svc, &req, r, |body: CaptureBody, ctx, _| async move {
+            post(svc, &req, r, |body: CaptureBody, ctx, attempt| async move {
                 let id = PaymentId::parse(raw).ok_or(UseCaseError::PaymentNotFound)?;
                 let amount = body.validate()?;
-                let p = usecases::capture_payment(svc, &ctx.caller, &id, amount).await?;
+                let recovering = Attempt::is_recovering(attempt.as_ref());
+                let p = usecases::capture_payment(svc, &ctx.caller, &id, amount, recovering).await?;
                 Ok(payment_reply(&p, ctx))
             })
             .await
         }
         Some(ref r @ Route::CancelPayment(ref raw)) => {
-            post(svc, &req, r, |body: CancelBody, ctx, _| async move {
+            post(svc, &req, r, |body: CancelBody, ctx, attempt| async move {
                 let id = PaymentId::parse(raw).ok_or(UseCaseError::PaymentNotFound)?;
                 let reason = body.validate()?;
-                let p = usecases::cancel_payment(svc, &ctx.caller, &id, reason).await?;
+                let recovering = Attempt::is_recovering(attempt.as_ref());
+                let p = usecases::cancel_payment(svc, &ctx.caller, &id, reason, recovering).await?;
                 Ok(payment_reply(&p, ctx))
+            })
+            .await
+        }
+        Some(ref r @ Route::CreateRefund(ref raw)) => {
+            post(svc, &req, r, |body: RefundBody, ctx, attempt| async move {
+                let id = PaymentId::parse(raw).ok_or(UseCaseError::PaymentNotFound)?;
+                let ask = body.validate()?;
+                let seed = attempt.as_ref().map(|a| a.seed.as_str());
+                let (p, refund_id) = usecases::create_refund(svc, &ctx.caller, &id, &ask, seed).await?;
+                tracing::Span::current().record("payment_id", p.id.as_str());
+                let refund = p.refund(&refund_id).ok_or(MoneyError::RefundNotFound)?;
+                Ok(Reply::json(ctx.ok_status, &refund_view(&p, refund)))
             })
             .await
         }
@@ -90,7 +126,7 @@ async fn forget_route(svc: &Ports, req: &Request, route: Option<Route>) -> Respo
             (None, _) => Problem::new(
                 404,
                 "route_not_found",
-                "use POST /payments/{payment_id}/capture or /cancel, or DELETE /users/{user_id}/payment-methods/{id}",
+                "use POST /payments/{payment_id}/capture, /cancel or /refunds, or DELETE /users/{user_id}/payment-methods/{id}",
             )
             .into_reply(),
         };

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use super::reply::Reply;
 use super::views::{payment_view, shopper_failure_code, Urls};
 use crate::domain::{FieldError, Payment};
-use crate::usecases::UseCaseError;
+use crate::usecases::{MoneyError, UseCaseError};
 
 /// Seconds a client should wait before retrying after a dependency failed.
 const UNAVAILABLE_RETRY_AFTER_SECS: i64 = 2;
@@ -169,9 +169,7 @@ pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
         }
         E::SmsRateLimited { retry_after_secs } => limited("sms_rate_limited", SMS_RATE_LIMITED, retry_after_secs),
         E::SendLimitReached => Problem::new(409, "send_limit_reached", "no more codes can be sent for this payment"),
-        E::NotCapturable(p) => in_the_way(&p, "payment_not_capturable", NOT_CAPTURABLE, now, urls),
-        E::AmountTooLarge { authorized } => amount_too_large(authorized),
-        E::NotCancelable(p) => in_the_way(&p, "payment_not_cancelable", NOT_CANCELABLE, now, urls),
+        E::Money(m) => money_problem(m, now, urls),
         E::Contention => {
             Problem::new(409, "request_conflict", "the payment changed concurrently; retry the request").transient()
         }
@@ -179,7 +177,29 @@ pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
     }
 }
 
+/// A money operation (capture, cancel, refund) refused.
+fn money_problem(err: MoneyError, now: i64, urls: &Urls) -> Problem {
+    use MoneyError as M;
+    match err {
+        M::NotCapturable(p) => in_the_way(&p, "payment_not_capturable", NOT_CAPTURABLE, now, urls),
+        M::AmountTooLarge { authorized } => amount_too_large(authorized),
+        M::NotCancelable(p) => in_the_way(&p, "payment_not_cancelable", NOT_CANCELABLE, now, urls),
+        M::NotCaptured(p) => in_the_way(&p, "payment_not_captured", NOT_CAPTURED, now, urls),
+        M::AmountNotRefundable { refundable } => {
+            Problem::new(422, "amount_exceeds_refundable", "the amount is more than is left to refund")
+                .param("amount")
+                .with("amount_refundable", refundable)
+        }
+        M::RefundWindowClosed => {
+            Problem::new(422, "refund_window_closed", "the payment was captured longer ago than refunds are accepted")
+        }
+        M::TooManyRefunds => Problem::new(422, "too_many_refunds", "a payment has at most 10 refunds"),
+        M::RefundNotFound => Problem::new(404, "refund_not_found", "no refund with this id"),
+    }
+}
+
 const NOT_CAPTURABLE: &str = "only a payment that requires capture, before its capture_before, can be captured";
+const NOT_CAPTURED: &str = "only a captured (succeeded) payment can be refunded";
 const NOT_CANCELABLE: &str = "only a payment awaiting its code or its capture can be canceled";
 
 /// `409`: the payment's status is in the way of the operation; the payment as it stands.

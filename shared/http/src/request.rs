@@ -1,6 +1,7 @@
 //! Reading a request: size, content type, JSON, typed body, path id, Idempotency-Key.
 
 use lambda_http::http::header::CONTENT_TYPE;
+use lambda_http::http::Method;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde::de::DeserializeOwned;
@@ -133,6 +134,12 @@ pub enum Route {
     CapturePayment(String),
     /// `POST /payments/{payment_id}/cancel`
     CancelPayment(String),
+    /// `POST /payments/{payment_id}/refunds`
+    CreateRefund(String),
+    /// `GET /payments/{payment_id}/refunds`
+    ListRefunds(String),
+    /// `GET /refunds/{refund_id}`
+    GetRefund(String),
     /// `GET /users/{user_id}/payments`
     History(String),
     /// `GET /users/{user_id}/payment-methods`
@@ -158,7 +165,9 @@ pub enum Route {
 }
 
 impl Route {
-    fn from_segments(segments: &[&str]) -> Option<Self> {
+    /// The route a path names; where two methods share a path (a payment's refunds), `method`
+    /// tells them apart.
+    fn from_segments(segments: &[&str], method: &Method) -> Option<Self> {
         let action = |a: &str| match a {
             "verify" => Some(CodeAction::Verify),
             "resend" => Some(CodeAction::Resend),
@@ -171,6 +180,9 @@ impl Route {
             ["payments", id] => Self::GetPayment(own(id)),
             ["payments", id, "capture"] => Self::CapturePayment(own(id)),
             ["payments", id, "cancel"] => Self::CancelPayment(own(id)),
+            ["payments", id, "refunds"] if method == Method::POST => Self::CreateRefund(own(id)),
+            ["payments", id, "refunds"] => Self::ListRefunds(own(id)),
+            ["refunds", id] => Self::GetRefund(own(id)),
             ["payments", id, a] => Self::PaymentCode { payment_id: own(id), action: action(a)? },
             ["users", user, "payments"] => Self::History(own(user)),
             ["users", user, "payment-methods"] => Self::PaymentMethods(own(user)),
@@ -210,7 +222,7 @@ pub fn route(req: &Request) -> Option<Route> {
             })
             .collect();
         let refs: Vec<&str> = segments.iter().map(String::as_str).collect();
-        return Route::from_segments(&refs);
+        return Route::from_segments(&refs, req.method());
     }
     let raw = req.raw_http_path();
     let path = if raw.is_empty() { req.uri().path() } else { raw };
@@ -222,7 +234,7 @@ pub fn route(req: &Request) -> Option<Route> {
             segments.remove(0);
         }
     }
-    Route::from_segments(&segments)
+    Route::from_segments(&segments, req.method())
 }
 
 /// The path prefix before the API's own routes: the stage behind a named API Gateway stage

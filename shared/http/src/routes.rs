@@ -125,6 +125,10 @@ pub static RESEND: RouteSpec = post("resend", "/payments/{payment_id}/resend", M
 pub static GET_PAYMENT: RouteSpec = get("payment-status", "/payments/{payment_id}", Merchant);
 pub static CAPTURE_PAYMENT: RouteSpec = post("capture", "/payments/{payment_id}/capture", Merchant, 200).empty_body();
 pub static CANCEL_PAYMENT: RouteSpec = post("cancel", "/payments/{payment_id}/cancel", Merchant, 200).empty_body();
+pub static CREATE_REFUND: RouteSpec =
+    post("create-refund", "/payments/{payment_id}/refunds", Merchant, 201).empty_body();
+pub static LIST_REFUNDS: RouteSpec = get("list-refunds", "/payments/{payment_id}/refunds", Merchant);
+pub static GET_REFUND: RouteSpec = get("get-refund", "/refunds/{refund_id}", Merchant);
 pub static HISTORY: RouteSpec = get("payment-status", "/users/{user_id}/payments", Merchant);
 pub static PAYMENT_METHODS: RouteSpec = get("payment-methods", "/users/{user_id}/payment-methods", Merchant);
 pub static FORGET_PAYMENT_METHOD: RouteSpec =
@@ -145,7 +149,7 @@ pub static SESSION_RESEND: RouteSpec =
     post("resend", "/checkout/{session_id}/payments/{payment_id}/resend", Shopper, 200).empty_body();
 
 /// The whole table.
-pub static ROUTES: [&RouteSpec; 19] = [
+pub static ROUTES: [&RouteSpec; 22] = [
     &CREATE_PAYMENT,
     &REPEAT_PAYMENT,
     &VERIFY,
@@ -153,6 +157,9 @@ pub static ROUTES: [&RouteSpec; 19] = [
     &GET_PAYMENT,
     &CAPTURE_PAYMENT,
     &CANCEL_PAYMENT,
+    &CREATE_REFUND,
+    &LIST_REFUNDS,
+    &GET_REFUND,
     &HISTORY,
     &PAYMENT_METHODS,
     &FORGET_PAYMENT_METHOD,
@@ -194,6 +201,9 @@ impl Route {
             Self::GetPayment(p) => (&GET_PAYMENT, None, Some(p), None),
             Self::CapturePayment(p) => (&CAPTURE_PAYMENT, None, Some(p), Some(p)),
             Self::CancelPayment(p) => (&CANCEL_PAYMENT, None, Some(p), Some(p)),
+            Self::CreateRefund(p) => (&CREATE_REFUND, None, Some(p), Some(p)),
+            Self::ListRefunds(p) => (&LIST_REFUNDS, None, Some(p), None),
+            Self::GetRefund(_) => (&GET_REFUND, None, None, None),
             Self::History(_) => (&HISTORY, None, None, None),
             Self::PaymentMethods(_) => (&PAYMENT_METHODS, None, None, None),
             Self::PaymentMethod { .. } => (&FORGET_PAYMENT_METHOD, None, None, None),
@@ -249,6 +259,9 @@ impl Route {
             | Self::GetPayment(_)
             | Self::CapturePayment(_)
             | Self::CancelPayment(_)
+            | Self::CreateRefund(_)
+            | Self::ListRefunds(_)
+            | Self::GetRefund(_)
             | Self::History(_)
             | Self::PaymentMethods(_)
             | Self::PaymentMethod { .. }

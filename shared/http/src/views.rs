@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use serde::Serialize;
 
 use crate::domain::{
-    CardBrand, CheckoutSession, DeclineReason, Failure, HistoryPage, Identifier, Payment, PaymentStatus, SessionId,
-    MAX_SENDS, RESEND_COOLDOWN_SECS,
+    CardBrand, CheckoutSession, DeclineReason, Failure, HistoryPage, Identifier, Payment, PaymentStatus, Refund,
+    RefundFailure, RefundReason, SessionId, MAX_SENDS, RESEND_COOLDOWN_SECS,
 };
 use crate::ports::SavedCard;
 use crate::usecases::SessionView;
@@ -131,6 +131,9 @@ fn merchant_payment_view(p: &Payment, now: i64) -> Value {
         "amount_captured": p.amount_captured(),
         "capture_before": p.capture_before.map(rfc3339),
         "cancellation_reason": p.cancellation_reason.map(|r| r.as_str()),
+        "amount_refunded": p.amount_refunded(),
+        "amount_refundable": p.amount_refundable(),
+        "refunds": p.refunds.iter().map(|r| refund_view(p, r)).collect::<Vec<_>>(),
     });
     if let Some(fields) = view.as_object_mut() {
         if let Some(code) = p.failure_code() {
@@ -144,6 +147,24 @@ fn merchant_payment_view(p: &Payment, now: i64) -> Value {
         }
     }
     view
+}
+
+/// A refund as the merchant sees it (`POST /payments/{id}/refunds`, `GET /refunds/{id}`, and
+/// in its payment's `refunds`).
+pub fn refund_view(p: &Payment, r: &Refund) -> Value {
+    json!({
+        "id": r.id.as_str(),
+        "object": "refund",
+        "payment_id": p.id.as_str(),
+        "status": r.status.as_str(),
+        "amount": r.amount,
+        "currency": p.money.currency.code(),
+        "reason": r.reason.map(RefundReason::as_str),
+        "failure_reason": r.failure_reason.map(RefundFailure::as_str),
+        "metadata": r.metadata.pairs(),
+        "created_at": rfc3339(r.created_at),
+        "updated_at": rfc3339(r.updated_at),
+    })
 }
 
 /// What the acquirer holds or held for the payment: its amount once it is authorised.

@@ -26,7 +26,7 @@ pub struct LedgerAcquirer {
     sandbox: SandboxAcquirer,
     in_flight: Duration,
     capture_in_flight: Duration,
-    away: Away,
+    away: Mutex<Away>,
     ledger: Mutex<HashMap<String, Funds>>,
     /// Capture calls, by payment id.
     captures: Mutex<HashMap<String, u32>>,
@@ -54,6 +54,12 @@ pub struct Away {
     pub captures: bool,
     pub voids: bool,
     pub authorization_answers: bool,
+    /// Refunds (and their status) fail before anything is booked.
+    pub refunds: bool,
+    /// A refund is booked, its answer lost on its way back.
+    pub refund_answers: bool,
+    /// A refund call never returns, nothing booked: the invocation dies waiting for it.
+    pub refund_hangs: bool,
 }
 
 impl LedgerAcquirer {
@@ -63,7 +69,7 @@ impl LedgerAcquirer {
             sandbox: SandboxAcquirer,
             in_flight,
             capture_in_flight: Duration::ZERO,
-            away: Away::default(),
+            away: Mutex::new(Away::default()),
             ledger: Mutex::default(),
             captures: Mutex::default(),
             captured: Mutex::default(),
@@ -79,7 +85,17 @@ impl LedgerAcquirer {
     /// The calls `away` names fail as an unreachable acquirer's would.
     #[must_use]
     pub fn away(self, away: Away) -> Self {
-        Self { away, ..self }
+        self.set_away(away);
+        self
+    }
+
+    /// From now on, `away` says which calls fail.
+    pub fn set_away(&self, away: Away) {
+        *lock(&self.away) = away;
+    }
+
+    fn is_away(&self) -> Away {
+        *lock(&self.away)
     }
 
     /// Each capture answers after `in_flight` too.
@@ -139,7 +155,7 @@ impl Acquirer for LedgerAcquirer {
             // Idempotent by payment id: authorising again changes nothing.
             self.book(request.payment_id, |f| Some(f.unwrap_or(Funds::Held)));
         }
-        if self.away.authorization_answers {
+        if self.is_away().authorization_answers {
             return Err(AcquirerError("timed out waiting for the acquirer's answer".into()));
         }
         Ok(decision)
@@ -158,7 +174,7 @@ impl Acquirer for LedgerAcquirer {
             .entry(payment_id.as_str().to_owned())
             .or_default() += 1;
         tokio::time::sleep(self.capture_in_flight).await;
-        if self.away.captures {
+        if self.is_away().captures {
             return Err(AcquirerError("acquirer away".into()));
         }
         let outcome = self.sandbox.capture(payment_id, authorization_id, money).await?;
@@ -176,7 +192,7 @@ impl Acquirer for LedgerAcquirer {
     /// By payment id: voids what it holds; a payment it holds nothing for is left as it is
     /// (an authorisation landing later would be held: voiding by payment id too early leaks).
     async fn void(&self, payment_id: &PaymentId, authorization_id: &str) -> Result<(), AcquirerError> {
-        if self.away.voids {
+        if self.is_away().voids {
             return Err(AcquirerError("acquirer away".into()));
         }
         self.sandbox.void(payment_id, authorization_id).await?;
@@ -189,6 +205,12 @@ impl Acquirer for LedgerAcquirer {
 
     /// By refund id: the first call books it; a repeated one answers where it stands.
     async fn refund(&self, request: &RefundRequest<'_>) -> Result<RefundOutcome, AcquirerError> {
+        if self.is_away().refunds {
+            return Err(AcquirerError("acquirer away".into()));
+        }
+        if self.is_away().refund_hangs {
+            return std::future::pending().await;
+        }
         let outcome = self.sandbox.refund(request).await?;
         let mut refunds = lock(&self.refunds);
         let booked = refunds.entry(request.refund_id.as_str().to_owned()).or_insert_with(|| Refund {
@@ -198,10 +220,16 @@ impl Acquirer for LedgerAcquirer {
             calls: 0,
         });
         booked.calls += 1;
+        if self.is_away().refund_answers {
+            return Err(AcquirerError("the refund's answer was lost".into()));
+        }
         Ok(booked.outcome)
     }
 
     async fn refund_status(&self, request: &RefundRequest<'_>) -> Result<RefundOutcome, AcquirerError> {
+        if self.is_away().refunds {
+            return Err(AcquirerError("acquirer away".into()));
+        }
         let outcome = self.sandbox.refund_status(request).await?;
         let mut refunds = lock(&self.refunds);
         match refunds.get_mut(request.refund_id.as_str()) {

@@ -7,14 +7,15 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use shared::domain::{
-    CheckoutSession, Customer, HistoryCursor, HistoryPage, Identifier, MethodId, Payment, PaymentId, PaymentStatus,
-    Phone, SessionId,
+    CheckoutSession, Command, Customer, HistoryCursor, HistoryPage, Identifier, MethodId, Payment, PaymentId,
+    PaymentStatus, Phone, Refund, RefundSettlement, SessionId,
 };
 use shared::ports::KEY_RETENTION_SECS;
 use shared::ports::{
     Admission, Admit, AttemptCharge, AttemptLimits, BusinessEvent, Claim, CodeSender, DueCursor, Guard,
-    IdempotencyStore, KeyFound, KeyWrite, Metrics, PaymentStore, RequestFingerprint, Rider, RiderRefusal, SavedCard,
-    SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError, StoredResponse,
+    IdempotencyStore, KeyFound, KeyWrite, Metrics, NewRefund, PaymentStore, RefundWrite, RequestFingerprint, Rider,
+    RiderRefusal, SavedCard, SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError,
+    StoredResponse,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -324,6 +325,39 @@ impl PaymentStore for MemoryPaymentStore {
         map.insert(payment.id.as_str().to_owned(), Payment { version: payment.version + 1, ..payment.clone() });
         self.apply_riders(&mut map, payment, riders);
         Ok(())
+    }
+
+    /// The state machine's own rules, under the lock: what the DynamoDB adapter's condition
+    /// checks at the write.
+    async fn add_refund(&self, new: &NewRefund<'_>) -> Result<RefundWrite, StoreError> {
+        let mut map = lock(&self.payments);
+        let Some(found) = map.get(new.payment_id.as_str()).cloned() else { return Ok(RefundWrite::Refused(None)) };
+        if &found.merchant_id != new.merchant_id {
+            return Ok(RefundWrite::Refused(Some(Box::new(found))));
+        }
+        let mut payment = found.clone();
+        let command = Command::RefundPayment { refund: new.refund.clone(), window_secs: new.window_secs };
+        if payment.execute(command, new.now).is_err() {
+            return Ok(RefundWrite::Refused(Some(Box::new(found))));
+        }
+        payment.version += 1;
+        map.insert(payment.id.as_str().to_owned(), payment.clone());
+        Ok(RefundWrite::Written(Box::new(payment)))
+    }
+
+    async fn settle_refund(&self, payment_id: &PaymentId, refund: &Refund) -> Result<bool, StoreError> {
+        let mut map = lock(&self.payments);
+        let Some(mut payment) = map.get(payment_id.as_str()).cloned() else { return Ok(false) };
+        let outcome = match refund.failure_reason {
+            Some(reason) => RefundSettlement::Failed(reason),
+            None => RefundSettlement::Succeeded,
+        };
+        if payment.execute(Command::SettleRefund { id: refund.id.clone(), outcome }, refund.updated_at).is_err() {
+            return Ok(false);
+        }
+        payment.version += 1;
+        map.insert(payment.id.as_str().to_owned(), payment);
+        Ok(true)
     }
 
     async fn admission(

@@ -1,11 +1,14 @@
 //! Item shapes in the table and their mapping to and from the domain.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     CancellationReason, CaptureMethod, CardBrand, CheckoutSession, CodeHash, Currency, Customer, Expiry, Failure,
     HistoryCursor, Hold, HoldState, Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment, PaymentId,
-    PaymentStatus, Phone, PhoneOrigin, ReturnUrl, SessionId, Verification,
+    PaymentStatus, Phone, PhoneOrigin, Refund, RefundFailure, RefundId, RefundMetadata, RefundReason, RefundStatus,
+    ReturnUrl, SessionId, Verification,
 };
 use crate::ports::{SavedCard, SavedMethod, StoreError};
 use crate::secrets::CardVault;
@@ -146,6 +149,15 @@ pub(super) struct PaymentItem {
     pub capture_before: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancellation_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captured_at: Option<i64>,
+    /// Its refunds by id; always present (empty), so a refund's write can add one by path.
+    #[serde(default)]
+    pub refunds: BTreeMap<String, RefundItem>,
+    /// A captured payment's amount left to refund (captured less its refunds that have not
+    /// failed): the condition a refund's write checks and lowers ([`super::payment_store`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refundable: Option<u64>,
     pub created_at: i64,
     pub updated_at: i64,
     pub expires_at: i64,
@@ -208,6 +220,9 @@ impl PaymentItem {
             amount_to_capture: p.amount_to_capture,
             capture_before: p.capture_before,
             cancellation_reason: p.cancellation_reason.map(|r| r.as_str().to_owned()),
+            captured_at: p.captured_at,
+            refunds: p.refunds.iter().map(|r| (r.id.to_string(), RefundItem::from_refund(r))).collect(),
+            refundable: p.amount_refundable(),
             created_at: p.created_at,
             updated_at: p.updated_at,
             expires_at: p.expires_at,
@@ -257,6 +272,8 @@ impl PaymentItem {
             amount_to_capture: self.amount_to_capture,
             capture_before: self.capture_before,
             cancellation_reason: self.cancellation_reason,
+            captured_at: self.captured_at,
+            refunds: self.refunds,
             created_at: self.created_at,
             updated_at: self.updated_at,
             expires_at: self.expires_at,
@@ -310,6 +327,10 @@ pub(super) struct HistoryItem {
     pub capture_before: Option<i64>,
     #[serde(default)]
     pub cancellation_reason: Option<String>,
+    #[serde(default)]
+    pub captured_at: Option<i64>,
+    #[serde(default)]
+    pub refunds: BTreeMap<String, RefundItem>,
     pub created_at: i64,
     pub updated_at: i64,
     pub expires_at: i64,
@@ -364,12 +385,72 @@ impl HistoryItem {
                 None => None,
                 Some(r) => Some(CancellationReason::parse(r).ok_or_else(|| bad("cancellation_reason"))?),
             },
+            // Captured before the time was kept: its last change was its capture.
+            captured_at: self
+                .captured_at
+                .or((self.status == PaymentStatus::Succeeded.as_str()).then_some(self.updated_at)),
+            refunds: refunds_of(self.refunds).ok_or_else(|| bad("refunds"))?,
             created_at: self.created_at,
             updated_at: self.updated_at,
             expires_at: self.expires_at,
             version: self.version,
         })
     }
+}
+
+/// A refund, inside its payment's item (`refunds.<id>`).
+#[derive(Serialize, Deserialize)]
+pub(super) struct RefundItem {
+    pub amount: u64,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_reason: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl RefundItem {
+    pub fn from_refund(r: &Refund) -> Self {
+        Self {
+            amount: r.amount,
+            status: r.status.as_str().to_owned(),
+            reason: r.reason.map(|v| v.as_str().to_owned()),
+            failure_reason: r.failure_reason.map(|v| v.as_str().to_owned()),
+            metadata: r.metadata.pairs().clone(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+
+    fn into_refund(self, id: &str) -> Option<Refund> {
+        Some(Refund {
+            id: RefundId::parse(id)?,
+            amount: self.amount,
+            status: RefundStatus::parse(&self.status)?,
+            reason: match self.reason.as_deref() {
+                None => None,
+                Some(r) => Some(RefundReason::parse(r)?),
+            },
+            failure_reason: match self.failure_reason.as_deref() {
+                None => None,
+                Some(r) => Some(RefundFailure::parse(r)?),
+            },
+            metadata: RefundMetadata::parse(self.metadata).ok()?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// A payment's refunds, oldest first; `None` if one is unreadable.
+fn refunds_of(items: BTreeMap<String, RefundItem>) -> Option<Vec<Refund>> {
+    let mut refunds = items.into_iter().map(|(id, item)| item.into_refund(&id)).collect::<Option<Vec<_>>>()?;
+    refunds.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
+    Some(refunds)
 }
 
 #[derive(Serialize, Deserialize)]

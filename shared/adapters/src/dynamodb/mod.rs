@@ -5,6 +5,7 @@ mod error;
 mod idempotency_store;
 mod items;
 mod payment_store;
+mod refunds;
 pub mod table;
 
 pub use idempotency_store::DynamoIdempotencyStore;

@@ -19,11 +19,11 @@ use super::items::{
 };
 use crate::domain::{
     CheckoutSession, Customer, HistoryCursor, HistoryPage, Identifier, MethodId, Payment, PaymentId, PaymentStatus,
-    SessionId,
+    Refund, SessionId,
 };
 use crate::ports::{
-    Admission, Admit, AttemptCharge, AttemptLimit, DueCursor, Guard, KeyFound, PayerChange, PaymentStore, Rider,
-    RiderRefusal, SavedCard, SavedMethod, SessionMove, SmsCharge, SmsCounter, StoreError,
+    Admission, Admit, AttemptCharge, AttemptLimit, DueCursor, Guard, KeyFound, NewRefund, PayerChange, PaymentStore,
+    RefundWrite, Rider, RiderRefusal, SavedCard, SavedMethod, SessionMove, SmsCharge, SmsCounter, StoreError,
 };
 use crate::secrets::CardVault;
 
@@ -133,6 +133,18 @@ pub struct DynamoPaymentStore {
 impl DynamoPaymentStore {
     pub fn new(client: Client, table: impl Into<String>, vault: Option<CardVault>) -> Self {
         Self { client, table: table.into(), vault }
+    }
+
+    pub(super) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(super) fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub(super) fn vault(&self) -> Option<&CardVault> {
+        self.vault.as_ref()
     }
 
     /// The item to write at `version`, stamped with a fresh write id.
@@ -613,6 +625,14 @@ impl PaymentStore for DynamoPaymentStore {
         tx.put(Slot::Plain, self.versioned_put(item, payment.version, "")?);
         self.add_riders(payment, riders, &mut tx)?;
         self.transact_items(tx, &write_id).await
+    }
+
+    async fn add_refund(&self, new: &NewRefund<'_>) -> Result<RefundWrite, StoreError> {
+        self.write_refund(new).await
+    }
+
+    async fn settle_refund(&self, payment_id: &PaymentId, refund: &Refund) -> Result<bool, StoreError> {
+        self.write_settlement(payment_id, refund).await
     }
 
     async fn admission(

@@ -33,6 +33,8 @@ pub const HISTORY_PROJECTION: &[&str] = &[
     "amount_to_capture",
     "capture_before",
     "cancellation_reason",
+    "captured_at",
+    "refunds",
     "created_at",
     "updated_at",
     "expires_at",

@@ -56,15 +56,9 @@ pub enum UseCaseError {
     SmsRateLimited { retry_after_secs: i64 },
     #[error("no more codes may be sent for this payment")]
     SendLimitReached,
-    /// Only a `requires_capture` payment, before its `capture_before`, can be captured.
-    #[error("the payment cannot be captured")]
-    NotCapturable(Box<Payment>),
-    /// A capture of more than the authorised amount.
-    #[error("the amount is more than was authorised")]
-    AmountTooLarge { authorized: u64 },
-    /// Only a `requires_verification` or `requires_capture` payment can be canceled.
-    #[error("the payment cannot be canceled")]
-    NotCancelable(Box<Payment>),
+    /// A money operation (capture, cancel, refund) refused.
+    #[error(transparent)]
+    Money(#[from] MoneyError),
     #[error("the payment changed concurrently too many times")]
     Contention,
     #[error("a dependency is unavailable: {0}")]
@@ -94,4 +88,30 @@ impl From<StoreError> for UseCaseError {
             ) => Self::Contention,
         }
     }
+}
+
+/// Why a merchant's money operation (capture, cancel, refund) is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum MoneyError {
+    /// Only a `requires_capture` payment, before its `capture_before`, can be captured.
+    #[error("the payment cannot be captured")]
+    NotCapturable(Box<Payment>),
+    /// A capture of more than the authorised amount.
+    #[error("the amount is more than was authorised")]
+    AmountTooLarge { authorized: u64 },
+    /// Only a `requires_verification` or `requires_capture` payment can be canceled.
+    #[error("the payment cannot be canceled")]
+    NotCancelable(Box<Payment>),
+    /// Only a captured (`succeeded`) payment is refunded.
+    #[error("the payment is not captured")]
+    NotCaptured(Box<Payment>),
+    /// More than what is left to refund (captured less the refunds that have not failed).
+    #[error("the amount is more than is left to refund")]
+    AmountNotRefundable { refundable: u64 },
+    #[error("the payment was captured longer ago than the refund window")]
+    RefundWindowClosed,
+    #[error("the payment has as many refunds as it may have")]
+    TooManyRefunds,
+    #[error("no such refund")]
+    RefundNotFound,
 }

@@ -349,6 +349,8 @@ pub struct SweepReport {
     pub expired: usize,
     pub voided: usize,
     pub captured: usize,
+    /// Refunds left pending that were settled.
+    pub refunds: usize,
     pub failed: usize,
 }
 
@@ -369,6 +371,7 @@ pub async fn sweep(svc: &Services, limit: u8, max_pages: usize) -> Result<SweepR
                 Ok(Some(Swept::Expired)) => report.expired += 1,
                 Ok(Some(Swept::Voided)) => report.voided += 1,
                 Ok(Some(Swept::Captured)) => report.captured += 1,
+                Ok(Some(Swept::Refunds(n))) => report.refunds += n,
                 Ok(None) => {}
                 Err(e) => {
                     report.failed += 1;
@@ -384,6 +387,7 @@ pub async fn sweep(svc: &Services, limit: u8, max_pages: usize) -> Result<SweepR
         expired = report.expired,
         voided = report.voided,
         captured = report.captured,
+        refunds = report.refunds,
         failed = report.failed,
         "sweep done"
     );
@@ -413,6 +417,7 @@ enum Swept {
     Expired,
     Voided,
     Captured,
+    Refunds(usize),
 }
 
 /// How long a finisher's lease on a payment's acquirer calls lasts: past the longest function
@@ -423,7 +428,7 @@ pub const LEASE_SECS: i64 = 90;
 /// another finisher holds it. The request whose own conditional write ended the payment, or
 /// started its capture, needs none: that write is its claim, for the grace. Everyone after
 /// (the sweeper, a retry finishing a capture) takes this before calling the acquirer.
-pub(crate) async fn take_lease(svc: &Services, payment: &Payment, holder: &str) -> Result<bool, UseCaseError> {
+pub(crate) async fn take_lease(svc: &Ports, payment: &Payment, holder: &str) -> Result<bool, UseCaseError> {
     let now = svc.clock.now();
     let taken = svc.payments.lease(&payment.id, holder, now, now + LEASE_SECS).await?;
     if !taken {
@@ -445,12 +450,37 @@ async fn sweep_one(svc: &Services, due: Payment) -> Result<Option<Swept>, UseCas
     .await
 }
 
+/// A captured payment's refunds left pending are asked again (under the lease) and settled; then
+/// the payment is written back as it stands, which moves it on (or off) the due index.
+async fn sweep_refunds(
+    svc: &Services,
+    payment: Payment,
+    holder: &str,
+) -> Result<Step<Option<Swept>, Raced>, UseCaseError> {
+    let now = svc.clock.now();
+    let asks = payment.refunds_due_from().is_some_and(|from| now >= from);
+    if asks && !take_lease(svc, &payment, holder).await? {
+        return Ok(Step::Done(None));
+    }
+    let (mut payment, settled) = super::refunds::finish_refunds(svc, payment).await?;
+    match store(svc, &mut payment, &[]).await {
+        Ok(()) => {}
+        // A refund written since: the next sweep looks again.
+        Err(StoreError::Conflict) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Step::Done((settled > 0).then_some(Swept::Refunds(settled))))
+}
+
 async fn sweep_once(
     svc: &Services,
     mut payment: Payment,
     holder: &str,
 ) -> Result<Step<Option<Swept>, Raced>, UseCaseError> {
     let now = svc.clock.now();
+    if payment.status == PaymentStatus::Succeeded {
+        return sweep_refunds(svc, payment, holder).await;
+    }
     let calls_acquirer = payment.is_stale_capture(now)
         || payment.needs_void()
         || (payment.is_expired_at(now) && payment.status == PaymentStatus::Authorizing && payment.hold.is_none());

@@ -12,6 +12,7 @@ pub mod money_ops;
 pub mod open_payment;
 pub mod payment_methods;
 pub mod payment_status;
+pub mod refunds;
 pub mod repeat_payment;
 pub mod resend_code;
 mod send_code;
@@ -23,7 +24,7 @@ pub use checkout::{
     authenticate, create_session, expire_session, merchant_session, pay_in_session, session_state, SessionCommand,
     SessionPayment, SessionView,
 };
-pub use error::UseCaseError;
+pub use error::{MoneyError, UseCaseError};
 pub use first_payment::{first_payment, FirstPaymentCommand};
 pub use guards::{MAX_MERCHANT_DECLINES_PER_HOUR, MAX_PAYER_FAILURES, MAX_SESSION_DECLINES, PAYER_LOCK_SECS};
 pub use idempotency::{
@@ -33,6 +34,7 @@ pub use lifecycle::{sweep, SweepReport};
 pub use money_ops::{cancel_payment, capture_payment};
 pub use payment_methods::{forget_payment_method, payment_methods};
 pub use payment_status::{payment_history, payment_status};
+pub use refunds::{create_refund, get_refund, list_refunds, RefundAsk};
 pub use repeat_payment::{repeat_payment, RepeatPaymentCommand};
 pub use resend_code::resend_code;
 pub use services::{CodeServices, Ports, Services};

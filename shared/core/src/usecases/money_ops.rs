@@ -5,7 +5,8 @@
 //! that write, which is the request's claim on the call.
 
 use super::commit::{commit, store, transition, Raced, Step};
-use super::lifecycle::{capture_authorized, record_capture, release_hold, unavailable, Captured};
+use super::error::MoneyError;
+use super::lifecycle::{capture_authorized, record_capture, release_hold, take_lease, unavailable, Captured};
 use super::{Caller, Ports, UseCaseError};
 use crate::domain::{CancellationReason, Command, Payment, PaymentId, PaymentStatus, Refusal};
 use crate::ports::{Rider, StoreError};
@@ -14,13 +15,19 @@ use crate::ports::{Rider, StoreError};
 /// rest. The write that moves it to `capturing` claims the capture: a concurrent capture or
 /// cancel loses the version race. A capture the acquirer could not be asked for stays
 /// `capturing` and the sweeper finishes it (the payment id is the capture's idempotency key).
+/// `recovering` (a keyed retry of a request that died mid-way) finishes what it started: a
+/// capture left `capturing` past its grace is finished, a captured one answered.
 pub async fn capture_payment(
     svc: &Ports,
     caller: &Caller,
     id: &PaymentId,
     amount: Option<u64>,
+    recovering: bool,
 ) -> Result<Payment, UseCaseError> {
-    let capturing = commit(|_: Option<Raced>| request_capture(svc, caller, id, amount)).await?;
+    let capturing = match commit(|_: Option<Raced>| request_capture(svc, caller, id, amount, recovering)).await? {
+        Next::Capture(p) => p,
+        Next::Answer(p) => return Ok(p),
+    };
     let authorization_id = capturing
         .hold
         .as_ref()
@@ -32,27 +39,58 @@ pub async fn capture_payment(
     }
 }
 
+/// What a capture request does after its write.
+enum Next {
+    /// Ask the acquirer to capture.
+    Capture(Payment),
+    /// Nothing more: answer the payment.
+    Answer(Payment),
+}
+
 async fn request_capture(
     svc: &Ports,
     caller: &Caller,
     id: &PaymentId,
     amount: Option<u64>,
-) -> Result<Step<Payment, Raced>, UseCaseError> {
+    recovering: bool,
+) -> Result<Step<Next, Raced>, UseCaseError> {
     let mut payment = read(svc, caller, id).await?;
     let now = svc.clock.now();
+    if recovering {
+        match payment.status {
+            PaymentStatus::Succeeded => return Ok(Step::Done(Next::Answer(payment))),
+            // The dead attempt's capture, left past its grace: finished here, under the lease.
+            PaymentStatus::Capturing if payment.is_stale_capture(now) => {
+                let holder = ulid::Ulid::new().to_string();
+                if !take_lease(svc, &payment, &holder).await? {
+                    return Err(MoneyError::NotCapturable(Box::new(payment)).into());
+                }
+                return Ok(Step::Done(Next::Capture(payment)));
+            }
+            PaymentStatus::Authorizing
+            | PaymentStatus::RequiresVerification
+            | PaymentStatus::RequiresCapture
+            | PaymentStatus::Capturing
+            | PaymentStatus::Failed
+            | PaymentStatus::Expired
+            | PaymentStatus::Canceled => {}
+        }
+    }
     if payment.status != PaymentStatus::RequiresCapture || payment.is_expired_at(now) {
-        return Err(UseCaseError::NotCapturable(Box::new(payment)));
+        return Err(MoneyError::NotCapturable(Box::new(payment)).into());
     }
     let amount = amount.unwrap_or(payment.money.minor);
     match payment.execute(Command::RequestCapture { amount }, now) {
         Ok(_) => {}
-        Err(Refusal::AmountNotCapturable { authorized }) => return Err(UseCaseError::AmountTooLarge { authorized }),
-        Err(_) => return Err(UseCaseError::NotCapturable(Box::new(payment))),
+        Err(Refusal::AmountNotCapturable { authorized }) => {
+            return Err(MoneyError::AmountTooLarge { authorized }.into())
+        }
+        Err(_) => return Err(MoneyError::NotCapturable(Box::new(payment)).into()),
     }
     match store(svc, &mut payment, &[]).await {
         Ok(()) => {
             tracing::info!(payment_id = %payment.id, amount, "capture requested by the merchant");
-            Ok(Step::Done(payment))
+            Ok(Step::Done(Next::Capture(payment)))
         }
         Err(StoreError::Conflict) => Ok(Step::Again(Raced)),
         Err(e) => Err(e.into()),
@@ -67,8 +105,9 @@ pub async fn cancel_payment(
     caller: &Caller,
     id: &PaymentId,
     reason: CancellationReason,
+    recovering: bool,
 ) -> Result<Payment, UseCaseError> {
-    let canceled = commit(|_: Option<Raced>| cancel_once(svc, caller, id, reason)).await?;
+    let canceled = commit(|_: Option<Raced>| cancel_once(svc, caller, id, reason, recovering)).await?;
     Ok(release_hold(svc, canceled).await)
 }
 
@@ -77,8 +116,13 @@ async fn cancel_once(
     caller: &Caller,
     id: &PaymentId,
     reason: CancellationReason,
+    recovering: bool,
 ) -> Result<Step<Payment, Raced>, UseCaseError> {
     let mut payment = read(svc, caller, id).await?;
+    // A keyed retry of a cancel that died after its write: its void is still to be recorded.
+    if recovering && payment.status == PaymentStatus::Canceled {
+        return Ok(Step::Done(payment));
+    }
     let riders = match payment.status {
         PaymentStatus::RequiresVerification => Vec::new(),
         // Its right code claimed the order: canceling gives it back.
@@ -88,7 +132,7 @@ async fn cancel_once(
         | PaymentStatus::Succeeded
         | PaymentStatus::Failed
         | PaymentStatus::Expired
-        | PaymentStatus::Canceled => return Err(UseCaseError::NotCancelable(Box::new(payment))),
+        | PaymentStatus::Canceled => return Err(MoneyError::NotCancelable(Box::new(payment)).into()),
     };
     transition(&mut payment, Command::Cancel(reason), svc.clock.now())?;
     match store(svc, &mut payment, &riders).await {

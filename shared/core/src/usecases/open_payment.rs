@@ -216,6 +216,8 @@ fn mint(
         amount_to_capture: None,
         capture_before: None,
         cancellation_reason: None,
+        captured_at: None,
+        refunds: Vec::new(),
         created_at: now,
         updated_at: now,
         expires_at,

@@ -1,0 +1,120 @@
+//! A payment's refunds in its own item (`refunds.<id>`), each added and settled by one
+//! conditional UpdateItem: the rules of `Command::RefundPayment` are the condition of the write
+//! that creates the refund (never a read before it), and the write answers with the payment as it
+//! now stands (or, refused, as it was found), so a refund costs no read of its own. A settlement
+//! touches its refund only: it answers nothing (the caller applies it to the payment it holds).
+
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+
+use super::error::{corrupt, store_error};
+use super::items::{due_pk, due_sk, payment_pk, PaymentItem, RefundItem, PAYMENT_SK};
+use super::payment_store::DynamoPaymentStore;
+use crate::domain::{Payment, PaymentId, PaymentStatus, Refund, RefundStatus, MAX_REFUNDS, REFUND_GRACE_SECS};
+use crate::ports::{NewRefund, RefundWrite, StoreError};
+
+type Item = std::collections::HashMap<String, AttributeValue>;
+
+/// `Payment::check_refund`'s rules as a condition: the caller's captured payment, captured
+/// after the window's start, with fewer than `MAX_REFUNDS` refunds, none of this id, and at
+/// least the amount left to refund.
+const REFUNDABLE: &str = "merchant_id = :merchant AND #status = :succeeded AND captured_at > :window_start \
+     AND size(refunds) < :max AND refundable >= :amount AND attribute_not_exists(refunds.#rid)";
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+impl DynamoPaymentStore {
+    fn payment_from(&self, item: Item) -> Result<Payment, StoreError> {
+        serde_dynamo::from_item::<_, PaymentItem>(item).map_err(corrupt)?.into_payment(self.vault())
+    }
+
+    pub(super) async fn write_refund(&self, new: &NewRefund<'_>) -> Result<RefundWrite, StoreError> {
+        let refund = new.refund;
+        let item = serde_dynamo::to_attribute_value(RefundItem::from_refund(refund)).map_err(corrupt)?;
+        let due = new.now + REFUND_GRACE_SECS;
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(&payment_pk(new.payment_id)))
+            .key("sk", s(PAYMENT_SK))
+            // The sweeper finishes a refund its request left pending: the payment is due (an
+            // earlier due time is kept).
+            .update_expression(
+                "SET refunds.#rid = :refund, refundable = refundable - :amount, version = version + :one, \
+                 write_id = :write, gsi2pk = if_not_exists(gsi2pk, :due_pk), gsi2sk = if_not_exists(gsi2sk, :due_sk)",
+            )
+            .condition_expression(REFUNDABLE)
+            .expression_attribute_names("#rid", refund.id.as_str())
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":refund", item)
+            .expression_attribute_values(":amount", n(refund.amount))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":write", s(&ulid::Ulid::new().to_string()))
+            .expression_attribute_values(":due_pk", s(&due_pk(new.payment_id)))
+            .expression_attribute_values(":due_sk", s(&due_sk(due, new.payment_id)))
+            .expression_attribute_values(":merchant", s(new.merchant_id.as_str()))
+            .expression_attribute_values(":succeeded", s(PaymentStatus::Succeeded.as_str()))
+            .expression_attribute_values(":window_start", n(new.now - new.window_secs))
+            .expression_attribute_values(":max", n(MAX_REFUNDS))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let item = out.attributes.ok_or_else(|| corrupt("a refund's write returned no payment"))?;
+                Ok(RefundWrite::Written(Box::new(self.payment_from(item)?)))
+            }
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(e)) => {
+                    let found = e.item.clone().map(|item| self.payment_from(item)).transpose()?;
+                    Ok(RefundWrite::Refused(found.map(Box::new)))
+                }
+                _ => Err(store_error(err)),
+            },
+        }
+    }
+
+    pub(super) async fn write_settlement(&self, payment_id: &PaymentId, refund: &Refund) -> Result<bool, StoreError> {
+        let mut update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(&payment_pk(payment_id)))
+            .key("sk", s(PAYMENT_SK))
+            .condition_expression("refunds.#rid.#status = :pending")
+            .expression_attribute_names("#rid", refund.id.as_str())
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":pending", s(RefundStatus::Pending.as_str()))
+            .expression_attribute_values(":now", s(refund.status.as_str()))
+            .expression_attribute_values(":at", n(refund.updated_at))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":write", s(&ulid::Ulid::new().to_string()));
+        let set = "SET refunds.#rid.#status = :now, refunds.#rid.updated_at = :at, version = version + :one, \
+                   write_id = :write";
+        update = match refund.failure_reason {
+            // A failed refund gives its amount back.
+            Some(reason) => update
+                .update_expression(format!(
+                    "{set}, refunds.#rid.failure_reason = :reason, refundable = refundable + :amount"
+                ))
+                .expression_attribute_values(":reason", s(reason.as_str()))
+                .expression_attribute_values(":amount", n(refund.amount)),
+            None => update.update_expression(set),
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
+                _ => Err(store_error(err)),
+            },
+        }
+    }
+}
