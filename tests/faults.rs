@@ -62,7 +62,8 @@ const AUTHORISED: &[&str] = &["PutItem", "sbx_auth_"];
 /// The capture stored (with the saved card).
 const CAPTURED: &[&str] = &["TransactWriteItems", "\"captured\""];
 const INSERT_IN_SESSION: &[&str] = &["TransactWriteItems", "SESSION#"];
-/// A manual capture claimed: the payment stored `capturing` (before the acquirer).
+/// A manual capture claimed: the payment's conditional update to `capturing` (before the
+/// acquirer).
 const CAPTURING: &[&str] = &["PAY#", "\"capturing\""];
 /// The capture recorded (after the acquirer).
 const RECORD_CAPTURE: &[&str] = &["PAY#", "\"succeeded\""];
@@ -124,10 +125,10 @@ fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
             ("send SMS", SMS),
             ("complete key", COMPLETE),
         ],
+        // A capture is claimed by its conditional write, with no read before it.
         Flow::Capture => vec![
             ("claim key", CLAIM),
-            ("read payment", READ),
-            ("store capturing", CAPTURING),
+            ("claim capture (store capturing)", CAPTURING),
             ("record capture", RECORD_CAPTURE),
             ("complete key", COMPLETE),
         ],

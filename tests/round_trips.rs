@@ -49,12 +49,12 @@ async fn each_request_makes_the_round_trips_it_is_designed_to() {
         ("session verify, right code (shopper)", 200, 4),
         ("read checkout session (merchant)", 200, 2),
         // Manual captures (issue 23): the right code confirms the hold in its one write (the
-        // order claimed, the card saved). A capture is read, then claimed by a write that moves
-        // the payment to `capturing` before the acquirer (so a cancel racing it loses), then
-        // recorded; a cancel is read, stored canceled with its order given back, then its void
-        // recorded.
+        // order claimed, the card saved). A capture is claimed by one conditional write that
+        // moves the payment to `capturing` before the acquirer (no read: its condition is the
+        // rule, and a cancel racing it loses), then recorded; a cancel is read, stored canceled
+        // with its order given back, then its void recorded.
         ("verify, right code (manual capture)", 200, 2),
-        ("capture (manual)", 200, 3),
+        ("capture (manual)", 200, 2),
         // A refund is one conditional write that adds it (its condition is the rule, so no
         // read comes first), then its answer's write after the acquirer; a key costs its claim
         // and its kept answer; a refund of what is left reads how much that is first.
@@ -80,7 +80,7 @@ async fn each_request_makes_the_round_trips_it_is_designed_to() {
         ("payment history", 1),
         ("session payment (shopper)", 4),
         ("session verify, right code (shopper)", 4),
-        ("capture (manual)", 3),
+        ("capture (manual)", 2),
         ("cancel (manual)", 3),
         // Issue 23's: a refund ≤ 2 (plus the acquirer).
         ("refund", 2),

@@ -54,8 +54,8 @@ const RIGHT_CODE_MANUAL: Kind = kind(
 const CAPTURE: Kind = kind(
     "capture (manual)",
     false,
-    3,
-    "read the payment, claim the capture (a cancel racing it loses), record the capture after the acquirer",
+    2,
+    "one conditional write claiming the capture (no read: its condition is the rule), the capture recorded after the acquirer",
 );
 const REFUND: Kind = kind(
     "refund",

@@ -389,7 +389,13 @@ pub trait PaymentStore: Send + Sync {
     /// left to refund (captured less the refunds that have not failed). Two concurrent refunds
     /// thus never pass the total. The payment as written, or the refusal with the payment as
     /// found (the caller asks the state machine why).
-    async fn add_refund(&self, new: &NewRefund<'_>) -> Result<RefundWrite, StoreError>;
+    async fn add_refund(&self, new: &NewRefund<'_>) -> Result<ConditionalWrite, StoreError>;
+
+    /// Claims a manual capture, with no read before it: moves the caller's `requires_capture`
+    /// payment, before its `capture_before`, to `capturing` for `amount` (at most what was
+    /// authorised), as [`Command::RequestCapture`](crate::domain::Command) decides, in one
+    /// conditional write. The payment as written, or the refusal with the payment as found.
+    async fn claim_capture(&self, claim: &CaptureClaim<'_>) -> Result<ConditionalWrite, StoreError>;
 
     /// Stores `refund`'s final status (a failed one's amount is refundable again) if it is
     /// still pending: `false` if someone else settled it first. It touches that refund (and what
@@ -976,13 +982,24 @@ pub struct NewRefund<'a> {
     pub now: i64,
 }
 
-/// What a refund's write did.
+/// What a payment's conditional update (a refund's, a capture's claim) did.
 #[derive(Debug)]
-pub enum RefundWrite {
+pub enum ConditionalWrite {
     /// Written: the payment as it now stands.
     Written(Box<Payment>),
     /// Its condition refused it: the payment as found (`None`: there is none).
     Refused(Option<Box<Payment>>),
+}
+
+/// A manual capture's claim ([`PaymentStore::claim_capture`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CaptureClaim<'a> {
+    pub payment_id: &'a PaymentId,
+    /// The caller's: another merchant's payment is refused as if it did not exist.
+    pub merchant_id: &'a Identifier,
+    /// Minor units; `None`: all that was authorised.
+    pub amount: Option<u64>,
+    pub now: i64,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -91,15 +91,16 @@ minted_id!(SessionId, "cs_");
 minted_id!(RefundId, "re_");
 
 impl RefundId {
-    /// A refund's id names its payment (`re_` + the payment's ULID + 8 more characters): a
+    /// A refund's id names its payment (`re_` + the payment's ULID + 16 more characters): a
     /// refund is read with its payment, by key, with no index. `seed` (a keyed request's) gives
     /// every retry the same id; without one the suffix is random.
     pub fn for_payment(payment: &PaymentId, seed: Option<&str>) -> Self {
         let own = payment.as_str().strip_prefix(PaymentId::PREFIX).unwrap_or_default();
         let fresh = ulid::Ulid::new().to_string().to_ascii_lowercase();
         let suffix: String = match seed {
-            Some(seed) => seed.chars().filter(char::is_ascii_alphanumeric).take(8).collect(),
-            None => fresh.chars().rev().take(8).collect(),
+            Some(seed) => seed.chars().filter(char::is_ascii_alphanumeric).take(16).collect(),
+            // A ULID's last 16 characters are its random part (80 bits).
+            None => fresh.chars().skip(10).collect(),
         };
         Self(format!("{}{own}{}", Self::PREFIX, suffix.to_ascii_lowercase()))
     }

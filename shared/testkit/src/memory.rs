@@ -12,9 +12,9 @@ use shared::domain::{
 };
 use shared::ports::KEY_RETENTION_SECS;
 use shared::ports::{
-    Admission, Admit, AttemptCharge, AttemptLimits, BusinessEvent, Claim, CodeSender, DueCursor, Guard,
-    IdempotencyStore, KeyFound, KeyWrite, Metrics, NewRefund, PaymentStore, RefundWrite, RequestFingerprint, Rider,
-    RiderRefusal, SavedCard, SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError,
+    Admission, Admit, AttemptCharge, AttemptLimits, BusinessEvent, CaptureClaim, Claim, CodeSender, ConditionalWrite,
+    DueCursor, Guard, IdempotencyStore, KeyFound, KeyWrite, Metrics, NewRefund, PaymentStore, RequestFingerprint,
+    Rider, RiderRefusal, SavedCard, SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError,
     StoredResponse,
 };
 
@@ -329,20 +329,38 @@ impl PaymentStore for MemoryPaymentStore {
 
     /// The state machine's own rules, under the lock: what the DynamoDB adapter's condition
     /// checks at the write.
-    async fn add_refund(&self, new: &NewRefund<'_>) -> Result<RefundWrite, StoreError> {
+    async fn claim_capture(&self, claim: &CaptureClaim<'_>) -> Result<ConditionalWrite, StoreError> {
         let mut map = lock(&self.payments);
-        let Some(found) = map.get(new.payment_id.as_str()).cloned() else { return Ok(RefundWrite::Refused(None)) };
+        let Some(found) = map.get(claim.payment_id.as_str()).cloned() else {
+            return Ok(ConditionalWrite::Refused(None));
+        };
+        let mut payment = found.clone();
+        let amount = claim.amount.unwrap_or(payment.money.minor);
+        let mine = &found.merchant_id == claim.merchant_id && !found.is_expired_at(claim.now);
+        if !mine || payment.execute(Command::RequestCapture { amount }, claim.now).is_err() {
+            return Ok(ConditionalWrite::Refused(Some(Box::new(found))));
+        }
+        payment.version += 1;
+        map.insert(payment.id.as_str().to_owned(), payment.clone());
+        Ok(ConditionalWrite::Written(Box::new(payment)))
+    }
+
+    /// The state machine's own rules, under the lock: what the DynamoDB adapter's condition
+    /// checks at the write.
+    async fn add_refund(&self, new: &NewRefund<'_>) -> Result<ConditionalWrite, StoreError> {
+        let mut map = lock(&self.payments);
+        let Some(found) = map.get(new.payment_id.as_str()).cloned() else { return Ok(ConditionalWrite::Refused(None)) };
         if &found.merchant_id != new.merchant_id {
-            return Ok(RefundWrite::Refused(Some(Box::new(found))));
+            return Ok(ConditionalWrite::Refused(Some(Box::new(found))));
         }
         let mut payment = found.clone();
         let command = Command::RefundPayment { refund: new.refund.clone(), window_secs: new.window_secs };
         if payment.execute(command, new.now).is_err() {
-            return Ok(RefundWrite::Refused(Some(Box::new(found))));
+            return Ok(ConditionalWrite::Refused(Some(Box::new(found))));
         }
         payment.version += 1;
         map.insert(payment.id.as_str().to_owned(), payment.clone());
-        Ok(RefundWrite::Written(Box::new(payment)))
+        Ok(ConditionalWrite::Written(Box::new(payment)))
     }
 
     async fn settle_refund(&self, payment_id: &PaymentId, refund: &Refund) -> Result<bool, StoreError> {

@@ -5,8 +5,8 @@ mod error;
 mod idempotency_store;
 mod items;
 mod payment_store;
-mod refunds;
 pub mod table;
+mod updates;
 
 pub use idempotency_store::DynamoIdempotencyStore;
 pub use payment_store::DynamoPaymentStore;

@@ -22,8 +22,9 @@ use crate::domain::{
     Refund, SessionId,
 };
 use crate::ports::{
-    Admission, Admit, AttemptCharge, AttemptLimit, DueCursor, Guard, KeyFound, NewRefund, PayerChange, PaymentStore,
-    RefundWrite, Rider, RiderRefusal, SavedCard, SavedMethod, SessionMove, SmsCharge, SmsCounter, StoreError,
+    Admission, Admit, AttemptCharge, AttemptLimit, CaptureClaim, ConditionalWrite, DueCursor, Guard, KeyFound,
+    NewRefund, PayerChange, PaymentStore, Rider, RiderRefusal, SavedCard, SavedMethod, SessionMove, SmsCharge,
+    SmsCounter, StoreError,
 };
 use crate::secrets::CardVault;
 
@@ -627,7 +628,11 @@ impl PaymentStore for DynamoPaymentStore {
         self.transact_items(tx, &write_id).await
     }
 
-    async fn add_refund(&self, new: &NewRefund<'_>) -> Result<RefundWrite, StoreError> {
+    async fn claim_capture(&self, claim: &CaptureClaim<'_>) -> Result<ConditionalWrite, StoreError> {
+        self.write_capture_claim(claim).await
+    }
+
+    async fn add_refund(&self, new: &NewRefund<'_>) -> Result<ConditionalWrite, StoreError> {
         self.write_refund(new).await
     }
 

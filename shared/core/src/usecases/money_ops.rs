@@ -9,7 +9,7 @@ use super::error::MoneyError;
 use super::lifecycle::{capture_authorized, record_capture, release_hold, take_lease, unavailable, Captured};
 use super::{Caller, Ports, UseCaseError};
 use crate::domain::{CancellationReason, Command, Payment, PaymentId, PaymentStatus, Refusal};
-use crate::ports::{Rider, StoreError};
+use crate::ports::{CaptureClaim, ConditionalWrite, Rider, StoreError};
 
 /// Captures `amount` (default: all) of the caller's `requires_capture` payment and releases the
 /// rest. The write that moves it to `capturing` claims the capture: a concurrent capture or
@@ -54,9 +54,9 @@ async fn request_capture(
     amount: Option<u64>,
     recovering: bool,
 ) -> Result<Step<Next, Raced>, UseCaseError> {
-    let mut payment = read(svc, caller, id).await?;
-    let now = svc.clock.now();
     if recovering {
+        let payment = read(svc, caller, id).await?;
+        let now = svc.clock.now();
         match payment.status {
             PaymentStatus::Succeeded => return Ok(Step::Done(Next::Answer(payment))),
             // The dead attempt's capture, left past its grace: finished here, under the lease.
@@ -76,24 +76,37 @@ async fn request_capture(
             | PaymentStatus::Canceled => {}
         }
     }
-    if payment.status != PaymentStatus::RequiresCapture || payment.is_expired_at(now) {
-        return Err(MoneyError::NotCapturable(Box::new(payment)).into());
-    }
-    let amount = amount.unwrap_or(payment.money.minor);
-    match payment.execute(Command::RequestCapture { amount }, now) {
-        Ok(_) => {}
-        Err(Refusal::AmountNotCapturable { authorized }) => {
-            return Err(MoneyError::AmountTooLarge { authorized }.into())
+    claim_capture(svc, caller, id, amount).await
+}
+
+/// The capture's claim: one conditional write whose condition is the state machine's rule (no
+/// read before it); refused, the payment as found says why.
+async fn claim_capture(
+    svc: &Ports,
+    caller: &Caller,
+    id: &PaymentId,
+    amount: Option<u64>,
+) -> Result<Step<Next, Raced>, UseCaseError> {
+    let now = svc.clock.now();
+    let claim = CaptureClaim { payment_id: id, merchant_id: caller.merchant(), amount, now };
+    let found = match svc.payments.claim_capture(&claim).await? {
+        ConditionalWrite::Written(p) => {
+            tracing::info!(payment_id = %id, ?amount, "capture requested by the merchant");
+            return Ok(Step::Done(Next::Capture(*p)));
         }
-        Err(_) => return Err(MoneyError::NotCapturable(Box::new(payment)).into()),
-    }
-    match store(svc, &mut payment, &[]).await {
-        Ok(()) => {
-            tracing::info!(payment_id = %payment.id, amount, "capture requested by the merchant");
-            Ok(Step::Done(Next::Capture(payment)))
+        ConditionalWrite::Refused(found) => {
+            *found.filter(|p| caller.may_see(p)).ok_or(UseCaseError::PaymentNotFound)?
         }
-        Err(StoreError::Conflict) => Ok(Step::Again(Raced)),
-        Err(e) => Err(e.into()),
+    };
+    if found.status != PaymentStatus::RequiresCapture || found.is_expired_at(now) {
+        return Err(MoneyError::NotCapturable(Box::new(found)).into());
+    }
+    let amount = amount.unwrap_or(found.money.minor);
+    match found.decide(Command::RequestCapture { amount }, now) {
+        Err(Refusal::AmountNotCapturable { authorized }) => Err(MoneyError::AmountTooLarge { authorized }.into()),
+        Err(_) => Err(MoneyError::NotCapturable(Box::new(found)).into()),
+        // Allowed as found: it changed between the write and its refusal; decide again.
+        Ok(_) => Ok(Step::Again(Raced)),
     }
 }
 

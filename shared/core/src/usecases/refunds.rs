@@ -13,7 +13,7 @@ use crate::domain::{
     Command, Money, Payment, PaymentId, Refund, RefundId, RefundMetadata, RefundReason, RefundRefusal,
     RefundSettlement, RefundStatus, Refusal,
 };
-use crate::ports::{NewRefund, RefundOutcome, RefundRequest, RefundWrite};
+use crate::ports::{ConditionalWrite, NewRefund, RefundOutcome, RefundRequest};
 
 /// What the merchant asks for.
 #[derive(Debug, Clone)]
@@ -66,11 +66,11 @@ async fn add_refund(
     let refund = Refund::pending(refund_id.clone(), amount, ask.reason, ask.metadata.clone(), now);
     let new = NewRefund { payment_id: id, merchant_id: caller.merchant(), refund: &refund, window_secs, now };
     let found = match svc.payments.add_refund(&new).await? {
-        RefundWrite::Written(p) => {
+        ConditionalWrite::Written(p) => {
             tracing::info!(payment_id = %id, refund_id = %refund_id, amount, "refund requested by the merchant");
             return Ok(Step::Done(*p));
         }
-        RefundWrite::Refused(found) => found.filter(|p| caller.may_see(p)).ok_or(UseCaseError::PaymentNotFound)?,
+        ConditionalWrite::Refused(found) => found.filter(|p| caller.may_see(p)).ok_or(UseCaseError::PaymentNotFound)?,
     };
     // Why the write's condition refused it, as the state machine says.
     let mut found = *found;

@@ -1,9 +1,13 @@
-//! A payment's refunds in its own item (`refunds.<id>`), each added and settled by one
+//! A payment's conditional UpdateItems, each a rule of the state machine as its condition, with
+//! no read before it: a manual capture's claim, and a refund's write and settlement.
+//!
+//! A payment's refunds are in its own item (`refunds.<id>`), each added and settled by one
 //! conditional UpdateItem: the rules of `Command::RefundPayment` are the condition of the write
 //! that creates the refund (never a read before it), and the write answers with the payment as it
 //! now stands (or, refused, as it was found), so a refund costs no read of its own. A settlement
 //! touches its refund only: it answers nothing (the caller applies it to the payment it holds).
 
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
@@ -11,13 +15,17 @@ use super::error::{corrupt, store_error};
 use super::items::{due_pk, due_sk, payment_pk, PaymentItem, RefundItem, PAYMENT_SK};
 use super::payment_store::DynamoPaymentStore;
 use crate::domain::{Payment, PaymentId, PaymentStatus, Refund, RefundStatus, MAX_REFUNDS, REFUND_GRACE_SECS};
-use crate::ports::{NewRefund, RefundWrite, StoreError};
+use crate::ports::{CaptureClaim, ConditionalWrite, NewRefund, StoreError};
 
 type Item = std::collections::HashMap<String, AttributeValue>;
 
 /// `Payment::check_refund`'s rules as a condition: the caller's captured payment, captured
 /// after the window's start, with fewer than `MAX_REFUNDS` refunds, none of this id, and at
 /// least the amount left to refund.
+/// `Command::RequestCapture`'s rule as a condition: the caller's payment, awaiting its capture
+/// before its `capture_before` (the amount's bound is added where one is asked for).
+const CAPTURABLE: &str = "merchant_id = :merchant AND #status = :requires_capture AND capture_before > :now";
+
 const REFUNDABLE: &str = "merchant_id = :merchant AND #status = :succeeded AND captured_at > :window_start \
      AND size(refunds) < :max AND refundable >= :amount AND attribute_not_exists(refunds.#rid)";
 
@@ -34,7 +42,59 @@ impl DynamoPaymentStore {
         serde_dynamo::from_item::<_, PaymentItem>(item).map_err(corrupt)?.into_payment(self.vault())
     }
 
-    pub(super) async fn write_refund(&self, new: &NewRefund<'_>) -> Result<RefundWrite, StoreError> {
+    /// The payment as written (`ALL_NEW`), or as its condition found it (`ALL_OLD`).
+    fn conditional_outcome<R: std::fmt::Debug>(
+        &self,
+        result: Result<Option<Item>, SdkError<UpdateItemError, R>>,
+    ) -> Result<ConditionalWrite, StoreError> {
+        match result {
+            Ok(item) => {
+                let item = item.ok_or_else(|| corrupt("a conditional update returned no payment"))?;
+                Ok(ConditionalWrite::Written(Box::new(self.payment_from(item)?)))
+            }
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(e)) => {
+                    let found = e.item.clone().map(|item| self.payment_from(item)).transpose()?;
+                    Ok(ConditionalWrite::Refused(found.map(Box::new)))
+                }
+                _ => Err(store_error(err)),
+            },
+        }
+    }
+
+    pub(super) async fn write_capture_claim(&self, claim: &CaptureClaim<'_>) -> Result<ConditionalWrite, StoreError> {
+        // Due for the sweeper from now: it finishes a capture left past its grace.
+        let update = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(&payment_pk(claim.payment_id)))
+            .key("sk", s(PAYMENT_SK))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":merchant", s(claim.merchant_id.as_str()))
+            .expression_attribute_values(":requires_capture", s(PaymentStatus::RequiresCapture.as_str()))
+            .expression_attribute_values(":capturing", s(PaymentStatus::Capturing.as_str()))
+            .expression_attribute_values(":now", n(claim.now))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":write", s(&ulid::Ulid::new().to_string()))
+            .expression_attribute_values(":due_pk", s(&due_pk(claim.payment_id)))
+            .expression_attribute_values(":due_sk", s(&due_sk(claim.now, claim.payment_id)))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let set = "SET #status = :capturing, version = version + :one, updated_at = :now, write_id = :write, \
+                   gsi2pk = :due_pk, gsi2sk = :due_sk, amount_to_capture =";
+        let update = match claim.amount {
+            Some(amount) => update
+                .update_expression(format!("{set} :amount"))
+                .condition_expression(format!("{CAPTURABLE} AND amount >= :amount"))
+                .expression_attribute_values(":amount", n(amount)),
+            // All that was authorised.
+            None => update.update_expression(format!("{set} amount")).condition_expression(CAPTURABLE),
+        };
+        self.conditional_outcome(update.send().await.map(|out| out.attributes))
+    }
+
+    pub(super) async fn write_refund(&self, new: &NewRefund<'_>) -> Result<ConditionalWrite, StoreError> {
         let refund = new.refund;
         let item = serde_dynamo::to_attribute_value(RefundItem::from_refund(refund)).map_err(corrupt)?;
         let due = new.now + REFUND_GRACE_SECS;
@@ -67,19 +127,7 @@ impl DynamoPaymentStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                let item = out.attributes.ok_or_else(|| corrupt("a refund's write returned no payment"))?;
-                Ok(RefundWrite::Written(Box::new(self.payment_from(item)?)))
-            }
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(e)) => {
-                    let found = e.item.clone().map(|item| self.payment_from(item)).transpose()?;
-                    Ok(RefundWrite::Refused(found.map(Box::new)))
-                }
-                _ => Err(store_error(err)),
-            },
-        }
+        self.conditional_outcome(result.map(|out| out.attributes))
     }
 
     pub(super) async fn write_settlement(&self, payment_id: &PaymentId, refund: &Refund) -> Result<bool, StoreError> {
