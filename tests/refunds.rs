@@ -68,6 +68,8 @@ async fn partial_refunds_then_the_rest_and_never_more_than_was_captured() {
     let none_left = refund(&stack, &id, json!({"amount": 1})).await;
     assert_eq!(code_of(&none_left), (422, Some("amount_exceeds_refundable")));
     assert_eq!(none_left.body["amount_refundable"], 0);
+    let nothing = refund(&stack, &id, json!({})).await;
+    assert_eq!(code_of(&nothing), (422, Some("amount_exceeds_refundable")), "no empty refund: {}", nothing.body);
     assert_eq!(ledger.refunded(&id), 1999, "the acquirer gave back exactly what was captured");
 
     // The payment, its refunds and one refund, as the merchant reads them.

@@ -60,7 +60,14 @@ async fn add_refund(
         None => match svc.payments.get(id).await?.filter(|p| caller.may_see(p)) {
             None => return Err(UseCaseError::PaymentNotFound),
             Some(p) if p.refund(refund_id).is_some() => return Ok(Step::Done(p)),
-            Some(p) => p.amount_refundable().unwrap_or(0),
+            Some(p) => match p.amount_refundable().unwrap_or(0) {
+                // Nothing left (or not captured): the state machine says why, nothing is written.
+                0 => {
+                    let refund = Refund::pending(refund_id.clone(), 0, ask.reason, ask.metadata.clone(), now);
+                    return explain(svc, p, refund, window_secs, now).await;
+                }
+                left => left,
+            },
         },
     };
     let refund = Refund::pending(refund_id.clone(), amount, ask.reason, ask.metadata.clone(), now);
@@ -72,8 +79,17 @@ async fn add_refund(
         }
         ConditionalWrite::Refused(found) => found.filter(|p| caller.may_see(p)).ok_or(UseCaseError::PaymentNotFound)?,
     };
-    // Why the write's condition refused it, as the state machine says.
-    let mut found = *found;
+    explain(svc, *found, refund, window_secs, now).await
+}
+
+/// Why `refund` is refused, as the state machine says, from the payment as found.
+async fn explain(
+    svc: &Ports,
+    mut found: Payment,
+    refund: Refund,
+    window_secs: i64,
+    now: i64,
+) -> Result<Step<Payment, Raced>, UseCaseError> {
     match found.decide(Command::RefundPayment { refund, window_secs }, now) {
         // A retry whose first try wrote it (or a write whose answer was lost).
         Err(Refusal::Refund(RefundRefusal::Exists)) => Ok(Step::Done(found)),
