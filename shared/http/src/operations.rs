@@ -24,7 +24,8 @@ use crate::usecases::{self, Attempt, Caller, CodeServices, MoneyError, Ports, Us
 pub(super) async fn refunds(svc: &Ports, caller: &Caller, raw_payment: &str) -> Reply {
     let outcome = async {
         let id = PaymentId::parse(raw_payment).ok_or(UseCaseError::PaymentNotFound)?;
-        let p = usecases::list_refunds(svc, caller, &id).await?;
+        // The payment holds its refunds, oldest first.
+        let p = usecases::payment_status(svc, caller, &id).await?;
         let data: Vec<Value> = p.refunds.iter().map(|r| refund_view(&p, r)).collect();
         Ok(Reply::json(200, &json!({ "object": "list", "payment_id": p.id.as_str(), "data": data })))
     };

@@ -34,7 +34,7 @@ pub use lifecycle::{sweep, SweepReport};
 pub use money_ops::{cancel_payment, capture_payment};
 pub use payment_methods::{forget_payment_method, payment_methods};
 pub use payment_status::{payment_history, payment_status};
-pub use refunds::{create_refund, get_refund, list_refunds, RefundAsk};
+pub use refunds::{create_refund, get_refund, RefundAsk};
 pub use repeat_payment::{repeat_payment, RepeatPaymentCommand};
 pub use resend_code::resend_code;
 pub use services::{CodeServices, Ports, Services};

@@ -7,7 +7,7 @@
 use super::commit::{commit, store, transition, Raced, Step};
 use super::error::MoneyError;
 use super::lifecycle::{capture_authorized, record_capture, release_hold, take_lease, unavailable, Captured};
-use super::{Caller, Ports, UseCaseError};
+use super::{payment_status, Caller, Ports, UseCaseError};
 use crate::domain::{CancellationReason, Command, Payment, PaymentId, PaymentStatus, Refusal};
 use crate::ports::{CaptureClaim, ConditionalWrite, Rider, StoreError};
 
@@ -55,7 +55,7 @@ async fn request_capture(
     recovering: bool,
 ) -> Result<Step<Next, Raced>, UseCaseError> {
     if recovering {
-        let payment = read(svc, caller, id).await?;
+        let payment = payment_status(svc, caller, id).await?;
         let now = svc.clock.now();
         match payment.status {
             PaymentStatus::Succeeded => return Ok(Step::Done(Next::Answer(payment))),
@@ -131,7 +131,7 @@ async fn cancel_once(
     reason: CancellationReason,
     recovering: bool,
 ) -> Result<Step<Payment, Raced>, UseCaseError> {
-    let mut payment = read(svc, caller, id).await?;
+    let mut payment = payment_status(svc, caller, id).await?;
     // A keyed retry of a cancel that died after its write: its void is still to be recorded.
     if recovering && payment.status == PaymentStatus::Canceled {
         return Ok(Step::Done(payment));
@@ -156,9 +156,4 @@ async fn cancel_once(
         Err(StoreError::Conflict) => Ok(Step::Again(Raced)),
         Err(e) => Err(e.into()),
     }
-}
-
-/// The caller's payment; another merchant's is answered as if it did not exist.
-async fn read(svc: &Ports, caller: &Caller, id: &PaymentId) -> Result<Payment, UseCaseError> {
-    svc.payments.get(id).await?.filter(|p| caller.may_see(p)).ok_or(UseCaseError::PaymentNotFound)
 }

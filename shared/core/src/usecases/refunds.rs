@@ -8,7 +8,7 @@
 use super::commit::{commit, store, Raced, Step};
 use super::error::MoneyError;
 use super::lifecycle::unavailable;
-use super::{Caller, Ports, UseCaseError};
+use super::{payment_status, Caller, Ports, UseCaseError};
 use crate::domain::{
     Command, Money, Payment, PaymentId, Refund, RefundId, RefundMetadata, RefundReason, RefundRefusal,
     RefundSettlement, RefundStatus, Refusal,
@@ -57,18 +57,20 @@ async fn add_refund(
     let amount = match ask.amount {
         Some(amount) => amount,
         // All that is left, as read now; the write's condition still decides.
-        None => match svc.payments.get(id).await?.filter(|p| caller.may_see(p)) {
-            None => return Err(UseCaseError::PaymentNotFound),
-            Some(p) if p.refund(refund_id).is_some() => return Ok(Step::Done(p)),
-            Some(p) => match p.amount_refundable().unwrap_or(0) {
+        None => {
+            let p = payment_status(svc, caller, id).await?;
+            if p.refund(refund_id).is_some() {
+                return Ok(Step::Done(p));
+            }
+            match p.amount_refundable().unwrap_or(0) {
                 // Nothing left (or not captured): the state machine says why, nothing is written.
                 0 => {
                     let refund = Refund::pending(refund_id.clone(), 0, ask.reason, ask.metadata.clone(), now);
                     return explain(svc, p, refund, window_secs, now).await;
                 }
                 left => left,
-            },
-        },
+            }
+        }
     };
     let refund = Refund::pending(refund_id.clone(), amount, ask.reason, ask.metadata.clone(), now);
     let new = NewRefund { payment_id: id, merchant_id: caller.merchant(), refund: &refund, window_secs, now };
@@ -206,11 +208,6 @@ pub(crate) async fn finish_refunds(svc: &Ports, mut payment: Payment) -> Result<
         payment = next;
     }
     Ok((payment, settled))
-}
-
-/// The caller's payment's refunds, oldest first.
-pub async fn list_refunds(svc: &Ports, caller: &Caller, id: &PaymentId) -> Result<Payment, UseCaseError> {
-    svc.payments.get(id).await?.filter(|p| caller.may_see(p)).ok_or(UseCaseError::PaymentNotFound)
 }
 
 /// One of the caller's refunds, with its payment: another merchant's is not found.
