@@ -36,12 +36,13 @@ enum Flow {
     Refund,
 }
 
-/// A money operation's faults also include the acquirer's: the refund call that never returns
-/// (the invocation dies after the refund's write, before the acquirer booked it).
+/// A money operation's faults also include the acquirer's: its call (the capture, the void,
+/// the refund) never returns: the invocation dies after the write that claimed the call, before
+/// the acquirer booked anything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Where {
     Aws(&'static [&'static str], Fault),
-    RefundNeverAnswered,
+    AcquirerNeverAnswers,
 }
 
 const CLAIM: &[&str] = &["PutItem", "IDEM#"];
@@ -196,7 +197,9 @@ fn cases() -> Vec<(Flow, &'static str, Where)> {
     }
     cases.push((Flow::First, "send SMS", Where::Aws(SMS, Fault::Timeout)));
     cases.push((Flow::Verify, "complete payment, claim key", Where::Aws(COMMIT, Fault::Timeout)));
-    cases.push((Flow::Refund, "ask the acquirer", Where::RefundNeverAnswered));
+    for flow in [Flow::Capture, Flow::Cancel, Flow::Refund] {
+        cases.push((flow, "ask the acquirer", Where::AcquirerNeverAnswers));
+    }
     cases
 }
 
@@ -370,7 +373,7 @@ async fn run_case(flow: Flow, step: &str, at: Where) -> Result<String, String> {
     let key = random_id("key");
     let (matches, fault): (&[&str], Option<Fault>) = match at {
         Where::Aws(matches, fault) => (matches, Some(fault)),
-        Where::RefundNeverAnswered => (&[], None),
+        Where::AcquirerNeverAnswers => (&[], None),
     };
     let name =
         format!("{flow:?} / {step} / {}", fault.map_or("the acquirer never answers".to_owned(), |f| format!("{f:?}")));
@@ -396,7 +399,7 @@ async fn run_case(flow: Flow, step: &str, at: Where) -> Result<String, String> {
             first
         }
         None => {
-            ledger.set_away(Away { refund_hangs: true, ..Away::default() });
+            ledger.set_away(Away { hangs: true, ..Away::default() });
             let first = tokio::select! {
                 answer = request.send(&stack, &key) => Some(answer),
                 () = tokio::time::sleep(std::time::Duration::from_secs(2)) => None,

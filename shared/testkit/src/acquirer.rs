@@ -58,8 +58,9 @@ pub struct Away {
     pub refunds: bool,
     /// A refund is booked, its answer lost on its way back.
     pub refund_answers: bool,
-    /// A refund call never returns, nothing booked: the invocation dies waiting for it.
-    pub refund_hangs: bool,
+    /// A capture, void or refund call never returns, nothing booked: the invocation dies
+    /// waiting for it.
+    pub hangs: bool,
 }
 
 impl LedgerAcquirer {
@@ -167,6 +168,9 @@ impl Acquirer for LedgerAcquirer {
         authorization_id: &str,
         money: &Money,
     ) -> Result<Capture, AcquirerError> {
+        if self.is_away().hangs {
+            return std::future::pending().await;
+        }
         *self
             .captures
             .lock()
@@ -192,6 +196,9 @@ impl Acquirer for LedgerAcquirer {
     /// By payment id: voids what it holds; a payment it holds nothing for is left as it is
     /// (an authorisation landing later would be held: voiding by payment id too early leaks).
     async fn void(&self, payment_id: &PaymentId, authorization_id: &str) -> Result<(), AcquirerError> {
+        if self.is_away().hangs {
+            return std::future::pending().await;
+        }
         if self.is_away().voids {
             return Err(AcquirerError("acquirer away".into()));
         }
@@ -208,7 +215,7 @@ impl Acquirer for LedgerAcquirer {
         if self.is_away().refunds {
             return Err(AcquirerError("acquirer away".into()));
         }
-        if self.is_away().refund_hangs {
+        if self.is_away().hangs {
             return std::future::pending().await;
         }
         let outcome = self.sandbox.refund(request).await?;
