@@ -68,8 +68,8 @@ const INSERT_IN_SESSION: &[&str] = &["TransactWriteItems", "SESSION#"];
 const CAPTURING: &[&str] = &["PAY#", "\"capturing\""];
 /// The capture recorded (after the acquirer).
 const RECORD_CAPTURE: &[&str] = &["PAY#", "\"succeeded\""];
-/// A cancel stored (the hold still held, the order given back), before the void.
-const STORE_CANCELED: &[&str] = &["PAY#", "\"canceled\"", "\"held\""];
+/// A cancel's conditional write (the hold still held), before the void.
+const STORE_CANCELED: &[&str] = &["UpdateItem", ":canceled"];
 /// The void recorded (after the acquirer).
 const RECORD_VOID: &[&str] = &["PAY#", "\"canceled\"", "\"voided\""];
 /// A refund added to its payment (before the acquirer).
@@ -133,11 +133,12 @@ fn steps(flow: Flow) -> Vec<(&'static str, &'static [&'static str])> {
             ("record capture", RECORD_CAPTURE),
             ("complete key", COMPLETE),
         ],
+        // A cancel is one conditional write, with no read before it; a hold's order is given
+        // back with its void's record.
         Flow::Cancel => vec![
             ("claim key", CLAIM),
-            ("read payment", READ),
-            ("store canceled, order back", STORE_CANCELED),
-            ("record void", RECORD_VOID),
+            ("store canceled", STORE_CANCELED),
+            ("record void, order back", RECORD_VOID),
             ("complete key", COMPLETE),
         ],
         Flow::Refund => vec![

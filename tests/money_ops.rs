@@ -194,3 +194,47 @@ async fn a_capture_racing_a_cancel_leaves_the_books_and_the_payment_agreeing() {
         assert!(ledger.capture_calls(&id) <= 1, "round {round}");
     }
 }
+
+#[tokio::test]
+async fn a_canceled_holds_order_comes_back_with_its_void_even_when_the_sweeper_records_it() {
+    // The acquirer cannot void now: the payment is canceled, its funds still held, so its order
+    // is not free yet; the sweeper's void gives the order back.
+    let (stack, ledger) = stack_with_ledger().await;
+    let user = random_id("u");
+    let id = held_payment(&stack, &user).await;
+    let order = stack.get(&format!("/payments/{id}"), None).await.body["order_id"].as_str().unwrap().to_owned();
+    ledger.set_away(payments_testkit::Away { voids: true, ..Default::default() });
+    let canceled = op(&stack, &id, "cancel", json!({})).await;
+    assert_eq!(canceled.body["status"], "canceled", "{}", canceled.body);
+    assert_eq!(ledger.ledger()[&id], Funds::Held);
+    let phone = random_phone();
+    let mut again = first_payment_body(&user, &phone, &random_card());
+    again["order_id"] = json!(order);
+    let early = stack.first_payment(&again).await;
+    assert_eq!(code_of(&early), (409, Some("order_already_paid")), "held funds keep the order: {}", early.body);
+
+    ledger.set_away(payments_testkit::Away::default());
+    let report = shared::usecases::sweep(&stack.services, 25, 10).await.unwrap();
+    assert_eq!(report.voided, 1, "{report:?}");
+    assert_eq!(ledger.ledger()[&id], Funds::Voided);
+    again["order_id"] = json!(order);
+    let later = stack.first_payment(&again).await;
+    assert_eq!(later.status, 201, "the order is free once voided: {}", later.body);
+    let paid = stack.verify(later.body["payment_id"].as_str().unwrap(), &stack.code_sent_to(&phone)).await;
+    assert_eq!(paid.body["status"], "succeeded", "{}", paid.body);
+}
+
+#[tokio::test]
+async fn a_canceled_payment_with_nothing_to_void_leaves_the_sweepers_index() {
+    let (stack, _ledger) = stack_with_ledger().await;
+    let (user, phone) = (random_id("u"), random_phone());
+    let p = stack.first_payment(&first_payment_body(&user, &phone, &random_card())).await;
+    stack.verify(p.body["payment_id"].as_str().unwrap(), &stack.code_sent_to(&phone)).await;
+    // A repeat payment awaiting its code holds nothing yet.
+    let r = stack.repeat_payment(&repeat_payment_body(&user)).await;
+    let id = r.body["payment_id"].as_str().unwrap().to_owned();
+    assert_eq!(op(&stack, &id, "cancel", json!({})).await.body["status"], "canceled");
+    shared::usecases::sweep(&stack.services, 25, 10).await.unwrap();
+    let again = shared::usecases::sweep(&stack.services, 25, 10).await.unwrap();
+    assert_eq!(again.examined, 0, "{again:?}");
+}

@@ -66,8 +66,12 @@ const REFUND: Kind = kind(
 const REFUND_KEYED: Kind =
     kind("refund, Idempotency-Key", false, 4, "the key claimed, the refund's two writes, the answer kept");
 const REFUND_REST: Kind = kind("refund of what is left", false, 3, "read what is left, then the refund's two writes");
-const CANCEL: Kind =
-    kind("cancel (manual)", false, 3, "read the payment, store it canceled (its order back), record the void");
+const CANCEL: Kind = kind(
+    "cancel (manual)",
+    false,
+    2,
+    "one conditional write storing it canceled (no read), its void recorded with its order given back",
+);
 
 pub struct RoundTrip {
     pub kind: Kind,

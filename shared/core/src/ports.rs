@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    CardBrand, CardNumber, CheckoutSession, Customer, Cvc, DeclineReason, Expiry, HistoryCursor, HistoryPage,
-    Identifier, MethodId, Money, Payment, PaymentId, Phone, Refund, RefundId, SessionId,
+    CancellationReason, CardBrand, CardNumber, CheckoutSession, Customer, Cvc, DeclineReason, Expiry, HistoryCursor,
+    HistoryPage, Identifier, MethodId, Money, Payment, PaymentId, Phone, Refund, RefundId, SessionId,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -396,6 +396,13 @@ pub trait PaymentStore: Send + Sync {
     /// authorised), as [`Command::RequestCapture`](crate::domain::Command) decides, in one
     /// conditional write. The payment as written, or the refusal with the payment as found.
     async fn claim_capture(&self, claim: &CaptureClaim<'_>) -> Result<ConditionalWrite, StoreError>;
+
+    /// Cancels the caller's payment awaiting its code or its capture, with no read before it, as
+    /// [`Command::Cancel`](crate::domain::Command) decides, in one conditional write: its card
+    /// and number no longer kept, due for the sweeper at once (what it holds is voided next; a
+    /// payment whose right code claimed its order gives it back with that void). The payment as
+    /// written, or the refusal with the payment as found.
+    async fn cancel(&self, claim: &CancelClaim<'_>) -> Result<ConditionalWrite, StoreError>;
 
     /// Stores `refund`'s final status (a failed one's amount is refundable again) if it is
     /// still pending: `false` if someone else settled it first. It touches that refund (and what
@@ -989,6 +996,16 @@ pub enum ConditionalWrite {
     Written(Box<Payment>),
     /// Its condition refused it: the payment as found (`None`: there is none).
     Refused(Option<Box<Payment>>),
+}
+
+/// A merchant's cancel ([`PaymentStore::cancel`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CancelClaim<'a> {
+    pub payment_id: &'a PaymentId,
+    /// The caller's: another merchant's payment is refused as if it did not exist.
+    pub merchant_id: &'a Identifier,
+    pub reason: CancellationReason,
+    pub now: i64,
 }
 
 /// A manual capture's claim ([`PaymentStore::claim_capture`]).

@@ -328,6 +328,13 @@ impl Payment {
         self.status == PaymentStatus::RequiresVerification
     }
 
+    /// A hold canceled after its right code claimed the order: the order is given back in the
+    /// write that records the void (so it is never free while the funds for it are still held,
+    /// and a cancel needs no read of the order's key before its write).
+    pub fn gives_order_back_with_void(&self) -> bool {
+        self.status == PaymentStatus::Canceled && self.capture_before.is_some()
+    }
+
     /// Ended with funds still held, or perhaps held: the authorisation is to be voided.
     pub fn needs_void(&self) -> bool {
         !self.status.is_open() && self.void_due_from().is_some()

@@ -12,10 +12,10 @@ use shared::domain::{
 };
 use shared::ports::KEY_RETENTION_SECS;
 use shared::ports::{
-    Admission, Admit, AttemptCharge, AttemptLimits, BusinessEvent, CaptureClaim, Claim, CodeSender, ConditionalWrite,
-    DueCursor, Guard, IdempotencyStore, KeyFound, KeyWrite, Metrics, NewRefund, PaymentStore, RequestFingerprint,
-    Rider, RiderRefusal, SavedCard, SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits, SmsText, StoreError,
-    StoredResponse,
+    Admission, Admit, AttemptCharge, AttemptLimits, BusinessEvent, CancelClaim, CaptureClaim, Claim, CodeSender,
+    ConditionalWrite, DueCursor, Guard, IdempotencyStore, KeyFound, KeyWrite, Metrics, NewRefund, PaymentStore,
+    RequestFingerprint, Rider, RiderRefusal, SavedCard, SavedMethod, SendError, SmsCharge, SmsCounter, SmsLimits,
+    SmsText, StoreError, StoredResponse,
 };
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -325,6 +325,24 @@ impl PaymentStore for MemoryPaymentStore {
         map.insert(payment.id.as_str().to_owned(), Payment { version: payment.version + 1, ..payment.clone() });
         self.apply_riders(&mut map, payment, riders);
         Ok(())
+    }
+
+    /// The state machine's own rules, under the lock: what the DynamoDB adapter's condition
+    /// checks at the write.
+    async fn cancel(&self, claim: &CancelClaim<'_>) -> Result<ConditionalWrite, StoreError> {
+        let mut map = lock(&self.payments);
+        let Some(found) = map.get(claim.payment_id.as_str()).cloned() else {
+            return Ok(ConditionalWrite::Refused(None));
+        };
+        let mut payment = found.clone();
+        let cancelable = matches!(found.status, PaymentStatus::RequiresVerification | PaymentStatus::RequiresCapture);
+        let mine = &found.merchant_id == claim.merchant_id && cancelable;
+        if !mine || payment.execute(Command::Cancel(claim.reason), claim.now).is_err() {
+            return Ok(ConditionalWrite::Refused(Some(Box::new(found))));
+        }
+        payment.version += 1;
+        map.insert(payment.id.as_str().to_owned(), payment.clone());
+        Ok(ConditionalWrite::Written(Box::new(payment)))
     }
 
     /// The state machine's own rules, under the lock: what the DynamoDB adapter's condition

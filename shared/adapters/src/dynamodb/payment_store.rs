@@ -22,9 +22,9 @@ use crate::domain::{
     Refund, SessionId,
 };
 use crate::ports::{
-    Admission, Admit, AttemptCharge, AttemptLimit, CaptureClaim, ConditionalWrite, DueCursor, Guard, KeyFound,
-    NewRefund, PayerChange, PaymentStore, Rider, RiderRefusal, SavedCard, SavedMethod, SessionMove, SmsCharge,
-    SmsCounter, StoreError,
+    Admission, Admit, AttemptCharge, AttemptLimit, CancelClaim, CaptureClaim, ConditionalWrite, DueCursor, Guard,
+    KeyFound, NewRefund, PayerChange, PaymentStore, Rider, RiderRefusal, SavedCard, SavedMethod, SessionMove,
+    SmsCharge, SmsCounter, StoreError,
 };
 use crate::secrets::CardVault;
 
@@ -626,6 +626,10 @@ impl PaymentStore for DynamoPaymentStore {
         tx.put(Slot::Plain, self.versioned_put(item, payment.version, "")?);
         self.add_riders(payment, riders, &mut tx)?;
         self.transact_items(tx, &write_id).await
+    }
+
+    async fn cancel(&self, claim: &CancelClaim<'_>) -> Result<ConditionalWrite, StoreError> {
+        self.write_cancel(claim).await
     }
 
     async fn claim_capture(&self, claim: &CaptureClaim<'_>) -> Result<ConditionalWrite, StoreError> {

@@ -1,5 +1,6 @@
 //! A payment's conditional UpdateItems, each a rule of the state machine as its condition, with
-//! no read before it: a manual capture's claim, and a refund's write and settlement.
+//! no read before it: a merchant's cancel, a manual capture's claim, and a refund's write and
+//! settlement.
 //!
 //! A payment's refunds are in its own item (`refunds.<id>`), each added and settled by one
 //! conditional UpdateItem: the rules of `Command::RefundPayment` are the condition of the write
@@ -15,7 +16,7 @@ use super::error::{corrupt, store_error};
 use super::items::{due_pk, due_sk, payment_pk, PaymentItem, RefundItem, PAYMENT_SK};
 use super::payment_store::DynamoPaymentStore;
 use crate::domain::{Payment, PaymentId, PaymentStatus, Refund, RefundStatus, MAX_REFUNDS, REFUND_GRACE_SECS};
-use crate::ports::{CaptureClaim, ConditionalWrite, NewRefund, StoreError};
+use crate::ports::{CancelClaim, CaptureClaim, ConditionalWrite, NewRefund, StoreError};
 
 type Item = std::collections::HashMap<String, AttributeValue>;
 
@@ -25,6 +26,10 @@ type Item = std::collections::HashMap<String, AttributeValue>;
 /// `Command::RequestCapture`'s rule as a condition: the caller's payment, awaiting its capture
 /// before its `capture_before` (the amount's bound is added where one is asked for).
 const CAPTURABLE: &str = "merchant_id = :merchant AND #status = :requires_capture AND capture_before > :now";
+
+/// `Command::Cancel`'s rule as a condition: the caller's payment, awaiting its code or its
+/// capture.
+const CANCELABLE: &str = "merchant_id = :merchant AND #status IN (:requires_verification, :requires_capture)";
 
 const REFUNDABLE: &str = "merchant_id = :merchant AND #status = :succeeded AND captured_at > :window_start \
      AND size(refunds) < :max AND refundable >= :amount AND attribute_not_exists(refunds.#rid)";
@@ -60,6 +65,38 @@ impl DynamoPaymentStore {
                 _ => Err(store_error(err)),
             },
         }
+    }
+
+    pub(super) async fn write_cancel(&self, claim: &CancelClaim<'_>) -> Result<ConditionalWrite, StoreError> {
+        // Due for the sweeper at once: it voids what the payment holds if this request cannot.
+        let result = self
+            .client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(&payment_pk(claim.payment_id)))
+            .key("sk", s(PAYMENT_SK))
+            .update_expression(
+                "SET #status = :canceled, cancellation_reason = :reason, version = version + :one, \
+                 updated_at = :now, write_id = :write, gsi2pk = :due_pk, gsi2sk = :due_sk \
+                 REMOVE sealed_card, sealed_phone, phone_cc",
+            )
+            .condition_expression(CANCELABLE)
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":merchant", s(claim.merchant_id.as_str()))
+            .expression_attribute_values(":requires_verification", s(PaymentStatus::RequiresVerification.as_str()))
+            .expression_attribute_values(":requires_capture", s(PaymentStatus::RequiresCapture.as_str()))
+            .expression_attribute_values(":canceled", s(PaymentStatus::Canceled.as_str()))
+            .expression_attribute_values(":reason", s(claim.reason.as_str()))
+            .expression_attribute_values(":now", n(claim.now))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":write", s(&ulid::Ulid::new().to_string()))
+            .expression_attribute_values(":due_pk", s(&due_pk(claim.payment_id)))
+            .expression_attribute_values(":due_sk", s(&due_sk(claim.now, claim.payment_id)))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        self.conditional_outcome(result.map(|out| out.attributes))
     }
 
     pub(super) async fn write_capture_claim(&self, claim: &CaptureClaim<'_>) -> Result<ConditionalWrite, StoreError> {

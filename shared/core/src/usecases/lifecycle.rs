@@ -307,7 +307,9 @@ pub(crate) async fn release_hold(svc: &Ports, mut payment: Payment) -> Payment {
     if transition(&mut payment, Command::RecordVoid, svc.clock.now()).is_err() {
         return before;
     }
-    match store(svc, &mut payment, &[]).await {
+    // A canceled hold's order is given back with its void's record.
+    let riders = if payment.gives_order_back_with_void() { vec![Rider::ReleaseOrder] } else { Vec::new() };
+    match store(svc, &mut payment, &riders).await {
         Ok(()) => {
             tracing::info!(payment_id = %payment.id, "authorisation voided");
             payment
@@ -402,7 +404,8 @@ async fn cancel_uncaptured(
     now: i64,
 ) -> Result<Step<Option<Swept>, Raced>, UseCaseError> {
     transition(&mut payment, Command::Cancel(CancellationReason::AuthorizationExpired), now)?;
-    match store(svc, &mut payment, &[Rider::ReleaseOrder]).await {
+    // Its order is given back with its void's record (`release_hold`), as a merchant's cancel's.
+    match store(svc, &mut payment, &[]).await {
         Ok(()) => {
             tracing::info!(payment_id = %payment.id, "uncaptured payment canceled by the sweeper");
             release_hold(svc, payment).await;
@@ -504,6 +507,14 @@ async fn sweep_once(
     if payment.needs_void() {
         let p = release_hold(svc, payment).await;
         return Ok(Step::Done((!p.needs_void()).then_some(Swept::Voided)));
+    }
+    if !payment.status.is_open() {
+        // Nothing left to do: its index entry outlived its last change (a cancel's write puts it
+        // there at once, for a void it may not need). Written back as it is: off the index.
+        return match store(svc, &mut payment, &[]).await {
+            Ok(()) | Err(StoreError::Conflict) => Ok(Step::Done(None)),
+            Err(e) => Err(e.into()),
+        };
     }
     if !payment.is_expired_at(now) {
         return Ok(Step::Done(None));

@@ -4,12 +4,12 @@
 //! payment's state machine stored with a version-checked write; the acquirer is called after
 //! that write, which is the request's claim on the call.
 
-use super::commit::{commit, store, transition, Raced, Step};
+use super::commit::{commit, Raced, Step};
 use super::error::MoneyError;
 use super::lifecycle::{capture_authorized, record_capture, release_hold, take_lease, unavailable, Captured};
 use super::{payment_status, Caller, Ports, UseCaseError};
 use crate::domain::{CancellationReason, Command, Payment, PaymentId, PaymentStatus, Refusal};
-use crate::ports::{CaptureClaim, ConditionalWrite, Rider, StoreError};
+use crate::ports::{CancelClaim, CaptureClaim, ConditionalWrite};
 
 /// Captures `amount` (default: all) of the caller's `requires_capture` payment and releases the
 /// rest. The write that moves it to `capturing` claims the capture: a concurrent capture or
@@ -110,9 +110,10 @@ async fn claim_capture(
     }
 }
 
-/// Cancels the caller's payment awaiting its code or its capture: stored `canceled` (with the
-/// order given back where it was claimed), then what it holds is voided (or, if the acquirer
-/// cannot be reached now, by the sweeper).
+/// Cancels the caller's payment awaiting its code or its capture: stored `canceled` by one
+/// conditional write (no read before it), then what it holds is voided and, where its right
+/// code claimed the order, the order given back with the void's record (or both by the sweeper,
+/// if the acquirer cannot be reached now).
 pub async fn cancel_payment(
     svc: &Ports,
     caller: &Caller,
@@ -131,29 +132,31 @@ async fn cancel_once(
     reason: CancellationReason,
     recovering: bool,
 ) -> Result<Step<Payment, Raced>, UseCaseError> {
-    let mut payment = payment_status(svc, caller, id).await?;
     // A keyed retry of a cancel that died after its write: its void is still to be recorded.
-    if recovering && payment.status == PaymentStatus::Canceled {
-        return Ok(Step::Done(payment));
+    if recovering {
+        let payment = payment_status(svc, caller, id).await?;
+        if payment.status == PaymentStatus::Canceled {
+            return Ok(Step::Done(payment));
+        }
     }
-    let riders = match payment.status {
-        PaymentStatus::RequiresVerification => Vec::new(),
-        // Its right code claimed the order: canceling gives it back.
-        PaymentStatus::RequiresCapture => vec![Rider::ReleaseOrder],
+    let claim = CancelClaim { payment_id: id, merchant_id: caller.merchant(), reason, now: svc.clock.now() };
+    let found = match svc.payments.cancel(&claim).await? {
+        ConditionalWrite::Written(p) => {
+            tracing::info!(payment_id = %id, reason = reason.as_str(), "payment canceled by the merchant");
+            return Ok(Step::Done(*p));
+        }
+        ConditionalWrite::Refused(found) => {
+            *found.filter(|p| caller.may_see(p)).ok_or(UseCaseError::PaymentNotFound)?
+        }
+    };
+    match found.status {
+        // Cancelable as found: it changed between the write and its refusal; decide again.
+        PaymentStatus::RequiresVerification | PaymentStatus::RequiresCapture => Ok(Step::Again(Raced)),
         PaymentStatus::Authorizing
         | PaymentStatus::Capturing
         | PaymentStatus::Succeeded
         | PaymentStatus::Failed
         | PaymentStatus::Expired
-        | PaymentStatus::Canceled => return Err(MoneyError::NotCancelable(Box::new(payment)).into()),
-    };
-    transition(&mut payment, Command::Cancel(reason), svc.clock.now())?;
-    match store(svc, &mut payment, &riders).await {
-        Ok(()) => {
-            tracing::info!(payment_id = %payment.id, reason = reason.as_str(), "payment canceled by the merchant");
-            Ok(Step::Done(payment))
-        }
-        Err(StoreError::Conflict) => Ok(Step::Again(Raced)),
-        Err(e) => Err(e.into()),
+        | PaymentStatus::Canceled => Err(MoneyError::NotCancelable(Box::new(found)).into()),
     }
 }
