@@ -522,6 +522,11 @@ async fn sweep_once(
     if payment.status == PaymentStatus::RequiresCapture {
         return cancel_uncaptured(svc, payment, now).await;
     }
+    expire(svc, payment, now).await
+}
+
+/// An open payment nobody completed in time: expired (what it may hold voided).
+async fn expire(svc: &Services, mut payment: Payment, now: i64) -> Result<Step<Option<Swept>, Raced>, UseCaseError> {
     let in_doubt = payment.status == PaymentStatus::Authorizing && payment.hold.is_none();
     if in_doubt {
         // The acquirer may have authorised before the invocation died (long ago: it expired):
