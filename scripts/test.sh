@@ -20,8 +20,9 @@ esac
 export RACE_ROUNDS REFUND_RACE_ROUNDS PROPTEST_CASES CAMPAIGN_EXAMPLES CAMPAIGN_SEEDS
 export MOTO_PORT="${TEST_MOTO_PORT:-4577}" WATCH_PORT="${TEST_WATCH_PORT:-9077}" TABLE_NAME=payments-test LOG_FORMAT=text
 export MOTO_PORT_VARIABLE=TEST_MOTO_PORT WATCH_PORT_VARIABLE=TEST_WATCH_PORT
-# A second moto, on the next port, for the concurrent-refunds race alone: moto serializes its
-# requests on one core, and that race would otherwise hold every other test behind it.
+# A second moto, on the next port, for the long races (tests/races.rs, the concurrent refunds):
+# moto serializes its requests on one core, and they would otherwise hold every other test
+# behind them.
 export SECOND_MOTO_PORT=$((MOTO_PORT + 1))
 # The functions under test stay the ones built here, whatever is edited meanwhile.
 export WATCH_FLAGS=--ignore-changes

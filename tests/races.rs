@@ -1,6 +1,8 @@
 //! Exactly-once under races, counted: many rounds of concurrent verifies with the right code,
 //! and of concurrent first/repeat payments sharing one Idempotency-Key. `RACE_ROUNDS` sets the
-//! number of verify rounds (default 100; `make test` 60, `make soak` 1000).
+//! number of verify rounds (default 100; `make test` 60, `make soak` 1000). They run on the
+//! second moto `make test` starts (with the concurrent-refunds race): each emulator serializes
+//! its requests on one core, and these races would otherwise hold every other test behind them.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -62,7 +64,7 @@ async fn concurrent_right_codes_complete_each_payment_exactly_once() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let mut outcomes: Vec<Vec<u16>> = Vec::new();
     for first_round in (0..rounds()).step_by(ROUNDS_PER_TABLE) {
-        let stack = Stack::with_limits(unlimited_sms(), AttemptLimits::unlimited()).await;
+        let stack = Stack::on_second_moto(unlimited_sms(), AttemptLimits::unlimited()).await;
         let user = random_id("u");
         let last_round = (first_round + ROUNDS_PER_TABLE).min(rounds());
         let batch: Vec<Vec<u16>> = stream::iter(first_round..last_round)
@@ -105,7 +107,7 @@ async fn concurrent_right_codes_complete_each_payment_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_sharing_a_key_make_one_payment_and_one_sms() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let stack = Stack::with_limits(unlimited_sms(), AttemptLimits::unlimited()).await;
+    let stack = Stack::on_second_moto(unlimited_sms(), AttemptLimits::unlimited()).await;
     // A shopper with a saved card, for the repeat rounds.
     let (user, phone) = (random_id("u"), random_phone());
     let created = stack.first_payment(&first_payment_body(&user, &phone, "4242424242424242")).await;
@@ -163,7 +165,7 @@ async fn concurrent_requests_sharing_a_key_make_one_payment_and_one_sms() {
 async fn a_sharded_merchant_sms_cap_holds_under_concurrent_payments() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let limits = SmsLimits { per_phone: 10, per_merchant: 12, ..SmsLimits::default() };
-    let stack = Stack::with_limits(limits, AttemptLimits::unlimited()).await;
+    let stack = Stack::on_second_moto(limits, AttemptLimits::unlimited()).await;
     let phones: Vec<String> = (0..30).map(|_| random_phone()).collect();
     let bodies: Vec<_> = phones.iter().map(|p| first_payment_body(&random_id("u"), p, "4242424242424242")).collect();
     let answers = join_all(bodies.iter().map(|body| stack.first_payment(body))).await;
@@ -210,7 +212,7 @@ async fn a_second_pay_racing_an_in_flight_authorisation_leaves_no_hold() {
     // authorisation 800 ms in flight).
     let rounds = (rounds() / 10).clamp(40, 100);
     for start in (0..rounds).step_by(ROUNDS_PER_TABLE) {
-        let mut stack = Stack::with_limits(unlimited_sms(), AttemptLimits::unlimited()).await;
+        let mut stack = Stack::on_second_moto(unlimited_sms(), AttemptLimits::unlimited()).await;
         let in_flight = std::time::Duration::from_millis(800);
         let acquirer = std::sync::Arc::new(payments_testkit::LedgerAcquirer::slow(in_flight));
         stack.services.acquirer = acquirer.clone();

@@ -12,7 +12,7 @@ pub use payments_adapters as adapters;
 /// The pure domain, its own crate (`payments-domain`): no AWS, Lambda, HTTP or tokio.
 pub use payments_core::domain;
 /// Ports, use cases and secrets (`payments-core`).
-pub use payments_core::{ports, secrets, usecases, CodeServices, Ports, Services};
+pub use payments_core::{ports, secrets, usecases, webhooks, CodeServices, Ports, Services};
 /// The HTTP layer (`payments-http`).
 pub use payments_http as http;
 

@@ -13,3 +13,4 @@ mod openapi;
 mod properties;
 mod state_machine;
 mod use_cases;
+mod webhooks;

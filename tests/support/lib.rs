@@ -37,9 +37,10 @@ pub async fn aws_config(faults: Option<&faults::FaultPlan>) -> aws_config::SdkCo
     aws_config_at(&moto_endpoint(), faults).await
 }
 
-/// The second moto `make test` starts (`SECOND_MOTO_ENDPOINT`), for a long race that would
-/// otherwise queue every other test behind it on the first one's lock (moto serializes its
-/// requests: a second process runs on the second core); the first where there is none.
+/// The second moto `make test` starts (`SECOND_MOTO_ENDPOINT`), for the long races (races.rs,
+/// the concurrent refunds) that would otherwise queue every other test behind them on the first
+/// one's lock (moto serializes its requests: a second process runs on the second core); the
+/// first where there is none.
 pub fn second_moto_endpoint() -> String {
     std::env::var("SECOND_MOTO_ENDPOINT").unwrap_or_else(|_| moto_endpoint())
 }

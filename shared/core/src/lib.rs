@@ -6,6 +6,7 @@ pub mod ports;
 pub mod secrets;
 pub mod settings;
 pub mod usecases;
+pub mod webhooks;
 
 /// The pure domain (`payments-domain`).
 pub use payments_domain as domain;

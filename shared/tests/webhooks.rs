@@ -1,0 +1,141 @@
+//! Issue 24's parts that decide alone: the Standard Webhooks v1 signature (the specification's
+//! own test vector), its verifier (replays refused past five minutes, rotation's two signatures),
+//! and the endpoint address rules (the SSRF list in IPv4, IPv6, decimal and hex host forms).
+//! Nothing here opens a connection.
+
+use std::net::IpAddr;
+
+use shared::webhooks::*;
+
+/// The specification's test vector (standard-webhooks, recomputed here).
+const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+const ID: &str = "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk";
+const TIMESTAMP: i64 = 1_649_367_553;
+const BODY: &str = r#"{"email":"test@example.com","username":"test_user"}"#;
+const SIGNATURE: &str = "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=";
+
+#[test]
+fn the_specifications_test_vector_signs_and_verifies() {
+    let secret = WebhookSecret::parse(SECRET).unwrap();
+    assert_eq!(sign(&[&secret], ID, TIMESTAMP, BODY.as_bytes()), SignatureHeader(SIGNATURE.into()));
+    assert_eq!(verify(&secret, ID, &TIMESTAMP.to_string(), BODY.as_bytes(), SIGNATURE, TIMESTAMP), Ok(()));
+    assert_eq!(secret.expose(), SECRET, "shown as it was given");
+    assert_eq!(format!("{secret:?}"), "WebhookSecret(whsec_…)", "never in a log");
+}
+
+#[test]
+fn a_replayed_or_altered_delivery_is_refused() {
+    let secret = WebhookSecret::parse(SECRET).unwrap();
+    let ts = TIMESTAMP.to_string();
+    let check = |body: &str, header: &str, now: i64| verify(&secret, ID, &ts, body.as_bytes(), header, now);
+    assert_eq!(check(BODY, SIGNATURE, TIMESTAMP + 300), Ok(()));
+    assert_eq!(check(BODY, SIGNATURE, TIMESTAMP + 301), Err(SignatureRefusal::TimestampOutOfTolerance));
+    assert_eq!(check(BODY, SIGNATURE, TIMESTAMP - 301), Err(SignatureRefusal::TimestampOutOfTolerance));
+    assert_eq!(
+        check(&BODY.replace("test_user", "root"), SIGNATURE, TIMESTAMP),
+        Err(SignatureRefusal::NoMatchingSignature)
+    );
+    assert_eq!(
+        check(BODY, "v2,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=", TIMESTAMP),
+        Err(SignatureRefusal::NoMatchingSignature)
+    );
+    let other_id = verify(&secret, "msg_other", &ts, BODY.as_bytes(), SIGNATURE, TIMESTAMP);
+    assert_eq!(other_id, Err(SignatureRefusal::NoMatchingSignature));
+    assert_eq!(verify(&secret, ID, "soon", BODY.as_bytes(), SIGNATURE, TIMESTAMP), Err(SignatureRefusal::BadTimestamp));
+}
+
+#[test]
+fn during_a_rotation_both_secrets_sign_and_either_verifies() {
+    let (old, new) = (WebhookSecret::parse(SECRET).unwrap(), WebhookSecret::generate());
+    assert_ne!(old, new);
+    assert!(new.expose().starts_with("whsec_") && WebhookSecret::parse(&new.expose()) == Some(new.clone()));
+    let header = sign(&[&new, &old], ID, TIMESTAMP, BODY.as_bytes());
+    assert_eq!(header.0.split(' ').count(), 2, "{header:?}");
+    let ts = TIMESTAMP.to_string();
+    for secret in [&old, &new] {
+        assert_eq!(verify(secret, ID, &ts, BODY.as_bytes(), &header.0, TIMESTAMP), Ok(()));
+    }
+    let stranger = WebhookSecret::generate();
+    assert_eq!(
+        verify(&stranger, ID, &ts, BODY.as_bytes(), &header.0, TIMESTAMP),
+        Err(SignatureRefusal::NoMatchingSignature)
+    );
+}
+
+#[test]
+fn the_address_rules_refuse_the_platforms_own_networks() {
+    use AddressRefusal as R;
+    let refused = [
+        ("127.0.0.1", R::Loopback),
+        ("127.255.0.9", R::Loopback),
+        ("10.1.2.3", R::Private),
+        ("172.16.0.1", R::Private),
+        ("172.31.255.255", R::Private),
+        ("192.168.1.1", R::Private),
+        ("169.254.1.1", R::LinkLocal),
+        ("169.254.169.254", R::Metadata),
+        ("169.254.170.2", R::Metadata),
+        ("100.64.0.1", R::SharedAddressSpace),
+        ("100.127.255.254", R::SharedAddressSpace),
+        ("224.0.0.1", R::Multicast),
+        ("239.255.255.250", R::Multicast),
+        ("0.0.0.0", R::Unspecified),
+        ("0.1.2.3", R::Unspecified),
+        ("255.255.255.255", R::Broadcast),
+        ("240.0.0.1", R::Multicast),
+        ("::1", R::Loopback),
+        ("::", R::Unspecified),
+        ("fe80::1", R::LinkLocal),
+        ("fc00::1", R::UniqueLocal),
+        ("fd12:3456::1", R::UniqueLocal),
+        ("fd00:ec2::254", R::Metadata),
+        ("ff02::1", R::Multicast),
+        ("::ffff:127.0.0.1", R::Loopback),
+        ("::ffff:169.254.169.254", R::Metadata),
+        ("::ffff:10.0.0.1", R::Private),
+        ("::10.0.0.1", R::Private),
+    ];
+    for (ip, why) in refused {
+        assert_eq!(check_address(ip.parse::<IpAddr>().unwrap()), Err(why), "{ip}");
+    }
+    for ip in
+        ["93.184.216.34", "100.63.255.255", "100.128.0.1", "172.32.0.1", "2606:4700::6810:85e5", "::ffff:93.184.216.34"]
+    {
+        assert_eq!(check_address(ip.parse::<IpAddr>().unwrap()), Ok(()), "{ip}");
+    }
+}
+
+#[test]
+fn endpoint_urls_are_read_as_a_browser_reads_them_and_checked() {
+    use AddressRefusal as R;
+    let refused = [
+        ("https://127.0.0.1/hook", UrlRefusal::Address(R::Loopback)),
+        // Decimal, hex, octal and short IPv4 forms of loopback and the metadata address.
+        ("https://2130706433/hook", UrlRefusal::Address(R::Loopback)),
+        ("https://0x7f000001/hook", UrlRefusal::Address(R::Loopback)),
+        ("https://0x7f.0.0.1/hook", UrlRefusal::Address(R::Loopback)),
+        ("https://0177.0.0.1/hook", UrlRefusal::Address(R::Loopback)),
+        ("https://127.1/hook", UrlRefusal::Address(R::Loopback)),
+        ("https://2852039166/latest/meta-data", UrlRefusal::Address(R::Metadata)),
+        ("https://0xa9fea9fe/", UrlRefusal::Address(R::Metadata)),
+        ("https://[::1]/hook", UrlRefusal::Address(R::Loopback)),
+        ("https://[::ffff:7f00:1]/hook", UrlRefusal::Address(R::Loopback)),
+        ("https://[fd00:ec2::254]/", UrlRefusal::Address(R::Metadata)),
+        ("https://localhost/hook", UrlRefusal::Address(R::Loopback)),
+        ("https://api.localhost/hook", UrlRefusal::Address(R::Loopback)),
+        ("http://shop.example/hook", UrlRefusal::Scheme),
+        ("ftp://shop.example/hook", UrlRefusal::Scheme),
+        ("https://user:pass@shop.example/hook", UrlRefusal::Credentials),
+        ("not a url", UrlRefusal::Invalid),
+    ];
+    for (url, why) in refused {
+        assert_eq!(check_endpoint_url(url, false), Err(why), "{url}");
+    }
+    let ok = check_endpoint_url("https://shop.example/hooks/payments", false).unwrap();
+    assert_eq!(ok.domain(), Some("shop.example"), "a name is resolved and checked at each delivery");
+    // Locally, the loopback receiver over plain HTTP, and nothing else on loopback.
+    assert!(check_endpoint_url("http://127.0.0.1:9123/hook", true).is_ok());
+    assert_eq!(check_endpoint_url("http://127.0.0.1:9123/hook", false), Err(UrlRefusal::Scheme));
+    assert_eq!(check_endpoint_url("http://10.0.0.1/hook", true), Err(UrlRefusal::Scheme));
+    assert_eq!(check_endpoint_url("https://127.0.0.2/hook", true), Err(UrlRefusal::Address(R::Loopback)));
+}
