@@ -139,3 +139,122 @@ fn endpoint_urls_are_read_as_a_browser_reads_them_and_checked() {
     assert_eq!(check_endpoint_url("http://10.0.0.1/hook", true), Err(UrlRefusal::Scheme));
     assert_eq!(check_endpoint_url("https://127.0.0.2/hook", true), Err(UrlRefusal::Address(R::Loopback)));
 }
+
+mod events {
+    //! Which events a change emits, from the payment before and after it.
+
+    use shared::domain::*;
+    use shared::webhooks::{payment_events, session_events, EventType};
+
+    use crate::domain::pending_payment;
+
+    fn kinds(before: Option<&Payment>, after: &Payment) -> Vec<EventType> {
+        payment_events(before, after).into_iter().map(|e| e.kind).collect()
+    }
+
+    fn moved(p: &Payment, status: PaymentStatus) -> Payment {
+        Payment { status, version: p.version + 1, ..p.clone() }
+    }
+
+    #[test]
+    fn each_status_a_merchant_acts_on_emits_its_event_once() {
+        let pending = pending_payment(1_000_000);
+        assert!(kinds(None, &pending).is_empty(), "a new payment awaiting its code emits nothing");
+        let capturing = moved(&pending, PaymentStatus::Capturing);
+        assert!(kinds(Some(&pending), &capturing).is_empty());
+        let paid = moved(&capturing, PaymentStatus::Succeeded);
+        assert_eq!(kinds(Some(&capturing), &paid), vec![EventType::PaymentSucceeded]);
+        assert!(kinds(Some(&paid), &paid).is_empty(), "no change, no event");
+        for (status, kind) in [
+            (PaymentStatus::Canceled, EventType::PaymentCanceled),
+            (PaymentStatus::Expired, EventType::PaymentExpired),
+            (PaymentStatus::Failed, EventType::PaymentFailed),
+        ] {
+            assert_eq!(kinds(Some(&pending), &moved(&pending, status)), vec![kind]);
+        }
+        let locked = Payment { failure: Some(Failure::PayerLocked), ..moved(&pending, PaymentStatus::Failed) };
+        assert_eq!(kinds(Some(&pending), &locked), vec![EventType::PaymentFailed, EventType::PayerLocked]);
+        // The same change seen twice (a stream record delivered again): the same ids.
+        assert_eq!(payment_events(Some(&capturing), &paid), payment_events(Some(&capturing), &paid));
+        let ids: Vec<_> = payment_events(Some(&pending), &locked).into_iter().map(|e| e.id).collect();
+        assert!(ids[0] != ids[1] && ids[0].as_str().starts_with("evt_"), "{ids:?}");
+    }
+
+    #[test]
+    fn a_session_completes_once_when_its_payment_holds_or_takes_the_funds() {
+        let mut pending = pending_payment(1_000_000);
+        pending.session_id = Some(SessionId::new());
+        let paid = moved(&moved(&pending, PaymentStatus::Capturing), PaymentStatus::Succeeded);
+        assert_eq!(
+            kinds(Some(&moved(&pending, PaymentStatus::Capturing)), &paid),
+            vec![EventType::PaymentSucceeded, EventType::CheckoutSessionCompleted]
+        );
+        // Manual capture: complete when held, not again when captured.
+        let held = Payment { capture_before: Some(2_000_000), ..moved(&pending, PaymentStatus::RequiresCapture) };
+        assert_eq!(
+            kinds(Some(&pending), &held),
+            vec![EventType::PaymentRequiresCapture, EventType::CheckoutSessionCompleted]
+        );
+        let capturing = moved(&held, PaymentStatus::Capturing);
+        assert_eq!(
+            kinds(Some(&capturing), &moved(&capturing, PaymentStatus::Succeeded)),
+            vec![EventType::PaymentSucceeded]
+        );
+    }
+
+    #[test]
+    fn a_refund_emits_when_it_ends_not_while_pending() {
+        let paid = moved(&pending_payment(1_000_000), PaymentStatus::Succeeded);
+        let id = RefundId::for_payment(&paid.id, None);
+        let mut refunding = paid.clone();
+        refunding.refunds.push(Refund::pending(id.clone(), 100, None, RefundMetadata::default(), 1_000_010));
+        assert!(kinds(Some(&paid), &refunding).is_empty());
+        let mut refunded = refunding.clone();
+        refunded
+            .execute(Command::SettleRefund { id: id.clone(), outcome: RefundSettlement::Succeeded }, 1_000_020)
+            .unwrap();
+        let events = payment_events(Some(&refunding), &refunded);
+        assert_eq!(events.len(), 1);
+        assert_eq!((events[0].kind, events[0].refund.as_ref()), (EventType::RefundSucceeded, Some(&id)));
+        let mut failed = refunding.clone();
+        let outcome = RefundSettlement::Failed(RefundFailure::Declined);
+        failed.execute(Command::SettleRefund { id, outcome }, 1_000_020).unwrap();
+        assert_eq!(kinds(Some(&refunding), &failed), vec![EventType::RefundFailed]);
+    }
+
+    #[test]
+    fn every_event_type_keeps_its_wire_name() {
+        for t in EventType::ALL {
+            assert_eq!(EventType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(EventType::PaymentRequiresCapture.as_str(), "payment.requires_capture");
+    }
+
+    #[test]
+    fn a_session_ended_unpaid_expires_once() {
+        let p = pending_payment(1_000_000);
+        let open = CheckoutSession {
+            id: SessionId::new(),
+            merchant_id: p.merchant_id.clone(),
+            user_id: p.user_id.clone(),
+            order_id: p.order_id.clone(),
+            money: p.money,
+            return_url: None,
+            secret_hash: CodeHash { key_id: "k".into(), mac_hex: "00".into() },
+            created_at: 1_000_000,
+            expires_at: 1_001_800,
+            ended_at: None,
+            payment_id: None,
+            capture_method: CaptureMethod::Automatic,
+            version: 1,
+        };
+        let ended = CheckoutSession { ended_at: Some(1_000_100), version: 2, ..open.clone() };
+        let kinds = |before: Option<&CheckoutSession>, after: &CheckoutSession, paid| {
+            session_events(before, after, paid).into_iter().map(|e| e.kind).collect::<Vec<_>>()
+        };
+        assert_eq!(kinds(Some(&open), &ended, false), vec![EventType::CheckoutSessionExpired]);
+        assert!(kinds(Some(&ended), &ended, false).is_empty(), "once");
+        assert!(kinds(Some(&open), &ended, true).is_empty(), "a paid session does not expire");
+        assert!(kinds(None, &open, false).is_empty());
+    }
+}

@@ -89,6 +89,7 @@ minted_id!(PaymentId, "pay_");
 minted_id!(MethodId, "pm_");
 minted_id!(SessionId, "cs_");
 minted_id!(RefundId, "re_");
+minted_id!(EventId, "evt_");
 
 impl RefundId {
     /// A refund's id names its payment (`re_` + the payment's ULID + 16 more characters): a
