@@ -258,3 +258,59 @@ mod events {
         assert!(kinds(None, &open, false).is_empty());
     }
 }
+
+mod delivery {
+    //! When a delivery is tried again.
+
+    use shared::webhooks::delivery::{DISABLE_AFTER_SECS, JITTER};
+    use shared::webhooks::{next_attempt, retry_after_secs, Attempted, Next, RETRY_DELAYS_SECS};
+
+    const T: i64 = 1_700_000_000;
+
+    fn failed(status: u16) -> Attempted {
+        Attempted::Failed { status: Some(status), retry_after_secs: None }
+    }
+
+    #[test]
+    fn failures_follow_the_schedule_then_give_up() {
+        let waits: Vec<i64> = (1..=7)
+            .map(|n| match next_attempt(n, failed(500), T, Some(T), 0.0) {
+                Next::RetryAt(at) => at - T,
+                other => panic!("attempt {n}: {other:?}"),
+            })
+            .collect();
+        assert_eq!(waits, vec![5, 300, 1_800, 7_200, 18_000, 36_000, 36_000]);
+        assert_eq!(next_attempt(8, failed(500), T, Some(T), 0.0), Next::GiveUp);
+        assert_eq!(next_attempt(1, Attempted::Delivered, T, Some(T), 0.0), Next::Done);
+        let timeout = Attempted::Failed { status: None, retry_after_secs: None };
+        assert_eq!(next_attempt(1, timeout, T, None, 0.0), Next::RetryAt(T + 5));
+    }
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        for (n, wait) in RETRY_DELAYS_SECS.iter().enumerate() {
+            for draw in [-1.0, -0.5, 0.5, 1.0, 7.0] {
+                let Next::RetryAt(at) = next_attempt(n + 1, failed(502), T, Some(T), draw) else { panic!() };
+                let bound = (*wait as f64 * JITTER).round() as i64;
+                assert!((at - T - wait).abs() <= bound, "attempt {}: {} vs {wait}", n + 1, at - T);
+            }
+        }
+    }
+
+    #[test]
+    fn retry_after_is_honoured_gone_disables_and_five_days_of_failures_disable() {
+        let busy = Attempted::Failed { status: Some(429), retry_after_secs: Some(120) };
+        assert_eq!(next_attempt(1, busy, T, Some(T), 0.0), Next::RetryAt(T + 120));
+        let down = Attempted::Failed { status: Some(503), retry_after_secs: Some(2) };
+        assert_eq!(next_attempt(2, down, T, Some(T), 0.0), Next::RetryAt(T + 300), "never sooner than the schedule");
+        let ignored = Attempted::Failed { status: Some(500), retry_after_secs: Some(9_999) };
+        assert_eq!(next_attempt(1, ignored, T, Some(T), 0.0), Next::RetryAt(T + 5), "only on 429 and 503");
+        assert_eq!(next_attempt(1, failed(410), T, None, 0.0), Next::DisableEndpoint);
+        let since = T - DISABLE_AFTER_SECS;
+        assert_eq!(next_attempt(3, failed(500), T, Some(since), 0.0), Next::DisableEndpoint);
+        assert_eq!(next_attempt(3, failed(500), T, Some(since + 1), 0.0), Next::RetryAt(T + 1_800));
+        assert_eq!(retry_after_secs(Some(" 120 ")), Some(120));
+        assert_eq!(retry_after_secs(Some("Wed, 21 Oct 2026 07:28:00 GMT")), None);
+        assert_eq!(retry_after_secs(None), None);
+    }
+}
