@@ -133,12 +133,14 @@ case "$mode" in
     # thread-scoped subscriber: while it is the only one, tracing asks the registering thread's
     # subscriber about a callsite first hit elsewhere, so another test thread would switch that
     # callsite off for every thread and the capture would miss lines.
-    tested alone cargo test -p integration-tests --test integration -- --test-threads 1 faults:: log_secrets::
+    # `--workspace` as above, so cargo reuses that build (`-p` unifies features differently and
+    # would compile the integration tests again, ~12 s).
+    tested alone cargo test --workspace --test integration -- --test-threads 1 faults:: log_secrets::
     tested campaign scripts/campaign.sh "$CAMPAIGN_EXAMPLES"
     ;;
   soak)
-    tested races cargo test -p integration-tests --test integration -- races:: --test-threads 1
-    tested refund-race cargo test -p integration-tests --test integration -- refunds::concurrent
+    tested races cargo test --workspace --test integration -- races:: --test-threads 1
+    tested refund-race cargo test --workspace --test integration -- refunds::concurrent
     tested properties properties_soak
     tested campaign scripts/campaign.sh "$CAMPAIGN_EXAMPLES"
     if [ "$status" = 0 ]; then
