@@ -9,13 +9,16 @@
 //! touches its refund only: it answers nothing (the caller applies it to the payment it holds).
 
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use super::error::{corrupt, store_error};
 use super::items::{due_pk, due_sk, payment_pk, PaymentItem, RefundItem, PAYMENT_SK};
 use super::payment_store::DynamoPaymentStore;
-use crate::domain::{Payment, PaymentId, PaymentStatus, Refund, RefundStatus, MAX_REFUNDS, REFUND_GRACE_SECS};
+use crate::domain::{
+    Identifier, Payment, PaymentId, PaymentStatus, Refund, RefundStatus, MAX_REFUNDS, REFUND_GRACE_SECS,
+};
 use crate::ports::{CancelClaim, CaptureClaim, ConditionalWrite, NewRefund, StoreError};
 
 type Item = std::collections::HashMap<String, AttributeValue>;
@@ -67,33 +70,40 @@ impl DynamoPaymentStore {
         }
     }
 
+    /// An UpdateItem of the payment `id` by its merchant's request: the values every such write
+    /// uses (`#status`, `:merchant`, `:one`, a fresh `:write`, the due index at `due_at` as
+    /// `:due_pk`/`:due_sk`), answering the payment as written or, refused, as found.
+    fn merchant_update(&self, id: &PaymentId, merchant: &Identifier, due_at: i64) -> UpdateItemFluentBuilder {
+        self.client()
+            .update_item()
+            .table_name(self.table())
+            .key("pk", s(&payment_pk(id)))
+            .key("sk", s(PAYMENT_SK))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":merchant", s(merchant.as_str()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":write", s(&ulid::Ulid::new().to_string()))
+            .expression_attribute_values(":due_pk", s(&due_pk(id)))
+            .expression_attribute_values(":due_sk", s(&due_sk(due_at, id)))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+    }
+
     pub(super) async fn write_cancel(&self, claim: &CancelClaim<'_>) -> Result<ConditionalWrite, StoreError> {
         // Due for the sweeper at once: it voids what the payment holds if this request cannot.
         let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key("pk", s(&payment_pk(claim.payment_id)))
-            .key("sk", s(PAYMENT_SK))
+            .merchant_update(claim.payment_id, claim.merchant_id, claim.now)
             .update_expression(
                 "SET #status = :canceled, cancellation_reason = :reason, version = version + :one, \
                  updated_at = :now, write_id = :write, gsi2pk = :due_pk, gsi2sk = :due_sk \
                  REMOVE sealed_card, sealed_phone, phone_cc",
             )
             .condition_expression(CANCELABLE)
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":merchant", s(claim.merchant_id.as_str()))
             .expression_attribute_values(":requires_verification", s(PaymentStatus::RequiresVerification.as_str()))
             .expression_attribute_values(":requires_capture", s(PaymentStatus::RequiresCapture.as_str()))
             .expression_attribute_values(":canceled", s(PaymentStatus::Canceled.as_str()))
             .expression_attribute_values(":reason", s(claim.reason.as_str()))
             .expression_attribute_values(":now", n(claim.now))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":write", s(&ulid::Ulid::new().to_string()))
-            .expression_attribute_values(":due_pk", s(&due_pk(claim.payment_id)))
-            .expression_attribute_values(":due_sk", s(&due_sk(claim.now, claim.payment_id)))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         self.conditional_outcome(result.map(|out| out.attributes))
@@ -102,22 +112,10 @@ impl DynamoPaymentStore {
     pub(super) async fn write_capture_claim(&self, claim: &CaptureClaim<'_>) -> Result<ConditionalWrite, StoreError> {
         // Due for the sweeper from now: it finishes a capture left past its grace.
         let update = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key("pk", s(&payment_pk(claim.payment_id)))
-            .key("sk", s(PAYMENT_SK))
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":merchant", s(claim.merchant_id.as_str()))
+            .merchant_update(claim.payment_id, claim.merchant_id, claim.now)
             .expression_attribute_values(":requires_capture", s(PaymentStatus::RequiresCapture.as_str()))
             .expression_attribute_values(":capturing", s(PaymentStatus::Capturing.as_str()))
-            .expression_attribute_values(":now", n(claim.now))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":write", s(&ulid::Ulid::new().to_string()))
-            .expression_attribute_values(":due_pk", s(&due_pk(claim.payment_id)))
-            .expression_attribute_values(":due_sk", s(&due_sk(claim.now, claim.payment_id)))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            .expression_attribute_values(":now", n(claim.now));
         let set = "SET #status = :capturing, version = version + :one, updated_at = :now, write_id = :write, \
                    gsi2pk = :due_pk, gsi2sk = :due_sk, amount_to_capture =";
         let update = match claim.amount {
@@ -136,11 +134,7 @@ impl DynamoPaymentStore {
         let item = serde_dynamo::to_attribute_value(RefundItem::from_refund(refund)).map_err(corrupt)?;
         let due = new.now + REFUND_GRACE_SECS;
         let result = self
-            .client()
-            .update_item()
-            .table_name(self.table())
-            .key("pk", s(&payment_pk(new.payment_id)))
-            .key("sk", s(PAYMENT_SK))
+            .merchant_update(new.payment_id, new.merchant_id, due)
             // The sweeper finishes a refund its request left pending: the payment is due (an
             // earlier due time is kept).
             .update_expression(
@@ -149,19 +143,11 @@ impl DynamoPaymentStore {
             )
             .condition_expression(REFUNDABLE)
             .expression_attribute_names("#rid", refund.id.as_str())
-            .expression_attribute_names("#status", "status")
             .expression_attribute_values(":refund", item)
             .expression_attribute_values(":amount", n(refund.amount))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":write", s(&ulid::Ulid::new().to_string()))
-            .expression_attribute_values(":due_pk", s(&due_pk(new.payment_id)))
-            .expression_attribute_values(":due_sk", s(&due_sk(due, new.payment_id)))
-            .expression_attribute_values(":merchant", s(new.merchant_id.as_str()))
             .expression_attribute_values(":succeeded", s(PaymentStatus::Succeeded.as_str()))
             .expression_attribute_values(":window_start", n(new.now - new.window_secs))
             .expression_attribute_values(":max", n(MAX_REFUNDS))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         self.conditional_outcome(result.map(|out| out.attributes))
