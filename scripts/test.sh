@@ -20,9 +20,9 @@ esac
 export RACE_ROUNDS REFUND_RACE_ROUNDS PROPTEST_CASES CAMPAIGN_EXAMPLES CAMPAIGN_SEEDS
 export MOTO_PORT="${TEST_MOTO_PORT:-4577}" WATCH_PORT="${TEST_WATCH_PORT:-9077}" TABLE_NAME=payments-test LOG_FORMAT=text
 export MOTO_PORT_VARIABLE=TEST_MOTO_PORT WATCH_PORT_VARIABLE=TEST_WATCH_PORT
-# A second moto, on the next port, for the long races (tests/races.rs, the concurrent refunds):
-# moto serializes its requests on one core, and they would otherwise hold every other test
-# behind them.
+# A second moto, on the next port: moto serializes its requests on one core, so the integration
+# tests' tables alternate between the two (tests/support: Stack::build), and the long races
+# (tests/races.rs, the concurrent refunds) run on the second.
 export SECOND_MOTO_PORT=$((MOTO_PORT + 1))
 # The functions under test stay the ones built here, whatever is edited meanwhile.
 export WATCH_FLAGS=--ignore-changes
@@ -71,6 +71,34 @@ tested() { # tested NAME COMMAND...: a failure fails the run at its end
   [ "$result" = 0 ] || status=$result
 }
 
+# together NAME1 COMMAND1 NAME2 COMMAND2: two test phases side by side (each waits on its own
+# emulator or on the network far more than on the CPU), recorded as `tested` records them; each
+# one's output is shown once both have ended.
+together() {
+  local name pids=() names=("$1" "$3") started=$SECONDS
+  echo "== $1 and $3, side by side"
+  rm -f target/together-*
+  for name in 1 2; do
+    local command=${2}
+    [ "$name" = 1 ] || command=${4}
+    (
+      local began=$SECONDS code=0
+      eval "$command" > "target/together-$name.out" 2>&1 || code=$?
+      echo "$((SECONDS - began)) $code" > "target/together-$name.result"
+    ) &
+    pids+=($!)
+  done
+  wait "${pids[@]}" || true
+  for name in 1 2; do
+    local seconds code
+    read -r seconds code < "target/together-$name.result" || { seconds=$((SECONDS - started)); code=1; }
+    echo "== ${names[$((name - 1))]}"
+    cat "target/together-$name.out"
+    durations+=("${names[$((name - 1))]} $seconds (side by side)$([ "$code" = 0 ] || echo " FAILED")")
+    [ "$code" = 0 ] || status=$code
+  done
+}
+
 # The generated properties at the soak's count, with the count and cargo's verdict as a figure.
 properties_soak() {
   cargo test -p shared --test shared_tests -- properties:: 2>&1 | tee target/properties.log || return $?
@@ -87,8 +115,10 @@ phase ports eval 'require_free_port "$MOTO_PORT" moto TEST_MOTO_PORT && require_
 phase tools make --no-print-directory -s tools
 if [ "$mode" = test ]; then
   # The deployment template as CloudFormation reads it, SAM's transform included (cfn-lint runs
-  # the SAM translator). The arm64 release build is `make package`.
-  phase template cfn-lint template.yaml
+  # the SAM translator), checked on one core while the build runs (its verdict is awaited after
+  # it, as the `template` phase). The arm64 release build is `make package`.
+  (cfn-lint template.yaml > target/template.out 2>&1; echo $? > target/template.rc) &
+  template_lint=$!
   # The browser test's tools: Debian's Chromium, and playwright-core pinned in tests/browser.
   phase browser-tools scripts/browser-tools.sh
 fi
@@ -108,6 +138,9 @@ export RUSTC_WORKSPACE_WRAPPER="$clippy_driver" CLIPPY_ARGS="-D__CLIPPY_HACKERY_
 # Bins first, on their own: the same build cargo lambda watch will ask for, so it reuses it.
 phase build+clippy cargo build --workspace --bins
 phase build-tests+clippy cargo test --workspace --no-run
+if [ "$mode" = test ]; then
+  phase template eval 'wait $template_lint; cat target/template.out; [ "$(cat target/template.rc)" = 0 ]'
+fi
 phase start-moto eval 'start_moto > target/test-moto.log 2>&1 && MOTO_PORT=$SECOND_MOTO_PORT start_moto > target/test-moto-2.log 2>&1'
 phase create-table cargo run -q -p dev-tools --bin create-table
 # The local stack's flows pay with the test cards from 127.0.0.1 many times over.
@@ -120,23 +153,25 @@ export WATCH_LOG=target/test-watch.log
 
 case "$mode" in
   test)
-    # First, on a fresh table: the fixtures' users and phones are fixed.
-    tested fixtures scripts/invoke-events.sh target/test-watch.log
-    # The checkout page in headless Chromium (first payment, returning shopper, lock-out,
-    # decline) while the emulator is nearly empty: it reads codes from moto's whole-state dump,
-    # which the integration tests' tables make slow to serialize.
-    tested browser node tests/browser/checkout.mjs
+    # First, on a fresh table: the fixtures' users and phones are fixed. Beside them, the
+    # checkout page in headless Chromium (first payment, returning shopper, lock-out, decline)
+    # while the emulator is nearly empty: it reads codes from moto's whole-state dump, which the
+    # integration tests' tables make slow to serialize. Both wait on the local stack, one request
+    # at a time.
+    together fixtures 'scripts/invoke-events.sh target/test-watch.log' browser 'node tests/browser/checkout.mjs'
     tested cargo-test cargo test --workspace --no-fail-fast -- --skip faults:: --skip log_secrets::
     # Two tests need the process to themselves, one after the other. The fault cases keep
     # production's 2-second SDK timeouts against the serialized emulator, so no other test's
-    # load may turn a planned fault into an unplanned timeout. The log capture installs a
-    # thread-scoped subscriber: while it is the only one, tracing asks the registering thread's
-    # subscriber about a callsite first hit elsewhere, so another test thread would switch that
-    # callsite off for every thread and the capture would miss lines.
+    # load may turn a planned fault into an unplanned timeout: their tables are on the second
+    # moto, which nothing else uses meanwhile. The log capture installs a thread-scoped
+    # subscriber: while it is the only one, tracing asks the registering thread's subscriber
+    # about a callsite first hit elsewhere, so another test thread would switch that callsite off
+    # for every thread and the capture would miss lines.
     # `--workspace` as above, so cargo reuses that build (`-p` unifies features differently and
-    # would compile the integration tests again, ~12 s).
-    tested alone cargo test --workspace --test integration -- --test-threads 1 faults:: log_secrets::
-    tested campaign scripts/campaign.sh "$CAMPAIGN_EXAMPLES"
+    # would compile the integration tests again, ~12 s). Beside them, the bad-input campaign,
+    # through the local stack (on the first moto).
+    together alone 'cargo test --workspace --test integration -- --test-threads 1 faults:: log_secrets::' \
+      campaign 'scripts/campaign.sh "$CAMPAIGN_EXAMPLES"'
     ;;
   soak)
     tested races cargo test --workspace --test integration -- races:: --test-threads 1

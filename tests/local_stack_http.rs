@@ -32,7 +32,7 @@ async fn every_route_over_http_first_verify_repeat_resend_verify() {
     assert_eq!(status, 201, "{created}");
     let id = created["payment_id"].as_str().unwrap().to_owned();
     let verify = created["next_action"]["verify_url"].as_str().unwrap().to_owned();
-    let (status, done) = post_json("verify-code", &verify, &json!({"code": latest_code(&phone).await})).await;
+    let (status, done) = post_json("verify-code", &verify, &json!({"code": local_stack_code(&phone).await})).await;
     assert_eq!((status, done["status"].as_str()), (200, Some("succeeded")), "{done}");
     assert_eq!(done["payment_id"], id.as_str());
 
@@ -42,7 +42,7 @@ async fn every_route_over_http_first_verify_repeat_resend_verify() {
     let (status, early) = post("verify-code", &resend, "", &[SHOP_1]).await;
     assert_eq!((status, early["code"].as_str()), (429, Some("resend_too_soon")), "{early}");
     let verify = repeat["next_action"]["verify_url"].as_str().unwrap().to_owned();
-    let (status, done) = post_json("verify-code", &verify, &json!({"code": latest_code(&phone).await})).await;
+    let (status, done) = post_json("verify-code", &verify, &json!({"code": local_stack_code(&phone).await})).await;
     assert_eq!((status, done["status"].as_str()), (200, Some("succeeded")), "{done}");
 
     let status = get(&format!("/payments/{id}")).await;
@@ -122,7 +122,7 @@ async fn a_checkout_session_over_http_from_creation_to_the_merchant_confirming_i
     assert_eq!(status, 201, "{payment}");
     let verify = payment["next_action"]["verify_url"].as_str().unwrap().to_owned();
     assert!(verify.starts_with(&format!("/checkout/{id}/payments/")), "{verify}");
-    let code = json!({"code": latest_code(&phone).await}).to_string();
+    let code = json!({"code": local_stack_code(&phone).await}).to_string();
     let (status, done) = post("verify-code", &verify, &code, &[("content-type", "application/json"), auth]).await;
     assert_eq!((status, done["status"].as_str()), (200, Some("succeeded")), "{done}");
 

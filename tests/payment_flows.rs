@@ -1,5 +1,5 @@
 //! Full flows through the real handlers, the real AWS SDK and moto, reading codes from the SMS
-//! moto recorded.
+//! SNS (moto) accepted.
 
 use integration_tests::*;
 use serde_json::json;
@@ -30,6 +30,8 @@ async fn first_payment_verify_repeat_verify() {
 
     let sms = sms_to(&phone).await;
     assert_eq!(sms.len(), 1);
+    // What the tests read is what SNS (moto) recorded.
+    assert_eq!(moto_sms_to(&stack.endpoint, &phone).await, sms);
     assert!(
         sms[0].ends_with(" is your code to pay CNY 19.99 to shop-1. Valid 5 minutes. Never share it."),
         "{}",
