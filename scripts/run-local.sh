@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make run`: moto (serialized) on 127.0.0.1:4566, the table, and `cargo lambda watch` on
-# 127.0.0.1:9000. Stays in the foreground; Ctrl-C stops all of it.
+# `make run`: moto (serialized) on 127.0.0.1:4566, the table, `cargo lambda watch` on
+# 127.0.0.1:9000, and the stream poller that feeds the webhook-events function. Stays in the
+# foreground; Ctrl-C stops all of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/local-env.sh
@@ -10,6 +11,9 @@ start_moto
 cargo run -q -p dev-tools --bin create-table
 cargo build -q --workspace --bins
 start_watch
+# The webhook events: the table's stream to the webhook-events function, as the event source
+# mapping does in AWS.
+python scripts/stream_poller.py "http://127.0.0.1:${MOTO_PORT}" "$TABLE_NAME" "http://127.0.0.1:${WATCH_PORT}" &
 cat <<MSG
 
 Local stack is up:
@@ -20,6 +24,9 @@ Local stack is up:
       -H 'X-Local-Merchant-Id: shop-1' -H 'content-type: application/json' \\
       -d '{"user_id": "u-42", "order_id": "o-1", "amount": 1999, "currency": "CNY", "return_url": "http://127.0.0.1:${WATCH_PORT}/"}'
   latest code for a phone: make code PHONE=+8613800138000
+  the merchant's webhook events (recorded from the table's stream):
+    curl -s http://127.0.0.1:${WATCH_PORT}/lambda-url/payment-status/events -H 'X-Local-Merchant-Id: shop-1'
+
 Ctrl-C stops everything.
 MSG
 wait

@@ -19,3 +19,4 @@ mod saved_cards;
 mod stored_data;
 mod trust_model;
 mod velocity;
+mod webhooks;

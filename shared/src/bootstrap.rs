@@ -11,7 +11,7 @@ use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsCont
 use lambda_http::{Body, Request, Response};
 
 use crate::adapters::clock::SystemClock;
-use crate::adapters::dynamodb::{DynamoIdempotencyStore, DynamoPaymentStore};
+use crate::adapters::dynamodb::{DynamoEventStore, DynamoIdempotencyStore, DynamoPaymentStore};
 use crate::adapters::emf::EmfMetrics;
 use crate::adapters::sandbox_acquirer::SandboxAcquirer;
 use crate::adapters::sns::SnsCodeSender;
@@ -71,7 +71,8 @@ pub fn ports_over(
 ) -> Ports {
     Ports {
         payments: Arc::new(DynamoPaymentStore::new(dynamo.clone(), &config.table_name, vault)),
-        idempotency: Arc::new(DynamoIdempotencyStore::new(dynamo, &config.table_name)),
+        idempotency: Arc::new(DynamoIdempotencyStore::new(dynamo.clone(), &config.table_name)),
+        events: Arc::new(DynamoEventStore::new(dynamo, &config.table_name)),
         sms_limits: config.sms_limits,
         attempt_limits: config.attempt_limits,
         sms: Arc::new(SnsCodeSender::new(sns, config.sms_sender_id.clone())),
@@ -151,16 +152,17 @@ where
 
 /// A scheduled function's `main` (not behind API Gateway): logging, services and warm-up at
 /// cold start, then every event to `job`, whose JSON answer is the invocation's result.
-pub async fn run_job<H, F>(warmup: Warmup, job: H) -> Result<(), lambda_http::Error>
+pub async fn run_job<C, H, F>(warmup: Warmup, job: H) -> Result<(), lambda_http::Error>
 where
-    H: Fn(&'static Services, serde_json::Value) -> F,
+    C: Capabilities,
+    H: Fn(&'static C, serde_json::Value) -> F,
     F: Future<Output = Result<serde_json::Value, lambda_http::Error>> + Send,
 {
     crate::telemetry::init();
-    let services = services_from_env::<Services>(warmup).await.inspect_err(|e| {
+    let services = services_from_env::<C>(warmup).await.inspect_err(|e| {
         tracing::error!(error = %e, "cold start refused: the function does not start");
     })?;
-    let services: &'static Services = Box::leak(Box::new(services));
+    let services: &'static C = Box::leak(Box::new(services));
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
         move |event: lambda_http::LambdaEvent<serde_json::Value>| job(services, event.payload),
     ))

@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::usecases::{sweep, Services};
+use crate::Ports;
 
 /// Payments read per page of the due index (per shard).
 const SWEEP_PAGE: u8 = 25;
@@ -21,4 +22,14 @@ pub async fn sweeper(svc: &'static Services, _event: Value) -> Result<Value, lam
         "captured": report.captured,
         "failed": report.failed,
     }))
+}
+
+/// The webhook-events function's invocation: a batch of the table's stream records (from the
+/// event source mapping, or the local poller), each change's events recorded once. A record
+/// that could not be recorded is named in `batchItemFailures` (the mapping retries from it,
+/// bisecting); a batch that is not a stream batch fails the invocation.
+pub async fn webhook_events(svc: &'static Ports, event: Value) -> Result<Value, lambda_http::Error> {
+    let batch: crate::adapters::dynamodb::stream::StreamBatch =
+        serde_json::from_value(event).map_err(|e| lambda_http::Error::from(format!("not a stream batch: {e}")))?;
+    Ok(crate::webhook_events::record_batch(svc, &batch).await.answer())
 }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod jobs;
 pub mod parameters;
 pub mod telemetry;
+pub mod webhook_events;
 
 /// The adapters (`payments-adapters`).
 pub use payments_adapters as adapters;

@@ -51,8 +51,8 @@ fn the_template_never_sets_local_auth() {
         for event in events.values() {
             let props = &event["Properties"];
             if event["Type"].as_str() != Some("HttpApi") {
-                // The sweeper's schedule: no route.
-                assert_eq!(event["Type"].as_str(), Some("ScheduleV2"));
+                // The sweeper's schedule, the webhook events' stream: no route.
+                assert!(matches!(event["Type"].as_str(), Some("ScheduleV2" | "DynamoDB")), "{event:?}");
                 continue;
             }
             let (path, auth) = (props["Path"].as_str().unwrap(), &props["Auth"]);
@@ -183,6 +183,12 @@ fn each_function_may_read_exactly_the_keys_its_handler_loads() {
             "payment-sweeper",
             "shared::jobs::sweeper",
             <shared::Services as Capabilities>::KEYS,
+        ),
+        (
+            "WebhookEventsFunction",
+            "webhook-events",
+            "shared::jobs::webhook_events",
+            <shared::Ports as Capabilities>::KEYS,
         ),
     ];
     assert_eq!(keys_of(shared::http::payment_status), Keys::NONE, "payment-status loads no key");

@@ -91,7 +91,7 @@ fn every_log_is_kept_for_a_while_and_the_sweeper_runs_alone() {
     let resources = template["Resources"].as_object().unwrap();
     let functions: Vec<(&String, &Value)> =
         resources.iter().filter(|(_, r)| r["Type"] == "AWS::Serverless::Function").collect();
-    assert_eq!(functions.len(), 7);
+    assert_eq!(functions.len(), 8);
     for (name, f) in functions {
         let group = f["Properties"]["LoggingConfig"]["LogGroup"].as_str().unwrap_or_else(|| panic!("{name}"));
         let group = &resources[group];

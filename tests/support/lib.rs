@@ -17,6 +17,7 @@ use payments_testkit::memory::MemoryMetrics;
 use payments_testkit::ManualClock;
 use rand::Rng;
 use serde_json::{json, Value};
+use shared::adapters::dynamodb::table::Stream;
 use shared::config::Config;
 use shared::lambda_http::{http, Body, Request, Response};
 use shared::ports::{AttemptLimits, CodeSender, SendError, SmsLimits, SmsText};
@@ -138,6 +139,9 @@ pub struct Stack {
     pub table: String,
     /// The moto its table is on.
     pub endpoint: String,
+    aws: aws_config::SdkConfig,
+    /// Where [`Stack::drain_stream`] has read the table's stream to (a streaming stack's).
+    stream: tokio::sync::Mutex<Option<shared::parameters::StreamReader>>,
     /// What the payment-status function runs with: the same stores, but no key.
     pub keyless: Ports,
     /// The payment store as the checkout-page function has it: no card key (its saved cards and
@@ -174,7 +178,29 @@ impl Stack {
 
     /// As [`Stack::with_limits`], on the second moto ([`second_moto_endpoint`]).
     pub async fn on_second_moto(sms_limits: SmsLimits, attempt_limits: AttemptLimits) -> Self {
-        Self::build_at(&second_moto_endpoint(), sms_limits, attempt_limits, None).await
+        Self::build_at(&second_moto_endpoint(), sms_limits, attempt_limits, None, Stream::Off).await
+    }
+
+    /// As [`Stack::new`], on a table that streams its changes (as the deployed one does): for
+    /// the webhook events, read from the stream by [`Stack::drain_stream`].
+    pub async fn streaming() -> Self {
+        Self::build_at(&moto_endpoint(), SmsLimits::default(), AttemptLimits::default(), None, Stream::On).await
+    }
+
+    /// What the event source mapping does in AWS: the table's stream records since the last
+    /// drain, as one batch, handed to the webhook-events function's work (its ports: no key).
+    pub async fn drain_stream(&self) -> shared::webhook_events::BatchReport {
+        let batch = self.read_stream().await;
+        shared::webhook_events::record_batch(&self.keyless, &serde_json::from_value(batch).unwrap()).await
+    }
+
+    /// The table's stream records since the last read, as the event source mapping's batch.
+    pub async fn read_stream(&self) -> Value {
+        let mut reader = self.stream.lock().await;
+        if reader.is_none() {
+            *reader = Some(shared::parameters::StreamReader::open(&self.aws, &self.table).await.unwrap());
+        }
+        reader.as_mut().unwrap().next_batch().await.unwrap()
     }
 
     /// Real adapters whose every AWS call passes through `plan`, which can fail it.
@@ -190,7 +216,7 @@ impl Stack {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let second = faults.is_some() || NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 2 == 1;
         let endpoint = if second { second_moto_endpoint() } else { moto_endpoint() };
-        Self::build_at(&endpoint, sms_limits, attempt_limits, faults).await
+        Self::build_at(&endpoint, sms_limits, attempt_limits, faults, Stream::Off).await
     }
 
     async fn build_at(
@@ -198,11 +224,12 @@ impl Stack {
         sms_limits: SmsLimits,
         attempt_limits: AttemptLimits,
         faults: Option<&faults::FaultPlan>,
+        stream: Stream,
     ) -> Self {
         let aws = aws_config_at(endpoint, faults).await;
         let table = format!("it-{}", rand::rng().random::<u64>());
         let dynamo = aws_sdk_dynamodb::Client::new(&aws);
-        shared::adapters::dynamodb::table::create_table(&dynamo, &table).await.unwrap();
+        shared::adapters::dynamodb::table::create_table(&dynamo, &table, stream).await.unwrap();
         let config = Config {
             table_name: table.clone(),
             code_hash_keys: Some(Keyring::parse("CODE_HASH_KEYS", CODE_KEYS).unwrap()),
@@ -243,6 +270,8 @@ impl Stack {
             dynamo,
             table,
             endpoint: endpoint.to_owned(),
+            aws,
+            stream: tokio::sync::Mutex::default(),
             calls,
             accesses: Mutex::default(),
         }
@@ -529,17 +558,14 @@ pub async fn sms_to(phone: &str) -> Vec<String> {
     PUBLISHED.lock().unwrap().iter().filter(|(to, _)| to == phone).map(|(_, text)| text.clone()).collect()
 }
 
-/// Every SMS moto at `endpoint` recorded for `phone`, oldest first: from its whole-state dump
-/// (slow on a busy moto; the local stack's functions send on the first moto).
+/// Every SMS moto at `endpoint` recorded for `phone`, oldest first (from its `/_local/sms`
+/// route: scripts/moto_server.py). The local stack's functions send on the first moto.
 pub async fn moto_sms_to(endpoint: &str, phone: &str) -> Vec<String> {
-    let dump = http_client::request(http::Method::GET, &format!("{endpoint}/moto-api/data.json"), &[], "").await.json();
-    dump["sns"]["SMS"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| m["phone_number"] == phone)
-        .filter_map(|m| m["message"].as_str().map(str::to_owned))
-        .collect()
+    // A phone is `+` and digits: only the `+` needs encoding.
+    let query = phone.replace('+', "%2B");
+    let answer =
+        http_client::request(http::Method::GET, &format!("{endpoint}/_local/sms?phone={query}"), &[], "").await;
+    serde_json::from_value(answer.json()).unwrap()
 }
 
 /// The code in the latest SMS the local stack's functions sent to `phone`.

@@ -1100,3 +1100,69 @@ impl BusinessEvent {
 pub trait Metrics: Send + Sync {
     fn record(&self, event: BusinessEvent);
 }
+
+/// A webhook event as it is kept (issue 24): what `GET /events` answers and what is delivered.
+/// `body` is the whole payload, as sent (`{"id", "type", "created_at", "data": {"object"}}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub id: crate::domain::EventId,
+    pub kind: crate::webhooks::EventType,
+    pub merchant_id: Identifier,
+    pub created_at: i64,
+    pub body: String,
+}
+
+/// Which of a merchant's events a page of `GET /events` holds: newest first, from before
+/// `before` (the previous page's cursor), of one type, created in `[from, to)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventQuery {
+    pub kind: Option<crate::webhooks::EventType>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub before: Option<EventCursor>,
+    pub limit: u8,
+}
+
+/// Where a page of events ends: the last event's time and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventCursor {
+    pub created_at: i64,
+    pub id: crate::domain::EventId,
+}
+
+impl EventCursor {
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.created_at, self.id)
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (at, id) = raw.split_once('.')?;
+        let created_at = at.parse::<i64>().ok().filter(|t| *t >= 0)?;
+        Some(Self { created_at, id: crate::domain::EventId::parse(id)? })
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventPage {
+    pub events: Vec<StoredEvent>,
+    pub next: Option<EventCursor>,
+}
+
+/// How long an event is kept (and listed): 30 days.
+pub const EVENT_RETENTION_SECS: i64 = 30 * 24 * 3600;
+
+/// The webhook events, kept 30 days. Recording is a conditional put keyed by the event's id
+/// (a digest of the change), so a change seen twice is recorded once.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Records `event`; `false` when it was recorded before (nothing is written then).
+    async fn record(&self, event: &StoredEvent) -> Result<bool, StoreError>;
+    /// The merchant's event with this id (another merchant's is `None`).
+    async fn event(
+        &self,
+        merchant: &Identifier,
+        id: &crate::domain::EventId,
+    ) -> Result<Option<StoredEvent>, StoreError>;
+    /// A page of the merchant's events, newest first.
+    async fn events(&self, merchant: &Identifier, query: &EventQuery) -> Result<EventPage, StoreError>;
+}

@@ -383,6 +383,8 @@ pub async fn payment_status(svc: &Ports, req: Request) -> Response<Body> {
                 | Route::PaymentMethods(_)
                 | Route::ListRefunds(_)
                 | Route::GetRefund(_)
+                | Route::Events
+                | Route::GetEvent(_)
         )
     });
     let path_id = match &route {
@@ -398,7 +400,7 @@ pub async fn payment_status(svc: &Ports, req: Request) -> Response<Body> {
             (_, None) => Problem::new(
                 404,
                 "route_not_found",
-                "use /payments/{payment_id}, /payments/{payment_id}/refunds, /refunds/{refund_id}, /users/{user_id}/payments or /users/{user_id}/payment-methods",
+                "use /payments/{payment_id}, /payments/{payment_id}/refunds, /refunds/{refund_id}, /users/{user_id}/payments, /users/{user_id}/payment-methods, /events or /events/{event_id}",
             )
             .into_reply(),
             (_, Some(route)) => match auth::merchant(svc, &req) {
@@ -432,6 +434,8 @@ async fn status_reply(svc: &Ports, req: &Request, caller: &Caller, route: &Route
         Route::PaymentMethods(raw) => super::operations::list(svc, caller, raw).await,
         Route::ListRefunds(raw) => super::operations::refunds(svc, caller, raw).await,
         Route::GetRefund(raw) => super::operations::refund(svc, caller, raw).await,
+        Route::Events => super::events::events(svc, caller, req).await,
+        Route::GetEvent(raw) => super::events::event(svc, caller, raw).await,
         _ => Problem::new(404, "route_not_found", "use /payments/{payment_id}").into_reply(),
     }
 }

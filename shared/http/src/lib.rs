@@ -6,6 +6,7 @@ use payments_core::{domain, ports, settings as config, usecases};
 mod auth;
 mod checkout;
 mod dto;
+pub mod events;
 mod handlers;
 mod idempotency;
 mod operations;

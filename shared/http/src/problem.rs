@@ -138,6 +138,7 @@ pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
         E::MethodNotFound => Problem::new(404, "payment_method_not_found", "no saved card with this id for this user")
             .param("payment_method_id"),
         E::PaymentNotFound => Problem::new(404, "payment_not_found", "no payment with this id"),
+        E::EventNotFound => Problem::new(404, "event_not_found", "no event with this id"),
         E::SessionNotFound => Problem::new(404, "session_not_found", "no checkout session with this id"),
         E::InvalidClientSecret => Problem::new(401, "invalid_client_secret", INVALID_CLIENT_SECRET),
         E::SessionExpired => Problem::new(410, "session_expired", "this checkout session has expired"),

@@ -140,6 +140,10 @@ pub enum Route {
     ListRefunds(String),
     /// `GET /refunds/{refund_id}`
     GetRefund(String),
+    /// `GET /events`
+    Events,
+    /// `GET /events/{event_id}`
+    GetEvent(String),
     /// `GET /users/{user_id}/payments`
     History(String),
     /// `GET /users/{user_id}/payment-methods`
@@ -183,6 +187,8 @@ impl Route {
             ["payments", id, "refunds"] if method == Method::POST => Self::CreateRefund(own(id)),
             ["payments", id, "refunds"] => Self::ListRefunds(own(id)),
             ["refunds", id] => Self::GetRefund(own(id)),
+            ["events"] => Self::Events,
+            ["events", id] => Self::GetEvent(own(id)),
             ["payments", id, a] => Self::PaymentCode { payment_id: own(id), action: action(a)? },
             ["users", user, "payments"] => Self::History(own(user)),
             ["users", user, "payment-methods"] => Self::PaymentMethods(own(user)),

@@ -129,6 +129,8 @@ pub static CREATE_REFUND: RouteSpec =
     post("create-refund", "/payments/{payment_id}/refunds", Merchant, 201).empty_body();
 pub static LIST_REFUNDS: RouteSpec = get("list-refunds", "/payments/{payment_id}/refunds", Merchant);
 pub static GET_REFUND: RouteSpec = get("get-refund", "/refunds/{refund_id}", Merchant);
+pub static LIST_EVENTS: RouteSpec = get("list-events", "/events", Merchant);
+pub static GET_EVENT: RouteSpec = get("get-event", "/events/{event_id}", Merchant);
 pub static HISTORY: RouteSpec = get("payment-status", "/users/{user_id}/payments", Merchant);
 pub static PAYMENT_METHODS: RouteSpec = get("payment-methods", "/users/{user_id}/payment-methods", Merchant);
 pub static FORGET_PAYMENT_METHOD: RouteSpec =
@@ -149,7 +151,7 @@ pub static SESSION_RESEND: RouteSpec =
     post("resend", "/checkout/{session_id}/payments/{payment_id}/resend", Shopper, 200).empty_body();
 
 /// The whole table.
-pub static ROUTES: [&RouteSpec; 22] = [
+pub static ROUTES: [&RouteSpec; 24] = [
     &CREATE_PAYMENT,
     &REPEAT_PAYMENT,
     &VERIFY,
@@ -160,6 +162,8 @@ pub static ROUTES: [&RouteSpec; 22] = [
     &CREATE_REFUND,
     &LIST_REFUNDS,
     &GET_REFUND,
+    &LIST_EVENTS,
+    &GET_EVENT,
     &HISTORY,
     &PAYMENT_METHODS,
     &FORGET_PAYMENT_METHOD,
@@ -204,6 +208,8 @@ impl Route {
             Self::CreateRefund(p) => (&CREATE_REFUND, None, Some(p), Some(p)),
             Self::ListRefunds(p) => (&LIST_REFUNDS, None, Some(p), None),
             Self::GetRefund(_) => (&GET_REFUND, None, None, None),
+            Self::Events => (&LIST_EVENTS, None, None, None),
+            Self::GetEvent(_) => (&GET_EVENT, None, None, None),
             Self::History(_) => (&HISTORY, None, None, None),
             Self::PaymentMethods(_) => (&PAYMENT_METHODS, None, None, None),
             Self::PaymentMethod { .. } => (&FORGET_PAYMENT_METHOD, None, None, None),
@@ -262,6 +268,8 @@ impl Route {
             | Self::CreateRefund(_)
             | Self::ListRefunds(_)
             | Self::GetRefund(_)
+            | Self::Events
+            | Self::GetEvent(_)
             | Self::History(_)
             | Self::PaymentMethods(_)
             | Self::PaymentMethod { .. }

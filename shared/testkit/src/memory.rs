@@ -714,6 +714,7 @@ impl MemoryStack {
         let ports = shared::Ports {
             payments: payments.clone(),
             idempotency: std::sync::Arc::new(MemoryIdempotencyStore::sharing(&payments)),
+            events: std::sync::Arc::new(MemoryEventStore::default()),
             sms: sms.clone(),
             sms_limits: SmsLimits::default(),
             attempt_limits: AttemptLimits::default(),
@@ -726,5 +727,56 @@ impl MemoryStack {
         let code = shared::CodeServices::new(ports, hasher, shared::secrets::KeptSecrets::new(code_keys));
         let services = shared::Services::new(code, shared::secrets::CardVault::new(card_keys));
         Ok(Self { services, payments, sms, metrics })
+    }
+}
+
+/// The webhook events in memory: as the DynamoDB store, recorded once per id, listed newest
+/// first per merchant.
+#[derive(Default)]
+pub struct MemoryEventStore(std::sync::Mutex<Vec<shared::ports::StoredEvent>>);
+
+#[async_trait::async_trait]
+impl shared::ports::EventStore for MemoryEventStore {
+    async fn record(&self, event: &shared::ports::StoredEvent) -> Result<bool, StoreError> {
+        let mut all = self.0.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        if all.iter().any(|e| e.id == event.id) {
+            return Ok(false);
+        }
+        all.push(event.clone());
+        Ok(true)
+    }
+
+    async fn event(
+        &self,
+        merchant: &shared::domain::Identifier,
+        id: &shared::domain::EventId,
+    ) -> Result<Option<shared::ports::StoredEvent>, StoreError> {
+        let all = self.0.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        Ok(all.iter().find(|e| &e.id == id && &e.merchant_id == merchant).cloned())
+    }
+
+    async fn events(
+        &self,
+        merchant: &shared::domain::Identifier,
+        query: &shared::ports::EventQuery,
+    ) -> Result<shared::ports::EventPage, StoreError> {
+        let all = self.0.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        let key = |e: &shared::ports::StoredEvent| (e.created_at, e.id.to_string());
+        let mut mine: Vec<_> = all
+            .iter()
+            .filter(|e| &e.merchant_id == merchant)
+            .filter(|e| query.kind.is_none_or(|k| k == e.kind))
+            .filter(|e| query.from.is_none_or(|f| e.created_at >= f))
+            .filter(|e| query.to.is_none_or(|t| e.created_at < t))
+            .filter(|e| query.before.as_ref().is_none_or(|c| key(e) < (c.created_at, c.id.to_string())))
+            .cloned()
+            .collect();
+        mine.sort_by_key(|e| std::cmp::Reverse(key(e)));
+        let limit = usize::from(query.limit.max(1));
+        let next = (mine.len() > limit).then(|| {
+            mine.truncate(limit);
+            mine.last().map(|e| shared::ports::EventCursor { created_at: e.created_at, id: e.id.clone() })
+        });
+        Ok(shared::ports::EventPage { events: mine, next: next.flatten() })
     }
 }

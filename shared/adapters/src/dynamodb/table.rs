@@ -3,7 +3,7 @@
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -57,8 +57,21 @@ fn string_attr(name: &str) -> Result<AttributeDefinition, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Creates the table with TTL on `ttl`; a table that already exists is left as it is.
-pub async fn create_table(client: &Client, name: &str) -> Result<(), String> {
+/// What the events index (`gsi3`) projects: an event as `GET /events` shows it.
+pub const EVENTS_PROJECTION: &[&str] = &["event_id", "event_type", "merchant_id", "created_at", "event"];
+
+/// Whether the table streams its changes (old and new images), as the deployed one does for
+/// the webhook events. A test's own table streams only where the test reads the stream: moto
+/// keeps every record of every table in memory, at a cost on each write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    On,
+    Off,
+}
+
+/// Creates the table with TTL on `ttl` (and its stream, if `stream`); a table that already
+/// exists is left as it is.
+pub async fn create_table(client: &Client, name: &str, stream: Stream) -> Result<(), String> {
     let gsi = GlobalSecondaryIndex::builder()
         .index_name("gsi1")
         .key_schema(key("gsi1pk", KeyType::Hash)?)
@@ -79,6 +92,23 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), String> {
         .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
         .build()
         .map_err(|e| e.to_string())?;
+    let events = GlobalSecondaryIndex::builder()
+        .index_name("gsi3")
+        .key_schema(key("gsi3pk", KeyType::Hash)?)
+        .key_schema(key("gsi3sk", KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .set_non_key_attributes(Some(EVENTS_PROJECTION.iter().map(|a| (*a).to_owned()).collect()))
+                .build(),
+        )
+        .build()
+        .map_err(|e| e.to_string())?;
+    let streaming = StreamSpecification::builder()
+        .stream_enabled(stream == Stream::On)
+        .set_stream_view_type((stream == Stream::On).then_some(StreamViewType::NewAndOldImages))
+        .build()
+        .map_err(|e| e.to_string())?;
     let created = client
         .create_table()
         .table_name(name)
@@ -92,7 +122,11 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), String> {
         .attribute_definitions(string_attr("gsi2pk")?)
         .attribute_definitions(string_attr("gsi2sk")?)
         .global_secondary_indexes(gsi)
+        .attribute_definitions(string_attr("gsi3pk")?)
+        .attribute_definitions(string_attr("gsi3sk")?)
         .global_secondary_indexes(due)
+        .global_secondary_indexes(events)
+        .stream_specification(streaming)
         .send()
         .await;
     match created {

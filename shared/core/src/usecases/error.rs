@@ -18,6 +18,8 @@ pub enum UseCaseError {
     PaymentNotFound,
     #[error("checkout session not found")]
     SessionNotFound,
+    #[error("event not found")]
+    EventNotFound,
     /// A browser request's client secret is missing or wrong, or its session does not exist:
     /// one answer for all three.
     #[error("invalid client secret")]

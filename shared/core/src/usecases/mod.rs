@@ -4,6 +4,7 @@ pub mod caller;
 pub mod checkout;
 mod commit;
 pub mod error;
+pub mod events;
 pub mod first_payment;
 mod guards;
 pub mod idempotency;
@@ -25,6 +26,7 @@ pub use checkout::{
     SessionPayment, SessionView,
 };
 pub use error::{MoneyError, UseCaseError};
+pub use events::{event, events};
 pub use first_payment::{first_payment, FirstPaymentCommand};
 pub use guards::{MAX_MERCHANT_DECLINES_PER_HOUR, MAX_PAYER_FAILURES, MAX_SESSION_DECLINES, PAYER_LOCK_SECS};
 pub use idempotency::{

@@ -1,7 +1,9 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
-use crate::ports::{Acquirer, AttemptLimits, Clock, CodeSender, IdempotencyStore, Metrics, PaymentStore, SmsLimits};
+use crate::ports::{
+    Acquirer, AttemptLimits, Clock, CodeSender, EventStore, IdempotencyStore, Metrics, PaymentStore, SmsLimits,
+};
 use crate::secrets::{CardVault, CodeHasher, KeptSecrets};
 
 /// The ports every function has, built once at cold start and shared by all invocations: the
@@ -12,6 +14,8 @@ use crate::secrets::{CardVault, CodeHasher, KeptSecrets};
 pub struct Ports {
     pub payments: Arc<dyn PaymentStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
+    /// The webhook events (recorded from the table's stream, listed by `GET /events`).
+    pub events: Arc<dyn EventStore>,
     pub sms: Arc<dyn CodeSender>,
     /// The hourly caps on code SMS, counted in the writes that store codes.
     pub sms_limits: SmsLimits,
