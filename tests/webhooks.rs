@@ -122,3 +122,184 @@ async fn refunds_failures_and_a_merchant_ending_a_session_emit_their_events_newe
     let listed: Vec<Value> = all["data"].as_array().unwrap().iter().map(|e| e["id"].clone()).collect();
     assert_eq!(paged, listed);
 }
+
+fn endpoint_request(method: &str, path: &str, body: &Value) -> shared::lambda_http::Request {
+    use shared::lambda_http::{http, Body};
+    http::Request::builder()
+        .method(method)
+        .uri(format!("https://api.example.com{path}"))
+        .header("content-type", "application/json")
+        .body(Body::Text(body.to_string()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_merchant_registers_changes_rotates_and_deletes_its_webhook_endpoints_and_no_one_elses() {
+    let stack = Stack::new().await;
+    let create = |merchant: &'static str, body: Value, key: Option<&'static str>| {
+        let stack = &stack;
+        async move { stack.call_as(merchant, Function::PaymentOperations, "/webhook-endpoints", &body, key).await }
+    };
+    let made = create(
+        "shop-1",
+        json!({"url": "https://hooks.shop.example/payments", "enabled_events": ["payment.succeeded", "refund.failed"], "description": "orders"}),
+        Some("we-1"),
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    let secret = made.body["secret"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("we_") && secret.starts_with("whsec_"), "{}", made.body);
+    assert!(shared::webhooks::WebhookSecret::parse(&secret).is_some());
+    assert_eq!(made.body["enabled_events"], json!(["payment.succeeded", "refund.failed"]));
+    // The same key again: the same endpoint, the same secret (kept sealed, opened again).
+    let replay = create("shop-1", json!({"url": "https://hooks.shop.example/payments", "enabled_events": ["payment.succeeded", "refund.failed"], "description": "orders"}), Some("we-1")).await;
+    assert_eq!((replay.status, &replay.body), (201, &made.body));
+    // The secret is stored sealed: not in the table in clear.
+    let stored = format!("{:?}", stack.scan().await);
+    assert!(!stored.contains(&secret) && !stored.contains(secret.trim_start_matches("whsec_")), "secret in clear");
+
+    // Read back without the secret; another merchant sees none of it.
+    let one = stack.get(&format!("/webhook-endpoints/{id}"), None).await;
+    assert_eq!((one.status, one.body["status"].as_str(), one.body.get("secret")), (200, Some("enabled"), None));
+    let listed = stack.get("/webhook-endpoints", None).await;
+    assert_eq!(listed.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        code_of(&stack.get(&format!("/webhook-endpoints/{id}"), Some("shop-2")).await),
+        (404, Some("webhook_endpoint_not_found"))
+    );
+    assert_eq!(stack.get("/webhook-endpoints", Some("shop-2")).await.body["data"], json!([]));
+    let theirs = stack
+        .send(
+            Function::PaymentOperations,
+            from_merchant(
+                endpoint_request("PATCH", &format!("/webhook-endpoints/{id}"), &json!({"enabled": false})),
+                "shop-2",
+            ),
+        )
+        .await;
+    assert_eq!(code_of(&theirs), (404, Some("webhook_endpoint_not_found")));
+
+    // Changed: its events, then disabled, then enabled again.
+    let patch = |body: Value| {
+        stack.send(
+            Function::PaymentOperations,
+            from_merchant(endpoint_request("PATCH", &format!("/webhook-endpoints/{id}"), &body), "shop-1"),
+        )
+    };
+    let changed = patch(json!({"enabled_events": ["*"], "description": null})).await;
+    assert_eq!(
+        (changed.status, &changed.body["enabled_events"], &changed.body["description"]),
+        (200, &json!(["*"]), &Value::Null)
+    );
+    let off = patch(json!({"enabled": false})).await;
+    assert_eq!(
+        (off.body["status"].as_str(), off.body["disabled_reason"].as_str()),
+        (Some("disabled"), Some("disabled_by_merchant"))
+    );
+    let on = patch(json!({"enabled": true})).await;
+    assert_eq!(on.body["status"], "enabled");
+
+    // Rotated: a new secret, shown once; the old one signs beside it for 24 hours.
+    let rotated = stack
+        .call_as(
+            "shop-1",
+            Function::PaymentOperations,
+            &format!("/webhook-endpoints/{id}/rotate-secret"),
+            &json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let new_secret = rotated.body["secret"].as_str().unwrap();
+    assert!(new_secret.starts_with("whsec_") && new_secret != secret);
+    // (The 24 hours are the pure rule's, shared/tests/webhooks.rs.)
+    assert!(rotated.body["previous_secret_expires_at"].is_string(), "{}", rotated.body);
+    assert_eq!(made.body["previous_secret_expires_at"], Value::Null);
+
+    // Deleted once; the second time, not found.
+    let delete = || {
+        stack.send(
+            Function::PaymentOperations,
+            from_merchant(endpoint_request("DELETE", &format!("/webhook-endpoints/{id}"), &json!({})), "shop-1"),
+        )
+    };
+    assert_eq!(delete().await.body["deleted"], true);
+    assert_eq!(code_of(&delete().await), (404, Some("webhook_endpoint_not_found")));
+}
+
+#[tokio::test]
+async fn an_endpoint_url_never_names_the_platforms_own_network_and_a_merchant_has_at_most_sixteen() {
+    let stack = Stack::new().await;
+    for url in [
+        "http://hooks.shop.example/",
+        "https://user:pass@hooks.shop.example/",
+        "https://127.0.0.1/",
+        "https://2130706433/",
+        "https://0x7f.0.0.1/",
+        "https://10.0.0.8/",
+        "https://169.254.169.254/latest/meta-data",
+        "https://100.64.0.1/",
+        "https://[::1]/",
+        "https://[::ffff:10.0.0.1]/",
+        "https://[fd00::1]/",
+        "https://localhost/",
+        "not a url",
+    ] {
+        let refused = stack
+            .call_as(
+                "shop-1",
+                Function::PaymentOperations,
+                "/webhook-endpoints",
+                &json!({"url": url, "enabled_events": ["*"]}),
+                None,
+            )
+            .await;
+        assert_eq!((refused.status, refused.body["param"].as_str()), (422, Some("url")), "{url}: {}", refused.body);
+    }
+    for events in [json!([]), json!(["payment.exploded"]), json!(["*", "payment.succeeded"])] {
+        let refused = stack
+            .call_as(
+                "shop-1",
+                Function::PaymentOperations,
+                "/webhook-endpoints",
+                &json!({"url": "https://hooks.shop.example/", "enabled_events": events}),
+                None,
+            )
+            .await;
+        assert_eq!((refused.status, refused.body["param"].as_str()), (422, Some("enabled_events")), "{events}");
+    }
+    for n in 0..16 {
+        let made = stack
+            .call_as(
+                "shop-1",
+                Function::PaymentOperations,
+                "/webhook-endpoints",
+                &json!({"url": format!("https://hooks.shop.example/{n}"), "enabled_events": ["*"]}),
+                None,
+            )
+            .await;
+        assert_eq!(made.status, 201, "{}", made.body);
+    }
+    let over = stack
+        .call_as(
+            "shop-1",
+            Function::PaymentOperations,
+            "/webhook-endpoints",
+            &json!({"url": "https://hooks.shop.example/17", "enabled_events": ["*"]}),
+            None,
+        )
+        .await;
+    assert_eq!(code_of(&over), (422, Some("too_many_webhook_endpoints")));
+    // Another merchant's own count is its own.
+    let theirs = stack
+        .call_as(
+            "shop-2",
+            Function::PaymentOperations,
+            "/webhook-endpoints",
+            &json!({"url": "https://hooks.other.example/", "enabled_events": ["*"]}),
+            None,
+        )
+        .await;
+    assert_eq!(theirs.status, 201);
+}

@@ -314,3 +314,32 @@ mod delivery {
         assert_eq!(retry_after_secs(None), None);
     }
 }
+
+#[test]
+fn a_rotated_out_secret_signs_beside_the_new_one_for_24_hours_then_stops() {
+    use shared::webhooks::{Endpoint, SealedSecret, Subscribed, ROTATION_OVERLAP_SECS};
+    let mut e = Endpoint {
+        id: shared::domain::EndpointId::new(),
+        url: "https://hooks.example/".into(),
+        events: Subscribed::All,
+        description: None,
+        disabled: None,
+        secrets: vec![SealedSecret { sealed: "first".into(), expires_at: None }],
+        created_at: 1_000,
+    };
+    let now = 2_000;
+    e.rotate("second".into(), now);
+    let live = |e: &Endpoint, at: i64| e.live_secrets(at).map(|s| s.sealed.clone()).collect::<Vec<_>>();
+    assert_eq!(live(&e, now), ["second", "first"]);
+    assert_eq!(live(&e, now + ROTATION_OVERLAP_SECS - 1), ["second", "first"]);
+    assert_eq!(live(&e, now + ROTATION_OVERLAP_SECS), ["second"]);
+    assert_eq!(ROTATION_OVERLAP_SECS, 24 * 3600);
+    // A second rotation within the day: the first keeps its deadline, the second gets a day.
+    e.rotate("third".into(), now + 100);
+    assert_eq!(live(&e, now + ROTATION_OVERLAP_SECS - 1), ["third", "second", "first"]);
+    assert_eq!(live(&e, now + ROTATION_OVERLAP_SECS + 50), ["third", "second"]);
+    assert_eq!(live(&e, now + 100 + ROTATION_OVERLAP_SECS), ["third"]);
+    // An expired one is dropped at the next rotation.
+    e.rotate("fourth".into(), now + 3 * ROTATION_OVERLAP_SECS);
+    assert_eq!(e.secrets.len(), 2);
+}

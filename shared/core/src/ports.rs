@@ -1166,3 +1166,20 @@ pub trait EventStore: Send + Sync {
     /// A page of the merchant's events, newest first.
     async fn events(&self, merchant: &Identifier, query: &EventQuery) -> Result<EventPage, StoreError>;
 }
+
+/// A merchant's webhook endpoints as read, with the version their next write is conditioned on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndpointSet {
+    pub endpoints: Vec<crate::webhooks::Endpoint>,
+    /// 0: none were ever written.
+    pub version: u64,
+}
+
+/// A merchant's webhook endpoints: one record, one read, one conditional write.
+#[async_trait]
+pub trait EndpointStore: Send + Sync {
+    async fn endpoints(&self, merchant: &Identifier) -> Result<EndpointSet, StoreError>;
+    /// Writes `set` as the next version, if the stored one is still `set.version`
+    /// (`Conflict` otherwise: read again and retry).
+    async fn save(&self, merchant: &Identifier, set: &EndpointSet) -> Result<(), StoreError>;
+}

@@ -90,6 +90,7 @@ minted_id!(MethodId, "pm_");
 minted_id!(SessionId, "cs_");
 minted_id!(RefundId, "re_");
 minted_id!(EventId, "evt_");
+minted_id!(EndpointId, "we_");
 
 impl RefundId {
     /// A refund's id names its payment (`re_` + the payment's ULID + 16 more characters): a

@@ -18,7 +18,7 @@ pub use card::{year_month, CardBrand, CardNumber, Cvc, Expiry};
 pub use code::{CodeHash, VerificationCode};
 pub use field_error::FieldError;
 pub use history::{page_size, HistoryCursor, HistoryPage};
-pub use identifier::{Customer, EventId, Identifier, MethodId, PaymentId, RefundId, SessionId};
+pub use identifier::{Customer, EndpointId, EventId, Identifier, MethodId, PaymentId, RefundId, SessionId};
 pub use lifecycle::{
     state_diagram, Command, DeclineReason, Event, Failure, FailureAnswer, Plan, RefundRefusal, Refusal, TRANSITIONS,
 };

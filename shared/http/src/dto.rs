@@ -298,3 +298,55 @@ impl SessionRepeatBody {
         Ok(SessionPayment::Saved { method_id: method_id(self.payment_method_id)?, source_ip: source_ip.cloned() })
     }
 }
+
+/// `POST /webhook-endpoints`: where, which events, and a note.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointBody {
+    url: String,
+    enabled_events: Vec<String>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+impl EndpointBody {
+    /// `local`: the local stack (allows `http://127.0.0.1`).
+    pub fn validate(self, local: bool) -> Result<crate::usecases::EndpointAsk, FieldError> {
+        Ok(crate::usecases::EndpointAsk {
+            url: payments_core::webhooks::endpoint::endpoint_url(&self.url, local)?,
+            events: payments_core::webhooks::Subscribed::parse(&self.enabled_events)?,
+            description: payments_core::webhooks::endpoint::description(self.description.as_deref())?,
+        })
+    }
+}
+
+/// `PATCH /webhook-endpoints/{id}`: what changes (a `null` description removes it).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointPatchBody {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    enabled_events: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    description: Option<Option<String>>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+/// A field that is present (even as `null`) is `Some`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+impl EndpointPatchBody {
+    pub fn validate(self, local: bool) -> Result<crate::usecases::EndpointPatch, FieldError> {
+        use payments_core::webhooks::endpoint::{description, endpoint_url};
+        Ok(crate::usecases::EndpointPatch {
+            url: self.url.map(|u| endpoint_url(&u, local)).transpose()?,
+            events: self.enabled_events.map(|e| payments_core::webhooks::Subscribed::parse(&e)).transpose()?,
+            description: self.description.map(|d| description(d.as_deref())).transpose()?,
+            enabled: self.enabled,
+        })
+    }
+}

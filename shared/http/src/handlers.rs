@@ -12,7 +12,9 @@ use super::auth;
 use super::dto::{EmptyBody, FirstPaymentBody, RepeatPaymentBody, SessionCardBody, SessionRepeatBody, VerifyBody};
 use super::problem::{from_use_case, Problem};
 use super::reply::Reply;
-use super::request::{claim_deadline, idempotency_key, json_body, query_param, route, CodeAction, Route};
+use super::request::{
+    claim_deadline, idempotency_key, json_body, query_param, route, CodeAction, EndpointAction, Route,
+};
 use super::routes::{BodyRule, CallerKind, KeyPolicy, Replay};
 use super::views::{history_view, payment_view, Urls};
 use crate::domain::{page_size, CheckoutSession, HistoryCursor, Identifier, Payment, PaymentId};
@@ -246,7 +248,7 @@ where
     Box::pin(
         async move {
             let reply = if req.method() != spec.method {
-                Problem::new(405, "method_not_allowed", "use POST").into_reply()
+                Problem::new(405, "method_not_allowed", format!("use {}", spec.method)).into_reply()
             } else {
                 match caller_of(svc, req, route).await {
                     Err(p) => p.into_reply(),
@@ -310,7 +312,8 @@ where
     let reply = run_once(svc, request, render, work).await;
     match (spec.replay, reply.replayed) {
         (Replay::OpenSecret, true) => super::checkout::restore_secret(svc, reply),
-        (Replay::OpenSecret, false) | (Replay::AsKept, _) => reply,
+        (Replay::OpenEndpointSecret, true) => super::webhook_endpoints::restore_secret(svc, reply),
+        (Replay::OpenSecret | Replay::OpenEndpointSecret, false) | (Replay::AsKept, _) => reply,
     }
 }
 
@@ -385,6 +388,8 @@ pub async fn payment_status(svc: &Ports, req: Request) -> Response<Body> {
                 | Route::GetRefund(_)
                 | Route::Events
                 | Route::GetEvent(_)
+                | Route::ListEndpoints
+                | Route::Endpoint { action: EndpointAction::Get, .. }
         )
     });
     let path_id = match &route {
@@ -400,7 +405,7 @@ pub async fn payment_status(svc: &Ports, req: Request) -> Response<Body> {
             (_, None) => Problem::new(
                 404,
                 "route_not_found",
-                "use /payments/{payment_id}, /payments/{payment_id}/refunds, /refunds/{refund_id}, /users/{user_id}/payments, /users/{user_id}/payment-methods, /events or /events/{event_id}",
+                "use /payments/{payment_id}, /payments/{payment_id}/refunds, /refunds/{refund_id}, /users/{user_id}/payments, /users/{user_id}/payment-methods, /webhook-endpoints, /webhook-endpoints/{id}, /events or /events/{event_id}",
             )
             .into_reply(),
             (_, Some(route)) => match auth::merchant(svc, &req) {
@@ -434,6 +439,8 @@ async fn status_reply(svc: &Ports, req: &Request, caller: &Caller, route: &Route
         Route::PaymentMethods(raw) => super::operations::list(svc, caller, raw).await,
         Route::ListRefunds(raw) => super::operations::refunds(svc, caller, raw).await,
         Route::GetRefund(raw) => super::operations::refund(svc, caller, raw).await,
+        Route::ListEndpoints => super::webhook_endpoints::list(svc, caller).await,
+        Route::Endpoint { endpoint_id, .. } => super::webhook_endpoints::one(svc, caller, endpoint_id).await,
         Route::Events => super::events::events(svc, caller, req).await,
         Route::GetEvent(raw) => super::events::event(svc, caller, raw).await,
         _ => Problem::new(404, "route_not_found", "use /payments/{payment_id}").into_reply(),

@@ -15,6 +15,7 @@ mod reply;
 mod request;
 pub mod routes;
 mod views;
+mod webhook_endpoints;
 
 pub use checkout::checkout_page;
 pub use handlers::{first_payment, payment_status, repeat_payment, verify_code};

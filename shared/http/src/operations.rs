@@ -13,7 +13,7 @@ use super::dto::{CancelBody, CaptureBody, RefundBody};
 use super::handlers::{payment_reply, post, request_span, settle};
 use super::problem::Problem;
 use super::reply::Reply;
-use super::request::{route, Route};
+use super::request::{route, EndpointAction, Route};
 use super::views::{brand_name, refund_view, rfc3339, Urls};
 use crate::domain::{Identifier, MethodId, PaymentId, RefundId};
 use crate::ports::SavedCard;
@@ -106,28 +106,43 @@ pub async fn payment_operations(svc: &CodeServices, req: Request) -> Response<Bo
             })
             .await
         }
+        Some(ref r @ (Route::CreateEndpoint | Route::RotateSecret(_) | Route::Endpoint { .. }))
+            if r.spec().method == req.method() =>
+        {
+            match super::webhook_endpoints::operations(svc, &req, r).await {
+                Some(response) => response,
+                None => forget_route(svc, &req, Some(r.clone())).await,
+            }
+        }
         route => forget_route(svc, &req, route).await,
     }
 }
 
 /// `DELETE /users/{user_id}/payment-methods/{id}` (anything else: 404, or 405 on its path).
 async fn forget_route(svc: &Ports, req: &Request, route: Option<Route>) -> Response<Body> {
-    let route = route.filter(|r| matches!(r, Route::PaymentMethod { .. }));
+    let route = route
+        .filter(|r| matches!(r, Route::PaymentMethod { .. } | Route::Endpoint { action: EndpointAction::Delete, .. }));
     let span = request_span(req, route.as_ref().map_or("payment-operations", |r| r.spec().name), None);
     async {
         let reply = match (&route, req.method()) {
-            (Some(Route::PaymentMethod { user_id, method_id }), &Method::DELETE) => match auth::merchant(svc, req) {
+            (Some(route), &Method::DELETE) => match auth::merchant(svc, req) {
                 Err(p) => p.into_reply(),
                 Ok(caller) => {
                     tracing::Span::current().record("caller", caller.audit_name());
-                    forget(svc, &caller, user_id, method_id).await
+                    match route {
+                        Route::PaymentMethod { user_id, method_id } => forget(svc, &caller, user_id, method_id).await,
+                        Route::Endpoint { endpoint_id, .. } => {
+                            super::webhook_endpoints::delete(svc, &caller, endpoint_id).await
+                        }
+                        _ => Problem::new(404, "route_not_found", "no such route").into_reply(),
+                    }
                 }
             },
             (Some(_), _) => Problem::new(405, "method_not_allowed", "use DELETE").into_reply().allowing("DELETE"),
             (None, _) => Problem::new(
                 404,
                 "route_not_found",
-                "use POST /payments/{payment_id}/capture, /cancel or /refunds, or DELETE /users/{user_id}/payment-methods/{id}",
+                "use POST /payments/{payment_id}/capture, /cancel or /refunds, POST /webhook-endpoints, PATCH or DELETE /webhook-endpoints/{id}, POST /webhook-endpoints/{id}/rotate-secret, or DELETE /users/{user_id}/payment-methods/{id}",
             )
             .into_reply(),
         };

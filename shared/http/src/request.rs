@@ -117,6 +117,14 @@ pub enum CodeAction {
     Resend,
 }
 
+/// What a request on one webhook endpoint does (its method).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointAction {
+    Get,
+    Update,
+    Delete,
+}
+
 /// Every route of the API. Which caller a request is treated as follows from its route, never
 /// from the credential it carries: `/checkout/{session_id}/…` routes are the shopper's
 /// browser's, the others the merchant's server's.
@@ -140,6 +148,14 @@ pub enum Route {
     ListRefunds(String),
     /// `GET /refunds/{refund_id}`
     GetRefund(String),
+    /// `POST /webhook-endpoints`
+    CreateEndpoint,
+    /// `GET /webhook-endpoints`
+    ListEndpoints,
+    /// `GET|PATCH|DELETE /webhook-endpoints/{endpoint_id}`
+    Endpoint { endpoint_id: String, action: EndpointAction },
+    /// `POST /webhook-endpoints/{endpoint_id}/rotate-secret`
+    RotateSecret(String),
     /// `GET /events`
     Events,
     /// `GET /events/{event_id}`
@@ -187,6 +203,17 @@ impl Route {
             ["payments", id, "refunds"] if method == Method::POST => Self::CreateRefund(own(id)),
             ["payments", id, "refunds"] => Self::ListRefunds(own(id)),
             ["refunds", id] => Self::GetRefund(own(id)),
+            ["webhook-endpoints"] if method == Method::POST => Self::CreateEndpoint,
+            ["webhook-endpoints"] => Self::ListEndpoints,
+            ["webhook-endpoints", id] => {
+                let action = match *method {
+                    Method::PATCH => EndpointAction::Update,
+                    Method::DELETE => EndpointAction::Delete,
+                    _ => EndpointAction::Get,
+                };
+                Self::Endpoint { endpoint_id: own(id), action }
+            }
+            ["webhook-endpoints", id, "rotate-secret"] => Self::RotateSecret(own(id)),
             ["events"] => Self::Events,
             ["events", id] => Self::GetEvent(own(id)),
             ["payments", id, a] => Self::PaymentCode { payment_id: own(id), action: action(a)? },

@@ -5,7 +5,7 @@
 
 use lambda_http::http::Method;
 
-use super::request::{CodeAction, Route};
+use super::request::{CodeAction, EndpointAction, Route};
 
 /// Who may call a route. Which one a request is treated as follows from its route, never from
 /// the credential it carries.
@@ -47,6 +47,9 @@ pub enum Replay {
     AsKept,
     /// The client secret it keeps sealed is opened and put back (a checkout session).
     OpenSecret,
+    /// The signing secret it keeps sealed is opened and put back (a webhook endpoint's, shown
+    /// at its creation and rotation only).
+    OpenEndpointSecret,
 }
 
 /// One route.
@@ -114,6 +117,11 @@ impl RouteSpec {
         self.replay = Replay::OpenSecret;
         self
     }
+
+    const fn revealing_endpoint_secret(mut self) -> Self {
+        self.replay = Replay::OpenEndpointSecret;
+        self
+    }
 }
 
 use CallerKind::{Merchant, Shopper};
@@ -129,6 +137,25 @@ pub static CREATE_REFUND: RouteSpec =
     post("create-refund", "/payments/{payment_id}/refunds", Merchant, 201).empty_body();
 pub static LIST_REFUNDS: RouteSpec = get("list-refunds", "/payments/{payment_id}/refunds", Merchant);
 pub static GET_REFUND: RouteSpec = get("get-refund", "/refunds/{refund_id}", Merchant);
+pub static CREATE_ENDPOINT: RouteSpec =
+    post("create-webhook-endpoint", "/webhook-endpoints", Merchant, 201).revealing_endpoint_secret();
+pub static LIST_ENDPOINTS: RouteSpec = get("list-webhook-endpoints", "/webhook-endpoints", Merchant);
+pub static GET_ENDPOINT: RouteSpec = get("get-webhook-endpoint", "/webhook-endpoints/{endpoint_id}", Merchant);
+pub static UPDATE_ENDPOINT: RouteSpec = RouteSpec {
+    name: "update-webhook-endpoint",
+    method: Method::PATCH,
+    path: "/webhook-endpoints/{endpoint_id}",
+    caller: Merchant,
+    ok_status: 200,
+    key: KeyPolicy::Claimed,
+    body: BodyRule::Json,
+    replay: Replay::AsKept,
+};
+pub static DELETE_ENDPOINT: RouteSpec = delete("delete-webhook-endpoint", "/webhook-endpoints/{endpoint_id}", Merchant);
+pub static ROTATE_SECRET: RouteSpec =
+    post("rotate-webhook-secret", "/webhook-endpoints/{endpoint_id}/rotate-secret", Merchant, 200)
+        .empty_body()
+        .revealing_endpoint_secret();
 pub static LIST_EVENTS: RouteSpec = get("list-events", "/events", Merchant);
 pub static GET_EVENT: RouteSpec = get("get-event", "/events/{event_id}", Merchant);
 pub static HISTORY: RouteSpec = get("payment-status", "/users/{user_id}/payments", Merchant);
@@ -151,7 +178,7 @@ pub static SESSION_RESEND: RouteSpec =
     post("resend", "/checkout/{session_id}/payments/{payment_id}/resend", Shopper, 200).empty_body();
 
 /// The whole table.
-pub static ROUTES: [&RouteSpec; 24] = [
+pub static ROUTES: [&RouteSpec; 30] = [
     &CREATE_PAYMENT,
     &REPEAT_PAYMENT,
     &VERIFY,
@@ -162,6 +189,12 @@ pub static ROUTES: [&RouteSpec; 24] = [
     &CREATE_REFUND,
     &LIST_REFUNDS,
     &GET_REFUND,
+    &CREATE_ENDPOINT,
+    &LIST_ENDPOINTS,
+    &GET_ENDPOINT,
+    &UPDATE_ENDPOINT,
+    &DELETE_ENDPOINT,
+    &ROTATE_SECRET,
     &LIST_EVENTS,
     &GET_EVENT,
     &HISTORY,
@@ -208,6 +241,14 @@ impl Route {
             Self::CreateRefund(p) => (&CREATE_REFUND, None, Some(p), Some(p)),
             Self::ListRefunds(p) => (&LIST_REFUNDS, None, Some(p), None),
             Self::GetRefund(_) => (&GET_REFUND, None, None, None),
+            Self::CreateEndpoint => (&CREATE_ENDPOINT, None, None, None),
+            Self::ListEndpoints => (&LIST_ENDPOINTS, None, None, None),
+            Self::Endpoint { endpoint_id: id, action: EndpointAction::Update } => {
+                (&UPDATE_ENDPOINT, None, None, Some(id))
+            }
+            Self::Endpoint { action: EndpointAction::Delete, .. } => (&DELETE_ENDPOINT, None, None, None),
+            Self::Endpoint { action: EndpointAction::Get, .. } => (&GET_ENDPOINT, None, None, None),
+            Self::RotateSecret(id) => (&ROTATE_SECRET, None, None, Some(id)),
             Self::Events => (&LIST_EVENTS, None, None, None),
             Self::GetEvent(_) => (&GET_EVENT, None, None, None),
             Self::History(_) => (&HISTORY, None, None, None),
@@ -268,6 +309,10 @@ impl Route {
             | Self::CreateRefund(_)
             | Self::ListRefunds(_)
             | Self::GetRefund(_)
+            | Self::CreateEndpoint
+            | Self::ListEndpoints
+            | Self::Endpoint { .. }
+            | Self::RotateSecret(_)
             | Self::Events
             | Self::GetEvent(_)
             | Self::History(_)

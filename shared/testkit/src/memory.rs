@@ -715,6 +715,7 @@ impl MemoryStack {
             payments: payments.clone(),
             idempotency: std::sync::Arc::new(MemoryIdempotencyStore::sharing(&payments)),
             events: std::sync::Arc::new(MemoryEventStore::default()),
+            endpoints: std::sync::Arc::new(MemoryEndpointStore::default()),
             sms: sms.clone(),
             sms_limits: SmsLimits::default(),
             attempt_limits: AttemptLimits::default(),
@@ -778,5 +779,34 @@ impl shared::ports::EventStore for MemoryEventStore {
             mine.last().map(|e| shared::ports::EventCursor { created_at: e.created_at, id: e.id.clone() })
         });
         Ok(shared::ports::EventPage { events: mine, next: next.flatten() })
+    }
+}
+
+/// The merchants' webhook endpoints in memory, written under their version as in DynamoDB.
+#[derive(Default)]
+pub struct MemoryEndpointStore(std::sync::Mutex<HashMap<String, shared::ports::EndpointSet>>);
+
+#[async_trait::async_trait]
+impl shared::ports::EndpointStore for MemoryEndpointStore {
+    async fn endpoints(&self, merchant: &shared::domain::Identifier) -> Result<shared::ports::EndpointSet, StoreError> {
+        let all = self.0.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        Ok(all.get(merchant.as_str()).cloned().unwrap_or_default())
+    }
+
+    async fn save(
+        &self,
+        merchant: &shared::domain::Identifier,
+        set: &shared::ports::EndpointSet,
+    ) -> Result<(), StoreError> {
+        let mut all = self.0.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        let stored = all.get(merchant.as_str()).map_or(0, |s| s.version);
+        if stored != set.version {
+            return Err(StoreError::Conflict);
+        }
+        all.insert(
+            merchant.to_string(),
+            shared::ports::EndpointSet { endpoints: set.endpoints.clone(), version: stored + 1 },
+        );
+        Ok(())
     }
 }

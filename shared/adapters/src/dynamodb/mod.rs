@@ -3,6 +3,7 @@
 //! new images).
 //! Items are mapped with serde_dynamo; every state change is a conditional write.
 
+mod endpoint_store;
 mod error;
 mod event_store;
 mod idempotency_store;
@@ -12,6 +13,7 @@ pub mod stream;
 pub mod table;
 mod updates;
 
+pub use endpoint_store::DynamoEndpointStore;
 pub use event_store::DynamoEventStore;
 pub use idempotency_store::DynamoIdempotencyStore;
 pub use payment_store::DynamoPaymentStore;

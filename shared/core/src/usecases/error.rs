@@ -20,6 +20,10 @@ pub enum UseCaseError {
     SessionNotFound,
     #[error("event not found")]
     EventNotFound,
+    #[error("webhook endpoint not found")]
+    EndpointNotFound,
+    #[error("the merchant has as many webhook endpoints as allowed")]
+    TooManyEndpoints,
     /// A browser request's client secret is missing or wrong, or its session does not exist:
     /// one answer for all three.
     #[error("invalid client secret")]

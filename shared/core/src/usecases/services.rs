@@ -2,7 +2,8 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use crate::ports::{
-    Acquirer, AttemptLimits, Clock, CodeSender, EventStore, IdempotencyStore, Metrics, PaymentStore, SmsLimits,
+    Acquirer, AttemptLimits, Clock, CodeSender, EndpointStore, EventStore, IdempotencyStore, Metrics, PaymentStore,
+    SmsLimits,
 };
 use crate::secrets::{CardVault, CodeHasher, KeptSecrets};
 
@@ -16,6 +17,8 @@ pub struct Ports {
     pub idempotency: Arc<dyn IdempotencyStore>,
     /// The webhook events (recorded from the table's stream, listed by `GET /events`).
     pub events: Arc<dyn EventStore>,
+    /// The merchants' webhook endpoints.
+    pub endpoints: Arc<dyn EndpointStore>,
     pub sms: Arc<dyn CodeSender>,
     /// The hourly caps on code SMS, counted in the writes that store codes.
     pub sms_limits: SmsLimits,
