@@ -64,7 +64,9 @@ groups=(
   repeat-payment:createRepeatPayment repeat-payment:payInSessionWithSavedCard
   verify-code:verifyCode,resendCode verify-code:verifyCodeInSession,resendCodeInSession
   payment-status:getPayment,listUserPayments,listPaymentMethods,listRefunds,getRefund
+  payment-status:listEvents,getEvent,listWebhookEndpoints,getWebhookEndpoint
   payment-operations:capturePayment,cancelPayment,createRefund,deletePaymentMethod
+  payment-operations:createWebhookEndpoint,updateWebhookEndpoint,deleteWebhookEndpoint,rotateWebhookSecret
   checkout-page:createCheckoutSession,getCheckoutSession,expireCheckoutSession
   checkout-page:openCheckout,getCheckoutState
 )

@@ -13,7 +13,7 @@ use super::dto::{CancelBody, CaptureBody, RefundBody};
 use super::handlers::{payment_reply, post, request_span, settle};
 use super::problem::Problem;
 use super::reply::Reply;
-use super::request::{route, EndpointAction, Route};
+use super::request::{route, Route};
 use super::views::{brand_name, refund_view, rfc3339, Urls};
 use crate::domain::{Identifier, MethodId, PaymentId, RefundId};
 use crate::ports::SavedCard;
@@ -118,14 +118,24 @@ pub async fn payment_operations(svc: &CodeServices, req: Request) -> Response<Bo
     }
 }
 
-/// `DELETE /users/{user_id}/payment-methods/{id}` (anything else: 404, or 405 on its path).
+/// `DELETE /users/{user_id}/payment-methods/{id}` and `/webhook-endpoints/{id}` (anything else:
+/// 404, or 405 on a path this function serves).
 async fn forget_route(svc: &Ports, req: &Request, route: Option<Route>) -> Response<Body> {
-    let route = route
-        .filter(|r| matches!(r, Route::PaymentMethod { .. } | Route::Endpoint { action: EndpointAction::Delete, .. }));
+    let route = route.filter(|r| {
+        matches!(
+            r,
+            Route::PaymentMethod { .. }
+                | Route::Endpoint { .. }
+                | Route::CreateEndpoint
+                | Route::ListEndpoints
+                | Route::RotateSecret(_)
+        )
+    });
     let span = request_span(req, route.as_ref().map_or("payment-operations", |r| r.spec().name), None);
     async {
         let reply = match (&route, req.method()) {
-            (Some(route), &Method::DELETE) => match auth::merchant(svc, req) {
+            (Some(route @ (Route::PaymentMethod { .. } | Route::Endpoint { .. })), &Method::DELETE) => {
+                match auth::merchant(svc, req) {
                 Err(p) => p.into_reply(),
                 Ok(caller) => {
                     tracing::Span::current().record("caller", caller.audit_name());
@@ -137,8 +147,17 @@ async fn forget_route(svc: &Ports, req: &Request, route: Option<Route>) -> Respo
                         _ => Problem::new(404, "route_not_found", "no such route").into_reply(),
                     }
                 }
+            }
             },
-            (Some(_), _) => Problem::new(405, "method_not_allowed", "use DELETE").into_reply().allowing("DELETE"),
+            (Some(route), _) => {
+                // What this function serves on the route's path.
+                let allowed = match route {
+                    Route::Endpoint { .. } => "PATCH, DELETE",
+                    Route::CreateEndpoint | Route::ListEndpoints | Route::RotateSecret(_) => "POST",
+                    _ => "DELETE",
+                };
+                Problem::new(405, "method_not_allowed", format!("use {allowed}")).into_reply().allowing(allowed)
+            }
             (None, _) => Problem::new(
                 404,
                 "route_not_found",

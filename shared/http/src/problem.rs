@@ -121,6 +121,8 @@ fn limited(code: &str, detail: &str, retry_after_secs: i64) -> Problem {
     Problem::new(429, code, detail).retry_after(retry_after_secs)
 }
 
+const TOO_MANY_ENDPOINTS: &str = "a merchant has at most 16 webhook endpoints; delete one first";
+
 /// `urls` says which routes the answer's links name (a browser's answers name its session's).
 pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
     use UseCaseError as E;
@@ -140,11 +142,7 @@ pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
         E::PaymentNotFound => Problem::new(404, "payment_not_found", "no payment with this id"),
         E::EventNotFound => Problem::new(404, "event_not_found", "no event with this id"),
         E::EndpointNotFound => Problem::new(404, "webhook_endpoint_not_found", "no webhook endpoint with this id"),
-        E::TooManyEndpoints => Problem::new(
-            422,
-            "too_many_webhook_endpoints",
-            "a merchant has at most 16 webhook endpoints; delete one first",
-        ),
+        E::TooManyEndpoints => Problem::new(422, "too_many_webhook_endpoints", TOO_MANY_ENDPOINTS),
         E::SessionNotFound => Problem::new(404, "session_not_found", "no checkout session with this id"),
         E::InvalidClientSecret => Problem::new(401, "invalid_client_secret", INVALID_CLIENT_SECRET),
         E::SessionExpired => Problem::new(410, "session_expired", "this checkout session has expired"),

@@ -69,9 +69,8 @@ pub enum Stream {
     Off,
 }
 
-/// Creates the table with TTL on `ttl` (and its stream, if `stream`); a table that already
-/// exists is left as it is.
-pub async fn create_table(client: &Client, name: &str, stream: Stream) -> Result<(), String> {
+/// The three indexes: history (`gsi1`), the sweeper's due index (`gsi2`), the events (`gsi3`).
+fn indexes() -> Result<[GlobalSecondaryIndex; 3], String> {
     let gsi = GlobalSecondaryIndex::builder()
         .index_name("gsi1")
         .key_schema(key("gsi1pk", KeyType::Hash)?)
@@ -104,6 +103,13 @@ pub async fn create_table(client: &Client, name: &str, stream: Stream) -> Result
         )
         .build()
         .map_err(|e| e.to_string())?;
+    Ok([gsi, due, events])
+}
+
+/// Creates the table with TTL on `ttl` (and its stream, if `stream`); a table that already
+/// exists is left as it is.
+pub async fn create_table(client: &Client, name: &str, stream: Stream) -> Result<(), String> {
+    let [gsi, due, events] = indexes()?;
     let streaming = StreamSpecification::builder()
         .stream_enabled(stream == Stream::On)
         .set_stream_view_type((stream == Stream::On).then_some(StreamViewType::NewAndOldImages))
