@@ -23,11 +23,10 @@ async fn a_paid_checkout_records_its_events_once_and_the_merchant_reads_them() {
     // payment's, its code, its success, the session's completion...).
     let batch = stack.read_stream().await;
     assert!(batch["Records"].as_array().unwrap().len() >= 3, "{batch}");
-    let report =
-        shared::webhook_events::record_batch(&stack.keyless, &serde_json::from_value(batch.clone()).unwrap()).await;
+    let report = stack.record_batch(&batch).await;
     assert_eq!((report.recorded, report.seen_before, report.failed.len()), (2, 0, 0), "{report:?}");
     // The same batch again (a retried invocation): nothing new.
-    let again = shared::webhook_events::record_batch(&stack.keyless, &serde_json::from_value(batch).unwrap()).await;
+    let again = stack.record_batch(&batch).await;
     assert_eq!((again.recorded, again.seen_before), (0, 2), "{again:?}");
     // Nothing new on the stream since: an empty batch.
     assert_eq!(stack.drain_stream().await.recorded, 0);
@@ -302,4 +301,155 @@ async fn an_endpoint_url_never_names_the_platforms_own_network_and_a_merchant_ha
         )
         .await;
     assert_eq!(theirs.status, 201);
+}
+
+/// What a receiver got: each request's headers (names in lower case) and body.
+type Got = Vec<(std::collections::HashMap<String, String>, String)>;
+
+/// A webhook receiver on 127.0.0.1: answers each request with the next status of `script`
+/// (then 200), and keeps what it got.
+struct Receiver {
+    url: String,
+    got: std::sync::Arc<std::sync::Mutex<Got>>,
+}
+
+impl Receiver {
+    async fn start(script: Vec<u16>) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().unwrap().port());
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (kept, script) = (got.clone(), std::sync::Arc::new(std::sync::Mutex::new(script.into_iter())));
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else { return };
+                let (kept, script) = (kept.clone(), script.clone());
+                tokio::spawn(async move {
+                    let mut raw = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    loop {
+                        let n = socket.read(&mut buf).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        raw.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&raw).to_string();
+                        let Some((head, body)) = text.split_once("\r\n\r\n") else { continue };
+                        let headers: std::collections::HashMap<String, String> = head
+                            .lines()
+                            .skip(1)
+                            .filter_map(|l| l.split_once(':'))
+                            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                            .collect();
+                        let length: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+                        if body.len() < length {
+                            continue;
+                        }
+                        let status = script.lock().unwrap().next().unwrap_or(200);
+                        kept.lock().unwrap().push((headers, body[..length].to_owned()));
+                        let answer = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                        let _ = socket.write_all(answer.as_bytes()).await;
+                        return;
+                    }
+                });
+            }
+        });
+        Self { url, got }
+    }
+
+    fn requests(&self) -> Got {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+/// A streaming stack in the local mode: `http://127.0.0.1` endpoints are allowed, and called.
+async fn local_stack() -> Stack {
+    let mut stack = Stack::streaming().await;
+    stack.services.settings.local_auth = shared::config::LocalAuth::MerchantHeader;
+    stack.services.webhooks = std::sync::Arc::new(shared::webhook_sender::HttpWebhookSender::new(true));
+    stack
+}
+
+async fn register(stack: &Stack, url: &str, events: Value) -> (String, shared::webhooks::WebhookSecret) {
+    let made = stack
+        .call_as(
+            "shop-1",
+            Function::PaymentOperations,
+            "/webhook-endpoints",
+            &json!({"url": url, "enabled_events": events}),
+            None,
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let secret = shared::webhooks::WebhookSecret::parse(made.body["secret"].as_str().unwrap()).unwrap();
+    (made.body["id"].as_str().unwrap().to_owned(), secret)
+}
+
+async fn paid_payment(stack: &Stack) -> String {
+    let phone = random_phone();
+    let p = stack.first_payment(&first_payment_body(&random_id("u"), &phone, &random_card())).await;
+    let id = p.body["payment_id"].as_str().unwrap().to_owned();
+    let done = stack.verify(&id, &stack.code_sent_to(&phone)).await;
+    assert_eq!(done.body["status"], "succeeded", "{}", done.body);
+    id
+}
+
+#[tokio::test]
+async fn a_failed_delivery_is_tried_again_with_the_same_id_and_both_attempts_verify() {
+    let stack = local_stack().await;
+    let receiver = Receiver::start(vec![500]).await;
+    let (_, secret) = register(&stack, &receiver.url, json!(["payment.succeeded"])).await;
+    let pid = paid_payment(&stack).await;
+
+    let batch = stack.read_stream().await;
+    assert_eq!(stack.record_batch(&batch).await.recorded, 1);
+    assert_eq!(receiver.requests().len(), 1, "the first attempt, answered 500");
+    // Not due yet: nothing is sent again, by the sweeper or by the same batch seen again.
+    assert_eq!(shared::usecases::retry_deliveries(&stack.code_only_for_tests(), 10).await.unwrap(), 0);
+    stack.record_batch(&batch).await;
+    assert_eq!(receiver.requests().len(), 1);
+    // 5 s later (±10 %), the sweeper tries again: 200.
+    stack.clock.advance(6);
+    assert_eq!(shared::usecases::retry_deliveries(&stack.code_only_for_tests(), 10).await.unwrap(), 1);
+    let got = receiver.requests();
+    assert_eq!(got.len(), 2);
+    for (headers, body) in &got {
+        let (id, ts, sig) = (&headers["webhook-id"], &headers["webhook-timestamp"], &headers["webhook-signature"]);
+        assert_eq!(id, &got[0].0["webhook-id"], "the same id on every attempt");
+        assert!(id.starts_with("evt_"));
+        let now = ts.parse::<i64>().unwrap();
+        shared::webhooks::verify(&secret, id, ts, body.as_bytes(), sig, now).unwrap();
+        // The verifier refuses the same delivery 301 s later.
+        assert!(shared::webhooks::verify(&secret, id, ts, body.as_bytes(), sig, now + 301).is_err());
+        let event: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            (event["type"].as_str(), event["data"]["object"]["payment_id"].as_str()),
+            (Some("payment.succeeded"), Some(pid.as_str()))
+        );
+    }
+    // Delivered: a batch seen again, a later sweep, send nothing more.
+    stack.clock.advance(3600);
+    stack.record_batch(&batch).await;
+    assert_eq!(shared::usecases::retry_deliveries(&stack.code_only_for_tests(), 10).await.unwrap(), 0);
+    assert_eq!(receiver.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_410_disables_the_endpoint_and_nothing_more_is_sent_to_it() {
+    let stack = local_stack().await;
+    let receiver = Receiver::start(vec![410]).await;
+    let (id, _) = register(&stack, &receiver.url, json!(["*"])).await;
+    paid_payment(&stack).await;
+    stack.drain_stream().await;
+    assert_eq!(receiver.requests().len(), 1);
+    let endpoint = stack.get(&format!("/webhook-endpoints/{id}"), None).await.body;
+    assert_eq!(
+        (endpoint["status"].as_str(), endpoint["disabled_reason"].as_str()),
+        (Some("disabled"), Some("endpoint_gone"))
+    );
+    paid_payment(&stack).await;
+    stack.drain_stream().await;
+    stack.clock.advance(3600);
+    shared::usecases::retry_deliveries(&stack.code_only_for_tests(), 10).await.unwrap();
+    assert_eq!(receiver.requests().len(), 1, "a disabled endpoint gets nothing");
 }

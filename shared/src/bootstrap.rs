@@ -11,7 +11,9 @@ use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsCont
 use lambda_http::{Body, Request, Response};
 
 use crate::adapters::clock::SystemClock;
-use crate::adapters::dynamodb::{DynamoEndpointStore, DynamoEventStore, DynamoIdempotencyStore, DynamoPaymentStore};
+use crate::adapters::dynamodb::{
+    DynamoDeliveryStore, DynamoEndpointStore, DynamoEventStore, DynamoIdempotencyStore, DynamoPaymentStore,
+};
 use crate::adapters::emf::EmfMetrics;
 use crate::adapters::sandbox_acquirer::SandboxAcquirer;
 use crate::adapters::sns::SnsCodeSender;
@@ -73,7 +75,11 @@ pub fn ports_over(
         payments: Arc::new(DynamoPaymentStore::new(dynamo.clone(), &config.table_name, vault)),
         idempotency: Arc::new(DynamoIdempotencyStore::new(dynamo.clone(), &config.table_name)),
         events: Arc::new(DynamoEventStore::new(dynamo.clone(), &config.table_name)),
-        endpoints: Arc::new(DynamoEndpointStore::new(dynamo, &config.table_name)),
+        endpoints: Arc::new(DynamoEndpointStore::new(dynamo.clone(), &config.table_name)),
+        deliveries: Arc::new(DynamoDeliveryStore::new(dynamo, &config.table_name)),
+        webhooks: Arc::new(crate::webhook_sender::HttpWebhookSender::new(
+            config.settings.local_auth == crate::config::LocalAuth::MerchantHeader,
+        )),
         sms_limits: config.sms_limits,
         attempt_limits: config.attempt_limits,
         sms: Arc::new(SnsCodeSender::new(sns, config.sms_sender_id.clone())),

@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod parameters;
 pub mod telemetry;
 pub mod webhook_events;
+pub mod webhook_sender;
 
 /// The adapters (`payments-adapters`).
 pub use payments_adapters as adapters;

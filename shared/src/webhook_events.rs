@@ -2,7 +2,8 @@
 //! payment's or a checkout session's, old and new image) becomes the events it emits, each
 //! recorded once under its id (a digest of the change): a record seen twice, or a batch
 //! delivered again, records nothing new. The event is derived from the change itself, so there
-//! is no change without its event even when the function that wrote it died right after.
+//! is no change without its event even when the function that wrote it died right after. Each
+//! event is then delivered to the merchant's endpoints that take it (`usecases::deliver_event`).
 
 use serde_json::{json, Value};
 
@@ -12,7 +13,7 @@ use crate::http::events::{event_body, Subject, MAX_EVENT_BYTES};
 use crate::ports::{StoreError, StoredEvent};
 use crate::usecases::SessionView;
 use crate::webhooks::{payment_events, session_events, Emitted, EventType};
-use crate::Ports;
+use crate::{CodeServices, Ports};
 
 /// What one batch did: events recorded (new), seen before, and the records that failed (by
 /// sequence number: the event source mapping retries from the first, bisecting).
@@ -33,7 +34,7 @@ impl BatchReport {
 
 /// Records the events of every record of `batch`, in order. After a record fails, the rest are
 /// reported failed too, so the events of one payment are never recorded out of order.
-pub async fn record_batch(svc: &Ports, batch: &StreamBatch) -> BatchReport {
+pub async fn record_batch(svc: &CodeServices, batch: &StreamBatch) -> BatchReport {
     let mut report = BatchReport::default();
     for record in &batch.records {
         if !report.failed.is_empty() {
@@ -55,7 +56,7 @@ pub async fn record_batch(svc: &Ports, batch: &StreamBatch) -> BatchReport {
 }
 
 /// The events of one record, recorded: (new, seen before).
-async fn record_one(svc: &Ports, record: &StreamRecord) -> Result<(usize, usize), StoreError> {
+async fn record_one(svc: &CodeServices, record: &StreamRecord) -> Result<(usize, usize), StoreError> {
     let events = match record.changed()? {
         Changed::Payment { before, after } => of_payment(svc, before.as_deref(), &after).await?,
         Changed::Session { before, after } => of_session(svc, before.as_deref(), *after).await?,
@@ -72,6 +73,9 @@ async fn record_one(svc: &Ports, record: &StreamRecord) -> Result<(usize, usize)
         } else {
             old += 1;
         }
+        // Seen before or not: a delivery whose send was not recorded (the function died) is
+        // pending and due, and is sent again, with the same id.
+        crate::usecases::deliver_event(svc, event).await?;
     }
     Ok((new, old))
 }

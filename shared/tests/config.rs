@@ -188,7 +188,7 @@ fn each_function_may_read_exactly_the_keys_its_handler_loads() {
             "WebhookEventsFunction",
             "webhook-events",
             "shared::jobs::webhook_events",
-            <shared::Ports as Capabilities>::KEYS,
+            <shared::CodeServices as Capabilities>::KEYS,
         ),
     ];
     assert_eq!(keys_of(shared::http::payment_status), Keys::NONE, "payment-status loads no key");

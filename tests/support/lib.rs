@@ -188,10 +188,15 @@ impl Stack {
     }
 
     /// What the event source mapping does in AWS: the table's stream records since the last
-    /// drain, as one batch, handed to the webhook-events function's work (its ports: no key).
+    /// drain, as one batch, handed to the webhook-events function's work.
     pub async fn drain_stream(&self) -> shared::webhook_events::BatchReport {
         let batch = self.read_stream().await;
-        shared::webhook_events::record_batch(&self.keyless, &serde_json::from_value(batch).unwrap()).await
+        self.record_batch(&batch).await
+    }
+
+    /// The webhook-events function's work on `batch` (its ports and code key: no card key).
+    pub async fn record_batch(&self, batch: &Value) -> shared::webhook_events::BatchReport {
+        shared::webhook_events::record_batch(&self.code_only(), &serde_json::from_value(batch.clone()).unwrap()).await
     }
 
     /// The table's stream records since the last read, as the event source mapping's batch.
@@ -398,6 +403,11 @@ impl Stack {
     pub async fn get_session(&self, path: &str, merchant: &str) -> Answer {
         let req: Request = http::Request::get(format!("https://api.example.com{path}")).body(Body::Empty).unwrap();
         self.send(Function::CheckoutPage, from_merchant(req, merchant)).await
+    }
+
+    /// What the webhook-events function and the code-key functions run on (no card key).
+    pub fn code_only_for_tests(&self) -> shared::CodeServices {
+        self.code_only()
     }
 
     /// The checkout-page and payment-operations functions as deployed: the stack's ports and

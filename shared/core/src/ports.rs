@@ -1183,3 +1183,127 @@ pub trait EndpointStore: Send + Sync {
     /// (`Conflict` otherwise: read again and retry).
     async fn save(&self, merchant: &Identifier, set: &EndpointSet) -> Result<(), StoreError>;
 }
+
+/// Where a delivery of an event to an endpoint stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Not delivered yet: tried again at `next_at`.
+    Pending,
+    Delivered,
+    /// Given up (every scheduled attempt failed, or the endpoint was disabled or deleted).
+    Failed,
+}
+
+/// One event's delivery to one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub event_id: crate::domain::EventId,
+    pub endpoint_id: crate::domain::EndpointId,
+    pub merchant_id: Identifier,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub first_attempt_at: Option<i64>,
+    pub next_at: i64,
+}
+
+impl Delivery {
+    /// Not tried yet, due now.
+    pub fn new(event: &StoredEvent, endpoint: &crate::domain::EndpointId, now: i64) -> Self {
+        Self {
+            event_id: event.id.clone(),
+            endpoint_id: endpoint.clone(),
+            merchant_id: event.merchant_id.clone(),
+            state: DeliveryState::Pending,
+            attempts: 0,
+            first_attempt_at: None,
+            next_at: now,
+        }
+    }
+
+    pub fn is_due(&self, now: i64) -> bool {
+        self.state == DeliveryState::Pending && self.next_at <= now
+    }
+
+    pub fn ended(&self, state: DeliveryState) -> Self {
+        Self { state, ..self.clone() }
+    }
+
+    /// After one more attempt, at `now`, followed by `next`.
+    pub fn after_attempt(&self, now: i64, next: &crate::webhooks::Next) -> Self {
+        use crate::webhooks::Next;
+        let (state, next_at) = match next {
+            Next::Done => (DeliveryState::Delivered, now),
+            Next::RetryAt(t) => (DeliveryState::Pending, *t),
+            Next::GiveUp | Next::DisableEndpoint => (DeliveryState::Failed, now),
+        };
+        Self {
+            state,
+            next_at,
+            attempts: self.attempts + 1,
+            first_attempt_at: Some(self.first_attempt_at.unwrap_or(now)),
+            ..self.clone()
+        }
+    }
+}
+
+/// One attempt, as `GET /webhook-endpoints/{id}/deliveries` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub event_id: crate::domain::EventId,
+    pub endpoint_id: crate::domain::EndpointId,
+    /// 1 for the first.
+    pub number: u32,
+    pub at: i64,
+    /// The endpoint's status, if it answered in time.
+    pub status: Option<u16>,
+    /// Why there is no status (refused, timed out, an address the rules refuse).
+    pub error: Option<String>,
+    pub latency_ms: u64,
+}
+
+/// The deliveries and their attempts.
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// Stores `fresh` unless a delivery of its event to its endpoint exists: the stored one.
+    async fn open(&self, fresh: &Delivery) -> Result<Delivery, StoreError>;
+    /// Writes `after` if the stored delivery still has `attempts_read` attempts (`Conflict`
+    /// otherwise), with the attempt's record.
+    async fn record(
+        &self,
+        after: &Delivery,
+        attempts_read: u32,
+        attempt: Option<&AttemptRecord>,
+    ) -> Result<(), StoreError>;
+    /// Pending deliveries due by `now`, oldest first.
+    async fn due(&self, now: i64, limit: u8) -> Result<Vec<Delivery>, StoreError>;
+    /// The endpoint's latest attempts, newest first.
+    async fn attempts(
+        &self,
+        merchant: &Identifier,
+        endpoint: &crate::domain::EndpointId,
+        limit: u8,
+    ) -> Result<Vec<AttemptRecord>, StoreError>;
+}
+
+/// One delivery attempt's request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    pub status: Option<u16>,
+    pub retry_after: Option<String>,
+    pub error: Option<String>,
+    pub latency_ms: u64,
+}
+
+/// Sends a webhook: one POST, within its time, to a public address only.
+#[async_trait]
+pub trait WebhookSender: Send + Sync {
+    async fn send(&self, out: &Outgoing) -> Answered;
+}

@@ -716,6 +716,8 @@ impl MemoryStack {
             idempotency: std::sync::Arc::new(MemoryIdempotencyStore::sharing(&payments)),
             events: std::sync::Arc::new(MemoryEventStore::default()),
             endpoints: std::sync::Arc::new(MemoryEndpointStore::default()),
+            deliveries: std::sync::Arc::new(MemoryDeliveryStore::default()),
+            webhooks: std::sync::Arc::new(UnreachableWebhooks),
             sms: sms.clone(),
             sms_limits: SmsLimits::default(),
             attempt_limits: AttemptLimits::default(),
@@ -808,5 +810,86 @@ impl shared::ports::EndpointStore for MemoryEndpointStore {
             shared::ports::EndpointSet { endpoints: set.endpoints.clone(), version: stored + 1 },
         );
         Ok(())
+    }
+}
+
+/// Webhook deliveries in memory, with the DynamoDB store's conditions.
+#[derive(Default)]
+pub struct MemoryDeliveryStore {
+    deliveries: std::sync::Mutex<Vec<shared::ports::Delivery>>,
+    attempts: std::sync::Mutex<Vec<(String, shared::ports::AttemptRecord)>>,
+}
+
+#[async_trait::async_trait]
+impl shared::ports::DeliveryStore for MemoryDeliveryStore {
+    async fn open(&self, fresh: &shared::ports::Delivery) -> Result<shared::ports::Delivery, StoreError> {
+        let mut all = self.deliveries.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        if let Some(found) = all.iter().find(|d| d.event_id == fresh.event_id && d.endpoint_id == fresh.endpoint_id) {
+            return Ok(found.clone());
+        }
+        all.push(fresh.clone());
+        Ok(fresh.clone())
+    }
+
+    async fn record(
+        &self,
+        after: &shared::ports::Delivery,
+        attempts_read: u32,
+        attempt: Option<&shared::ports::AttemptRecord>,
+    ) -> Result<(), StoreError> {
+        let mut all = self.deliveries.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        let stored = all
+            .iter_mut()
+            .find(|d| d.event_id == after.event_id && d.endpoint_id == after.endpoint_id)
+            .ok_or(StoreError::Conflict)?;
+        if stored.attempts != attempts_read {
+            return Err(StoreError::Conflict);
+        }
+        *stored = after.clone();
+        if let Some(a) = attempt {
+            let mut log = self.attempts.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+            log.push((after.merchant_id.to_string(), a.clone()));
+        }
+        Ok(())
+    }
+
+    async fn due(&self, now: i64, limit: u8) -> Result<Vec<shared::ports::Delivery>, StoreError> {
+        let all = self.deliveries.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        let mut due: Vec<_> = all.iter().filter(|d| d.is_due(now)).cloned().collect();
+        due.sort_by_key(|d| d.next_at);
+        due.truncate(usize::from(limit.max(1)));
+        Ok(due)
+    }
+
+    async fn attempts(
+        &self,
+        merchant: &shared::domain::Identifier,
+        endpoint: &shared::domain::EndpointId,
+        limit: u8,
+    ) -> Result<Vec<shared::ports::AttemptRecord>, StoreError> {
+        let log = self.attempts.lock().map_err(|_| StoreError::Unavailable("poisoned".into()))?;
+        let mut mine: Vec<_> = log
+            .iter()
+            .filter(|(m, a)| m == merchant.as_str() && &a.endpoint_id == endpoint)
+            .map(|(_, a)| a.clone())
+            .collect();
+        mine.reverse();
+        mine.truncate(usize::from(limit.max(1)));
+        Ok(mine)
+    }
+}
+
+/// No network in memory: every webhook attempt fails to connect.
+pub struct UnreachableWebhooks;
+
+#[async_trait::async_trait]
+impl shared::ports::WebhookSender for UnreachableWebhooks {
+    async fn send(&self, _out: &shared::ports::Outgoing) -> shared::ports::Answered {
+        shared::ports::Answered {
+            status: None,
+            retry_after: None,
+            error: Some("no network in memory".into()),
+            latency_ms: 0,
+        }
     }
 }

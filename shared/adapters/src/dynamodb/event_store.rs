@@ -75,6 +75,26 @@ impl EventItem {
     }
 }
 
+/// Puts `item` unless one with its key exists: `false` then (nothing is written).
+pub(super) async fn put_if_absent(
+    client: &Client,
+    table: &str,
+    item: HashMap<String, AttributeValue>,
+) -> Result<bool, StoreError> {
+    let put = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .send()
+        .await;
+    match put.map_err(store_error) {
+        Ok(_) => Ok(true),
+        Err(StoreError::Conflict) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 pub struct DynamoEventStore {
     client: Client,
     table: String,
@@ -90,19 +110,7 @@ impl DynamoEventStore {
 impl EventStore for DynamoEventStore {
     async fn record(&self, event: &StoredEvent) -> Result<bool, StoreError> {
         let item = serde_dynamo::to_item(EventItem::from_event(event)).map_err(corrupt)?;
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match put.map_err(store_error) {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conflict) => Ok(false),
-            Err(e) => Err(e),
-        }
+        put_if_absent(&self.client, &self.table, item).await
     }
 
     async fn event(&self, merchant: &Identifier, id: &EventId) -> Result<Option<StoredEvent>, StoreError> {

@@ -3,6 +3,7 @@
 //! new images).
 //! Items are mapped with serde_dynamo; every state change is a conditional write.
 
+mod delivery_store;
 mod endpoint_store;
 mod error;
 mod event_store;
@@ -13,6 +14,7 @@ pub mod stream;
 pub mod table;
 mod updates;
 
+pub use delivery_store::DynamoDeliveryStore;
 pub use endpoint_store::DynamoEndpointStore;
 pub use event_store::DynamoEventStore;
 pub use idempotency_store::DynamoIdempotencyStore;

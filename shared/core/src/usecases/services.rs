@@ -2,8 +2,8 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use crate::ports::{
-    Acquirer, AttemptLimits, Clock, CodeSender, EndpointStore, EventStore, IdempotencyStore, Metrics, PaymentStore,
-    SmsLimits,
+    Acquirer, AttemptLimits, Clock, CodeSender, DeliveryStore, EndpointStore, EventStore, IdempotencyStore, Metrics,
+    PaymentStore, SmsLimits, WebhookSender,
 };
 use crate::secrets::{CardVault, CodeHasher, KeptSecrets};
 
@@ -19,6 +19,10 @@ pub struct Ports {
     pub events: Arc<dyn EventStore>,
     /// The merchants' webhook endpoints.
     pub endpoints: Arc<dyn EndpointStore>,
+    /// The webhook deliveries and their attempts.
+    pub deliveries: Arc<dyn DeliveryStore>,
+    /// Sends a webhook (public addresses only).
+    pub webhooks: Arc<dyn WebhookSender>,
     pub sms: Arc<dyn CodeSender>,
     /// The hourly caps on code SMS, counted in the writes that store codes.
     pub sms_limits: SmsLimits,

@@ -1,0 +1,152 @@
+//! Delivering a recorded event to the merchant's endpoints (issue 24), at least once. Each
+//! (event, endpoint) pair has one delivery record, opened before the first attempt (a
+//! conditional put: opened once however often the event is seen) and changed only under the
+//! number of attempts read. An attempt sends the event with Standard Webhooks' headers (the
+//! event's id as `webhook-id`, on every attempt), signed by every live secret of the endpoint.
+//! A delivery still pending is tried again when it is due: by the webhook-events function when
+//! it sees the event again (a retried batch: a send whose record was lost is sent again, with
+//! the same id), and by the sweeper from the due index.
+
+use super::{Caller, CodeServices, UseCaseError};
+use crate::domain::{EndpointId, EventId};
+use crate::ports::{Answered, AttemptRecord, Delivery, DeliveryState, Outgoing, StoreError, StoredEvent};
+use crate::webhooks::endpoint::secret_context;
+use crate::webhooks::{next_attempt, retry_after_secs, sign, Attempted, Disabled, Endpoint, Next, WebhookSecret};
+
+/// Every due delivery of `event`: one record per endpoint that receives its type, each attempted
+/// if it is pending and due.
+pub async fn deliver_event(svc: &CodeServices, event: &StoredEvent) -> Result<(), StoreError> {
+    let now = svc.clock.now();
+    let endpoints = svc.endpoints.endpoints(&event.merchant_id).await?.endpoints;
+    for endpoint in endpoints.iter().filter(|e| e.receives(event.kind)) {
+        let fresh = Delivery::new(event, &endpoint.id, now);
+        let delivery = svc.deliveries.open(&fresh).await?;
+        if delivery.is_due(now) {
+            attempt(svc, endpoint, event, delivery).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The deliveries due now (the sweeper's): each attempted again; how many were.
+pub async fn retry_deliveries(svc: &CodeServices, limit: u8) -> Result<usize, StoreError> {
+    let now = svc.clock.now();
+    let mut tried = 0;
+    for delivery in svc.deliveries.due(now, limit).await? {
+        let Some(event) = svc.events.event(&delivery.merchant_id, &delivery.event_id).await? else { continue };
+        let endpoints = svc.endpoints.endpoints(&delivery.merchant_id).await?.endpoints;
+        let Some(endpoint) = endpoints.iter().find(|e| e.id == delivery.endpoint_id && e.disabled.is_none()) else {
+            // Deleted or disabled since: nothing more to send to it.
+            svc.deliveries.record(&delivery.ended(DeliveryState::Failed), delivery.attempts, None).await?;
+            continue;
+        };
+        if delivery.is_due(now) {
+            attempt(svc, endpoint, &event, delivery).await?;
+            tried += 1;
+        }
+    }
+    Ok(tried)
+}
+
+/// The secrets that sign now, opened (one that cannot be opened is skipped, and said).
+fn live_secrets(svc: &CodeServices, endpoint: &Endpoint, now: i64) -> Vec<WebhookSecret> {
+    endpoint
+        .live_secrets(now)
+        .filter_map(|s| match svc.kept().open(&secret_context(&endpoint.id), &s.sealed) {
+            Ok(text) => WebhookSecret::parse(&text),
+            Err(_) => {
+                tracing::error!(endpoint = %endpoint.id, "a webhook secret cannot be opened (key retired?)");
+                None
+            }
+        })
+        .collect()
+}
+
+/// The request an attempt sends.
+pub fn outgoing(endpoint: &Endpoint, event: &StoredEvent, secrets: &[WebhookSecret], now: i64) -> Outgoing {
+    let refs: Vec<&WebhookSecret> = secrets.iter().collect();
+    let signature = sign(&refs, event.id.as_str(), now, event.body.as_bytes());
+    Outgoing {
+        url: endpoint.url.clone(),
+        headers: vec![
+            ("webhook-id".into(), event.id.to_string()),
+            ("webhook-timestamp".into(), now.to_string()),
+            ("webhook-signature".into(), signature.0),
+        ],
+        body: event.body.clone(),
+    }
+}
+
+async fn attempt(
+    svc: &CodeServices,
+    endpoint: &Endpoint,
+    event: &StoredEvent,
+    delivery: Delivery,
+) -> Result<(), StoreError> {
+    let now = svc.clock.now();
+    let answered: Answered =
+        svc.webhooks.send(&outgoing(endpoint, event, &live_secrets(svc, endpoint, now), now)).await;
+    let outcome = match answered.status {
+        Some(200..=299) => Attempted::Delivered,
+        status => Attempted::Failed { status, retry_after_secs: retry_after_secs(answered.retry_after.as_deref()) },
+    };
+    let number = usize::try_from(delivery.attempts).unwrap_or(usize::MAX).saturating_add(1);
+    let jitter = rand::random::<f64>() * 2.0 - 1.0;
+    // (Five days of failures disable an endpoint: the rule is `next_attempt`'s; which endpoint
+    // has failed since when is not tracked yet, so only a 410 disables here.)
+    let next = next_attempt(number, outcome, now, None, jitter);
+    let record = AttemptRecord {
+        event_id: event.id.clone(),
+        endpoint_id: endpoint.id.clone(),
+        number: delivery.attempts + 1,
+        at: now,
+        status: answered.status,
+        error: answered.error.clone(),
+        latency_ms: answered.latency_ms,
+    };
+    tracing::info!(
+        event = %event.id, endpoint = %endpoint.id, attempt = record.number,
+        status = ?answered.status, latency_ms = answered.latency_ms, "webhook attempt"
+    );
+    let after = delivery.after_attempt(now, &next);
+    svc.deliveries.record(&after, delivery.attempts, Some(&record)).await?;
+    if next == Next::DisableEndpoint {
+        let reason = if answered.status == Some(410) { Disabled::Gone } else { Disabled::Failing };
+        disable(svc, &event.merchant_id, &endpoint.id, reason).await?;
+    }
+    Ok(())
+}
+
+async fn disable(
+    svc: &CodeServices,
+    merchant: &crate::domain::Identifier,
+    id: &EndpointId,
+    reason: Disabled,
+) -> Result<(), StoreError> {
+    for _ in 0..5 {
+        let mut set = svc.endpoints.endpoints(merchant).await?;
+        let Some(e) = set.endpoints.iter_mut().find(|e| &e.id == id) else { return Ok(()) };
+        e.disabled = Some(reason);
+        match svc.endpoints.save(merchant, &set).await {
+            Ok(()) => {
+                tracing::warn!(endpoint = %id, reason = reason.as_str(), "webhook endpoint disabled");
+                return Ok(());
+            }
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::Conflict)
+}
+
+/// Sends `event` again to every endpoint that receives it now (`POST /events/{id}/redeliver`).
+pub async fn redeliver(svc: &CodeServices, caller: &Caller, id: &EventId) -> Result<(), UseCaseError> {
+    let event = super::event(svc, caller, id).await?;
+    let now = svc.clock.now();
+    let endpoints = svc.endpoints.endpoints(caller.merchant()).await?.endpoints;
+    for endpoint in endpoints.iter().filter(|e| e.receives(event.kind)) {
+        let opened = svc.deliveries.open(&Delivery::new(&event, &endpoint.id, now)).await?;
+        attempt(svc, endpoint, &event, opened).await?;
+    }
+    Ok(())
+}
