@@ -5,7 +5,7 @@ VENV := .venv
 TOOLS := $(VENV)/.installed-$(shell sha1sum requirements-dev.txt | cut -c1-12)
 DEPLOY_TOOLS := $(VENV)/.deploy-installed-$(shell cat requirements-dev.txt requirements-deploy.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test tools deploy-tools package soak campaign bench load code
+.PHONY: webhooks-listen run test tools deploy-tools package soak campaign bench load code
 
 # Local tooling (moto, cargo-lambda, boto3, schemathesis, cfn-lint), pinned, inside the repo.
 # uv (pinned, from PyPI) installs them: about 10 s where pip takes over a minute.
@@ -25,6 +25,12 @@ deploy-tools: $(DEPLOY_TOOLS)
 
 run: $(TOOLS)
 	scripts/run-local.sh
+
+# A receiver on 127.0.0.1 that registers itself as an endpoint of the local stack (`make run`),
+# verifies every delivery's signature and prints each event (as `stripe listen`).
+PORT ?= 4599
+webhooks-listen:
+	python3 scripts/webhooks_listen.py $(PORT)
 
 # Every behaviour, in minutes: formatting, the template, the build, clippy, every test.
 test:

@@ -64,9 +64,9 @@ groups=(
   repeat-payment:createRepeatPayment repeat-payment:payInSessionWithSavedCard
   verify-code:verifyCode,resendCode verify-code:verifyCodeInSession,resendCodeInSession
   payment-status:getPayment,listUserPayments,listPaymentMethods,listRefunds,getRefund
-  payment-status:listEvents,getEvent,listWebhookEndpoints,getWebhookEndpoint
+  payment-status:listEvents,getEvent,listWebhookEndpoints,getWebhookEndpoint,listWebhookDeliveries
   payment-operations:capturePayment,cancelPayment,createRefund,deletePaymentMethod
-  payment-operations:createWebhookEndpoint,updateWebhookEndpoint,deleteWebhookEndpoint,rotateWebhookSecret
+  payment-operations:createWebhookEndpoint,updateWebhookEndpoint,deleteWebhookEndpoint,rotateWebhookSecret,redeliverEvent
   checkout-page:createCheckoutSession,getCheckoutSession,expireCheckoutSession
   checkout-page:openCheckout,getCheckoutState
 )

@@ -398,7 +398,7 @@ async fn paid_payment(stack: &Stack) -> String {
 async fn a_failed_delivery_is_tried_again_with_the_same_id_and_both_attempts_verify() {
     let stack = local_stack().await;
     let receiver = Receiver::start(vec![500]).await;
-    let (_, secret) = register(&stack, &receiver.url, json!(["payment.succeeded"])).await;
+    let (endpoint, secret) = register(&stack, &receiver.url, json!(["payment.succeeded"])).await;
     let pid = paid_payment(&stack).await;
 
     let batch = stack.read_stream().await;
@@ -432,6 +432,24 @@ async fn a_failed_delivery_is_tried_again_with_the_same_id_and_both_attempts_ver
     stack.record_batch(&batch).await;
     assert_eq!(shared::usecases::retry_deliveries(&stack.code_only_for_tests(), 10).await.unwrap(), 0);
     assert_eq!(receiver.requests().len(), 2);
+    // The attempts, as the merchant reads them: newest first, with status and latency.
+    let attempts = stack.get(&format!("/webhook-endpoints/{endpoint}/deliveries"), None).await.body;
+    let seen: Vec<(Value, Value)> =
+        attempts["data"].as_array().unwrap().iter().map(|a| (a["attempt"].clone(), a["status"].clone())).collect();
+    assert_eq!(seen, [(json!(2), json!(200)), (json!(1), json!(500))], "{attempts}");
+    let theirs = stack.get(&format!("/webhook-endpoints/{endpoint}/deliveries"), Some("shop-2")).await;
+    assert_eq!(code_of(&theirs), (404, Some("webhook_endpoint_not_found")));
+    // Sent again on request: a third attempt, the same id.
+    let event_id = got[0].0["webhook-id"].clone();
+    let again = stack
+        .call_as("shop-1", Function::PaymentOperations, &format!("/events/{event_id}/redeliver"), &json!({}), None)
+        .await;
+    assert_eq!((again.status, &again.body["redelivered_to"]), (200, &json!(1)), "{}", again.body);
+    assert_eq!(receiver.requests().last().unwrap().0["webhook-id"], event_id);
+    let theirs = stack
+        .call_as("shop-2", Function::PaymentOperations, &format!("/events/{event_id}/redeliver"), &json!({}), None)
+        .await;
+    assert_eq!(code_of(&theirs), (404, Some("event_not_found")));
 }
 
 #[tokio::test]

@@ -343,3 +343,15 @@ fn a_rotated_out_secret_signs_beside_the_new_one_for_24_hours_then_stops() {
     e.rotate("fourth".into(), now + 3 * ROTATION_OVERLAP_SECS);
     assert_eq!(e.secrets.len(), 2);
 }
+
+#[test]
+fn the_readmes_verifier_passes_the_specifications_vector_and_refuses_301_seconds_off() {
+    // The verifier README shows and `make webhooks-listen` runs (Python, standard library only).
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::process::Command::new("python3")
+        .arg(root.join("scripts/webhooks_listen.py"))
+        .arg("--check")
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}

@@ -390,6 +390,7 @@ pub async fn payment_status(svc: &Ports, req: Request) -> Response<Body> {
                 | Route::GetEvent(_)
                 | Route::ListEndpoints
                 | Route::Endpoint { action: EndpointAction::Get, .. }
+                | Route::EndpointDeliveries(_)
         )
     });
     let path_id = match &route {
@@ -405,7 +406,7 @@ pub async fn payment_status(svc: &Ports, req: Request) -> Response<Body> {
             (_, None) => Problem::new(
                 404,
                 "route_not_found",
-                "use /payments/{payment_id}, /payments/{payment_id}/refunds, /refunds/{refund_id}, /users/{user_id}/payments, /users/{user_id}/payment-methods, /webhook-endpoints, /webhook-endpoints/{id}, /events or /events/{event_id}",
+                "use /payments/{payment_id}, /payments/{payment_id}/refunds, /refunds/{refund_id}, /users/{user_id}/payments, /users/{user_id}/payment-methods, /webhook-endpoints, /webhook-endpoints/{id}, /webhook-endpoints/{id}/deliveries, /events or /events/{event_id}",
             )
             .into_reply(),
             (_, Some(route)) => match auth::merchant(svc, &req) {
@@ -440,6 +441,7 @@ async fn status_reply(svc: &Ports, req: &Request, caller: &Caller, route: &Route
         Route::ListRefunds(raw) => super::operations::refunds(svc, caller, raw).await,
         Route::GetRefund(raw) => super::operations::refund(svc, caller, raw).await,
         Route::ListEndpoints => super::webhook_endpoints::list(svc, caller).await,
+        Route::EndpointDeliveries(raw) => super::webhook_endpoints::deliveries(svc, caller, req, raw).await,
         Route::Endpoint { endpoint_id, .. } => super::webhook_endpoints::one(svc, caller, endpoint_id).await,
         Route::Events => super::events::events(svc, caller, req).await,
         Route::GetEvent(raw) => super::events::event(svc, caller, raw).await,

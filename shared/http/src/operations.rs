@@ -106,14 +106,12 @@ pub async fn payment_operations(svc: &CodeServices, req: Request) -> Response<Bo
             })
             .await
         }
-        Some(ref r @ (Route::CreateEndpoint | Route::RotateSecret(_) | Route::Endpoint { .. }))
-            if r.spec().method == req.method() =>
-        {
-            match super::webhook_endpoints::operations(svc, &req, r).await {
-                Some(response) => response,
-                None => forget_route(svc, &req, Some(r.clone())).await,
-            }
-        }
+        Some(
+            ref r @ (Route::CreateEndpoint | Route::RotateSecret(_) | Route::Endpoint { .. } | Route::Redeliver(_)),
+        ) if r.spec().method == req.method() => match super::webhook_endpoints::operations(svc, &req, r).await {
+            Some(response) => response,
+            None => forget_route(svc, &req, Some(r.clone())).await,
+        },
         route => forget_route(svc, &req, route).await,
     }
 }
@@ -129,6 +127,7 @@ async fn forget_route(svc: &Ports, req: &Request, route: Option<Route>) -> Respo
                 | Route::CreateEndpoint
                 | Route::ListEndpoints
                 | Route::RotateSecret(_)
+                | Route::Redeliver(_)
         )
     });
     let span = request_span(req, route.as_ref().map_or("payment-operations", |r| r.spec().name), None);
@@ -153,7 +152,7 @@ async fn forget_route(svc: &Ports, req: &Request, route: Option<Route>) -> Respo
                 // What this function serves on the route's path.
                 let allowed = match route {
                     Route::Endpoint { .. } => "PATCH, DELETE",
-                    Route::CreateEndpoint | Route::ListEndpoints | Route::RotateSecret(_) => "POST",
+                    Route::CreateEndpoint | Route::ListEndpoints | Route::RotateSecret(_) | Route::Redeliver(_) => "POST",
                     _ => "DELETE",
                 };
                 Problem::new(405, "method_not_allowed", format!("use {allowed}")).into_reply().allowing(allowed)
@@ -161,7 +160,7 @@ async fn forget_route(svc: &Ports, req: &Request, route: Option<Route>) -> Respo
             (None, _) => Problem::new(
                 404,
                 "route_not_found",
-                "use POST /payments/{payment_id}/capture, /cancel or /refunds, POST /webhook-endpoints, PATCH or DELETE /webhook-endpoints/{id}, POST /webhook-endpoints/{id}/rotate-secret, or DELETE /users/{user_id}/payment-methods/{id}",
+                "use POST /payments/{payment_id}/capture, /cancel or /refunds, POST /webhook-endpoints, PATCH or DELETE /webhook-endpoints/{id}, POST /webhook-endpoints/{id}/rotate-secret, POST /events/{id}/redeliver, or DELETE /users/{user_id}/payment-methods/{id}",
             )
             .into_reply(),
         };

@@ -156,6 +156,10 @@ pub enum Route {
     Endpoint { endpoint_id: String, action: EndpointAction },
     /// `POST /webhook-endpoints/{endpoint_id}/rotate-secret`
     RotateSecret(String),
+    /// `GET /webhook-endpoints/{endpoint_id}/deliveries`
+    EndpointDeliveries(String),
+    /// `POST /events/{event_id}/redeliver`
+    Redeliver(String),
     /// `GET /events`
     Events,
     /// `GET /events/{event_id}`
@@ -214,6 +218,8 @@ impl Route {
                 Self::Endpoint { endpoint_id: own(id), action }
             }
             ["webhook-endpoints", id, "rotate-secret"] => Self::RotateSecret(own(id)),
+            ["webhook-endpoints", id, "deliveries"] => Self::EndpointDeliveries(own(id)),
+            ["events", id, "redeliver"] => Self::Redeliver(own(id)),
             ["events"] => Self::Events,
             ["events", id] => Self::GetEvent(own(id)),
             ["payments", id, a] => Self::PaymentCode { payment_id: own(id), action: action(a)? },

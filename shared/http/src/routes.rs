@@ -156,6 +156,9 @@ pub static ROTATE_SECRET: RouteSpec =
     post("rotate-webhook-secret", "/webhook-endpoints/{endpoint_id}/rotate-secret", Merchant, 200)
         .empty_body()
         .revealing_endpoint_secret();
+pub static ENDPOINT_DELIVERIES: RouteSpec =
+    get("list-webhook-deliveries", "/webhook-endpoints/{endpoint_id}/deliveries", Merchant);
+pub static REDELIVER: RouteSpec = post("redeliver-event", "/events/{event_id}/redeliver", Merchant, 200).empty_body();
 pub static LIST_EVENTS: RouteSpec = get("list-events", "/events", Merchant);
 pub static GET_EVENT: RouteSpec = get("get-event", "/events/{event_id}", Merchant);
 pub static HISTORY: RouteSpec = get("payment-status", "/users/{user_id}/payments", Merchant);
@@ -178,7 +181,7 @@ pub static SESSION_RESEND: RouteSpec =
     post("resend", "/checkout/{session_id}/payments/{payment_id}/resend", Shopper, 200).empty_body();
 
 /// The whole table.
-pub static ROUTES: [&RouteSpec; 30] = [
+pub static ROUTES: [&RouteSpec; 32] = [
     &CREATE_PAYMENT,
     &REPEAT_PAYMENT,
     &VERIFY,
@@ -195,6 +198,8 @@ pub static ROUTES: [&RouteSpec; 30] = [
     &UPDATE_ENDPOINT,
     &DELETE_ENDPOINT,
     &ROTATE_SECRET,
+    &ENDPOINT_DELIVERIES,
+    &REDELIVER,
     &LIST_EVENTS,
     &GET_EVENT,
     &HISTORY,
@@ -249,6 +254,8 @@ impl Route {
             Self::Endpoint { action: EndpointAction::Delete, .. } => (&DELETE_ENDPOINT, None, None, None),
             Self::Endpoint { action: EndpointAction::Get, .. } => (&GET_ENDPOINT, None, None, None),
             Self::RotateSecret(id) => (&ROTATE_SECRET, None, None, Some(id)),
+            Self::EndpointDeliveries(_) => (&ENDPOINT_DELIVERIES, None, None, None),
+            Self::Redeliver(id) => (&REDELIVER, None, None, Some(id)),
             Self::Events => (&LIST_EVENTS, None, None, None),
             Self::GetEvent(_) => (&GET_EVENT, None, None, None),
             Self::History(_) => (&HISTORY, None, None, None),
@@ -313,6 +320,8 @@ impl Route {
             | Self::ListEndpoints
             | Self::Endpoint { .. }
             | Self::RotateSecret(_)
+            | Self::EndpointDeliveries(_)
+            | Self::Redeliver(_)
             | Self::Events
             | Self::GetEvent(_)
             | Self::History(_)

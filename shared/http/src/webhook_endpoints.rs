@@ -117,8 +117,50 @@ pub(super) async fn operations(
             })
             .await
         }
+        Route::Redeliver(raw) => {
+            post(svc, req, route, |_: Value, ctx, _| async move {
+                let id = crate::domain::EventId::parse(raw).ok_or(UseCaseError::EventNotFound)?;
+                let sent = usecases::redeliver(svc, &ctx.caller, &id).await?;
+                Ok(Reply::json(ctx.ok_status, &json!({ "id": id.as_str(), "object": "event", "redelivered_to": sent })))
+            })
+            .await
+        }
         _ => return None,
     })
+}
+
+/// `GET /webhook-endpoints/{id}/deliveries?limit=` (payment-status): its latest attempts, newest
+/// first.
+pub(super) async fn deliveries(svc: &Ports, caller: &Caller, req: &Request, raw: &str) -> Reply {
+    let limit = match super::request::query_param(req, "limit") {
+        None => 20,
+        Some(l) => match l.parse::<u8>().ok().filter(|n| (1..=100).contains(n)) {
+            Some(n) => n,
+            None => {
+                return super::problem::Problem::bad_request("limit is a whole number from 1 to 100", "limit")
+                    .into_reply()
+            }
+        },
+    };
+    let outcome = async {
+        let attempts = usecases::endpoint_attempts(svc, caller, &endpoint_id(raw)?, limit).await?;
+        let data: Vec<Value> = attempts
+            .iter()
+            .map(|a| {
+                json!({
+                    "object": "webhook_attempt",
+                    "event_id": a.event_id.as_str(),
+                    "attempt": a.number,
+                    "attempted_at": rfc3339(a.at),
+                    "status": a.status,
+                    "error": a.error,
+                    "latency_ms": a.latency_ms,
+                })
+            })
+            .collect();
+        Ok(Reply::json(200, &json!({ "object": "list", "endpoint_id": raw, "data": data })))
+    };
+    settle(svc, outcome, &Urls::Merchant).await
 }
 
 /// `DELETE /webhook-endpoints/{id}` (payment-operations).

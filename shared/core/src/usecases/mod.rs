@@ -43,7 +43,7 @@ pub use repeat_payment::{repeat_payment, RepeatPaymentCommand};
 pub use resend_code::resend_code;
 pub use services::{CodeServices, Ports, Services};
 pub use verify_code::verify_code;
-pub use webhook_delivery::{deliver_event, redeliver, retry_deliveries};
+pub use webhook_delivery::{deliver_event, endpoint_attempts, redeliver, retry_deliveries};
 pub use webhook_endpoints::{
     create_endpoint, delete_endpoint, get_endpoint, list_endpoints, rotate_secret, update_endpoint, EndpointAsk,
     EndpointPatch,

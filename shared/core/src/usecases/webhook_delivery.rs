@@ -139,14 +139,28 @@ async fn disable(
     Err(StoreError::Conflict)
 }
 
-/// Sends `event` again to every endpoint that receives it now (`POST /events/{id}/redeliver`).
-pub async fn redeliver(svc: &CodeServices, caller: &Caller, id: &EventId) -> Result<(), UseCaseError> {
+/// An endpoint's latest attempts, newest first (`GET /webhook-endpoints/{id}/deliveries`).
+pub async fn endpoint_attempts(
+    svc: &super::Ports,
+    caller: &Caller,
+    id: &EndpointId,
+    limit: u8,
+) -> Result<Vec<crate::ports::AttemptRecord>, UseCaseError> {
+    let endpoint = super::get_endpoint(svc, caller, id).await?;
+    Ok(svc.deliveries.attempts(caller.merchant(), &endpoint.id, limit).await?)
+}
+
+/// Sends `event` again to every endpoint that receives it now (`POST /events/{id}/redeliver`):
+/// how many.
+pub async fn redeliver(svc: &CodeServices, caller: &Caller, id: &EventId) -> Result<usize, UseCaseError> {
     let event = super::event(svc, caller, id).await?;
     let now = svc.clock.now();
     let endpoints = svc.endpoints.endpoints(caller.merchant()).await?.endpoints;
+    let mut sent = 0;
     for endpoint in endpoints.iter().filter(|e| e.receives(event.kind)) {
         let opened = svc.deliveries.open(&Delivery::new(&event, &endpoint.id, now)).await?;
         attempt(svc, endpoint, &event, opened).await?;
+        sent += 1;
     }
-    Ok(())
+    Ok(sent)
 }
