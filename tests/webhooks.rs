@@ -471,3 +471,101 @@ async fn a_410_disables_the_endpoint_and_nothing_more_is_sent_to_it() {
     shared::usecases::retry_deliveries(&stack.code_only_for_tests(), 10).await.unwrap();
     assert_eq!(receiver.requests().len(), 1, "a disabled endpoint gets nothing");
 }
+
+#[tokio::test]
+async fn after_a_rotation_both_secrets_sign_for_24_hours_then_only_the_new_one() {
+    let stack = local_stack().await;
+    let receiver = Receiver::start(vec![]).await;
+    let (endpoint, old) = register(&stack, &receiver.url, json!(["payment.succeeded"])).await;
+    let rotated = stack
+        .call_as(
+            "shop-1",
+            Function::PaymentOperations,
+            &format!("/webhook-endpoints/{endpoint}/rotate-secret"),
+            &json!({}),
+            None,
+        )
+        .await;
+    let new = shared::webhooks::WebhookSecret::parse(rotated.body["secret"].as_str().unwrap()).unwrap();
+    let signed_by = |n: usize| {
+        let (headers, body) = receiver.requests()[n].clone();
+        let (id, ts, sig) = (&headers["webhook-id"], &headers["webhook-timestamp"], &headers["webhook-signature"]);
+        let now = ts.parse::<i64>().unwrap();
+        let by = |s: &shared::webhooks::WebhookSecret| {
+            shared::webhooks::verify(s, id, ts, body.as_bytes(), sig, now).is_ok()
+        };
+        (sig.split(' ').count(), by(&old), by(&new))
+    };
+    paid_payment(&stack).await;
+    stack.drain_stream().await;
+    assert_eq!(signed_by(0), (2, true, true), "within the day: both sign");
+    stack.clock.advance(24 * 3600);
+    paid_payment(&stack).await;
+    stack.drain_stream().await;
+    assert_eq!(signed_by(1), (1, false, true), "a day later: the new one only");
+}
+
+/// The delivery store of a function that dies once after a send, before recording it.
+struct DiesAfterSend {
+    real: std::sync::Arc<dyn shared::ports::DeliveryStore>,
+    died: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl shared::ports::DeliveryStore for DiesAfterSend {
+    async fn open(
+        &self,
+        fresh: &shared::ports::Delivery,
+    ) -> Result<shared::ports::Delivery, shared::ports::StoreError> {
+        self.real.open(fresh).await
+    }
+
+    async fn record(
+        &self,
+        after: &shared::ports::Delivery,
+        attempts_read: u32,
+        attempt: Option<&shared::ports::AttemptRecord>,
+    ) -> Result<(), shared::ports::StoreError> {
+        if !self.died.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(shared::ports::StoreError::Unavailable("the function died".into()));
+        }
+        self.real.record(after, attempts_read, attempt).await
+    }
+
+    async fn due(&self, now: i64, limit: u8) -> Result<Vec<shared::ports::Delivery>, shared::ports::StoreError> {
+        self.real.due(now, limit).await
+    }
+
+    async fn attempts(
+        &self,
+        merchant: &shared::domain::Identifier,
+        endpoint: &shared::domain::EndpointId,
+        limit: u8,
+    ) -> Result<Vec<shared::ports::AttemptRecord>, shared::ports::StoreError> {
+        self.real.attempts(merchant, endpoint, limit).await
+    }
+}
+
+#[tokio::test]
+async fn a_send_whose_record_is_lost_is_sent_again_with_the_same_id_never_lost() {
+    let mut stack = local_stack().await;
+    let real = stack.services.deliveries.clone();
+    stack.services.deliveries = std::sync::Arc::new(DiesAfterSend { real, died: false.into() });
+    let receiver = Receiver::start(vec![]).await;
+    register(&stack, &receiver.url, json!(["payment.succeeded"])).await;
+    paid_payment(&stack).await;
+    let batch = stack.read_stream().await;
+    // Sent, then the record failed: the stream record (and those after it) are reported failed,
+    // and the mapping retries from it.
+    let first = stack.record_batch(&batch).await;
+    assert_eq!(receiver.requests().len(), 1);
+    assert!(!first.failed.is_empty(), "{first:?}");
+    let retried = stack.record_batch(&batch).await;
+    assert!(retried.failed.is_empty(), "{retried:?}");
+    let got = receiver.requests();
+    assert_eq!(got.len(), 2, "sent again");
+    assert_eq!(got[0].0["webhook-id"], got[1].0["webhook-id"], "with the same id");
+    // Recorded now: nothing more.
+    stack.record_batch(&batch).await;
+    assert_eq!(receiver.requests().len(), 2);
+}
