@@ -1,7 +1,7 @@
 """What an event source mapping does in AWS, for the local stack: reads the table's stream on
 moto (every shard, from its oldest record) and invokes the webhook-events function under
-`cargo lambda watch` with each batch, as the mapping would (`{"Records": [...]}`, only payments'
-and sessions' changes, as the template's filter). A batch the function answers with
+`cargo lambda watch` with each batch, as the mapping would (`{"Records": [...]}`, only payments',
+sessions' and endpoints' changes, as the template's filter). A batch the function answers with
 `batchItemFailures` is sent again from the first failed record, as `ReportBatchItemFailures`
 does; an invocation that fails is retried.
 
@@ -32,7 +32,7 @@ def plain(value):
 
 def emits_events(record):
     sk = record.get("dynamodb", {}).get("Keys", {}).get("sk", {}).get("S")
-    return sk in ("PAYMENT", "SESSION")
+    return sk in ("PAYMENT", "SESSION", "ENDPOINTS")
 
 
 def invoke(watch, records):

@@ -569,3 +569,31 @@ async fn a_send_whose_record_is_lost_is_sent_again_with_the_same_id_never_lost()
     stack.record_batch(&batch).await;
     assert_eq!(receiver.requests().len(), 2);
 }
+
+#[tokio::test]
+async fn an_endpoint_failing_every_attempt_for_five_days_is_disabled_and_the_merchant_hears_of_it() {
+    let stack = local_stack().await;
+    let failing = Receiver::start(vec![500; 100]).await;
+    let (id, _) = register(&stack, &failing.url, json!(["payment.succeeded"])).await;
+    // Another endpoint, which hears of the first one's disabling.
+    let healthy = Receiver::start(vec![]).await;
+    register(&stack, &healthy.url, json!(["webhook_endpoint.disabled"])).await;
+    paid_payment(&stack).await;
+    stack.drain_stream().await;
+    assert_eq!(failing.requests().len(), 1);
+    let endpoint = stack.get(&format!("/webhook-endpoints/{id}"), None).await.body;
+    assert_eq!(endpoint["status"], "enabled", "failing, not yet for five days");
+    // Five days later, still failing: disabled at that attempt.
+    stack.clock.advance(5 * 86_400);
+    paid_payment(&stack).await;
+    stack.drain_stream().await;
+    let endpoint = stack.get(&format!("/webhook-endpoints/{id}"), None).await.body;
+    assert_eq!(endpoint["disabled_reason"], "failing_for_five_days", "{endpoint}");
+    // The disabling is an event of its own (from the endpoints' change on the stream).
+    stack.drain_stream().await;
+    let events = stack.get("/events?type=webhook_endpoint.disabled", None).await.body;
+    assert_eq!(events["data"][0]["data"]["object"]["id"], json!(id), "{events}");
+    let heard = healthy.requests();
+    assert_eq!(heard.len(), 1);
+    assert!(heard[0].1.contains("webhook_endpoint.disabled"));
+}

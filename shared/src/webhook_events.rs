@@ -12,7 +12,7 @@ use crate::domain::{CheckoutSession, Payment};
 use crate::http::events::{event_body, Subject, MAX_EVENT_BYTES};
 use crate::ports::{StoreError, StoredEvent};
 use crate::usecases::SessionView;
-use crate::webhooks::{payment_events, session_events, Emitted, EventType};
+use crate::webhooks::{endpoint_events, payment_events, session_events, Emitted, EventType};
 use crate::{CodeServices, Ports};
 
 /// What one batch did: events recorded (new), seen before, and the records that failed (by
@@ -60,6 +60,16 @@ async fn record_one(svc: &CodeServices, record: &StreamRecord) -> Result<(usize,
     let events = match record.changed()? {
         Changed::Payment { before, after } => of_payment(svc, before.as_deref(), &after).await?,
         Changed::Session { before, after } => of_session(svc, before.as_deref(), *after).await?,
+        Changed::Endpoints { merchant, before, after, version } => {
+            // At the change's time: the disabling attempt's, as the endpoint's record keeps it.
+            let at = svc.clock.now();
+            endpoint_events(&before, &after, version)
+                .iter()
+                .filter_map(|(e, id)| {
+                    after.iter().find(|x| &x.id == id).map(|x| stored(e, &merchant, at, &Subject::Endpoint(x)))
+                })
+                .collect()
+        }
         Changed::Other => Vec::new(),
     };
     let (mut new, mut old) = (0, 0);
@@ -111,7 +121,8 @@ async fn of_payment(svc: &Ports, before: Option<&Payment>, after: &Payment) -> R
             | EventType::PaymentFailed
             | EventType::PaymentCanceled
             | EventType::PaymentExpired
-            | EventType::PayerLocked => stored(&e, &after.merchant_id, at, &Subject::Payment(after)),
+            | EventType::PayerLocked
+            | EventType::WebhookEndpointDisabled => stored(&e, &after.merchant_id, at, &Subject::Payment(after)),
         };
         out.push(event);
     }

@@ -326,6 +326,7 @@ fn a_rotated_out_secret_signs_beside_the_new_one_for_24_hours_then_stops() {
         disabled: None,
         secrets: vec![SealedSecret { sealed: "first".into(), expires_at: None }],
         created_at: 1_000,
+        failing_since: None,
     };
     let now = 2_000;
     e.rotate("second".into(), now);

@@ -22,6 +22,7 @@ pub enum Subject<'a> {
     Payment(&'a Payment),
     Refund(&'a Payment, &'a Refund),
     Session(&'a SessionView),
+    Endpoint(&'a payments_core::webhooks::Endpoint),
 }
 
 /// The event's payload, as kept and delivered. `at` is when the change happened.
@@ -30,6 +31,7 @@ pub fn event_body(event: &Emitted, at: i64, subject: &Subject<'_>) -> String {
         Subject::Payment(p) => payment_view(p, at, &Urls::Merchant),
         Subject::Refund(p, r) => refund_view(p, r),
         Subject::Session(view) => session_view(view, at),
+        Subject::Endpoint(e) => super::webhook_endpoints::endpoint_view(e, at),
     };
     json!({
         "id": event.id.as_str(),

@@ -11,7 +11,7 @@ use crate::domain::{EndpointId, Identifier};
 use crate::ports::{EndpointSet, EndpointStore, StoreError};
 use payments_core::webhooks::{Disabled, Endpoint, EventType, SealedSecret, Subscribed};
 
-const ENDPOINTS_SK: &str = "ENDPOINTS";
+pub(super) const ENDPOINTS_SK: &str = "ENDPOINTS";
 
 fn endpoints_pk(merchant: &Identifier) -> String {
     format!("WEBHOOKS#{merchant}")
@@ -25,7 +25,7 @@ struct SecretItem {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct EndpointItem {
+pub(super) struct EndpointItem {
     id: String,
     url: String,
     /// `["*"]`, or the types.
@@ -36,15 +36,17 @@ struct EndpointItem {
     disabled: Option<String>,
     secrets: Vec<SecretItem>,
     created_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failing_since: Option<i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct EndpointsItem {
+pub(super) struct EndpointsItem {
     pk: String,
     sk: String,
-    merchant_id: String,
-    endpoints: Vec<EndpointItem>,
-    version: u64,
+    pub(super) merchant_id: String,
+    pub(super) endpoints: Vec<EndpointItem>,
+    pub(super) version: u64,
 }
 
 impl EndpointItem {
@@ -61,10 +63,11 @@ impl EndpointItem {
                 .map(|s| SecretItem { sealed: s.sealed.clone(), expires_at: s.expires_at })
                 .collect(),
             created_at: e.created_at,
+            failing_since: e.failing_since,
         }
     }
 
-    fn into_endpoint(self) -> Result<Endpoint, StoreError> {
+    pub(super) fn into_endpoint(self) -> Result<Endpoint, StoreError> {
         let bad = |what: &str| StoreError::Corrupt(format!("endpoint {}: bad {what}", self.id));
         let events = if self.events == ["*"] {
             Subscribed::All
@@ -92,6 +95,7 @@ impl EndpointItem {
                 .map(|s| SealedSecret { sealed: s.sealed, expires_at: s.expires_at })
                 .collect(),
             created_at: self.created_at,
+            failing_since: self.failing_since,
         })
     }
 }

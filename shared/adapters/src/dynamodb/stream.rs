@@ -5,10 +5,12 @@
 
 use serde::Deserialize;
 
+use super::endpoint_store::{EndpointsItem, ENDPOINTS_SK};
 use super::error::corrupt;
 use super::items::{PaymentItem, SessionItem, PAYMENT_SK, SESSION_SK};
-use crate::domain::{CheckoutSession, Payment};
+use crate::domain::{CheckoutSession, Identifier, Payment};
 use crate::ports::StoreError;
+use payments_core::webhooks::Endpoint;
 
 /// A batch, as Lambda's event source mapping sends it (`{"Records": [...]}`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -47,6 +49,13 @@ pub enum Changed {
         before: Option<Box<CheckoutSession>>,
         after: Box<CheckoutSession>,
     },
+    /// A merchant's webhook endpoints (one record), before and after, at the record's version.
+    Endpoints {
+        merchant: Identifier,
+        before: Vec<Endpoint>,
+        after: Vec<Endpoint>,
+        version: u64,
+    },
     /// Anything else (a guard, a key, an event), or a removal (a TTL's): no event.
     Other,
 }
@@ -56,13 +65,20 @@ fn kind_of(image: &serde_dynamo::Item) -> Option<&'static str> {
         Some(serde_dynamo::AttributeValue::S(sk)) => sk.as_str(),
         _ => return None,
     };
-    [PAYMENT_SK, SESSION_SK].into_iter().find(|k| *k == sk)
+    [PAYMENT_SK, SESSION_SK, ENDPOINTS_SK].into_iter().find(|k| *k == sk)
 }
 
 fn payment(image: serde_dynamo::Item) -> Result<Box<Payment>, StoreError> {
     // No key: a stream reader never opens a phone number (it reads them masked).
     let item: PaymentItem = serde_dynamo::from_item(image).map_err(corrupt)?;
     item.into_payment(None).map(Box::new)
+}
+
+fn endpoints(image: serde_dynamo::Item) -> Result<(Identifier, Vec<Endpoint>, u64), StoreError> {
+    let item: EndpointsItem = serde_dynamo::from_item(image).map_err(corrupt)?;
+    let merchant = Identifier::parse("merchant_id", &item.merchant_id).map_err(|_| corrupt("endpoints merchant_id"))?;
+    let all = item.endpoints.into_iter().map(|e| e.into_endpoint()).collect::<Result<_, _>>()?;
+    Ok((merchant, all, item.version))
 }
 
 fn session(image: serde_dynamo::Item) -> Result<Box<CheckoutSession>, StoreError> {
@@ -78,6 +94,11 @@ impl StreamRecord {
         Ok(match kind_of(&after) {
             Some(PAYMENT_SK) => Changed::Payment { before: before.map(payment).transpose()?, after: payment(after)? },
             Some(SESSION_SK) => Changed::Session { before: before.map(session).transpose()?, after: session(after)? },
+            Some(ENDPOINTS_SK) => {
+                let (merchant, after, version) = endpoints(after)?;
+                let before = before.map(endpoints).transpose()?.map(|(_, all, _)| all).unwrap_or_default();
+                Changed::Endpoints { merchant, before, after, version }
+            }
             _ => Changed::Other,
         })
     }

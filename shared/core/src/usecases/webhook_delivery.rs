@@ -92,9 +92,12 @@ async fn attempt(
     };
     let number = usize::try_from(delivery.attempts).unwrap_or(usize::MAX).saturating_add(1);
     let jitter = rand::random::<f64>() * 2.0 - 1.0;
-    // (Five days of failures disable an endpoint: the rule is `next_attempt`'s; which endpoint
-    // has failed since when is not tracked yet, so only a 410 disables here.)
-    let next = next_attempt(number, outcome, now, None, jitter);
+    // Since when every attempt to the endpoint failed: five days of it disable the endpoint.
+    let failing_since = match outcome {
+        Attempted::Delivered => None,
+        Attempted::Failed { .. } => Some(endpoint.failing_since.unwrap_or(now)),
+    };
+    let next = next_attempt(number, outcome, now, failing_since, jitter);
     let record = AttemptRecord {
         event_id: event.id.clone(),
         endpoint_id: endpoint.id.clone(),
@@ -110,28 +113,41 @@ async fn attempt(
     );
     let after = delivery.after_attempt(now, &next);
     svc.deliveries.record(&after, delivery.attempts, Some(&record)).await?;
-    if next == Next::DisableEndpoint {
-        let reason = if answered.status == Some(410) { Disabled::Gone } else { Disabled::Failing };
-        disable(svc, &event.merchant_id, &endpoint.id, reason).await?;
+    let disabled = (next == Next::DisableEndpoint).then_some(if answered.status == Some(410) {
+        Disabled::Gone
+    } else {
+        Disabled::Failing
+    });
+    // The endpoint's record is written only when this changes it: it starts or stops failing,
+    // or is disabled.
+    if failing_since != endpoint.failing_since || disabled.is_some() {
+        change_endpoint(svc, &event.merchant_id, &endpoint.id, |e| {
+            e.failing_since = failing_since.and(e.failing_since.or(failing_since));
+            if disabled.is_some() {
+                e.disabled = disabled;
+            }
+        })
+        .await?;
     }
     Ok(())
 }
 
-async fn disable(
+/// Changes one endpoint of the merchant's record (gone: nothing), under its version.
+async fn change_endpoint(
     svc: &CodeServices,
     merchant: &crate::domain::Identifier,
     id: &EndpointId,
-    reason: Disabled,
+    change: impl Fn(&mut Endpoint),
 ) -> Result<(), StoreError> {
     for _ in 0..5 {
         let mut set = svc.endpoints.endpoints(merchant).await?;
         let Some(e) = set.endpoints.iter_mut().find(|e| &e.id == id) else { return Ok(()) };
-        e.disabled = Some(reason);
+        change(e);
+        if let Some(reason) = e.disabled {
+            tracing::warn!(endpoint = %id, reason = reason.as_str(), "webhook endpoint disabled");
+        }
         match svc.endpoints.save(merchant, &set).await {
-            Ok(()) => {
-                tracing::warn!(endpoint = %id, reason = reason.as_str(), "webhook endpoint disabled");
-                return Ok(());
-            }
+            Ok(()) => return Ok(()),
             Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e),
         }

@@ -72,6 +72,7 @@ pub async fn create_endpoint(
         disabled: None,
         secrets: vec![crate::webhooks::SealedSecret { sealed: seal(svc, &id, &secret)?, expires_at: None }],
         created_at: svc.clock.now(),
+        failing_since: None,
     };
     change(svc, caller, |all| {
         if all.len() >= MAX_ENDPOINTS {
@@ -112,7 +113,10 @@ pub async fn update_endpoint(
         match patch.enabled {
             // Enabled again, whatever disabled it (a 410, five days failing): the merchant says
             // it is fixed.
-            Some(true) => e.disabled = None,
+            Some(true) => {
+                e.disabled = None;
+                e.failing_since = None;
+            }
             Some(false) => e.disabled = Some(Disabled::ByMerchant),
             None => {}
         }

@@ -98,6 +98,9 @@ pub struct Endpoint {
     /// Newest first; each opened with the endpoint's id as context.
     pub secrets: Vec<SealedSecret>,
     pub created_at: i64,
+    /// Since when every attempt to it failed (`None`: its latest attempt succeeded); five days
+    /// of it disable the endpoint.
+    pub failing_since: Option<i64>,
 }
 
 impl Endpoint {

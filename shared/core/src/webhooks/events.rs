@@ -20,10 +20,11 @@ pub enum EventType {
     RefundSucceeded,
     RefundFailed,
     PayerLocked,
+    WebhookEndpointDisabled,
 }
 
 impl EventType {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::CheckoutSessionCompleted,
         Self::CheckoutSessionExpired,
         Self::PaymentRequiresCapture,
@@ -34,6 +35,7 @@ impl EventType {
         Self::RefundSucceeded,
         Self::RefundFailed,
         Self::PayerLocked,
+        Self::WebhookEndpointDisabled,
     ];
 
     /// The wire name (`type` of the event, what an endpoint's `enabled_events` names).
@@ -49,6 +51,7 @@ impl EventType {
             Self::RefundSucceeded => "refund.succeeded",
             Self::RefundFailed => "refund.failed",
             Self::PayerLocked => "payer.locked",
+            Self::WebhookEndpointDisabled => "webhook_endpoint.disabled",
         }
     }
 
@@ -132,4 +135,19 @@ pub fn session_events(before: Option<&CheckoutSession>, after: &CheckoutSession,
     } else {
         Vec::new()
     }
+}
+
+/// The events a merchant's endpoints' change emits: an endpoint the platform disabled (a `410`,
+/// five days of failures; not the merchant's own `PATCH`). `version` is the record's.
+pub fn endpoint_events(
+    before: &[super::Endpoint],
+    after: &[super::Endpoint],
+    version: u64,
+) -> Vec<(Emitted, crate::domain::EndpointId)> {
+    after
+        .iter()
+        .filter(|e| matches!(e.disabled, Some(super::Disabled::Gone | super::Disabled::Failing)))
+        .filter(|e| before.iter().find(|b| b.id == e.id).is_none_or(|b| b.disabled != e.disabled))
+        .map(|e| (emitted(e.id.as_str(), version, EventType::WebhookEndpointDisabled, None), e.id.clone()))
+        .collect()
 }

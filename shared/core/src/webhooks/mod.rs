@@ -13,5 +13,5 @@ pub mod signature;
 pub use address::{check_address, check_endpoint_url, AddressRefusal, EndpointUrl, UrlRefusal};
 pub use delivery::{next_attempt, retry_after_secs, Attempted, Next, RETRY_DELAYS_SECS};
 pub use endpoint::{Disabled, Endpoint, SealedSecret, Subscribed, MAX_ENDPOINTS, ROTATION_OVERLAP_SECS};
-pub use events::{payment_events, session_events, Emitted, EventType};
+pub use events::{endpoint_events, payment_events, session_events, Emitted, EventType};
 pub use signature::{sign, verify, SignatureHeader, SignatureRefusal, WebhookSecret, TIMESTAMP_TOLERANCE_SECS};
