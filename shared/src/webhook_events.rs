@@ -15,6 +15,10 @@ use crate::usecases::SessionView;
 use crate::webhooks::{endpoint_events, payment_events, session_events, Emitted, EventType};
 use crate::{CodeServices, Ports};
 
+/// How long a batch sends deliveries itself (the function's timeout is 30 s; one send takes 10 s
+/// at most).
+const SEND_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// What one batch did: events recorded (new), seen before, and the records that failed (by
 /// sequence number: the event source mapping retries from the first, bisecting).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -35,13 +39,17 @@ impl BatchReport {
 /// Records the events of every record of `batch`, in order. After a record fails, the rest are
 /// reported failed too, so the events of one payment are never recorded out of order.
 pub async fn record_batch(svc: &CodeServices, batch: &StreamBatch) -> BatchReport {
+    let started = std::time::Instant::now();
     let mut report = BatchReport::default();
     for record in &batch.records {
         if !report.failed.is_empty() {
             report.failed.push(record.change.sequence_number.clone());
             continue;
         }
-        match record_one(svc, record).await {
+        // Past the budget, events are recorded and their deliveries opened, due now: the sweeper
+        // sends them within the minute (slow endpoints never hold the stream past its timeout).
+        let send_now = started.elapsed() < SEND_BUDGET;
+        match record_one(svc, record, send_now).await {
             Ok((new, old)) => {
                 report.recorded += new;
                 report.seen_before += old;
@@ -56,7 +64,7 @@ pub async fn record_batch(svc: &CodeServices, batch: &StreamBatch) -> BatchRepor
 }
 
 /// The events of one record, recorded: (new, seen before).
-async fn record_one(svc: &CodeServices, record: &StreamRecord) -> Result<(usize, usize), StoreError> {
+async fn record_one(svc: &CodeServices, record: &StreamRecord, send_now: bool) -> Result<(usize, usize), StoreError> {
     let events = match record.changed()? {
         Changed::Payment { before, after } => of_payment(svc, before.as_deref(), &after).await?,
         Changed::Session { before, after } => of_session(svc, before.as_deref(), *after).await?,
@@ -85,7 +93,7 @@ async fn record_one(svc: &CodeServices, record: &StreamRecord) -> Result<(usize,
         }
         // Seen before or not: a delivery whose send was not recorded (the function died) is
         // pending and due, and is sent again, with the same id.
-        crate::usecases::deliver_event(svc, event).await?;
+        crate::usecases::deliver_event(svc, event, send_now).await?;
     }
     Ok((new, old))
 }
@@ -121,8 +129,9 @@ async fn of_payment(svc: &Ports, before: Option<&Payment>, after: &Payment) -> R
             | EventType::PaymentFailed
             | EventType::PaymentCanceled
             | EventType::PaymentExpired
-            | EventType::PayerLocked
-            | EventType::WebhookEndpointDisabled => stored(&e, &after.merchant_id, at, &Subject::Payment(after)),
+            | EventType::PayerLocked => stored(&e, &after.merchant_id, at, &Subject::Payment(after)),
+            // A payment's change never emits it (the endpoints' record does).
+            EventType::WebhookEndpointDisabled => continue,
         };
         out.push(event);
     }

@@ -13,19 +13,20 @@ use crate::ports::{Answered, AttemptRecord, Delivery, DeliveryState, Outgoing, S
 use crate::webhooks::endpoint::secret_context;
 use crate::webhooks::{next_attempt, retry_after_secs, sign, Attempted, Disabled, Endpoint, Next, WebhookSecret};
 
-/// Every due delivery of `event`: one record per endpoint that receives its type, each attempted
-/// if it is pending and due.
-pub async fn deliver_event(svc: &CodeServices, event: &StoredEvent) -> Result<(), StoreError> {
+/// Every delivery of `event`: one record per endpoint that receives its type, each pending one
+/// attempted now if `send_now` (all endpoints at once: an event takes as long as its slowest
+/// endpoint, 10 s at most); otherwise they stay due, for the sweeper.
+pub async fn deliver_event(svc: &CodeServices, event: &StoredEvent, send_now: bool) -> Result<(), StoreError> {
     let now = svc.clock.now();
     let endpoints = svc.endpoints.endpoints(&event.merchant_id).await?.endpoints;
+    let mut due = Vec::new();
     for endpoint in endpoints.iter().filter(|e| e.receives(event.kind)) {
-        let fresh = Delivery::new(event, &endpoint.id, now);
-        let delivery = svc.deliveries.open(&fresh).await?;
-        if delivery.is_due(now) {
-            attempt(svc, endpoint, event, delivery).await?;
+        let delivery = svc.deliveries.open(&Delivery::new(event, &endpoint.id, now)).await?;
+        if send_now && delivery.is_due(now) {
+            due.push((endpoint, delivery));
         }
     }
-    Ok(())
+    futures::future::join_all(due.into_iter().map(|(e, d)| attempt(svc, e, event, d))).await.into_iter().collect()
 }
 
 /// The deliveries due now (the sweeper's): each attempted again; how many were.
@@ -172,11 +173,13 @@ pub async fn redeliver(svc: &CodeServices, caller: &Caller, id: &EventId) -> Res
     let event = super::event(svc, caller, id).await?;
     let now = svc.clock.now();
     let endpoints = svc.endpoints.endpoints(caller.merchant()).await?.endpoints;
-    let mut sent = 0;
+    let mut opened = Vec::new();
     for endpoint in endpoints.iter().filter(|e| e.receives(event.kind)) {
-        let opened = svc.deliveries.open(&Delivery::new(&event, &endpoint.id, now)).await?;
-        attempt(svc, endpoint, &event, opened).await?;
-        sent += 1;
+        opened.push((endpoint, svc.deliveries.open(&Delivery::new(&event, &endpoint.id, now)).await?));
     }
+    let sent = opened.len();
+    // All at once: the request waits for the slowest endpoint (10 s at most), not their sum.
+    let results = futures::future::join_all(opened.into_iter().map(|(e, d)| attempt(svc, e, &event, d))).await;
+    results.into_iter().collect::<Result<Vec<()>, _>>()?;
     Ok(sent)
 }
