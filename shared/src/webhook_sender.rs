@@ -36,23 +36,30 @@ impl ResolveDns for PublicOnly {
 }
 
 pub struct HttpWebhookSender {
-    connector: aws_smithy_http_client::Connector,
+    /// Built on the first send: every function has a sender, only webhook-events, the sweeper
+    /// and a redelivery use it, and the others' cold start should not load TLS roots for it.
+    connector: std::sync::OnceLock<aws_smithy_http_client::Connector>,
     /// The local stack: `http://127.0.0.1` allowed.
     local: bool,
 }
 
 impl HttpWebhookSender {
     pub fn new(local: bool) -> Self {
-        let connector = aws_smithy_http_client::Connector::builder()
-            .connector_settings(
-                aws_smithy_runtime_api::client::http::HttpConnectorSettings::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .read_timeout(Duration::from_secs(ATTEMPT_TIMEOUT_SECS))
-                    .build(),
-            )
-            .tls_provider(Provider::Rustls(CryptoMode::Ring))
-            .build_with_resolver(PublicOnly);
-        Self { connector, local }
+        Self { connector: std::sync::OnceLock::new(), local }
+    }
+
+    fn connector(&self) -> &aws_smithy_http_client::Connector {
+        self.connector.get_or_init(|| {
+            aws_smithy_http_client::Connector::builder()
+                .connector_settings(
+                    aws_smithy_runtime_api::client::http::HttpConnectorSettings::builder()
+                        .connect_timeout(Duration::from_secs(5))
+                        .read_timeout(Duration::from_secs(ATTEMPT_TIMEOUT_SECS))
+                        .build(),
+                )
+                .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                .build_with_resolver(PublicOnly)
+        })
     }
 
     fn request(&self, out: &Outgoing) -> Result<aws_smithy_runtime_api::http::Request, String> {
@@ -79,7 +86,8 @@ impl WebhookSender for HttpWebhookSender {
             Ok(r) => r,
             Err(e) => return Answered { status: None, retry_after: None, error: Some(e), latency_ms: 0 },
         };
-        let sent = tokio::time::timeout(Duration::from_secs(ATTEMPT_TIMEOUT_SECS), self.connector.call(request)).await;
+        let sent =
+            tokio::time::timeout(Duration::from_secs(ATTEMPT_TIMEOUT_SECS), self.connector().call(request)).await;
         match sent {
             Err(_) => {
                 Answered { status: None, retry_after: None, error: Some("timed out".into()), latency_ms: took(started) }
