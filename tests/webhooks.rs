@@ -122,6 +122,65 @@ async fn refunds_failures_and_a_merchant_ending_a_session_emit_their_events_newe
     assert_eq!(paged, listed);
 }
 
+#[tokio::test]
+async fn a_session_that_runs_out_of_time_unpaid_expires_once_and_a_paid_one_never() {
+    let stack = Stack::streaming().await;
+    // Alone: nobody paid. Paid: complete. Pending: a payment awaiting its code at the deadline.
+    let mut opened = Vec::new();
+    for _ in 0..3 {
+        opened.push(stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await);
+    }
+    let [(alone, _), (paid, paid_secret), (pending, pending_secret)] = <[_; 3]>::try_from(opened).unwrap();
+    let phone = random_phone();
+    let p = stack.pay_in_session(&paid, &paid_secret, &phone).await;
+    let pid = p.body["payment_id"].as_str().unwrap().to_owned();
+    let done = stack.verify_in_session(&paid, &paid_secret, &pid, &stack.code_sent_to(&phone)).await;
+    assert_eq!(done.body["status"], "succeeded", "{}", done.body);
+    let open = stack.pay_in_session(&pending, &pending_secret, &random_phone()).await;
+    assert_eq!(open.status, 201, "{}", open.body);
+    let sessions = shared::usecases::sweep_sessions;
+    assert_eq!(sessions(&stack.services, 25, 10).await.unwrap(), 0, "nothing is over before its time");
+
+    stack.clock.advance(shared::domain::SESSION_DEFAULT_SECS);
+    // The sessions alone: the unpaid one ends, the paid one is retired, the pending one waits
+    // for its payment (which expires no later than it).
+    assert_eq!(sessions(&stack.services, 25, 10).await.unwrap(), 1);
+    let items = stack.scan().await;
+    let item = |id: &str| items.iter().find(|i| i["pk"].as_s().unwrap() == &format!("SESSION#{id}")).unwrap().clone();
+    let (a, b, c) = (item(&alone), item(&paid), item(&pending));
+    assert!(a.contains_key("ended_at") && !a.contains_key("gsi2pk"), "{a:?}");
+    assert!(!b.contains_key("ended_at") && !b.contains_key("gsi2pk"), "a paid session is never ended: {b:?}");
+    assert!(!c.contains_key("ended_at") && c.contains_key("gsi2pk"), "{c:?}");
+    // The scheduled sweeper: the pending payment expires, then its session ends.
+    let services: &'static shared::Services = Box::leak(Box::new(stack.services.clone()));
+    let report = shared::jobs::sweeper(services, json!({})).await.unwrap();
+    assert_eq!((report["expired"].as_u64(), report["sessions_expired"].as_u64()), (Some(1), Some(1)), "{report}");
+    let again = shared::jobs::sweeper(services, json!({})).await.unwrap();
+    assert_eq!((again["examined"].as_u64(), again["sessions_expired"].as_u64()), (Some(0), Some(0)), "{again}");
+
+    let report = stack.drain_stream().await;
+    assert_eq!(report.failed.len(), 0, "{report:?}");
+    let all = stack.get("/events?limit=100", None).await.body;
+    let of = |kind: &str| -> Vec<Value> {
+        all["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == kind)
+            .map(|e| e["data"]["object"]["id"].clone())
+            .collect()
+    };
+    let mut expired = of("checkout.session.expired");
+    expired.sort_by_key(|v| v.as_str().map(str::to_owned));
+    let mut want = vec![json!(alone), json!(pending)];
+    want.sort_by_key(|v| v.as_str().map(str::to_owned));
+    assert_eq!(expired, want);
+    assert_eq!(of("checkout.session.completed"), [json!(paid)]);
+    assert_eq!(of("payment.expired").len(), 1);
+    let ended = all["data"].as_array().unwrap().iter().find(|e| e["data"]["object"]["id"] == json!(alone)).unwrap();
+    assert_eq!(ended["data"]["object"]["status"], "expired", "{ended}");
+}
+
 fn endpoint_request(method: &str, path: &str, body: &Value) -> shared::lambda_http::Request {
     use shared::lambda_http::{http, Body};
     http::Request::builder()

@@ -27,6 +27,7 @@ pub async fn sweeper(svc: &'static Services, _event: Value) -> Result<Value, lam
         "voided": report.voided,
         "captured": report.captured,
         "failed": report.failed,
+        "sessions_expired": report.sessions_expired,
         "webhooks_retried": retried,
     }))
 }

@@ -143,7 +143,7 @@ async fn of_session(
     before: Option<&CheckoutSession>,
     after: CheckoutSession,
 ) -> Result<Vec<StoredEvent>, StoreError> {
-    let emitted = session_events(before, &after, false);
+    let emitted = session_events(before, &after);
     if emitted.is_empty() {
         return Ok(Vec::new());
     }

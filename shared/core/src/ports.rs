@@ -477,6 +477,20 @@ pub trait PaymentStore: Send + Sync {
     /// transaction.
     async fn update_session(&self, session: &CheckoutSession, cancel: Option<&Payment>) -> Result<(), StoreError>;
 
+    /// The sessions past their time at `now` the sweeper has still to end (each is due at its
+    /// `expires_at` until it is ended or retired), up to `limit` per shard after where `after`
+    /// has got to; and where this page got to. Read from the table, as they are now.
+    async fn due_sessions(
+        &self,
+        now: i64,
+        limit: u8,
+        after: &DueCursor,
+    ) -> Result<(Vec<CheckoutSession>, DueCursor), StoreError>;
+
+    /// Takes a session its payment completed off the sweeper's index, changing nothing the API
+    /// shows (no new version): `Conflict` if its version is no longer `session.version`.
+    async fn retire_session(&self, session: &CheckoutSession) -> Result<(), StoreError>;
+
     /// Up to `limit` of the user's payments at `merchant`, newest first, starting after
     /// `after`, as history shows them (no secrets are read). One read per page.
     async fn list_for_user(

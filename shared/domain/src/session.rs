@@ -131,7 +131,8 @@ pub struct CheckoutSession {
     pub secret_hash: super::CodeHash,
     pub created_at: i64,
     pub expires_at: i64,
-    /// Set when the merchant ended the session before its time.
+    /// When it ended unpaid: the merchant ended it before its time, or the sweeper found it
+    /// past `expires_at` (set to `expires_at`). A paid session is never ended.
     pub ended_at: Option<i64>,
     /// The session's latest payment.
     pub payment_id: Option<PaymentId>,

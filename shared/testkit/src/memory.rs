@@ -34,6 +34,8 @@ pub struct MemoryPaymentStore {
     /// Paid orders, by (merchant, order): the payment that paid each.
     orders: Mutex<HashMap<(String, String), PaymentId>>,
     sessions: Mutex<HashMap<String, CheckoutSession>>,
+    /// Sessions the sweeper retired (off its index), by id.
+    retired: Mutex<std::collections::HashSet<String>>,
     guards: Mutex<HashMap<String, Guard>>,
     /// Finishers' leases on a payment's next acquirer call: holder and until, by payment id.
     leases: Mutex<HashMap<String, (String, i64)>>,
@@ -530,6 +532,42 @@ impl PaymentStore for MemoryPaymentStore {
         }
         *current = CheckoutSession { version: session.version + 1, ..session.clone() };
         Ok(())
+    }
+
+    /// One shard (0), sorted as DynamoDB's index sorts (`expires_at`, then id).
+    async fn due_sessions(
+        &self,
+        now: i64,
+        limit: u8,
+        after: &DueCursor,
+    ) -> Result<(Vec<CheckoutSession>, DueCursor), StoreError> {
+        let key = |s: &CheckoutSession| format!("{:012}#{}", s.expires_at, s.id.as_str());
+        let last = after.0.get(&0);
+        let retired = lock(&self.retired);
+        let mut due: Vec<CheckoutSession> = lock(&self.sessions)
+            .values()
+            .filter(|s| s.ended_at.is_none() && s.expires_at <= now && !retired.contains(s.id.as_str()))
+            .filter(|s| last.is_none_or(|last| key(s) > *last))
+            .cloned()
+            .collect();
+        due.sort_by_key(key);
+        due.truncate(usize::from(limit) * 4);
+        let mut next = after.clone();
+        if let Some(s) = due.last() {
+            next.0.insert(0, key(s));
+        }
+        Ok((due, next))
+    }
+
+    async fn retire_session(&self, session: &CheckoutSession) -> Result<(), StoreError> {
+        let sessions = lock(&self.sessions);
+        match sessions.get(session.id.as_str()) {
+            Some(current) if current.version == session.version => {
+                lock(&self.retired).insert(session.id.as_str().to_owned());
+                Ok(())
+            }
+            Some(_) | None => Err(StoreError::Conflict),
+        }
     }
 
     async fn find_method(&self, customer: &Customer, id: Option<&MethodId>) -> Result<Option<SavedMethod>, StoreError> {

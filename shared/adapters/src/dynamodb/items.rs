@@ -79,6 +79,13 @@ pub(super) fn session_pk(id: &SessionId) -> String {
 }
 pub(super) const SESSION_SK: &str = "SESSION";
 
+/// Sessions are due for the sweeper on their own partitions of the due index (`gsi2`), spread
+/// as payments' are.
+pub(super) fn session_due_pk(id: &SessionId) -> String {
+    format!("{SESSION_DUE_PREFIX}{}", id.as_str().bytes().last().map_or(0, |b| b % DUE_SHARDS))
+}
+pub(super) const SESSION_DUE_PREFIX: &str = "SDUE#";
+
 pub(super) fn method_sk(id: &MethodId) -> String {
     format!("{METHOD_SK_PREFIX}{id}")
 }
@@ -552,6 +559,11 @@ pub(super) struct SessionItem {
     pub version: u64,
     #[serde(default)]
     pub write_id: String,
+    /// Due for the sweeper (`gsi2`) at `expires_at` until it is ended (or retired, complete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi2sk: Option<String>,
 }
 
 impl SessionItem {
@@ -576,6 +588,8 @@ impl SessionItem {
             capture_method: Some(s.capture_method.as_str().to_owned()),
             version,
             write_id,
+            gsi2pk: s.ended_at.is_none().then(|| session_due_pk(&s.id)),
+            gsi2sk: s.ended_at.is_none().then(|| format!("{:012}#{}", s.expires_at.max(0), s.id)),
         }
     }
 

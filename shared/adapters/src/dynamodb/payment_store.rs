@@ -15,7 +15,7 @@ use super::idempotency_store::{key_found, key_pk, key_write_item, KEY_SK};
 use super::items::{
     customer_pk, history_pk, history_sk, method_sk, order_pk, parse_history_sk, payment_pk, phone_context, session_pk,
     HistoryItem, MethodItem, PaymentItem, SessionItem, DUE_INDEX, DUE_SHARDS, GUARD_SK, HISTORY_INDEX,
-    METHOD_SK_PREFIX, ORDER_SK, PAYMENT_SK, SESSION_SK,
+    METHOD_SK_PREFIX, ORDER_SK, PAYMENT_SK, SESSION_DUE_PREFIX, SESSION_SK,
 };
 use crate::domain::{
     CheckoutSession, Customer, HistoryCursor, HistoryPage, Identifier, MethodId, Payment, PaymentId, PaymentStatus,
@@ -456,6 +456,47 @@ impl DynamoPaymentStore {
         Ok(())
     }
 
+    /// The table keys (`pk`) due at `now` on the due index's partitions `prefix0..prefix3`, up
+    /// to `limit` per shard after `after`; and where this page got to.
+    async fn due_keys(
+        &self,
+        prefix: &str,
+        now: i64,
+        limit: u8,
+        after: &DueCursor,
+    ) -> Result<(Vec<String>, DueCursor), StoreError> {
+        let (mut keys, mut next) = (Vec::new(), after.clone());
+        // Every id sorts before `~`: everything due at or before `now`.
+        let bound = format!("{:012}#~", now.max(0));
+        for shard in 0..DUE_SHARDS {
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(DUE_INDEX)
+                .expression_attribute_values(":shard", AttributeValue::S(format!("{prefix}{shard}")))
+                .expression_attribute_values(":bound", AttributeValue::S(bound.clone()))
+                .limit(i32::from(limit));
+            let query = match after.0.get(&shard) {
+                // The smallest key after the last one read: that key with a NUL appended.
+                Some(last) => query
+                    .key_condition_expression("gsi2pk = :shard AND gsi2sk BETWEEN :from AND :bound")
+                    .expression_attribute_values(":from", AttributeValue::S(format!("{last}\0"))),
+                None => query.key_condition_expression("gsi2pk = :shard AND gsi2sk <= :bound"),
+            };
+            let out = query.send().await.map_err(store_error)?;
+            for item in out.items.unwrap_or_default() {
+                if let Some(AttributeValue::S(sk)) = item.get("gsi2sk") {
+                    next.0.insert(shard, sk.clone());
+                }
+                if let Some(AttributeValue::S(pk)) = item.get("pk") {
+                    keys.push(pk.clone());
+                }
+            }
+        }
+        Ok((keys, next))
+    }
+
     /// One item by its key, read consistently.
     async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
         let out = self
@@ -767,37 +808,12 @@ impl PaymentStore for DynamoPaymentStore {
     }
 
     async fn due(&self, now: i64, limit: u8, after: &DueCursor) -> Result<(Vec<Payment>, DueCursor), StoreError> {
-        let (mut due, mut next) = (Vec::new(), after.clone());
-        // Every id sorts before `~`: everything due at or before `now`.
-        let bound = format!("{:012}#~", now.max(0));
-        for shard in 0..DUE_SHARDS {
-            let query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(DUE_INDEX)
-                .expression_attribute_values(":shard", AttributeValue::S(format!("DUE#{shard}")))
-                .expression_attribute_values(":bound", AttributeValue::S(bound.clone()))
-                .limit(i32::from(limit));
-            let query = match after.0.get(&shard) {
-                // The smallest key after the last one read: that key with a NUL appended.
-                Some(last) => query
-                    .key_condition_expression("gsi2pk = :shard AND gsi2sk BETWEEN :from AND :bound")
-                    .expression_attribute_values(":from", AttributeValue::S(format!("{last}\0"))),
-                None => query.key_condition_expression("gsi2pk = :shard AND gsi2sk <= :bound"),
-            };
-            let out = query.send().await.map_err(store_error)?;
-            for item in out.items.unwrap_or_default() {
-                if let Some(AttributeValue::S(sk)) = item.get("gsi2sk") {
-                    next.0.insert(shard, sk.clone());
-                }
-                // Keys only: the payment is read from the table, as it is now (the index lags).
-                let Some(AttributeValue::S(pk)) = item.get("pk") else { continue };
-                let Some(id) = pk.strip_prefix("PAY#").and_then(PaymentId::parse) else { continue };
-                if let Some(current) = self.get(&id).await? {
-                    due.push(current);
-                }
-            }
+        let (keys, next) = self.due_keys("DUE#", now, limit, after).await?;
+        let mut due = Vec::with_capacity(keys.len());
+        for pk in keys {
+            // Keys only: the payment is read from the table, as it is now (the index lags).
+            let Some(id) = pk.strip_prefix("PAY#").and_then(PaymentId::parse) else { continue };
+            due.extend(self.get(&id).await?);
         }
         Ok((due, next))
     }
@@ -904,6 +920,43 @@ impl PaymentStore for DynamoPaymentStore {
         tx.put(Slot::Plain, self.versioned_put(item, session.version, "")?);
         tx.push(Slot::Plain, cancel_item);
         self.transact_items(tx, &write_id).await
+    }
+
+    async fn due_sessions(
+        &self,
+        now: i64,
+        limit: u8,
+        after: &DueCursor,
+    ) -> Result<(Vec<CheckoutSession>, DueCursor), StoreError> {
+        let (keys, next) = self.due_keys(SESSION_DUE_PREFIX, now, limit, after).await?;
+        let mut due = Vec::with_capacity(keys.len());
+        for pk in keys {
+            let Some(id) = pk.strip_prefix("SESSION#").and_then(SessionId::parse) else { continue };
+            // Read as it is now: one ended or retired since the index was written is not due.
+            due.extend(self.get_session(&id).await?.filter(|s| s.ended_at.is_none()));
+        }
+        Ok((due, next))
+    }
+
+    async fn retire_session(&self, session: &CheckoutSession) -> Result<(), StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(session_pk(&session.id)))
+            .key("sk", AttributeValue::S(SESSION_SK.into()))
+            .update_expression("REMOVE gsi2pk, gsi2sk")
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", AttributeValue::N(session.version.to_string()))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(store_error(e)),
+        }
     }
 
     async fn list_for_user(

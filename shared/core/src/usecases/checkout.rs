@@ -163,6 +163,67 @@ async fn expire_once(
     }
 }
 
+/// Ends the sessions past their time (each due at its `expires_at`), up to `limit` per shard a
+/// page and `max_pages` pages: the number ended. Ending one at its deadline is a write the
+/// stream turns into `checkout.session.expired`. One whose payment completed is retired (off
+/// the index: nothing to say); one whose payment is still open or capturing stays due (a
+/// session's payment expires no later than the session, so the payment ends first).
+pub async fn sweep_sessions(svc: &Ports, limit: u8, max_pages: usize) -> Result<usize, UseCaseError> {
+    let now = svc.clock.now();
+    let (mut cursor, mut ended) = (crate::ports::DueCursor::default(), 0);
+    for _ in 0..max_pages {
+        let (due, next) = svc.payments.due_sessions(now, limit, &cursor).await?;
+        if due.is_empty() {
+            break;
+        }
+        for session in &due {
+            match commit(|again: Option<Raced>| end_at_deadline(svc, session, again, now)).await {
+                Ok(true) => ended += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(session_id = %session.id, error = %e, "could not end a session; next run retries")
+                }
+            }
+        }
+        cursor = next;
+    }
+    Ok(ended)
+}
+
+async fn end_at_deadline(
+    svc: &Ports,
+    due: &CheckoutSession,
+    again: Option<Raced>,
+    now: i64,
+) -> Result<Step<bool, Raced>, UseCaseError> {
+    let session = match again {
+        None => due.clone(),
+        Some(Raced) => svc.payments.get_session(&due.id).await?.ok_or(UseCaseError::SessionNotFound)?,
+    };
+    if session.ended_at.is_some() || session.expires_at > now {
+        return Ok(Step::Done(false));
+    }
+    let view = with_payment(svc, session).await?;
+    let outcome = if view.is_complete() {
+        svc.payments.retire_session(&view.session).await.map(|()| false)
+    } else if view.payment.as_ref().is_some_and(|p| p.status.is_open()) {
+        return Ok(Step::Done(false));
+    } else {
+        let mut ended = CheckoutSession { ended_at: Some(view.session.expires_at), ..view.session };
+        store_session(svc, &mut ended, None).await.map(|()| true)
+    };
+    match outcome {
+        Ok(ended) => {
+            if ended {
+                tracing::info!(session_id = %due.id, "checkout session expired at its deadline");
+            }
+            Ok(Step::Done(ended))
+        }
+        Err(StoreError::Conflict) => Ok(Step::Again(Raced)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The session a browser request names, if the secret it presents is that session's. A
 /// missing or wrong secret and an unknown session get the same refusal.
 pub async fn authenticate(

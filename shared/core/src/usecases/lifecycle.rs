@@ -354,6 +354,8 @@ pub struct SweepReport {
     /// Refunds left pending that were settled.
     pub refunds: usize,
     pub failed: usize,
+    /// Checkout sessions ended unpaid at their deadline.
+    pub sessions_expired: usize,
 }
 
 /// Runs the sweeper once: every payment due at `now` (up to `limit` per page, until none is
@@ -384,6 +386,8 @@ pub async fn sweep(svc: &Services, limit: u8, max_pages: usize) -> Result<SweepR
         // On past what this page held, finished or not.
         cursor = next;
     }
+    // After the payments: a session's payment ends no later than the session.
+    report.sessions_expired = super::checkout::sweep_sessions(svc, limit, max_pages).await?;
     tracing::info!(
         examined = report.examined,
         expired = report.expired,
@@ -391,6 +395,7 @@ pub async fn sweep(svc: &Services, limit: u8, max_pages: usize) -> Result<SweepR
         captured = report.captured,
         refunds = report.refunds,
         failed = report.failed,
+        sessions_expired = report.sessions_expired,
         "sweep done"
     );
     Ok(report)

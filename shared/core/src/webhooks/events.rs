@@ -126,11 +126,11 @@ pub fn payment_events(before: Option<&Payment>, after: &Payment) -> Vec<Emitted>
     out
 }
 
-/// The events a session's own change emits: ended without being paid (expired by the merchant,
-/// or by the sweeper at its deadline).
-pub fn session_events(before: Option<&CheckoutSession>, after: &CheckoutSession, paid: bool) -> Vec<Emitted> {
+/// The events a session's own change emits: ended, which only an unpaid session is (by its
+/// merchant, or by the sweeper at its deadline; both refuse a paid one).
+pub fn session_events(before: Option<&CheckoutSession>, after: &CheckoutSession) -> Vec<Emitted> {
     let ended_now = after.ended_at.is_some() && before.is_none_or(|b| b.ended_at.is_none());
-    if ended_now && !paid {
+    if ended_now {
         vec![emitted(after.id.as_str(), after.version, EventType::CheckoutSessionExpired, None)]
     } else {
         Vec::new()
