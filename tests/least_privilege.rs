@@ -179,6 +179,7 @@ async fn exercise(stack: &mut Stack) -> Vec<(&'static str, Vec<Access>)> {
     // A code key rotation: a first payment looks for the card saved under the old key.
     stack.rotate_code_key();
     stack.first_payment(&first_payment_body(&random_id("u"), &random_phone(), &random_card())).await;
+    adyen_notifications(stack).await;
     let mut accesses = std::mem::take(&mut *stack.accesses.lock().unwrap());
     // The sweeper: expiries, voids, a capture left by a verify that died (as a stale one).
     stack.clock.advance(shared::domain::PAYMENT_TTL_SECS + 60);
@@ -186,6 +187,30 @@ async fn exercise(stack: &mut Stack) -> Vec<(&'static str, Vec<Access>)> {
     shared::usecases::sweep(&stack.services, 25, 10).await.unwrap();
     accesses.push(("PaymentSweeperFunction", stack.calls.accesses_since(mark)));
     accesses
+}
+
+/// Adyen as the acquirer (issue 25): a capture and a refund finished by their notifications, a
+/// capture failed by one, a stray authorisation voided.
+async fn adyen_notifications(stack: &mut Stack) {
+    use crate::adyen::{notification, notify, psp_of, HMAC_HEX};
+    let server = crate::adyen::stand_in(std::time::Duration::ZERO).await;
+    crate::adyen::use_adyen(stack, &server);
+    let (user, phone) = (random_id("u"), random_phone());
+    let first = stack.first_payment(&first_payment_body(&user, &phone, "4111111111111111")).await;
+    let id = first.body["payment_id"].as_str().unwrap().to_owned();
+    stack.verify(&id, &stack.code_sent_to(&phone)).await;
+    let psp = psp_of(&id);
+    assert_eq!(notify(stack, &notification("CAPTURE", &id, "C1", &psp, 1999, true, HMAC_HEX)).await.status, 200);
+    let refund = stack.call(Function::PaymentOperations, &format!("/payments/{id}/refunds"), &json!({}), None).await;
+    let refund_id = refund.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(notify(stack, &notification("REFUND", &refund_id, "R1", &psp, 1999, true, HMAC_HEX)).await.status, 200);
+    let repeat = stack.call(Function::RepeatPayment, "/payments/repeat", &repeat_payment_body(&user), None).await;
+    let rid = repeat.body["payment_id"].as_str().unwrap().to_owned();
+    stack.verify(&rid, &stack.code_sent_to(&phone)).await;
+    let failed = notification("CAPTURE_FAILED", &rid, "C2", &psp_of(&rid), 1999, true, HMAC_HEX);
+    assert_eq!(notify(stack, &failed).await.status, 200);
+    let stray = notification("AUTHORISATION", &rid, "PSPSTRAY", "", 1999, true, HMAC_HEX);
+    assert_eq!(notify(stack, &stray).await.status, 200);
 }
 
 #[tokio::test]
@@ -227,6 +252,7 @@ async fn each_function_may_do_exactly_what_its_code_does_to_the_table() {
         "PaymentOperationsFunction",
         "CheckoutPageFunction",
         "PaymentSweeperFunction",
+        "AcquirerNotificationsFunction",
     ]
     .into();
     for function in functions {

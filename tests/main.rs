@@ -3,6 +3,7 @@
 // Tests may unwrap, panic and index: a failure is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod adyen;
 mod concurrency;
 mod faults;
 mod least_privilege;

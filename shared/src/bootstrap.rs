@@ -83,9 +83,18 @@ pub fn ports_over(
         sms_limits: config.sms_limits,
         attempt_limits: config.attempt_limits,
         sms: Arc::new(SnsCodeSender::new(sns, config.sms_sender_id.clone())),
-        acquirer: match config.acquirer {
+        acquirer: match &config.acquirer {
             AcquirerChoice::Sandbox => Arc::new(SandboxAcquirer),
+            AcquirerChoice::Adyen(adyen) => Arc::new(crate::adyen_http::acquirer(config, adyen)),
         },
+        notices: config.adyen_hmac_key.clone().map(|key| {
+            let account = match &config.acquirer {
+                AcquirerChoice::Adyen(a) => a.merchant_account.clone(),
+                AcquirerChoice::Sandbox => String::new(),
+            };
+            Arc::new(crate::adapters::adyen::notices::AdyenNotices::new(key, account))
+                as Arc<dyn crate::ports::AcquirerNotices>
+        }),
         clock: Arc::new(SystemClock),
         metrics: Arc::new(EmfMetrics::new(&config.metrics_namespace, &config.function_name)),
         settings: config.settings.clone(),

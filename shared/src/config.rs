@@ -3,13 +3,15 @@
 
 use std::collections::BTreeMap;
 
+use crate::adapters::adyen::notifications::HmacKey;
+use crate::adapters::adyen::ApiKey;
 use crate::parameters::ParameterStore;
 
 use crate::domain::SmsCountries;
 use crate::ports::{AttemptLimits, SmsLimits};
 use crate::secrets::Keyring;
 pub use payments_core::settings::{
-    AcquirerChoice, CaptureWindow, ConfigError, Currencies, Keys, LocalAuth, RefundWindow, Settings,
+    AcquirerChoice, AdyenSettings, CaptureWindow, ConfigError, Currencies, Keys, LocalAuth, RefundWindow, Settings,
 };
 
 #[derive(Debug, Clone)]
@@ -36,8 +38,14 @@ pub struct Config {
     pub function_name: String,
     /// `LOCAL_AUTH` and `MERCHANT_DISPLAY_NAMES`.
     pub settings: Settings,
-    /// `ACQUIRER` (with `ALLOW_SANDBOX_ACQUIRER` for the sandbox).
+    /// `ACQUIRER` (with `ALLOW_SANDBOX_ACQUIRER` for the sandbox, `ADYEN_*` for Adyen).
     pub acquirer: AcquirerChoice,
+    /// `ADYEN_API_KEY` or `ADYEN_API_KEY_PARAM` (an SSM SecureString): read with Adyen, by a
+    /// function that holds the card key (only those call the acquirer).
+    pub adyen_api_key: Option<ApiKey>,
+    /// `ADYEN_HMAC_KEY` or `ADYEN_HMAC_KEY_PARAM` (hex, an SSM SecureString): read with Adyen
+    /// where it is configured (the function serving the notification route).
+    pub adyen_hmac_key: Option<HmacKey>,
 }
 
 fn cap(name: &'static str, default: u32) -> Result<u32, ConfigError> {
@@ -48,20 +56,44 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// A keyring from `NAME` (the value itself) or `NAME_PARAM` (an SSM SecureString holding it).
-/// `ssm` is built once per cold start (one connection for both keys); an error building it
+/// A secret from `NAME` (the value itself) or `NAME_PARAM` (an SSM SecureString holding it).
+/// `ssm` is built once per cold start (one connection for every key); an error building it
 /// matters only to a key read from SSM.
-async fn keyring(name: &'static str, ssm: &Result<ParameterStore, String>) -> Result<Keyring, ConfigError> {
+async fn secret(name: &'static str, ssm: &Result<ParameterStore, String>) -> Result<String, ConfigError> {
     let param_var = format!("{name}_PARAM");
-    let spec = match (env(name), env(&param_var)) {
-        (Some(value), _) => value,
+    match (env(name), env(&param_var)) {
+        (Some(value), _) => Ok(value),
         (None, Some(parameter)) => {
             let read = async { ssm.as_ref().map_err(Clone::clone)?.secure_string(&parameter).await };
-            read.await.map_err(|e| ConfigError::Parameter(parameter.clone(), e))?
+            read.await.map_err(|e| ConfigError::Parameter(parameter.clone(), e))
         }
-        (None, None) => return Err(ConfigError::Missing(name)),
+        (None, None) => Err(ConfigError::Missing(name)),
+    }
+}
+
+/// Adyen's API key (a function that holds the card key calls the acquirer) and its
+/// notifications' HMAC key (where it is configured: the notification function's).
+async fn adyen_keys(
+    acquirer: &AcquirerChoice,
+    keys: Keys,
+    ssm: &Result<ParameterStore, String>,
+) -> Result<(Option<ApiKey>, Option<HmacKey>), ConfigError> {
+    if matches!(acquirer, AcquirerChoice::Sandbox) {
+        return Ok((None, None));
+    }
+    let api_key = match keys.card {
+        true => Some(ApiKey::new(secret("ADYEN_API_KEY", ssm).await?)),
+        false => None,
     };
-    Ok(Keyring::parse(name, &spec)?)
+    let hmac_key = match env("ADYEN_HMAC_KEY").or_else(|| env("ADYEN_HMAC_KEY_PARAM")) {
+        Some(_) => Some(HmacKey::from_hex(&secret("ADYEN_HMAC_KEY", ssm).await?).ok_or(ConfigError::AdyenHmacKey)?),
+        None => None,
+    };
+    Ok((api_key, hmac_key))
+}
+
+async fn keyring(name: &'static str, ssm: &Result<ParameterStore, String>) -> Result<Keyring, ConfigError> {
+    Ok(Keyring::parse(name, &secret(name, ssm).await?)?)
 }
 
 impl Config {
@@ -74,10 +106,16 @@ impl Config {
                 false => Ok(None),
             }
         };
-        let (code_hash_keys, card_keys) =
-            tokio::try_join!(optional(keys.code, "CODE_HASH_KEYS"), optional(keys.card, "CARD_ENCRYPTION_KEYS"))?;
+        let acquirer = AcquirerChoice::from_env(env)?;
+        let (code_hash_keys, card_keys, (adyen_api_key, adyen_hmac_key)) = tokio::try_join!(
+            optional(keys.code, "CODE_HASH_KEYS"),
+            optional(keys.card, "CARD_ENCRYPTION_KEYS"),
+            adyen_keys(&acquirer, keys, ssm)
+        )?;
         Ok(Self {
-            acquirer: AcquirerChoice::from_env(env("ACQUIRER").as_deref(), env("ALLOW_SANDBOX_ACQUIRER").as_deref())?,
+            acquirer,
+            adyen_api_key,
+            adyen_hmac_key,
             table_name: env("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?,
             code_hash_keys,
             card_keys,

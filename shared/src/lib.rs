@@ -1,6 +1,7 @@
 //! The payment platform's shared library: pure domain → use cases over ports → adapters →
 //! one HTTP layer. The Lambda functions in `functions/` are thin wrappers around `http`.
 
+pub mod adyen_http;
 pub mod bootstrap;
 pub mod config;
 pub mod jobs;

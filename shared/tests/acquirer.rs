@@ -16,8 +16,13 @@ fn cny(minor: i64) -> Money {
 /// A payment of 10,000 authorised on `card` and captured for `capture`: its authorisation id.
 async fn captured(acquirer: &LedgerAcquirer, id: &PaymentId, card: &str, capture: i64) -> String {
     let card = CardNumber::parse("card", card).unwrap();
+    let customer = shared::domain::Customer {
+        merchant_id: shared::domain::Identifier::parse("merchant_id", "shop-1").unwrap(),
+        user_id: shared::domain::Identifier::parse("user_id", "u-1").unwrap(),
+    };
     let request = AuthorizationRequest {
         payment_id: id,
+        customer: &customer,
         money: &cny(10_000),
         card: &card,
         expiry: Expiry { month: 12, year: 2040 },

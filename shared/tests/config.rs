@@ -56,7 +56,8 @@ fn the_template_never_sets_local_auth() {
                 continue;
             }
             let (path, auth) = (props["Path"].as_str().unwrap(), &props["Auth"]);
-            let shoppers = path.starts_with("/checkout/{session_id}");
+            // The acquirer's notifications are public too: each item is signed.
+            let shoppers = path.starts_with("/checkout/{session_id}") || path == "/acquirer/notifications";
             if shoppers {
                 assert_eq!(auth["Authorizer"].as_str(), Some("NONE"), "{path}");
             } else {
@@ -72,18 +73,60 @@ fn the_template_never_sets_local_auth() {
     assert_eq!(routes, shared::http::routes::ROUTES.len());
 }
 
+/// `ACQUIRER` and its settings from a list of variables.
+fn acquirer(vars: &[(&str, &str)]) -> Result<shared::config::AcquirerChoice, ConfigError> {
+    let vars: std::collections::HashMap<String, String> =
+        vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    shared::config::AcquirerChoice::from_env(|name| vars.get(name).cloned())
+}
+
 #[test]
 fn the_sandbox_acquirer_needs_its_permission_and_there_is_no_default() {
     use shared::config::AcquirerChoice;
-    assert_eq!(AcquirerChoice::from_env(Some("sandbox"), Some("true")).unwrap(), AcquirerChoice::Sandbox);
+    let sandbox = |allow: Option<&str>| match allow {
+        Some(a) => acquirer(&[("ACQUIRER", "sandbox"), ("ALLOW_SANDBOX_ACQUIRER", a)]),
+        None => acquirer(&[("ACQUIRER", "sandbox")]),
+    };
+    assert_eq!(sandbox(Some("true")).unwrap(), AcquirerChoice::Sandbox);
     for allow in [None, Some("false"), Some("TRUE"), Some("1")] {
-        assert!(
-            matches!(AcquirerChoice::from_env(Some("sandbox"), allow), Err(ConfigError::SandboxNotAllowed)),
-            "{allow:?}"
-        );
+        assert!(matches!(sandbox(allow), Err(ConfigError::SandboxNotAllowed)), "{allow:?}");
     }
-    assert!(matches!(AcquirerChoice::from_env(None, Some("true")), Err(ConfigError::Missing("ACQUIRER"))));
-    assert!(matches!(AcquirerChoice::from_env(Some("stripe"), Some("true")), Err(ConfigError::UnknownAcquirer(_))));
+    assert!(matches!(acquirer(&[("ALLOW_SANDBOX_ACQUIRER", "true")]), Err(ConfigError::Missing("ACQUIRER"))));
+    assert!(matches!(acquirer(&[("ACQUIRER", "stripe")]), Err(ConfigError::UnknownAcquirer(_))));
+}
+
+#[test]
+fn adyen_needs_its_endpoint_account_and_return_url_and_none_has_a_default() {
+    use shared::config::{AcquirerChoice, AdyenSettings};
+    let full = [
+        ("ACQUIRER", "adyen"),
+        ("ADYEN_ENDPOINT", "https://checkout-test.adyen.com/v71"),
+        ("ADYEN_MERCHANT_ACCOUNT", "ShopAccount"),
+        ("ADYEN_RETURN_URL", "https://pay.example.com/return"),
+    ];
+    assert_eq!(
+        acquirer(&full).unwrap(),
+        AcquirerChoice::Adyen(AdyenSettings {
+            endpoint: "https://checkout-test.adyen.com/v71".into(),
+            merchant_account: "ShopAccount".into(),
+            return_url: "https://pay.example.com/return".into(),
+        })
+    );
+    for missing in ["ADYEN_ENDPOINT", "ADYEN_MERCHANT_ACCOUNT", "ADYEN_RETURN_URL"] {
+        let vars: Vec<(&str, &str)> = full.iter().copied().filter(|(k, _)| *k != missing).collect();
+        assert!(matches!(acquirer(&vars), Err(ConfigError::Missing(m)) if m == missing), "{missing}");
+    }
+    // Plain http only to the local stand-in on 127.0.0.1.
+    for (endpoint, ok) in [
+        ("http://127.0.0.1:4010", true),
+        ("http://checkout-test.adyen.com/v71", false),
+        ("http://10.0.0.1:4010", false),
+        ("checkout-test.adyen.com", false),
+    ] {
+        let mut vars = full.to_vec();
+        vars[1] = ("ADYEN_ENDPOINT", endpoint);
+        assert_eq!(acquirer(&vars).is_ok(), ok, "{endpoint}");
+    }
 }
 
 #[test]
@@ -183,6 +226,12 @@ fn each_function_may_read_exactly_the_keys_its_handler_loads() {
             "payment-sweeper",
             "shared::jobs::sweeper",
             <shared::Services as Capabilities>::KEYS,
+        ),
+        (
+            "AcquirerNotificationsFunction",
+            "acquirer-notifications",
+            "shared::http::acquirer_notifications",
+            keys_of(shared::http::acquirer_notifications),
         ),
         (
             "WebhookEventsFunction",

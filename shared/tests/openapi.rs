@@ -78,8 +78,11 @@ fn the_spec_documents_exactly_the_routes_the_template_serves() {
         })
         .collect();
     assert!(throttled.is_subset(&served), "{:?}", throttled.difference(&served).collect::<Vec<_>>());
-    let public: BTreeSet<(String, String)> =
-        served.iter().filter(|(_, path)| path.starts_with("/checkout/{session_id}")).cloned().collect();
+    let public: BTreeSet<(String, String)> = served
+        .iter()
+        .filter(|(_, path)| path.starts_with("/checkout/{session_id}") || path == "/acquirer/notifications")
+        .cloned()
+        .collect();
     assert_eq!(throttled, public);
 }
 
@@ -91,7 +94,7 @@ fn every_log_is_kept_for_a_while_and_the_sweeper_runs_alone() {
     let resources = template["Resources"].as_object().unwrap();
     let functions: Vec<(&String, &Value)> =
         resources.iter().filter(|(_, r)| r["Type"] == "AWS::Serverless::Function").collect();
-    assert_eq!(functions.len(), 8);
+    assert_eq!(functions.len(), 9);
     for (name, f) in functions {
         let group = f["Properties"]["LoggingConfig"]["LogGroup"].as_str().unwrap_or_else(|| panic!("{name}"));
         let group = &resources[group];
@@ -120,9 +123,12 @@ fn the_route_table_is_the_documented_api() {
         assert!(op["responses"].get(r.ok_status.to_string()).is_some(), "{} {}: {}", r.method, r.path, r.ok_status);
         let shopper = r.path.starts_with("/checkout/{session_id}");
         assert_eq!(r.caller == CallerKind::Shopper, shopper, "{}", r.path);
-        // A GET or a DELETE changes nothing twice: no key, no body.
+        let acquirer = r.path.starts_with("/acquirer/");
+        assert_eq!(r.caller == CallerKind::Acquirer, acquirer, "{}", r.path);
+        // A GET or a DELETE changes nothing twice: no key, no body. The acquirer's
+        // notifications take no key either: a notice seen twice changes nothing.
         let bodiless = r.method == http::Method::GET || r.method == http::Method::DELETE;
-        assert_eq!(bodiless, r.key == KeyPolicy::Unused, "{}", r.path);
+        assert_eq!(bodiless || acquirer, r.key == KeyPolicy::Unused, "{}", r.path);
         assert_eq!(bodiless, r.body == BodyRule::None, "{}", r.path);
         let concrete = r
             .path

@@ -80,6 +80,7 @@ pub enum Function {
     PaymentStatus,
     PaymentOperations,
     CheckoutPage,
+    AcquirerNotifications,
 }
 
 impl Function {
@@ -92,6 +93,7 @@ impl Function {
             Self::PaymentStatus => "PaymentStatusFunction",
             Self::PaymentOperations => "PaymentOperationsFunction",
             Self::CheckoutPage => "CheckoutPageFunction",
+            Self::AcquirerNotifications => "AcquirerNotificationsFunction",
         }
     }
 }
@@ -246,6 +248,8 @@ impl Stack {
             function_name: "integration-tests".into(),
             settings: Default::default(),
             acquirer: shared::config::AcquirerChoice::Sandbox,
+            adyen_api_key: None,
+            adyen_hmac_key: None,
         };
         let clock = Arc::new(ManualClock::starting_now());
         let calls = calls::CallLog::default();
@@ -427,6 +431,7 @@ impl Stack {
             Function::PaymentStatus => shared::http::payment_status(&self.keyless, req).await,
             Function::PaymentOperations => shared::http::payment_operations(&self.code_only(), req).await,
             Function::CheckoutPage => shared::http::checkout_page(&self.code_only(), req).await,
+            Function::AcquirerNotifications => shared::http::acquirer_notifications(&self.services, req).await,
         };
         let accesses = self.calls.accesses_since(mark);
         self.accesses.lock().unwrap().push((function.resource(), accesses));

@@ -941,6 +941,8 @@ pub struct ThreeDsResult {
 #[derive(Debug)]
 pub struct AuthorizationRequest<'a> {
     pub payment_id: &'a PaymentId,
+    /// Whose card it is (an acquirer that stores cards keeps them under a keyed hash of it).
+    pub customer: &'a Customer,
     pub money: &'a Money,
     pub card: &'a CardNumber,
     pub expiry: Expiry,
@@ -954,7 +956,8 @@ pub struct AuthorizationRequest<'a> {
 pub enum Authorization {
     Approved {
         authorization_id: String,
-        /// The network's reference for a stored credential (kept with the saved card).
+        /// The acquirer's reference for a stored credential, opaque (kept with the saved card,
+        /// given back on its later payments): the network's reference, or an acquirer's own.
         network_reference: Option<String>,
     },
     /// Why the issuer or the acquirer declined, in our closed set of reasons (an adapter maps
@@ -965,6 +968,9 @@ pub enum Authorization {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Capture {
     Captured,
+    /// The acquirer took the capture and answers later (Adyen's `received`): the payment stays
+    /// `capturing` until the acquirer's notification (or a repeated capture) says.
+    Pending,
     /// The acquirer refused to capture (the authorisation lapsed, the issuer withdrew it).
     Failed(String),
 }
@@ -1064,6 +1070,64 @@ pub trait Acquirer: Send + Sync {
     async fn refund_status(&self, request: &RefundRequest<'_>) -> Result<RefundOutcome, AcquirerError>;
 }
 
+/// What one acquirer notification says happened to one of our payments or refunds, once its
+/// adapter checked its signature. Acquirer-neutral: the use case acts on these only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// The acquirer authorised the payment (`authorization_id`: its reference there).
+    Authorised {
+        payment_id: PaymentId,
+        authorization_id: String,
+    },
+    /// The acquirer refused the authorisation (the payment's own answer said so, or will).
+    AuthorisationRefused {
+        payment_id: PaymentId,
+    },
+    /// A capture the acquirer took earlier (`Capture::Pending`) is done.
+    Captured {
+        payment_id: PaymentId,
+    },
+    /// It failed: the funds were not taken.
+    CaptureFailed {
+        payment_id: PaymentId,
+    },
+    /// A void (cancel) is done, or failed.
+    Canceled {
+        payment_id: PaymentId,
+    },
+    CancelFailed {
+        payment_id: PaymentId,
+    },
+    /// A pending refund's result.
+    RefundSucceeded {
+        refund_id: RefundId,
+    },
+    RefundFailed {
+        refund_id: RefundId,
+    },
+    /// An event this platform does not act on, or a reference that is not ours: acknowledged.
+    Ignored {
+        event: String,
+    },
+}
+
+/// Why a notification batch is refused (answered 401; the acquirer sends it again).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoticeRefusal {
+    #[error("{0} item(s) unsigned or signed with another key")]
+    Unsigned(usize),
+    #[error("not a notification batch: {0}")]
+    Malformed(String),
+}
+
+/// An acquirer's notifications as they arrive: every item's signature checked (one that fails
+/// refuses the batch), each read as a [`Notice`].
+pub trait AcquirerNotices: Send + Sync {
+    fn read(&self, body: &[u8]) -> Result<Vec<Notice>, NoticeRefusal>;
+    /// The body the acquirer expects once a batch is taken (Adyen: `[accepted]`).
+    fn accepted(&self) -> &'static str;
+}
+
 pub trait Clock: Send + Sync {
     /// Unix time in seconds.
     fn now(&self) -> i64;
@@ -1091,6 +1155,8 @@ pub enum BusinessEvent {
     /// A new card's authorisation (a first payment's) was approved and stored: the approval
     /// velocity an alarm watches.
     Authorised,
+    /// An acquirer notification batch refused: unsigned, or signed with another key.
+    NotificationRefused,
 }
 
 impl BusinessEvent {
@@ -1106,6 +1172,7 @@ impl BusinessEvent {
             Self::DeclineCapReached => "DeclineCapsReached",
             Self::AttemptLimitReached => "AttemptLimitsReached",
             Self::Authorised => "Authorisations",
+            Self::NotificationRefused => "NotificationsRefused",
         }
     }
 }

@@ -32,8 +32,12 @@ pub enum ConfigError {
     Currencies(String),
     #[error("RETURN_URL_ORIGINS must be a JSON object of merchant id to a list of origins: {0}")]
     ReturnUrlOrigins(String),
-    #[error("ACQUIRER {0:?} is not an acquirer this build has (sandbox)")]
+    #[error("ACQUIRER {0:?} is not an acquirer this build has (sandbox, adyen)")]
     UnknownAcquirer(String),
+    #[error("ADYEN_ENDPOINT must be an https URL (http only on 127.0.0.1, the local stand-in): {0:?}")]
+    AdyenEndpoint(String),
+    #[error("ADYEN_HMAC_KEY must be the notification HMAC key in hex, as Adyen's Customer Area shows it")]
+    AdyenHmacKey,
     #[error(
         "ACQUIRER=sandbox approves every valid card and moves no money; it runs only with \
          ALLOW_SANDBOX_ACQUIRER=true, which the template forbids for the prod stage"
@@ -41,22 +45,52 @@ pub enum ConfigError {
     SandboxNotAllowed,
 }
 
-/// Which acquirer authorises payments. Only the sandbox exists so far; a real acquirer is a new
-/// adapter behind the same port, and a new variant here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which acquirer authorises payments: a new acquirer is a new adapter behind the same port,
+/// and a new variant here.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AcquirerChoice {
     /// Approves every Luhn-valid card except its test cards; never in production.
     Sandbox,
+    /// Adyen's Checkout API v71 (`shared/adapters/src/adyen`).
+    Adyen(AdyenSettings),
+}
+
+/// Where and as whom the Adyen adapter calls: all configured, none defaulted (a stack never
+/// takes live money by accident, nor test money in production). The API key and the
+/// notifications' HMAC key are SSM SecureStrings, loaded with the other keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdyenSettings {
+    /// `ADYEN_ENDPOINT`: `https://checkout-test.adyen.com/v71`, or the live URL with the
+    /// account's prefix; `http://127.0.0.1:…` only for the local stand-in.
+    pub endpoint: String,
+    /// `ADYEN_MERCHANT_ACCOUNT`.
+    pub merchant_account: String,
+    /// `ADYEN_RETURN_URL`: where a 3-D Secure redirect comes back to.
+    pub return_url: String,
 }
 
 impl AcquirerChoice {
-    /// `ACQUIRER` and `ALLOW_SANDBOX_ACQUIRER`: there is no default, and the sandbox needs the
-    /// explicit permission.
-    pub fn from_env(acquirer: Option<&str>, allow_sandbox: Option<&str>) -> Result<Self, ConfigError> {
-        match acquirer {
+    /// `ACQUIRER` and what it needs (`ALLOW_SANDBOX_ACQUIRER` for the sandbox, `ADYEN_*` for
+    /// Adyen), read through `env`: there is no default.
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        match env("ACQUIRER").as_deref() {
             None | Some("") => Err(ConfigError::Missing("ACQUIRER")),
-            Some("sandbox") if allow_sandbox == Some("true") => Ok(Self::Sandbox),
+            Some("sandbox") if env("ALLOW_SANDBOX_ACQUIRER").as_deref() == Some("true") => Ok(Self::Sandbox),
             Some("sandbox") => Err(ConfigError::SandboxNotAllowed),
+            Some("adyen") => {
+                let need = |name: &'static str| env(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name));
+                let endpoint = need("ADYEN_ENDPOINT")?;
+                let parsed = url::Url::parse(&endpoint).ok();
+                let local = parsed.as_ref().is_some_and(|u| u.scheme() == "http" && u.host_str() == Some("127.0.0.1"));
+                if !(local || parsed.as_ref().is_some_and(|u| u.scheme() == "https")) {
+                    return Err(ConfigError::AdyenEndpoint(endpoint));
+                }
+                Ok(Self::Adyen(AdyenSettings {
+                    endpoint,
+                    merchant_account: need("ADYEN_MERCHANT_ACCOUNT")?,
+                    return_url: need("ADYEN_RETURN_URL")?,
+                }))
+            }
             Some(other) => Err(ConfigError::UnknownAcquirer(other.to_owned())),
         }
     }

@@ -29,6 +29,9 @@ pub enum Access {
     Merchant,
     /// The raw session id from the path.
     Shopper(String),
+    /// The acquirer: never a caller of these handlers (its one route's handler checks each
+    /// notification's signature itself), so refused here.
+    Acquirer,
 }
 
 /// Who may call `route`, from its kind in the table: fails closed (a shopper's route without a
@@ -37,6 +40,7 @@ fn access(route: &Route) -> Access {
     match route.spec().caller {
         CallerKind::Merchant => Access::Merchant,
         CallerKind::Shopper => Access::Shopper(route.session().unwrap_or_default().to_owned()),
+        CallerKind::Acquirer => Access::Acquirer,
     }
 }
 
@@ -80,6 +84,9 @@ async fn identify(svc: &CodeServices, req: &Request, access: &Access, ok_status:
             let (caller, session) = auth::shopper(svc, req, raw).await?;
             let urls = Urls::Session(session.id.clone());
             Ok(Ctx { caller, session: Some(session), urls, now, ok_status })
+        }
+        Access::Acquirer => {
+            Err(Problem::new(401, "unauthorized", "this route takes the acquirer's signed notifications"))
         }
     }
 }

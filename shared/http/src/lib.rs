@@ -9,6 +9,7 @@ mod dto;
 pub mod events;
 mod handlers;
 mod idempotency;
+mod notices;
 mod operations;
 mod problem;
 mod reply;
@@ -19,6 +20,7 @@ mod webhook_endpoints;
 
 pub use checkout::checkout_page;
 pub use handlers::{first_payment, payment_status, repeat_payment, verify_code};
+pub use notices::acquirer_notifications;
 pub use operations::payment_operations;
 pub use reply::Reply;
 pub use request::{route, CodeAction, Route};

@@ -186,6 +186,8 @@ pub enum Route {
     SessionRepeat(String),
     /// `POST /checkout/{session_id}/payments/{payment_id}/verify|resend`
     SessionCode { session_id: String, payment_id: String, action: CodeAction },
+    /// `POST /acquirer/notifications`
+    AcquirerNotifications,
 }
 
 impl Route {
@@ -233,6 +235,7 @@ impl Route {
             ["checkout", id, "state"] => Self::SessionState(own(id)),
             ["checkout", id, "payments"] => Self::SessionPay(own(id)),
             ["checkout", id, "payments", "repeat"] => Self::SessionRepeat(own(id)),
+            ["acquirer", "notifications"] => Self::AcquirerNotifications,
             ["checkout", sid, "payments", pid, a] => {
                 Self::SessionCode { session_id: own(sid), payment_id: own(pid), action: action(a)? }
             }

@@ -15,6 +15,9 @@ pub enum CallerKind {
     Merchant,
     /// The shopper's browser, holding the client secret of the session in the path.
     Shopper,
+    /// The acquirer (Adyen), posting its notifications: no JWT and no session; each item is
+    /// signed with the acquirer's HMAC key, checked by its own handler before anything is read.
+    Acquirer,
 }
 
 /// What an `Idempotency-Key` does on a route.
@@ -124,7 +127,7 @@ impl RouteSpec {
     }
 }
 
-use CallerKind::{Merchant, Shopper};
+use CallerKind::{Acquirer, Merchant, Shopper};
 
 pub static CREATE_PAYMENT: RouteSpec = post("first-payment", "/payments", Merchant, 201).with_payment();
 pub static REPEAT_PAYMENT: RouteSpec = post("repeat-payment", "/payments/repeat", Merchant, 201).with_payment();
@@ -179,9 +182,20 @@ pub static SESSION_VERIFY: RouteSpec =
     post("verify", "/checkout/{session_id}/payments/{payment_id}/verify", Shopper, 200).with_payment();
 pub static SESSION_RESEND: RouteSpec =
     post("resend", "/checkout/{session_id}/payments/{payment_id}/resend", Shopper, 200).empty_body();
+/// Notifications are idempotent by the state machine (a second changes nothing): no key.
+pub static ACQUIRER_NOTIFICATIONS: RouteSpec = RouteSpec {
+    name: "acquirer-notifications",
+    method: Method::POST,
+    path: "/acquirer/notifications",
+    caller: Acquirer,
+    ok_status: 200,
+    key: KeyPolicy::Unused,
+    body: BodyRule::Json,
+    replay: Replay::AsKept,
+};
 
 /// The whole table.
-pub static ROUTES: [&RouteSpec; 32] = [
+pub static ROUTES: [&RouteSpec; 33] = [
     &CREATE_PAYMENT,
     &REPEAT_PAYMENT,
     &VERIFY,
@@ -214,6 +228,7 @@ pub static ROUTES: [&RouteSpec; 32] = [
     &SESSION_REPEAT,
     &SESSION_VERIFY,
     &SESSION_RESEND,
+    &ACQUIRER_NOTIFICATIONS,
 ];
 
 /// What a parsed route is: its value in the table, and what its path names.
@@ -274,6 +289,7 @@ impl Route {
             Self::SessionCode { session_id: s, payment_id: p, action: CodeAction::Resend } => {
                 (&SESSION_RESEND, Some(s), Some(p), Some(p))
             }
+            Self::AcquirerNotifications => (&ACQUIRER_NOTIFICATIONS, None, None, None),
         };
         Parts {
             spec,
@@ -333,7 +349,8 @@ impl Route {
             | Self::CheckoutPage(_)
             | Self::SessionState(_)
             | Self::SessionPay(_)
-            | Self::SessionRepeat(_) => None,
+            | Self::SessionRepeat(_)
+            | Self::AcquirerNotifications => None,
         }
     }
 }

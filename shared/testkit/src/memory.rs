@@ -760,6 +760,7 @@ impl MemoryStack {
             sms_limits: SmsLimits::default(),
             attempt_limits: AttemptLimits::default(),
             acquirer: std::sync::Arc::new(shared::adapters::sandbox_acquirer::SandboxAcquirer),
+            notices: None,
             clock,
             metrics: metrics.clone(),
             settings: shared::config::Settings::default(),

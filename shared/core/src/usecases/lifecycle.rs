@@ -41,8 +41,10 @@ pub(crate) async fn authorize_first(
     present: &PresentCard,
     code: &VerificationCode,
 ) -> Result<Payment, UseCaseError> {
+    let customer = payment.customer();
     let request = AuthorizationRequest {
         payment_id: &payment.id,
+        customer: &customer,
         money: &payment.money,
         card: &present.card,
         expiry: payment.method.expiry,
@@ -147,6 +149,15 @@ pub(crate) async fn capture_authorized(
     let now = svc.clock.now();
     Ok(Captured::No(match captured {
         Capture::Captured => return Ok(Captured::Yes(payment, now)),
+        // Stored `capturing` already (the claim that started it): the notification finishes it.
+        // Read again: the notification may have come before this answer.
+        Capture::Pending => {
+            tracing::info!(payment_id = %payment.id, "capture taken; its result comes by notification");
+            reread(svc, &payment).await.and_then(|p| match p.status {
+                PaymentStatus::Capturing => Ok(p),
+                _ => outcome_of(p),
+            })
+        }
         Capture::Failed(reason) => {
             tracing::warn!(payment_id = %payment.id, %reason, "capture failed");
             transition(&mut payment, Command::Fail(Failure::CaptureFailed), now)?;
@@ -167,8 +178,10 @@ pub(crate) async fn capture_authorized(
 async fn authorize_repeat(svc: &Services, payment: &mut Payment) -> Result<Authorization, UseCaseError> {
     let sealed = payment.sealed_card.clone().ok_or_else(|| unavailable("capturing payment without its card"))?;
     let card = svc.vault().open(&payment.customer(), &sealed).map_err(unavailable)?;
+    let customer = payment.customer();
     let request = AuthorizationRequest {
         payment_id: &payment.id,
+        customer: &customer,
         money: &payment.money,
         card: &card,
         expiry: payment.method.expiry,
@@ -259,7 +272,7 @@ pub(crate) fn saved_method(payment: &Payment, now: i64) -> Result<Option<SavedMe
 
 /// Stores a capturing payment's failure, giving its order up in the same write. `Err` holds
 /// the payment as stored when another finisher got there first.
-async fn end_capturing(svc: &Ports, mut payment: Payment) -> Result<Result<Payment, Payment>, UseCaseError> {
+pub(crate) async fn end_capturing(svc: &Ports, mut payment: Payment) -> Result<Result<Payment, Payment>, UseCaseError> {
     match store(svc, &mut payment, &[Rider::ReleaseOrder]).await {
         Ok(()) => {
             svc.metrics

@@ -1,5 +1,6 @@
 //! Use cases: the payment flows, written against the ports only.
 
+pub mod acquirer_notices;
 pub mod caller;
 pub mod checkout;
 mod commit;
@@ -22,6 +23,7 @@ pub mod verify_code;
 pub mod webhook_delivery;
 pub mod webhook_endpoints;
 
+pub use acquirer_notices::{apply_notice, NoticeOutcome};
 pub use caller::{Caller, SessionScope};
 pub use checkout::{
     authenticate, create_session, expire_session, merchant_session, pay_in_session, session_state, sweep_sessions,

@@ -166,7 +166,7 @@ async fn send_refund(svc: &Ports, payment: Payment, refund: Refund, again: bool)
 }
 
 /// Stores a pending refund's final answer: the payment as it then stands.
-async fn settle(
+pub(crate) async fn settle(
     svc: &Ports,
     mut payment: Payment,
     id: &RefundId,

@@ -30,6 +30,8 @@ pub struct Ports {
     /// first payments.
     pub attempt_limits: AttemptLimits,
     pub acquirer: Arc<dyn Acquirer>,
+    /// The acquirer's signed notifications, where this function takes them (its key loaded).
+    pub notices: Option<Arc<dyn crate::ports::AcquirerNotices>>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<dyn Metrics>,
     /// How callers are recognised and named (read by the HTTP layer only).

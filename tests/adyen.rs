@@ -1,0 +1,255 @@
+//! The Adyen adapter end to end (issue 25), offline: the real handlers and moto, the adapter over
+//! real HTTP to a `wiremock` stand-in for Adyen on 127.0.0.1 (it answers as the contract's
+//! examples do), and Adyen's signed notifications posted to the acquirer-notifications function.
+//! A capture is `capturing` until its notification; a notification delivered twice changes
+//! nothing; an unsigned one is refused and counted; a notification before the API's answer
+//! converges; a hold no payment owns is voided.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use integration_tests::*;
+use serde_json::{json, Value};
+use shared::adapters::adyen::notices::AdyenNotices;
+use shared::adapters::adyen::notifications::{sign, HmacKey, NotificationItem};
+use shared::adapters::adyen::{AdyenAcquirer, AdyenConfig, ApiKey, RetryPolicy};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const ACCOUNT: &str = "ShopAccountCNY";
+pub(crate) const HMAC_HEX: &str = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
+
+/// `POST /payments` as Adyen answers a card: authorised, its pspReference derived from our
+/// reference; a card to store gets a stored method id and a network reference.
+struct Authorise;
+
+impl Respond for Authorise {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&req.body).unwrap();
+        let reference = body["reference"].as_str().unwrap();
+        let mut answer = json!({
+            "resultCode": "Authorised",
+            "pspReference": psp_of(reference),
+            "merchantReference": reference,
+            "amount": body["amount"],
+            "additionalData": {"authCode": "044925"},
+        });
+        if body["storePaymentMethod"] == json!(true) {
+            answer["additionalData"]["tokenization.storedPaymentMethodId"] = json!("M5N7TQ4TG5PFWR50");
+            answer["additionalData"]["networkTxReference"] = json!("MCC123456789012");
+        }
+        ResponseTemplate::new(200).set_body_json(answer)
+    }
+}
+
+/// A modification taken: `received`.
+struct Received;
+
+impl Respond for Received {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&req.body).unwrap();
+        let psp = req.url.path().split('/').nth(3).unwrap_or("").to_owned();
+        ResponseTemplate::new(201).set_body_json(json!({
+            "merchantAccount": ACCOUNT, "paymentPspReference": psp, "reference": body["reference"],
+            "pspReference": format!("MOD{}", rand_digits()), "status": "received", "amount": body["amount"],
+        }))
+    }
+}
+
+fn rand_digits() -> u32 {
+    use rand::Rng;
+    rand::rng().random_range(0..1_000_000)
+}
+
+pub(crate) fn psp_of(reference: &str) -> String {
+    format!("PSP{}", reference.trim_start_matches("pay_").to_ascii_uppercase())
+}
+
+/// A stack whose acquirer is Adyen at `server`, taking notifications signed with the test key.
+async fn adyen_stack(server: &MockServer) -> Stack {
+    let mut stack = Stack::new().await;
+    use_adyen(&mut stack, server);
+    stack
+}
+
+/// `stack`'s acquirer becomes Adyen at `server`; it takes notifications signed with the test key.
+pub(crate) fn use_adyen(stack: &mut Stack, server: &MockServer) {
+    let config = AdyenConfig {
+        endpoint: format!("{}/v71", server.uri()),
+        merchant_account: ACCOUNT.into(),
+        return_url: "https://pay.example.com/return".into(),
+        api_key: Some(ApiKey::new("AQE_test_key".into())),
+        reference_key: vec![9; 32],
+    };
+    let retry = RetryPolicy { attempts: 3, timeout: Duration::from_secs(2), pause: Duration::from_millis(20) };
+    let transport = Arc::new(shared::adyen_http::HttpTransport::default());
+    stack.services.acquirer = Arc::new(AdyenAcquirer::new(config, transport, retry));
+    stack.services.notices = Some(Arc::new(AdyenNotices::new(HmacKey::from_hex(HMAC_HEX).unwrap(), ACCOUNT.into())));
+}
+
+pub(crate) async fn stand_in(capture_delay: Duration) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).and(path("/v71/payments")).respond_with(Authorise).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path_regex(r"^/v71/payments/[^/]+/captures$"))
+        .respond_with(DelayedReceived(capture_delay))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(r"^/v71/(payments/[^/]+/)?(cancels|refunds)$"))
+        .respond_with(Received)
+        .mount(&server)
+        .await;
+    server
+}
+
+struct DelayedReceived(Duration);
+
+impl Respond for DelayedReceived {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        Received.respond(req).set_delay(self.0)
+    }
+}
+
+/// One notification item as Adyen signs it, in a batch.
+pub(crate) fn notification(
+    event: &str,
+    reference: &str,
+    psp: &str,
+    original: &str,
+    value: u64,
+    success: bool,
+    key: &str,
+) -> Value {
+    let mut item = json!({
+        "amount": {"currency": "CNY", "value": value},
+        "eventCode": event,
+        "eventDate": "2026-12-03T12:00:00+01:00",
+        "merchantAccountCode": ACCOUNT,
+        "merchantReference": reference,
+        "originalReference": original,
+        "pspReference": psp,
+        "reason": "",
+        "success": if success { "true" } else { "false" },
+    });
+    let parsed: NotificationItem = serde_json::from_value(item.clone()).unwrap();
+    item["additionalData"] = json!({"hmacSignature": sign(&parsed, &HmacKey::from_hex(key).unwrap())});
+    json!({"live": "false", "notificationItems": [{"NotificationRequestItem": item}]})
+}
+
+pub(crate) async fn notify(stack: &Stack, batch: &Value) -> Answer {
+    stack.send(Function::AcquirerNotifications, post_request("/acquirer/notifications", batch, None)).await
+}
+
+async fn status_of(stack: &Stack, id: &str) -> Value {
+    stack.get(&format!("/payments/{id}"), None).await.body
+}
+
+#[tokio::test]
+async fn a_capture_stays_capturing_until_its_notification_which_counts_once_and_an_unsigned_one_is_refused() {
+    let server = stand_in(Duration::ZERO).await;
+    let stack = adyen_stack(&server).await;
+    let (user, phone) = (random_id("u"), random_phone());
+    let first = stack.first_payment(&first_payment_body(&user, &phone, "4111111111111111")).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let id = first.body["payment_id"].as_str().unwrap().to_owned();
+    let done = stack.verify(&id, &stack.code_sent_to(&phone)).await;
+    assert_eq!((done.status, done.body["status"].as_str()), (200, Some("capturing")), "{}", done.body);
+
+    // Signed with another key, or with nothing: refused, counted, nothing changes.
+    let psp = psp_of(&id);
+    let forged = notification("CAPTURE", &id, "CAP1", &psp, 1999, true, &"AB".repeat(32));
+    assert_eq!(code_of(&notify(&stack, &forged).await), (401, Some("notification_signature_invalid")));
+    let mut unsigned = notification("CAPTURE", &id, "CAP1", &psp, 1999, true, HMAC_HEX);
+    unsigned["notificationItems"][0]["NotificationRequestItem"]["additionalData"] = json!({});
+    assert_eq!(notify(&stack, &unsigned).await.status, 401);
+    assert_eq!(code_of(&notify(&stack, &json!({"hello": 1})).await), (400, Some("notification_malformed")));
+    assert_eq!(stack.metrics.count(&shared::ports::BusinessEvent::NotificationRefused), 3);
+    assert_eq!(status_of(&stack, &id).await["status"], "capturing");
+
+    // Adyen's CAPTURE: succeeded, the card saved; the same notification again changes nothing.
+    let capture = notification("CAPTURE", &id, "CAP1", &psp, 1999, true, HMAC_HEX);
+    let taken = notify(&stack, &capture).await;
+    assert_eq!(taken.status, 200);
+    assert_eq!(taken.headers["content-type"], "text/plain");
+    let paid = status_of(&stack, &id).await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+    assert_eq!(notify(&stack, &capture).await.status, 200);
+    assert_eq!(status_of(&stack, &id).await["updated_at"], paid["updated_at"], "a second delivery changes nothing");
+
+    // The repeat payment uses the stored method (never the card again); its capture fails by
+    // notification: failed, its order given back.
+    let repeat = stack.call(Function::RepeatPayment, "/payments/repeat", &repeat_payment_body(&user), None).await;
+    assert_eq!(repeat.status, 201, "{}", repeat.body);
+    let rid = repeat.body["payment_id"].as_str().unwrap().to_owned();
+    let done = stack.verify(&rid, &stack.code_sent_to(&phone)).await;
+    assert_eq!(done.body["status"], "capturing", "{}", done.body);
+    let sent: Vec<Value> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/v71/payments")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    let repeat_request = sent.iter().find(|b| b["reference"] == json!(rid)).unwrap();
+    assert_eq!(repeat_request["paymentMethod"]["storedPaymentMethodId"], "M5N7TQ4TG5PFWR50");
+    assert_eq!(repeat_request["shopperInteraction"], "ContAuth");
+    assert!(repeat_request["paymentMethod"].get("number").is_none());
+    let failed = notification("CAPTURE_FAILED", &rid, "CAP2", &psp_of(&rid), 1999, true, HMAC_HEX);
+    assert_eq!(notify(&stack, &failed).await.status, 200);
+    let after = status_of(&stack, &rid).await;
+    assert_eq!((after["status"].as_str(), after["failure_code"].as_str()), (Some("failed"), Some("capture_failed")));
+
+    // A refund of the first: pending until REFUND; REFUND again changes nothing.
+    let refund = stack
+        .call(Function::PaymentOperations, &format!("/payments/{id}/refunds"), &json!({"amount": 500}), None)
+        .await;
+    assert_eq!((refund.status, refund.body["status"].as_str()), (201, Some("pending")), "{}", refund.body);
+    let refund_id = refund.body["id"].as_str().unwrap().to_owned();
+    let refunded = notification("REFUND", &refund_id, "REF1", &psp, 500, true, HMAC_HEX);
+    assert_eq!(notify(&stack, &refunded).await.status, 200);
+    assert_eq!(notify(&stack, &refunded).await.status, 200);
+    let got = stack.get(&format!("/refunds/{refund_id}"), None).await.body;
+    assert_eq!(got["status"], "succeeded", "{got}");
+    stack.delete_table().await;
+}
+
+#[tokio::test]
+async fn a_capture_notified_before_its_answer_converges_and_a_hold_no_payment_owns_is_voided() {
+    // Adyen takes 700 ms to answer the capture; its notification comes 200 ms in.
+    let server = stand_in(Duration::from_millis(700)).await;
+    let stack = adyen_stack(&server).await;
+    let phone = random_phone();
+    let first = stack.first_payment(&first_payment_body(&random_id("u"), &phone, "4111111111111111")).await;
+    let id = first.body["payment_id"].as_str().unwrap().to_owned();
+    let code = stack.code_sent_to(&phone);
+    let early = notification("CAPTURE", &id, "CAP1", &psp_of(&id), 1999, true, HMAC_HEX);
+    let (done, taken) = tokio::join!(stack.verify(&id, &code), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        notify(&stack, &early).await
+    });
+    assert_eq!(taken.status, 200);
+    assert_eq!((done.status, done.body["status"].as_str()), (200, Some("succeeded")), "{}", done.body);
+    assert_eq!(status_of(&stack, &id).await["status"], "succeeded");
+
+    // An AUTHORISATION for a payment that ended without it (its answer was lost, say): the
+    // hold is voided by its pspReference.
+    let declined = stack.first_payment(&first_payment_body(&random_id("u"), &random_phone(), "4111111111111111")).await;
+    let ended = declined.body["payment_id"].as_str().unwrap().to_owned();
+    let canceled =
+        stack.call(Function::PaymentOperations, &format!("/payments/{ended}/cancel"), &json!({}), None).await;
+    assert_eq!(canceled.status, 200, "{}", canceled.body);
+    let stray = notification("AUTHORISATION", &ended, "PSPSTRAY00000001", "", 1999, true, HMAC_HEX);
+    assert_eq!(notify(&stack, &stray).await.status, 200);
+    let voids: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .filter(|p| p.ends_with("/cancels"))
+        .collect();
+    assert!(voids.contains(&"/v71/payments/PSPSTRAY00000001/cancels".to_owned()), "{voids:?}");
+    stack.delete_table().await;
+}
