@@ -5,7 +5,7 @@ VENV := .venv
 TOOLS := $(VENV)/.installed-$(shell sha1sum requirements-dev.txt | cut -c1-12)
 DEPLOY_TOOLS := $(VENV)/.deploy-installed-$(shell cat requirements-dev.txt requirements-deploy.txt | sha1sum | cut -c1-12)
 
-.PHONY: webhooks-listen run test tools deploy-tools package soak campaign bench load code
+.PHONY: adyen-notify webhooks-listen run test tools deploy-tools package soak campaign bench load code
 
 # Local tooling (moto, cargo-lambda, boto3, schemathesis, cfn-lint), pinned, inside the repo.
 # uv (pinned, from PyPI) installs them: about 10 s where pip takes over a minute.
@@ -23,8 +23,17 @@ $(DEPLOY_TOOLS): $(TOOLS) requirements-deploy.txt
 	touch $@
 deploy-tools: $(DEPLOY_TOOLS)
 
+# `make run ACQUIRER=adyen`: the Adyen adapter against a local stand-in built from its contract.
+ACQUIRER ?= sandbox
 run: $(TOOLS)
-	scripts/run-local.sh
+	ACQUIRER=$(ACQUIRER) scripts/run-local.sh
+
+# One signed Adyen notification to the local stack (`make run ACQUIRER=adyen`), e.g.
+# make adyen-notify EVENT=CAPTURE_FAILED REFERENCE=pay_… PSP=ANY ORIGINAL=<pspReference> VALUE=1999
+SUCCESS ?= true
+adyen-notify: $(TOOLS)
+	export ACQUIRER=adyen && source scripts/local-env.sh && \
+	  $(VENV)/bin/python scripts/adyen_standin.py notify $(EVENT) $(REFERENCE) $(PSP) $(ORIGINAL) $(VALUE) $(SUCCESS)
 
 # A receiver on 127.0.0.1 that registers itself as an endpoint of the local stack (`make run`),
 # verifies every delivery's signature and prints each event (as `stripe listen`).

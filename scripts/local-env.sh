@@ -19,7 +19,18 @@ export LOG_FORMAT="${LOG_FORMAT:-text}"
 export LOCAL_AUTH=merchant-header
 export MERCHANT_DISPLAY_NAMES='{"shop-1": "Lotus Tea House"}'
 # The sandbox acquirer approves every valid card but its test cards; it needs the permission.
-export ACQUIRER=sandbox ALLOW_SANDBOX_ACQUIRER=true
+# `make run ACQUIRER=adyen`: the real Adyen adapter over HTTP, against the local stand-in built
+# from Adyen's contract (scripts/adyen_standin.py), which notifies the local stack as Adyen does.
+export ACQUIRER="${ACQUIRER:-sandbox}" ALLOW_SANDBOX_ACQUIRER=true
+if [ "$ACQUIRER" = adyen ]; then
+  export ADYEN_PORT="${ADYEN_PORT:-4011}"
+  export ADYEN_ENDPOINT="http://127.0.0.1:${ADYEN_PORT}/v71"
+  export ADYEN_MERCHANT_ACCOUNT=LocalAccount
+  export ADYEN_RETURN_URL="http://127.0.0.1:${WATCH_PORT}/"
+  export ADYEN_API_KEY=local-only-adyen-api-key
+  export ADYEN_HMAC_KEY=44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056
+  export ADYEN_NOTIFY_URL="http://127.0.0.1:${WATCH_PORT}/lambda-url/acquirer-notifications/acquirer/notifications"
+fi
 export PATH="$PWD/.venv/bin:$PATH"
 
 # Variables the functions get under `cargo lambda watch`.
@@ -27,6 +38,7 @@ watch_env_args() {
   local v
   for v in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION AWS_EC2_METADATA_DISABLED \
            AWS_ENDPOINT_URL TABLE_NAME CODE_HASH_KEYS CARD_ENCRYPTION_KEYS LOG_FORMAT LOCAL_AUTH MERCHANT_DISPLAY_NAMES SMS_COUNTRIES MERCHANT_SMS_COUNTRIES ACQUIRER ALLOW_SANDBOX_ACQUIRER \
+           ADYEN_ENDPOINT ADYEN_MERCHANT_ACCOUNT ADYEN_RETURN_URL ADYEN_API_KEY ADYEN_HMAC_KEY \
            SMS_PHONE_HOURLY_CAP SMS_PHONE_PLATFORM_HOURLY_CAP SMS_MERCHANT_HOURLY_CAP \
            SMS_PREFIX_HOURLY_CAP SMS_SESSION_CAP SMS_IP_HOURLY_CAP \
            ATTEMPTS_PER_SESSION ATTEMPTS_PER_CARD_DAILY ATTEMPTS_PER_PHONE_HOURLY ATTEMPTS_PER_IP_HOURLY MERCHANT_DECLINES_HOURLY \

@@ -14,6 +14,11 @@ start_watch
 # The webhook events: the table's stream to the webhook-events function, as the event source
 # mapping does in AWS.
 python scripts/stream_poller.py "http://127.0.0.1:${MOTO_PORT}" "$TABLE_NAME" "http://127.0.0.1:${WATCH_PORT}" &
+if [ "$ACQUIRER" = adyen ]; then
+  require_free_port "$ADYEN_PORT" "the Adyen stand-in" ADYEN_PORT
+  python scripts/adyen_standin.py "$ADYEN_PORT" &
+  wait_for_port "$ADYEN_PORT" 30
+fi
 cat <<MSG
 
 Local stack is up:
@@ -26,6 +31,9 @@ Local stack is up:
   latest code for a phone: make code PHONE=+8613800138000
   the merchant's webhook events (recorded from the table's stream):
     curl -s http://127.0.0.1:${WATCH_PORT}/lambda-url/payment-status/events -H 'X-Local-Merchant-Id: shop-1'
+
+  acquirer: ${ACQUIRER}$([ "$ACQUIRER" = adyen ] && echo " (stand-in http://127.0.0.1:${ADYEN_PORT}/v71; it notifies the stack;
+    by hand: make adyen-notify EVENT=CAPTURE_FAILED REFERENCE=<payment id> PSP=<any> ORIGINAL=<pspReference> VALUE=1999)")
 
 Ctrl-C stops everything.
 MSG

@@ -200,6 +200,15 @@ async fn a_capture_stays_capturing_until_its_notification_which_counts_once_and_
     assert_eq!(notify(&stack, &failed).await.status, 200);
     let after = status_of(&stack, &rid).await;
     assert_eq!((after["status"].as_str(), after["failure_code"].as_str()), (Some("failed"), Some("capture_failed")));
+    // Another repeat payment, captured by notification after its answer: refundable (its
+    // authorisation was stored with the pending capture).
+    let again = stack.call(Function::RepeatPayment, "/payments/repeat", &repeat_payment_body(&user), None).await;
+    let aid = again.body["payment_id"].as_str().unwrap().to_owned();
+    assert_eq!(stack.verify(&aid, &stack.code_sent_to(&phone)).await.body["status"], "capturing");
+    let captured = notification("CAPTURE", &aid, "CAP3", &psp_of(&aid), 1999, true, HMAC_HEX);
+    assert_eq!(notify(&stack, &captured).await.status, 200);
+    let refund = stack.call(Function::PaymentOperations, &format!("/payments/{aid}/refunds"), &json!({}), None).await;
+    assert_eq!((refund.status, refund.body["status"].as_str()), (201, Some("pending")), "{}", refund.body);
 
     // A refund of the first: pending until REFUND; REFUND again changes nothing.
     let refund = stack
@@ -232,6 +241,21 @@ async fn a_capture_notified_before_its_answer_converges_and_a_hold_no_payment_ow
     assert_eq!(taken.status, 200);
     assert_eq!((done.status, done.body["status"].as_str()), (200, Some("succeeded")), "{}", done.body);
     assert_eq!(status_of(&stack, &id).await["status"], "succeeded");
+    // The same for a repeat payment, whose authorisation's answer is stored with its capture:
+    // the notice names the authorisation, so the payment keeps it (a refund needs it).
+    let user = first.body["user_id"].as_str().unwrap().to_owned();
+    let repeat = stack.call(Function::RepeatPayment, "/payments/repeat", &repeat_payment_body(&user), None).await;
+    let rid = repeat.body["payment_id"].as_str().unwrap().to_owned();
+    let code = stack.code_sent_to(&phone);
+    let early = notification("CAPTURE", &rid, "CAP2", &psp_of(&rid), 1999, true, HMAC_HEX);
+    let (done, taken) = tokio::join!(stack.verify(&rid, &code), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        notify(&stack, &early).await
+    });
+    assert_eq!(taken.status, 200);
+    assert_eq!(done.body["status"], "succeeded", "{}", done.body);
+    let refund = stack.call(Function::PaymentOperations, &format!("/payments/{rid}/refunds"), &json!({}), None).await;
+    assert_eq!((refund.status, refund.body["status"].as_str()), (201, Some("pending")), "{}", refund.body);
 
     // An AUTHORISATION for a payment that ended without it (its answer was lost, say): the
     // hold is voided by its pspReference.

@@ -40,8 +40,8 @@ pub struct Config {
     pub settings: Settings,
     /// `ACQUIRER` (with `ALLOW_SANDBOX_ACQUIRER` for the sandbox, `ADYEN_*` for Adyen).
     pub acquirer: AcquirerChoice,
-    /// `ADYEN_API_KEY` or `ADYEN_API_KEY_PARAM` (an SSM SecureString): read with Adyen, by a
-    /// function that holds the card key (only those call the acquirer).
+    /// `ADYEN_API_KEY` or `ADYEN_API_KEY_PARAM` (an SSM SecureString): read with Adyen where
+    /// it is configured (the template names it for the functions that call the acquirer).
     pub adyen_api_key: Option<ApiKey>,
     /// `ADYEN_HMAC_KEY` or `ADYEN_HMAC_KEY_PARAM` (hex, an SSM SecureString): read with Adyen
     /// where it is configured (the function serving the notification route).
@@ -71,19 +71,18 @@ async fn secret(name: &'static str, ssm: &Result<ParameterStore, String>) -> Res
     }
 }
 
-/// Adyen's API key (a function that holds the card key calls the acquirer) and its
-/// notifications' HMAC key (where it is configured: the notification function's).
+/// Adyen's API key (where it is configured: the functions that call the acquirer) and its
+/// notifications' HMAC key (the notification function's).
 async fn adyen_keys(
     acquirer: &AcquirerChoice,
-    keys: Keys,
     ssm: &Result<ParameterStore, String>,
 ) -> Result<(Option<ApiKey>, Option<HmacKey>), ConfigError> {
     if matches!(acquirer, AcquirerChoice::Sandbox) {
         return Ok((None, None));
     }
-    let api_key = match keys.card {
-        true => Some(ApiKey::new(secret("ADYEN_API_KEY", ssm).await?)),
-        false => None,
+    let api_key = match env("ADYEN_API_KEY").or_else(|| env("ADYEN_API_KEY_PARAM")) {
+        Some(_) => Some(ApiKey::new(secret("ADYEN_API_KEY", ssm).await?)),
+        None => None,
     };
     let hmac_key = match env("ADYEN_HMAC_KEY").or_else(|| env("ADYEN_HMAC_KEY_PARAM")) {
         Some(_) => Some(HmacKey::from_hex(&secret("ADYEN_HMAC_KEY", ssm).await?).ok_or(ConfigError::AdyenHmacKey)?),
@@ -110,7 +109,7 @@ impl Config {
         let (code_hash_keys, card_keys, (adyen_api_key, adyen_hmac_key)) = tokio::try_join!(
             optional(keys.code, "CODE_HASH_KEYS"),
             optional(keys.card, "CARD_ENCRYPTION_KEYS"),
-            adyen_keys(&acquirer, keys, ssm)
+            adyen_keys(&acquirer, ssm)
         )?;
         Ok(Self {
             acquirer,

@@ -24,7 +24,7 @@ const API_KEY: &str = "AQE_test_api_key_never_logged";
 fn spec() -> &'static Value {
     static SPEC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
     SPEC.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/contracts/adyen/CheckoutService-v71.json");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/contracts/adyen/CheckoutService-v71.json");
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     })
 }

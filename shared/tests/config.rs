@@ -315,3 +315,48 @@ fn the_sms_protect_configuration_names_every_country_libphonenumber_knows() {
     assert_eq!(sorted.len(), named.len(), "a country named twice");
     assert_eq!(sorted, known, "the rules, one per country: {}", known.join(","));
 }
+
+#[test]
+fn only_the_functions_that_call_the_acquirer_may_read_adyens_api_key_and_one_its_hmac_key() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let yaml: serde_norway::Value =
+        serde_norway::from_str(&std::fs::read_to_string(root.join("template.yaml")).unwrap()).unwrap();
+    let globals = serde_norway::to_string(&yaml["Globals"]).unwrap();
+    assert!(!globals.contains("ADYEN_API_KEY") && !globals.contains("ADYEN_HMAC_KEY"), "never for every function");
+    let (mut api, mut hmac) = (Vec::new(), Vec::new());
+    for (name, resource) in yaml["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let name = name.as_str().unwrap().to_owned();
+        let env = &resource["Properties"]["Environment"]["Variables"];
+        let policies = serde_norway::to_string(&resource["Properties"]["Policies"]).unwrap();
+        let reads_api = !env["ADYEN_API_KEY_PARAM"].is_null();
+        assert_eq!(reads_api, policies.contains("ReadAdyenApiKeyPolicy"), "{name}");
+        if reads_api {
+            api.push(name.clone());
+        }
+        if !env["ADYEN_HMAC_KEY_PARAM"].is_null() {
+            assert!(policies.contains("adyen-hmac-key"), "{name}");
+            hmac.push(name);
+        } else {
+            assert!(!policies.contains("adyen-hmac-key"), "{name}");
+        }
+    }
+    api.sort();
+    // Every function that captures, voids, refunds or authorises; not the status reads nor the
+    // webhook events.
+    assert_eq!(
+        api,
+        [
+            "AcquirerNotificationsFunction",
+            "CheckoutPageFunction",
+            "FirstPaymentFunction",
+            "PaymentOperationsFunction",
+            "PaymentSweeperFunction",
+            "RepeatPaymentFunction",
+            "VerifyCodeFunction"
+        ]
+    );
+    assert_eq!(hmac, ["AcquirerNotificationsFunction"]);
+}

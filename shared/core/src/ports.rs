@@ -1083,9 +1083,12 @@ pub enum Notice {
     AuthorisationRefused {
         payment_id: PaymentId,
     },
-    /// A capture the acquirer took earlier (`Capture::Pending`) is done.
+    /// A capture the acquirer took earlier (`Capture::Pending`) is done; `authorization_id`: the
+    /// authorisation it captured (a repeat payment's is known from here if its answer was not
+    /// stored yet).
     Captured {
         payment_id: PaymentId,
+        authorization_id: Option<String>,
     },
     /// It failed: the funds were not taken.
     CaptureFailed {

@@ -47,7 +47,10 @@ fn notice(item: &NotificationItem, account: &str) -> Notice {
             payment().map(|payment_id| Notice::Authorised { payment_id, authorization_id: item.psp_reference.clone() })
         }
         Notified::AuthorisationRefused => payment().map(|payment_id| Notice::AuthorisationRefused { payment_id }),
-        Notified::Captured => payment().map(|payment_id| Notice::Captured { payment_id }),
+        Notified::Captured => payment().map(|payment_id| Notice::Captured {
+            payment_id,
+            authorization_id: item.original_reference.clone().filter(|r| !r.is_empty()),
+        }),
         Notified::CaptureFailed => payment().map(|payment_id| Notice::CaptureFailed { payment_id }),
         Notified::Canceled => payment().map(|payment_id| Notice::Canceled { payment_id }),
         Notified::CancelFailed => payment().map(|payment_id| Notice::CancelFailed { payment_id }),

@@ -20,7 +20,9 @@ pub enum NoticeOutcome {
 /// answered with an error, and Adyen retries).
 pub async fn apply_notice(svc: &Ports, notice: &Notice) -> Result<NoticeOutcome, UseCaseError> {
     match notice {
-        Notice::Captured { payment_id } => captured(svc, payment_id).await,
+        Notice::Captured { payment_id, authorization_id } => {
+            captured(svc, payment_id, authorization_id.as_deref()).await
+        }
         Notice::CaptureFailed { payment_id } => capture_failed(svc, payment_id).await,
         Notice::RefundSucceeded { refund_id } => settled(svc, refund_id, RefundSettlement::Succeeded).await,
         Notice::RefundFailed { refund_id } => {
@@ -39,11 +41,17 @@ pub async fn apply_notice(svc: &Ports, notice: &Notice) -> Result<NoticeOutcome,
     }
 }
 
-async fn captured(svc: &Ports, id: &PaymentId) -> Result<NoticeOutcome, UseCaseError> {
-    let Some(payment) = svc.payments.get(id).await? else { return Ok(NoticeOutcome::Unchanged) };
+async fn captured(svc: &Ports, id: &PaymentId, authorization: Option<&str>) -> Result<NoticeOutcome, UseCaseError> {
+    let Some(mut payment) = svc.payments.get(id).await? else { return Ok(NoticeOutcome::Unchanged) };
     match payment.status {
         PaymentStatus::Capturing => {
             let now = svc.clock.now();
+            // A repeat payment whose authorisation's answer is not stored yet (the notice came
+            // first): its hold is recorded with the capture.
+            if let (None, Some(authorization_id)) = (&payment.hold, authorization) {
+                let held = Command::HoldFunds { authorization_id: authorization_id.to_owned() };
+                super::commit::transition(&mut payment, held, now)?;
+            }
             record_capture(svc, payment, None, now).await.0.map(|_| NoticeOutcome::Applied)
         }
         PaymentStatus::Succeeded => Ok(NoticeOutcome::Unchanged),

@@ -151,12 +151,18 @@ pub(crate) async fn capture_authorized(
         Capture::Captured => return Ok(Captured::Yes(payment, now)),
         // Stored `capturing` already (the claim that started it): the notification finishes it.
         // Read again: the notification may have come before this answer.
+        // Stored as it is (a repeat payment's hold, just authorised, with it); the notification
+        // finishes it. One that came before this answer has changed it: read again.
         Capture::Pending => {
             tracing::info!(payment_id = %payment.id, "capture taken; its result comes by notification");
-            reread(svc, &payment).await.and_then(|p| match p.status {
-                PaymentStatus::Capturing => Ok(p),
-                _ => outcome_of(p),
-            })
+            match store(svc, &mut payment, &[]).await {
+                Ok(()) => Ok(payment),
+                Err(StoreError::Conflict) => reread(svc, &payment).await.and_then(|p| match p.status {
+                    PaymentStatus::Capturing => Ok(p),
+                    _ => outcome_of(p),
+                }),
+                Err(e) => Err(e.into()),
+            }
         }
         Capture::Failed(reason) => {
             tracing::warn!(payment_id = %payment.id, %reason, "capture failed");
