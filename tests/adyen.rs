@@ -74,6 +74,11 @@ async fn adyen_stack(server: &MockServer) -> Stack {
 
 /// `stack`'s acquirer becomes Adyen at `server`; it takes notifications signed with the test key.
 pub(crate) fn use_adyen(stack: &mut Stack, server: &MockServer) {
+    let retry = RetryPolicy { attempts: 3, timeout: Duration::from_secs(2), pause: Duration::from_millis(20) };
+    use_adyen_with(stack, server, retry);
+}
+
+fn use_adyen_with(stack: &mut Stack, server: &MockServer, retry: RetryPolicy) {
     let config = AdyenConfig {
         endpoint: format!("{}/v71", server.uri()),
         merchant_account: ACCOUNT.into(),
@@ -81,7 +86,6 @@ pub(crate) fn use_adyen(stack: &mut Stack, server: &MockServer) {
         api_key: Some(ApiKey::new("AQE_test_key".into())),
         reference_key: vec![9; 32],
     };
-    let retry = RetryPolicy { attempts: 3, timeout: Duration::from_secs(2), pause: Duration::from_millis(20) };
     let transport = Arc::new(shared::adyen_http::HttpTransport::default());
     stack.services.acquirer = Arc::new(AdyenAcquirer::new(config, transport, retry));
     stack.services.notices = Some(Arc::new(AdyenNotices::new(HmacKey::from_hex(HMAC_HEX).unwrap(), ACCOUNT.into())));
@@ -275,5 +279,104 @@ async fn a_capture_notified_before_its_answer_converges_and_a_hold_no_payment_ow
         .filter(|p| p.ends_with("/cancels"))
         .collect();
     assert!(voids.contains(&"/v71/payments/PSPSTRAY00000001/cancels".to_owned()), "{voids:?}");
+    stack.delete_table().await;
+}
+
+/// An answer that comes after the adapter stopped waiting: Adyen did the work, the answer is lost.
+struct Lost<R>(R);
+
+impl<R: Respond> Respond for Lost<R> {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        self.0.respond(req).set_delay(Duration::from_millis(900))
+    }
+}
+
+fn keys_of(requests: &[Request], suffix: &str) -> Vec<String> {
+    requests
+        .iter()
+        .filter(|r| r.url.path().ends_with(suffix))
+        .map(|r| r.headers.get("idempotency-key").unwrap().to_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_answer_lost_after_authorise_or_a_capture_timed_out_converges_under_the_same_keys() {
+    // Every attempt of the first call loses its answer (3 attempts: the adapter's budget), then
+    // Adyen answers again: as it would, under the same Idempotency-Key.
+    let server = MockServer::start().await;
+    let payments = || Mock::given(method("POST")).and(path("/v71/payments"));
+    payments().respond_with(Lost(Authorise)).up_to_n_times(3).mount(&server).await;
+    payments().respond_with(Authorise).mount(&server).await;
+    let captures = || Mock::given(method("POST")).and(path_regex(r"^/v71/payments/[^/]+/captures$"));
+    captures().respond_with(Lost(Received)).up_to_n_times(3).mount(&server).await;
+    captures().respond_with(Received).mount(&server).await;
+    let mut stack = Stack::new().await;
+    let quick = RetryPolicy { attempts: 3, timeout: Duration::from_millis(300), pause: Duration::from_millis(10) };
+    use_adyen_with(&mut stack, &server, quick);
+
+    let phone = random_phone();
+    let body = first_payment_body(&random_id("u"), &phone, "4111111111111111");
+    let lost = stack.call(Function::FirstPayment, "/payments", &body, Some("pay-key-1")).await;
+    // A clear answer to retry, nothing of the card in it.
+    assert_eq!(code_of(&lost), (503, Some("temporarily_unavailable")), "{}", lost.body);
+    assert!(!lost.body.to_string().contains("4111"), "{}", lost.body);
+    stack.clock.advance(31);
+    let retried = stack.call(Function::FirstPayment, "/payments", &body, Some("pay-key-1")).await;
+    assert_eq!(retried.status, 201, "{}", retried.body);
+    let id = retried.body["payment_id"].as_str().unwrap().to_owned();
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(keys_of(&requests, "/v71/payments"), vec![id.clone(); 4], "one key for every attempt");
+
+    // The capture's answers lost: the payment stays capturing; the verify's retry (same key)
+    // captures again under the capture's own key; the notification finishes it.
+    let code = stack.code_sent_to(&phone);
+    let timed_out =
+        stack.call(Function::VerifyCode, &format!("/payments/{id}/verify"), &json!({"code": code}), Some("v-1")).await;
+    assert_eq!(code_of(&timed_out), (503, Some("temporarily_unavailable")), "{}", timed_out.body);
+    assert_eq!(status_of(&stack, &id).await["status"], "capturing");
+    stack.clock.advance(31);
+    let again =
+        stack.call(Function::VerifyCode, &format!("/payments/{id}/verify"), &json!({"code": code}), Some("v-1")).await;
+    assert_eq!((again.status, again.body["status"].as_str()), (200, Some("capturing")), "{}", again.body);
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(keys_of(&requests, "/captures"), vec![format!("{id}.capture"); 4]);
+    let captured = notification("CAPTURE", &id, "CAP1", &psp_of(&id), 1999, true, HMAC_HEX);
+    assert_eq!(notify(&stack, &captured).await.status, 200);
+    assert_eq!(status_of(&stack, &id).await["status"], "succeeded");
+    stack.delete_table().await;
+}
+
+#[tokio::test]
+async fn an_authorisation_whose_answer_never_came_is_canceled_by_its_reference_when_it_expires() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).and(path("/v71/payments")).respond_with(Lost(Authorise)).mount(&server).await;
+    Mock::given(method("POST")).and(path("/v71/cancels")).respond_with(Received).mount(&server).await;
+    let mut stack = Stack::new().await;
+    let quick = RetryPolicy { attempts: 2, timeout: Duration::from_millis(200), pause: Duration::from_millis(10) };
+    use_adyen_with(&mut stack, &server, quick);
+    let body = first_payment_body(&random_id("u"), &random_phone(), "4111111111111111");
+    let lost = stack.call(Function::FirstPayment, "/payments", &body, None).await;
+    assert_eq!(code_of(&lost), (503, Some("temporarily_unavailable")), "{}", lost.body);
+    // Nobody retries: the sweeper, past the grace, cancels whatever Adyen may hold
+    // under our reference (no pspReference was ever stored).
+    stack.clock.advance(shared::domain::PAYMENT_TTL_SECS + 60);
+    let swept = shared::usecases::sweep(&stack.services, 25, 10).await.unwrap();
+    assert_eq!(swept.voided, 1, "{swept:?}");
+    let cancels: Vec<Value> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/v71/cancels")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(cancels.len(), 1, "{cancels:?}");
+    let payment = stack
+        .scan()
+        .await
+        .into_iter()
+        .find(|i| i.get("entity").and_then(|e| e.as_s().ok()).map(String::as_str) == Some("payment"))
+        .unwrap();
+    assert_eq!(cancels[0]["paymentReference"].as_str(), payment["payment_id"].as_s().ok().map(String::as_str));
     stack.delete_table().await;
 }
