@@ -27,6 +27,14 @@ impl Respond for Authorise {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let body: Value = serde_json::from_slice(&req.body).unwrap();
         let reference = body["reference"].as_str().unwrap();
+        if body["paymentMethod"]["number"] == json!(THREE_DS_CARD) {
+            // The issuer wants the shopper: a redirect (the adapter asks for no native 3DS).
+            return ResponseTemplate::new(200).set_body_json(json!({
+                "resultCode": "RedirectShopper",
+                "action": {"paymentMethodType": "scheme", "type": "redirect", "method": "GET",
+                           "url": "https://issuer.example/3ds?MD=abc"},
+            }));
+        }
         let mut answer = json!({
             "resultCode": "Authorised",
             "pspReference": psp_of(reference),
@@ -39,6 +47,26 @@ impl Respond for Authorise {
             answer["additionalData"]["networkTxReference"] = json!("MCC123456789012");
         }
         ResponseTemplate::new(200).set_body_json(answer)
+    }
+}
+
+/// Adyen's 3-D Secure test card.
+const THREE_DS_CARD: &str = "4212345678901237";
+
+/// `POST /payments/details`: `redirectResult` "ok" authorises (a card stored), anything else is
+/// refused (CVC declined).
+struct Details;
+
+impl Respond for Details {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&req.body).unwrap();
+        if body["details"]["redirectResult"] == json!("ok") {
+            return ResponseTemplate::new(200).set_body_json(json!({
+                "resultCode": "Authorised", "pspReference": "PSP3DS0000000001",
+                "additionalData": {"tokenization.storedPaymentMethodId": "M3DS", "networkTxReference": "N3DS"},
+            }));
+        }
+        ResponseTemplate::new(200).set_body_json(json!({"resultCode": "Refused", "refusalReasonCode": "24"}))
     }
 }
 
@@ -94,6 +122,7 @@ fn use_adyen_with(stack: &mut Stack, server: &MockServer, retry: RetryPolicy) {
 pub(crate) async fn stand_in(capture_delay: Duration) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST")).and(path("/v71/payments")).respond_with(Authorise).mount(&server).await;
+    Mock::given(method("POST")).and(path("/v71/payments/details")).respond_with(Details).mount(&server).await;
     Mock::given(method("POST"))
         .and(path_regex(r"^/v71/payments/[^/]+/captures$"))
         .respond_with(DelayedReceived(capture_delay))
@@ -378,5 +407,52 @@ async fn an_authorisation_whose_answer_never_came_is_canceled_by_its_reference_w
         .find(|i| i.get("entity").and_then(|e| e.as_s().ok()).map(String::as_str) == Some("payment"))
         .unwrap();
     assert_eq!(cancels[0]["paymentReference"].as_str(), payment["payment_id"].as_s().ok().map(String::as_str));
+    stack.delete_table().await;
+}
+
+#[tokio::test]
+async fn a_payment_the_issuer_wants_to_authenticate_waits_for_the_pages_details_then_sends_its_code() {
+    let server = stand_in(Duration::ZERO).await;
+    let stack = adyen_stack(&server).await;
+    let phone = random_phone();
+    let first = stack.first_payment(&first_payment_body(&random_id("u"), &phone, THREE_DS_CARD)).await;
+    assert_eq!((first.status, first.body["status"].as_str()), (201, Some("requires_action")), "{}", first.body);
+    let id = first.body["payment_id"].as_str().unwrap().to_owned();
+    let action = &first.body["next_action"];
+    assert_eq!(action["type"], "authenticate_with_issuer");
+    assert_eq!(action["acquirer_action"]["url"], "https://issuer.example/3ds?MD=abc");
+    assert_eq!(action["details_url"], format!("/payments/{id}/details"));
+    assert_eq!(stack.sms_count(&phone), 0, "no code before the acquirer authorises");
+
+    // Not the action's result: refused, naming the field.
+    let details = format!("/payments/{id}/details");
+    let bad = stack.call(Function::VerifyCode, &details, &json!({"details": {}}), None).await;
+    assert_eq!((bad.status, bad.body["param"].as_str()), (422, Some("details")), "{}", bad.body);
+    // The page's result: authorised, the first code goes out, as after any authorisation.
+    let done = stack.call(Function::VerifyCode, &details, &json!({"details": {"redirectResult": "ok"}}), None).await;
+    assert_eq!((done.status, done.body["status"].as_str()), (200, Some("requires_verification")), "{}", done.body);
+    assert_eq!(done.body["next_action"]["type"], "enter_verification_code");
+    let verified = stack.verify(&id, &stack.code_sent_to(&phone)).await;
+    assert_eq!(verified.body["status"], "capturing", "{}", verified.body);
+    // The same details again: answered as it stands, nothing sent twice.
+    let again = stack.call(Function::VerifyCode, &details, &json!({"details": {"redirectResult": "ok"}}), None).await;
+    assert_eq!(again.body["status"], "capturing", "{}", again.body);
+
+    // In a checkout session: the shopper's page gets the action and posts its result.
+    let (sid, secret) = stack.create_session("shop-1", &random_id("u"), &random_id("o"), 1999).await;
+    let mut body = session_card_body(&random_phone());
+    body["card"]["number"] = json!(THREE_DS_CARD);
+    let paid =
+        stack.call_as_shopper(Function::FirstPayment, &format!("/checkout/{sid}/payments"), &secret, &body, None).await;
+    assert_eq!(paid.body["status"], "requires_action", "{}", paid.body);
+    let pid = paid.body["payment_id"].as_str().unwrap().to_owned();
+    let url = paid.body["next_action"]["details_url"].as_str().unwrap().to_owned();
+    assert_eq!(url, format!("/checkout/{sid}/payments/{pid}/details"));
+    // Refused by the issuer after authentication: declined, no code.
+    let refused = stack
+        .call_as_shopper(Function::VerifyCode, &url, &secret, &json!({"details": {"redirectResult": "no"}}), None)
+        .await;
+    assert_eq!(refused.status, 402, "{}", refused.body);
+    assert_eq!(status_of(&stack, &pid).await["failure_code"], "incorrect_cvc");
     stack.delete_table().await;
 }

@@ -48,6 +48,8 @@ fn errors_against(schema_ref: &str, instance: &Value) -> Vec<String> {
 fn request_schema(path: &str) -> (&'static str, String) {
     let template = if path == "/payments" {
         "/payments"
+    } else if path == "/payments/details" {
+        "/payments/details"
     } else if path == "/cancels" {
         "/cancels"
     } else if path.ends_with("/captures") {
@@ -287,12 +289,13 @@ async fn each_result_code_maps_as_documented_and_an_answer_the_contract_does_not
             ResultCode::Refused | ResultCode::Error | ResultCode::Cancelled => {
                 assert_eq!(decided.unwrap(), Authorization::Declined(DeclineReason::InsufficientFunds), "{code:?}");
             }
+            // 3-D Secure asked, without the action the page needs: not the contract.
+            ResultCode::RedirectShopper | ResultCode::IdentifyShopper | ResultCode::ChallengeShopper => {
+                assert!(decided.is_err(), "{code:?}");
+            }
             // Left open: the payment stays authorizing, and whatever it may hold is canceled by
             // its reference.
-            ResultCode::RedirectShopper
-            | ResultCode::IdentifyShopper
-            | ResultCode::ChallengeShopper
-            | ResultCode::PresentToShopper
+            ResultCode::PresentToShopper
             | ResultCode::Received
             | ResultCode::Pending
             | ResultCode::PartiallyAuthorised
@@ -470,4 +473,50 @@ async fn a_5xx_or_a_timeout_is_sent_again_with_the_same_key_and_a_4xx_never() {
     assert_eq!(got.len(), 3);
     assert!(got.iter().all(|r| r.headers.get("idempotency-key").unwrap().to_str().unwrap() == format!("{id}.capture")));
     assert!(!format!("{err} {err:?} {:?}", config("x")).contains(API_KEY));
+}
+
+#[tokio::test]
+async fn three_d_secure_is_an_action_for_the_page_and_its_details_validate_against_the_contract() {
+    // Adyen's own 3-D Secure redirect answer, then its `/payments/details` answer.
+    let redirect = example("post-payments-card-3d-secure-redirect-200");
+    let transport = Scripted::answering(vec![
+        answer(200, &redirect),
+        answer(200, &example("post-payments-details-00.redirect-200")),
+        answer(200, &json!({"resultCode": "Refused", "refusalReasonCode": "6", "pspReference": "X"})),
+    ]);
+    let acquirer = adyen(transport.clone());
+    let id = PaymentId::new();
+    let Authorization::ActionRequired { action } = authorize(&acquirer, &id, StoredCredential::Initial).await else {
+        panic!("no action asked")
+    };
+    let action: Value = serde_json::from_str(&action).unwrap();
+    assert_eq!(action, redirect["action"]);
+    let details = r#"{"redirectResult":"X6XtfGC3!Y..."}"#;
+    let request = shared::ports::DetailsRequest {
+        payment_id: &id,
+        customer: &customer(),
+        details,
+        credential: StoredCredential::Initial,
+    };
+    let Authorization::Approved { authorization_id, .. } = acquirer.details(&request).await.unwrap() else {
+        panic!("not approved")
+    };
+    assert_eq!(authorization_id, "V4HZ4RBFJGXXGN82");
+    assert_eq!(acquirer.details(&request).await.unwrap(), Authorization::Declined(DeclineReason::ExpiredCard));
+    let sent = transport.sent();
+    // A first payment asks for 3-D Secure as a redirect, on the web channel.
+    assert_eq!(sent[0].2["channel"], "Web");
+    assert_eq!(sent[0].2["authenticationData"]["threeDSRequestData"]["nativeThreeDS"], "disabled");
+    for (url, headers, body) in &sent {
+        let path = url.strip_prefix("https://checkout-test.adyen.com/v71").unwrap();
+        let (template, schema) = request_schema(path);
+        let errors = errors_against(&schema, body);
+        assert!(errors.is_empty(), "{template}: {errors:?}\n{body}");
+        assert!(headers.iter().any(|(k, v)| k == "idempotency-key" && v.starts_with(id.as_str())));
+    }
+    assert_eq!(sent[1].2, json!({"details": {"redirectResult": "X6XtfGC3!Y..."}}));
+    // Not an object: refused before anything is sent.
+    let bad = shared::ports::DetailsRequest { details: "[1]", ..request };
+    assert!(acquirer.details(&bad).await.is_err());
+    assert_eq!(transport.sent().len(), 3);
 }

@@ -271,6 +271,7 @@ pub(crate) fn pending_payment(now: i64) -> Payment {
         verification: Verification::first(CodeHash { key_id: "a".into(), mac_hex: "00".into() }, now),
         hold: None,
         network_reference: None,
+        action: None,
         failure: None,
         capture_method: shared::domain::CaptureMethod::Automatic,
         amount_to_capture: None,

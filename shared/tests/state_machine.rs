@@ -6,8 +6,9 @@ use shared::domain::*;
 
 use crate::domain::pending_payment;
 
-const STATUSES: [PaymentStatus; 8] = [
+const STATUSES: [PaymentStatus; 9] = [
     PaymentStatus::Authorizing,
+    PaymentStatus::RequiresAction,
     PaymentStatus::RequiresVerification,
     PaymentStatus::RequiresCapture,
     PaymentStatus::Capturing,
@@ -63,6 +64,7 @@ fn commands() -> Vec<Command> {
             outcome: RefundSettlement::Failed(RefundFailure::Declined),
         },
         Command::RecordAuthorization { authorization_id: "auth".into(), network_reference: None, code_hash: hash(1) },
+        Command::RequireAction { action: r#"{"type":"redirect"}"#.into() },
         Command::PresentCode { matches: true },
         Command::PresentCode { matches: false },
         Command::StartCapture,

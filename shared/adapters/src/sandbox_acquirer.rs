@@ -2,8 +2,8 @@ use async_trait::async_trait;
 
 use crate::domain::{DeclineReason, Money, PaymentId};
 use crate::ports::{
-    Acquirer, AcquirerError, Authorization, AuthorizationRequest, Capture, RefundFailure, RefundOutcome, RefundRequest,
-    StoredCredential,
+    Acquirer, AcquirerError, Authorization, AuthorizationRequest, Capture, DetailsRequest, RefundFailure,
+    RefundOutcome, RefundRequest, StoredCredential,
 };
 
 /// The built-in test acquirer. Deterministic per card, so repeating a call for one payment
@@ -29,6 +29,11 @@ const REFUND_PENDING_MARK: &str = "sbx_auth_rp_";
 
 #[async_trait]
 impl Acquirer for SandboxAcquirer {
+    /// The sandbox never asks for an action (no 3-D Secure).
+    async fn details(&self, _request: &DetailsRequest<'_>) -> Result<Authorization, AcquirerError> {
+        Err(AcquirerError("the sandbox asks for no action".into()))
+    }
+
     async fn authorize(&self, request: &AuthorizationRequest<'_>) -> Result<Authorization, AcquirerError> {
         let id = request.payment_id;
         let decision = match request.card.expose() {

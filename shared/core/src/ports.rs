@@ -963,6 +963,20 @@ pub enum Authorization {
     /// Why the issuer or the acquirer declined, in our closed set of reasons (an adapter maps
     /// its acquirer's codes onto it).
     Declined(DeclineReason),
+    /// The acquirer asks the shopper to authenticate with the issuer first (3-D Secure):
+    /// `action` is what the page performs (the acquirer's own JSON, no card data); what it gives
+    /// back goes to [`Acquirer::details`].
+    ActionRequired { action: String },
+}
+
+/// What the shopper's page gave back after an action (`details`: JSON), for the payment whose
+/// authorisation asked for it.
+#[derive(Debug)]
+pub struct DetailsRequest<'a> {
+    pub payment_id: &'a PaymentId,
+    pub customer: &'a Customer,
+    pub details: &'a str,
+    pub credential: StoredCredential<'a>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1046,6 +1060,10 @@ pub struct AcquirerError(pub String);
 #[async_trait]
 pub trait Acquirer: Send + Sync {
     async fn authorize(&self, request: &AuthorizationRequest<'_>) -> Result<Authorization, AcquirerError>;
+
+    /// The authorisation's answer once the shopper performed the action it asked for
+    /// ([`Authorization::ActionRequired`]); the same details give the same answer.
+    async fn details(&self, request: &DetailsRequest<'_>) -> Result<Authorization, AcquirerError>;
 
     /// Captures `money` of the authorisation (its whole amount, or less: a partial capture) and
     /// releases the rest; the payment id is the idempotency key, so repeating it for one payment

@@ -178,6 +178,8 @@ impl Failure {
 /// What may happen to a payment: the inputs of [`Payment::decide`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
+    /// The acquirer asks the shopper to authenticate (3-D Secure) before it answers.
+    RequireAction { action: String },
     /// The acquirer authorised a first payment; its first code (hashed) goes out.
     RecordAuthorization { authorization_id: String, network_reference: Option<String>, code_hash: CodeHash },
     /// The shopper presents a code; `matches` says whether it is the outstanding one's.
@@ -214,6 +216,8 @@ pub enum Command {
 /// What a decision changes, in order: [`Payment::apply`] each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// `authorizing → requires_action`: the page performs `action` (3-D Secure).
+    ActionRequired { action: String },
     /// `authorizing → requires_verification`: funds held, the first code out.
     Authorized { authorization_id: String, network_reference: Option<String>, verification: Verification },
     /// A new code replaces the outstanding one.
@@ -251,6 +255,7 @@ impl Event {
     /// The event's name, as the state diagram shows it.
     pub fn name(&self) -> &'static str {
         match self {
+            Self::ActionRequired { .. } => "action_required",
             Self::Authorized { .. } => "authorized",
             Self::CodeIssued { .. } => "code_issued",
             Self::CooldownLifted { .. } => "cooldown_lifted",
@@ -343,14 +348,22 @@ pub enum RefundRefusal {
 /// [`Payment::decide`] makes is checked against it by the domain's tests.
 pub const TRANSITIONS: &[(PaymentStatus, &str, PaymentStatus)] = {
     use PaymentStatus::{Authorizing as A, Canceled as C, Capturing as K, Expired as E, Failed as F};
-    use PaymentStatus::{RequiresCapture as H, RequiresVerification as V, Succeeded as S};
+    use PaymentStatus::{RequiresAction as R, RequiresCapture as H, RequiresVerification as V, Succeeded as S};
     &[
+        (A, "action_required", R),
         (A, "authorized", V),
         (A, "declined", F),
         (A, "acquirer_unavailable", F),
         (A, "payer_locked", F),
         (A, "expired", E),
         (A, "canceled", C),
+        (R, "action_required", R),
+        (R, "authorized", V),
+        (R, "declined", F),
+        (R, "acquirer_unavailable", F),
+        (R, "payer_locked", F),
+        (R, "expired", E),
+        (R, "canceled", C),
         (V, "code_issued", V),
         (V, "cooldown_lifted", V),
         (V, "code_rejected", V),
@@ -396,9 +409,14 @@ impl Payment {
     /// changed; apply the plan's events to change it ([`Payment::execute`] does both).
     pub fn decide(&self, command: Command, now: i64) -> Result<Plan, Refusal> {
         use PaymentStatus as S;
-        let not_allowed = Err(Refusal::NotAllowed { from: self.status });
         let events = match (self.status, command) {
-            (S::Authorizing, Command::RecordAuthorization { authorization_id, network_reference, code_hash }) => {
+            (S::Authorizing | S::RequiresAction, Command::RequireAction { action }) => {
+                vec![Event::ActionRequired { action }]
+            }
+            (
+                S::Authorizing | S::RequiresAction,
+                Command::RecordAuthorization { authorization_id, network_reference, code_hash },
+            ) => {
                 let verification = Verification::first(code_hash, now);
                 vec![Event::Authorized { authorization_id, network_reference, verification }]
             }
@@ -415,15 +433,8 @@ impl Payment {
             {
                 vec![Event::HoldConfirmed { capture_before }]
             }
-            (S::RequiresCapture, Command::RequestCapture { amount }) => {
-                if amount == 0 || amount > self.money.minor {
-                    return Err(Refusal::AmountNotCapturable { authorized: self.money.minor });
-                }
-                vec![Event::CaptureRequested { amount }]
-            }
-            (from, Command::Cancel(reason)) if allowed(from, "canceled") && from != S::Authorizing => {
-                vec![Event::Canceled(reason)]
-            }
+            (S::RequiresCapture, Command::RequestCapture { amount }) => self.capture_request(amount)?,
+            (from, Command::Cancel(reason)) if merchant_cancelable(from) => vec![Event::Canceled(reason)],
             (from, Command::Fail(failure)) if allowed(from, ended_name(&failure)) => vec![Event::Ended(failure)],
             (from, Command::RecordVoid) if self.needs_void() && allowed(from, "voided") => vec![Event::Voided],
             (_, Command::RefundPayment { refund, window_secs }) => {
@@ -432,6 +443,7 @@ impl Payment {
             (_, Command::SettleRefund { id, outcome }) => return self.decide_settlement(id, outcome, now),
             (
                 S::Authorizing
+                | S::RequiresAction
                 | S::RequiresVerification
                 | S::RequiresCapture
                 | S::Capturing
@@ -440,6 +452,7 @@ impl Payment {
                 | S::Expired
                 | S::Canceled,
                 Command::RecordAuthorization { .. }
+                | Command::RequireAction { .. }
                 | Command::StartCapture
                 | Command::IssueCode { .. }
                 | Command::LiftCooldown { .. }
@@ -450,9 +463,17 @@ impl Payment {
                 | Command::ConfirmHold { .. }
                 | Command::RequestCapture { .. }
                 | Command::Cancel(_),
-            ) => return not_allowed,
+            ) => return Err(Refusal::NotAllowed { from: self.status }),
         };
         Ok(Plan::of(now, events))
+    }
+
+    /// A held manual-capture payment's capture of `amount` (at most what was authorised).
+    fn capture_request(&self, amount: u64) -> Result<Vec<Event>, Refusal> {
+        if amount == 0 || amount > self.money.minor {
+            return Err(Refusal::AmountNotCapturable { authorized: self.money.minor });
+        }
+        Ok(vec![Event::CaptureRequested { amount }])
     }
 
     /// A refund of a captured payment, if its rules allow it.
@@ -547,8 +568,13 @@ impl Payment {
     /// are in [`Payment::decide`].
     pub fn apply(&mut self, event: &Event, at: i64) {
         match event {
+            Event::ActionRequired { action } => {
+                self.status = PaymentStatus::RequiresAction;
+                self.action = Some(action.clone());
+            }
             Event::Authorized { authorization_id, network_reference, verification } => {
                 self.status = PaymentStatus::RequiresVerification;
+                self.action = None;
                 self.hold = Some(Hold { authorization_id: authorization_id.clone(), state: HoldState::Held });
                 if network_reference.is_some() {
                     self.network_reference.clone_from(network_reference);
@@ -642,7 +668,8 @@ impl Payment {
     fn end_with(&mut self, failure: Failure) {
         // Ended while authorising, other than by the acquirer's own answer: whether funds are
         // held is unknown, so they are voided by payment id (every hold has an owner).
-        if self.status == PaymentStatus::Authorizing && self.hold.is_none() && !failure.is_acquirers_answer() {
+        let asking = matches!(self.status, PaymentStatus::Authorizing | PaymentStatus::RequiresAction);
+        if asking && self.hold.is_none() && !failure.is_acquirers_answer() {
             self.hold = Some(Hold::in_doubt());
         }
         let status = failure.status();
@@ -652,10 +679,17 @@ impl Payment {
     fn end(&mut self, status: PaymentStatus, failure: Option<Failure>) {
         self.status = status;
         self.failure = failure;
+        self.action = None;
         // Nothing is sent or charged again: the card and the number are no longer kept.
         self.sealed_card = None;
         self.phone.forget_number();
     }
+}
+
+/// The merchant cancels what awaits its code or its capture; a payment the acquirer has not
+/// answered yet is ended by its expiry or its session, not by the merchant.
+fn merchant_cancelable(from: PaymentStatus) -> bool {
+    allowed(from, "canceled") && !matches!(from, PaymentStatus::Authorizing | PaymentStatus::RequiresAction)
 }
 
 /// Whether `event` may happen from `from`, per [`TRANSITIONS`].

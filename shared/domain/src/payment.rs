@@ -44,6 +44,10 @@ pub const PAYER_LOCKED: &str = Failure::PayerLocked.code();
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PaymentStatus {
     Authorizing,
+    /// The acquirer asks the shopper to authenticate with the issuer (3-D Secure) before it
+    /// answers: the page performs `action`, then sends its result
+    /// (`POST …/payments/{id}/details`).
+    RequiresAction,
     RequiresVerification,
     /// A manual-capture payment's funds are held: the merchant captures (all or part) or
     /// cancels before `capture_before`, else the sweeper cancels it.
@@ -59,6 +63,7 @@ impl PaymentStatus {
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Authorizing => "authorizing",
+            Self::RequiresAction => "requires_action",
             Self::RequiresVerification => "requires_verification",
             Self::RequiresCapture => "requires_capture",
             Self::Capturing => "capturing",
@@ -72,6 +77,7 @@ impl PaymentStatus {
     pub fn parse(s: &str) -> Option<Self> {
         [
             Self::Authorizing,
+            Self::RequiresAction,
             Self::RequiresVerification,
             Self::RequiresCapture,
             Self::Capturing,
@@ -86,7 +92,14 @@ impl PaymentStatus {
 
     /// Not ended yet: the payment can still move (and so is due for the sweeper at expiry).
     pub fn is_open(&self) -> bool {
-        matches!(self, Self::Authorizing | Self::RequiresVerification | Self::RequiresCapture | Self::Capturing)
+        matches!(
+            self,
+            Self::Authorizing
+                | Self::RequiresAction
+                | Self::RequiresVerification
+                | Self::RequiresCapture
+                | Self::Capturing
+        )
     }
 }
 
@@ -270,6 +283,9 @@ pub struct Payment {
     pub verification: Verification,
     /// The acquirer's authorisation, once there is one.
     pub hold: Option<Hold>,
+    /// What the shopper's page must do for the acquirer (`requires_action`: 3-D Secure), as the
+    /// acquirer gave it (JSON, no card data); `None` in every other status.
+    pub action: Option<String>,
     /// The card network's reference for the stored credential: returned by the first
     /// payment's authorisation (and saved with the card), sent with a repeat payment's.
     pub network_reference: Option<String>,
@@ -380,7 +396,9 @@ impl Payment {
     pub fn is_expired_at(&self, now: i64) -> bool {
         match self.status {
             PaymentStatus::RequiresVerification => self.is_past_deadline(now),
-            PaymentStatus::Authorizing | PaymentStatus::Capturing => now >= self.expires_at,
+            PaymentStatus::Authorizing | PaymentStatus::RequiresAction | PaymentStatus::Capturing => {
+                now >= self.expires_at
+            }
             PaymentStatus::RequiresCapture => self.capture_before.is_some_and(|before| now >= before),
             PaymentStatus::Succeeded | PaymentStatus::Failed | PaymentStatus::Expired | PaymentStatus::Canceled => {
                 false
@@ -407,6 +425,7 @@ impl Payment {
             PaymentStatus::Expired => Some(Failure::Expired),
             PaymentStatus::Canceled => Some(Failure::Canceled),
             PaymentStatus::Authorizing
+            | PaymentStatus::RequiresAction
             | PaymentStatus::RequiresVerification
             | PaymentStatus::RequiresCapture
             | PaymentStatus::Capturing

@@ -149,6 +149,37 @@ impl VerifyBody {
     }
 }
 
+/// `POST …/payments/{payment_id}/details`: what the page got back from the acquirer's action
+/// (3-D Secure), passed on as it is: a JSON object of at most 16 string fields, 8 KB in all.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetailsBody {
+    details: serde_json::Map<String, serde_json::Value>,
+}
+
+impl DetailsBody {
+    pub fn validate(self) -> Result<String, FieldError> {
+        let refuse = || {
+            FieldError::new(
+                "invalid_details",
+                "details",
+                "details must be the action's result: at most 16 string fields, 8 KB",
+            )
+        };
+        if self.details.is_empty()
+            || self.details.len() > 16
+            || !self.details.values().all(serde_json::Value::is_string)
+        {
+            return Err(refuse());
+        }
+        let text = serde_json::Value::Object(self.details).to_string();
+        if text.len() > 8 * 1024 {
+            return Err(refuse());
+        }
+        Ok(text)
+    }
+}
+
 /// `POST /payments/{payment_id}/capture`: how much of the held funds (default: all).
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]

@@ -9,7 +9,9 @@ use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 use super::auth;
-use super::dto::{EmptyBody, FirstPaymentBody, RepeatPaymentBody, SessionCardBody, SessionRepeatBody, VerifyBody};
+use super::dto::{
+    DetailsBody, EmptyBody, FirstPaymentBody, RepeatPaymentBody, SessionCardBody, SessionRepeatBody, VerifyBody,
+};
 use super::problem::{from_use_case, Problem};
 use super::reply::Reply;
 use super::request::{
@@ -170,6 +172,18 @@ async fn code_action(svc: &Services, req: &Request, route: &Route) -> Response<B
                     let id = scoped(&ctx, id)?;
                     let code = body.validate()?;
                     Ok(usecases::verify_code(svc, &ctx.caller, &id, &code, attempt.as_ref()).await)
+                }
+            })
+            .await
+        }
+        Some(CodeAction::Details) => {
+            post(svc, req, route, |body: DetailsBody, ctx, _| {
+                let id = id.clone();
+                async move {
+                    let id = scoped(&ctx, id)?;
+                    let details = body.validate()?;
+                    let p = usecases::complete_action(svc, &ctx.caller, &id, &details).await?;
+                    Ok(payment_reply(&p, ctx))
                 }
             })
             .await

@@ -115,6 +115,8 @@ pub fn claim_deadline(req: &Request, now: i64) -> i64 {
 pub enum CodeAction {
     Verify,
     Resend,
+    /// What the page gave back after the acquirer's action (3-D Secure).
+    Details,
 }
 
 /// What a request on one webhook endpoint does (its method).
@@ -197,6 +199,7 @@ impl Route {
         let action = |a: &str| match a {
             "verify" => Some(CodeAction::Verify),
             "resend" => Some(CodeAction::Resend),
+            "details" => Some(CodeAction::Details),
             _ => None,
         };
         let own = |s: &&str| (*s).to_owned();

@@ -133,6 +133,7 @@ pub static CREATE_PAYMENT: RouteSpec = post("first-payment", "/payments", Mercha
 pub static REPEAT_PAYMENT: RouteSpec = post("repeat-payment", "/payments/repeat", Merchant, 201).with_payment();
 pub static VERIFY: RouteSpec = post("verify", "/payments/{payment_id}/verify", Merchant, 200).with_payment();
 pub static RESEND: RouteSpec = post("resend", "/payments/{payment_id}/resend", Merchant, 200).empty_body();
+pub static DETAILS: RouteSpec = post("payment-details", "/payments/{payment_id}/details", Merchant, 200);
 pub static GET_PAYMENT: RouteSpec = get("payment-status", "/payments/{payment_id}", Merchant);
 pub static CAPTURE_PAYMENT: RouteSpec = post("capture", "/payments/{payment_id}/capture", Merchant, 200).empty_body();
 pub static CANCEL_PAYMENT: RouteSpec = post("cancel", "/payments/{payment_id}/cancel", Merchant, 200).empty_body();
@@ -182,6 +183,8 @@ pub static SESSION_VERIFY: RouteSpec =
     post("verify", "/checkout/{session_id}/payments/{payment_id}/verify", Shopper, 200).with_payment();
 pub static SESSION_RESEND: RouteSpec =
     post("resend", "/checkout/{session_id}/payments/{payment_id}/resend", Shopper, 200).empty_body();
+pub static SESSION_DETAILS: RouteSpec =
+    post("payment-details", "/checkout/{session_id}/payments/{payment_id}/details", Shopper, 200);
 /// Notifications are idempotent by the state machine (a second changes nothing): no key.
 pub static ACQUIRER_NOTIFICATIONS: RouteSpec = RouteSpec {
     name: "acquirer-notifications",
@@ -195,11 +198,12 @@ pub static ACQUIRER_NOTIFICATIONS: RouteSpec = RouteSpec {
 };
 
 /// The whole table.
-pub static ROUTES: [&RouteSpec; 33] = [
+pub static ROUTES: [&RouteSpec; 35] = [
     &CREATE_PAYMENT,
     &REPEAT_PAYMENT,
     &VERIFY,
     &RESEND,
+    &DETAILS,
     &GET_PAYMENT,
     &CAPTURE_PAYMENT,
     &CANCEL_PAYMENT,
@@ -228,6 +232,7 @@ pub static ROUTES: [&RouteSpec; 33] = [
     &SESSION_REPEAT,
     &SESSION_VERIFY,
     &SESSION_RESEND,
+    &SESSION_DETAILS,
     &ACQUIRER_NOTIFICATIONS,
 ];
 
@@ -255,6 +260,7 @@ impl Route {
             Self::RepeatPayment => (&REPEAT_PAYMENT, None, None, None),
             Self::PaymentCode { payment_id: p, action: CodeAction::Verify } => (&VERIFY, None, Some(p), Some(p)),
             Self::PaymentCode { payment_id: p, action: CodeAction::Resend } => (&RESEND, None, Some(p), Some(p)),
+            Self::PaymentCode { payment_id: p, action: CodeAction::Details } => (&DETAILS, None, Some(p), Some(p)),
             Self::GetPayment(p) => (&GET_PAYMENT, None, Some(p), None),
             Self::CapturePayment(p) => (&CAPTURE_PAYMENT, None, Some(p), Some(p)),
             Self::CancelPayment(p) => (&CANCEL_PAYMENT, None, Some(p), Some(p)),
@@ -288,6 +294,9 @@ impl Route {
             }
             Self::SessionCode { session_id: s, payment_id: p, action: CodeAction::Resend } => {
                 (&SESSION_RESEND, Some(s), Some(p), Some(p))
+            }
+            Self::SessionCode { session_id: s, payment_id: p, action: CodeAction::Details } => {
+                (&SESSION_DETAILS, Some(s), Some(p), Some(p))
             }
             Self::AcquirerNotifications => (&ACQUIRER_NOTIFICATIONS, None, None, None),
         };

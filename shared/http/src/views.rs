@@ -94,7 +94,7 @@ impl<'a> ShopperPayment<'a> {
             created_at: rfc3339(p.created_at),
             session_id: p.session_id.as_ref().map(|s| s.as_str()),
             failure_code: shopper_failure_code(p),
-            next_action: (p.is_pending() && now < p.expires_at).then(|| next_action(p, urls)),
+            next_action: (now < p.expires_at).then(|| next_action(p, urls)).flatten(),
         }
     }
 }
@@ -139,8 +139,8 @@ fn merchant_payment_view(p: &Payment, now: i64) -> Value {
         if let Some(code) = p.failure_code() {
             fields.insert("failure_code".into(), json!(code));
         }
-        if p.is_pending() && now < p.expires_at {
-            fields.insert("next_action".into(), next_action(p, urls));
+        if let Some(action) = (now < p.expires_at).then(|| next_action(p, urls)).flatten() {
+            fields.insert("next_action".into(), action);
         }
         if p.status == PaymentStatus::RequiresCapture && !p.is_expired_at(now) {
             fields.insert("next_action".into(), capture_action(p));
@@ -186,9 +186,22 @@ fn capture_action(p: &Payment) -> Value {
 }
 
 /// The step the client takes next: enter the code sent by SMS (or ask for another).
-fn next_action(p: &Payment, urls: &Urls) -> Value {
+fn next_action(p: &Payment, urls: &Urls) -> Option<Value> {
+    if p.status == PaymentStatus::RequiresAction {
+        // What the acquirer asked the page to do (3-D Secure: a redirect to the issuer), and
+        // where its result goes.
+        let action: Value = p.action.as_deref().and_then(|a| serde_json::from_str(a).ok()).unwrap_or(Value::Null);
+        return Some(json!({
+            "type": "authenticate_with_issuer",
+            "acquirer_action": action,
+            "details_url": format!("{}/payments/{}/details", urls.prefix(), p.id),
+        }));
+    }
+    if !p.is_pending() {
+        return None;
+    }
     let v = &p.verification;
-    json!({
+    Some(json!({
         "type": "enter_verification_code",
         "sent_to": p.phone.masked(),
         "expires_at": rfc3339(v.expires_at),
@@ -197,7 +210,7 @@ fn next_action(p: &Payment, urls: &Urls) -> Value {
         "resend_url": format!("{}/payments/{}/resend", urls.prefix(), p.id),
         "resend_available_at": rfc3339(v.last_sent_at + RESEND_COOLDOWN_SECS),
         "sends_remaining": MAX_SENDS.saturating_sub(v.sends),
-    })
+    }))
 }
 
 /// A page of a user's payments, newest first, each in the same shape as every other answer.

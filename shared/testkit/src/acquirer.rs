@@ -149,6 +149,10 @@ impl LedgerAcquirer {
 
 #[async_trait]
 impl Acquirer for LedgerAcquirer {
+    async fn details(&self, request: &shared::ports::DetailsRequest<'_>) -> Result<Authorization, AcquirerError> {
+        self.sandbox.details(request).await
+    }
+
     async fn authorize(&self, request: &AuthorizationRequest<'_>) -> Result<Authorization, AcquirerError> {
         tokio::time::sleep(self.in_flight).await;
         let decision = self.sandbox.authorize(request).await?;

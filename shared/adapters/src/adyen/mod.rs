@@ -26,9 +26,10 @@ use sha2::Sha256;
 
 use crate::domain::{Customer, Money, PaymentId};
 use crate::ports::{
-    Acquirer, AcquirerError, Authorization, AuthorizationRequest, Capture, RefundOutcome, RefundRequest,
-    StoredCredential,
+    Acquirer, AcquirerError, Authorization, AuthorizationRequest, Capture, DetailsRequest, RefundOutcome,
+    RefundRequest, StoredCredential,
 };
+use sha2::Digest as _;
 use wire::{
     authorization_of, AmountRequest, CancelByReference, CancelRequest, CardDetails, CardUse, ModificationResponse,
     PaymentRequest, PaymentResponse, ServiceError, StoredCard,
@@ -247,6 +248,9 @@ fn payment_request<'a>(
         store_payment_method: store,
         shopper_reference: shopper,
         return_url: &config.return_url,
+        channel: matches!(card, CardUse::Present { .. }).then_some("Web"),
+        authentication_data: matches!(card, CardUse::Present { .. })
+            .then(|| serde_json::json!({"threeDSRequestData": {"nativeThreeDS": "disabled"}})),
         additional_data: additional,
     }
 }
@@ -262,6 +266,21 @@ impl Acquirer for AdyenAcquirer {
             CardUse::Present { store_as, .. } => *store_as,
             CardUse::Stored(_) => None,
         };
+        authorization_of(&answer, stored_under).map_err(AcquirerError)
+    }
+
+    async fn details(&self, request: &DetailsRequest<'_>) -> Result<Authorization, AcquirerError> {
+        let details: serde_json::Value = serde_json::from_str(request.details)
+            .ok()
+            .filter(serde_json::Value::is_object)
+            .ok_or_else(|| AcquirerError("the action's details are not a JSON object".into()))?;
+        // The same details, the same key: a retry gets the same answer.
+        let digest = hex::encode(sha2::Sha256::digest(request.details.as_bytes()).get(..8).unwrap_or_default());
+        let key = format!("{}.details.{digest}", request.payment_id);
+        let body = wire::DetailsRequest { details };
+        let answer: PaymentResponse = parse(&self.call("/payments/details", &key, &body).await?)?;
+        let shopper = self.shopper_reference(request.customer);
+        let stored_under = wire::wants_storing(&request.credential).then_some(shopper.as_str());
         authorization_of(&answer, stored_under).map_err(AcquirerError)
     }
 

@@ -67,6 +67,13 @@ pub struct PaymentRequest<'a> {
     pub shopper_reference: Option<&'a str>,
     /// Where a 3-D Secure redirect comes back to (required by the API).
     pub return_url: &'a str,
+    /// `Web`, with 3-D Secure as a redirect (`nativeThreeDS: disabled`): the page performs it
+    /// with no Adyen library (a first payment's; a repeat payment's shopper is not present at
+    /// the issuer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authentication_data: Option<serde_json::Value>,
     /// `manualCapture`: funds are held until we capture; `networkTxReference` on a stored card.
     pub additional_data: BTreeMap<&'static str, String>,
 }
@@ -104,6 +111,9 @@ pub struct CancelByReference<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct PaymentResponse {
     pub result_code: Option<String>,
+    /// What the shopper must do (3-D Secure): passed to the page as it is.
+    #[serde(default)]
+    pub action: Option<serde_json::Value>,
     pub psp_reference: Option<String>,
     pub refusal_reason_code: Option<String>,
     #[serde(default)]
@@ -158,6 +168,12 @@ impl StoredCard {
     }
 }
 
+/// `PaymentDetailsRequest` (`POST /payments/details`): what the page gave back after the action.
+#[derive(Debug, Serialize)]
+pub struct DetailsRequest {
+    pub details: serde_json::Value,
+}
+
 /// What the adapter sends for one authorisation's card and credential.
 pub enum CardUse<'a> {
     /// The card in clear: a one-off payment, or the first on a card to be stored.
@@ -197,11 +213,14 @@ pub fn authorization_of(answer: &PaymentResponse, shopper_reference: Option<&str
         Some(ResultCode::Refused | ResultCode::Error | ResultCode::Cancelled) => {
             Ok(Authorization::Declined(decline_reason(answer.refusal_reason_code.as_deref())))
         }
+        Some(ResultCode::RedirectShopper | ResultCode::IdentifyShopper | ResultCode::ChallengeShopper) => {
+            match answer.action.as_ref().filter(|a| a.is_object()) {
+                Some(action) => Ok(Authorization::ActionRequired { action: action.to_string() }),
+                None => Err(format!("resultCode {code} without an action")),
+            }
+        }
         Some(
-            r @ (ResultCode::RedirectShopper
-            | ResultCode::IdentifyShopper
-            | ResultCode::ChallengeShopper
-            | ResultCode::PresentToShopper
+            r @ (ResultCode::PresentToShopper
             | ResultCode::Received
             | ResultCode::Pending
             | ResultCode::PartiallyAuthorised

@@ -145,6 +145,9 @@ pub(super) struct PaymentItem {
     pub hold_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_reference: Option<String>,
+    /// The acquirer's action for the page (`requires_action`: 3-D Secure), its JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_code: Option<String>,
     /// Absent on payments stored before manual capture: read as `automatic`.
@@ -183,7 +186,6 @@ impl PaymentItem {
         write_id: String,
         vault: Option<&CardVault>,
     ) -> Result<Self, StoreError> {
-        let sealed_phone = sealed_phone(p, vault)?;
         Ok(Self {
             pk: payment_pk(&p.id),
             sk: PAYMENT_SK.into(),
@@ -208,7 +210,7 @@ impl PaymentItem {
             phone_key: p.phone.key.clone(),
             phone_masked: p.phone.masked().to_owned(),
             phone_cc: p.phone.number().map(Phone::country_code),
-            sealed_phone,
+            sealed_phone: sealed_phone(p, vault)?,
             sealed_card: p.sealed_card.clone(),
             fingerprint: p.fingerprint.clone(),
             save_card: p.save_card,
@@ -222,6 +224,7 @@ impl PaymentItem {
             authorization_id: p.hold.as_ref().map(|h| h.authorization_id.clone()),
             hold_state: p.hold.as_ref().map(|h| h.state.as_str().to_owned()),
             network_reference: p.network_reference.clone(),
+            action: p.action.clone(),
             failure_code: p.failure_code().map(str::to_owned),
             capture_method: Some(p.capture_method.as_str().to_owned()),
             amount_to_capture: p.amount_to_capture,
@@ -291,6 +294,7 @@ impl PaymentItem {
             phone_origin,
             hold,
             network_reference: self.network_reference,
+            action: self.action,
             sealed_card: self.sealed_card,
             fingerprint: self.fingerprint,
             save_card: self.save_card,
@@ -377,6 +381,7 @@ impl HistoryItem {
             },
             hold: None,
             network_reference: None,
+            action: None,
             sealed_card: None,
             fingerprint: String::new(),
             save_card: false,

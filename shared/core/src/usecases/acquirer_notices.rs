@@ -56,6 +56,7 @@ async fn captured(svc: &Ports, id: &PaymentId, authorization: Option<&str>) -> R
         }
         PaymentStatus::Succeeded => Ok(NoticeOutcome::Unchanged),
         PaymentStatus::Authorizing
+        | PaymentStatus::RequiresAction
         | PaymentStatus::RequiresVerification
         | PaymentStatus::RequiresCapture
         | PaymentStatus::Failed

@@ -37,7 +37,7 @@ pub(crate) fn unavailable(e: impl std::fmt::Display) -> UseCaseError {
 /// counted, `Declined`. The acquirer unreachable: the payment stays `authorizing`.
 pub(crate) async fn authorize_first(
     svc: &Services,
-    mut payment: Payment,
+    payment: Payment,
     present: &PresentCard,
     code: &VerificationCode,
 ) -> Result<Payment, UseCaseError> {
@@ -53,8 +53,25 @@ pub(crate) async fn authorize_first(
         three_ds: None,
     };
     let decision = svc.acquirer.authorize(&request).await.map_err(unavailable)?;
+    after_authorization(svc, payment, decision, code).await
+}
+
+/// What a first payment's authorisation answered, applied (not yet stored, unless declined):
+/// approved, it awaits `code`; declined, it is stored failed and the decline counted; an action
+/// asked (3-D Secure), it awaits the page's.
+pub(crate) async fn after_authorization(
+    svc: &Services,
+    mut payment: Payment,
+    decision: Authorization,
+    code: &VerificationCode,
+) -> Result<Payment, UseCaseError> {
     let now = svc.clock.now();
     match decision {
+        Authorization::ActionRequired { action } => {
+            transition(&mut payment, Command::RequireAction { action }, now)?;
+            tracing::info!(payment_id = %payment.id, "the acquirer asks the shopper to authenticate first");
+            Ok(payment)
+        }
         Authorization::Declined(reason) => {
             transition(&mut payment, Command::Fail(Failure::Declined(reason)), now)?;
             store(svc, &mut payment, &[]).await?;
@@ -113,6 +130,13 @@ async fn capture_held(svc: &Services, mut payment: Payment) -> Result<Captured, 
         None => match authorize_repeat(svc, &mut payment).await? {
             Authorization::Approved { authorization_id, .. } => authorization_id,
             Authorization::Declined(reason) => return Ok(Captured::No(repeat_declined(svc, payment, reason).await)),
+            // A repeat payment cannot authenticate at the issuer here: declined, as an issuer
+            // that requires authentication declines.
+            Authorization::ActionRequired { .. } => {
+                tracing::warn!(payment_id = %payment.id, "the acquirer asked a repeat payment for 3-D Secure");
+                let declined = repeat_declined(svc, payment, DeclineReason::CardDeclined).await;
+                return Ok(Captured::No(declined));
+            }
         },
     };
     if payment.capture_method == CaptureMethod::Manual && payment.amount_to_capture.is_none() {

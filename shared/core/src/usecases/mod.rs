@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod lifecycle;
 pub mod money_ops;
 pub mod open_payment;
+pub mod payment_action;
 pub mod payment_methods;
 pub mod payment_status;
 pub mod refunds;
@@ -38,6 +39,7 @@ pub use idempotency::{
 };
 pub use lifecycle::{sweep, SweepReport};
 pub use money_ops::{cancel_payment, capture_payment};
+pub use payment_action::complete_action;
 pub use payment_methods::{forget_payment_method, payment_methods};
 pub use payment_status::{payment_history, payment_status};
 pub use refunds::{create_refund, get_refund, RefundAsk};

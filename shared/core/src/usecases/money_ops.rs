@@ -68,6 +68,7 @@ async fn request_capture(
                 return Ok(Step::Done(Next::Capture(payment)));
             }
             PaymentStatus::Authorizing
+            | PaymentStatus::RequiresAction
             | PaymentStatus::RequiresVerification
             | PaymentStatus::RequiresCapture
             | PaymentStatus::Capturing
@@ -153,6 +154,7 @@ async fn cancel_once(
         // Cancelable as found: it changed between the write and its refusal; decide again.
         PaymentStatus::RequiresVerification | PaymentStatus::RequiresCapture => Ok(Step::Again(Raced)),
         PaymentStatus::Authorizing
+        | PaymentStatus::RequiresAction
         | PaymentStatus::Capturing
         | PaymentStatus::Succeeded
         | PaymentStatus::Failed

@@ -46,7 +46,7 @@ pub struct PaymentDraft {
 /// Whether a request can be retried into a payment it opened: under an Idempotency-Key a
 /// retry resumes it; without one nobody can ever reach it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Retries {
+pub(crate) enum Retries {
     Keyed,
     Unkeyed,
 }
@@ -211,6 +211,7 @@ fn mint(
         verification: Verification::first(code_hash, now),
         hold: None,
         network_reference: draft.network_reference,
+        action: None,
         failure: None,
         capture_method: draft.capture_method,
         amount_to_capture: None,
@@ -379,7 +380,7 @@ fn attempts_refused(
 /// ([`not_stored`]). The request's new Idempotency-Key, claimed with the payment, is answered
 /// once the code went out (by `run_once`, a write of its own), so a kept answer always had its
 /// code sent; a code not sent: as [`send_first_code`] does.
-async fn store_then_send(
+pub(crate) async fn store_then_send(
     svc: &Services,
     mut payment: Payment,
     code: &VerificationCode,
@@ -387,6 +388,10 @@ async fn store_then_send(
 ) -> Result<Payment, UseCaseError> {
     if let Err(stored) = store(svc, &mut payment, &[]).await {
         return Err(not_stored(svc, &payment, stored).await);
+    }
+    if payment.status == PaymentStatus::RequiresAction {
+        // The acquirer asks for 3-D Secure first: no code until it authorises.
+        return Ok(payment);
     }
     svc.metrics.record(BusinessEvent::Authorised);
     tracing::info!(payment_id = %payment.id, sent_to = %payment.phone, amount = payment.money.minor,
@@ -500,6 +505,9 @@ async fn resume_once(
     present: Option<&PresentCard>,
 ) -> Result<Step<Payment, Raced>, UseCaseError> {
     let payment = svc.payments.get(id).await?.ok_or(UseCaseError::Contention)?;
+    if payment.status == PaymentStatus::RequiresAction {
+        return Ok(Step::Done(payment));
+    }
     if payment.status == PaymentStatus::Authorizing {
         let Some(present) = present else { return Ok(Step::Done(payment)) };
         tracing::info!(payment_id = %payment.id, "resuming an authorisation whose first attempt died");

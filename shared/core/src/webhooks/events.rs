@@ -93,7 +93,10 @@ pub fn payment_events(before: Option<&Payment>, after: &Payment) -> Vec<Emitted>
             PaymentStatus::Failed => &[EventType::PaymentFailed],
             PaymentStatus::Canceled => &[EventType::PaymentCanceled],
             PaymentStatus::Expired => &[EventType::PaymentExpired],
-            PaymentStatus::Authorizing | PaymentStatus::RequiresVerification | PaymentStatus::Capturing => &[],
+            PaymentStatus::Authorizing
+            | PaymentStatus::RequiresAction
+            | PaymentStatus::RequiresVerification
+            | PaymentStatus::Capturing => &[],
         };
         out.extend(kinds.iter().map(|k| emitted(id, version, *k, None)));
         // A session is complete once its payment holds or took the funds: once only (a hold
@@ -102,6 +105,7 @@ pub fn payment_events(before: Option<&Payment>, after: &Payment) -> Vec<Emitted>
             PaymentStatus::RequiresCapture => true,
             PaymentStatus::Succeeded => after.capture_before.is_none(),
             PaymentStatus::Authorizing
+            | PaymentStatus::RequiresAction
             | PaymentStatus::RequiresVerification
             | PaymentStatus::Capturing
             | PaymentStatus::Failed
