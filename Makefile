@@ -5,7 +5,7 @@ VENV := .venv
 TOOLS := $(VENV)/.installed-$(shell sha1sum requirements-dev.txt | cut -c1-12)
 DEPLOY_TOOLS := $(VENV)/.deploy-installed-$(shell cat requirements-dev.txt requirements-deploy.txt | sha1sum | cut -c1-12)
 
-.PHONY: adyen-notify webhooks-listen run test tools deploy-tools package soak campaign bench load code
+.PHONY: adyen-browser adyen-notify webhooks-listen run test tools deploy-tools package soak campaign bench load code
 
 # Local tooling (moto, cargo-lambda, boto3, schemathesis, cfn-lint), pinned, inside the repo.
 # uv (pinned, from PyPI) installs them: about 10 s where pip takes over a minute.
@@ -30,6 +30,10 @@ run: $(TOOLS)
 
 # One signed Adyen notification to the local stack (`make run ACQUIRER=adyen`), e.g.
 # make adyen-notify EVENT=CAPTURE_FAILED REFERENCE=pay_… PSP=ANY ORIGINAL=<pspReference> VALUE=1999
+# The checkout page through 3-D Secure in headless Chromium, against `make run ACQUIRER=adyen`.
+adyen-browser:
+	scripts/browser-tools.sh >/dev/null && node tests/browser/three_ds.mjs
+
 SUCCESS ?= true
 adyen-notify: $(TOOLS)
 	export ACQUIRER=adyen && source scripts/local-env.sh && \

@@ -9,7 +9,10 @@ payment's values put in, and are themselves checked against the contract's respo
 before they go out. A repeated Idempotency-Key gets the first answer again.
 
 Cards, as Adyen's test cards behave: 4000 0000 0000 0002 refused (`2`), 4000 0000 0000 9995
-refused (`12`, not enough balance); any other valid card authorised.
+refused (`12`, not enough balance); 4212 3456 7890 1237 asks for 3-D Secure (`RedirectShopper`
+to this stand-in's own "issuer" page, whose buttons return to the `returnUrl` with a
+`redirectResult` that `/payments/details` authorises or refuses); any other valid card
+authorised.
 
 Like Adyen, it then notifies: a second after a capture, a cancel or a refund it posts a signed
 notification (CAPTURE, CANCELLATION, REFUND; HMAC-SHA256 with $ADYEN_HMAC_KEY) to
@@ -22,11 +25,13 @@ notification by hand (e.g. a CAPTURE_FAILED), as `make adyen-notify` does.
 import base64
 import hashlib
 import hmac
+import html
 import json
 import os
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -38,7 +43,13 @@ ACCOUNT = os.environ.get("ADYEN_MERCHANT_ACCOUNT", "LocalAccount")
 HMAC_KEY = os.environ.get("ADYEN_HMAC_KEY", "")
 NOTIFY_URL = os.environ.get("ADYEN_NOTIFY_URL", "")
 
+THREE_DS_CARD = "4212345678901237"
+ISSUER_PAGE = """<!doctype html><meta charset="utf-8"><title>Issuer (stand-in)</title>
+<h1>Your bank (stand-in)</h1><p>Confirm the payment?</p>
+<p><a id="confirm" href="{ok}">Confirm</a> <a id="refuse" href="{no}">Refuse</a></p>"""
+
 REQUESTS = {
+    "/payments/details": "PaymentDetailsRequest",
     "/payments": "PaymentRequest",
     "/cancels": "StandalonePaymentCancelRequest",
     "captures": "PaymentCaptureRequest",
@@ -138,6 +149,23 @@ class StandIn(BaseHTTPRequestHandler):
     def refuse(self, status, code, message, kind):
         self.reply(status, {"status": status, "errorCode": code, "message": message, "errorType": kind})
 
+    def do_GET(self):
+        # The stand-in issuer's 3-D Secure page: back to the shop with a result.
+        if not self.path.startswith("/issuer?"):
+            return self.refuse(404, "000", "not found", "validation")
+        query = dict(urllib.parse.parse_qsl(self.path.split("?", 1)[1]))
+        back, reference = query.get("returnUrl", ""), query.get("reference", "")
+        sep = "&" if "?" in back else "?"
+        page = ISSUER_PAGE.format(
+            ok=html.escape(f"{back}{sep}redirectResult=ok.{reference}"),
+            no=html.escape(f"{back}{sep}redirectResult=no.{reference}"),
+        ).encode()
+        self.send_response(200)
+        self.send_header("content-type", "text/html; charset=utf-8")
+        self.send_header("content-length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
     def do_POST(self):
         path = self.path.split("?")[0]
         if not path.startswith("/v71/"):
@@ -151,7 +179,7 @@ class StandIn(BaseHTTPRequestHandler):
         except ValueError:
             return self.refuse(400, "702", "Structure is invalid", "validation")
         parts = path.strip("/").split("/")
-        kind = path if path in ("/payments", "/cancels") else (parts[2] if len(parts) == 3 else "")
+        kind = path if path in ("/payments", "/cancels", "/payments/details") else (parts[2] if len(parts) == 3 else "")
         if kind not in REQUESTS:
             return self.refuse(404, "000", "not found", "validation")
         problems = errors(REQUESTS[kind], body)
@@ -161,7 +189,7 @@ class StandIn(BaseHTTPRequestHandler):
             if key and (path, key) in self.answered:
                 return self.reply(*self.answered[(path, key)])
             status, answer, later = self.answer(kind, path, parts, body)
-            response = {"/payments": "PaymentResponse"}.get(kind)
+            response = {"/payments": "PaymentResponse", "/payments/details": "PaymentDetailsResponse"}.get(kind)
             if response and errors(response, answer):
                 return self.refuse(500, "905", "the stand-in's own answer breaks the contract", "internal")
             if key:
@@ -173,9 +201,23 @@ class StandIn(BaseHTTPRequestHandler):
     def answer(self, kind, path, parts, body):
         value = body.get("amount", {}).get("value", 0)
         currency = body.get("amount", {}).get("currency", "CNY")
+        if kind == "/payments/details":
+            result = body["details"].get("redirectResult", "")
+            verdict, _, reference = result.partition(".")
+            answer = {"resultCode": "Authorised", "pspReference": psp(reference), "merchantReference": reference,
+                      "additionalData": {"tokenization.storedPaymentMethodId": psp("stored" + reference),
+                                         "networkTxReference": psp("network" + reference)[:15]}}
+            if verdict != "ok":
+                answer = {"resultCode": "Refused", "refusalReasonCode": "2", "refusalReason": "Refused", "merchantReference": reference}
+            return 200, answer, None
         if kind == "/payments":
             method = body.get("paymentMethod", {})
             number = method.get("number", "")
+            if number == THREE_DS_CARD:
+                issuer = f"http://127.0.0.1:{self.server.server_port}/issuer?" + urllib.parse.urlencode(
+                    {"returnUrl": body["returnUrl"], "reference": body["reference"]})
+                action = {"paymentMethodType": "scheme", "type": "redirect", "method": "GET", "url": issuer}
+                return 200, {"resultCode": "RedirectShopper", "action": action}, None
             answer = example("post-payments-card-direct-200")
             answer.update(merchantReference=body["reference"], amount=body["amount"], pspReference=psp(body["reference"]))
             refusal = {"4000000000000002": ("2", "Refused"), "4000000000009995": ("12", "Not enough balance")}.get(number)

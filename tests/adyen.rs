@@ -110,7 +110,7 @@ fn use_adyen_with(stack: &mut Stack, server: &MockServer, retry: RetryPolicy) {
     let config = AdyenConfig {
         endpoint: format!("{}/v71", server.uri()),
         merchant_account: ACCOUNT.into(),
-        return_url: "https://pay.example.com/return".into(),
+        return_url: "https://pay.example.com/".into(),
         api_key: Some(ApiKey::new("AQE_test_key".into())),
         reference_key: vec![9; 32],
     };
@@ -448,6 +448,17 @@ async fn a_payment_the_issuer_wants_to_authenticate_waits_for_the_pages_details_
     let pid = paid.body["payment_id"].as_str().unwrap().to_owned();
     let url = paid.body["next_action"]["details_url"].as_str().unwrap().to_owned();
     assert_eq!(url, format!("/checkout/{sid}/payments/{pid}/details"));
+    // Adyen sends the shopper back to the session's page.
+    let sent: Vec<Value> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/v71/payments")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    let asked = sent.iter().find(|b| b["reference"] == json!(pid)).unwrap();
+    assert_eq!(asked["returnUrl"], format!("https://pay.example.com/checkout/{sid}"));
     // Refused by the issuer after authentication: declined, no code.
     let refused = stack
         .call_as_shopper(Function::VerifyCode, &url, &secret, &json!({"details": {"redirectResult": "no"}}), None)

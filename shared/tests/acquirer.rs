@@ -23,6 +23,7 @@ async fn captured(acquirer: &LedgerAcquirer, id: &PaymentId, card: &str, capture
     let request = AuthorizationRequest {
         payment_id: id,
         customer: &customer,
+        session_id: None,
         money: &cny(10_000),
         card: &card,
         expiry: Expiry { month: 12, year: 2040 },

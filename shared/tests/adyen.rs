@@ -135,6 +135,7 @@ async fn authorize(acquirer: &AdyenAcquirer, id: &PaymentId, credential: StoredC
     let request = AuthorizationRequest {
         payment_id: id,
         customer: &customer(),
+        session_id: None,
         money: &cny(19_999),
         card: &card,
         expiry: Expiry { month: 3, year: 2030 },
@@ -323,6 +324,7 @@ fn request_of(id: &PaymentId) -> AuthorizationRequest<'_> {
     AuthorizationRequest {
         payment_id: id,
         customer: CUSTOMER.get_or_init(customer),
+        session_id: None,
         money: MONEY.get_or_init(|| cny(1999)),
         card: CARD.get_or_init(|| CardNumber::parse("card", "4111111111111111").unwrap()),
         expiry: Expiry { month: 3, year: 2030 },

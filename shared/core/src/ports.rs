@@ -943,6 +943,8 @@ pub struct AuthorizationRequest<'a> {
     pub payment_id: &'a PaymentId,
     /// Whose card it is (an acquirer that stores cards keeps them under a keyed hash of it).
     pub customer: &'a Customer,
+    /// The checkout session it is paid in, if any: a 3-D Secure redirect returns to its page.
+    pub session_id: Option<&'a SessionId>,
     pub money: &'a Money,
     pub card: &'a CardNumber,
     pub expiry: Expiry,

@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::domain::{Customer, Money, PaymentId};
+use crate::domain::{Customer, Money, PaymentId, SessionId};
 use crate::ports::{
     Acquirer, AcquirerError, Authorization, AuthorizationRequest, Capture, DetailsRequest, RefundOutcome,
     RefundRequest, StoredCredential,
@@ -201,12 +201,22 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, AcquirerError
     serde_json::from_slice(body).map_err(|e| AcquirerError(format!("an answer the contract does not allow: {e}")))
 }
 
+/// Where a 3-D Secure redirect returns: a session's payment to its checkout page (under the
+/// configured URL: `<ADYEN_RETURN_URL>checkout/<session id>`), any other to the URL itself.
+fn return_url(config: &AdyenConfig, session: Option<&SessionId>) -> String {
+    let page = session.and_then(|s| {
+        let base = url::Url::parse(&config.return_url).ok()?;
+        base.join(&format!("checkout/{s}")).ok()
+    });
+    page.map_or_else(|| config.return_url.clone(), String::from)
+}
+
 fn payment_request<'a>(
     config: &'a AdyenConfig,
-    id: &'a PaymentId,
-    money: &Money,
+    request: &'a AuthorizationRequest<'a>,
     card: &'a CardUse<'a>,
 ) -> PaymentRequest<'a> {
+    let (id, money) = (request.payment_id, request.money);
     let (interaction, model, store) = card.interaction();
     let mut additional = std::collections::BTreeMap::from([("manualCapture", "true".to_owned())]);
     let (method, shopper) = match card {
@@ -247,7 +257,7 @@ fn payment_request<'a>(
         recurring_processing_model: model,
         store_payment_method: store,
         shopper_reference: shopper,
-        return_url: &config.return_url,
+        return_url: return_url(config, request.session_id),
         channel: matches!(card, CardUse::Present { .. }).then_some("Web"),
         authentication_data: matches!(card, CardUse::Present { .. })
             .then(|| serde_json::json!({"threeDSRequestData": {"nativeThreeDS": "disabled"}})),
@@ -260,7 +270,7 @@ impl Acquirer for AdyenAcquirer {
     async fn authorize(&self, request: &AuthorizationRequest<'_>) -> Result<Authorization, AcquirerError> {
         let shopper = self.shopper_reference(request.customer);
         let card = self.card_use(request, &shopper)?;
-        let body = payment_request(&self.config, request.payment_id, request.money, &card);
+        let body = payment_request(&self.config, request, &card);
         let answer: PaymentResponse = parse(&self.call("/payments", request.payment_id.as_str(), &body).await?)?;
         let stored_under = match &card {
             CardUse::Present { store_as, .. } => *store_as,

@@ -66,7 +66,7 @@ pub struct PaymentRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shopper_reference: Option<&'a str>,
     /// Where a 3-D Secure redirect comes back to (required by the API).
-    pub return_url: &'a str,
+    pub return_url: String,
     /// `Web`, with 3-D Secure as a redirect (`nativeThreeDS: disabled`): the page performs it
     /// with no Adyen library (a first payment's; a repeat payment's shopper is not present at
     /// the issuer).

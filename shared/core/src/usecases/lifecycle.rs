@@ -45,6 +45,7 @@ pub(crate) async fn authorize_first(
     let request = AuthorizationRequest {
         payment_id: &payment.id,
         customer: &customer,
+        session_id: payment.session_id.as_ref(),
         money: &payment.money,
         card: &present.card,
         expiry: payment.method.expiry,
@@ -212,6 +213,7 @@ async fn authorize_repeat(svc: &Services, payment: &mut Payment) -> Result<Autho
     let request = AuthorizationRequest {
         payment_id: &payment.id,
         customer: &customer,
+        session_id: payment.session_id.as_ref(),
         money: &payment.money,
         card: &card,
         expiry: payment.method.expiry,

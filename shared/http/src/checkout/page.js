@@ -11,15 +11,19 @@
   const place = /^(.*)\/checkout\/(cs_[a-z0-9]+)\/?$/.exec(location.pathname);
   const root = place ? place[1] : "";
   const sessionId = place ? place[2] : "";
-  const secret = /^#([A-Za-z0-9_-]{43})$/.exec(location.hash)?.[1] ?? null;
-  if (location.hash) history.replaceState(null, "", location.pathname);
+  // Back from the issuer (3-D Secure): the acquirer's result in the query, the secret kept in
+  // this tab's sessionStorage before the page left (the fragment does not come back).
+  const kept = `checkout-secret:${sessionId}`;
+  const redirectResult = new URLSearchParams(location.search).get("redirectResult");
+  const secret = /^#([A-Za-z0-9_-]{43})$/.exec(location.hash)?.[1] ?? (redirectResult ? sessionStorage.getItem(kept) : null);
+  if (location.hash || location.search) history.replaceState(null, "", location.pathname);
   // Behind API Gateway the routes share the page's origin; under `cargo lambda watch` each
   // function has its own `/lambda-url/<function>` prefix.
   const local = /\/lambda-url\/[^/]+$/.test(root);
   const FUNCTIONS = [
     [/\/payments$/, "first-payment"],
     [/\/payments\/repeat$/, "repeat-payment"],
-    [/\/payments\/[^/]+\/(verify|resend)$/, "verify-code"],
+    [/\/payments\/[^/]+\/(verify|resend|details)$/, "verify-code"],
   ];
   const apiUrl = (path) => {
     if (!local) return root + path;
@@ -151,9 +155,51 @@
     order_already_paid: "This order has already been paid. Nothing more was charged.",
   };
 
+  // The issuer wants the shopper (3-D Secure): the page goes where the acquirer says (a GET
+  // redirect to an https page; the page's policy allows no form post), keeping the secret in
+  // this tab for the way back.
+  function authenticate(next) {
+    const action = next.acquirer_action || {};
+    const target = /^https:\/\//.test(action.url || "") || (local && /^http:\/\/127\.0\.0\.1[:/]/.test(action.url || ""));
+    if ((action.method || "GET") !== "GET" || !target) {
+      return showResult("failure", "Card check not possible here", "Your bank asks for a check this page cannot do. Please try another card.", { retry: true });
+    }
+    sessionStorage.setItem(kept, secret);
+    say("Taking you to your bank to confirm the payment…");
+    location.assign(action.url);
+  }
+
+  async function finishAuthentication(payment) {
+    show("loading");
+    say("Confirming with your bank…");
+    const answer = await call("POST", payment.next_action.details_url, { details: { redirectResult } });
+    sessionStorage.removeItem(kept);
+    say("");
+    return follow(answer);
+  }
+
+  // The acquirer took the capture and confirms it a moment later (Adyen's notification): the
+  // page waits for the session's state to say how it ended.
+  async function awaitCapture() {
+    show("loading");
+    say("Confirming your payment…");
+    for (let i = 0; i < 30; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const { status, body } = await call("GET", sessionPath("/state"));
+      if (status === 200 && body.payment && body.payment.status !== "capturing") {
+        say("");
+        return showPayment(body.payment);
+      }
+    }
+    say("");
+    return showResult("success", "Payment being confirmed", `Your payment to ${state.merchant_name} is being confirmed. ${state.merchant_name} will let you know.`);
+  }
+
   function showPayment(payment) {
     const next = payment.next_action;
+    if (payment.status === "capturing") return awaitCapture();
     if (next && next.type === "enter_verification_code") return showCodeStep(next);
+    if (next && next.type === "authenticate_with_issuer") return redirectResult ? finishAuthentication(payment) : authenticate(next);
     const method = payment.payment_method ? `${brandName(payment.payment_method.brand)} •••• ${payment.payment_method.last4}` : "your card";
     if (payment.status === "succeeded") {
       return showResult("success", "Payment complete", `You paid ${amountText()} to ${state.merchant_name} with ${method}.`,
