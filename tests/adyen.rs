@@ -27,6 +27,11 @@ impl Respond for Authorise {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let body: Value = serde_json::from_slice(&req.body).unwrap();
         let reference = body["reference"].as_str().unwrap();
+        if body["paymentMethod"]["number"] == json!(RECEIVED_CARD) {
+            // Taken; the answer comes by notification.
+            return ResponseTemplate::new(200)
+                .set_body_json(json!({"resultCode": "Received", "pspReference": psp_of(reference)}));
+        }
         if body["paymentMethod"]["number"] == json!(THREE_DS_CARD) {
             // The issuer wants the shopper: a redirect (the adapter asks for no native 3DS).
             return ResponseTemplate::new(200).set_body_json(json!({
@@ -52,6 +57,8 @@ impl Respond for Authorise {
 
 /// Adyen's 3-D Secure test card.
 const THREE_DS_CARD: &str = "4212345678901237";
+/// A card Adyen answers `Received` for: its AUTHORISATION notification decides.
+pub(crate) const RECEIVED_CARD: &str = "4000000000000077";
 
 /// `POST /payments/details`: `redirectResult` "ok" authorises (a card stored), anything else is
 /// refused (CVC declined).
@@ -465,5 +472,36 @@ async fn a_payment_the_issuer_wants_to_authenticate_waits_for_the_pages_details_
         .await;
     assert_eq!(refused.status, 402, "{}", refused.body);
     assert_eq!(status_of(&stack, &pid).await["failure_code"], "incorrect_cvc");
+    stack.delete_table().await;
+}
+
+#[tokio::test]
+async fn an_authorisation_adyen_answers_later_is_finished_by_its_notification() {
+    let server = stand_in(Duration::ZERO).await;
+    let stack = adyen_stack(&server).await;
+    let phone = random_phone();
+    let first = stack.first_payment(&first_payment_body(&random_id("u"), &phone, RECEIVED_CARD)).await;
+    assert_eq!((first.status, first.body["status"].as_str()), (201, Some("authorizing")), "{}", first.body);
+    assert!(first.body.get("next_action").is_none(), "{}", first.body);
+    assert_eq!(stack.sms_count(&phone), 0, "no code before the acquirer authorises");
+    let id = first.body["payment_id"].as_str().unwrap().to_owned();
+    // AUTHORISATION: held, the first code goes out; the same notification again sends nothing.
+    let authorised = notification("AUTHORISATION", &id, &psp_of(&id), "", 1999, true, HMAC_HEX);
+    assert_eq!(notify(&stack, &authorised).await.status, 200);
+    assert_eq!(status_of(&stack, &id).await["status"], "requires_verification");
+    assert_eq!(notify(&stack, &authorised).await.status, 200);
+    assert_eq!(stack.sms_count(&phone), 1);
+    let done = stack.verify(&id, &stack.code_sent_to(&phone)).await;
+    assert_eq!(done.body["status"], "capturing", "{}", done.body);
+
+    // A refusal by notification: failed, no code.
+    let other = random_phone();
+    let second = stack.first_payment(&first_payment_body(&random_id("u"), &other, RECEIVED_CARD)).await;
+    let sid = second.body["payment_id"].as_str().unwrap().to_owned();
+    let refused = notification("AUTHORISATION", &sid, &psp_of(&sid), "", 1999, false, HMAC_HEX);
+    assert_eq!(notify(&stack, &refused).await.status, 200);
+    let after = status_of(&stack, &sid).await;
+    assert_eq!((after["status"].as_str(), after["failure_code"].as_str()), (Some("failed"), Some("card_declined")));
+    assert_eq!(stack.sms_count(&other), 0);
     stack.delete_table().await;
 }

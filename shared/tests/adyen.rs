@@ -294,11 +294,11 @@ async fn each_result_code_maps_as_documented_and_an_answer_the_contract_does_not
             ResultCode::RedirectShopper | ResultCode::IdentifyShopper | ResultCode::ChallengeShopper => {
                 assert!(decided.is_err(), "{code:?}");
             }
+            // Answered later, by the AUTHORISATION notification.
+            ResultCode::Received | ResultCode::Pending => assert_eq!(decided.unwrap(), Authorization::Pending),
             // Left open: the payment stays authorizing, and whatever it may hold is canceled by
             // its reference.
             ResultCode::PresentToShopper
-            | ResultCode::Received
-            | ResultCode::Pending
             | ResultCode::PartiallyAuthorised
             | ResultCode::AuthenticationFinished
             | ResultCode::AuthenticationNotRequired

@@ -969,6 +969,10 @@ pub enum Authorization {
     /// `action` is what the page performs (the acquirer's own JSON, no card data); what it gives
     /// back goes to [`Acquirer::details`].
     ActionRequired { action: String },
+    /// The acquirer took the authorisation and answers later (Adyen's `Received`, `Pending`):
+    /// the payment stays `authorizing` until its notification ([`Notice::Authorised`] or
+    /// [`Notice::AuthorisationRefused`]), or its expiry (whatever it may hold then voided).
+    Pending,
 }
 
 /// What the shopper's page gave back after an action (`details`: JSON), for the payment whose
@@ -1094,10 +1098,12 @@ pub trait Acquirer: Send + Sync {
 /// adapter checked its signature. Acquirer-neutral: the use case acts on these only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
-    /// The acquirer authorised the payment (`authorization_id`: its reference there).
+    /// The acquirer authorised the payment (`authorization_id`: its reference there;
+    /// `network_reference`: the stored credential's, as [`Authorization::Approved`] has it).
     Authorised {
         payment_id: PaymentId,
         authorization_id: String,
+        network_reference: Option<String>,
     },
     /// The acquirer refused the authorisation (the payment's own answer said so, or will).
     AuthorisationRefused {

@@ -43,9 +43,11 @@ fn notice(item: &NotificationItem, account: &str) -> Notice {
     let payment = || PaymentId::parse(&item.merchant_reference);
     let refund = || RefundId::parse(&item.merchant_reference);
     let read = match item.event() {
-        Notified::Authorised => {
-            payment().map(|payment_id| Notice::Authorised { payment_id, authorization_id: item.psp_reference.clone() })
-        }
+        Notified::Authorised => payment().map(|payment_id| Notice::Authorised {
+            payment_id,
+            authorization_id: item.psp_reference.clone(),
+            network_reference: stored_card(item),
+        }),
         Notified::AuthorisationRefused => payment().map(|payment_id| Notice::AuthorisationRefused { payment_id }),
         Notified::Captured => payment().map(|payment_id| Notice::Captured {
             payment_id,
@@ -59,4 +61,20 @@ fn notice(item: &NotificationItem, account: &str) -> Notice {
         Notified::Other => None,
     };
     read.unwrap_or_else(ignored)
+}
+
+/// The card an authorisation stored (its additional data, as Adyen sends it with
+/// `AUTHORISATION` when the account includes it), as the port's opaque reference.
+fn stored_card(item: &NotificationItem) -> Option<String> {
+    let text = |keys: &[&str]| {
+        keys.iter().find_map(|k| item.additional_data.get(*k).and_then(|v| v.as_str()).map(str::to_owned))
+    };
+    let id = text(&["tokenization.storedPaymentMethodId", "recurring.recurringDetailReference"])?;
+    let shopper = text(&["tokenization.shopperReference", "recurring.shopperReference"])?;
+    let card = super::wire::StoredCard {
+        stored_payment_method_id: id,
+        shopper_reference: shopper,
+        network_tx_reference: text(&["networkTxReference"]),
+    };
+    Some(card.encode())
 }

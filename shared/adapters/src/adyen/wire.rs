@@ -198,9 +198,10 @@ pub fn wants_storing(credential: &StoredCredential<'_>) -> bool {
     matches!(credential, StoredCredential::Initial)
 }
 
-/// What Adyen's answer to `POST /payments` means for us. `Err` where the answer leaves the
-/// payment's outcome open (3-D Secure asked, `Received`/`Pending`, a partial authorisation, an
-/// answer the contract does not allow): the payment stays `authorizing` and whatever it may
+/// What Adyen's answer to `POST /payments` (or `/payments/details`) means for us: approved,
+/// declined, an action for the page (3-D Secure), or an answer to come (`Received`, `Pending`).
+/// `Err` for what this platform does not take (a partial authorisation, a voucher to present,
+/// an answer the contract does not allow): the payment stays `authorizing` and whatever it may
 /// hold is canceled by its reference (the port's void with no authorisation id).
 pub fn authorization_of(answer: &PaymentResponse, shopper_reference: Option<&str>) -> Result<Authorization, String> {
     let code = answer.result_code.as_deref().unwrap_or("");
@@ -219,10 +220,10 @@ pub fn authorization_of(answer: &PaymentResponse, shopper_reference: Option<&str
                 None => Err(format!("resultCode {code} without an action")),
             }
         }
+        // Adyen answers later, by its AUTHORISATION notification.
+        Some(ResultCode::Received | ResultCode::Pending) => Ok(Authorization::Pending),
         Some(
             r @ (ResultCode::PresentToShopper
-            | ResultCode::Received
-            | ResultCode::Pending
             | ResultCode::PartiallyAuthorised
             | ResultCode::AuthenticationFinished
             | ResultCode::AuthenticationNotRequired

@@ -2,10 +2,14 @@
 //! through the same writes as the request that would have finished it, idempotently: a notice
 //! seen twice finds its change made and changes nothing.
 
-use super::lifecycle::{end_capturing, record_capture, release_hold, unavailable};
-use super::{Ports, UseCaseError};
-use crate::domain::{Command, Failure, PaymentId, PaymentStatus, RefundFailure, RefundId, RefundSettlement};
-use crate::ports::Notice;
+use super::lifecycle::{after_authorization, end_capturing, record_capture, release_hold, unavailable};
+use super::open_payment::{store_then_send, Retries};
+use super::{Ports, Services, UseCaseError};
+use crate::domain::{
+    Command, DeclineReason, Failure, PaymentId, PaymentStatus, RefundFailure, RefundId, RefundSettlement,
+    VerificationCode,
+};
+use crate::ports::{Authorization, Notice};
 
 /// What one notice did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +22,7 @@ pub enum NoticeOutcome {
 
 /// Applies one notice. An error leaves it for the acquirer to send again (the batch is
 /// answered with an error, and Adyen retries).
-pub async fn apply_notice(svc: &Ports, notice: &Notice) -> Result<NoticeOutcome, UseCaseError> {
+pub async fn apply_notice(svc: &Services, notice: &Notice) -> Result<NoticeOutcome, UseCaseError> {
     match notice {
         Notice::Captured { payment_id, authorization_id } => {
             captured(svc, payment_id, authorization_id.as_deref()).await
@@ -28,16 +32,23 @@ pub async fn apply_notice(svc: &Ports, notice: &Notice) -> Result<NoticeOutcome,
         Notice::RefundFailed { refund_id } => {
             settled(svc, refund_id, RefundSettlement::Failed(RefundFailure::Declined)).await
         }
-        Notice::Authorised { payment_id, authorization_id } => authorised(svc, payment_id, authorization_id).await,
+        Notice::Authorised { payment_id, authorization_id, network_reference } => {
+            let approved = Authorization::Approved {
+                authorization_id: authorization_id.clone(),
+                network_reference: network_reference.clone(),
+            };
+            authorised(svc, payment_id, approved).await
+        }
+        Notice::AuthorisationRefused { payment_id } => {
+            authorised(svc, payment_id, Authorization::Declined(DeclineReason::CardDeclined)).await
+        }
         Notice::CancelFailed { payment_id } => {
             // Our void was taken (`received`) and then failed: the hold is still there. Logged
             // for the operator; the void is not re-sent automatically (Adyen says why).
             tracing::error!(%payment_id, "the acquirer reports a void that failed");
             Ok(NoticeOutcome::Unchanged)
         }
-        Notice::AuthorisationRefused { .. } | Notice::Canceled { .. } | Notice::Ignored { .. } => {
-            Ok(NoticeOutcome::Unchanged)
-        }
+        Notice::Canceled { .. } | Notice::Ignored { .. } => Ok(NoticeOutcome::Unchanged),
     }
 }
 
@@ -94,10 +105,23 @@ async fn settled(svc: &Ports, id: &RefundId, outcome: RefundSettlement) -> Resul
     super::refunds::settle(svc, payment, id, outcome).await.map(|_| NoticeOutcome::Applied)
 }
 
-/// An authorisation whose payment no longer wants it (ended, or never stored): voided, so no
-/// hold is left without an owner. One the payment holds, or still awaits, is its own.
-async fn authorised(svc: &Ports, id: &PaymentId, authorization_id: &str) -> Result<NoticeOutcome, UseCaseError> {
+/// The authorisation's answer. A payment awaiting it (`authorizing`: the acquirer said it would
+/// answer later) takes it as it would have from the API: approved, its first code goes out;
+/// refused, it fails. An approval whose payment no longer wants it (ended, or never stored) is
+/// voided, so no hold is left without an owner; one the payment holds, or still awaits (an
+/// action), is its own.
+async fn authorised(svc: &Services, id: &PaymentId, answer: Authorization) -> Result<NoticeOutcome, UseCaseError> {
     let payment = svc.payments.get(id).await?;
+    if let Some(p) = payment.as_ref().filter(|p| p.status == PaymentStatus::Authorizing && p.hold.is_none()) {
+        let code = VerificationCode::generate();
+        return match after_authorization(svc, p.clone(), answer, &code).await {
+            Ok(p) => store_then_send(svc, p, &code, Retries::Keyed).await.map(|_| NoticeOutcome::Applied),
+            // A refusal is stored by `after_authorization` (failed, the decline counted).
+            Err(UseCaseError::Declined(_)) => Ok(NoticeOutcome::Applied),
+            Err(e) => Err(e),
+        };
+    }
+    let Authorization::Approved { authorization_id, .. } = answer else { return Ok(NoticeOutcome::Unchanged) };
     let owned = payment
         .as_ref()
         .is_some_and(|p| p.status.is_open() || p.hold.as_ref().is_some_and(|h| h.authorization_id == authorization_id));
@@ -105,6 +129,6 @@ async fn authorised(svc: &Ports, id: &PaymentId, authorization_id: &str) -> Resu
         return Ok(NoticeOutcome::Unchanged);
     }
     tracing::warn!(payment_id = %id, "an authorisation no payment holds: voided");
-    svc.acquirer.void(id, authorization_id).await.map_err(unavailable)?;
+    svc.acquirer.void(id, &authorization_id).await.map_err(unavailable)?;
     Ok(NoticeOutcome::Applied)
 }

@@ -68,6 +68,11 @@ pub(crate) async fn after_authorization(
 ) -> Result<Payment, UseCaseError> {
     let now = svc.clock.now();
     match decision {
+        // Stays `authorizing` (stored so): its notification finishes it.
+        Authorization::Pending => {
+            tracing::info!(payment_id = %payment.id, "the acquirer answers the authorisation later");
+            Ok(payment)
+        }
         Authorization::ActionRequired { action } => {
             transition(&mut payment, Command::RequireAction { action }, now)?;
             tracing::info!(payment_id = %payment.id, "the acquirer asks the shopper to authenticate first");
@@ -133,6 +138,9 @@ async fn capture_held(svc: &Services, mut payment: Payment) -> Result<Captured, 
             Authorization::Declined(reason) => return Ok(Captured::No(repeat_declined(svc, payment, reason).await)),
             // A repeat payment cannot authenticate at the issuer here: declined, as an issuer
             // that requires authentication declines.
+            // Not answered yet: the payment stays capturing; the capture's retry (the sweeper's,
+            // after the grace) authorises again under the same key and gets the answer.
+            Authorization::Pending => return Err(unavailable("the acquirer answers the authorisation later")),
             Authorization::ActionRequired { .. } => {
                 tracing::warn!(payment_id = %payment.id, "the acquirer asked a repeat payment for 3-D Secure");
                 let declined = repeat_declined(svc, payment, DeclineReason::CardDeclined).await;

@@ -386,6 +386,10 @@ pub(crate) async fn store_then_send(
     code: &VerificationCode,
     retries: Retries,
 ) -> Result<Payment, UseCaseError> {
+    if payment.status == PaymentStatus::Authorizing {
+        // The acquirer answers later (stored so already): no code until it authorises.
+        return Ok(payment);
+    }
     if let Err(stored) = store(svc, &mut payment, &[]).await {
         return Err(not_stored(svc, &payment, stored).await);
     }

@@ -178,15 +178,16 @@
     return follow(answer);
   }
 
-  // The acquirer took the capture and confirms it a moment later (Adyen's notification): the
-  // page waits for the session's state to say how it ended.
-  async function awaitCapture() {
+  // The acquirer took the authorisation or the capture and answers a moment later (Adyen's
+  // notification): the page waits for the session's state to say what came of it.
+  const WAITING = ["authorizing", "capturing"];
+  async function awaitAcquirer() {
     show("loading");
     say("Confirming your payment…");
     for (let i = 0; i < 30; i++) {
       await new Promise((r) => setTimeout(r, 1000));
       const { status, body } = await call("GET", sessionPath("/state"));
-      if (status === 200 && body.payment && body.payment.status !== "capturing") {
+      if (status === 200 && body.payment && !WAITING.includes(body.payment.status)) {
         say("");
         return showPayment(body.payment);
       }
@@ -197,7 +198,7 @@
 
   function showPayment(payment) {
     const next = payment.next_action;
-    if (payment.status === "capturing") return awaitCapture();
+    if (WAITING.includes(payment.status)) return awaitAcquirer();
     if (next && next.type === "enter_verification_code") return showCodeStep(next);
     if (next && next.type === "authenticate_with_issuer") return redirectResult ? finishAuthentication(payment) : authenticate(next);
     const method = payment.payment_method ? `${brandName(payment.payment_method.brand)} •••• ${payment.payment_method.last4}` : "your card";
