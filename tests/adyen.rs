@@ -17,6 +17,8 @@ use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const ACCOUNT: &str = "ShopAccountCNY";
+/// The stand-in's API key (what Adyen's would be): never in a log or an answer.
+pub(crate) const API_KEY: &str = "AQE_test_key_adyen_never_logged";
 pub(crate) const HMAC_HEX: &str = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
 
 /// `POST /payments` as Adyen answers a card: authorised, its pspReference derived from our
@@ -118,7 +120,7 @@ fn use_adyen_with(stack: &mut Stack, server: &MockServer, retry: RetryPolicy) {
         endpoint: format!("{}/v71", server.uri()),
         merchant_account: ACCOUNT.into(),
         return_url: "https://pay.example.com/".into(),
-        api_key: Some(ApiKey::new("AQE_test_key".into())),
+        api_key: Some(ApiKey::new(API_KEY.into())),
         reference_key: vec![9; 32],
     };
     let transport = Arc::new(shared::adyen_http::HttpTransport::default());

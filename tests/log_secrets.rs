@@ -147,3 +147,62 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
         .collect();
     assert!(!without_ids.join(" ").to_lowercase().contains("cvc"), "{logs}");
 }
+
+/// The Adyen adapter's flows (issue 25), logged: its API key, its notifications' HMAC key and
+/// signatures, the card and its CVC never appear, not even when Adyen's error repeats the card.
+#[tokio::test]
+async fn adyen_logs_never_hold_its_keys_the_card_or_a_signature() {
+    use crate::adyen::{notification, notify, psp_of, API_KEY, HMAC_HEX};
+    use wiremock::matchers::{body_string_contains, method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let capture = Capture::default();
+    let writer = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .without_time()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info,shared=trace"))
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = crate::adyen::stand_in(std::time::Duration::ZERO).await;
+    // Adyen refuses this card with a message that repeats it.
+    Mock::given(method("POST"))
+        .and(path("/v71/payments"))
+        .and(body_string_contains("5500000000000004"))
+        .respond_with(ResponseTemplate::new(422).set_body_json(json!({
+            "status": 422, "errorCode": "101", "errorType": "validation",
+            "message": "Invalid card number 5500000000000004 (cvc 737)"
+        })))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let mut stack = Stack::new().await;
+    crate::adyen::use_adyen(&mut stack, &server);
+    let (user, phone) = (random_id("u"), random_phone());
+    let created = stack.first_payment(&first_payment_body(&user, &phone, "4111111111111111")).await;
+    let id = created.body["payment_id"].as_str().unwrap().to_owned();
+    let code = stack.code_sent_to(&phone);
+    assert_eq!(stack.verify(&id, &code).await.status, 200);
+    let captured = notification("CAPTURE", &id, "CAP1", &psp_of(&id), 1999, true, HMAC_HEX);
+    let signature = captured["notificationItems"][0]["NotificationRequestItem"]["additionalData"]["hmacSignature"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(notify(&stack, &captured).await.status, 200);
+    let forged = notification("CAPTURE", &id, "CAP1", &psp_of(&id), 1999, true, &"CD".repeat(32));
+    assert_eq!(notify(&stack, &forged).await.status, 401);
+    let refused = stack.first_payment(&first_payment_body(&user, &random_phone(), "5500000000000004")).await;
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert!(!refused.body.to_string().contains("5500000000000004"), "{}", refused.body);
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("Adyen refused the request"), "the refusal is logged (by its code)");
+    // The CVC (737) as it was sent or echoed (three digits alone occur in ids by chance).
+    for secret in
+        [API_KEY, HMAC_HEX, &signature, "4111111111111111", "5500000000000004", "cvc 737", "\"cvc\":\"737\"", &code]
+    {
+        assert!(!logs.contains(secret), "{secret} in the logs");
+    }
+    stack.delete_table().await;
+}
