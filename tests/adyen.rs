@@ -179,6 +179,13 @@ pub(crate) fn notification(
     json!({"live": "false", "notificationItems": [{"NotificationRequestItem": item}]})
 }
 
+/// The `POST /payments` the stand-in got for our payment `id`.
+async fn authorisation_sent(server: &MockServer, id: &str) -> Value {
+    let requests = server.received_requests().await.unwrap();
+    let bodies = requests.iter().filter(|r| r.url.path() == "/v71/payments");
+    bodies.map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()).find(|b| b["reference"] == json!(id)).unwrap()
+}
+
 pub(crate) async fn notify(stack: &Stack, batch: &Value) -> Answer {
     stack.send(Function::AcquirerNotifications, post_request("/acquirer/notifications", batch, None)).await
 }
@@ -226,15 +233,7 @@ async fn a_capture_stays_capturing_until_its_notification_which_counts_once_and_
     let rid = repeat.body["payment_id"].as_str().unwrap().to_owned();
     let done = stack.verify(&rid, &stack.code_sent_to(&phone)).await;
     assert_eq!(done.body["status"], "capturing", "{}", done.body);
-    let sent: Vec<Value> = server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path() == "/v71/payments")
-        .map(|r| serde_json::from_slice(&r.body).unwrap())
-        .collect();
-    let repeat_request = sent.iter().find(|b| b["reference"] == json!(rid)).unwrap();
+    let repeat_request = &authorisation_sent(&server, &rid).await;
     assert_eq!(repeat_request["paymentMethod"]["storedPaymentMethodId"], "M5N7TQ4TG5PFWR50");
     assert_eq!(repeat_request["shopperInteraction"], "ContAuth");
     assert!(repeat_request["paymentMethod"].get("number").is_none());
@@ -458,15 +457,7 @@ async fn a_payment_the_issuer_wants_to_authenticate_waits_for_the_pages_details_
     let url = paid.body["next_action"]["details_url"].as_str().unwrap().to_owned();
     assert_eq!(url, format!("/checkout/{sid}/payments/{pid}/details"));
     // Adyen sends the shopper back to the session's page.
-    let sent: Vec<Value> = server
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.url.path() == "/v71/payments")
-        .map(|r| serde_json::from_slice(&r.body).unwrap())
-        .collect();
-    let asked = sent.iter().find(|b| b["reference"] == json!(pid)).unwrap();
+    let asked = authorisation_sent(&server, &pid).await;
     assert_eq!(asked["returnUrl"], format!("https://pay.example.com/checkout/{sid}"));
     // Refused by the issuer after authentication: declined, no code.
     let refused = stack

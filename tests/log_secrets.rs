@@ -21,11 +21,11 @@ impl Write for Capture {
     }
 }
 
-#[tokio::test]
-async fn logs_never_hold_card_cvc_code_or_phone() {
+/// Every log line of this thread from now until the guard drops: production's level for
+/// dependencies, everything of ours down to trace, JSON as in Lambda.
+fn capture_logs() -> (Capture, tracing::subscriber::DefaultGuard) {
     let capture = Capture::default();
     let writer = capture.clone();
-    // Production's level for dependencies, everything of ours down to trace, JSON as in Lambda.
     let subscriber = tracing_subscriber::fmt()
         .json()
         // No timestamps: their microseconds are six-digit runs that could equal a code.
@@ -33,7 +33,12 @@ async fn logs_never_hold_card_cvc_code_or_phone() {
         .with_env_filter(tracing_subscriber::EnvFilter::new("info,shared=trace"))
         .with_writer(move || writer.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (capture, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test]
+async fn logs_never_hold_card_cvc_code_or_phone() {
+    let (capture, _guard) = capture_logs();
 
     let stack = Stack::with_attempt_limits(AttemptLimits::unlimited()).await;
     let user = random_id("u");
@@ -155,15 +160,7 @@ async fn adyen_logs_never_hold_its_keys_the_card_or_a_signature() {
     use crate::adyen::{notification, notify, psp_of, API_KEY, HMAC_HEX};
     use wiremock::matchers::{body_string_contains, method, path};
     use wiremock::{Mock, ResponseTemplate};
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .without_time()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("info,shared=trace"))
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = capture_logs();
 
     let server = crate::adyen::stand_in(std::time::Duration::ZERO).await;
     // Adyen refuses this card with a message that repeats it.
