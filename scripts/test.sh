@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${MODE:-test}"
 case "$mode" in
-  test) : "${RACE_ROUNDS:=60}" "${REFUND_RACE_ROUNDS:=50}" "${PROPTEST_CASES:=1000}" "${CAMPAIGN_EXAMPLES:=10}" ;;
+  test) : "${RACE_ROUNDS:=40}" "${REFUND_RACE_ROUNDS:=50}" "${PROPTEST_CASES:=1000}" "${CAMPAIGN_EXAMPLES:=10}" ;;
   soak) : "${RACE_ROUNDS:=1000}" "${REFUND_RACE_ROUNDS:=1000}" "${PROPTEST_CASES:=10000}" "${CAMPAIGN_EXAMPLES:=550}" "${CAMPAIGN_SEEDS:=20261127 1127}" ;;
   campaign) : "${CAMPAIGN_EXAMPLES:=550}" "${CAMPAIGN_SEEDS:=20261127 1127}" ;;
   *) echo "error: MODE must be test, soak or campaign (got '$mode')" >&2; exit 2 ;;

@@ -21,6 +21,35 @@ const ACCOUNT: &str = "ShopAccountCNY";
 pub(crate) const API_KEY: &str = "AQE_test_key_adyen_never_logged";
 pub(crate) const HMAC_HEX: &str = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056";
 
+/// `answer`, checked against the contract's `schema` (tests/contracts/adyen): the stand-in
+/// never answers what Adyen could not.
+fn contract(schema: &'static str, answer: Value) -> Value {
+    type Validators = std::sync::Mutex<std::collections::HashMap<&'static str, Arc<jsonschema::Validator>>>;
+    static SPEC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    static VALIDATORS: std::sync::OnceLock<Validators> = std::sync::OnceLock::new();
+    let spec = SPEC.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/contracts/adyen/CheckoutService-v71.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    });
+    let validator = VALIDATORS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .entry(schema)
+        .or_insert_with(|| {
+            let root = json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "components": spec["components"],
+                "$ref": format!("#/components/schemas/{schema}"),
+            });
+            Arc::new(jsonschema::validator_for(&root).unwrap())
+        })
+        .clone();
+    let errors: Vec<String> = validator.iter_errors(&answer).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "the stand-in's {schema} breaks the contract: {errors:?}\n{answer}");
+    answer
+}
+
 /// `POST /payments` as Adyen answers a card: authorised, its pspReference derived from our
 /// reference; a card to store gets a stored method id and a network reference.
 struct Authorise;
@@ -31,16 +60,17 @@ impl Respond for Authorise {
         let reference = body["reference"].as_str().unwrap();
         if body["paymentMethod"]["number"] == json!(RECEIVED_CARD) {
             // Taken; the answer comes by notification.
-            return ResponseTemplate::new(200)
-                .set_body_json(json!({"resultCode": "Received", "pspReference": psp_of(reference)}));
+            let received = json!({"resultCode": "Received", "pspReference": psp_of(reference)});
+            return ResponseTemplate::new(200).set_body_json(contract("PaymentResponse", received));
         }
         if body["paymentMethod"]["number"] == json!(THREE_DS_CARD) {
             // The issuer wants the shopper: a redirect (the adapter asks for no native 3DS).
-            return ResponseTemplate::new(200).set_body_json(json!({
+            let redirect = json!({
                 "resultCode": "RedirectShopper",
                 "action": {"paymentMethodType": "scheme", "type": "redirect", "method": "GET",
                            "url": "https://issuer.example/3ds?MD=abc"},
-            }));
+            });
+            return ResponseTemplate::new(200).set_body_json(contract("PaymentResponse", redirect));
         }
         let mut answer = json!({
             "resultCode": "Authorised",
@@ -53,7 +83,7 @@ impl Respond for Authorise {
             answer["additionalData"]["tokenization.storedPaymentMethodId"] = json!("M5N7TQ4TG5PFWR50");
             answer["additionalData"]["networkTxReference"] = json!("MCC123456789012");
         }
-        ResponseTemplate::new(200).set_body_json(answer)
+        ResponseTemplate::new(200).set_body_json(contract("PaymentResponse", answer))
     }
 }
 
@@ -70,12 +100,14 @@ impl Respond for Details {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let body: Value = serde_json::from_slice(&req.body).unwrap();
         if body["details"]["redirectResult"] == json!("ok") {
-            return ResponseTemplate::new(200).set_body_json(json!({
+            let authorised = json!({
                 "resultCode": "Authorised", "pspReference": "PSP3DS0000000001",
                 "additionalData": {"tokenization.storedPaymentMethodId": "M3DS", "networkTxReference": "N3DS"},
-            }));
+            });
+            return ResponseTemplate::new(200).set_body_json(contract("PaymentDetailsResponse", authorised));
         }
-        ResponseTemplate::new(200).set_body_json(json!({"resultCode": "Refused", "refusalReasonCode": "24"}))
+        let refused = json!({"resultCode": "Refused", "refusalReasonCode": "24"});
+        ResponseTemplate::new(200).set_body_json(contract("PaymentDetailsResponse", refused))
     }
 }
 
@@ -86,10 +118,25 @@ impl Respond for Received {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let body: Value = serde_json::from_slice(&req.body).unwrap();
         let psp = req.url.path().split('/').nth(3).unwrap_or("").to_owned();
-        ResponseTemplate::new(201).set_body_json(json!({
-            "merchantAccount": ACCOUNT, "paymentPspReference": psp, "reference": body["reference"],
-            "pspReference": format!("MOD{}", rand_digits()), "status": "received", "amount": body["amount"],
-        }))
+        let path = req.url.path();
+        let (schema, mut answer) = if path == "/v71/cancels" {
+            let answer = json!({"merchantAccount": ACCOUNT, "paymentReference": body["paymentReference"],
+                "reference": body["reference"], "pspReference": format!("MOD{}", rand_digits()), "status": "received"});
+            ("StandalonePaymentCancelResponse", answer)
+        } else {
+            let schema = match path.rsplit('/').next() {
+                Some("captures") => "PaymentCaptureResponse",
+                Some("refunds") => "PaymentRefundResponse",
+                _ => "PaymentCancelResponse",
+            };
+            let answer = json!({"merchantAccount": ACCOUNT, "paymentPspReference": psp, "reference": body["reference"],
+                "pspReference": format!("MOD{}", rand_digits()), "status": "received"});
+            (schema, answer)
+        };
+        if !body["amount"].is_null() {
+            answer["amount"] = body["amount"].clone();
+        }
+        ResponseTemplate::new(201).set_body_json(contract(schema, answer))
     }
 }
 

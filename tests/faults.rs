@@ -432,9 +432,19 @@ async fn run_case(flow: Flow, step: &str, at: Where) -> Result<String, String> {
     };
     check_consistent(&stack).await.map_err(|e| format!("{name}: after the fault: {e}"))?;
 
-    // The client retries with the same key; past any claim the dead attempt left.
+    // The client retries with the same key; past any claim the dead attempt left. A `503` with
+    // `Retry-After` (a dependency slow under load: production's 2-second SDK timeouts) is
+    // retried as a client would, a few times.
     stack.clock.advance(31);
-    let retry = request.send(&stack, &key).await;
+    let mut retry = request.send(&stack, &key).await;
+    for _ in 0..3 {
+        if retry.status != 503 || retry.headers.get("retry-after").is_none() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        stack.clock.advance(31);
+        retry = request.send(&stack, &key).await;
+    }
     if retry.status >= 300 {
         return Err(format!("{name}: retry answered {} {}", retry.status, retry.body));
     }

@@ -283,6 +283,7 @@ fn the_answers_parsed_are_the_contracts_examples_and_validate_against_its_schema
 async fn each_result_code_maps_as_documented_and_an_answer_the_contract_does_not_allow_is_an_error() {
     for code in ResultCode::ALL {
         let body = json!({"resultCode": code.as_str(), "pspReference": "993617894903480A", "refusalReasonCode": "12"});
+        assert!(errors_against("#/components/schemas/PaymentResponse", &body).is_empty(), "{body}");
         let transport = Scripted::answering(vec![answer(200, &body)]);
         let decided = adyen(transport).authorize(&request_of(&PaymentId::new())).await;
         match code {
