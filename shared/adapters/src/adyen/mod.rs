@@ -55,8 +55,8 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
-/// Where and as whom the adapter calls Adyen.
-#[derive(Debug, Clone)]
+/// Where and as whom the adapter calls Adyen. Debug shows neither key.
+#[derive(Clone)]
 pub struct AdyenConfig {
     /// `https://checkout-test.adyen.com/v71` or the live prefix's URL: configured, no default.
     pub endpoint: String,
@@ -67,6 +67,17 @@ pub struct AdyenConfig {
     pub api_key: Option<ApiKey>,
     /// The key of the shopper references' hash (derived from the platform's code key).
     pub reference_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for AdyenConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdyenConfig")
+            .field("endpoint", &self.endpoint)
+            .field("merchant_account", &self.merchant_account)
+            .field("return_url", &self.return_url)
+            .field("api_key", &self.api_key)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One HTTP exchange: the status and body, or why none came.
