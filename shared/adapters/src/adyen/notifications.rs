@@ -119,7 +119,8 @@ pub enum Notified {
     Other,
 }
 
-/// Signs `item` as Adyen does (for the local stack's notification sender and the tests).
+/// Signs `item` as Adyen does (the tests sign their notifications with it; the local stand-in,
+/// scripts/adyen_standin.py, signs the same way in Python).
 pub fn sign(item: &NotificationItem, key: &HmacKey) -> String {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&key.0) else { return String::new() };
     mac.update(item.signing_string().as_bytes());
