@@ -17,7 +17,10 @@ export LOG_FORMAT="${LOG_FORMAT:-text}"
 # X-Local-Merchant-Id header instead. The functions refuse this unless AWS_ENDPOINT_URL is on
 # 127.0.0.1; no deployed function ever has it (template.yaml never sets it, a test checks).
 export LOCAL_AUTH=merchant-header
+# (One entry each: cargo lambda watch splits an --env-var's value at commas.)
 export MERCHANT_DISPLAY_NAMES='{"shop-1": "Lotus Tea House"}'
+# shop-cn's shoppers read Chinese unless their session or browser says otherwise.
+export MERCHANT_LOCALES='{"shop-cn": "zh-CN"}'
 # The sandbox acquirer approves every valid card but its test cards; it needs the permission.
 # `make run ACQUIRER=adyen`: the real Adyen adapter over HTTP, against the local stand-in built
 # from Adyen's contract (scripts/adyen_standin.py), which notifies the local stack as Adyen does.
@@ -37,7 +40,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 watch_env_args() {
   local v
   for v in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_REGION AWS_EC2_METADATA_DISABLED \
-           AWS_ENDPOINT_URL TABLE_NAME CODE_HASH_KEYS CARD_ENCRYPTION_KEYS LOG_FORMAT LOCAL_AUTH MERCHANT_DISPLAY_NAMES SMS_COUNTRIES MERCHANT_SMS_COUNTRIES ACQUIRER ALLOW_SANDBOX_ACQUIRER \
+           AWS_ENDPOINT_URL TABLE_NAME CODE_HASH_KEYS CARD_ENCRYPTION_KEYS LOG_FORMAT LOCAL_AUTH MERCHANT_DISPLAY_NAMES MERCHANT_LOCALES CHECKOUT_HOST SMS_COUNTRIES MERCHANT_SMS_COUNTRIES ACQUIRER ALLOW_SANDBOX_ACQUIRER \
            ADYEN_ENDPOINT ADYEN_MERCHANT_ACCOUNT ADYEN_RETURN_URL ADYEN_API_KEY ADYEN_HMAC_KEY \
            SMS_PHONE_HOURLY_CAP SMS_PHONE_PLATFORM_HOURLY_CAP SMS_MERCHANT_HOURLY_CAP \
            SMS_PREFIX_HOURLY_CAP SMS_SESSION_CAP SMS_IP_HOURLY_CAP \

@@ -32,11 +32,7 @@ async fn first_payment_verify_repeat_verify() {
     assert_eq!(sms.len(), 1);
     // What the tests read is what SNS (moto) recorded.
     assert_eq!(moto_sms_to(&stack.endpoint, &phone).await, sms);
-    assert!(
-        sms[0].ends_with(" is your code to pay CNY 19.99 to shop-1. Valid 5 minutes. Never share it."),
-        "{}",
-        sms[0]
-    );
+    assert!(sms[0].ends_with(" is your code to pay CN¥19.99 to shop-1. Valid 5 min. Never share it."), "{}", sms[0]);
     let code = latest_code(&phone).await;
     assert!(!text.contains(&code), "the code is never in an answer");
 
@@ -52,7 +48,7 @@ async fn first_payment_verify_repeat_verify() {
     let rid = repeat.body["payment_id"].as_str().unwrap().to_owned();
     let sms = sms_to(&phone).await;
     assert_eq!(sms.len(), 2);
-    assert!(sms[1].contains("to pay CNY 5.00 to shop-1"), "{}", sms[1]);
+    assert!(sms[1].contains("to pay CN¥5.00 to shop-1"), "{}", sms[1]);
 
     let verified = stack.verify(&rid, &latest_code(&phone).await).await;
     assert_eq!(verified.status, 200, "{}", verified.body);

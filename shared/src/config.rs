@@ -134,8 +134,13 @@ impl Config {
                 local_auth: LocalAuth::from_env(env("LOCAL_AUTH").as_deref(), aws.endpoint_url())?,
                 merchant_names: match env("MERCHANT_DISPLAY_NAMES") {
                     None => Default::default(),
-                    Some(json) => serde_json::from_str(&json).map_err(|e| ConfigError::MerchantNames(e.to_string()))?,
+                    Some(json) => Settings::parse_merchant_names(&json)?,
                 },
+                merchant_locales: match env("MERCHANT_LOCALES") {
+                    None => Default::default(),
+                    Some(json) => Settings::parse_merchant_locales(&json)?,
+                },
+                checkout_host: Settings::parse_checkout_host(env("CHECKOUT_HOST").as_deref())?,
                 sms_countries: sms_countries("SMS_COUNTRIES", env("SMS_COUNTRIES").as_deref().unwrap_or(""))?,
                 merchant_sms_countries: merchant_sms_countries(env("MERCHANT_SMS_COUNTRIES").as_deref())?,
                 currencies: Currencies::parse(env("CURRENCIES").as_deref().unwrap_or(""))

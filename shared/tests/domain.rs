@@ -257,6 +257,7 @@ pub(crate) fn pending_payment(now: i64) -> Payment {
         order_id: id("o"),
         money: cny(1999),
         session_id: None,
+        locale: shared::domain::Locale::En,
         method: MethodSummary {
             id: MethodId::new(),
             brand: card.brand(),

@@ -10,6 +10,7 @@ mod config;
 mod domain;
 mod emf;
 mod events;
+mod i18n;
 mod openapi;
 mod properties;
 mod state_machine;

@@ -356,8 +356,17 @@ async fn every_kind_of_answer_conforms_to_the_spec() {
     const S_VERIFY: &str = "/checkout/{session_id}/payments/{payment_id}/verify";
     const S_RESEND: &str = "/checkout/{session_id}/payments/{payment_id}/resend";
     let checkout = |req: shared::lambda_http::Request| shared::http::checkout_page(svc, req);
-    let session_body =
-        |user: &str, order: &str| json!({"user_id": user, "order_id": order, "amount": 1999, "currency": "CNY"});
+    // The first session has every optional field (language, way back, order summary).
+    let session_body = |user: &str, order: &str| {
+        let mut body = json!({"user_id": user, "order_id": order, "amount": 1999, "currency": "CNY"});
+        if order == "o-s1" {
+            body["locale"] = json!("zh-CN");
+            body["cancel_url"] = json!("https://shop.example/cart");
+            body["description"] = json!("Tea for two");
+            body["line_items"] = json!([{"name": "Oolong", "quantity": 2, "amount": 1500}, {"name": "Pot", "quantity": 1, "amount": 499}]);
+        }
+        body
+    };
     let r = checkout(post(SESSIONS, &session_body("u-1", "o-s1").to_string(), Some("application/json"))).await;
     seen(SESSIONS, &r);
     let created = spec.check("post", SESSIONS, &r);
@@ -366,6 +375,8 @@ async fn every_kind_of_answer_conforms_to_the_spec() {
     for body in [
         json!({"user_id": "u-1", "order_id": "o", "amount": 1, "currency": "CNY", "expires_in": 10}),
         json!({"user_id": "u-1"}),
+        json!({"user_id": "u-1", "order_id": "o", "amount": 1999, "currency": "CNY",
+               "line_items": [{"name": "Oolong", "quantity": 1, "amount": 1000}]}),
     ] {
         let r = checkout(post(SESSIONS, &body.to_string(), Some("application/json"))).await;
         seen(SESSIONS, &r);

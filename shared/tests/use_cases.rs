@@ -75,6 +75,7 @@ fn first(user: &str, phone: &str, card: &str, save_card: bool) -> FirstPaymentCo
         save_card,
         capture_method: shared::domain::CaptureMethod::Automatic,
         source_ip: None,
+        locale: None,
     }
 }
 
@@ -86,6 +87,7 @@ fn repeat(user: &str, method: Option<MethodId>) -> RepeatPaymentCommand {
         money: Money::new("amount", 500, Currency::parse("currency", "JPY").unwrap()).unwrap(),
         method_id: method,
         capture_method: shared::domain::CaptureMethod::Automatic,
+        locale: None,
     }
 }
 
@@ -109,7 +111,7 @@ async fn first_payment_then_repeat_payment_complete_by_code() {
     assert_eq!(p.status, PaymentStatus::RequiresVerification);
     assert!(stack.payments.saved_methods().is_empty(), "the card is saved only once the payment succeeds");
     let sms = &stack.sms.sent()[0].1;
-    assert!(sms.ends_with(" is your code to pay CNY 19.99 to shop-1. Valid 5 minutes. Never share it."), "{sms}");
+    assert!(sms.ends_with(" is your code to pay CN¥19.99 to shop-1. Valid 5 min. Never share it."), "{sms}");
 
     let done = verify_code(svc, &shop(), &p.id, &code(&latest_code(&stack, PHONE)), None).await.unwrap();
     assert_eq!(done.status, PaymentStatus::Succeeded);
@@ -449,7 +451,7 @@ async fn five_wrong_codes_lock_the_payment() {
         );
     }
     let err = verify_code(svc, &shop(), &p.id, &wrong(&right), None).await.unwrap_err();
-    assert!(matches!(&err, UseCaseError::TooManyAttempts(p) if p.failure_code() == Some("too_many_attempts")));
+    assert!(matches!(&err, UseCaseError::TooManyAttempts(p, _) if p.failure_code() == Some("too_many_attempts")));
     // Five in a row also locked the payer out: even the right code is not checked now.
     assert!(matches!(
         verify_code(svc, &shop(), &p.id, &code(&right), None).await,
@@ -744,7 +746,7 @@ async fn the_checkout_page_is_gzipped_for_browsers_that_accept_it() {
     }
     let zipped = get(Some("gzip, deflate, br")).await;
     assert_eq!(zipped.headers()["content-encoding"], "gzip");
-    assert_eq!(zipped.headers()["vary"], "accept-encoding");
+    assert_eq!(zipped.headers()["vary"], "accept-encoding, accept-language");
     let compressed = zipped.body().as_ref().to_vec();
     assert!(compressed.len() * 2 < html.len(), "{} of {} bytes", compressed.len(), html.len());
     let mut unzipped = Vec::new();

@@ -246,6 +246,9 @@ mod events {
             ended_at: None,
             payment_id: None,
             capture_method: CaptureMethod::Automatic,
+            locale: Default::default(),
+            cancel_url: None,
+            summary: Default::default(),
             version: 1,
         };
         let ended = CheckoutSession { ended_at: Some(1_000_100), version: 2, ..open.clone() };

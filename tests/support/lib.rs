@@ -598,8 +598,10 @@ fn code_in(phone: &str, messages: Vec<String>) -> String {
     six_digits(last).unwrap_or_else(|| panic!("no code in {last:?}"))
 }
 
+/// The code in an SMS: its one run of six digits (twice, the same, with a WebOTP line).
 pub fn six_digits(text: &str) -> Option<String> {
-    let runs: Vec<&str> = text.split(|c: char| !c.is_ascii_digit()).filter(|r| r.len() == 6).collect();
+    let mut runs: Vec<&str> = text.split(|c: char| !c.is_ascii_digit()).filter(|r| r.len() == 6).collect();
+    runs.dedup();
     assert!(runs.len() <= 1, "more than one run of 6 digits in {text:?}");
     runs.first().map(|r| (*r).to_owned())
 }

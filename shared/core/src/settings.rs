@@ -3,7 +3,7 @@
 //! (environment, SSM) is `shared::config`'s.
 
 use crate::domain::{
-    Currency, FieldError, Money, ReturnUrl, SmsCountries, DEFAULT_REFUND_WINDOW_SECS, MAX_CAPTURE_WINDOW_SECS,
+    Currency, FieldError, Locale, Money, ReturnUrl, SmsCountries, DEFAULT_REFUND_WINDOW_SECS, MAX_CAPTURE_WINDOW_SECS,
 };
 use crate::secrets::KeyError;
 
@@ -24,8 +24,12 @@ pub enum ConfigError {
          and needs an AWS endpoint on 127.0.0.1 (AWS_ENDPOINT_URL is {0:?})"
     )]
     LocalAuthOutsideLocal(String),
-    #[error("MERCHANT_DISPLAY_NAMES must be a JSON object of merchant id to name: {0}")]
+    #[error("MERCHANT_DISPLAY_NAMES must be a JSON object of merchant id to name (1 to 40 characters): {0}")]
     MerchantNames(String),
+    #[error("MERCHANT_LOCALES must be a JSON object of merchant id to `en` or `zh-CN`: {0}")]
+    MerchantLocales(String),
+    #[error("CHECKOUT_HOST must be the checkout's lower-case host name (at most 40 characters), or empty: {0:?}")]
+    CheckoutHost(String),
     #[error("{0} must list ISO 3166-1 alpha-2 country codes (`CN,HK`), or be `*`: {1}")]
     SmsCountries(&'static str, String),
     #[error("CURRENCIES must list ISO 4217 codes with minor units (`CNY,HKD`), or be `*`: {0:?} is not one")]
@@ -151,6 +155,12 @@ pub struct Settings {
     /// `REFUND_WINDOW_DAYS`: how long after its capture a payment may be refunded (180 days by
     /// default; 1 to 540).
     pub refund_window: RefundWindow,
+    /// `MERCHANT_LOCALES`: `{"merchant id": "zh-CN"}`: the language a merchant's shoppers are
+    /// spoken to when neither the session nor the browser says (English otherwise).
+    pub merchant_locales: std::collections::BTreeMap<String, Locale>,
+    /// `CHECKOUT_HOST`: the host the checkout page is served from, for the SMS's WebOTP line
+    /// (`@host #code`); unset: no such line.
+    pub checkout_host: Option<String>,
 }
 
 /// How long after its capture a payment may be refunded: 1 to 540 days.
@@ -266,6 +276,45 @@ impl Settings {
 
     pub fn merchant_name<'a>(&'a self, merchant_id: &'a str) -> &'a str {
         self.merchant_names.get(merchant_id).map_or(merchant_id, String::as_str)
+    }
+
+    /// The merchant's default language.
+    pub fn merchant_locale(&self, merchant_id: &str) -> Locale {
+        self.merchant_locales.get(merchant_id).copied().unwrap_or(Locale::En)
+    }
+
+    /// `MERCHANT_DISPLAY_NAMES` as configured: every name 1 to 40 characters (the SMS fits one
+    /// segment for the longest).
+    pub fn parse_merchant_names(json: &str) -> Result<std::collections::BTreeMap<String, String>, ConfigError> {
+        let names: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(json).map_err(|e| ConfigError::MerchantNames(e.to_string()))?;
+        match names.iter().find(|(_, name)| !crate::domain::sms::display_name_ok(name)) {
+            Some((id, _)) => Err(ConfigError::MerchantNames(format!(
+                "the name of {id:?} is blank, too long or has a control character"
+            ))),
+            None => Ok(names),
+        }
+    }
+
+    /// `MERCHANT_LOCALES` as configured.
+    pub fn parse_merchant_locales(json: &str) -> Result<std::collections::BTreeMap<String, Locale>, ConfigError> {
+        let raw: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(json).map_err(|e| ConfigError::MerchantLocales(e.to_string()))?;
+        raw.into_iter()
+            .map(|(id, tag)| match Locale::parse(&tag) {
+                Some(l) => Ok((id, l)),
+                None => Err(ConfigError::MerchantLocales(format!("{tag:?} for {id:?}"))),
+            })
+            .collect()
+    }
+
+    /// `CHECKOUT_HOST` as configured (empty: none).
+    pub fn parse_checkout_host(raw: Option<&str>) -> Result<Option<String>, ConfigError> {
+        match raw.map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(host) if crate::domain::sms::checkout_host_ok(host) => Ok(Some(host.to_owned())),
+            Some(host) => Err(ConfigError::CheckoutHost(host.to_owned())),
+        }
     }
 }
 

@@ -86,6 +86,21 @@ macro_rules! minted_id {
 }
 
 minted_id!(PaymentId, "pay_");
+
+impl PaymentId {
+    /// A short reference a shopper can read out to support: the id's last 8 characters
+    /// (random, Crockford base32 for minted ids), upper case, in two groups: `7K3F-9QXA`. The
+    /// payment id stays the key; this only helps find it.
+    pub fn reference(&self) -> String {
+        let rest = self.0.strip_prefix(Self::PREFIX).unwrap_or(&self.0);
+        let tail: String = rest.chars().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
+        let upper = tail.to_ascii_uppercase();
+        match (upper.get(..4), upper.get(4..)) {
+            (Some(a), Some(b)) if !b.is_empty() => format!("{a}-{b}"),
+            _ => upper,
+        }
+    }
+}
 minted_id!(MethodId, "pm_");
 minted_id!(SessionId, "cs_");
 minted_id!(RefundId, "re_");

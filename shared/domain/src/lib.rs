@@ -4,6 +4,7 @@ pub mod card;
 pub mod code;
 pub mod field_error;
 pub mod history;
+pub mod i18n;
 pub mod identifier;
 pub mod lifecycle;
 pub mod money;
@@ -11,6 +12,7 @@ pub mod payment;
 pub mod phone;
 pub mod refund;
 pub mod session;
+pub mod sms;
 pub mod sms_destination;
 pub mod source_ip;
 
@@ -18,6 +20,7 @@ pub use card::{year_month, CardBrand, CardNumber, Cvc, Expiry};
 pub use code::{CodeHash, VerificationCode};
 pub use field_error::FieldError;
 pub use history::{page_size, HistoryCursor, HistoryPage};
+pub use i18n::{Locale, LocalePref};
 pub use identifier::{Customer, EndpointId, EventId, Identifier, MethodId, PaymentId, RefundId, SessionId};
 pub use lifecycle::{
     state_diagram, Command, DeclineReason, Event, Failure, FailureAnswer, Plan, RefundRefusal, Refusal, TRANSITIONS,
@@ -35,8 +38,9 @@ pub use refund::{
     MAX_METADATA_PAIRS, MAX_REFUNDS, REFUND_GRACE_SECS,
 };
 pub use session::{
-    session_lifetime, CheckoutSession, ClientSecret, ReturnUrl, SessionStatus, SESSION_DEFAULT_SECS, SESSION_MAX_SECS,
-    SESSION_MIN_SECS,
+    session_lifetime, CheckoutSession, ClientSecret, LineItem, OrderSummary, ReturnUrl, SessionStatus,
+    SESSION_DEFAULT_SECS, SESSION_MAX_SECS, SESSION_MIN_SECS,
 };
+pub use sms::{code_sms, SmsEncoding, SmsSize};
 pub use sms_destination::SmsCountries;
 pub use source_ip::SourceIp;

@@ -268,6 +268,8 @@ pub struct Payment {
     /// The checkout session the shopper's browser paid in, if any (`None`: the merchant's
     /// server created the payment directly).
     pub session_id: Option<SessionId>,
+    /// The language its SMS speak (the session's, or the merchant's default).
+    pub locale: super::Locale,
     pub method: MethodSummary,
     /// Where codes go: for a repeat payment, the phone bound to the saved card. The number
     /// itself only while the payment is open.

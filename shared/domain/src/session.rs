@@ -138,6 +138,12 @@ pub struct CheckoutSession {
     pub payment_id: Option<PaymentId>,
     /// When its payment's funds are captured: at once, or when the merchant asks.
     pub capture_method: super::CaptureMethod,
+    /// The language the page and its SMS speak.
+    pub locale: super::LocalePref,
+    /// Where "Back to the shop" goes when the shopper gives up (else `return_url`'s origin).
+    pub cancel_url: Option<ReturnUrl>,
+    /// What the shopper is paying for, as the page shows it.
+    pub summary: OrderSummary,
     /// Optimistic-concurrency version, as for payments.
     pub version: u64,
 }
@@ -164,6 +170,15 @@ impl CheckoutSession {
         }
     }
 
+    /// Where a shopper who gives up goes back to: `cancel_url`, else `return_url`'s origin.
+    pub fn back_url(&self) -> Option<String> {
+        match (&self.cancel_url, &self.return_url) {
+            (Some(cancel), _) => Some(cancel.as_str().to_owned()),
+            (None, Some(ret)) => Some(format!("{}/", ret.origin())),
+            (None, None) => None,
+        }
+    }
+
     /// When the session's payments must end: never after the session.
     pub fn ends_at(&self) -> i64 {
         self.ended_at.map_or(self.expires_at, |e| e.min(self.expires_at))
@@ -181,4 +196,89 @@ pub fn session_lifetime(expires_in: Option<i64>) -> Result<i64, FieldError> {
         ));
     }
     Ok(secs)
+}
+
+/// The most line items a session shows.
+pub const MAX_LINE_ITEMS: usize = 20;
+pub const MAX_LINE_ITEM_NAME_CHARS: usize = 100;
+pub const MAX_LINE_ITEM_QUANTITY: u32 = 9999;
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+
+/// One line of the order: what, how many, and the line's amount (its total, in the session's
+/// currency's minor units).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineItem {
+    pub name: String,
+    pub quantity: u32,
+    pub amount: u64,
+}
+
+/// What the page shows of the order: a description and up to [`MAX_LINE_ITEMS`] lines whose
+/// amounts add up to the session's amount.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OrderSummary {
+    pub description: Option<String>,
+    pub line_items: Vec<LineItem>,
+}
+
+/// A shown text: 1 to `max` characters, not blank, no control character.
+fn shown_text(param: &str, raw: &str, max: usize) -> Result<String, FieldError> {
+    let n = raw.chars().count();
+    if !(1..=max).contains(&n) || raw.trim().is_empty() || raw.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            "invalid_text",
+            param,
+            format!("{param} must be 1 to {max} characters, without control characters"),
+        ));
+    }
+    Ok(raw.trim().to_owned())
+}
+
+impl OrderSummary {
+    /// `items` as asked: `(name, quantity, amount)`; their amounts must add up to `money`.
+    pub fn new(
+        description: Option<&str>,
+        items: &[(String, i64, i64)],
+        money: &super::Money,
+    ) -> Result<Self, FieldError> {
+        let description = description.map(|d| shown_text("description", d, MAX_DESCRIPTION_CHARS)).transpose()?;
+        if items.len() > MAX_LINE_ITEMS {
+            return Err(FieldError::new(
+                "too_many_line_items",
+                "line_items",
+                format!("line_items has at most {MAX_LINE_ITEMS} items"),
+            ));
+        }
+        let mut line_items = Vec::with_capacity(items.len());
+        for (i, (name, quantity, amount)) in items.iter().enumerate() {
+            let name = shown_text(&format!("line_items[{i}].name"), name, MAX_LINE_ITEM_NAME_CHARS)?;
+            let quantity = u32::try_from(*quantity)
+                .ok()
+                .filter(|q| (1..=MAX_LINE_ITEM_QUANTITY).contains(q))
+                .ok_or_else(|| {
+                    FieldError::new(
+                        "invalid_quantity",
+                        format!("line_items[{i}].quantity"),
+                        format!("a line item's quantity is 1 to {MAX_LINE_ITEM_QUANTITY}"),
+                    )
+                })?;
+            let amount = u64::try_from(*amount).ok().filter(|a| *a <= money.currency.max_minor()).ok_or_else(|| {
+                FieldError::new(
+                    "invalid_amount",
+                    format!("line_items[{i}].amount"),
+                    "a line item's amount is an integer of minor units from 0 to the session's maximum",
+                )
+            })?;
+            line_items.push(LineItem { name, quantity, amount });
+        }
+        let total = line_items.iter().try_fold(0u64, |sum, l| sum.checked_add(l.amount));
+        if !line_items.is_empty() && total != Some(money.minor) {
+            return Err(FieldError::new(
+                "line_items_total_mismatch",
+                "line_items",
+                "the line items' amounts must add up to amount",
+            ));
+        }
+        Ok(Self { description, line_items })
+    }
 }

@@ -10,7 +10,7 @@ use lambda_http::{Request, RequestExt};
 
 use super::problem::Problem;
 use crate::config::LocalAuth;
-use crate::domain::{CheckoutSession, ClientSecret, Identifier, SessionId, SourceIp};
+use crate::domain::{CheckoutSession, ClientSecret, Identifier, Locale, SessionId, SourceIp};
 use crate::usecases::{self, Caller, CodeServices, Ports, SessionScope, UseCaseError};
 
 /// Claims that may carry the merchant id: a plain `merchant_id`, or a Cognito user-pool
@@ -72,7 +72,12 @@ pub async fn shopper(
     let session = usecases::authenticate(svc, &id, bearer(req).as_ref())
         .await
         .map_err(|e| super::problem::from_use_case(e, now, &super::views::Urls::Merchant))?;
-    Ok((Caller::Shopper(SessionScope::of(&session, source_ip(req))), session))
+    Ok((Caller::Shopper(SessionScope::of(&session, source_ip(req), browser_locale(req))), session))
+}
+
+/// The language the browser asks for, if it is one we speak (the page sends its own).
+pub fn browser_locale(req: &Request) -> Option<Locale> {
+    req.headers().get("accept-language").and_then(|v| v.to_str().ok()).and_then(Locale::from_accept_language)
 }
 
 /// The address the request came from, as API Gateway saw it (`requestContext.http.sourceIp`):

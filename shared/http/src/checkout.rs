@@ -18,13 +18,14 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::auth::browser_locale;
 use super::dto::{EmptyBody, SessionBody};
 use super::handlers::{get, not_found, post};
 use super::reply::Reply;
-use super::request::{base_path, origin, route, Route};
+use super::request::{base_path, origin, query_param, route, Route};
 use super::views::{session_view, state_view};
 use crate::config::LocalAuth;
-use crate::domain::{ClientSecret, Identifier, SessionId};
+use crate::domain::{CheckoutSession, ClientSecret, Identifier, Locale, LocalePref, SessionId};
 use crate::usecases::{self, CodeServices, SessionView, UseCaseError};
 
 const PAGE: &str = include_str!("checkout/page.html");
@@ -42,19 +43,69 @@ static CSP: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The page, built once: every session gets these very bytes.
-static PAGE_HTML: LazyLock<String> = LazyLock::new(|| PAGE.replace("{{STYLE}}", STYLE).replace("{{SCRIPT}}", SCRIPT));
+/// The page in one language, built once per instance: every session in that language gets
+/// these very bytes, plain and gzip-compressed. Its ~27 KB of HTML, style, script and messages
+/// travel as about 9 KB to a browser that accepts gzip (API Gateway's HTTP API compresses
+/// nothing itself). Locally it also keeps the answer under the size at which `cargo lambda
+/// watch` now and then answers a bare 500 of its own (bench/watch-500 reproduces that without
+/// any of our code).
+pub struct LocalePage {
+    pub html: String,
+    pub gzip: Option<Vec<u8>>,
+}
 
-/// The page gzip-compressed, once per instance: its 22 KB of HTML, style and script travel as
-/// about 7 KB to a browser that accepts gzip (API Gateway's HTTP API compresses nothing itself).
-/// Locally it also keeps the answer under the size at which `cargo lambda watch` now and then
-/// answers a bare 500 of its own (bench/watch-500 reproduces that without any of our code).
-static PAGE_GZIP: LazyLock<Option<Vec<u8>>> = LazyLock::new(|| {
+static PAGES: LazyLock<[LocalePage; 2]> = LazyLock::new(|| {
+    Locale::ALL.map(|locale| {
+        let html = page_html(locale);
+        let gzip = gzipped(&html);
+        LocalePage { html, gzip }
+    })
+});
+
+/// The page in `locale`, as served.
+pub fn locale_page(locale: Locale) -> &'static LocalePage {
+    let [en, zh] = &*PAGES;
+    match locale {
+        Locale::En => en,
+        Locale::ZhCn => zh,
+    }
+}
+
+fn gzipped(text: &str) -> Option<Vec<u8>> {
     use std::io::Write;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(PAGE_HTML.as_bytes()).ok()?;
+    encoder.write_all(text.as_bytes()).ok()?;
     encoder.finish().ok()
-});
+}
+
+/// The page's text in `locale`: `{{t:key}}` replaced by the message (escaped), the page's
+/// messages as a JSON data block (not a script: the CSP's hashes do not concern it, and the
+/// script is the same in every language).
+fn page_html(locale: Locale) -> String {
+    let mut out = String::with_capacity(PAGE.len() + 4096);
+    let mut rest = PAGE;
+    while let Some(open) = rest.find("{{t:") {
+        let (before, after) = rest.split_at(open);
+        out.push_str(before);
+        let Some(close) = after.find("}}") else { break };
+        out.push_str(&escape(locale.text(after.get(4..close).unwrap_or(""))));
+        rest = after.get(close + 2..).unwrap_or("");
+    }
+    out.push_str(rest);
+    let messages = locale.page_messages().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026");
+    out.replace("{{LANG}}", locale.tag())
+        .replace("{{MESSAGES}}", &messages)
+        .replace("{{STYLE}}", STYLE)
+        .replace("{{SCRIPT}}", SCRIPT)
+}
+
+/// The language of a page request: the URL's `locale` (the session's, when it has a fixed one),
+/// else the browser's `Accept-Language`, else the URL's `fallback` (the merchant's default),
+/// else English.
+fn page_locale(req: &Request) -> Locale {
+    let asked = |name: &str| query_param(req, name).as_deref().and_then(Locale::parse);
+    asked("locale").or_else(|| browser_locale(req)).or_else(|| asked("fallback")).unwrap_or(Locale::En)
+}
 
 /// Whether the request's `Accept-Encoding` admits gzip (`gzip` listed without `q=0`).
 fn accepts_gzip(req: &Request) -> bool {
@@ -91,49 +142,40 @@ pub async fn checkout_page(svc: &CodeServices, req: Request) -> Response<Body> {
             get(svc, &req, r, |ctx| async move {
                 let session = ctx.session()?.clone();
                 let name = svc.settings.merchant_name(session.merchant_id.as_str()).to_owned();
+                let locale = usecases::spoken(svc, &session, ctx.caller.browser_locale());
                 let (view, methods) = usecases::session_state(svc, session).await?;
-                Ok(Reply::json(200, &state_view(&view, &methods, &name, ctx.now)))
+                Ok(Reply::json(200, &state_view(&view, &methods, &name, locale, ctx.now)))
             })
             .await
         }
         Some(Route::CheckoutPage(raw)) => page(&req, &raw),
-        _ if req.method() == Method::GET => html(
-            404,
-            &error_page(
-                "Page not found",
-                "This checkout link is not valid. Go back to the shop and start the payment again.",
-            ),
-        ),
+        _ if req.method() == Method::GET => html(404, &error_page(page_locale(&req), "error.not_found")),
         _ => not_found("use POST /checkout/sessions"),
     }
 }
 
 fn page(req: &Request, raw: &str) -> Response<Body> {
+    let locale = page_locale(req);
     if req.method() != Method::GET {
-        let mut r = html(405, &error_page("Not available", "Open this page from the link the shop gave you."));
+        let mut r = html(405, &error_page(locale, "error.not_allowed"));
         r.headers_mut().insert("allow", HeaderValue::from_static("GET"));
         return r;
     }
     if SessionId::parse(raw).is_none() {
-        return html(
-            404,
-            &error_page(
-                "Page not found",
-                "This checkout link is not valid. Go back to the shop and start the payment again.",
-            ),
-        );
+        return html(404, &error_page(locale, "error.not_found"));
     }
-    tracing::info!("checkout page");
+    tracing::info!(locale = locale.tag(), "checkout page");
+    let page = locale_page(locale);
     let mut response = html(200, "");
-    let gzip = PAGE_GZIP.as_ref().filter(|_| accepts_gzip(req));
+    let gzip = page.gzip.as_ref().filter(|_| accepts_gzip(req));
     *response.body_mut() = match gzip {
         Some(compressed) => {
             response.headers_mut().insert("content-encoding", HeaderValue::from_static("gzip"));
             Body::Binary(compressed.clone())
         }
-        None => Body::Text(PAGE_HTML.clone()),
+        None => Body::Text(page.html.clone()),
     };
-    response.headers_mut().insert("vary", HeaderValue::from_static("accept-encoding"));
+    response.headers_mut().insert("vary", HeaderValue::from_static("accept-encoding, accept-language"));
     response
 }
 
@@ -156,7 +198,7 @@ async fn create_session(svc: &CodeServices, req: &Request, route: &Route) -> Res
         let (session, secret) = usecases::create_session(svc, &ctx.caller, cmd, attempt.as_ref()).await?;
         let view = SessionView { session, payment: None };
         let mut answer = session_view(&view, ctx.now);
-        let url = format!("{page_base}/checkout/{}", view.session.id);
+        let url = format!("{page_base}/checkout/{}{}", view.session.id, page_query(svc, &view.session));
         let mut reply = Reply::json(201, &with_secret(answer.clone(), &url, &secret));
         if attempt.is_some() {
             let sealed = svc
@@ -172,6 +214,19 @@ async fn create_session(svc: &CodeServices, req: &Request, route: &Route) -> Res
         Ok(reply)
     })
     .await
+}
+
+/// The page URL's query: the session's language when it is fixed, else the merchant's default
+/// for a browser that names none of ours (`auto` sessions of an English-speaking merchant need
+/// neither).
+fn page_query(svc: &CodeServices, session: &CheckoutSession) -> String {
+    match session.locale {
+        LocalePref::Fixed(locale) => format!("?locale={}", locale.tag()),
+        LocalePref::Auto => match svc.settings.merchant_locale(session.merchant_id.as_str()) {
+            Locale::En => String::new(),
+            other => format!("?fallback={}", other.tag()),
+        },
+    }
 }
 
 fn with_secret(mut answer: Value, url: &str, secret: &ClientSecret) -> Value {
@@ -203,15 +258,18 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-/// An error page in the checkout's own style (the stylesheet is allowed by its hash).
-fn error_page(title: &str, message: &str) -> String {
+/// An error page in the checkout's own style (the stylesheet is allowed by its hash), its
+/// `<key>.title` and `<key>.detail` in `locale`.
+fn error_page(locale: Locale, key: &str) -> String {
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
          content=\"width=device-width, initial-scale=1\"><meta name=\"referrer\" content=\"no-referrer\">\
-         <title>{t} · Checkout</title><style>{STYLE}</style></head><body><main class=\"card\">\
+         <title>{t} · {c}</title><style>{STYLE}</style></head><body><main class=\"card\">\
          <h1>{t}</h1><p>{m}</p></main></body></html>",
-        t = escape(title),
-        m = escape(message)
+        lang = locale.tag(),
+        t = escape(locale.text(&format!("{key}.title"))),
+        m = escape(locale.text(&format!("{key}.detail"))),
+        c = escape(locale.text("page.title")),
     )
 }
 

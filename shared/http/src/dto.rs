@@ -6,10 +6,10 @@ use serde::Deserialize;
 use crate::domain::FieldError;
 use crate::domain::{
     session_lifetime, year_month, CancellationReason, CaptureMethod, CardNumber, Currency, Cvc, Expiry, Identifier,
-    MethodId, Money, Phone, ReturnUrl, SourceIp, VerificationCode,
+    Locale, LocalePref, MethodId, Money, OrderSummary, Phone, ReturnUrl, VerificationCode,
 };
 use crate::domain::{RefundMetadata, RefundReason};
-use crate::usecases::{FirstPaymentCommand, RefundAsk, RepeatPaymentCommand, SessionCommand, SessionPayment};
+use crate::usecases::{Caller, FirstPaymentCommand, RefundAsk, RepeatPaymentCommand, SessionCommand, SessionPayment};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,6 +55,16 @@ pub struct FirstPaymentBody {
     save_card: bool,
     #[serde(default)]
     capture_method: Option<String>,
+    #[serde(default)]
+    locale: Option<String>,
+}
+
+/// The language of a merchant's payment's SMS: `en` or `zh-CN` (none: the merchant's default).
+fn payment_locale(raw: Option<&str>) -> Result<Option<Locale>, FieldError> {
+    raw.map(|raw| {
+        Locale::parse(raw).ok_or_else(|| FieldError::new("invalid_locale", "locale", "locale must be en or zh-CN"))
+    })
+    .transpose()
 }
 
 fn default_true() -> bool {
@@ -96,6 +106,7 @@ impl FirstPaymentBody {
             capture_method: capture_method(self.capture_method.as_deref())?,
             // A merchant's server's address is not a shopper's: no per-address limit.
             source_ip: None,
+            locale: payment_locale(self.locale.as_deref())?,
         })
     }
 }
@@ -112,6 +123,8 @@ pub struct RepeatPaymentBody {
     payment_method_id: Option<String>,
     #[serde(default)]
     capture_method: Option<String>,
+    #[serde(default)]
+    locale: Option<String>,
 }
 
 fn method_id(raw: Option<String>) -> Result<Option<MethodId>, FieldError> {
@@ -133,6 +146,7 @@ impl RepeatPaymentBody {
             money: money(self.amount, &self.currency)?,
             method_id,
             capture_method: capture_method(self.capture_method.as_deref())?,
+            locale: payment_locale(self.locale.as_deref())?,
         })
     }
 }
@@ -278,17 +292,41 @@ pub struct SessionBody {
     pub merchant_id: Option<String>,
     #[serde(default)]
     capture_method: Option<String>,
+    /// `auto` (the default: the browser's language, else the merchant's), `en` or `zh-CN`.
+    #[serde(default)]
+    locale: Option<String>,
+    #[serde(default)]
+    cancel_url: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    line_items: Option<Vec<LineItemBody>>,
+}
+
+/// One line of the order a session shows: the line's amount is its total.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct LineItemBody {
+    name: String,
+    quantity: i64,
+    amount: i64,
 }
 
 impl SessionBody {
     pub fn validate(self, allow_local_http: bool) -> Result<SessionCommand, FieldError> {
+        let money = money(self.amount, &self.currency)?;
+        let items: Vec<(String, i64, i64)> =
+            self.line_items.unwrap_or_default().into_iter().map(|l| (l.name, l.quantity, l.amount)).collect();
         Ok(SessionCommand {
             user_id: Identifier::parse("user_id", &self.user_id)?,
             order_id: Identifier::parse("order_id", &self.order_id)?,
-            money: money(self.amount, &self.currency)?,
+            money,
             expires_in: session_lifetime(self.expires_in)?,
             return_url: self.return_url.map(|u| ReturnUrl::parse("return_url", &u, allow_local_http)).transpose()?,
             capture_method: capture_method(self.capture_method.as_deref())?,
+            locale: self.locale.map(|l| LocalePref::parse("locale", &l)).transpose()?.unwrap_or_default(),
+            cancel_url: self.cancel_url.map(|u| ReturnUrl::parse("cancel_url", &u, allow_local_http)).transpose()?,
+            summary: OrderSummary::new(self.description.as_deref(), &items, &money)?,
         })
     }
 }
@@ -306,12 +344,13 @@ pub struct SessionCardBody {
 }
 
 impl SessionCardBody {
-    /// The card payment, from the browser at `source_ip`.
-    pub fn validate(self, now: i64, source_ip: Option<&SourceIp>) -> Result<SessionPayment, FieldError> {
+    /// The card payment, from the shopper's browser `caller` (its address and language).
+    pub fn validate(self, now: i64, caller: &Caller) -> Result<SessionPayment, FieldError> {
         let phone = Phone::parse("phone", &self.phone)?;
         let (card, expiry, cvc) = self.card.validate(now)?;
-        let source_ip = source_ip.cloned();
-        Ok(SessionPayment::Card { phone, card, expiry, cvc, save_card: self.save_card, source_ip })
+        let source_ip = caller.source_ip().cloned();
+        let locale = caller.browser_locale();
+        Ok(SessionPayment::Card { phone, card, expiry, cvc, save_card: self.save_card, source_ip, locale })
     }
 }
 
@@ -324,9 +363,13 @@ pub struct SessionRepeatBody {
 }
 
 impl SessionRepeatBody {
-    /// The saved-card payment, from the browser at `source_ip`.
-    pub fn validate(self, source_ip: Option<&SourceIp>) -> Result<SessionPayment, FieldError> {
-        Ok(SessionPayment::Saved { method_id: method_id(self.payment_method_id)?, source_ip: source_ip.cloned() })
+    /// The saved-card payment, from the shopper's browser `caller` (its address and language).
+    pub fn validate(self, caller: &Caller) -> Result<SessionPayment, FieldError> {
+        Ok(SessionPayment::Saved {
+            method_id: method_id(self.payment_method_id)?,
+            source_ip: caller.source_ip().cloned(),
+            locale: caller.browser_locale(),
+        })
     }
 }
 

@@ -106,7 +106,7 @@ pub async fn first_payment(svc: &Services, req: Request) -> Response<Body> {
         }
         Some(r @ Route::SessionPay(_)) => {
             post_payment(svc, &req, &r, |body: SessionCardBody, ctx, attempt| async move {
-                let how = body.validate(ctx.now, ctx.caller.source_ip())?;
+                let how = body.validate(ctx.now, &ctx.caller)?;
                 Ok(usecases::pay_in_session(svc, ctx.session()?.clone(), how, attempt.as_ref()).await)
             })
             .await
@@ -128,7 +128,7 @@ pub async fn repeat_payment(svc: &Services, req: Request) -> Response<Body> {
         }
         Some(r @ Route::SessionRepeat(_)) => {
             post_payment(svc, &req, &r, |body: SessionRepeatBody, ctx, attempt| async move {
-                let how = body.validate(ctx.caller.source_ip())?;
+                let how = body.validate(&ctx.caller)?;
                 Ok(usecases::pay_in_session(svc, ctx.session()?.clone(), how, attempt.as_ref()).await)
             })
             .await

@@ -18,7 +18,7 @@ pub mod routes;
 mod views;
 mod webhook_endpoints;
 
-pub use checkout::checkout_page;
+pub use checkout::{checkout_page, locale_page, LocalePage};
 pub use handlers::{first_payment, payment_status, repeat_payment, verify_code};
 pub use notices::acquirer_notifications;
 pub use operations::payment_operations;

@@ -158,7 +158,7 @@ pub fn from_use_case(err: UseCaseError, now: i64, urls: &Urls) -> Problem {
         E::IncorrectCode { attempts_remaining } => Problem::new(422, "incorrect_code", "the code is not correct")
             .param("code")
             .with("attempts_remaining", attempts_remaining),
-        E::TooManyAttempts(p) => too_many_attempts(&p, now, urls),
+        E::TooManyAttempts(p, paused) => too_many_attempts(&p, paused, now, urls),
         E::CodeExpired => {
             Problem::new(422, "code_expired", "the code has expired; ask for a new one with resend").param("code")
         }
@@ -229,11 +229,17 @@ fn declined(p: &Payment, now: i64, urls: &Urls) -> Problem {
         .with_payment(p, now, urls)
 }
 
-fn too_many_attempts(p: &Payment, now: i64, urls: &Urls) -> Problem {
-    Problem::new(422, "too_many_attempts", "too many incorrect codes; the payment has failed")
+/// With `retry_after` (seconds, in the body) when the payer is paused too: the page says
+/// until when, and offers no other card meanwhile.
+fn too_many_attempts(p: &Payment, paused: Option<i64>, now: i64, urls: &Urls) -> Problem {
+    let problem = Problem::new(422, "too_many_attempts", "too many incorrect codes; the payment has failed")
         .param("code")
         .with("attempts_remaining", 0)
-        .with_payment(p, now, urls)
+        .with_payment(p, now, urls);
+    match paused {
+        Some(secs) => problem.with("retry_after", secs),
+        None => problem,
+    }
 }
 
 fn unavailable(cause: &str) -> Problem {

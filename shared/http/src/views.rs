@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use serde::Serialize;
 
 use crate::domain::{
-    CardBrand, CheckoutSession, DeclineReason, Failure, HistoryPage, Identifier, Payment, PaymentStatus, Refund,
-    RefundFailure, RefundReason, SessionId, MAX_SENDS, RESEND_COOLDOWN_SECS,
+    CardBrand, CheckoutSession, DeclineReason, Failure, HistoryPage, Identifier, Locale, Money, Payment, PaymentStatus,
+    Refund, RefundFailure, RefundReason, SessionId, MAX_SENDS, RESEND_COOLDOWN_SECS,
 };
 use crate::ports::SavedCard;
 use crate::usecases::SessionView;
@@ -54,6 +54,8 @@ pub fn payment_view(p: &Payment, now: i64, urls: &Urls) -> Value {
 #[derive(Debug, Serialize)]
 pub struct ShopperPayment<'a> {
     payment_id: &'a str,
+    /// A short reference to read out to support (`7K3F-9QXA`).
+    reference: String,
     status: &'static str,
     order_id: &'a str,
     amount: u64,
@@ -80,6 +82,7 @@ impl<'a> ShopperPayment<'a> {
     pub fn of(p: &'a Payment, now: i64, urls: &Urls) -> Self {
         Self {
             payment_id: p.id.as_str(),
+            reference: p.id.reference(),
             status: p.status.as_str(),
             order_id: p.order_id.as_str(),
             amount: p.money.minor,
@@ -111,6 +114,7 @@ fn merchant_payment_view(p: &Payment, now: i64) -> Value {
     let urls = &Urls::Merchant;
     let mut view = json!({
         "payment_id": p.id.as_str(),
+        "reference": p.id.reference(),
         "status": p.status.as_str(),
         "user_id": p.user_id.as_str(),
         "merchant_id": p.merchant_id.as_str(),
@@ -126,6 +130,7 @@ fn merchant_payment_view(p: &Payment, now: i64) -> Value {
         },
         "created_at": rfc3339(p.created_at),
         "session_id": p.session_id.as_ref().map(|s| s.as_str()),
+        "locale": p.locale.tag(),
         "capture_method": p.capture_method.as_str(),
         "amount_authorized": amount_authorized(p),
         "amount_captured": p.amount_captured(),
@@ -243,20 +248,39 @@ pub fn session_view(view: &SessionView, now: i64) -> Value {
         "payment_id": s.payment_id.as_ref().map(|p| p.as_str()),
         "payment_status": view.payment.as_ref().map(|p| p.status.as_str()),
         "capture_method": s.capture_method.as_str(),
+        "locale": s.locale.as_str(),
+        "cancel_url": s.cancel_url.as_ref().map(|u| u.as_str()),
+        "description": s.summary.description,
+        "line_items": s.summary.line_items.iter().map(|l| json!({
+            "name": l.name,
+            "quantity": l.quantity,
+            "amount": l.amount,
+        })).collect::<Vec<_>>(),
     })
 }
 
 /// What the shopper's page needs, and nothing more: no user id, no phone, no other session.
-pub fn state_view(view: &SessionView, methods: &[SavedCard], merchant_name: &str, now: i64) -> Value {
+/// Amounts are written in `locale`, the language the session speaks to this browser.
+pub fn state_view(view: &SessionView, methods: &[SavedCard], merchant_name: &str, locale: Locale, now: i64) -> Value {
     let s: &CheckoutSession = &view.session;
     let urls = Urls::Session(s.id.clone());
+    let display = |minor: u64| locale.money(&Money { minor, currency: s.money.currency });
     json!({
         "object": "checkout_state",
         "session_id": s.id.as_str(),
         "status": s.status(view.is_complete(), now).as_str(),
+        "locale": locale.tag(),
         "amount": s.money.minor,
         "currency": s.money.currency.code(),
-        "amount_display": s.money.to_string(),
+        "amount_display": display(s.money.minor),
+        "description": s.summary.description,
+        "line_items": s.summary.line_items.iter().map(|l| json!({
+            "name": l.name,
+            "quantity": l.quantity,
+            "amount": l.amount,
+            "amount_display": display(l.amount),
+        })).collect::<Vec<_>>(),
+        "back_url": s.back_url(),
         "merchant_name": merchant_name,
         "order_id": s.order_id.as_str(),
         "expires_at": rfc3339(s.ends_at()),

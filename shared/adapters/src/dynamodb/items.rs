@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     CancellationReason, CaptureMethod, CardBrand, CheckoutSession, CodeHash, Currency, Customer, Expiry, Failure,
-    HistoryCursor, Hold, HoldState, Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment, PaymentId,
-    PaymentStatus, Phone, PhoneOrigin, Refund, RefundFailure, RefundId, RefundMetadata, RefundReason, RefundStatus,
-    ReturnUrl, SessionId, Verification,
+    HistoryCursor, Hold, HoldState, Identifier, LineItem, Locale, LocalePref, MethodId, MethodSummary, Money,
+    OrderSummary, PayerPhone, Payment, PaymentId, PaymentStatus, Phone, PhoneOrigin, Refund, RefundFailure, RefundId,
+    RefundMetadata, RefundReason, RefundStatus, ReturnUrl, SessionId, Verification,
 };
 use crate::ports::{SavedCard, SavedMethod, StoreError};
 use crate::secrets::CardVault;
@@ -145,6 +145,9 @@ pub(super) struct PaymentItem {
     pub hold_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_reference: Option<String>,
+    /// The language its SMS speak (absent on payments stored before locales: English).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
     /// The acquirer's action for the page (`requires_action`: 3-D Secure), its JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
@@ -178,14 +181,10 @@ pub(super) struct PaymentItem {
 }
 
 impl PaymentItem {
-    /// The item as it is to be stored, at `version`. A number still kept is sealed with
-    /// `vault` (a reader without the key never writes one: it cannot read one either).
-    pub fn from_payment(
-        p: &Payment,
-        version: u64,
-        write_id: String,
-        vault: Option<&CardVault>,
-    ) -> Result<Self, StoreError> {
+    /// The item as it is to be stored, at version `ver` by write `write`. A number still kept
+    /// is sealed with `vault` (a reader without the key never writes one: it cannot read one
+    /// either).
+    pub fn from_payment(p: &Payment, ver: u64, write: String, vault: Option<&CardVault>) -> Result<Self, StoreError> {
         Ok(Self {
             pk: payment_pk(&p.id),
             sk: PAYMENT_SK.into(),
@@ -225,6 +224,7 @@ impl PaymentItem {
             hold_state: p.hold.as_ref().map(|h| h.state.as_str().to_owned()),
             network_reference: p.network_reference.clone(),
             action: p.action.clone(),
+            locale: Some(p.locale.tag().to_owned()),
             failure_code: p.failure_code().map(str::to_owned),
             capture_method: Some(p.capture_method.as_str().to_owned()),
             amount_to_capture: p.amount_to_capture,
@@ -236,8 +236,8 @@ impl PaymentItem {
             created_at: p.created_at,
             updated_at: p.updated_at,
             expires_at: p.expires_at,
-            version,
-            write_id,
+            version: ver,
+            write_id: write,
         })
     }
 
@@ -245,19 +245,14 @@ impl PaymentItem {
     /// is read as a history entry is; the rest (secrets and acquirer state) is added here.
     pub fn into_payment(self, vault: Option<&CardVault>) -> Result<Payment, StoreError> {
         let bad = |what: &str| StoreError::Corrupt(format!("payment {}: bad {what}", self.payment_id));
-        let phone = match (&self.sealed_phone, vault) {
-            (Some(sealed), Some(vault)) => {
-                let e164 = vault.open_text(&phone_context(&self.pk), sealed).map_err(|_| bad("sealed_phone"))?;
-                let number = Phone::from_stored(&e164, self.phone_cc).map_err(|_| bad("sealed_phone"))?;
-                PayerPhone::new(number, self.phone_key.clone())
-            }
-            _ => PayerPhone::masked_only(self.phone_key.clone(), self.phone_masked.clone()),
-        };
+        let phone = self.payer_phone(vault).ok_or_else(|| bad("sealed_phone"))?;
         let phone_origin = match self.phone_origin.as_deref() {
             None => PhoneOrigin::Request,
             Some(origin) => PhoneOrigin::parse(origin).ok_or_else(|| bad("phone_origin"))?,
         };
         let hold = stored_hold(self.authorization_id, self.hold_state.as_deref()).ok_or_else(|| bad("hold_state"))?;
+        // Stored before locales: English.
+        let locale = self.locale.as_deref().map_or(Some(Locale::En), Locale::parse).ok_or_else(|| bad("locale"))?;
         let shown = HistoryItem {
             payment_id: self.payment_id,
             status: self.status,
@@ -295,6 +290,7 @@ impl PaymentItem {
             hold,
             network_reference: self.network_reference,
             action: self.action,
+            locale,
             sealed_card: self.sealed_card,
             fingerprint: self.fingerprint,
             save_card: self.save_card,
@@ -302,6 +298,19 @@ impl PaymentItem {
         };
         payment.verification.code_hash = CodeHash { key_id: self.code_key_id, mac_hex: self.code_mac };
         Ok(payment)
+    }
+
+    /// The payer's phone: the number itself when it is kept and `vault` opens it, else masked;
+    /// `None` if the kept number does not open or parse (the record is corrupt).
+    fn payer_phone(&self, vault: Option<&CardVault>) -> Option<PayerPhone> {
+        match (&self.sealed_phone, vault) {
+            (Some(sealed), Some(vault)) => {
+                let e164 = vault.open_text(&phone_context(&self.pk), sealed).ok()?;
+                let number = Phone::from_stored(&e164, self.phone_cc).ok()?;
+                Some(PayerPhone::new(number, self.phone_key.clone()))
+            }
+            _ => Some(PayerPhone::masked_only(self.phone_key.clone(), self.phone_masked.clone())),
+        }
     }
 }
 
@@ -365,6 +374,8 @@ impl HistoryItem {
                 None => None,
                 Some(id) => Some(SessionId::parse(id).ok_or_else(|| bad("session_id"))?),
             },
+            // History does not show it; a full item's read sets it.
+            locale: Locale::En,
             method: MethodSummary {
                 id: MethodId::parse(&self.payment_method_id).ok_or_else(|| bad("payment_method_id"))?,
                 brand: CardBrand::parse(&self.brand),
@@ -561,6 +572,15 @@ pub(super) struct SessionItem {
     /// Absent on sessions stored before manual capture: read as `automatic`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture_method: Option<String>,
+    /// `auto`, `en` or `zh-CN` (absent on sessions stored before locales: `auto`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub line_items: Vec<LineItemRow>,
     pub version: u64,
     #[serde(default)]
     pub write_id: String,
@@ -591,6 +611,15 @@ impl SessionItem {
             ended_at: s.ended_at,
             payment_id: s.payment_id.as_ref().map(ToString::to_string),
             capture_method: Some(s.capture_method.as_str().to_owned()),
+            locale: Some(s.locale.as_str().to_owned()),
+            cancel_url: s.cancel_url.as_ref().map(|u| u.as_str().to_owned()),
+            description: s.summary.description.clone(),
+            line_items: s
+                .summary
+                .line_items
+                .iter()
+                .map(|l| LineItemRow { name: l.name.clone(), quantity: l.quantity, amount: l.amount })
+                .collect(),
             version,
             write_id,
             gsi2pk: s.ended_at.is_none().then(|| session_due_pk(&s.id)),
@@ -620,9 +649,30 @@ impl SessionItem {
                 None => CaptureMethod::Automatic,
                 Some(m) => CaptureMethod::parse(m).ok_or_else(|| bad("capture_method"))?,
             },
+            locale: match self.locale.as_deref() {
+                None => LocalePref::Auto,
+                Some(raw) => LocalePref::parse("locale", raw).map_err(|_| bad("locale"))?,
+            },
+            cancel_url: self.cancel_url.as_deref().map(ReturnUrl::from_stored),
+            summary: OrderSummary {
+                description: self.description.clone(),
+                line_items: self
+                    .line_items
+                    .iter()
+                    .map(|l| LineItem { name: l.name.clone(), quantity: l.quantity, amount: l.amount })
+                    .collect(),
+            },
             version: self.version,
         })
     }
+}
+
+/// One line item of a session, as stored.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub(super) struct LineItemRow {
+    pub name: String,
+    pub quantity: u32,
+    pub amount: u64,
 }
 
 /// A stored hold read back: `Some(None)` without one, `None` for a state the domain does not

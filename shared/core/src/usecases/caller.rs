@@ -1,5 +1,5 @@
 use super::UseCaseError;
-use crate::domain::{CheckoutSession, Identifier, Payment, PaymentId, SessionId, SourceIp};
+use crate::domain::{CheckoutSession, Identifier, Locale, Payment, PaymentId, SessionId, SourceIp};
 
 /// Who is asking, decided by the HTTP layer from the route (never from the credential alone):
 /// a merchant's server (its JWT's merchant claim, verified by API Gateway) or a shopper's
@@ -20,15 +20,18 @@ pub struct SessionScope {
     /// limit counts. A merchant's server has none (its address is the merchant's, not a
     /// shopper's).
     pub source_ip: Option<SourceIp>,
+    /// The language the browser asks for (`Accept-Language`), if it is one we speak.
+    pub locale: Option<Locale>,
 }
 
 impl SessionScope {
-    pub fn of(session: &CheckoutSession, source_ip: Option<SourceIp>) -> Self {
+    pub fn of(session: &CheckoutSession, source_ip: Option<SourceIp>, locale: Option<Locale>) -> Self {
         Self {
             session_id: session.id.clone(),
             merchant_id: session.merchant_id.clone(),
             payment_id: session.payment_id.clone(),
             source_ip,
+            locale,
         }
     }
 }
@@ -47,6 +50,14 @@ impl Caller {
         match self {
             Self::Merchant(_) => None,
             Self::Shopper(scope) => scope.source_ip.as_ref(),
+        }
+    }
+
+    /// The language a shopper's browser asks for (a merchant's server: none).
+    pub fn browser_locale(&self) -> Option<Locale> {
+        match self {
+            Self::Merchant(_) => None,
+            Self::Shopper(scope) => scope.locale,
         }
     }
 

@@ -10,7 +10,7 @@ use super::repeat_payment::{repeat_draft, RepeatPaymentCommand};
 use super::{Attempt, Caller, CodeServices, KeyedResult, Ports, Services, UseCaseError};
 use crate::domain::{
     year_month, CaptureMethod, CardNumber, CheckoutSession, ClientSecret, Command, Cvc, Expiry, Failure, Identifier,
-    MethodId, Money, Payment, PaymentStatus, Phone, ReturnUrl, SessionId, SourceIp,
+    Locale, LocalePref, MethodId, Money, OrderSummary, Payment, PaymentStatus, Phone, ReturnUrl, SessionId, SourceIp,
 };
 use crate::ports::{SavedCard, SessionMove, StoreError};
 
@@ -24,13 +24,28 @@ pub struct SessionCommand {
     pub expires_in: i64,
     pub return_url: Option<ReturnUrl>,
     pub capture_method: CaptureMethod,
+    pub locale: LocalePref,
+    pub cancel_url: Option<ReturnUrl>,
+    pub summary: OrderSummary,
 }
 
 /// How the shopper pays in a session: everything about the order comes from the session.
 #[derive(Debug)]
 pub enum SessionPayment {
-    Card { phone: Phone, card: CardNumber, expiry: Expiry, cvc: Cvc, save_card: bool, source_ip: Option<SourceIp> },
-    Saved { method_id: Option<MethodId>, source_ip: Option<SourceIp> },
+    Card {
+        phone: Phone,
+        card: CardNumber,
+        expiry: Expiry,
+        cvc: Cvc,
+        save_card: bool,
+        source_ip: Option<SourceIp>,
+        locale: Option<Locale>,
+    },
+    Saved {
+        method_id: Option<MethodId>,
+        source_ip: Option<SourceIp>,
+        locale: Option<Locale>,
+    },
 }
 
 /// A session and its latest payment, as read.
@@ -64,7 +79,7 @@ pub async fn create_session(
         return Err(UseCaseError::MerchantMismatch);
     };
     svc.settings.check_currency(&cmd.money)?;
-    if let Some(url) = &cmd.return_url {
+    for url in [&cmd.return_url, &cmd.cancel_url].into_iter().flatten() {
         svc.settings.check_return_url(merchant_id.as_str(), url)?;
     }
     let now = svc.clock.now();
@@ -86,6 +101,9 @@ pub async fn create_session(
         ended_at: None,
         payment_id: None,
         capture_method: cmd.capture_method,
+        locale: cmd.locale,
+        cancel_url: cmd.cancel_url,
+        summary: cmd.summary,
         version: 0,
     };
     match svc.payments.insert_session(&session).await {
@@ -288,8 +306,19 @@ async fn session_draft(
     // A retry of this very request finds its own payment: it is resumed, not canceled.
     let own = attempt.map(|a| Attempt::payment_id(Some(a)));
     let cancel = view.payment.filter(|p| lockable(p) && Some(&p.id) != own.as_ref()).and_then(|p| canceled(p, now));
-    let mut draft = match how {
-        SessionPayment::Card { phone, card, expiry, cvc, save_card, source_ip } => {
+    let mut draft = draft_of(svc, &session, how).await?;
+    draft.session = Some(SessionMove { session, cancel });
+    Ok(draft)
+}
+
+/// The first or repeat payment `how` makes of the session's order, in its language.
+async fn draft_of(
+    svc: &Services,
+    session: &CheckoutSession,
+    how: SessionPayment,
+) -> Result<PaymentDraft, UseCaseError> {
+    Ok(match how {
+        SessionPayment::Card { phone, card, expiry, cvc, save_card, source_ip, locale } => {
             first_draft(
                 svc,
                 FirstPaymentCommand {
@@ -304,11 +333,12 @@ async fn session_draft(
                     save_card,
                     capture_method: session.capture_method,
                     source_ip,
+                    locale: Some(spoken(svc, session, locale)),
                 },
             )
             .await?
         }
-        SessionPayment::Saved { method_id, source_ip } => {
+        SessionPayment::Saved { method_id, source_ip, locale } => {
             let mut draft = repeat_draft(
                 svc,
                 RepeatPaymentCommand {
@@ -318,6 +348,7 @@ async fn session_draft(
                     money: session.money,
                     method_id,
                     capture_method: session.capture_method,
+                    locale: Some(spoken(svc, session, locale)),
                 },
             )
             .await?;
@@ -325,9 +356,13 @@ async fn session_draft(
             draft.source_ip_keys = source_ip.map(|ip| svc.hasher().source_ip_keys(&ip)).unwrap_or_default();
             draft
         }
-    };
-    draft.session = Some(SessionMove { session, cancel });
-    Ok(draft)
+    })
+}
+
+/// The language a session speaks to this browser: the session's, else the browser's, else the
+/// merchant's default.
+pub fn spoken(svc: &Ports, session: &CheckoutSession, browser: Option<Locale>) -> Locale {
+    session.locale.resolve(browser, svc.settings.merchant_locale(session.merchant_id.as_str()))
 }
 
 /// The session's pending payment, canceled (to be written with the session's change); `None`

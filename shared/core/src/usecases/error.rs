@@ -42,8 +42,10 @@ pub enum UseCaseError {
     OrderAlreadyPaid(Option<Box<Payment>>),
     #[error("incorrect code")]
     IncorrectCode { attempts_remaining: u8 },
+    /// The payment failed; with how long its payer is paused when this wrong code also
+    /// locked them out (the 5th in a row, across payments).
     #[error("too many incorrect codes; the payment failed")]
-    TooManyAttempts(Box<Payment>),
+    TooManyAttempts(Box<Payment>, Option<i64>),
     #[error("the code has expired")]
     CodeExpired,
     #[error("the payment is no longer pending")]

@@ -2,8 +2,8 @@ use super::lifecycle::PresentCard;
 use super::open_payment::{open_payment, PaymentDraft};
 use super::{Attempt, KeyedResult, Services, UseCaseError};
 use crate::domain::{
-    CaptureMethod, CardNumber, Customer, Cvc, Expiry, Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment,
-    Phone, PhoneOrigin, SourceIp,
+    CaptureMethod, CardNumber, Customer, Cvc, Expiry, Identifier, Locale, MethodId, MethodSummary, Money, PayerPhone,
+    Payment, Phone, PhoneOrigin, SourceIp,
 };
 
 /// A first payment, validated: the whole card, the phone, the order.
@@ -24,6 +24,8 @@ pub struct FirstPaymentCommand {
     /// A shopper's browser's address (session routes only), for the per-address velocity
     /// limit.
     pub source_ip: Option<SourceIp>,
+    /// The language its SMS speak (`None`: the merchant's default).
+    pub locale: Option<Locale>,
 }
 
 pub async fn first_payment(
@@ -49,6 +51,7 @@ pub(crate) async fn first_draft(svc: &Services, cmd: FirstPaymentCommand) -> Res
     let fingerprint = fingerprints.into_iter().next().unwrap_or_default();
     let sealed_card = svc.vault().seal(&customer, &cmd.card).map_err(|e| UseCaseError::Unavailable(e.to_string()))?;
     let method = MethodSummary { id, brand: cmd.card.brand(), last4: cmd.card.last4(), expiry: cmd.expiry };
+    let locale = cmd.locale.unwrap_or_else(|| svc.settings.merchant_locale(cmd.merchant_id.as_str()));
     Ok(PaymentDraft {
         user_id: cmd.user_id,
         merchant_id: cmd.merchant_id,
@@ -60,6 +63,7 @@ pub(crate) async fn first_draft(svc: &Services, cmd: FirstPaymentCommand) -> Res
         sealed_card,
         fingerprint,
         save_card: cmd.save_card,
+        locale,
         capture_method: cmd.capture_method,
         source_ip_keys: cmd.source_ip.as_ref().map(|ip| svc.hasher().source_ip_keys(ip)).unwrap_or_default(),
         present: Some(PresentCard { card: cmd.card, cvc: cmd.cvc }),

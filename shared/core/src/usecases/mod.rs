@@ -27,8 +27,8 @@ pub mod webhook_endpoints;
 pub use acquirer_notices::{apply_notice, NoticeOutcome};
 pub use caller::{Caller, SessionScope};
 pub use checkout::{
-    authenticate, create_session, expire_session, merchant_session, pay_in_session, session_state, sweep_sessions,
-    SessionCommand, SessionPayment, SessionView,
+    authenticate, create_session, expire_session, merchant_session, pay_in_session, session_state, spoken,
+    sweep_sessions, SessionCommand, SessionPayment, SessionView,
 };
 pub use error::{MoneyError, UseCaseError};
 pub use events::{event, events};

@@ -8,8 +8,8 @@ use super::lifecycle::{authorize_first, outcome_of, release_hold, PresentCard};
 use super::send_code::{reissue_code, sms_text, write_charged};
 use super::{Attempt, Services, UseCaseError};
 use crate::domain::{
-    CaptureMethod, Command, Failure, HoldState, Identifier, MethodSummary, Money, PayerPhone, Payment, PaymentId,
-    PaymentStatus, PhoneOrigin, SessionId, Verification, VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
+    CaptureMethod, Command, Failure, HoldState, Identifier, Locale, MethodSummary, Money, PayerPhone, Payment,
+    PaymentId, PaymentStatus, PhoneOrigin, SessionId, Verification, VerificationCode, MAX_SENDS, PAYMENT_TTL_SECS,
 };
 use crate::ports::{
     Admit, AttemptCharge, AttemptLimit, AttemptSources, BusinessEvent, KeyFound, Rider, RiderRefusal, Scrutiny,
@@ -29,6 +29,8 @@ pub struct PaymentDraft {
     pub sealed_card: String,
     pub fingerprint: String,
     pub save_card: bool,
+    /// The language its SMS speak.
+    pub locale: Locale,
     /// When the verified payment's funds are captured (a session's payment: the session's).
     pub capture_method: CaptureMethod,
     /// A first payment's source address (a shopper's browser), as its velocity counter's keys
@@ -202,6 +204,7 @@ fn mint(
         order_id: draft.order_id,
         money: draft.money,
         session_id: draft.session.as_ref().map(|l| l.session.id.clone()),
+        locale: draft.locale,
         method: draft.method,
         phone: draft.phone,
         phone_origin: draft.phone_origin,
@@ -465,7 +468,7 @@ async fn send_first_code(
 
 async fn send(svc: &Services, payment: &Payment, code: &VerificationCode) -> Result<(), SendError> {
     match payment.phone.number() {
-        Some(number) => svc.sms.send(number, &sms_text(code, payment)).await,
+        Some(number) => svc.sms.send(number, &sms_text(&svc.settings, code, payment)).await,
         None => Err(SendError("the payment keeps no phone number".into())),
     }
 }

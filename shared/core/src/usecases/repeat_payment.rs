@@ -1,7 +1,8 @@
 use super::open_payment::{open_payment, PaymentDraft};
 use super::{Attempt, KeyedResult, Services, UseCaseError};
 use crate::domain::{
-    year_month, CaptureMethod, Customer, Identifier, MethodId, MethodSummary, Money, PayerPhone, Payment, PhoneOrigin,
+    year_month, CaptureMethod, Customer, Identifier, Locale, MethodId, MethodSummary, Money, PayerPhone, Payment,
+    PhoneOrigin,
 };
 
 /// A later payment: only the user, the order and the amount (and optionally which card).
@@ -13,6 +14,8 @@ pub struct RepeatPaymentCommand {
     pub money: Money,
     pub method_id: Option<MethodId>,
     pub capture_method: CaptureMethod,
+    /// The language its SMS speak (`None`: the merchant's default).
+    pub locale: Option<Locale>,
 }
 
 pub async fn repeat_payment(
@@ -41,6 +44,7 @@ pub(crate) async fn repeat_draft(svc: &Services, cmd: RepeatPaymentCommand) -> R
         return Err(UseCaseError::SavedMethodExpired);
     }
     // The code goes to the phone the card is bound to, never to one named by this request.
+    let locale = cmd.locale.unwrap_or_else(|| svc.settings.merchant_locale(cmd.merchant_id.as_str()));
     Ok(PaymentDraft {
         user_id: cmd.user_id,
         merchant_id: cmd.merchant_id,
@@ -52,6 +56,7 @@ pub(crate) async fn repeat_draft(svc: &Services, cmd: RepeatPaymentCommand) -> R
         sealed_card: saved.sealed_card,
         fingerprint: saved.fingerprint,
         save_card: false,
+        locale,
         capture_method: cmd.capture_method,
         source_ip_keys: Vec::new(),
         present: None,

@@ -4,21 +4,24 @@
 use super::commit::{store, stored_with, transition, Raced, Step};
 use super::guards::phone_keys;
 use super::{Services, UseCaseError};
-use crate::domain::{Command, Payment, SessionId, VerificationCode, CODE_TTL_SECS};
+use crate::domain::{code_sms, Command, Payment, SessionId, VerificationCode};
 use crate::ports::{
     until_next_hour, BusinessEvent, Rider, RiderRefusal, SendError, SmsCharge, SmsCounter, SmsSources, SmsText,
     StoreError,
 };
 use crate::secrets::CodeContext;
+use crate::settings::Settings;
 
-/// The SMS: the code is its only run of six digits.
-pub(crate) fn sms_text(code: &VerificationCode, payment: &Payment) -> SmsText {
-    SmsText(format!(
-        "{} is your code to pay {} to {}. Valid {} minutes. Never share it.",
+/// The SMS, in the payment's language, naming the merchant as its shoppers know it; the code
+/// is its first run of six digits (and, where the checkout's host is configured, its WebOTP
+/// line's).
+pub(crate) fn sms_text(settings: &Settings, code: &VerificationCode, payment: &Payment) -> SmsText {
+    SmsText(code_sms(
+        payment.locale,
         code.expose(),
-        payment.money,
-        payment.merchant_id,
-        CODE_TTL_SECS / 60
+        settings.merchant_name(payment.merchant_id.as_str()),
+        &payment.money,
+        settings.checkout_host.as_deref(),
     ))
 }
 
@@ -112,7 +115,7 @@ pub(crate) async fn reissue_code(
         Ok(()) => payment = stored_with(payment),
     }
     let sent = match payment.phone.number() {
-        Some(number) => svc.sms.send(number, &sms_text(&code, &payment)).await,
+        Some(number) => svc.sms.send(number, &sms_text(&svc.settings, &code, &payment)).await,
         None => Err(SendError("the payment no longer keeps its phone number".into())),
     };
     if let Err(e) = sent {

@@ -231,7 +231,9 @@ impl Verify<'_> {
                 let payment = release_hold(svc, payment).await;
                 let e = match e {
                     UseCaseError::OrderAlreadyPaid(_) => UseCaseError::OrderAlreadyPaid(Some(Box::new(payment))),
-                    UseCaseError::TooManyAttempts(_) => UseCaseError::TooManyAttempts(Box::new(payment)),
+                    UseCaseError::TooManyAttempts(_, paused) => {
+                        UseCaseError::TooManyAttempts(Box::new(payment), paused)
+                    }
                     UseCaseError::NotPending(_) => UseCaseError::NotPending(Box::new(payment)),
                     e => e,
                 };
@@ -295,16 +297,17 @@ fn wrong_code(payment: &mut Payment, check: CodeCheck, read: Option<Read>, now: 
         }
         None => (false, PayerWrite::Count),
     };
+    let paused = locked_payer.then_some(PAYER_LOCK_SECS);
     let result = match check {
         // The payment's own last attempt: it has failed, as it always did.
-        CodeCheck::LockedOut => Err(UseCaseError::TooManyAttempts(Box::new(payment.clone()))),
+        CodeCheck::LockedOut => Err(UseCaseError::TooManyAttempts(Box::new(payment.clone()), paused)),
         _ if locked_payer => {
             transition(payment, Command::Fail(Failure::PayerLocked), now)?;
             Err(UseCaseError::TooManyFailures { retry_after_secs: PAYER_LOCK_SECS })
         }
         CodeCheck::Incorrect { attempts_remaining } => Err(UseCaseError::IncorrectCode { attempts_remaining }),
         CodeCheck::Accepted | CodeCheck::CodeExpired | CodeCheck::PaymentExpired | CodeCheck::NotPending => {
-            Err(UseCaseError::TooManyAttempts(Box::new(payment.clone())))
+            Err(UseCaseError::TooManyAttempts(Box::new(payment.clone()), paused))
         }
     };
     Ok(Decided { result, locked_payer, claims_order: false, payer, saves: None })
@@ -351,7 +354,7 @@ fn is_wrong_code(result: &Result<(), UseCaseError>) -> bool {
     matches!(
         result,
         Err(UseCaseError::IncorrectCode { .. }
-            | UseCaseError::TooManyAttempts(_)
+            | UseCaseError::TooManyAttempts(..)
             | UseCaseError::TooManyFailures { .. })
     )
 }
