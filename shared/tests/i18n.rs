@@ -247,7 +247,9 @@ async fn the_page_is_one_document_per_language_under_its_csp() {
             serde_json::from_str(data.split("</script>").next().unwrap()).unwrap();
         assert_eq!(messages["page.heading.paused"], locale.text("page.heading.paused"));
         assert!(messages.keys().all(|k| k.starts_with("page.")), "only the page's messages");
-        assert!(page.gzip.as_ref().unwrap().len() < 20 * 1024);
+        let wire = page.gzip.as_ref().unwrap().len();
+        assert!(wire < 20 * 1024);
+        println!("checkout page {}: {} bytes, {wire} gzipped", locale.tag(), page.html.len());
     }
     let zh = get("?locale=zh-CN", None).await;
     assert!(unzip(zh.body().as_ref()).contains("银行卡信息"));
@@ -359,4 +361,20 @@ async fn a_session_speaks_its_language_on_the_page_and_in_the_sms() {
     bad["cancel_url"] = json!("javascript:alert(1)");
     let answer: Value = serde_json::from_slice(req(&bad).await.body().as_ref()).unwrap();
     assert_eq!(answer["param"], "cancel_url", "{answer}");
+    // The way back obeys the merchant's allowed origins, as return_url does.
+    bad["cancel_url"] = json!("https://elsewhere.example/cart");
+    bad["return_url"] = json!("https://shop.example/orders/1");
+    let mut stack = stack;
+    stack.services.settings.return_url_origins.insert("shop-1".into(), vec!["https://shop.example".into()]);
+    let r = http::Request::post("/checkout/sessions")
+        .header("content-type", "application/json")
+        .body(Body::Text(bad.to_string()))
+        .unwrap();
+    let r = shared::http::checkout_page(&stack.services, common::as_merchant(r, "shop-1")).await;
+    let answer: Value = serde_json::from_slice(r.body().as_ref()).unwrap();
+    assert_eq!(
+        (answer["code"].as_str(), answer["param"].as_str()),
+        (Some("invalid_return_url"), Some("cancel_url")),
+        "{answer}"
+    );
 }

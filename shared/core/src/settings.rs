@@ -259,7 +259,8 @@ impl Settings {
     /// Refuses a return address `merchant_id` may not send shoppers to (422
     /// `invalid_return_url`): outside its listed origins, or, without a list, a host that is
     /// not a plain name.
-    pub fn check_return_url(&self, merchant_id: &str, url: &ReturnUrl) -> Result<(), FieldError> {
+    /// Where a session may send the shopper back to (`param`: `return_url` or `cancel_url`).
+    pub fn check_return_url(&self, param: &str, merchant_id: &str, url: &ReturnUrl) -> Result<(), FieldError> {
         let allowed = match self.return_url_origins.get(merchant_id) {
             Some(origins) => origins.iter().any(|o| o.trim_end_matches('/') == url.origin()),
             None => url.has_plain_host(),
@@ -269,8 +270,10 @@ impl Settings {
         }
         Err(FieldError::new(
             "invalid_return_url",
-            "return_url",
-            "return_url must be an address of one of the merchant's origins (an https address with a plain host name)",
+            param,
+            format!(
+                "{param} must be an address of one of the merchant's origins (an https address with a plain host name)"
+            ),
         ))
     }
 

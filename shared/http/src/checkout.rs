@@ -44,8 +44,8 @@ static CSP: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// The page in one language, built once per instance: every session in that language gets
-/// these very bytes, plain and gzip-compressed. Its ~27 KB of HTML, style, script and messages
-/// travel as about 9 KB to a browser that accepts gzip (API Gateway's HTTP API compresses
+/// these very bytes, plain and gzip-compressed. Its ~37 KB of HTML, style, script and messages
+/// travel as about 12 KB to a browser that accepts gzip (API Gateway's HTTP API compresses
 /// nothing itself). Locally it also keeps the answer under the size at which `cargo lambda
 /// watch` now and then answers a bare 500 of its own (bench/watch-500 reproduces that without
 /// any of our code).

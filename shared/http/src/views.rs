@@ -130,7 +130,6 @@ fn merchant_payment_view(p: &Payment, now: i64) -> Value {
         },
         "created_at": rfc3339(p.created_at),
         "session_id": p.session_id.as_ref().map(|s| s.as_str()),
-        "locale": p.locale.tag(),
         "capture_method": p.capture_method.as_str(),
         "amount_authorized": amount_authorized(p),
         "amount_captured": p.amount_captured(),

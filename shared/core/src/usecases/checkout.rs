@@ -79,8 +79,10 @@ pub async fn create_session(
         return Err(UseCaseError::MerchantMismatch);
     };
     svc.settings.check_currency(&cmd.money)?;
-    for url in [&cmd.return_url, &cmd.cancel_url].into_iter().flatten() {
-        svc.settings.check_return_url(merchant_id.as_str(), url)?;
+    for (param, url) in [("return_url", &cmd.return_url), ("cancel_url", &cmd.cancel_url)] {
+        if let Some(url) = url {
+            svc.settings.check_return_url(param, merchant_id.as_str(), url)?;
+        }
     }
     let now = svc.clock.now();
     let id = attempt.map_or_else(SessionId::new, |a| SessionId::from_digest(&a.seed));
