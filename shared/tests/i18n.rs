@@ -378,3 +378,33 @@ async fn a_session_speaks_its_language_on_the_page_and_in_the_sms() {
         "{answer}"
     );
 }
+
+/// A merchant's server's payment speaks the language it names, else the merchant's default.
+#[tokio::test]
+async fn a_merchants_payment_speaks_its_locale_else_the_merchants_default() {
+    let (mut stack, _) = common::memory_stack();
+    stack.services.settings.merchant_locales.insert("shop-1".into(), Locale::ZhCn);
+    let pay = |i: u32, locale: Option<&str>| {
+        let mut body = json!({"user_id": format!("u-m{i}"), "phone": format!("+86138001300{i:02}"),
+            "merchant_id": "shop-1", "order_id": format!("o-m{i}"), "amount": 1999, "currency": "CNY",
+            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"}});
+        if let Some(l) = locale {
+            body["locale"] = json!(l);
+        }
+        let req = http::Request::post("/payments")
+            .header("content-type", "application/json")
+            .body(Body::Text(body.to_string()))
+            .unwrap();
+        shared::http::first_payment(&stack.services, common::as_merchant(req, "shop-1"))
+    };
+    for (i, locale, chinese) in [(1, None, true), (2, Some("en"), false), (3, Some("zh-CN"), true)] {
+        let r = pay(i, locale).await;
+        assert_eq!(r.status(), 201, "{:?}", r.body());
+        let sent = stack.sms.sent();
+        let sms = &sent.last().unwrap().1;
+        assert_eq!(sms.contains("验证码"), chinese, "{locale:?}: {sms}");
+    }
+    let r = pay(4, Some("fr")).await;
+    let answer: Value = serde_json::from_slice(r.body().as_ref()).unwrap();
+    assert_eq!((r.status().as_u16(), answer["param"].as_str()), (422, Some("locale")), "{answer}");
+}
