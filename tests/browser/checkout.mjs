@@ -1,11 +1,11 @@
 // The checkout page end to end in a real headless Chromium (Debian's), against `cargo lambda
 // watch` + moto as `make test` starts them (WATCH_ENDPOINT, MOTO_ENDPOINT), in both languages
-// at once: one phone-sized (375 px) browser reads English, the other Chinese (zh-CN). The
-// merchant's server is played by fetch() with the local merchant header; the shopper only ever
-// holds the session's url. Codes are read from the SMS moto recorded. Every state is checked by
-// axe-core (WCAG 2.x A/AA rules) and for the contrast of input borders and the focus ring; the
-// words are the catalogue's (shared/domain/locales/*.json); screenshots of every state go to
-// target/browser/<locale>-*.png.
+// at once: one phone-sized (375 px) browser reads English, the other Chinese (zh-CN), both
+// driven by the keyboard alone (no pointer). The merchant's server is played by fetch() with the
+// local merchant header; the shopper only ever holds the session's url. Codes are read from the
+// SMS moto recorded. Every state is checked by axe-core (WCAG 2.x A/AA rules) and for the
+// contrast of input borders and the focus ring; the words are the catalogue's
+// (shared/domain/locales/*.json); screenshots of every state go to target/browser/<locale>-*.png.
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -100,6 +100,15 @@ async function walkIn(lang, page) {
   const visible = (selector) => page.locator(selector).waitFor({ state: "visible", timeout: 20_000 });
   const text = (selector) => page.locator(selector).textContent();
   const focused = () => page.evaluate(() => document.activeElement && document.activeElement.id);
+  // Keyboard only: what the focused field holds is replaced as a person would (select all, type).
+  const retype = async (value) => { await page.keyboard.press("Control+A"); await page.keyboard.type(value); };
+  // Types each value into the focused field and the ones after it, Tab between them.
+  const typeFields = async (...values) => {
+    for (const [i, value] of values.entries()) {
+      if (i > 0) await page.keyboard.press("Tab");
+      await retype(value);
+    }
+  };
   // cargo lambda watch now and then answers the page with its own bare 500
   // ({"type":"https://httpstatuses.com/500",...}) while the function served it (issue 14,
   // item 5; the campaign counts these apart too). Such a load is retried, counted and printed;
@@ -180,10 +189,8 @@ async function walkIn(lang, page) {
   await page.keyboard.type("4242424242424241");
   assert.equal(await page.inputValue("#card-number"), "4242 4242 4242 4241", "grouped as typed");
   assert.equal(await text("#card-brand"), "Visa", "the brand shows as the number is typed");
-  for (const value of ["12/30", "123", "Li Lei", phone]) {
-    await page.keyboard.press("Tab");
-    await page.keyboard.type(value);
-  }
+  await page.keyboard.press("Tab");
+  await typeFields("12/30", "123", "Li Lei", phone);
   await page.keyboard.press("Enter");
   await visible("#card-number-error");
   assert.equal(await page.getAttribute("#card-number", "aria-invalid"), "true");
@@ -191,8 +198,7 @@ async function walkIn(lang, page) {
   assert.equal(await focused(), "card-number", "the focus goes to the field to fix");
   await check("2-inline-error");
 
-  await page.fill("#card-number", "");
-  await page.keyboard.type("4242424242424242");
+  await retype("4242424242424242");
   await page.keyboard.press("Enter");
   await visible("#code-step");
   const sentTo = `+86*******${phone.slice(-4)}`;
@@ -267,7 +273,7 @@ async function walkIn(lang, page) {
   assert.equal(await text("#attempts"), t("code.attempts", { n: 4 }));
   assert.equal(await focused(), "code", "the focus stays on the code");
   await check("8-wrong-code");
-  await page.fill("#code", code);
+  await retype(code);
   await page.keyboard.press("Enter");
   await visible("#result");
   assert.equal(await text("#result-title"), t("result.complete"));
@@ -276,15 +282,16 @@ async function walkIn(lang, page) {
   //    card, and says the same when the shopper comes back within the hour.
   await open((await session()).url);
   await visible("#saved");
-  await page.click("#pay-saved");
+  assert.equal(await focused(), "pay-saved");
+  await page.keyboard.press("Enter");
   await visible("#code-step");
   const third = (await codeNumber(3, phone)).code;
   for (let left = 4; left >= 1; left--) {
-    await page.fill("#code", wrong(third));
+    await retype(wrong(third));
     await page.keyboard.press("Enter");
     await page.locator("#code-error", { hasText: t("code.incorrect", { n: left }) }).waitFor({ timeout: 20_000 });
   }
-  await page.fill("#code", wrong(third));
+  await retype(wrong(third));
   const before = Date.now();
   await page.keyboard.press("Enter");
   await visible("#result");
@@ -297,7 +304,7 @@ async function walkIn(lang, page) {
   await check("9-paused");
   await open((await session()).url);
   await visible("#saved");
-  await page.click("#pay-saved");
+  await page.keyboard.press("Enter");
   await visible("#result");
   assert.equal(await text("h1"), t("heading.paused"), "still paused: the platform says so");
 
@@ -307,12 +314,8 @@ async function walkIn(lang, page) {
   const phone2 = `+86139${digits(8)}`;
   await open((await createSession(`u-browser-${digits(8)}`)).url);
   await visible("#card-form");
-  await page.fill("#card-number", "4000 0000 0000 0002");
-  await page.fill("#card-exp", "12/30");
-  await page.fill("#card-cvc", "123");
-  await page.fill("#card-name", "Han Meimei");
-  await page.fill("#phone", phone2);
-  await page.press("#phone", "Enter");
+  await typeFields("4000000000000002", "12/30", "123", "Han Meimei", phone2);
+  await page.keyboard.press("Enter");
   await visible("#result");
   assert.equal(await text("h1"), t("heading.failed"));
   assert.equal(await text("#result-title"), t("result.declined"));
@@ -329,10 +332,9 @@ async function walkIn(lang, page) {
   }
   assert.equal(await text("h1"), t("heading.pay", { amount }));
   await check("11-try-another-card");
-  await page.keyboard.type("4000000000000341");
-  await page.fill("#card-exp", "12/30");
-  await page.fill("#card-cvc", "123");
-  await page.press("#phone", "Enter");
+  // The phone stays; the card fields were cleared.
+  await typeFields("4000000000000341", "12/30", "123");
+  await page.keyboard.press("Enter");
   await visible("#code-step");
   await page.keyboard.type((await codeNumber(1, phone2)).code);
   await page.keyboard.press("Enter");
