@@ -508,3 +508,72 @@ async fn every_step_of_every_flow_survives_faults() {
     record_figure("faults", &summary);
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// A wrong code is one write: the payment's count of attempts, the payer's, and the request's
+/// key claimed with its answer. Whatever becomes of that write's answer (lost after it landed,
+/// throttled, timed out, or the invocation dying there), a retry with the same key answers what
+/// the first try would have (`422`, four attempts left): the code is counted once, and the next
+/// wrong code leaves three. (Before the key kept its answer in that write, a write that landed
+/// with its answer lost gave the key back, and the retry counted the same code again: the
+/// checkout page, retrying a 503 with its key, showed one attempt fewer than the shopper had.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wrong_code_counts_once_whatever_becomes_of_its_answer() {
+    let results = futures::future::join_all(
+        [Fault::AnswerLost, Fault::Throttle, Fault::Timeout, Fault::Hang].map(wrong_code_case),
+    )
+    .await;
+    let failures: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    for line in results.iter().flatten() {
+        println!("{line}");
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+async fn wrong_code_case(fault: Fault) -> Result<String, String> {
+    let plan = FaultPlan::default();
+    let stack = Stack::with_faults(&plan).await;
+    let (user, phone) = (random_id("u"), random_phone());
+    let created = stack.first_payment(&first_payment_body(&user, &phone, VISA)).await;
+    let id = created.body["payment_id"].as_str().ok_or(format!("{fault:?}: no payment: {}", created.body))?.to_owned();
+    let code = stack.code_sent_to(&phone);
+    let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let request = Request {
+        function: Function::VerifyCode,
+        path: format!("/payments/{id}/verify"),
+        body: json!({ "code": wrong }),
+        secret: None,
+    };
+    let key = random_id("key");
+    plan.arm(COMMIT, fault);
+    let first = tokio::select! {
+        answer = request.send(&stack, &key) => Some(answer),
+        () = plan.hung() => None,
+    };
+    let hits = plan.hits();
+    plan.disarm();
+    if hits == 0 {
+        return Err(format!("{fault:?}: the fault never fired"));
+    }
+    let first = first.map_or("invocation died".to_owned(), |a| format!("{} {}", a.status, a.body["code"]));
+    let four_left =
+        |a: &Answer| a.status == 422 && a.body["code"] == "incorrect_code" && a.body["attempts_remaining"] == 4;
+    stack.clock.advance(31);
+    let retry = request.send(&stack, &key).await;
+    let again = request.send(&stack, &key).await;
+    if !four_left(&retry) || (again.status, &again.body) != (retry.status, &retry.body) {
+        return Err(format!(
+            "{fault:?}: first {first}; the retries answered {} {} then {} {}",
+            retry.status, retry.body, again.status, again.body
+        ));
+    }
+    let next = request.send(&stack, &random_id("key")).await;
+    if next.status != 422 || next.body["attempts_remaining"] != 3 {
+        return Err(format!("{fault:?}: the next wrong code answered {} {}", next.status, next.body));
+    }
+    let right = stack.verify(&id, &code).await;
+    if right.status != 200 || right.body["status"] != "succeeded" {
+        return Err(format!("{fault:?}: the right code then answered {} {}", right.status, right.body));
+    }
+    check_consistent(&stack).await.map_err(|e| format!("{fault:?}: {e}"))?;
+    Ok(format!("wrong code / {fault:?}: first answer {first}; retry 422 with 4 attempts left, counted once"))
+}

@@ -354,12 +354,17 @@ pub enum KeyWrite {
     /// Keep the answer a retry gets again, under the key this attempt claimed (refused if the
     /// key is no longer this attempt's token).
     Answer(KeyRecord, StoredResponse),
+    /// Claim the key already answered, where this write is the request's whole work (a wrong
+    /// code): a retry then finds this answer (the write landed) or a free key (it did not),
+    /// never a claim to take over, whatever became of the write's own answer. Refused as a
+    /// claim is.
+    Settle(KeyRecord, StoredResponse),
 }
 
 impl KeyWrite {
     pub fn record(&self) -> &KeyRecord {
         match self {
-            Self::Claim(r) | Self::Answer(r, _) => r,
+            Self::Claim(r) | Self::Answer(r, _) | Self::Settle(r, _) => r,
         }
     }
 }

@@ -211,10 +211,14 @@ fn payment_answer(p: &Payment, status: u16, now: i64, urls: &Urls) -> Reply {
     Reply::json(status, &payment_view(p, now, urls))
 }
 
-/// What [`payment_reply`] answers with a payment, as its Idempotency-Key keeps it.
+/// What [`payment_reply`] answers with a payment (or [`post_payment`] with a refusal), as its
+/// Idempotency-Key keeps it.
 fn answer_of(ctx: &Ctx) -> RenderAnswer {
     let (now, urls, status) = (ctx.now, ctx.urls.clone(), ctx.ok_status);
-    Box::new(move |p: &Payment| payment_answer(p, status, now, &urls).stored())
+    Box::new(move |answer: Result<&Payment, UseCaseError>| match answer {
+        Ok(p) => payment_answer(p, status, now, &urls).stored(),
+        Err(e) => from_use_case(e, now, &urls).into_reply().stored(),
+    })
 }
 
 /// A POST on `route` (its value in the table says the rest): method, caller, body,

@@ -104,7 +104,7 @@ impl MemoryPaymentStore {
         let keys = lock(&self.keys);
         let current = keys.get(&r.key).filter(|e| e.first_claimed_at + KEY_RETENTION_SECS > r.now);
         let ok = match (w, current) {
-            (KeyWrite::Claim(_), None) => true,
+            (KeyWrite::Claim(_) | KeyWrite::Settle(..), None) => true,
             (KeyWrite::Answer(..), Some(e)) => e.token == r.token,
             _ => false,
         };
@@ -113,7 +113,7 @@ impl MemoryPaymentStore {
         } else {
             // A claim's refusal returns the record it found, as DynamoDB's does.
             let found = match w {
-                KeyWrite::Claim(_) => keys.get(&r.key).map(|e| Box::new(e.found())),
+                KeyWrite::Claim(_) | KeyWrite::Settle(..) => keys.get(&r.key).map(|e| Box::new(e.found())),
                 KeyWrite::Answer(..) => None,
             };
             Err(StoreError::Refused(RiderRefusal::Key(found)))
@@ -124,14 +124,15 @@ impl MemoryPaymentStore {
         let mut keys = lock(&self.keys);
         match write {
             None => {}
-            Some(KeyWrite::Claim(r)) => {
+            Some(w @ (KeyWrite::Claim(r) | KeyWrite::Settle(r, _))) => {
                 let entry = IdemEntry {
                     fingerprint: r.fingerprint.clone(),
                     first_claimed_at: r.now,
                     origin: r.token.clone(),
                     token: r.token.clone(),
                     lock_until: r.lock_until,
-                    response: None,
+                    // A settled claim keeps its answer from the start.
+                    response: if let KeyWrite::Settle(_, answer) = w { Some(answer.clone()) } else { None },
                 };
                 keys.insert(r.key.clone(), entry);
             }

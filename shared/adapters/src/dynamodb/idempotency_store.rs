@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{corrupt, store_error};
 use crate::ports::{
-    Claim, IdempotencyStore, KeyFound, KeyWrite, RequestFingerprint, StoreError, StoredResponse, KEY_RETENTION_SECS,
+    Claim, IdempotencyStore, KeyFound, KeyRecord, KeyWrite, RequestFingerprint, StoreError, StoredResponse,
+    KEY_RETENTION_SECS,
 };
 
 const SK: &str = "IDEM";
@@ -56,37 +57,14 @@ pub(super) fn key_found(item: std::collections::HashMap<String, AttributeValue>)
 }
 
 /// The key's item as a payment's transaction writes it (see [`KeyWrite`]): claimed with a put
-/// that only a free or expired key lets through, or, already ours, updated to its answer.
+/// that only a free or expired key lets through (in progress, or settled with its answer), or,
+/// already ours, updated to its answer.
 pub(super) fn key_write_item(table: &str, write: &KeyWrite) -> Result<TransactWriteItem, StoreError> {
     let n = |v: i64| AttributeValue::N(v.to_string());
     let s = |v: &str| AttributeValue::S(v.to_owned());
     match write {
-        KeyWrite::Claim(r) => {
-            let item = IdempotencyItem {
-                pk: key_pk(&r.key),
-                sk: SK.into(),
-                entity: "idempotency_key".into(),
-                state: IN_PROGRESS.into(),
-                fingerprint: r.fingerprint.clone(),
-                token: r.token.clone(),
-                lock_until: r.lock_until,
-                origin: r.token.clone(),
-                status_code: None,
-                body: None,
-                ttl: r.now + KEY_RETENTION_SECS,
-            };
-            let put = Put::builder()
-                .table_name(table)
-                .set_item(Some(serde_dynamo::to_item(item).map_err(corrupt)?))
-                .condition_expression("attribute_not_exists(pk) OR #ttl < :now")
-                .expression_attribute_names("#ttl", "ttl")
-                .expression_attribute_values(":now", n(r.now))
-                // The record found, for the request to go the way of a retry from.
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .build()
-                .map_err(corrupt)?;
-            Ok(TransactWriteItem::builder().put(put).build())
-        }
+        KeyWrite::Claim(r) => claim_put(table, r, None),
+        KeyWrite::Settle(r, answer) => claim_put(table, r, Some(answer)),
         KeyWrite::Answer(r, answer) => {
             let update = Update::builder()
                 .table_name(table)
@@ -107,6 +85,34 @@ pub(super) fn key_write_item(table: &str, write: &KeyWrite) -> Result<TransactWr
             Ok(TransactWriteItem::builder().update(update).build())
         }
     }
+}
+
+/// A claim of a free (or expired) key: in progress, or, with `answer`, settled at once.
+fn claim_put(table: &str, r: &KeyRecord, answer: Option<&StoredResponse>) -> Result<TransactWriteItem, StoreError> {
+    let item = IdempotencyItem {
+        pk: key_pk(&r.key),
+        sk: SK.into(),
+        entity: "idempotency_key".into(),
+        state: if answer.is_some() { COMPLETED } else { IN_PROGRESS }.into(),
+        fingerprint: r.fingerprint.clone(),
+        token: r.token.clone(),
+        lock_until: r.lock_until,
+        origin: r.token.clone(),
+        status_code: answer.map(|a| a.status),
+        body: answer.map(|a| a.body.clone()),
+        ttl: r.now + KEY_RETENTION_SECS,
+    };
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(serde_dynamo::to_item(item).map_err(corrupt)?))
+        .condition_expression("attribute_not_exists(pk) OR #ttl < :now")
+        .expression_attribute_names("#ttl", "ttl")
+        .expression_attribute_values(":now", AttributeValue::N(r.now.to_string()))
+        // The record found, for the request to go the way of a retry from.
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .build()
+        .map_err(corrupt)?;
+    Ok(TransactWriteItem::builder().put(put).build())
 }
 
 pub struct DynamoIdempotencyStore {

@@ -57,8 +57,9 @@ impl Attempt {
     }
 }
 
-/// The answer a payment gets (the HTTP layer renders it), kept under its key.
-pub type RenderAnswer = Box<dyn Fn(&Payment) -> StoredResponse + Send + Sync>;
+/// The answer a payment (or a refusal decided with its write) gets (the HTTP layer renders
+/// it), kept under its key.
+pub type RenderAnswer = Box<dyn Fn(Result<&Payment, UseCaseError>) -> StoredResponse + Send + Sync>;
 
 /// A fresh Idempotency-Key written by the payment's own transactions: claimed with the new
 /// payment, answered with its last write. A first payment under a key thus costs the calls it
@@ -82,7 +83,13 @@ impl InlineKey {
     /// The rider that keeps the answer `payment` (as about to be written) gets, under the key
     /// claimed before.
     pub(crate) fn answer(&self, payment: &Payment) -> KeyWrite {
-        KeyWrite::Answer(self.record.clone(), (self.render)(payment))
+        KeyWrite::Answer(self.record.clone(), (self.render)(Ok(payment)))
+    }
+
+    /// The rider that claims the key with its answer, `refusal`, where the write it rides is
+    /// the request's whole work (see [`KeyProgress::Settled`]).
+    pub(crate) fn settle(&self, refusal: UseCaseError) -> KeyWrite {
+        KeyWrite::Settle(self.record.clone(), (self.render)(Err(refusal)))
     }
 }
 
@@ -99,6 +106,11 @@ pub enum KeyProgress {
     /// The claiming write failed without saying whether it landed: the key is given back (a
     /// no-op where it was not claimed), so a retry need not wait out its deadline.
     Unsure,
+    /// Claimed with its answer by the one write that was the request's whole work (a wrong
+    /// code counted), landed or, where that write failed unsure, perhaps not: either way
+    /// nothing is left to keep or give back. A retry finds the answer (and never counts the
+    /// code twice) or a free key (and runs again).
+    Settled,
 }
 
 impl KeyProgress {
@@ -107,7 +119,7 @@ impl KeyProgress {
     pub fn then(self, later: KeyProgress) -> KeyProgress {
         match later {
             KeyProgress::Untouched => self,
-            KeyProgress::Claimed | KeyProgress::Answered | KeyProgress::Unsure => later,
+            KeyProgress::Claimed | KeyProgress::Answered | KeyProgress::Unsure | KeyProgress::Settled => later,
         }
     }
 }
@@ -290,9 +302,9 @@ where
     let attempt = Attempt { seed, recovering: false, key: Some(InlineKey { record, render }) };
     match work(attempt).await {
         Keyed::Seen(found) => Err(found),
-        // Failed before its payment was written (nothing to keep: a retry runs again), or kept
-        // with the payment's last write.
-        Keyed::Ran(answer, KeyProgress::Untouched | KeyProgress::Answered) => Ok(answer),
+        // Failed before its payment was written (nothing to keep: a retry runs again), kept
+        // with the payment's last write, or settled with its one write.
+        Keyed::Ran(answer, KeyProgress::Untouched | KeyProgress::Answered | KeyProgress::Settled) => Ok(answer),
         Keyed::Ran(answer, KeyProgress::Claimed | KeyProgress::Unsure) => {
             finish(svc.idempotency.as_ref(), &scoped_key, &token, &answer, svc.clock.now()).await;
             Ok(answer)

@@ -180,9 +180,18 @@ impl Verify<'_> {
             PayerWrite::Reset => riders.push(Rider::Payer(PayerChange::Reset { keys: &keys, now, expires_at })),
             PayerWrite::Guards(guards) => riders.extend(guards.iter().map(Rider::GuardAt)),
         }
-        let claim = self.key().map(InlineKey::claim);
+        // A wrong code's write is the request's whole work: it claims the key with the answer
+        // (a retry of an answer lost after it landed replays it, and never counts the code
+        // twice); any other claims it for the capture's write (or the end) to answer.
+        let (claim, claimed) = match (self.key(), &decided.result) {
+            (None, _) => (None, KeyProgress::Untouched),
+            (Some(key), Err(UseCaseError::IncorrectCode { attempts_remaining })) => (
+                Some(key.settle(UseCaseError::IncorrectCode { attempts_remaining: *attempts_remaining })),
+                KeyProgress::Settled,
+            ),
+            (Some(key), _) => (Some(key.claim()), KeyProgress::Claimed),
+        };
         riders.extend(claim.as_ref().map(Rider::Key));
-        let claimed = if claim.is_some() { KeyProgress::Claimed } else { KeyProgress::Untouched };
         match store(self.svc, &mut payment, &riders).await {
             // Another request with this key got there first: the way of a retry.
             Err(StoreError::Refused(RiderRefusal::Key(found))) if claim.is_some() => {
@@ -192,9 +201,11 @@ impl Verify<'_> {
             Err(StoreError::Conflict) => Ok(Step::Again(way)),
             // Locked payer, the failure that locks, or a paid order: decide with them read.
             Err(StoreError::Refused(_)) => Ok(Step::Again(Way::Careful)),
-            // Whether the claim landed is unknown: the key is given back.
+            // Whether the claim landed is unknown: the key is given back (a settled one needs
+            // nothing: it holds its answer, or nothing at all).
             Err(e @ StoreError::Unavailable(_)) if claim.is_some() => {
-                Ok(Step::Done(Keyed::Ran(Err(e.into()), KeyProgress::Unsure)))
+                let progress = if claimed == KeyProgress::Settled { claimed } else { KeyProgress::Unsure };
+                Ok(Step::Done(Keyed::Ran(Err(e.into()), progress)))
             }
             Err(e) => Err(e.into()),
             Ok(()) => {
